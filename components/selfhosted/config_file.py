@@ -1,0 +1,116 @@
+"""Render the registry's one complete config.yml from the validated spec (pure, no Pulumi)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from schema.selfhosted import SelfHostedSpec
+
+DATA_DIR = "/var/lib/registry"
+HTPASSWD_PATH = "/auth/htpasswd"
+CERT_PATH = "/certs/server.crt"
+KEY_PATH = "/certs/server.key"
+DEBUG_PORT = 5001
+
+
+@dataclass(frozen=True)
+class RegistryLayout:
+    """Where a registry major version reads its config, and how its container listens."""
+
+    config_path: str
+    listen_addr: str
+    debug_addr: str
+
+
+def registry_layout(spec: SelfHostedSpec) -> RegistryLayout:
+    # v3 moved the config; host networking listens on the host's own address and port.
+    config_path = "/etc/distribution/config.yml" if spec.registry_major == 3 else "/etc/docker/registry/config.yml"
+    if spec.network_mode == "host":
+        return RegistryLayout(config_path, f"{spec.bind_address}:{spec.port}", f"127.0.0.1:{spec.port + 1}")
+    return RegistryLayout(config_path, ":5000", f"127.0.0.1:{DEBUG_PORT}")
+
+
+def health_url(spec: SelfHostedSpec) -> str:
+    """The debug server's health endpoint, checked from inside the container."""
+    return f"http://{registry_layout(spec).debug_addr}/debug/health"
+
+
+def _notification_endpoint(spec: SelfHostedSpec, index: int, authorization: str | None) -> dict[str, Any]:
+    hook = spec.notifications[index]
+    headers: dict[str, list[str]] = {k: [v] for k, v in sorted(hook.headers.items())}
+    if authorization is not None:
+        headers["Authorization"] = [authorization]
+    endpoint: dict[str, Any] = {
+        "name": hook.name,
+        "url": hook.url,
+        "headers": headers,
+        "timeout": hook.timeout,
+        "threshold": hook.threshold,
+        "backoff": hook.backoff,
+    }
+    if hook.ignored_media_types or hook.ignored_actions:
+        endpoint["ignore"] = {"mediatypes": list(hook.ignored_media_types), "actions": list(hook.ignored_actions)}
+    return endpoint
+
+
+def render_registry_config(spec: SelfHostedSpec, notification_authorizations: Mapping[str, str] | None = None) -> str:
+    """The complete config.yml. Only http.secret and storage credentials stay out of it (they go by env).
+
+    `notification_authorizations` maps an endpoint name to its Authorization header value; it makes
+    the result secret-bearing, so the caller renders inside an Output that carries the secret.
+    """
+    auths = notification_authorizations or {}
+    layout = registry_layout(spec)
+    storage = spec.storage
+    tls = spec.tls.mode != "none"
+    scheme = "https" if tls else "http"
+
+    headers: dict[str, list[str]] = {"X-Content-Type-Options": ["nosniff"]}
+    if tls:
+        headers["Strict-Transport-Security"] = ["max-age=31536000"]
+    http: dict[str, Any] = {
+        "addr": layout.listen_addr,
+        "host": f"{scheme}://{spec.endpoint}",
+        "headers": headers,
+        "debug": {"addr": layout.debug_addr, "prometheus": {"enabled": True, "path": "/metrics"}},
+    }
+    if tls:
+        http["tls"] = {"certificate": CERT_PATH, "key": KEY_PATH, "minimumtls": spec.tls.minimum_tls}
+
+    storage_map: dict[str, Any] = {
+        "filesystem": {"rootdirectory": DATA_DIR, "maxthreads": 100},
+        "delete": {"enabled": storage.delete_enabled},
+        "maintenance": {
+            "uploadpurging": {
+                "enabled": storage.upload_purging.enabled,
+                "age": storage.upload_purging.age,
+                "interval": storage.upload_purging.interval,
+                "dryrun": storage.upload_purging.dry_run,
+            },
+            "readonly": {"enabled": False},
+        },
+    }
+    if storage.cache != "none":
+        storage_map["cache"] = {"blobdescriptor": storage.cache}
+
+    config: dict[str, Any] = {
+        "version": 0.1,
+        "log": {"level": spec.log.level, "formatter": spec.log.formatter, "fields": {"service": "registry"}},
+        "storage": storage_map,
+        "http": http,
+        "auth": {"htpasswd": {"realm": f"{spec.name} registry", "path": HTPASSWD_PATH}},
+        "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
+        "catalog": {"maxentries": spec.catalog_max_entries},
+    }
+    if spec.notifications:
+        config["notifications"] = {
+            "events": {"includereferences": True},
+            "endpoints": [
+                _notification_endpoint(spec, i, auths.get(hook.name)) for i, hook in enumerate(spec.notifications)
+            ],
+        }
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)

@@ -1,0 +1,204 @@
+"""SelfHostedRegistry: distribution on a Docker host, with TLS, htpasswd users, a data volume and the UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components.selfhosted.config_file import (
+    CERT_PATH,
+    DATA_DIR,
+    HTPASSWD_PATH,
+    KEY_PATH,
+    health_url,
+    registry_layout,
+    render_registry_config,
+)
+from components.selfhosted.credentials import docker_config_json, htpasswd_file, stable_bcrypt_hash
+from components.selfhosted.tls import declare_tls
+from components.selfhosted.ui import ui_environment
+from schema.selfhosted import SelfHostedSpec
+
+REGISTRY_ALIAS = "registry"
+
+
+@dataclass(frozen=True)
+class SelfHostedRegistryArgs:
+    spec: SelfHostedSpec
+    """The validated `registries:selfHosted` config."""
+    salt_context: str
+    """Project and stack, mixed into the salt of user-supplied passwords' hashes."""
+    protect_data: bool
+    """Protect the data volume from deletion (prod stacks)."""
+
+
+class SelfHostedRegistry(pulumi.ComponentResource):
+    endpoint: pulumi.Output[str]
+    """host:port that clients push to and pull from."""
+    ui_url: pulumi.Output[str]
+    """URL of the web UI, or "" when it is off."""
+    ca_cert_pem: pulumi.Output[str]
+    """CA certificate clients must trust (copy to /etc/docker/certs.d/<endpoint>/ca.crt)."""
+    user_passwords: pulumi.Output[dict[str, str]]
+    """user -> password (secret)."""
+    docker_config_json: pulumi.Output[str]
+    """~/.docker/config.json logging in as the first user (secret)."""
+    login_command: pulumi.Output[str]
+    """`docker login` command line, without the password."""
+    container_name: pulumi.Output[str]
+    volume_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SelfHostedRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("registries:selfhosted:Registry", name, None, opts)
+        spec = args.spec
+        child = pulumi.ResourceOptions(parent=self)
+        labels = [docker.ContainerLabelArgs(label="registries.managed-by", value="pulumi")]
+
+        network = None
+        if spec.network_mode == "bridge":
+            network = docker.Network(
+                f"{name}-network",
+                name=f"{spec.name}-net",
+                labels=[docker.NetworkLabelArgs(label="registries.managed-by", value="pulumi")],
+                opts=child,
+            )
+        # The data outlives the container, and a `destroy`: retained, and protected in prod.
+        volume = docker.Volume(
+            f"{name}-data",
+            name=f"{spec.name}-data",
+            labels=[docker.VolumeLabelArgs(label="registries.managed-by", value="pulumi")],
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=args.protect_data),
+        )
+        image = docker.RemoteImage(f"{name}-image", name=spec.image, keep_locally=True, opts=child)
+
+        names = [user.name for user in spec.users]
+        passwords: list[pulumi.Output[str]] = []
+        hashes: list[pulumi.Output[str]] = []
+        for user in spec.users:
+            if user.password is not None:
+                given = user.password.get_secret_value()
+                passwords.append(pulumi.Output.secret(given))
+                hashes.append(
+                    pulumi.Output.secret(stable_bcrypt_hash(given, salt_context=f"{args.salt_context}/{user.name}"))
+                )
+            else:
+                generated = random.RandomPassword(
+                    f"{name}-password-{user.name}",
+                    length=spec.password_length,
+                    special=True,
+                    override_special="-_.~",
+                    min_lower=2,
+                    min_upper=2,
+                    min_numeric=2,
+                    opts=child,
+                )
+                passwords.append(pulumi.Output.secret(generated.result))
+                hashes.append(pulumi.Output.secret(generated.bcrypt_hash))
+        htpasswd = pulumi.Output.all(*hashes).apply(lambda hs: htpasswd_file(list(zip(names, hs, strict=True))))
+
+        http_secret = random.RandomPassword(f"{name}-http-secret", length=64, special=False, opts=child)
+        tls_material = declare_tls(name, spec, self)
+
+        auth_names = [hook.name for hook in spec.notifications if hook.authorization is not None]
+        auth_values = [
+            pulumi.Output.secret(hook.authorization.get_secret_value())
+            for hook in spec.notifications
+            if hook.authorization is not None
+        ]
+        config_yml = pulumi.Output.all(*auth_values).apply(
+            lambda values: render_registry_config(spec, dict(zip(auth_names, values, strict=True)))
+        )
+
+        layout = registry_layout(spec)
+        uploads = [
+            docker.ContainerUploadArgs(file=layout.config_path, content=config_yml),
+            docker.ContainerUploadArgs(file=HTPASSWD_PATH, content=htpasswd),
+        ]
+        if tls_material is not None:
+            uploads.append(docker.ContainerUploadArgs(file=CERT_PATH, content=tls_material.cert_pem))
+            uploads.append(docker.ContainerUploadArgs(file=KEY_PATH, content=tls_material.key_pem))
+        envs: list[pulumi.Input[str]] = [pulumi.Output.concat("REGISTRY_HTTP_SECRET=", http_secret.result)]
+        if spec.registry_major == 3:
+            envs.append("OTEL_TRACES_EXPORTER=none")
+
+        container = docker.Container(
+            f"{name}-registry",
+            name=spec.name,
+            image=image.image_id,
+            restart="unless-stopped",
+            must_run=True,
+            wait=True,
+            wait_timeout=90,
+            envs=envs,
+            uploads=uploads,
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
+            network_mode="host" if network is None else None,
+            networks_advanced=(
+                None
+                if network is None
+                else [docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[REGISTRY_ALIAS])]
+            ),
+            ports=(
+                None
+                if network is None
+                else [docker.ContainerPortArgs(internal=5000, external=spec.port, ip=spec.bind_address)]
+            ),
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "wget", "-q", "-O", "/dev/null", health_url(spec)],
+                interval="5s",
+                timeout="3s",
+                retries=3,
+                start_period="2s",
+            ),
+            labels=labels,
+            opts=child,
+        )
+
+        ui_url = ""
+        if spec.ui.enabled and network is not None:
+            ui_image = docker.RemoteImage(f"{name}-ui-image", name=spec.ui.image, keep_locally=True, opts=child)
+            docker.Container(
+                f"{name}-ui",
+                name=f"{spec.name}-ui",
+                image=ui_image.image_id,
+                restart="unless-stopped",
+                must_run=True,
+                envs=ui_environment(spec, REGISTRY_ALIAS),
+                networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+                ports=[docker.ContainerPortArgs(internal=80, external=spec.ui.port, ip=spec.ui.bind_address)],
+                labels=labels,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[container]),
+            )
+            host = spec.hostname if spec.ui.bind_address in ("0.0.0.0", "::") else spec.ui.bind_address
+            ui_url = f"http://{host}:{spec.ui.port}"
+
+        first_user = names[0]
+        self.endpoint = pulumi.Output.from_input(spec.endpoint)
+        self.ui_url = pulumi.Output.from_input(ui_url)
+        self.ca_cert_pem = tls_material.ca_cert_pem if tls_material is not None else pulumi.Output.from_input("")
+        self.user_passwords = pulumi.Output.secret(
+            pulumi.Output.all(*passwords).apply(lambda pws: dict(zip(names, pws, strict=True)))
+        )
+        self.docker_config_json = pulumi.Output.secret(
+            passwords[0].apply(lambda pw: docker_config_json(spec.endpoint, first_user, pw))
+        )
+        self.login_command = pulumi.Output.from_input(
+            f"docker login {spec.endpoint} --username {first_user} --password-stdin"
+        )
+        self.container_name = container.name
+        self.volume_name = volume.name
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "uiUrl": self.ui_url,
+                "caCertPem": self.ca_cert_pem,
+                "users": self.user_passwords,
+                "dockerConfigJson": self.docker_config_json,
+                "loginCommand": self.login_command,
+            }
+        )
+
+

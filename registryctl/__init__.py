@@ -1,0 +1,1 @@
+"""registryctl: drive the registries program through the Pulumi Automation API."""

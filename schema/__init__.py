@@ -1,0 +1,83 @@
+"""The validated stack config: one StackSpec, or one ConfigError listing every bad key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from schema.base import CamelModel, ConfigError, ConfigProblem, problems_from_validation_error
+from schema.dockerhub import DockerHubSpec, dockerhub_problems
+from schema.selfhosted import SelfHostedSpec, selfhosted_problems
+
+PROJECT = "registries"
+# Top-level keys of the `registries:` namespace and the model of each.
+SECTIONS: dict[str, type[CamelModel]] = {"selfHosted": SelfHostedSpec, "dockerHub": DockerHubSpec}
+# Plain secret keys that are read by providers at call time, not by the schema.
+CREDENTIAL_KEYS = frozenset({"dockerHubSecret"})
+
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "DockerHubSpec",
+    "SelfHostedSpec",
+    "StackSpec",
+    "load_stack_spec",
+]
+
+
+class StackSpec(CamelModel):
+    """Everything one stack declares. Each section is optional; at least one must be set."""
+
+    stack: str
+    self_hosted: SelfHostedSpec | None = None
+    docker_hub: DockerHubSpec | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.stack.startswith("prod")
+
+
+def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = None) -> StackSpec:
+    """Validate the `registries:*` config of one stack.
+
+    `raw` maps keys without the namespace (`selfHosted`) to their structured values.
+    Raises ConfigError naming every invalid key, with the bad value and what is allowed.
+    """
+    base = base_dir or Path.cwd()
+    problems: list[ConfigProblem] = []
+    sections: dict[str, CamelModel] = {}
+    for key, value in raw.items():
+        if key in CREDENTIAL_KEYS:
+            continue
+        model = SECTIONS.get(key)
+        if model is None:
+            allowed = ", ".join(sorted(SECTIONS) + sorted(CREDENTIAL_KEYS))
+            problems.append(ConfigProblem(f"{PROJECT}:{key}", "a value", f"unknown key; known keys: {allowed}"))
+            continue
+        if not isinstance(value, Mapping):
+            problems.append(ConfigProblem(f"{PROJECT}:{key}", repr(type(value).__name__), "must be an object (a YAML mapping)"))
+            continue
+        try:
+            sections[key] = model.model_validate(value)
+        except ValidationError as error:
+            problems.extend(problems_from_validation_error(f"{PROJECT}:{key}", error))
+    if not raw or not (set(raw) & set(SECTIONS)):
+        problems.append(
+            ConfigProblem(f"{PROJECT}:*", "nothing", f"declare at least one of: {', '.join(SECTIONS)} (see stacks/Pulumi.local.yaml)")
+        )
+    self_hosted = sections.get("selfHosted")
+    docker_hub = sections.get("dockerHub")
+    if isinstance(self_hosted, SelfHostedSpec):
+        problems.extend(selfhosted_problems(self_hosted, stack))
+    if isinstance(docker_hub, DockerHubSpec):
+        problems.extend(dockerhub_problems(docker_hub, stack, base))
+    if problems:
+        raise ConfigError(problems)
+    return StackSpec(
+        stack=stack,
+        self_hosted=self_hosted if isinstance(self_hosted, SelfHostedSpec) else None,
+        docker_hub=docker_hub if isinstance(docker_hub, DockerHubSpec) else None,
+    )

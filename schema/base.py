@@ -1,0 +1,81 @@
+"""Shared pieces of the stack config models: camelCase keys, forbidden extras, ConfigError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+# Key names whose values are never echoed back in an error message.
+SECRET_KEY_NAMES = frozenset(
+    {"password", "privateKey", "certificate", "authorization", "secret", "token", "secretKey", "accessKey"}
+)
+
+
+class CamelModel(BaseModel):
+    """Base of every config model: camelCase keys, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+        use_attribute_docstrings=True,
+    )
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One invalid key: where it is, what was given, what is allowed."""
+
+    path: str
+    value: str
+    allowed: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.allowed} (got {self.value})"
+
+
+class ConfigError(ValueError):
+    """The stack config is invalid. Lists every invalid key; raised before any resource is declared."""
+
+    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid stack config ({len(self.problems)} problem(s)):\n{lines}")
+
+    @property
+    def paths(self) -> list[str]:
+        return [p.path for p in self.problems]
+
+
+def _is_secret_path(loc: Iterable[str | int]) -> bool:
+    return any(isinstance(part, str) and part in SECRET_KEY_NAMES for part in loc)
+
+
+def _show(value: object, secret: bool) -> str:
+    if secret:
+        return "a secret value (not shown)"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def problems_from_validation_error(root: str, error: ValidationError) -> list[ConfigProblem]:
+    """Turn pydantic's errors into ConfigProblems whose paths use the config's own key names."""
+    problems: list[ConfigProblem] = []
+    for item in error.errors(include_url=False):
+        loc = [part for part in item["loc"] if part not in ("function-after", "function-before")]
+        path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            allowed = "unknown key; check its spelling against Pulumi.yaml"
+        elif kind == "missing":
+            allowed = "required key is missing"
+        else:
+            allowed = item["msg"].removeprefix("Value error, ")
+        value = "nothing" if kind == "missing" else _show(item.get("input"), _is_secret_path(loc))
+        problems.append(ConfigProblem(path=path, value=value, allowed=allowed))
+    return problems

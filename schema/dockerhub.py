@@ -1,0 +1,145 @@
+"""Config model of `registries:dockerHub`: repositories, access tokens and webhooks on Docker Hub."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, SecretStr
+
+from schema.base import CamelModel, ConfigProblem
+
+# Docker IDs and organisation names: 4-30 lowercase letters and digits.
+NAMESPACE = r"^[a-z0-9]{4,30}$"
+# Hub's repository naming rule (2-255 characters).
+REPOSITORY_NAME = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
+Namespace = Annotated[str, Field(pattern=NAMESPACE)]
+
+
+def _https_url(value: SecretStr) -> SecretStr:
+    text = value.get_secret_value()
+    if not (text.startswith("https://") or text.startswith("http://")) or " " in text:
+        raise ValueError("must be an http(s):// URL")
+    return value
+
+
+def _future(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone, e.g. 2027-01-31T00:00:00Z")
+    return value
+
+
+ExpiresAt = Annotated[datetime, AfterValidator(_future)]
+
+
+class WebhookSpec(CamelModel):
+    """A push webhook. Hub signs nothing, so the URL carries the receiver's secret and is itself a secret."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9 ._-]{1,64}$")
+    url: Annotated[SecretStr, AfterValidator(_https_url)]
+    """Hook URL, set as a secret (pulumi config set --secret --path ...)."""
+
+
+class ImmutableTagsSpec(CamelModel):
+    enabled: bool = False
+    rules: list[str] = []
+    """Regular expressions of tags that cannot be overwritten once pushed."""
+
+
+class HubRepositorySpec(CamelModel):
+    name: str = Field(min_length=2, max_length=255, pattern=REPOSITORY_NAME)
+    namespace: Namespace | None = None
+    """Owner; defaults to dockerHub.namespace."""
+    description: str = Field(default="", max_length=100)
+    full_description: str | None = Field(default=None, max_length=25000)
+    full_description_file: str | None = None
+    """Path (relative to the project) of a README used as full description."""
+    private: bool = True
+    """Private by default."""
+    immutable_tags: ImmutableTagsSpec = ImmutableTagsSpec()
+    protect: bool | None = None
+    """Deleting a Hub repository deletes its images. Default: protected on stacks named prod*."""
+    webhooks: list[WebhookSpec] = []
+
+
+Scope = Literal["repo:admin", "repo:write", "repo:read", "repo:public_read"]
+
+
+class HubAccessTokenSpec(CamelModel):
+    """A personal access token of the authenticated user."""
+
+    label: str = Field(min_length=1, max_length=100)
+    scopes: list[Scope] = Field(min_length=1)
+    expires_at: ExpiresAt | None = None
+    active: bool = True
+
+
+OrgScope = Annotated[str, Field(pattern=r"^scope-[a-z-]+$")]
+
+
+class OrgTokenResourceSpec(CamelModel):
+    type: Literal["TYPE_REPO", "TYPE_ORG"] = "TYPE_REPO"
+    path: str = Field(min_length=1, pattern=r"^[a-z0-9*][a-z0-9._*/-]*$")
+    scopes: list[OrgScope] = Field(min_length=1)
+
+
+class HubOrgAccessTokenSpec(CamelModel):
+    org: Namespace
+    label: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    resources: list[OrgTokenResourceSpec] = Field(min_length=1)
+    expires_at: ExpiresAt | None = None
+    active: bool = True
+
+
+class DockerHubSpec(CamelModel):
+    """`registries:dockerHub`. Credentials come from DOCKER_USERNAME with DOCKER_PASSWORD or
+    DOCKER_HUB_TOKEN at call time, or from the secret `registries:dockerHubSecret`; never from state."""
+
+    namespace: Namespace
+    """Default namespace (user or organisation) of the repositories."""
+    username: str | None = None
+    """Identifier to authenticate with (user name, or org name for an org token). Default: DOCKER_USERNAME."""
+    base_url: str = Field(default="https://hub.docker.com", pattern=r"^https?://[^\s/]+(:[0-9]+)?$")
+    repositories: list[HubRepositorySpec] = []
+    access_tokens: list[HubAccessTokenSpec] = []
+    org_access_tokens: list[HubOrgAccessTokenSpec] = []
+
+
+def dockerhub_problems(spec: DockerHubSpec, stack: str, base_dir: Path) -> list[ConfigProblem]:
+    root = "registries:dockerHub"
+    out: list[ConfigProblem] = []
+    repos: set[str] = set()
+    for i, repo in enumerate(spec.repositories):
+        full = f"{repo.namespace or spec.namespace}/{repo.name}"
+        if full in repos:
+            out.append(ConfigProblem(f"{root}.repositories[{i}].name", repr(repo.name), f"{full} is declared twice"))
+        repos.add(full)
+        if repo.full_description is not None and repo.full_description_file is not None:
+            out.append(
+                ConfigProblem(
+                    f"{root}.repositories[{i}].fullDescriptionFile",
+                    repr(repo.full_description_file),
+                    "give fullDescription or fullDescriptionFile, not both",
+                )
+            )
+        if repo.full_description_file is not None:
+            path = base_dir / repo.full_description_file
+            where = f"{root}.repositories[{i}].fullDescriptionFile"
+            if not path.is_file():
+                out.append(ConfigProblem(where, repr(repo.full_description_file), f"no such file under {base_dir}"))
+            elif len(path.read_text(encoding="utf-8")) > 25000:
+                out.append(ConfigProblem(where, repr(repo.full_description_file), "Hub allows at most 25,000 characters"))
+        hooks: set[str] = set()
+        for j, hook in enumerate(repo.webhooks):
+            if hook.name in hooks:
+                out.append(ConfigProblem(f"{root}.repositories[{i}].webhooks[{j}].name", repr(hook.name), "webhook names must be unique per repository"))
+            hooks.add(hook.name)
+    for key, tokens in (("accessTokens", spec.access_tokens), ("orgAccessTokens", spec.org_access_tokens)):
+        labels: set[str] = set()
+        for i, token in enumerate(tokens):
+            if token.label in labels:
+                out.append(ConfigProblem(f"{root}.{key}[{i}].label", repr(token.label), "token labels must be unique"))
+            labels.add(token.label)
+    return out

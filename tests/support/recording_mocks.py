@@ -1,0 +1,75 @@
+"""Inert mocks for unit tests: record every declared resource, return deterministic provider outputs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import bcrypt
+import pulumi
+
+from tests.support.pulumi_runtime import unwrap, wrap_secret
+
+
+@dataclass(frozen=True)
+class Declared:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    """Inputs as the provider receives them: secret ones still wrapped."""
+
+    @property
+    def plain(self) -> dict[str, Any]:
+        return unwrap(self.inputs)
+
+
+def _fake(name: str, what: str) -> str:
+    return hashlib.sha256(f"{name}/{what}".encode()).hexdigest()
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Returns what each provider would, deterministically from the resource name."""
+
+    def __init__(self) -> None:
+        self.resources: list[Declared] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = {k: v for k, v in args.inputs.items() if k != "__provider"}
+        self.resources.append(Declared(args.typ, args.name, dict(args.inputs)))
+        outs: dict[str, Any] = dict(inputs)
+        typ = args.typ
+        if typ == "random:index/randomPassword:RandomPassword":
+            password = _fake(args.name, "password")[: int(unwrap(inputs.get("length", 32)))]
+            # A fixed salt keeps the mock deterministic, as provider state keeps the real hash stable.
+            hashed = bcrypt.hashpw(password.encode(), b"$2a$04$abcdefghijklmnopqrstuu").decode()
+            outs.update(result=wrap_secret(password), bcryptHash=wrap_secret(hashed))
+        elif typ == "tls:index/privateKey:PrivateKey":
+            outs.update(
+                privateKeyPem=wrap_secret(f"-----BEGIN PRIVATE KEY-----\n{_fake(args.name, 'key')}\n"),
+                publicKeyPem=f"-----BEGIN PUBLIC KEY-----\n{_fake(args.name, 'pub')}\n",
+            )
+        elif typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
+            outs["certPem"] = f"-----BEGIN CERTIFICATE-----\n{_fake(args.name, 'cert')}\n-----END CERTIFICATE-----\n"
+        elif typ == "tls:index/certRequest:CertRequest":
+            outs["certRequestPem"] = f"-----BEGIN CERTIFICATE REQUEST-----\n{_fake(args.name, 'csr')}\n"
+        elif typ == "docker:index/remoteImage:RemoteImage":
+            outs["imageId"] = "sha256:" + _fake(str(unwrap(inputs["name"])), "image")
+            outs["repoDigest"] = f"{unwrap(inputs['name'])}@sha256:{_fake(args.name, 'digest')}"
+        elif typ.startswith("docker:"):
+            outs.setdefault("name", args.name)
+        return f"{args.name}-id", outs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        raise NotImplementedError(f"Mock call not implemented: {args.token}")
+
+    def find(self, typ: str, name: str) -> Declared:
+        matches = [r for r in self.resources if r.typ == typ and r.name == name]
+        assert len(matches) == 1, f"expected one {typ} named {name}, found {len(matches)}: {self.names()}"
+        return matches[0]
+
+    def of_type(self, typ: str) -> list[Declared]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def names(self) -> list[str]:
+        return [f"{r.typ} {r.name}" for r in self.resources]
