@@ -1,0 +1,89 @@
+"""Fixtures of the end-to-end scenarios: a real Docker Engine, the registry image, the local engine."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from tests.support.e2e_stack import load_e2e_stack, runtime_config
+from tests.support.engine_docker import DockerApplier
+from tests.support.images import build_registry_image
+from tests.support.local_engine import Backend, LocalEngine
+from tests.support.pulumi_runtime import StackOutput, run_program
+from tests.support.registry_client import RegistryUser
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as error:  # a backend that cannot start fails the run
+        pytest.fail(f"Docker Engine is not reachable ({error}); .ci/run starts dockerd", pytrace=False)
+    return client
+
+
+@pytest.fixture(scope="session")
+def stack_file(request: pytest.FixtureRequest) -> Path:
+    path = Path(request.config.getoption("--stack-file"))
+    return path if path.is_absolute() else ROOT / path
+
+
+@pytest.fixture(scope="session")
+def base_stack(stack_file: Path) -> tuple[str, dict[str, Any]]:
+    stack, spec, _notes = load_e2e_stack(stack_file)
+    return stack, spec
+
+
+@pytest.fixture(scope="session")
+def registry_image(docker_client: docker.DockerClient, base_stack: tuple[str, dict[str, Any]]) -> str:
+    image = base_stack[1].get("image", "registry:2.8.3")
+    return build_registry_image(docker_client, sorted({image, "registry:2.8.3"}))
+
+
+@dataclass
+class Deployment:
+    """The program applied by the local engine, and the clients a test made for it."""
+
+    engine: LocalEngine
+    docker_client: docker.DockerClient
+    outputs: dict[str, StackOutput] = field(default_factory=dict)
+    clients: list[RegistryUser] = field(default_factory=list)
+
+    def apply(self, stack: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """`pulumi up` with this selfHosted config; returns the stack outputs (secrets unwrapped)."""
+        self.engine.begin_run()
+        self.outputs = run_program(self.engine, stack=stack, config=runtime_config(spec))
+        self.engine.end_run()
+        return {k: v.value for k, v in self.outputs.items()}
+
+    def client(self, outputs: dict[str, Any], tls: bool = True) -> RegistryUser:
+        user = RegistryUser(outputs["endpoint"], outputs["caCertPem"], tls=tls)
+        self.clients.append(user)
+        return user
+
+    def registry_container(self, outputs: dict[str, Any]) -> Any:
+        return self.docker_client.containers.get(outputs["containerName"])
+
+
+@pytest.fixture
+def deployment(docker_client: docker.DockerClient, registry_image: str) -> Iterator[Deployment]:
+    session = uuid.uuid4().hex[:12]
+    engine = LocalEngine()
+    applier = DockerApplier(docker_client, session)
+    engine.add_backend(Backend(("docker:",), applier.create, applier.exists, applier.delete))
+    deployed = Deployment(engine, docker_client)
+    try:
+        yield deployed
+    finally:
+        for user in deployed.clients:
+            user.close()
+        applier.remove_everything()

@@ -1,0 +1,259 @@
+"""The self-hosted registry, deployed by the real program onto a real Docker Engine, used as users do."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import socket
+import ssl
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import docker
+import pytest
+import requests
+
+from tests.e2e.conftest import Deployment
+from tests.support.images import build_scratch_image
+
+pytestmark = pytest.mark.e2e
+
+
+def _image(docker_client: docker.DockerClient, name: str, size: int = 4096) -> str:
+    tag = f"e2e-src/{name}:latest"
+    build_scratch_image(docker_client, tag, [os.urandom(size)])
+    return tag
+
+
+@pytest.fixture
+def stack(base_stack: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    name, spec = base_stack
+    return name, copy.deepcopy(spec)
+
+
+def _deploy(deployment: Deployment, stack: tuple[str, dict[str, Any]]) -> tuple[dict[str, Any], str, str]:
+    outputs = deployment.apply(*stack)
+    user, password = next(iter(outputs["users"].items()))
+    return outputs, user, password
+
+
+def test_login_push_pull_roundtrip_with_generated_credentials(deployment, docker_client, stack):
+    outputs, user, password = _deploy(deployment, stack)
+    client = deployment.client(outputs)
+    assert outputs["loginCommand"] == f"docker login {outputs['endpoint']} --username {user} --password-stdin"
+    assert password not in outputs["loginCommand"]
+
+    assert "Login Succeeded" in client.login(user, password).stdout
+    source = _image(docker_client, "roundtrip")
+    pushed = client.push(source, "team/app", "1.0")
+    client.remove_local("team/app", "1.0")
+    assert client.pull("team/app", "1.0") == pushed
+
+    catalog = client.api("GET", "/v2/_catalog", auth=(user, password))
+    assert catalog.status_code == 200
+    assert "team/app" in catalog.json()["repositories"]
+    tags = client.api("GET", "/v2/team/app/tags/list", auth=(user, password)).json()
+    assert tags == {"name": "team/app", "tags": ["1.0"]}
+    inspected = client.skopeo_inspect("team/app", "1.0", user, password)
+    assert inspected["Digest"] == pushed
+
+
+def test_docker_config_json_output_logs_in(deployment, docker_client, stack):
+    outputs, _user, _password = _deploy(deployment, stack)
+    client = deployment.client(outputs)
+    (client.docker_config / "config.json").write_text(outputs["dockerConfigJson"])
+    pushed = client.push(_image(docker_client, "configjson"), "via/config", "v1")
+    assert pushed.startswith("sha256:")
+
+
+def test_refuses_anonymous_wrong_password_old_tls_and_plain_http(deployment, stack):
+    outputs, user, password = _deploy(deployment, stack)
+    if stack[1].get("tls", {}).get("mode") == "none":
+        pytest.fail("this scenario needs a TLS stack")  # deselected for such stacks by tests/e2e collection
+    client = deployment.client(outputs)
+    assert client.api("GET", "/v2/").status_code == 401
+    assert client.api("GET", "/v2/_catalog", auth=(user, password + "x")).status_code == 401
+    assert client.login(user, "wrong-password-123", check=False).returncode != 0
+    assert client.api("GET", "/v2/", auth=(user, password)).status_code == 200
+
+    host, port = outputs["endpoint"].rsplit(":", 1)
+
+    def handshake(maximum: ssl.TLSVersion) -> str:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(cadata=outputs["caCertPem"])
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = maximum
+        context.set_ciphers("ALL:@SECLEVEL=0")
+        with socket.create_connection((host, int(port)), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname=host) as tls:
+                return str(tls.version())
+
+    assert handshake(ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    with pytest.raises(ssl.SSLError, match="PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL"):
+        handshake(ssl.TLSVersion.TLSv1_1)
+
+    plain = requests.get(f"http://{outputs['endpoint']}/v2/", timeout=10)
+    assert plain.status_code == 400
+    assert "HTTP request to an HTTPS server" in plain.text
+    headers = client.api("GET", "/v2/", auth=(user, password)).headers
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_delete_manifest_by_digest_removes_the_tag(deployment, docker_client, stack):
+    outputs, user, password = _deploy(deployment, stack)
+    client = deployment.client(outputs)
+    client.login(user, password)
+    digest = client.push(_image(docker_client, "deleteme"), "team/deleteme", "old")
+    deleted = client.api("DELETE", f"/v2/team/deleteme/manifests/{digest}", auth=(user, password))
+    assert deleted.status_code == 202
+    tags = client.api("GET", "/v2/team/deleteme/tags/list", auth=(user, password))
+    assert "old" not in (tags.json().get("tags") or [])
+    gone = client.api("GET", f"/v2/team/deleteme/manifests/{digest}", auth=(user, password))
+    assert gone.status_code == 404
+
+
+def test_images_survive_restart_and_container_recreation(deployment, docker_client, stack):
+    outputs, user, password = _deploy(deployment, stack)
+    client = deployment.client(outputs)
+    client.login(user, password)
+    pushed = client.push(_image(docker_client, "durable"), "team/durable", "1")
+
+    container = deployment.registry_container(outputs)
+    container.restart(timeout=10)
+    deployment.engine.begin_run()
+    client_ok = _wait_until_serving(client, user, password)
+    assert client_ok
+    assert client.api("HEAD", f"/v2/team/durable/manifests/{pushed}", auth=(user, password)).status_code == 200
+
+    first_id = container.id
+    container.remove(force=True)  # out of band: the next apply must recreate it, same config and volume
+    outputs = deployment.apply(*stack)
+    assert deployment.registry_container(outputs).id != first_id
+    client.remove_local("team/durable", "1")
+    assert client.pull("team/durable", "1") == pushed
+
+
+def _wait_until_serving(client, user: str, password: str) -> bool:
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if client.api("GET", "/v2/", auth=(user, password)).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def test_every_user_can_push_and_a_removed_user_is_locked_out(deployment, docker_client, stack):
+    name, spec = stack
+    spec["users"] = [{"name": "alice"}, {"name": "bob", "password": "bob-has-a-long-password"}]
+    outputs = deployment.apply(name, spec)
+    assert set(outputs["users"]) == {"alice", "bob"}
+    assert outputs["users"]["bob"] == "bob-has-a-long-password"
+    alice, bob = deployment.client(outputs), deployment.client(outputs)
+    alice.login("alice", outputs["users"]["alice"])
+    bob.login("bob", outputs["users"]["bob"])
+    alice.push(_image(docker_client, "alice"), "alice/app", "1")
+    bob.push(_image(docker_client, "bob"), "bob/app", "1")
+
+    spec["users"] = [{"name": "alice"}]
+    after = deployment.apply(name, spec)
+    assert set(after["users"]) == {"alice"}
+    assert after["users"]["alice"] == outputs["users"]["alice"]  # unchanged user keeps the password
+    assert _wait_until_serving(alice, "alice", after["users"]["alice"])
+    assert bob.api("GET", "/v2/", auth=("bob", "bob-has-a-long-password")).status_code == 401
+    assert bob.login("bob", "bob-has-a-long-password", check=False).returncode != 0
+    assert alice.pull("bob/app", "1").startswith("sha256:")
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).received.append((dict(self.headers), json.loads(body)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_push_event_reaches_webhook_with_authorization_header(deployment, docker_client, stack):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    _Receiver.received = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        name, spec = stack
+        # Host networking, so the registry reaches the receiver on this machine's loopback.
+        spec["networkMode"] = "host"
+        spec["notifications"] = [
+            {
+                "name": "receiver",
+                "url": f"http://127.0.0.1:{server.server_address[1]}/events",
+                "authorization": "Bearer webhook-secret-123",
+                "headers": {"X-Source": "e2e"},
+                "timeout": "2s",
+                "threshold": 3,
+                "backoff": "1s",
+            }
+        ]
+        outputs = deployment.apply(name, spec)
+        client = deployment.client(outputs)
+        user, password = next(iter(outputs["users"].items()))
+        client.login(user, password)
+        digest = client.push(_image(docker_client, "hooked"), "team/hooked", "7")
+
+        import time
+
+        deadline = time.monotonic() + 30
+        pushes: list[tuple[dict[str, str], dict[str, Any]]] = []
+        while time.monotonic() < deadline and not pushes:
+            pushes = [
+                (headers, event)
+                for headers, envelope in _Receiver.received
+                for event in envelope["events"]
+                if event["action"] == "push" and event["target"].get("tag") == "7"
+            ]
+            time.sleep(0.5)
+        assert pushes, f"no push event for team/hooked:7; received {len(_Receiver.received)} envelopes"
+        headers, event = pushes[0]
+        assert headers["Authorization"] == "Bearer webhook-secret-123"
+        assert headers["X-Source"] == "e2e"
+        assert event["target"]["repository"] == "team/hooked"
+        assert event["target"]["digest"] == digest
+    finally:
+        server.shutdown()
+
+
+def test_ten_concurrent_pushes_are_all_pullable(deployment, docker_client, stack):
+    outputs, user, password = _deploy(deployment, stack)
+    client = deployment.client(outputs)
+    client.login(user, password)
+    sources = {i: _image(docker_client, f"concurrent{i}", size=256 * 1024) for i in range(10)}
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        pushed = dict(zip(sources, pool.map(lambda i: client.push(sources[i], f"load/img{i}", "v1"), sources), strict=True))
+    assert len(set(pushed.values())) == 10
+    for i, digest in pushed.items():
+        client.remove_local(f"load/img{i}", "v1")
+        assert client.pull(f"load/img{i}", "v1") == digest
+
+
+def test_second_apply_with_same_config_changes_nothing(deployment, stack):
+    outputs = deployment.apply(*stack)
+    container = deployment.registry_container(outputs)
+    started = container.attrs["State"]["StartedAt"]
+    again = deployment.apply(*stack)
+    assert deployment.engine.changed() == []
+    assert again == outputs
+    same = deployment.registry_container(again)
+    assert same.id == container.id
+    assert same.attrs["State"]["StartedAt"] == started
+    assert same.attrs["RestartCount"] == 0
