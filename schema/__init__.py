@@ -58,7 +58,9 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
             problems.append(ConfigProblem(f"{PROJECT}:{key}", "a value", f"unknown key; known keys: {allowed}"))
             continue
         if not isinstance(value, Mapping):
-            problems.append(ConfigProblem(f"{PROJECT}:{key}", repr(type(value).__name__), "must be an object (a YAML mapping)"))
+            problems.append(
+                ConfigProblem(f"{PROJECT}:{key}", repr(type(value).__name__), "must be an object (a YAML mapping)")
+            )
             continue
         try:
             sections[key] = model.model_validate(value)
@@ -66,7 +68,11 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
             problems.extend(problems_from_validation_error(f"{PROJECT}:{key}", error))
     if not raw or not (set(raw) & set(SECTIONS)):
         problems.append(
-            ConfigProblem(f"{PROJECT}:*", "nothing", f"declare at least one of: {', '.join(SECTIONS)} (see stacks/Pulumi.local.yaml)")
+            ConfigProblem(
+                f"{PROJECT}:*",
+                "nothing",
+                f"declare at least one of: {', '.join(SECTIONS)} (see stacks/Pulumi.local.yaml)",
+            )
         )
     self_hosted = sections.get("selfHosted")
     docker_hub = sections.get("dockerHub")

@@ -37,30 +37,37 @@ class WebhookSpec(CamelModel):
     """A push webhook. Hub signs nothing, so the URL carries the receiver's secret and is itself a secret."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9 ._-]{1,64}$")
+    """Webhook name, unique in the repository."""
     url: Annotated[SecretStr, AfterValidator(_https_url)]
     """Hook URL, set as a secret (pulumi config set --secret --path ...)."""
 
 
 class ImmutableTagsSpec(CamelModel):
     enabled: bool = False
+    """Refuse overwriting tags that match `rules`. Default: false."""
     rules: list[str] = []
     """Regular expressions of tags that cannot be overwritten once pushed."""
 
 
 class HubRepositorySpec(CamelModel):
     name: str = Field(min_length=2, max_length=255, pattern=REPOSITORY_NAME)
+    """Repository name: 2-255 characters, lowercase letters, digits and . _ - separators."""
     namespace: Namespace | None = None
     """Owner; defaults to dockerHub.namespace."""
     description: str = Field(default="", max_length=100)
+    """Short description, at most 100 characters. Default: empty."""
     full_description: str | None = Field(default=None, max_length=25000)
+    """Long description (Markdown), at most 25,000 characters. Default: none."""
     full_description_file: str | None = None
     """Path (relative to the project) of a README used as full description."""
     private: bool = True
     """Private by default."""
     immutable_tags: ImmutableTagsSpec = ImmutableTagsSpec()
+    """Immutable tag settings. Default: off."""
     protect: bool | None = None
     """Deleting a Hub repository deletes its images. Default: protected on stacks named prod*."""
     webhooks: list[WebhookSpec] = []
+    """Push webhooks of this repository. Default: none."""
 
 
 Scope = Literal["repo:admin", "repo:write", "repo:read", "repo:public_read"]
@@ -70,9 +77,13 @@ class HubAccessTokenSpec(CamelModel):
     """A personal access token of the authenticated user."""
 
     label: str = Field(min_length=1, max_length=100)
+    """Token label (1-100 characters), unique."""
     scopes: list[Scope] = Field(min_length=1)
+    """One of repo:admin, repo:write, repo:read, repo:public_read; a change replaces the token."""
     expires_at: ExpiresAt | None = None
+    """Expiry (RFC 3339 with time zone). Default: never."""
     active: bool = True
+    """Whether the token can be used. Default: true."""
 
 
 OrgScope = Annotated[str, Field(pattern=r"^scope-[a-z-]+$")]
@@ -80,17 +91,26 @@ OrgScope = Annotated[str, Field(pattern=r"^scope-[a-z-]+$")]
 
 class OrgTokenResourceSpec(CamelModel):
     type: Literal["TYPE_REPO", "TYPE_ORG"] = "TYPE_REPO"
+    """TYPE_REPO or TYPE_ORG. Default: TYPE_REPO."""
     path: str = Field(min_length=1, pattern=r"^[a-z0-9*][a-z0-9._*/-]*$")
+    """org/repo, a glob such as org/*, or */*/public."""
     scopes: list[OrgScope] = Field(min_length=1)
+    """Scopes with the scope- prefix, e.g. scope-image-pull."""
 
 
 class HubOrgAccessTokenSpec(CamelModel):
     org: Namespace
+    """Organization that owns the token."""
     label: str = Field(min_length=1, max_length=100)
+    """Token label (1-100 characters), unique."""
     description: str = ""
+    """Free text. Default: empty."""
     resources: list[OrgTokenResourceSpec] = Field(min_length=1)
+    """What the token may access: [{type, path, scopes}]."""
     expires_at: ExpiresAt | None = None
+    """Expiry (RFC 3339 with time zone). Default: never."""
     active: bool = True
+    """Whether the token can be used. Default: true."""
 
 
 class DockerHubSpec(CamelModel):
@@ -102,9 +122,13 @@ class DockerHubSpec(CamelModel):
     username: str | None = None
     """Identifier to authenticate with (user name, or org name for an org token). Default: DOCKER_USERNAME."""
     base_url: str = Field(default="https://hub.docker.com", pattern=r"^https?://[^\s/]+(:[0-9]+)?$")
+    """Hub API base URL. Default: https://hub.docker.com."""
     repositories: list[HubRepositorySpec] = []
+    """Repositories to manage. Default: none."""
     access_tokens: list[HubAccessTokenSpec] = []
+    """Personal access tokens of the authenticated user. Default: none."""
     org_access_tokens: list[HubOrgAccessTokenSpec] = []
+    """Organization access tokens. Default: none."""
 
 
 def dockerhub_problems(spec: DockerHubSpec, stack: str, base_dir: Path) -> list[ConfigProblem]:
@@ -130,11 +154,19 @@ def dockerhub_problems(spec: DockerHubSpec, stack: str, base_dir: Path) -> list[
             if not path.is_file():
                 out.append(ConfigProblem(where, repr(repo.full_description_file), f"no such file under {base_dir}"))
             elif len(path.read_text(encoding="utf-8")) > 25000:
-                out.append(ConfigProblem(where, repr(repo.full_description_file), "Hub allows at most 25,000 characters"))
+                out.append(
+                    ConfigProblem(where, repr(repo.full_description_file), "Hub allows at most 25,000 characters")
+                )
         hooks: set[str] = set()
         for j, hook in enumerate(repo.webhooks):
             if hook.name in hooks:
-                out.append(ConfigProblem(f"{root}.repositories[{i}].webhooks[{j}].name", repr(hook.name), "webhook names must be unique per repository"))
+                out.append(
+                    ConfigProblem(
+                        f"{root}.repositories[{i}].webhooks[{j}].name",
+                        repr(hook.name),
+                        "webhook names must be unique per repository",
+                    )
+                )
             hooks.add(hook.name)
     for key, tokens in (("accessTokens", spec.access_tokens), ("orgAccessTokens", spec.org_access_tokens)):
         labels: set[str] = set()

@@ -21,15 +21,19 @@ def stable_bcrypt_hash(password: str, *, salt_context: str) -> str:
     `pulumi up`. The salt is an HMAC of the context (project, stack, user) keyed by the password,
     so it is unique per user and stack, and never reveals the password.
     """
+    if len(password.encode()) > 72:
+        raise ValueError("bcrypt reads at most 72 bytes of a password; use a shorter one")
     digest = hmac.new(password.encode(), salt_context.encode(), hashlib.sha256).digest()
     # bcrypt salts are 22 characters of its own base64 alphabet; the last one carries 4 bits.
     chars = "".join(_BCRYPT_ALPHABET[b % 64] for b in digest[:21]) + _BCRYPT_ALPHABET[(digest[21] % 4) * 16]
     salt = f"$2b${BCRYPT_COST:02d}${chars}".encode()
-    return bcrypt.hashpw(password.encode()[:72], salt).decode()
+    return bcrypt.hashpw(password.encode(), salt).decode()
 
 
 def htpasswd_file(entries: Sequence[tuple[str, str]]) -> str:
-    """An htpasswd file from (user, bcrypt hash) pairs. Refuses anything but bcrypt: the registry ignores other hashes."""
+    """An htpasswd file from (user, bcrypt hash) pairs.
+
+    Refuses anything but bcrypt: the registry silently ignores other hashes."""
     if not entries:
         raise ValueError("htpasswd needs at least one user: without the file the registry invents a 'docker' user")
     lines = []

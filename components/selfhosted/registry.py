@@ -172,7 +172,8 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 labels=labels,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[container]),
             )
-            host = spec.hostname if spec.ui.bind_address in ("0.0.0.0", "::") else spec.ui.bind_address
+            wildcard = spec.ui.bind_address in ("0.0.0.0", "::")  # noqa: S104 - a comparison, not a bind
+            host = spec.hostname if wildcard else spec.ui.bind_address
             ui_url = f"http://{host}:{spec.ui.port}"
 
         first_user = names[0]
@@ -200,5 +201,3 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 "loginCommand": self.login_command,
             }
         )
-
-

@@ -34,7 +34,9 @@ def declare_tls(name: str, spec: SelfHostedSpec, parent: pulumi.Resource) -> Tls
     if cfg.mode == "none":
         return None
     if cfg.mode == "provided":
-        assert cfg.certificate is not None and cfg.private_key is not None  # checked by the schema
+        # Both are required by the schema in this mode.
+        assert cfg.certificate is not None
+        assert cfg.private_key is not None
         return TlsMaterial(
             cert_pem=pulumi.Output.secret(cfg.certificate.get_secret_value()),
             key_pem=pulumi.Output.secret(cfg.private_key.get_secret_value()),
@@ -75,4 +77,6 @@ def declare_tls(name: str, spec: SelfHostedSpec, parent: pulumi.Resource) -> Tls
     )
     # Serve the chain, so clients that trust only the CA can verify the server.
     chain = pulumi.Output.all(server_cert.cert_pem, ca_cert.cert_pem).apply(lambda pems: pems[0] + pems[1])
-    return TlsMaterial(cert_pem=chain, key_pem=pulumi.Output.secret(server_key.private_key_pem), ca_cert_pem=ca_cert.cert_pem)
+    return TlsMaterial(
+        cert_pem=chain, key_pem=pulumi.Output.secret(server_key.private_key_pem), ca_cert_pem=ca_cert.cert_pem
+    )

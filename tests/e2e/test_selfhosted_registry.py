@@ -87,12 +87,14 @@ def test_refuses_anonymous_wrong_password_old_tls_and_plain_http(deployment, sta
         context.minimum_version = ssl.TLSVersion.TLSv1
         context.maximum_version = maximum
         context.set_ciphers("ALL:@SECLEVEL=0")
-        with socket.create_connection((host, int(port)), timeout=10) as raw:
-            with context.wrap_socket(raw, server_hostname=host) as tls:
-                return str(tls.version())
+        with (
+            socket.create_connection((host, int(port)), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls,
+        ):
+            return str(tls.version())
 
     assert handshake(ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
-    with pytest.raises(ssl.SSLError, match="PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL"):
+    with pytest.raises(ssl.SSLError, match=r"PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL"):
         handshake(ssl.TLSVersion.TLSv1_1)
 
     plain = requests.get(f"http://{outputs['endpoint']}/v2/", timeout=10)
@@ -239,7 +241,9 @@ def test_ten_concurrent_pushes_are_all_pullable(deployment, docker_client, stack
     client.login(user, password)
     sources = {i: _image(docker_client, f"concurrent{i}", size=256 * 1024) for i in range(10)}
     with ThreadPoolExecutor(max_workers=10) as pool:
-        pushed = dict(zip(sources, pool.map(lambda i: client.push(sources[i], f"load/img{i}", "v1"), sources), strict=True))
+        pushed = dict(
+            zip(sources, pool.map(lambda i: client.push(sources[i], f"load/img{i}", "v1"), sources), strict=True)
+        )
     assert len(set(pushed.values())) == 10
     for i, digest in pushed.items():
         client.remove_local(f"load/img{i}", "v1")

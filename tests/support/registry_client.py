@@ -15,7 +15,9 @@ import requests
 CERTS_D = Path("/etc/docker/certs.d")
 
 
-def run(cmd: list[str], *, stdin: str | None = None, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str], *, stdin: str | None = None, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")

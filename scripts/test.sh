@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project on a fresh Debian machine: installs what the tests need
+# (Debian packages, a virtualenv with requirements-dev.txt), starts the Docker Engine, then runs
+# ruff, pyright and pytest. Any backend that cannot start fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(docker.io skopeo docker-registry busybox-static ca-certificates)
+need_apt=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+VENV="${VENV:-.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> python3 -m venv $VENV"
+  python3 -m venv "$VENV"
+fi
+echo "==> pip install -r requirements-dev.txt"
+"$VENV/bin/pip" install -q --disable-pip-version-check -r requirements-dev.txt
+
+if ! docker info >/dev/null 2>&1; then
+  echo "==> starting dockerd"
+  nohup dockerd >/tmp/registries-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  if ! docker info >/dev/null 2>&1; then
+    echo "dockerd did not start; its log:" >&2
+    tail -50 /tmp/registries-dockerd.log >&2
+    exit 1
+  fi
+fi
+
+echo "==> ruff"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+echo "==> pyright"
+"$VENV/bin/pyright" --pythonpath "$VENV/bin/python"
+echo "==> pytest"
+"$VENV/bin/python" -m pytest -p no:cacheprovider "$@"

@@ -1,0 +1,74 @@
+"""Unit-test helpers: run the program under inert recording mocks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.pulumi_runtime import StackOutput, config_from_stack_file, run_program
+from tests.support.recording_mocks import RecordingMocks
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
+
+# What a user sets with `pulumi config set --secret --path` before deploying a stack file that needs it.
+TEST_CERT = "-----BEGIN CERTIFICATE-----\nMIIB-test-chain\n-----END CERTIFICATE-----\n"
+TEST_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE-test-key\n-----END PRIVATE KEY-----\n"
+STACK_SECRETS: dict[str, dict[str, Any]] = {
+    "prod": {
+        "tls": {"certificate": TEST_CERT, "privateKey": TEST_KEY},
+        "users": {0: {"password": "prod-admin-password-1234"}},
+        "notifications": {0: {"authorization": "Bearer prod-webhook-token"}},
+    }
+}
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    if isinstance(patch, dict) and isinstance(target, list):
+        for index, value in patch.items():
+            target[index] = _merge(target[index], value)
+        return target
+    if isinstance(patch, dict) and isinstance(target, dict):
+        for key, value in patch.items():
+            target[key] = _merge(target.get(key), value)
+        return target
+    return patch
+
+
+def stack_config(path: Path) -> tuple[str, dict[str, str], list[str]]:
+    """(stack, runtime config, secret keys) of a stack file, with the secrets its header asks for."""
+    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    document = yaml.safe_load(path.read_text())
+    secrets = STACK_SECRETS.get(stack)
+    secret_keys = []
+    if secrets:
+        _merge(document["config"]["registries:selfHosted"], json.loads(json.dumps(secrets), object_hook=_int_keys))
+        secret_keys.append("registries:selfHosted")
+    return stack, config_from_stack_file(document), secret_keys
+
+
+def _int_keys(obj: dict[str, Any]) -> dict[Any, Any]:
+    return {int(k) if k.isdigit() else k: v for k, v in obj.items()}
+
+
+Runner = Callable[..., tuple[RecordingMocks, dict[str, StackOutput]]]
+
+
+@pytest.fixture
+def run() -> Runner:
+    """run(selfHosted=..., dockerHub=..., stack="local") -> (mocks, outputs)."""
+
+    def _run(
+        stack: str = "local", secret: bool = False, **sections: Any
+    ) -> tuple[RecordingMocks, dict[str, StackOutput]]:
+        mocks = RecordingMocks()
+        config = {f"registries:{k}": json.dumps(v) for k, v in sections.items()}
+        outputs = run_program(mocks, stack=stack, config=config, secret_keys=list(config) if secret else [])
+        return mocks, outputs
+
+    return _run

@@ -1,0 +1,103 @@
+"""The rendered config.yml: one complete file with delete, maintenance, TLS, auth and health."""
+
+from __future__ import annotations
+
+import yaml
+
+from components.selfhosted.config_file import HTPASSWD_PATH, health_url, registry_layout, render_registry_config
+from schema.selfhosted import SelfHostedSpec
+
+
+def rendered(**spec: object) -> dict:
+    return yaml.safe_load(render_registry_config(SelfHostedSpec.model_validate(spec)))
+
+
+def test_default_config_has_delete_maintenance_tls_auth_and_health():
+    config = rendered()
+    assert config["version"] == 0.1
+    assert config["storage"]["delete"] == {"enabled": True}
+    assert config["storage"]["filesystem"]["rootdirectory"] == "/var/lib/registry"
+    assert config["storage"]["maintenance"]["uploadpurging"] == {
+        "enabled": True,
+        "age": "168h",
+        "interval": "24h",
+        "dryrun": False,
+    }
+    assert config["storage"]["cache"] == {"blobdescriptor": "inmemory"}
+    assert config["http"]["tls"] == {
+        "certificate": "/certs/server.crt",
+        "key": "/certs/server.key",
+        "minimumtls": "tls1.2",
+    }
+    assert config["auth"] == {"htpasswd": {"realm": "registry registry", "path": HTPASSWD_PATH}}
+    assert config["health"]["storagedriver"]["enabled"] is True
+    assert config["catalog"] == {"maxentries": 1000}
+
+
+def test_headers_are_lists_and_hsts_only_with_tls():
+    with_tls = rendered()["http"]["headers"]
+    assert with_tls == {"X-Content-Type-Options": ["nosniff"], "Strict-Transport-Security": ["max-age=31536000"]}
+    plain = rendered(tls={"mode": "none"}, insecure=True)
+    assert "Strict-Transport-Security" not in plain["http"]["headers"]
+    assert "tls" not in plain["http"]
+    assert plain["http"]["host"] == "http://localhost:5000"
+
+
+def test_http_secret_is_never_in_the_file():
+    text = render_registry_config(SelfHostedSpec())
+    assert "secret" not in yaml.safe_load(text)["http"]
+
+
+def test_delete_can_be_disabled_and_purging_tuned():
+    config = rendered(
+        storage={"deleteEnabled": False, "uploadPurging": {"age": "72h", "interval": "1h", "dryRun": True}}
+    )
+    assert config["storage"]["delete"] == {"enabled": False}
+    assert config["storage"]["maintenance"]["uploadpurging"]["age"] == "72h"
+    assert config["storage"]["maintenance"]["uploadpurging"]["dryrun"] is True
+
+
+def test_v3_reads_config_from_distribution_path():
+    spec = SelfHostedSpec(image="registry:3.0.0")
+    assert registry_layout(spec).config_path == "/etc/distribution/config.yml"
+    assert registry_layout(SelfHostedSpec()).config_path == "/etc/docker/registry/config.yml"
+
+
+def test_host_network_listens_on_bind_address_and_port():
+    spec = SelfHostedSpec(network_mode="host", bind_address="127.0.0.1", port=5443)
+    config = yaml.safe_load(render_registry_config(spec))
+    assert config["http"]["addr"] == "127.0.0.1:5443"
+    assert config["http"]["debug"]["addr"] == "127.0.0.1:5444"
+    assert health_url(spec) == "http://127.0.0.1:5444/debug/health"
+
+
+def test_notifications_render_headers_as_lists_with_the_authorization():
+    spec = SelfHostedSpec.model_validate(
+        {
+            "notifications": [
+                {
+                    "name": "audit",
+                    "url": "https://audit.example.com/events",
+                    "headers": {"X-Team": "platform"},
+                    "authorization": "Bearer abc",
+                    "timeout": "3s",
+                    "threshold": 7,
+                    "backoff": "2s",
+                    "ignoredMediaTypes": ["application/octet-stream"],
+                    "ignoredActions": ["pull"],
+                }
+            ]
+        }
+    )
+    config = yaml.safe_load(render_registry_config(spec, {"audit": "Bearer abc"}))
+    (endpoint,) = config["notifications"]["endpoints"]
+    assert endpoint == {
+        "name": "audit",
+        "url": "https://audit.example.com/events",
+        "headers": {"X-Team": ["platform"], "Authorization": ["Bearer abc"]},
+        "timeout": "3s",
+        "threshold": 7,
+        "backoff": "2s",
+        "ignore": {"mediatypes": ["application/octet-stream"], "actions": ["pull"]},
+    }
+    assert config["notifications"]["events"] == {"includereferences": True}

@@ -1,0 +1,183 @@
+"""Bad stack config: one ConfigError naming the key, the value and what is allowed; nothing declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schema import ConfigError, SelfHostedSpec, load_stack_spec
+
+CERT = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"
+
+# (selfHosted config, stack, the key the error must name, words the message must contain)
+MALFORMED: list[tuple[dict[str, Any], str, str, str]] = [
+    ({"port": 0}, "local", "registries:selfHosted.port", "greater than or equal to 1"),
+    ({"port": 70000}, "local", "registries:selfHosted.port", "less than or equal to 65535"),
+    ({"port": "five"}, "local", "registries:selfHosted.port", "integer"),
+    ({"tls": {"mode": "none"}}, "local", "registries:selfHosted.tls.mode", "insecure: true"),
+    ({"tls": {"mode": "off"}}, "local", "registries:selfHosted.tls.mode", "'selfSigned', 'provided' or 'none'"),
+    ({"insecure": True}, "local", "registries:selfHosted.insecure", "only meaningful with tls.mode: none"),
+    (
+        {"tls": {"mode": "provided"}},
+        "local",
+        "registries:selfHosted.tls.certificate",
+        "required with tls.mode: provided",
+    ),
+    (
+        {"tls": {"certificate": CERT}},
+        "local",
+        "registries:selfHosted.tls.certificate",
+        "only allowed with tls.mode: provided",
+    ),
+    ({"tls": {"ipAddresses": ["300.1.1.1"]}}, "local", "registries:selfHosted.tls.ipAddresses[0]", "IPv4 or IPv6"),
+    (
+        {"tls": {"validityHours": 100, "earlyRenewalHours": 200}},
+        "local",
+        "registries:selfHosted.tls.earlyRenewalHours",
+        "less than tls.validityHours",
+    ),
+    ({"users": []}, "local", "registries:selfHosted.users", "at least 1"),
+    ({"users": [{"name": "ad:min"}]}, "local", "registries:selfHosted.users[0].name", "pattern"),
+    ({"users": [{"name": "a"}, {"name": "a"}]}, "local", "registries:selfHosted.users[1].name", "unique"),
+    (
+        {"users": [{"name": "a", "password": "short"}]},
+        "local",
+        "registries:selfHosted.users[0].password",
+        "at least 12",
+    ),
+    ({"users": [{"name": "a", "password": "é" * 40}]}, "local", "registries:selfHosted.users[0].password", "72 bytes"),
+    ({"users": [{"name": "a", "pasword": "x"}]}, "local", "registries:selfHosted.users[0].pasword", "unknown key"),
+    ({"bindAdress": "0.0.0.0"}, "local", "registries:selfHosted.bindAdress", "unknown key"),
+    ({"bindAddress": "localhost"}, "local", "registries:selfHosted.bindAddress", "IPv4 or IPv6"),
+    ({"image": "registry:latest"}, "prod", "registries:selfHosted.image", "pin a full version"),
+    ({"image": "registry:2"}, "dev", "registries:selfHosted.image", "pin a full version"),
+    ({"image": "registry"}, "local", "registries:selfHosted.image", "pattern"),
+    ({"image": "registry:edge"}, "local", "registries:selfHosted.majorVersion", "required (2 or 3)"),
+    (
+        {"ui": {"enabled": True, "deleteImages": True}, "storage": {"deleteEnabled": False}},
+        "local",
+        "registries:selfHosted.ui.deleteImages",
+        "storage.deleteEnabled",
+    ),
+    (
+        {"ui": {"enabled": True, "catalogElementsLimit": 2000}},
+        "local",
+        "registries:selfHosted.ui.catalogElementsLimit",
+        "catalogMaxEntries (1000)",
+    ),
+    ({"ui": {"enabled": True, "port": 5000}}, "local", "registries:selfHosted.ui.port", "must differ from port"),
+    (
+        {"ui": {"enabled": True}, "networkMode": "host"},
+        "local",
+        "registries:selfHosted.ui.enabled",
+        "networkMode: bridge",
+    ),
+    ({"storage": {"kind": "s4"}}, "local", "registries:selfHosted.storage.kind", "'filesystem'"),
+    (
+        {"storage": {"uploadPurging": {"age": "7 days"}}},
+        "local",
+        "registries:selfHosted.storage.uploadPurging.age",
+        "pattern",
+    ),
+    (
+        {"notifications": [{"name": "a", "url": "ftp://x"}]},
+        "local",
+        "registries:selfHosted.notifications[0].url",
+        "http:// or https://",
+    ),
+    (
+        {"notifications": [{"name": "a", "url": "http://x", "headers": {"Authorization": "Bearer t0ken"}}]},
+        "local",
+        "registries:selfHosted.notifications[0].headers.Authorization",
+        "secret key `authorization`",
+    ),
+    (
+        {"notifications": [{"name": "a", "url": "http://x"}, {"name": "a", "url": "http://y"}]},
+        "local",
+        "registries:selfHosted.notifications[1].name",
+        "unique",
+    ),
+    ({"log": {"level": "verbose"}}, "local", "registries:selfHosted.log.level", "'error', 'warn', 'info' or 'debug'"),
+    ({"name": "My_Registry"}, "local", "registries:selfHosted.name", "pattern"),
+    ({"catalogMaxEntries": 0}, "local", "registries:selfHosted.catalogMaxEntries", "greater than or equal to 1"),
+]
+
+
+@pytest.mark.parametrize(
+    ("config", "stack", "key", "words"),
+    MALFORMED,
+    ids=[m[2].split(":", 1)[1] + "-" + str(i) for i, m in enumerate(MALFORMED)],
+)
+def test_malformed_config_names_the_key_and_declares_nothing(run, config, stack, key, words):
+    with pytest.raises(ConfigError) as caught:
+        run(stack=stack, selfHosted=config)
+    error = caught.value
+    assert key in error.paths, f"{key} not in {error.paths}"
+    problem = next(p for p in error.problems if p.path == key)
+    assert words in problem.allowed
+    assert key in str(error)
+
+
+def test_no_resource_is_declared_when_config_is_invalid():
+    from tests.support.pulumi_runtime import run_program
+    from tests.support.recording_mocks import RecordingMocks
+
+    mocks = RecordingMocks()
+    with pytest.raises(ConfigError):
+        run_program(mocks, stack="local", config={"registries:selfHosted": '{"port": 0, "users": []}'})
+    assert mocks.resources == []
+
+
+def test_every_problem_is_listed_at_once():
+    with pytest.raises(ConfigError) as caught:
+        load_stack_spec({"selfHosted": {"port": 0, "users": [{"name": "a:b"}], "bogus": 1}}, "local")
+    assert set(caught.value.paths) == {
+        "registries:selfHosted.port",
+        "registries:selfHosted.users[0].name",
+        "registries:selfHosted.bogus",
+    }
+
+
+def test_secret_values_never_appear_in_errors():
+    with pytest.raises(ConfigError) as caught:
+        load_stack_spec({"selfHosted": {"users": [{"name": "a", "password": "tiny-secret"}]}}, "local")
+    assert "tiny-secret" not in str(caught.value)
+    assert "not shown" in str(caught.value)
+
+
+def test_unknown_top_level_key_and_empty_stack_are_errors():
+    with pytest.raises(ConfigError) as caught:
+        load_stack_spec({"selfHostd": {}}, "local")
+    assert "registries:selfHostd" in caught.value.paths
+    with pytest.raises(ConfigError, match="declare at least one of"):
+        load_stack_spec({}, "local")
+
+
+def test_defaults_are_the_safe_ones():
+    spec = SelfHostedSpec()
+    assert spec.tls.mode == "selfSigned"
+    assert spec.bind_address == "127.0.0.1"
+    assert spec.insecure is False
+    assert spec.ui.enabled is False
+    assert [u.name for u in spec.users] == ["admin"]
+    assert spec.users[0].password is None  # generated
+    assert spec.image == "registry:2.8.3"
+
+
+@settings(max_examples=60, deadline=None)
+@given(port=st.one_of(st.integers(max_value=0), st.integers(min_value=65536), st.text(max_size=5), st.none()))
+def test_any_out_of_range_port_is_a_config_error(port):
+    with pytest.raises(ConfigError) as caught:
+        load_stack_spec({"selfHosted": {"port": port}}, "local")
+    assert caught.value.paths == ["registries:selfHosted.port"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.text(min_size=1, max_size=20).filter(lambda n: ":" in n or not n.isascii()))
+def test_user_names_with_colons_or_non_ascii_are_refused(name):
+    with pytest.raises(ConfigError) as caught:
+        load_stack_spec({"selfHosted": {"users": [{"name": name}]}}, "local")
+    assert caught.value.paths == ["registries:selfHosted.users[0].name"]
