@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
+from components.dockerhub import DockerHub, DockerHubArgs
 from components.selfhosted import SelfHostedRegistry, SelfHostedRegistryArgs
 from schema import PROJECT, StackSpec, load_stack_spec
 
@@ -59,6 +60,15 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
                 "loginCommand": registry.login_command,
                 "containerName": registry.container_name,
                 "volumeName": registry.volume_name,
+            }
+        )
+    if spec.docker_hub is not None:
+        hub = DockerHub("dockerhub", DockerHubArgs(spec.docker_hub, spec.is_production, PROJECT_DIR))
+        outputs.update(
+            {
+                "dockerHubRepositories": hub.repositories,
+                "dockerHubTokens": hub.access_tokens,
+                "dockerHubOrgTokens": hub.org_access_tokens,
             }
         )
     return outputs

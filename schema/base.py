@@ -53,7 +53,9 @@ class ConfigError(ValueError):
 
 
 def _is_secret_path(loc: Iterable[str | int]) -> bool:
-    return any(isinstance(part, str) and part in SECRET_KEY_NAMES for part in loc)
+    parts = [part for part in loc if isinstance(part, str)]
+    # A Hub webhook URL carries the receiver's secret (Hub signs nothing).
+    return any(part in SECRET_KEY_NAMES for part in parts) or parts[-2:] == ["webhooks", "url"]
 
 
 def _show(value: object, secret: bool) -> str:

@@ -14,11 +14,24 @@ import pytest
 from tests.support.e2e_stack import load_e2e_stack, runtime_config
 from tests.support.engine_docker import DockerApplier
 from tests.support.images import build_registry_image
-from tests.support.local_engine import Backend, LocalEngine
+from tests.support.local_engine import LocalEngine
 from tests.support.pulumi_runtime import StackOutput, run_program
 from tests.support.registry_client import RegistryUser
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run only the scenarios the chosen stack's features allow (deselected, never skipped)."""
+    path = Path(config.getoption("--stack-file"))
+    path = path if path.is_absolute() else ROOT / path
+    _stack, spec, _notes = load_e2e_stack(path)
+    if spec.get("tls", {}).get("mode") != "none":
+        return
+    keep = [item for item in items if "requires_tls" not in item.keywords]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +92,7 @@ def deployment(docker_client: docker.DockerClient, registry_image: str) -> Itera
     session = uuid.uuid4().hex[:12]
     engine = LocalEngine()
     applier = DockerApplier(docker_client, session)
-    engine.add_backend(Backend(("docker:",), applier.create, applier.exists, applier.delete))
+    engine.add_backend(applier.backend())
     deployed = Deployment(engine, docker_client)
     try:
         yield deployed

@@ -13,6 +13,8 @@ import docker.errors
 from docker.models.containers import Container
 from docker.types import Healthcheck
 
+from tests.support.local_engine import Backend
+
 E2E_LABEL = "registries.e2e"
 
 
@@ -217,6 +219,14 @@ class DockerApplier:
                 self.client.volumes.get(ident).remove(force=True)
         except docker.errors.NotFound:
             pass
+
+    def backend(self) -> Backend:
+        return Backend(
+            ("docker:",),
+            self.create,
+            exists=lambda applied: self.exists(applied.typ, applied.ident),
+            delete=lambda applied: self.delete(applied.typ, applied.ident),
+        )
 
     def remove_everything(self) -> None:
         """Teardown: every container, network and volume this session labelled."""

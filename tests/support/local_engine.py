@@ -33,15 +33,22 @@ class Applied:
     raw_inputs: dict[str, Any] = field(default_factory=dict)
     """Inputs as received, secret ones still wrapped (what a provider would log or store)."""
 
+    @property
+    def raw_provider(self) -> str:
+        """The serialized dynamic provider of this resource."""
+        return str(unwrap(self.raw_inputs["__provider"]))
+
 
 @dataclass
 class Backend:
-    """Something that can create, check and delete the resources of some type prefixes."""
+    """Something that can create, check, update and delete the resources of some type prefixes."""
 
     prefixes: tuple[str, ...]
     create: Handler
-    exists: Callable[[str, str], bool] = lambda typ, ident: True
-    delete: Callable[[str, str], None] = lambda typ, ident: None
+    exists: Callable[[Applied], bool] = lambda applied: True
+    delete: Callable[[Applied], None] = lambda applied: None
+    update: Callable[[Applied, dict[str, Any]], tuple[str, dict[str, Any]] | None] = lambda applied, news: None
+    """In-place update; None means the change needs a replacement."""
 
 
 class LocalEngine(pulumi.runtime.Mocks):
@@ -81,16 +88,23 @@ class LocalEngine(pulumi.runtime.Mocks):
         plain = unwrap({k: v for k, v in raw.items() if k != "__provider"})
         backend = self._backend(args.typ)
         prior = self.state.get(key)
-        if prior is not None and prior.inputs == plain and backend.exists(args.typ, prior.ident):
+        news = {**plain, "__provider": unwrap(raw.get("__provider"))}
+        exists = prior is not None and backend.exists(prior)
+        if prior is not None and exists and prior.inputs == plain:
             self.operations.append(("same", args.typ, args.name))
             return prior.ident, prior.outputs
-        if prior is not None:
-            # pulumi-docker replaces on almost any input change; named objects must go first.
-            backend.delete(args.typ, prior.ident)
-            self.operations.append(("replace", args.typ, args.name))
+        updated = backend.update(prior, news) if prior is not None and exists else None
+        if prior is not None and updated is not None:
+            self.operations.append(("update", args.typ, args.name))
+            ident, outs = updated
         else:
-            self.operations.append(("create", args.typ, args.name))
-        ident, outs = backend.create(args.typ, args.name, {**plain, "__provider": raw.get("__provider")})
+            if prior is not None:
+                # Replacements delete first: the objects here have fixed names.
+                backend.delete(prior)
+                self.operations.append(("replace", args.typ, args.name))
+            else:
+                self.operations.append(("create", args.typ, args.name))
+            ident, outs = backend.create(args.typ, args.name, news)
         outs.pop("__provider", None)
         # An output that echoes a secret input stays secret, as the engine does for real providers.
         for k, v in raw.items():
@@ -111,7 +125,7 @@ class LocalEngine(pulumi.runtime.Mocks):
                 continue
             applied = self.state.pop(key)
             if applied.typ not in RETAINED_TYPES:
-                self._backend(applied.typ).delete(applied.typ, applied.ident)
+                self._backend(applied.typ).delete(applied)
             self.operations.append(("delete", applied.typ, applied.name))
 
     def changed(self) -> list[tuple[str, str, str]]:

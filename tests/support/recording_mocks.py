@@ -56,6 +56,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "docker:index/remoteImage:RemoteImage":
             outs["imageId"] = "sha256:" + _fake(str(unwrap(inputs["name"])), "image")
             outs["repoDigest"] = f"{unwrap(inputs['name'])}@sha256:{_fake(args.name, 'digest')}"
+        elif typ in ("pulumi-python:dynamic/dockerhub:AccessToken", "pulumi-python:dynamic/dockerhub:OrgAccessToken"):
+            outs["token"] = wrap_secret(f"dckr_fake_{_fake(args.name, 'token')[:16]}")
         elif typ.startswith("docker:"):
             outs.setdefault("name", args.name)
         return f"{args.name}-id", outs

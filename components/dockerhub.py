@@ -1,0 +1,123 @@
+"""DockerHub: repositories, webhooks and access tokens on Docker Hub, through our dynamic providers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from providers.dockerhub import AccessToken, OrgAccessToken, Repository, Webhook
+from schema.dockerhub import DockerHubSpec, HubRepositorySpec
+
+
+@dataclass(frozen=True)
+class DockerHubArgs:
+    spec: DockerHubSpec
+    """The validated `registries:dockerHub` config."""
+    protect_repositories: bool
+    """Default protection of repositories (deleting one deletes its images). Default: on prod stacks."""
+    base_dir: Path
+    """Directory that `fullDescriptionFile` paths are relative to."""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
+
+
+class DockerHub(pulumi.ComponentResource):
+    repositories: pulumi.Output[list[str]]
+    """Full names (namespace/name) of the managed repositories."""
+    access_tokens: pulumi.Output[dict[str, str]]
+    """Personal access token label -> token (secret)."""
+    org_access_tokens: pulumi.Output[dict[str, str]]
+    """"org/label" -> organization access token (secret)."""
+
+    def __init__(self, name: str, args: DockerHubArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("registries:dockerhub:DockerHub", name, None, opts)
+        spec = args.spec
+        common: dict[str, Any] = {"baseUrl": spec.base_url}
+        if spec.username:
+            common["username"] = spec.username
+
+        full_names: list[pulumi.Output[str]] = []
+        for repo in spec.repositories:
+            namespace = repo.namespace or spec.namespace
+            resource = Repository(
+                f"{name}-repo-{namespace}-{repo.name}",
+                {**common, **self._repository_props(repo, namespace, args.base_dir)},
+                pulumi.ResourceOptions(
+                    parent=self,
+                    protect=args.protect_repositories if repo.protect is None else repo.protect,
+                ),
+            )
+            full_names.append(pulumi.Output.concat(resource.namespace, "/", repo.name))
+            for hook in repo.webhooks:
+                Webhook(
+                    f"{name}-hook-{namespace}-{repo.name}-{_slug(hook.name)}",
+                    {
+                        **common,
+                        "namespace": namespace,
+                        "repository": repo.name,
+                        "name": hook.name,
+                        "hookUrl": pulumi.Output.secret(hook.url.get_secret_value()),
+                    },
+                    pulumi.ResourceOptions(parent=self, depends_on=[resource]),
+                )
+
+        tokens: dict[str, pulumi.Output[str]] = {}
+        for token in spec.access_tokens:
+            props: dict[str, Any] = {
+                **common,
+                "label": token.label,
+                "scopes": list(token.scopes),
+                "active": token.active,
+            }
+            if token.expires_at is not None:
+                props["expiresAt"] = token.expires_at.isoformat().replace("+00:00", "Z")
+            tokens[token.label] = AccessToken(
+                f"{name}-token-{_slug(token.label)}", props, pulumi.ResourceOptions(parent=self)
+            ).token
+
+        org_tokens: dict[str, pulumi.Output[str]] = {}
+        for org_token in spec.org_access_tokens:
+            props = {
+                **common,
+                "org": org_token.org,
+                "label": org_token.label,
+                "description": org_token.description,
+                "resources": [r.model_dump(by_alias=True) for r in org_token.resources],
+                "active": org_token.active,
+            }
+            if org_token.expires_at is not None:
+                props["expiresAt"] = org_token.expires_at.isoformat().replace("+00:00", "Z")
+            org_tokens[f"{org_token.org}/{org_token.label}"] = OrgAccessToken(
+                f"{name}-org-token-{org_token.org}-{_slug(org_token.label)}", props, pulumi.ResourceOptions(parent=self)
+            ).token
+
+        self.repositories = pulumi.Output.all(*full_names).apply(list)
+        self.access_tokens = pulumi.Output.secret(pulumi.Output.all(**tokens))
+        self.org_access_tokens = pulumi.Output.secret(pulumi.Output.all(**org_tokens))
+        self.register_outputs(
+            {
+                "repositories": self.repositories,
+                "accessTokens": self.access_tokens,
+                "orgAccessTokens": self.org_access_tokens,
+            }
+        )
+
+    @staticmethod
+    def _repository_props(repo: HubRepositorySpec, namespace: str, base_dir: Path) -> dict[str, Any]:
+        full = repo.full_description
+        if repo.full_description_file is not None:
+            full = (base_dir / repo.full_description_file).read_text(encoding="utf-8")
+        return {
+            "namespace": namespace,
+            "name": repo.name,
+            "description": repo.description,
+            "fullDescription": full or "",
+            "private": repo.private,
+            "immutableTags": {"enabled": repo.immutable_tags.enabled, "rules": list(repo.immutable_tags.rules)},
+        }

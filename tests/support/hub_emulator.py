@@ -1,0 +1,396 @@
+"""A Docker Hub API emulator on 127.0.0.1, written from the documented contract (shared/reference).
+
+Routes: /v2/auth/token; repositories (namespace create/get/list, legacy patch/privacy/delete,
+immutabletags); personal and organization access tokens; webhook pipelines. JWTs expire; the token
+secret is returned only in the create response; lists paginate with absolute `next` URLs; errors
+use Hub's shapes. Switches make it answer 429 with Retry-After, 5xx, or an HTML challenge page.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+REPOSITORY_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+PAT_SCOPES = {"repo:admin", "repo:write", "repo:read", "repo:public_read"}
+HTML_CHALLENGE = "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>challenge</body></html>"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _jwt(subject: str, ttl: float) -> str:
+    def b64(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    claims = {"sub": subject, "exp": int(time.time() + ttl), "jti": uuid.uuid4().hex}
+    return f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(claims)}.{secrets.token_urlsafe(16)}"
+
+
+@dataclass
+class HubState:
+    users: dict[str, str] = field(default_factory=dict)
+    """identifier -> password (org names map to their org tokens through `org_tokens`)."""
+    repositories: dict[str, dict[str, Any]] = field(default_factory=dict)
+    access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    org_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """"ns/repo/slug" -> pipeline."""
+    jwts: dict[str, tuple[str, float]] = field(default_factory=dict)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    logins: int = 0
+
+
+class HubEmulator:
+    """Start with `with HubEmulator(users={"alice": "pw"}) as hub:`; `hub.url` is the base URL."""
+
+    def __init__(self, users: dict[str, str] | None = None, jwt_ttl: float = 600) -> None:
+        self.state = HubState(users=dict(users or {}))
+        self.jwt_ttl = jwt_ttl
+        self.lock = threading.Lock()
+        self.answer_429 = 0
+        self.retry_after = "1"
+        self.answer_500 = 0
+        self.answer_html = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> HubEmulator:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- helpers for tests ------------------------------------------------------------------------
+    def repository(self, full_name: str) -> dict[str, Any] | None:
+        return self.state.repositories.get(full_name)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        emulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+                data = b"" if body is None else json.dumps(body).encode()
+                self.send_response(status)
+                if body is not None:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("X-RateLimit-Limit", "180")
+                self.send_header("X-RateLimit-Remaining", "179")
+                self.send_header("X-RateLimit-Reset", str(int(time.time()) + 60))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> dict[str, Any]:
+                length = int(self.headers.get("Content-Length") or 0)
+                return json.loads(self.rfile.read(length) or b"{}") if length else {}
+
+            def _dispatch(self, method: str) -> None:
+                parsed = urlparse(self.path)
+                path, query = parsed.path, parse_qs(parsed.query)
+                with emulator.lock:
+                    emulator.state.requests.append((method, path))
+                    if emulator.answer_html:
+                        emulator.answer_html -= 1
+                        data = HTML_CHALLENGE.encode()
+                        self.send_response(403)
+                        self.send_header("Content-Type", "text/html; charset=UTF-8")
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        self.wfile.write(data)
+                        return
+                    if emulator.answer_429:
+                        emulator.answer_429 -= 1
+                        self._send(
+                            429,
+                            {"detail": "Rate limit exceeded", "error": False},
+                            {"Retry-After": emulator.retry_after},
+                        )
+                        return
+                    if emulator.answer_500:
+                        emulator.answer_500 -= 1
+                        self._send(503, {"message": "service unavailable"})
+                        return
+                    body = self._body() if method in ("POST", "PATCH", "PUT") else {}
+                    status, answer = emulator.route(method, path, query, body, self.headers.get("Authorization", ""))
+                self._send(status, answer)
+
+            def do_GET(self) -> None:
+                self._dispatch("GET")
+
+            def do_HEAD(self) -> None:
+                self._dispatch("HEAD")
+
+            def do_POST(self) -> None:
+                self._dispatch("POST")
+
+            def do_PATCH(self) -> None:
+                self._dispatch("PATCH")
+
+            def do_DELETE(self) -> None:
+                self._dispatch("DELETE")
+
+        return Handler
+
+    # -- routing ------------------------------------------------------------------------------------
+    def _who(self, authorization: str) -> str | None:
+        if not authorization.startswith("Bearer "):
+            return None
+        entry = self.state.jwts.get(authorization.removeprefix("Bearer "))
+        if entry is None or entry[1] < time.time():
+            return None
+        return entry[0]
+
+    def _page(self, items: list[dict[str, Any]], path: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        page = int(query.get("page", ["1"])[0])
+        size = min(int(query.get("page_size", ["10"])[0]), 100)
+        chunk = items[(page - 1) * size : page * size]
+        more = page * size < len(items)
+        return {
+            "count": len(items),
+            "next": f"{self.url}{path}?page={page + 1}&page_size={size}" if more else None,
+            "previous": f"{self.url}{path}?page={page - 1}&page_size={size}" if page > 1 else None,
+            "results": chunk,
+        }
+
+    def route(
+        self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any], authorization: str
+    ) -> tuple[int, Any]:
+        state = self.state
+        if method == "POST" and path == "/v2/auth/token":
+            identifier, secret = body.get("identifier", ""), body.get("secret", "")
+            known = state.users.get(identifier) == secret
+            known = known or any(
+                t["token"] == secret and t["owner"] == identifier for t in state.access_tokens.values()
+            )
+            known = known or any(t["token"] == secret and t["org"] == identifier for t in state.org_tokens.values())
+            if not secret or not known:
+                return 401, {
+                    "errinfo": None,
+                    "detail": "Incorrect authentication credentials",
+                    "message": "Incorrect authentication credentials",
+                }
+            token = _jwt(identifier, self.jwt_ttl)
+            state.jwts[token] = (identifier, time.time() + self.jwt_ttl)
+            state.logins += 1
+            return 200, {"access_token": token}
+
+        who = self._who(authorization)
+        if who is None:
+            return 401, {"errinfo": None, "detail": "authentication required", "message": "authentication required"}
+
+        if m := re.fullmatch(r"/v2/namespaces/([^/]+)/repositories", path):
+            ns = m.group(1)
+            if method == "GET":
+                items = [r for k, r in sorted(state.repositories.items()) if k.startswith(f"{ns}/")]
+                return 200, self._page(items, path, query)
+            if method == "POST":
+                name = body.get("name", "")
+                errors: dict[str, list[str]] = {}
+                if not (2 <= len(name) <= 255 and REPOSITORY_NAME.match(name)):
+                    errors["name"] = ["Repository name must match ^[a-z0-9]+(?:[._-][a-z0-9]+)*$"]
+                if len(body.get("description") or "") > 100:
+                    errors["description"] = ["Ensure this field has no more than 100 characters."]
+                if errors:
+                    return 400, {"fields": errors, "text": "invalid repository"}
+                if f"{ns}/{name}" in state.repositories:
+                    return 409, {"message": f"Repository {ns}/{name} already exists"}
+                repo = {
+                    "name": name,
+                    "namespace": ns,
+                    "repository_type": "image",
+                    "status": 1,
+                    "description": body.get("description", ""),
+                    "full_description": body.get("full_description", ""),
+                    "is_private": bool(body.get("is_private", False)),
+                    "pull_count": 0,
+                    "star_count": 0,
+                    "date_registered": _now(),
+                    "last_updated": _now(),
+                    "immutable_tags_settings": {"enabled": False, "rules": []},
+                }
+                state.repositories[f"{ns}/{name}"] = repo
+                return 201, repo
+        if m := re.fullmatch(r"/v2/namespaces/([^/]+)/repositories/([^/]+)", path):
+            repo = state.repositories.get(f"{m.group(1)}/{m.group(2)}")
+            if repo is None:
+                return 404, {"message": "not found"}
+            return (200, repo) if method in ("GET", "HEAD") else (405, {"message": "method not allowed"})
+        if m := re.fullmatch(r"/v2/namespaces/([^/]+)/repositories/([^/]+)/immutabletags", path):
+            repo = state.repositories.get(f"{m.group(1)}/{m.group(2)}")
+            if repo is None:
+                return 404, {"message": "not found"}
+            repo["immutable_tags_settings"] = {
+                "enabled": bool(body.get("immutable_tags")),
+                "rules": list(body.get("immutable_tags_rules") or []),
+            }
+            return 200, repo
+        if m := re.fullmatch(r"/v2/repositories/([^/]+)/([^/]+)/", path):
+            key = f"{m.group(1)}/{m.group(2)}"
+            repo = state.repositories.get(key)
+            if repo is None:
+                return 404, {"message": "not found"}
+            if method == "PATCH":
+                for field_name in ("description", "full_description"):
+                    if field_name in body:
+                        repo[field_name] = body[field_name]
+                if len(repo["description"]) > 100:
+                    return 400, {"fields": {"description": ["Ensure this field has no more than 100 characters."]}}
+                return 200, repo
+            if method == "DELETE":
+                del state.repositories[key]
+                for hook in [k for k in state.webhooks if k.startswith(f"{key}/")]:
+                    del state.webhooks[hook]
+                return 202, None
+        if m := re.fullmatch(r"/v2/repositories/([^/]+)/([^/]+)/privacy", path):
+            repo = state.repositories.get(f"{m.group(1)}/{m.group(2)}")
+            if repo is None:
+                return 404, {"message": "not found"}
+            repo["is_private"] = bool(body.get("is_private"))
+            return 200, repo
+
+        if path == "/v2/access-tokens":
+            if method == "POST":
+                scopes = body.get("scopes") or []
+                if not scopes or any(s not in PAT_SCOPES for s in scopes):
+                    return 400, {"fields": {"scopes": ["invalid scope"]}, "text": "invalid scopes"}
+                if not 1 <= len(body.get("token_label") or "") <= 100:
+                    return 400, {"fields": {"token_label": ["must be 1-100 characters"]}}
+                token = {
+                    "uuid": str(uuid.uuid4()),
+                    "client_id": "emulator",
+                    "creator_ip": "127.0.0.1",
+                    "created_at": _now(),
+                    "last_used": None,
+                    "generated_by": "manual",
+                    "is_active": True,
+                    "token": f"dckr_pat_{secrets.token_urlsafe(24)}",
+                    "token_label": body["token_label"],
+                    "scopes": scopes,
+                    "expires_at": body.get("expires_at"),
+                    "owner": who,
+                }
+                state.access_tokens[token["uuid"]] = token
+                return 201, {k: v for k, v in token.items() if k != "owner"}
+            if method == "GET":
+                items = [self._public_token(t) for t in state.access_tokens.values() if t["owner"] == who]
+                return 200, self._page(items, path, query)
+        if m := re.fullmatch(r"/v2/access-tokens/([^/]+)", path):
+            token = state.access_tokens.get(m.group(1))
+            if token is None or token["owner"] != who:
+                return 404, {"message": "not found"}
+            if method == "GET":
+                return 200, self._public_token(token)
+            if method == "PATCH":
+                if "token_label" in body:
+                    token["token_label"] = body["token_label"]
+                if "is_active" in body:
+                    token["is_active"] = bool(body["is_active"])
+                return 200, self._public_token(token)
+            if method == "DELETE":
+                del state.access_tokens[m.group(1)]
+                return 204, None
+
+        if m := re.fullmatch(r"/v2/orgs/([^/]+)/access-tokens", path):
+            org = m.group(1)
+            if method == "POST":
+                resources = body.get("resources") or []
+                if not body.get("label") or not resources:
+                    return 400, {"fields": {"resources": ["at least one resource"]}, "text": "invalid"}
+                for resource in resources:
+                    if any(not s.startswith("scope-") for s in resource.get("scopes", [])):
+                        return 400, {"fields": {"resources": ["unknown scope"]}}
+                token = {
+                    "id": str(uuid.uuid4()),
+                    "label": body["label"],
+                    "description": body.get("description", ""),
+                    "is_active": True,
+                    "created_at": _now(),
+                    "expires_at": body.get("expires_at"),
+                    "last_used_at": None,
+                    "token": f"dckr_oat_{secrets.token_urlsafe(24)}",
+                    "resources": resources,
+                    "org": org,
+                }
+                state.org_tokens[token["id"]] = token
+                return 201, {k: v for k, v in token.items() if k != "org"}
+            if method == "GET":
+                items = [self._public_token(t) for t in state.org_tokens.values() if t["org"] == org]
+                return 200, self._page(items, path, query)
+        if m := re.fullmatch(r"/v2/orgs/([^/]+)/access-tokens/([^/]+)", path):
+            token = state.org_tokens.get(m.group(2))
+            if token is None or token["org"] != m.group(1):
+                return 404, {"message": "not found"}
+            if method == "GET":
+                return 200, self._public_token(token)
+            if method == "PATCH":
+                for key in ("label", "description", "resources"):
+                    if key in body:
+                        token[key] = body[key]
+                if "is_active" in body:
+                    token["is_active"] = bool(body["is_active"])
+                return 200, self._public_token(token)
+            if method == "DELETE":
+                del state.org_tokens[m.group(2)]
+                return 204, None
+
+        if m := re.fullmatch(r"/v2/repositories/([^/]+)/([^/]+)/webhook_pipeline/", path):
+            key = f"{m.group(1)}/{m.group(2)}"
+            if key not in state.repositories:
+                return 404, {"message": "not found"}
+            if method == "POST":
+                hooks = body.get("webhooks") or []
+                if not body.get("name") or not hooks or not str(hooks[0].get("hook_url", "")).startswith("http"):
+                    return 400, {"fields": {"webhooks": ["a hook_url is required"]}}
+                slug = re.sub(r"[^a-z0-9]+", "-", body["name"].lower()).strip("-") + "-" + uuid.uuid4().hex[:6]
+                pipeline = {
+                    "name": body["name"],
+                    "slug": slug,
+                    "expect_final_callback": bool(body.get("expect_final_callback")),
+                    "webhooks": [{"name": h.get("name"), "hook_url": h["hook_url"], "created": _now()} for h in hooks],
+                    "created": _now(),
+                    "last_updated": _now(),
+                }
+                state.webhooks[f"{key}/{slug}"] = pipeline
+                return 201, pipeline
+            if method == "GET":
+                items = [h for k, h in state.webhooks.items() if k.startswith(f"{key}/")]
+                return 200, self._page(items, path, query)
+        if m := re.fullmatch(r"/v2/repositories/([^/]+)/([^/]+)/webhook_pipeline/([^/]+)/", path):
+            key = f"{m.group(1)}/{m.group(2)}/{m.group(3)}"
+            pipeline = state.webhooks.get(key)
+            if pipeline is None:
+                return 404, {"message": "not found"}
+            if method == "GET":
+                return 200, pipeline
+            if method == "DELETE":
+                del state.webhooks[key]
+                return 204, None
+        return 404, {"message": f"no route {method} {path}"}
+
+    @staticmethod
+    def _public_token(token: dict[str, Any]) -> dict[str, Any]:
+        """Lists and reads never return the token secret."""
+        return {**{k: v for k, v in token.items() if k not in ("owner", "org")}, "token": ""}

@@ -1,0 +1,182 @@
+"""What the DockerHub component declares from `registries:dockerHub`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+
+from schema import ConfigError
+from tests.support.pulumi_runtime import is_secret
+
+REPO = "pulumi-python:dynamic/dockerhub:Repository"
+TOKEN = "pulumi-python:dynamic/dockerhub:AccessToken"
+ORG_TOKEN = "pulumi-python:dynamic/dockerhub:OrgAccessToken"
+HOOK = "pulumi-python:dynamic/dockerhub:Webhook"
+
+HUB: dict[str, Any] = {
+    "namespace": "acme",
+    "username": "acmebot",
+    "repositories": [
+        {
+            "name": "app",
+            "description": "The app",
+            "fullDescriptionFile": "README.md",
+            "immutableTags": {"enabled": True, "rules": ["v.*"]},
+            "webhooks": [{"name": "ci", "url": "https://ci.example.com/hook?token=s3cr3t"}],
+        },
+        {"name": "tools", "namespace": "acmeops", "private": False},
+    ],
+    "accessTokens": [{"label": "ci-push", "scopes": ["repo:write"], "expiresAt": "2027-06-30T00:00:00Z"}],
+    "orgAccessTokens": [
+        {"org": "acme", "label": "deploy", "resources": [{"path": "acme/app", "scopes": ["scope-image-pull"]}]}
+    ],
+}
+
+
+def test_config_declares_repositories_webhooks_and_tokens(run):
+    mocks, outputs = run(dockerHub=HUB)
+    app = mocks.find(REPO, "dockerhub-repo-acme-app").plain
+    assert app["namespace"] == "acme"
+    assert app["private"] is True  # private by default
+    assert app["immutableTags"] == {"enabled": True, "rules": ["v.*"]}
+    assert app["fullDescription"].startswith("#")  # read from README.md
+    assert app["baseUrl"] == "https://hub.docker.com"
+    assert app["username"] == "acmebot"
+    tools = mocks.find(REPO, "dockerhub-repo-acmeops-tools").plain
+    assert tools["private"] is False
+    hook = mocks.find(HOOK, "dockerhub-hook-acme-app-ci")
+    assert hook.plain["repository"] == "app"
+    token = mocks.find(TOKEN, "dockerhub-token-ci-push").plain
+    assert token["scopes"] == ["repo:write"]
+    assert token["expiresAt"] == "2027-06-30T00:00:00Z"
+    org = mocks.find(ORG_TOKEN, "dockerhub-org-token-acme-deploy").plain
+    assert org["resources"] == [{"type": "TYPE_REPO", "path": "acme/app", "scopes": ["scope-image-pull"]}]
+    assert outputs["dockerHubRepositories"].value == ["acme/app", "acmeops/tools"]
+
+
+def test_hook_url_and_tokens_are_secret(run):
+    mocks, outputs = run(dockerHub=HUB, secret=True)
+    assert is_secret(mocks.find(HOOK, "dockerhub-hook-acme-app-ci").inputs["hookUrl"])
+    assert outputs["dockerHubTokens"].secret
+    assert outputs["dockerHubOrgTokens"].secret
+    assert set(outputs["dockerHubTokens"].value) == {"ci-push"}
+    assert set(outputs["dockerHubOrgTokens"].value) == {"acme/deploy"}
+    assert not outputs["dockerHubRepositories"].secret
+    for resource in mocks.resources:
+        if resource.typ.startswith("pulumi-python:dynamic/dockerhub"):
+            assert "s3cr3t" not in str({k: v for k, v in resource.plain.items() if k != "hookUrl"})
+
+
+def test_credentials_never_become_resource_inputs(run, monkeypatch):
+    monkeypatch.setenv("DOCKER_PASSWORD", "env-password-value")
+    mocks, _ = run(dockerHub=HUB, dockerHubSecret="config-secret-value")
+    for resource in mocks.resources:
+        text = str(resource.plain)
+        assert "env-password-value" not in text
+        assert "config-secret-value" not in text
+
+
+def test_repositories_are_protected_on_prod_stacks(run, monkeypatch):
+    import components.dockerhub as module
+
+    seen: dict[str, bool] = {}
+    original = module.Repository
+
+    def recording(resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> Any:
+        seen[resource_name] = bool(opts.protect)
+        return original(resource_name, props, opts)
+
+    monkeypatch.setattr(module, "Repository", recording)
+    run(
+        stack="prod",
+        dockerHub={"namespace": "acme", "repositories": [{"name": "app"}, {"name": "bin", "protect": False}]},
+    )
+    assert seen == {"dockerhub-repo-acme-app": True, "dockerhub-repo-acme-bin": False}
+    run(stack="dev", dockerHub={"namespace": "acme", "repositories": [{"name": "app"}]})
+    assert seen["dockerhub-repo-acme-app"] is False
+
+
+BAD_HUB = [
+    ({"repositories": [{"name": "app"}]}, "registries:dockerHub.namespace", "required"),
+    ({"namespace": "Acme"}, "registries:dockerHub.namespace", "pattern"),
+    ({"namespace": "acme", "repositories": [{"name": "App_"}]}, "registries:dockerHub.repositories[0].name", "pattern"),
+    ({"namespace": "acme", "repositories": [{"name": "a"}]}, "registries:dockerHub.repositories[0].name", "at least 2"),
+    (
+        {"namespace": "acme", "repositories": [{"name": "app", "description": "x" * 101}]},
+        "registries:dockerHub.repositories[0].description",
+        "at most 100",
+    ),
+    (
+        {"namespace": "acme", "repositories": [{"name": "app"}, {"name": "app"}]},
+        "registries:dockerHub.repositories[1].name",
+        "declared twice",
+    ),
+    (
+        {"namespace": "acme", "repositories": [{"name": "app", "fullDescriptionFile": "missing.md"}]},
+        "registries:dockerHub.repositories[0].fullDescriptionFile",
+        "no such file",
+    ),
+    (
+        {"namespace": "acme", "repositories": [{"name": "app", "webhooks": [{"name": "x", "url": "ftp://h"}]}]},
+        "registries:dockerHub.repositories[0].webhooks[0].url",
+        "http(s)://",
+    ),
+    (
+        {"namespace": "acme", "accessTokens": [{"label": "x", "scopes": ["repo:all"]}]},
+        "registries:dockerHub.accessTokens[0].scopes[0]",
+        "repo:admin",
+    ),
+    (
+        {"namespace": "acme", "accessTokens": [{"label": "x", "scopes": []}]},
+        "registries:dockerHub.accessTokens[0].scopes",
+        "at least 1",
+    ),
+    (
+        {
+            "namespace": "acme",
+            "accessTokens": [{"label": "x", "scopes": ["repo:read"], "expiresAt": "2027-01-01T00:00:00"}],
+        },
+        "registries:dockerHub.accessTokens[0].expiresAt",
+        "time zone",
+    ),
+    (
+        {
+            "namespace": "acme",
+            "orgAccessTokens": [
+                {"org": "acme", "label": "x", "resources": [{"path": "acme/a", "scopes": ["repo-pull"]}]}
+            ],
+        },
+        "registries:dockerHub.orgAccessTokens[0].resources[0].scopes[0]",
+        "pattern",
+    ),
+    (
+        {
+            "namespace": "acme",
+            "accessTokens": [{"label": "x", "scopes": ["repo:read"]}, {"label": "x", "scopes": ["repo:read"]}],
+        },
+        "registries:dockerHub.accessTokens[1].label",
+        "unique",
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "key", "words"), BAD_HUB)
+def test_bad_hub_config_names_the_key_and_declares_nothing(run, config, key, words):
+    with pytest.raises(ConfigError) as caught:
+        run(dockerHub=config)
+    problem = next((p for p in caught.value.problems if p.path == key), None)
+    assert problem is not None, caught.value.paths
+    assert words in problem.allowed
+
+
+def test_webhook_url_is_never_echoed_in_errors(run):
+    with pytest.raises(ConfigError) as caught:
+        run(
+            dockerHub={
+                "namespace": "acme",
+                "repositories": [{"name": "app", "webhooks": [{"name": "x", "url": "ftp://t0psecret"}]}],
+            }
+        )
+    assert "t0psecret" not in str(caught.value)
