@@ -1,0 +1,152 @@
+"""Push and pull throughput of the deployed registry (TLS + auth) against the same binary with neither.
+
+Deploys the program's `local` stack with the local engine (as the end-to-end tests do), starts the
+same registry image with its default config (plain HTTP, no auth) beside it, and pushes and pulls a
+generated image of about 200 MB in 10 MB layers through each. Prints MB/s and the ratio.
+
+    python -m benchmarks.registry_throughput [--size-mb 200] [--layer-mb 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import yaml
+
+from tests.support.e2e_stack import load_e2e_stack
+from tests.support.engine_docker import E2E_LABEL, DockerApplier
+from tests.support.images import build_registry_image, build_scratch_image
+from tests.support.local_engine import LocalEngine
+from tests.support.pulumi_runtime import run_program
+from tests.support.registry_client import RegistryUser
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAIN_PORT = 5100
+
+
+@dataclass
+class Target:
+    name: str
+    client: RegistryUser
+    cleanup: Callable[[], None] = lambda: None
+
+
+def _timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def _drop_local(client: docker.DockerClient, refs: list[str]) -> None:
+    for ref in refs:
+        try:
+            client.images.remove(ref, force=True)
+        except docker.errors.ImageNotFound:
+            pass
+
+
+def deploy_local_stack(client: docker.DockerClient, session: str) -> Target:
+    _stack, spec, _ = load_e2e_stack(ROOT / "stacks" / "Pulumi.local.yaml")
+    engine = LocalEngine()
+    applier = DockerApplier(client, session)
+    engine.add_backend(applier.backend())
+    engine.begin_run()
+    outputs = run_program(engine, stack="local", config={"registries:selfHosted": json.dumps(spec)})
+    values = {k: v.value for k, v in outputs.items()}
+    user = RegistryUser(values["endpoint"], values["caCertPem"])
+    name, password = next(iter(values["users"].items()))
+    user.login(name, password)
+    return Target("deployed (TLS + htpasswd)", user, user.close)
+
+
+def start_plain_registry(client: docker.DockerClient, image: str, session: str) -> Target:
+    container = client.containers.run(
+        image,
+        detach=True,
+        name=f"bench-plain-{session}",
+        ports={"5000/tcp": ("127.0.0.1", PLAIN_PORT)},
+        labels={E2E_LABEL: session},
+    )
+    user = RegistryUser(f"localhost:{PLAIN_PORT}", "", tls=False)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if user.api("GET", "/v2/").status_code == 200:
+                break
+        except Exception:  # noqa: S110 - still starting
+            pass
+        time.sleep(0.2)
+
+    def cleanup() -> None:
+        container.remove(force=True)
+        user.close()
+
+    return Target("same binary, no TLS, no auth", user, cleanup)
+
+
+def measure(
+    client: docker.DockerClient, targets: list[Target], size_mb: int, layer_mb: int
+) -> dict[str, dict[str, float]]:
+    layers = [os.urandom(layer_mb * 1024 * 1024) for _ in range(max(1, size_mb // layer_mb))]
+    total_mb = sum(len(layer) for layer in layers) / 1024 / 1024
+    source = f"bench-src/payload:{uuid.uuid4().hex[:8]}"
+    build_scratch_image(client, source, layers)
+    del layers
+    repository, tag = "bench/payload", "v1"
+    refs = [source] + [f"{t.client.endpoint}/{repository}:{tag}" for t in targets]
+    results: dict[str, dict[str, float]] = {}
+    for target in targets:
+        seconds = _timed(lambda t=target: t.client.push(source, repository, tag))
+        results[target.name] = {"push_s": seconds, "push_mb_s": total_mb / seconds}
+    for target in targets:
+        _drop_local(client, refs)
+        seconds = _timed(lambda t=target: t.client.pull(repository, tag))
+        results[target.name].update(pull_s=seconds, pull_mb_s=total_mb / seconds)
+    _drop_local(client, refs)
+    results["_meta"] = {"image_mb": total_mb, "layers": float(size_mb // layer_mb)}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--layer-mb", type=int, default=10)
+    args = parser.parse_args()
+    client = docker.from_env(timeout=600)
+    image = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())["config"]["registries:selfHosted"][
+        "image"
+    ]
+    build_registry_image(client, sorted({image, "registry:2.8.3"}))
+    session = uuid.uuid4().hex[:12]
+    targets: list[Target] = []
+    try:
+        targets.append(deploy_local_stack(client, session))
+        targets.append(start_plain_registry(client, image, session))
+        results = measure(client, targets, args.size_mb, args.layer_mb)
+    finally:
+        for target in targets:
+            target.cleanup()
+        DockerApplier(client, session).remove_everything()
+    meta = results.pop("_meta")
+    print(f"image: {meta['image_mb']:.0f} MB in {meta['layers']:.0f} layers (random bytes, incompressible)")
+    print(f"{'registry':34} {'push MB/s':>10} {'pull MB/s':>10}")
+    for name, figures in results.items():
+        print(f"{name:34} {figures['push_mb_s']:10.1f} {figures['pull_mb_s']:10.1f}")
+    names = list(results)
+    base, secured = results[names[1]], results[names[0]]
+    print(
+        f"ratio deployed/plain: push {secured['push_mb_s'] / base['push_mb_s']:.2f}, "
+        f"pull {secured['pull_mb_s'] / base['pull_mb_s']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
