@@ -10,6 +10,7 @@ generated image of about 200 MB in 10 MB layers through each. Prints MB/s and th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -47,10 +48,8 @@ def _timed(action: Callable[[], object]) -> float:
 
 def _drop_local(client: docker.DockerClient, refs: list[str]) -> None:
     for ref in refs:
-        try:
+        with contextlib.suppress(docker.errors.ImageNotFound):
             client.images.remove(ref, force=True)
-        except docker.errors.ImageNotFound:
-            pass
 
 
 def deploy_local_stack(client: docker.DockerClient, session: str) -> Target:
