@@ -46,7 +46,8 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "selfhosted",
             SelfHostedRegistryArgs(
                 spec=sh,
-                salt_context=f"{pulumi.get_project()}/{spec.stack}",
+                project=pulumi.get_project(),
+                stack=spec.stack,
                 protect_data=sh.protect if sh.protect is not None else spec.is_production,
             ),
         )
@@ -60,6 +61,7 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
                 "loginCommand": registry.login_command,
                 "containerName": registry.container_name,
                 "volumeName": registry.volume_name,
+                "bucket": registry.bucket,
             }
         )
     if spec.docker_hub is not None:

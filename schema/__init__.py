@@ -10,13 +10,14 @@ from pydantic import ValidationError
 
 from schema.base import CamelModel, ConfigError, ConfigProblem, problems_from_validation_error
 from schema.dockerhub import DockerHubSpec, dockerhub_problems
-from schema.selfhosted import SelfHostedSpec, selfhosted_problems
+from schema.selfhosted import S3_ONLY_KEYS, STORAGE_KINDS, SelfHostedSpec, selfhosted_problems
 
 PROJECT = "registries"
 # Top-level keys of the `registries:` namespace and the model of each.
 SECTIONS: dict[str, type[CamelModel]] = {"selfHosted": SelfHostedSpec, "dockerHub": DockerHubSpec}
 # Plain secret keys that are read by providers at call time, not by the schema.
 CREDENTIAL_KEYS = frozenset({"dockerHubSecret"})
+UNION_TAGS = STORAGE_KINDS
 
 __all__ = [
     "ConfigError",
@@ -38,6 +39,19 @@ class StackSpec(CamelModel):
     @property
     def is_production(self) -> bool:
         return self.stack.startswith("prod")
+
+
+def _with_hints(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    """Say why a key is unknown where it belongs to another storage kind."""
+    prefix = f"{PROJECT}:selfHosted.storage."
+    out = []
+    for problem in problems:
+        key = problem.path.removeprefix(prefix)
+        if problem.path.startswith(prefix) and key in S3_ONLY_KEYS and problem.allowed.startswith("unknown key"):
+            out.append(ConfigProblem(problem.path, problem.value, "only allowed with storage.kind: s3"))
+        else:
+            out.append(problem)
+    return out
 
 
 def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = None) -> StackSpec:
@@ -65,7 +79,7 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
         try:
             sections[key] = model.model_validate(value)
         except ValidationError as error:
-            problems.extend(problems_from_validation_error(f"{PROJECT}:{key}", error))
+            problems.extend(_with_hints(problems_from_validation_error(f"{PROJECT}:{key}", error, UNION_TAGS)))
     if not raw or not (set(raw) & set(SECTIONS)):
         problems.append(
             ConfigProblem(

@@ -65,13 +65,23 @@ def _show(value: object, secret: bool) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def problems_from_validation_error(root: str, error: ValidationError) -> list[ConfigProblem]:
-    """Turn pydantic's errors into ConfigProblems whose paths use the config's own key names."""
+def problems_from_validation_error(
+    root: str, error: ValidationError, union_tags: frozenset[str] = frozenset()
+) -> list[ConfigProblem]:
+    """Turn pydantic's errors into ConfigProblems whose paths use the config's own key names.
+
+    `union_tags` are the tags of discriminated unions, which pydantic puts in the location."""
     problems: list[ConfigProblem] = []
     for item in error.errors(include_url=False):
-        loc = [part for part in item["loc"] if part not in ("function-after", "function-before")]
+        loc = [part for part in item["loc"] if part not in ("function-after", "function-before", *union_tags)]
         path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
         kind = item["type"]
+        if kind == "union_tag_invalid":  # our discriminated unions are keyed by `kind`
+            path += ".kind"
+            ctx = item.get("ctx") or {}
+            allowed = f"must be one of {ctx.get('expected_tags')}"
+            problems.append(ConfigProblem(path=path, value=repr(ctx.get("tag")), allowed=allowed))
+            continue
         if kind == "extra_forbidden":
             allowed = "unknown key; check its spelling against Pulumi.yaml"
         elif kind == "missing":

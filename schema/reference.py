@@ -63,8 +63,12 @@ def reference_lines(model: type[BaseModel], prefix: str) -> list[str]:
         lines.append(f"#   {key}: {_type_name(field.annotation)}; default {_default(field)}.")
         if description:
             lines.append(f"#       {description}")
-        for sub in _models_in(field.annotation):
+        models = _models_in(field.annotation)
+        for sub in models:
             suffix = "[]" if get_origin(field.annotation) is list else ""
+            if len(models) > 1 and "kind" in sub.model_fields:
+                kinds = " | ".join(str(a) for a in get_args(sub.model_fields["kind"].annotation))
+                lines.append(f"#   -- {key} with kind: {kinds} --")
             lines.extend(reference_lines(sub, key + suffix))
     return lines
 

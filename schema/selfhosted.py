@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, Discriminator, Field, SecretStr, Tag
+from pydantic.alias_generators import to_camel
 
 from schema.base import CamelModel, ConfigProblem
 
@@ -90,17 +92,96 @@ class UploadPurgingSpec(CamelModel):
     """Only log what would be purged. Default: false."""
 
 
-class FilesystemStorageSpec(CamelModel):
-    """Images on a named Docker volume that outlives the container."""
+class StorageCommonSpec(CamelModel):
+    """Settings every storage driver shares."""
 
-    kind: Literal["filesystem"] = "filesystem"
-    """Storage driver: filesystem (a named Docker volume)."""
     delete_enabled: bool = True
     """Allow deleting manifests and blobs through the API (needed by the UI and clean-up jobs). Default: true."""
     upload_purging: UploadPurgingSpec = UploadPurgingSpec()
     """storage.maintenance.uploadpurging settings."""
     cache: Literal["inmemory", "none"] = "inmemory"
     """Blob descriptor cache. Default: inmemory."""
+
+
+class FilesystemStorageSpec(StorageCommonSpec):
+    """Images on a named Docker volume that outlives the container."""
+
+    kind: Literal["filesystem"] = "filesystem"
+    """Storage driver: filesystem (a named Docker volume) or s3."""
+
+
+MIB = 1024 * 1024
+BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+
+
+class S3StorageSpec(StorageCommonSpec):
+    """Images in S3 or any S3-compatible store (MinIO, Ceph, SeaweedFS)."""
+
+    kind: Literal["s3"]
+    """Storage driver: s3."""
+    create: bool = True
+    """true: declare the bucket and a least-privilege IAM user on AWS; false: use an existing bucket. Default: true."""
+    bucket: Annotated[str, Field(pattern=BUCKET)] | None = None
+    """Bucket name; required with create: false. Default with create: <project>-<stack>-<name>."""
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+    """Bucket region, e.g. eu-west-1 (required, also for S3-compatible stores)."""
+    region_endpoint: Annotated[str, AfterValidator(_url)] | None = None
+    """Endpoint of an S3-compatible store (https://minio.internal:9000) or of a VPC/FIPS S3 endpoint. Default: AWS."""
+    force_path_style: bool | None = None
+    """Path-style bucket URLs. Default: true when regionEndpoint is set (registry v3 needs it explicitly)."""
+    secure: bool = True
+    """Use HTTPS to reach the store. Default: true."""
+    skip_verify: bool = False
+    """Skip TLS verification of the store (self-signed MinIO). Default: false."""
+    v4_auth: bool = True
+    """AWS signature version 4. Default: true."""
+    encryption: Literal["AES256", "aws:kms"] = "AES256"
+    """Server-side encryption of the bucket and of every object the registry writes. Default: AES256."""
+    kms_key_id: str | None = None
+    """KMS key id or ARN, with encryption: aws:kms."""
+    chunk_size: int = Field(default=10 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
+    """Multipart upload part size in bytes, at least 5 MiB. Default: 10485760 (10 MiB)."""
+    root_directory: str = Field(default="/registry", pattern=r"^/([A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*)?$")
+    """Key prefix of all registry data; the IAM policy is scoped to it. Default: /registry."""
+    storage_class: Literal[
+        "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "NONE"
+    ] = "STANDARD"
+    """Storage class of written objects (NONE for stores without classes). Default: STANDARD."""
+    multipart_copy_chunk_size: int = Field(default=32 * MIB, ge=5 * MIB)
+    """Part size of server-side copies. Default: 33554432 (32 MiB)."""
+    multipart_copy_max_concurrency: int = Field(default=100, ge=1, le=1000)
+    """Parallel parts of a server-side copy. Default: 100."""
+    multipart_copy_threshold_size: int = Field(default=32 * MIB, ge=0)
+    """Objects above this size are copied in parts. Default: 33554432 (32 MiB)."""
+    redirect_disable: bool = False
+    """Serve blobs through the registry instead of redirecting clients to S3 (when clients cannot reach S3)."""
+    access_key: SecretStr | None = None
+    """create: false only: access key id (secret). Omit both keys to use the host's instance role."""
+    secret_key: SecretStr | None = None
+    """create: false only: secret access key (secret)."""
+    abort_incomplete_upload_days: int = Field(default=7, ge=1, le=365)
+    """create: true: lifecycle rule aborting unfinished multipart uploads after this many days. Default: 7."""
+    noncurrent_version_expiration_days: int | None = Field(default=None, ge=1)
+    """create: true: expire overwritten/deleted object versions after this many days. Default: keep them."""
+
+    @property
+    def path_style(self) -> bool:
+        return self.force_path_style if self.force_path_style is not None else self.region_endpoint is not None
+
+
+def _storage_kind(value: object) -> str:
+    kind = value.get("kind", "filesystem") if isinstance(value, dict) else getattr(value, "kind", "filesystem")
+    return str(kind)
+
+
+StorageSpec = Annotated[
+    Annotated[FilesystemStorageSpec, Tag("filesystem")] | Annotated[S3StorageSpec, Tag("s3")],
+    Discriminator(_storage_kind),
+]
+STORAGE_KINDS = frozenset({"filesystem", "s3"})
+S3_ONLY_KEYS = frozenset(f.alias or n for n, f in S3StorageSpec.model_fields.items()) - frozenset(
+    f.alias or n for n, f in FilesystemStorageSpec.model_fields.items()
+)
 
 
 class UiSpec(CamelModel):
@@ -179,8 +260,8 @@ class SelfHostedSpec(CamelModel):
     """htpasswd users (at least one). Default: one generated user named admin."""
     password_length: int = Field(default=32, ge=16, le=72)
     """Length of generated passwords. Default: 32."""
-    storage: FilesystemStorageSpec = FilesystemStorageSpec()
-    """Where the images live. Default: a retained Docker volume."""
+    storage: StorageSpec = FilesystemStorageSpec()
+    """Where the images live: kind filesystem (a retained Docker volume, the default) or s3."""
     catalog_max_entries: int = Field(default=1000, ge=1, le=100000)
     """catalog.maxentries: most repositories /v2/_catalog returns. Default: 1000."""
     log: LogSpec = LogSpec()
@@ -280,6 +361,7 @@ def selfhosted_problems(spec: SelfHostedSpec, stack: str) -> list[ConfigProblem]
         if ui.port == spec.port and ui.bind_address == spec.bind_address:
             bad("ui.port", ui.port, f"must differ from port ({spec.port}) on the same bindAddress")
 
+    out.extend(_storage_problems(spec, bad))
     major = image_major_version(spec.image)
     if spec.major_version is None and major is None:
         bad("majorVersion", None, f"required (2 or 3) when the image tag does not name a version: {spec.image!r}")
@@ -292,3 +374,36 @@ def selfhosted_problems(spec: SelfHostedSpec, stack: str) -> list[ConfigProblem]
             f"pin a full version (e.g. registry:2.8.3) on stack {stack!r}; 'latest' and bare majors only on 'local'",
         )
     return out
+
+
+def _storage_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], None]) -> list[ConfigProblem]:
+    storage = spec.storage
+    if not isinstance(storage, S3StorageSpec):
+        return []
+    if storage.create:
+        for key, value in (("accessKey", storage.access_key), ("secretKey", storage.secret_key)):
+            if value is not None:
+                bad(
+                    f"storage.{key}",
+                    "a secret value (not shown)",
+                    "not with create: true (the program creates the key)",
+                )
+    else:
+        if storage.bucket is None:
+            bad("storage.bucket", None, "required with create: false")
+        if (storage.access_key is None) != (storage.secret_key is None):
+            bad(
+                "storage.secretKey" if storage.secret_key is None else "storage.accessKey",
+                None,
+                "give both keys or neither",
+            )
+        for key in ("abort_incomplete_upload_days", "noncurrent_version_expiration_days"):
+            if key in storage.model_fields_set:
+                bad(
+                    f"storage.{to_camel(key)}", getattr(storage, key), "only with create: true (the bucket is not ours)"
+                )
+    if storage.kms_key_id is not None and storage.encryption != "aws:kms":
+        bad("storage.kmsKeyId", storage.kms_key_id, "only with encryption: aws:kms")
+    if spec.registry_major == 3 and storage.region_endpoint is not None and storage.force_path_style is False:
+        bad("storage.forcePathStyle", False, "registry v3 with a custom regionEndpoint needs forcePathStyle: true")
+    return []

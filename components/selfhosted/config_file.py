@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from schema.selfhosted import SelfHostedSpec
+from schema.selfhosted import S3StorageSpec, SelfHostedSpec
 
 DATA_DIR = "/var/lib/registry"
 HTPASSWD_PATH = "/auth/htpasswd"
@@ -57,9 +57,50 @@ def _notification_endpoint(spec: SelfHostedSpec, index: int, authorization: str 
     return endpoint
 
 
-def render_registry_config(spec: SelfHostedSpec, notification_authorizations: Mapping[str, str] | None = None) -> str:
+def _driver_key(spec: SelfHostedSpec) -> str:
+    return "s3" if isinstance(spec.storage, S3StorageSpec) else "filesystem"
+
+
+def _driver_settings(spec: SelfHostedSpec, bucket: str | None) -> dict[str, Any]:
+    storage = spec.storage
+    if not isinstance(storage, S3StorageSpec):
+        return {"rootdirectory": DATA_DIR, "maxthreads": 100}
+    name = bucket or storage.bucket
+    if not name:
+        raise ValueError("render_registry_config needs the bucket name of S3 storage")
+    s3: dict[str, Any] = {"region": storage.region, "bucket": name}
+    if storage.region_endpoint is not None:
+        s3["regionendpoint"] = storage.region_endpoint
+    # v2.8 infers path style from a custom endpoint; v3 needs it said (distribution#4528).
+    if storage.path_style:
+        s3["forcepathstyle"] = True
+    s3.update(
+        {
+            "encrypt": True,
+            "secure": storage.secure,
+            "skipverify": storage.skip_verify,
+            "v4auth": storage.v4_auth,
+            "chunksize": storage.chunk_size,
+            "multipartcopychunksize": storage.multipart_copy_chunk_size,
+            "multipartcopymaxconcurrency": storage.multipart_copy_max_concurrency,
+            "multipartcopythresholdsize": storage.multipart_copy_threshold_size,
+            "rootdirectory": storage.root_directory,
+            "storageclass": storage.storage_class,
+        }
+    )
+    if storage.kms_key_id is not None:
+        s3["keyid"] = storage.kms_key_id
+    return s3
+
+
+def render_registry_config(
+    spec: SelfHostedSpec,
+    notification_authorizations: Mapping[str, str] | None = None,
+    bucket: str | None = None,
+) -> str:
     """The complete config.yml. Only http.secret and storage credentials stay out of it (they go by env).
 
+    `bucket` is the S3 bucket name when the program creates the bucket (an output of that resource).
     `notification_authorizations` maps an endpoint name to its Authorization header value; it makes
     the result secret-bearing, so the caller renders inside an Output that carries the secret.
     """
@@ -82,7 +123,7 @@ def render_registry_config(spec: SelfHostedSpec, notification_authorizations: Ma
         http["tls"] = {"certificate": CERT_PATH, "key": KEY_PATH, "minimumtls": spec.tls.minimum_tls}
 
     storage_map: dict[str, Any] = {
-        "filesystem": {"rootdirectory": DATA_DIR, "maxthreads": 100},
+        _driver_key(spec): _driver_settings(spec, bucket),
         "delete": {"enabled": storage.delete_enabled},
         "maintenance": {
             "uploadpurging": {
@@ -94,6 +135,8 @@ def render_registry_config(spec: SelfHostedSpec, notification_authorizations: Ma
             "readonly": {"enabled": False},
         },
     }
+    if isinstance(storage, S3StorageSpec) and storage.redirect_disable:
+        storage_map["redirect"] = {"disable": True}
     if storage.cache != "none":
         storage_map["cache"] = {"blobdescriptor": storage.cache}
 

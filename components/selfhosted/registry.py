@@ -18,9 +18,10 @@ from components.selfhosted.config_file import (
     render_registry_config,
 )
 from components.selfhosted.credentials import docker_config_json, htpasswd_file, stable_bcrypt_hash
+from components.selfhosted.s3_storage import S3Storage, declare_s3_storage, default_bucket_name
 from components.selfhosted.tls import declare_tls
 from components.selfhosted.ui import ui_environment
-from schema.selfhosted import SelfHostedSpec
+from schema.selfhosted import S3StorageSpec, SelfHostedSpec
 
 REGISTRY_ALIAS = "registry"
 
@@ -29,8 +30,10 @@ REGISTRY_ALIAS = "registry"
 class SelfHostedRegistryArgs:
     spec: SelfHostedSpec
     """The validated `registries:selfHosted` config."""
-    salt_context: str
-    """Project and stack, mixed into the salt of user-supplied passwords' hashes."""
+    project: str
+    """Pulumi project name (part of derived names and of password salts)."""
+    stack: str
+    """Stack name (part of derived names and of password salts)."""
     protect_data: bool
     """Protect the data volume from deletion (prod stacks)."""
 
@@ -50,6 +53,9 @@ class SelfHostedRegistry(pulumi.ComponentResource):
     """`docker login` command line, without the password."""
     container_name: pulumi.Output[str]
     volume_name: pulumi.Output[str]
+    """Docker volume holding the images ("" with S3 storage)."""
+    bucket: pulumi.Output[str]
+    """S3 bucket holding the images ("" with filesystem storage)."""
 
     def __init__(self, name: str, args: SelfHostedRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("registries:selfhosted:Registry", name, None, opts)
@@ -65,13 +71,19 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 labels=[docker.NetworkLabelArgs(label="registries.managed-by", value="pulumi")],
                 opts=child,
             )
-        # The data outlives the container, and a `destroy`: retained, and protected in prod.
-        volume = docker.Volume(
-            f"{name}-data",
-            name=f"{spec.name}-data",
-            labels=[docker.VolumeLabelArgs(label="registries.managed-by", value="pulumi")],
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=args.protect_data),
-        )
+        volume: docker.Volume | None = None
+        s3: S3Storage | None = None
+        if isinstance(spec.storage, S3StorageSpec):
+            bucket_name = spec.storage.bucket or default_bucket_name(args.project, args.stack, spec.name)
+            s3 = declare_s3_storage(name, spec.storage, bucket_name, protect=args.protect_data, parent=self)
+        else:
+            # The data outlives the container, and a `destroy`: retained, and protected in prod.
+            volume = docker.Volume(
+                f"{name}-data",
+                name=f"{spec.name}-data",
+                labels=[docker.VolumeLabelArgs(label="registries.managed-by", value="pulumi")],
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=args.protect_data),
+            )
         image = docker.RemoteImage(f"{name}-image", name=spec.image, keep_locally=True, opts=child)
 
         names = [user.name for user in spec.users]
@@ -82,7 +94,9 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 given = user.password.get_secret_value()
                 passwords.append(pulumi.Output.secret(given))
                 hashes.append(
-                    pulumi.Output.secret(stable_bcrypt_hash(given, salt_context=f"{args.salt_context}/{user.name}"))
+                    pulumi.Output.secret(
+                        stable_bcrypt_hash(given, salt_context=f"{args.project}/{args.stack}/{user.name}")
+                    )
                 )
             else:
                 generated = random.RandomPassword(
@@ -108,8 +122,11 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             for hook in spec.notifications
             if hook.authorization is not None
         ]
-        config_yml = pulumi.Output.all(*auth_values).apply(
-            lambda values: render_registry_config(spec, dict(zip(auth_names, values, strict=True)))
+        bucket = s3.bucket if s3 is not None else pulumi.Output.from_input("")
+        config_yml = pulumi.Output.all(bucket, *auth_values).apply(
+            lambda values: render_registry_config(
+                spec, dict(zip(auth_names, values[1:], strict=True)), bucket=values[0] or None
+            )
         )
 
         layout = registry_layout(spec)
@@ -123,6 +140,10 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         envs: list[pulumi.Input[str]] = [pulumi.Output.concat("REGISTRY_HTTP_SECRET=", http_secret.result)]
         if spec.registry_major == 3:
             envs.append("OTEL_TRACES_EXPORTER=none")
+        if s3 is not None and s3.access_key_id is not None and s3.secret_access_key is not None:
+            # Only credentials go by env: REGISTRY_STORAGE=s3 would replace the whole storage map.
+            envs.append(pulumi.Output.concat("REGISTRY_STORAGE_S3_ACCESSKEY=", s3.access_key_id))
+            envs.append(pulumi.Output.concat("REGISTRY_STORAGE_S3_SECRETKEY=", s3.secret_access_key))
 
         container = docker.Container(
             f"{name}-registry",
@@ -134,7 +155,11 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             wait_timeout=90,
             envs=envs,
             uploads=uploads,
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
+            volumes=(
+                None
+                if volume is None
+                else [docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)]
+            ),
             network_mode="host" if network is None else None,
             networks_advanced=(
                 None
@@ -190,7 +215,8 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             f"docker login {spec.endpoint} --username {first_user} --password-stdin"
         )
         self.container_name = container.name
-        self.volume_name = volume.name
+        self.volume_name = volume.name if volume is not None else pulumi.Output.from_input("")
+        self.bucket = s3.bucket if s3 is not None else pulumi.Output.from_input("")
         self.register_outputs(
             {
                 "endpoint": self.endpoint,

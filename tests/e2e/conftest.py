@@ -15,6 +15,7 @@ from tests.support.e2e_stack import load_e2e_stack, runtime_config
 from tests.support.engine_docker import DockerApplier
 from tests.support.images import build_registry_image
 from tests.support.local_engine import LocalEngine
+from tests.support.moto_server import MotoServer, start_moto
 from tests.support.pulumi_runtime import StackOutput, run_program
 from tests.support.registry_client import RegistryUser
 
@@ -60,6 +61,17 @@ def base_stack(stack_file: Path) -> tuple[str, dict[str, Any]]:
 def registry_image(docker_client: docker.DockerClient, base_stack: tuple[str, dict[str, Any]]) -> str:
     image = base_stack[1].get("image", "registry:2.8.3")
     return build_registry_image(docker_client, sorted({image, "registry:2.8.3"}))
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """A moto server with IAM enforcement on; failing to start fails the run."""
+    try:
+        server = start_moto(tmp_path_factory.mktemp("moto"))
+    except Exception as error:
+        pytest.fail(f"moto server did not start: {error}", pytrace=False)
+    yield server
+    server.stop()
 
 
 @dataclass

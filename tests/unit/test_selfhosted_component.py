@@ -190,7 +190,9 @@ def test_rerun_with_same_provider_outputs_declares_identical_inputs(path):
     first, second = RecordingMocks(), RecordingMocks()
     run_program(first, stack=stack, config=config, secret_keys=secret_keys)
     run_program(second, stack=stack, config=config, secret_keys=secret_keys)
-    assert [(r.typ, r.name, r.inputs) for r in first.resources] == [(r.typ, r.name, r.inputs) for r in second.resources]
+    declared = {(r.typ, r.name): r.inputs for r in first.resources}
+    assert len(declared) == len(first.resources)
+    assert declared == {(r.typ, r.name): r.inputs for r in second.resources}
 
 
 def test_data_volume_is_retained_everywhere_and_protected_in_prod(monkeypatch):

@@ -1,0 +1,156 @@
+"""S3 storage of the registry: a hardened bucket and a least-privilege IAM user on AWS, or an existing bucket."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from schema.selfhosted import S3StorageSpec
+
+# What distribution's S3 driver calls, and nothing else.
+BUCKET_ACTIONS = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
+OBJECT_ACTIONS = [
+    "s3:AbortMultipartUpload",
+    "s3:DeleteObject",
+    "s3:GetObject",
+    "s3:ListMultipartUploadParts",
+    "s3:PutObject",
+]
+
+
+def least_privilege_bucket_policy(bucket: str, root_directory: str) -> str:
+    """IAM policy JSON granting the registry exactly its S3 driver's actions on `bucket` under `root_directory`."""
+    prefix = root_directory.strip("/")
+    objects = f"arn:aws:s3:::{bucket}/{prefix}/*" if prefix else f"arn:aws:s3:::{bucket}/*"
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "RegistryBucket",
+                    "Effect": "Allow",
+                    "Action": BUCKET_ACTIONS,
+                    "Resource": f"arn:aws:s3:::{bucket}",
+                },
+                {"Sid": "RegistryObjects", "Effect": "Allow", "Action": OBJECT_ACTIONS, "Resource": objects},
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+@dataclass(frozen=True)
+class S3Storage:
+    """What the registry needs: the bucket name and, unless an instance role is used, a key pair (secret)."""
+
+    bucket: pulumi.Output[str]
+    access_key_id: pulumi.Output[str] | None
+    secret_access_key: pulumi.Output[str] | None
+
+
+def default_bucket_name(project: str, stack: str, name: str) -> str:
+    return f"{project}-{stack}-{name}".lower()[:63].strip("-.")
+
+
+def declare_s3_storage(
+    name: str, storage: S3StorageSpec, bucket_name: str, *, protect: bool, parent: pulumi.Resource
+) -> S3Storage:
+    """Declare the bucket and its IAM user (create: true), or pass the existing bucket through."""
+    if not storage.create:
+        keys = storage.access_key, storage.secret_key
+        return S3Storage(
+            bucket=pulumi.Output.from_input(bucket_name),
+            access_key_id=None if keys[0] is None else pulumi.Output.secret(keys[0].get_secret_value()),
+            secret_access_key=None if keys[1] is None else pulumi.Output.secret(keys[1].get_secret_value()),
+        )
+
+    child = pulumi.ResourceOptions(parent=parent)
+    region = storage.region
+    # The images outlive a destroy or a replacement of the stack; prod also refuses to delete it.
+    bucket = aws.s3.Bucket(
+        f"{name}-bucket",
+        bucket=bucket_name,
+        region=region,
+        tags={"managed-by": "pulumi", "purpose": "container-registry"},
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True, protect=protect),
+    )
+    bucket_opts = pulumi.ResourceOptions(parent=parent, depends_on=[bucket])
+    aws.s3.BucketVersioning(
+        f"{name}-versioning",
+        bucket=bucket.bucket,
+        region=region,
+        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+        opts=bucket_opts,
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption",
+        bucket=bucket.bucket,
+        region=region,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm=storage.encryption, kms_master_key_id=storage.kms_key_id
+                ),
+                bucket_key_enabled=storage.encryption == "aws:kms",
+            )
+        ],
+        opts=bucket_opts,
+    )
+    aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access-block",
+        bucket=bucket.bucket,
+        region=region,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=bucket_opts,
+    )
+    aws.s3.BucketOwnershipControls(
+        f"{name}-ownership",
+        bucket=bucket.bucket,
+        region=region,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=bucket_opts,
+    )
+    rule = aws.s3.BucketLifecycleConfigurationRuleArgs(
+        id="registry-housekeeping",
+        status="Enabled",
+        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+        abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+            days_after_initiation=storage.abort_incomplete_upload_days
+        ),
+        noncurrent_version_expiration=(
+            None
+            if storage.noncurrent_version_expiration_days is None
+            else aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=storage.noncurrent_version_expiration_days
+            )
+        ),
+    )
+    aws.s3.BucketLifecycleConfiguration(
+        f"{name}-lifecycle", bucket=bucket.bucket, region=region, rules=[rule], opts=bucket_opts
+    )
+
+    user = aws.iam.User(
+        f"{name}-s3-user",
+        name=f"{bucket_name}-registry"[:64],
+        tags={"managed-by": "pulumi", "purpose": "container-registry"},
+        opts=child,
+    )
+    aws.iam.UserPolicy(
+        f"{name}-s3-policy",
+        name="registry-s3-access",
+        user=user.name,
+        policy=bucket.bucket.apply(lambda b: least_privilege_bucket_policy(b, storage.root_directory)),
+        opts=child,
+    )
+    key = aws.iam.AccessKey(f"{name}-s3-key", user=user.name, opts=child)
+    return S3Storage(
+        bucket=bucket.bucket,
+        access_key_id=pulumi.Output.secret(key.id),
+        secret_access_key=pulumi.Output.secret(key.secret),
+    )

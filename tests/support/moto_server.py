@@ -1,0 +1,79 @@
+"""A moto server on 127.0.0.1 with IAM enforcement on, and an admin identity for the local engine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import requests
+
+ADMIN_POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+# The requests that may go unsigned before enforcement starts: the ones that create the admin below.
+BOOTSTRAP_ACTIONS = 3
+
+
+@dataclass
+class MotoServer:
+    endpoint: str
+    admin_key: str
+    admin_secret: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_moto(log_dir: Path) -> MotoServer:
+    """Start moto with IAM enforcement; raises (failing the run) if it does not answer."""
+    port = _free_port()
+    binary = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    if binary is None:
+        raise RuntimeError("moto_server is not installed: pip install -r requirements-dev.txt")
+    env = {
+        **os.environ,
+        "INITIAL_NO_AUTH_ACTION_COUNT": str(BOOTSTRAP_ACTIONS),
+        "MOTO_ALLOW_NONEXISTENT_REGION": "false",
+    }
+    log = (log_dir / f"moto-{port}.log").open("wb")
+    process = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, env=env)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"{endpoint}/moto-api/", timeout=1)
+            break
+        except requests.RequestException:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto_server exited: see {log.name}") from None
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError(f"moto_server did not answer on {endpoint}")
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="bootstrap",
+        aws_secret_access_key="bootstrap",
+    )
+    iam.create_user(UserName="engine-admin")
+    iam.put_user_policy(UserName="engine-admin", PolicyName="admin", PolicyDocument=ADMIN_POLICY)
+    key = iam.create_access_key(UserName="engine-admin")["AccessKey"]
+    return MotoServer(endpoint, key["AccessKeyId"], key["SecretAccessKey"], process)
