@@ -72,3 +72,27 @@ def run() -> Runner:
         return mocks, outputs
 
     return _run
+
+
+def record_options(monkeypatch: pytest.MonkeyPatch, owner: Any, attribute: str) -> dict[str, Any]:
+    """Wrap the resource class `owner.attribute` so each declaration's ResourceOptions are recorded by name.
+
+    The mock monitor does not pass options such as protect and retain_on_delete to the mocks."""
+    seen: dict[str, Any] = {}
+    original = getattr(owner, attribute)
+
+    def recording(resource_name: str, *args: Any, **kwargs: Any) -> Any:
+        opts = kwargs.get("opts", args[-1] if args else None)
+        assert opts is not None, f"{resource_name} declared without options"
+        seen[resource_name] = opts
+        return original(resource_name, *args, **kwargs)
+
+    monkeypatch.setattr(owner, attribute, recording)
+    return seen
+
+
+def problem_at(error: Any, key: str) -> Any:
+    """The ConfigProblem of `key` in a ConfigError (fails listing the paths it has)."""
+    problem = next((p for p in error.problems if p.path == key), None)
+    assert problem is not None, f"{key} not in {error.paths}"
+    return problem

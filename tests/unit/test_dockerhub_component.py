@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi
 import pytest
 
 from schema import ConfigError
 from tests.support.pulumi_runtime import is_secret
+from tests.unit.conftest import problem_at, record_options
 
 REPO = "pulumi-python:dynamic/dockerhub:Repository"
 TOKEN = "pulumi-python:dynamic/dockerhub:AccessToken"
@@ -81,21 +81,17 @@ def test_credentials_never_become_resource_inputs(run, monkeypatch):
 def test_repositories_are_protected_on_prod_stacks(run, monkeypatch):
     import components.dockerhub as module
 
-    seen: dict[str, bool] = {}
-    original = module.Repository
-
-    def recording(resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> Any:
-        seen[resource_name] = bool(opts.protect)
-        return original(resource_name, props, opts)
-
-    monkeypatch.setattr(module, "Repository", recording)
+    options = record_options(monkeypatch, module, "Repository")
     run(
         stack="prod",
         dockerHub={"namespace": "acme", "repositories": [{"name": "app"}, {"name": "bin", "protect": False}]},
     )
-    assert seen == {"dockerhub-repo-acme-app": True, "dockerhub-repo-acme-bin": False}
+    assert {name: bool(opts.protect) for name, opts in options.items()} == {
+        "dockerhub-repo-acme-app": True,
+        "dockerhub-repo-acme-bin": False,
+    }
     run(stack="dev", dockerHub={"namespace": "acme", "repositories": [{"name": "app"}]})
-    assert seen["dockerhub-repo-acme-app"] is False
+    assert not options["dockerhub-repo-acme-app"].protect
 
 
 BAD_HUB = [
@@ -166,9 +162,7 @@ BAD_HUB = [
 def test_bad_hub_config_names_the_key_and_declares_nothing(run, config, key, words):
     with pytest.raises(ConfigError) as caught:
         run(dockerHub=config)
-    problem = next((p for p in caught.value.problems if p.path == key), None)
-    assert problem is not None, caught.value.paths
-    assert words in problem.allowed
+    assert words in problem_at(caught.value, key).allowed
 
 
 def test_webhook_url_is_never_echoed_in_errors(run):

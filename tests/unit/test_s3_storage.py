@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import pulumi
 import pytest
 import yaml
 
@@ -14,6 +12,7 @@ from components.selfhosted.s3_storage import least_privilege_bucket_policy
 from schema import ConfigError
 from schema.selfhosted import SelfHostedSpec
 from tests.support.pulumi_runtime import is_secret
+from tests.unit.conftest import problem_at, record_options
 
 CONTAINER = "docker:index/container:Container"
 S3 = {"kind": "s3", "region": "eu-west-1"}
@@ -164,15 +163,7 @@ def test_existing_bucket_declares_no_aws_resource_and_passes_keys_as_secrets(run
 def test_bucket_is_retained_and_protected_in_prod(run, monkeypatch):
     import components.selfhosted.s3_storage as module
 
-    seen: dict[str, pulumi.ResourceOptions] = {}
-    original = module.aws.s3.Bucket
-
-    def recording(resource_name: str, *args: Any, opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> Any:
-        assert opts is not None
-        seen[resource_name] = opts
-        return original(resource_name, *args, opts=opts, **kwargs)
-
-    monkeypatch.setattr(module.aws.s3, "Bucket", recording)
+    seen = record_options(monkeypatch, module.aws.s3, "Bucket")
     run(stack="prod", selfHosted={"image": "registry:2.8.3", "storage": S3})
     assert seen["selfhosted-bucket"].retain_on_delete is True
     assert seen["selfhosted-bucket"].protect is True
@@ -214,9 +205,7 @@ BAD_S3 = [
 def test_bad_s3_config_names_the_key(run, storage, key, words):
     with pytest.raises(ConfigError) as caught:
         run(selfHosted={"storage": storage})
-    problem = next((p for p in caught.value.problems if p.path == key), None)
-    assert problem is not None, caught.value.paths
-    assert words in problem.allowed
+    assert words in problem_at(caught.value, key).allowed
 
 
 def test_v3_with_endpoint_refuses_path_style_off(run):

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schema import ConfigError, SelfHostedSpec, load_stack_spec
+from tests.unit.conftest import problem_at
 
 CERT = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"
 
@@ -114,11 +115,8 @@ MALFORMED: list[tuple[dict[str, Any], str, str, str]] = [
 def test_malformed_config_names_the_key_and_declares_nothing(run, config, stack, key, words):
     with pytest.raises(ConfigError) as caught:
         run(stack=stack, selfHosted=config)
-    error = caught.value
-    assert key in error.paths, f"{key} not in {error.paths}"
-    problem = next(p for p in error.problems if p.path == key)
-    assert words in problem.allowed
-    assert key in str(error)
+    assert words in problem_at(caught.value, key).allowed
+    assert key in str(caught.value)
 
 
 def test_no_resource_is_declared_when_config_is_invalid():

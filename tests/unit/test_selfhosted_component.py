@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi
 import pytest
 import yaml
 
 from tests.support.pulumi_runtime import contains_secret, is_secret, run_program
 from tests.support.recording_mocks import RecordingMocks
-from tests.unit.conftest import STACK_FILES, TEST_KEY, stack_config
+from tests.unit.conftest import STACK_FILES, TEST_KEY, record_options, stack_config
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -198,17 +197,7 @@ def test_rerun_with_same_provider_outputs_declares_identical_inputs(path):
 def test_data_volume_is_retained_everywhere_and_protected_in_prod(monkeypatch):
     import components.selfhosted.registry as registry_module
 
-    seen: dict[str, pulumi.ResourceOptions] = {}
-    original = registry_module.docker.Volume
-
-    def recording_volume(
-        resource_name: str, *args: Any, opts: pulumi.ResourceOptions | None = None, **kwargs: Any
-    ) -> Any:
-        assert opts is not None
-        seen[resource_name] = opts
-        return original(resource_name, *args, opts=opts, **kwargs)
-
-    monkeypatch.setattr(registry_module.docker, "Volume", recording_volume)
+    seen = record_options(monkeypatch, registry_module.docker, "Volume")
     for path in STACK_FILES:
         stack, config, secret_keys = stack_config(path)
         run_program(RecordingMocks(), stack=stack, config=config, secret_keys=secret_keys)
