@@ -1,18 +1,21 @@
 """Push and pull throughput of the deployed registry (TLS + auth) against the same binary with neither.
 
 Deploys the program's `local` stack with the local engine (as the end-to-end tests do), starts the
-same registry image with its default config (plain HTTP, no auth) beside it, and pushes and pulls a
-generated image of about 200 MB in 10 MB layers through each. Prints MB/s and the ratio.
+same registry image with its default config (plain HTTP, no auth) beside it, and the `local` stack
+with S3 storage on a moto server for each chunk size asked for; pushes and pulls a generated image of
+about 200 MB in 10 MB layers through each. Prints MB/s and the ratio of deployed to plain.
 
-    python -m benchmarks.registry_throughput [--size-mb 200] [--layer-mb 10]
+    python -m benchmarks.registry_throughput [--size-mb 200] [--layer-mb 10] [--s3-chunk-mb 5 10 32]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -23,14 +26,17 @@ import docker
 import yaml
 
 from tests.support.e2e_stack import load_e2e_stack
+from tests.support.engine_aws import AwsApplier
 from tests.support.engine_docker import E2E_LABEL, DockerApplier
 from tests.support.images import build_registry_image, build_scratch_image
 from tests.support.local_engine import LocalEngine
+from tests.support.moto_server import MotoServer, start_moto
 from tests.support.pulumi_runtime import run_program
 from tests.support.registry_client import RegistryUser
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN_PORT = 5100
+S3_PORT = 5200
 
 
 @dataclass
@@ -52,18 +58,34 @@ def _drop_local(client: docker.DockerClient, refs: list[str]) -> None:
             client.images.remove(ref, force=True)
 
 
-def deploy_local_stack(client: docker.DockerClient, session: str) -> Target:
-    _stack, spec, _ = load_e2e_stack(ROOT / "stacks" / "Pulumi.local.yaml")
+def deploy(client: docker.DockerClient, session: str, label: str, spec: dict, moto: MotoServer | None = None) -> Target:
+    """Deploy the program with this selfHosted config through the local engine; log in as its first user."""
     engine = LocalEngine()
-    applier = DockerApplier(client, session)
-    engine.add_backend(applier.backend())
+    engine.add_backend(DockerApplier(client, session).backend())
+    if moto is not None:
+        engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
     engine.begin_run()
     outputs = run_program(engine, stack="local", config={"registries:selfHosted": json.dumps(spec)})
     values = {k: v.value for k, v in outputs.items()}
     user = RegistryUser(values["endpoint"], values["caCertPem"])
     name, password = next(iter(values["users"].items()))
     user.login(name, password)
-    return Target("deployed (TLS + htpasswd)", user, user.close)
+    return Target(label, user, user.close)
+
+
+def s3_spec(base: dict, moto: MotoServer, chunk_mb: int, port: int, session: str) -> dict:
+    spec = copy.deepcopy(base)
+    spec.update(name=f"bench-s3-{chunk_mb}", port=port, networkMode="host")
+    spec["storage"] = {
+        "kind": "s3",
+        "bucket": f"bench-{session}-{chunk_mb}",
+        "region": "us-east-1",
+        "regionEndpoint": moto.endpoint,
+        "secure": False,
+        "chunkSize": chunk_mb * 1024 * 1024,
+        "redirectDisable": True,  # moto's IAM enforcement cannot check presigned URLs
+    }
+    return spec
 
 
 def start_plain_registry(client: docker.DockerClient, image: str, session: str) -> Target:
@@ -118,6 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--layer-mb", type=int, default=10)
+    parser.add_argument("--s3-chunk-mb", type=int, nargs="*", default=[5, 10, 32], help="S3 chunk sizes to compare")
     args = parser.parse_args()
     client = docker.from_env(timeout=600)
     image = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())["config"]["registries:selfHosted"][
@@ -126,19 +149,27 @@ def main() -> None:
     build_registry_image(client, sorted({image, "registry:2.8.3"}))
     session = uuid.uuid4().hex[:12]
     targets: list[Target] = []
+    _stack, base, _ = load_e2e_stack(ROOT / "stacks" / "Pulumi.local.yaml")
+    moto = start_moto(Path(tempfile.mkdtemp(prefix="bench-moto-"))) if args.s3_chunk_mb else None
     try:
-        targets.append(deploy_local_stack(client, session))
+        targets.append(deploy(client, session, "deployed, volume (TLS + htpasswd)", base))
         targets.append(start_plain_registry(client, image, session))
+        for i, chunk in enumerate(args.s3_chunk_mb):
+            assert moto is not None
+            spec = s3_spec(base, moto, chunk, S3_PORT + 10 * i, session)
+            targets.append(deploy(client, session, f"deployed, S3 (moto) chunk {chunk} MiB", spec, moto))
         results = measure(client, targets, args.size_mb, args.layer_mb)
     finally:
         for target in targets:
             target.cleanup()
         DockerApplier(client, session).remove_everything()
+        if moto is not None:
+            moto.stop()
     meta = results.pop("_meta")
     print(f"image: {meta['image_mb']:.0f} MB in {meta['layers']:.0f} layers (random bytes, incompressible)")
-    print(f"{'registry':34} {'push MB/s':>10} {'pull MB/s':>10}")
+    print(f"{'registry':40} {'push MB/s':>10} {'pull MB/s':>10}")
     for name, figures in results.items():
-        print(f"{name:34} {figures['push_mb_s']:10.1f} {figures['pull_mb_s']:10.1f}")
+        print(f"{name:40} {figures['push_mb_s']:10.1f} {figures['pull_mb_s']:10.1f}")
     names = list(results)
     base, secured = results[names[1]], results[names[0]]
     print(

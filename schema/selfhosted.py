@@ -252,6 +252,9 @@ class SelfHostedSpec(CamelModel):
     """Host port of the registry (443 for a bare hostname). Default: 5000."""
     network_mode: Literal["bridge", "host"] = "bridge"
     """bridge: own Docker network, port published; host: the registry listens on bindAddress:port of the host."""
+    debug_port: Port | None = None
+    """Port of the debug server (health, /metrics), on 127.0.0.1 only. Default: 5001 inside the container
+    with bridge networking, port + 1 on the host with host networking."""
     insecure: bool = False
     """Must be true to allow tls.mode none. Default: false."""
     tls: TlsSpec = TlsSpec()
@@ -282,6 +285,12 @@ class SelfHostedSpec(CamelModel):
     @property
     def delete_images(self) -> bool:
         return self.storage.delete_enabled if self.ui.delete_images is None else self.ui.delete_images
+
+    @property
+    def debug_listen_port(self) -> int:
+        if self.debug_port is not None:
+            return self.debug_port
+        return self.port + 1 if self.network_mode == "host" else 5001
 
     @property
     def endpoint(self) -> str:
@@ -361,6 +370,9 @@ def selfhosted_problems(spec: SelfHostedSpec, stack: str) -> list[ConfigProblem]
         if ui.port == spec.port and ui.bind_address == spec.bind_address:
             bad("ui.port", ui.port, f"must differ from port ({spec.port}) on the same bindAddress")
 
+    listen_port = spec.port if spec.network_mode == "host" else 5000  # bridge: the port inside the container
+    if spec.debug_listen_port == listen_port:
+        bad("debugPort", spec.debug_listen_port, f"must differ from the port the registry listens on ({listen_port})")
     out.extend(_storage_problems(spec, bad))
     major = image_major_version(spec.image)
     if spec.major_version is None and major is None:

@@ -14,7 +14,6 @@ DATA_DIR = "/var/lib/registry"
 HTPASSWD_PATH = "/auth/htpasswd"
 CERT_PATH = "/certs/server.crt"
 KEY_PATH = "/certs/server.key"
-DEBUG_PORT = 5001
 
 
 @dataclass(frozen=True)
@@ -29,9 +28,10 @@ class RegistryLayout:
 def registry_layout(spec: SelfHostedSpec) -> RegistryLayout:
     # v3 moved the config; host networking listens on the host's own address and port.
     config_path = "/etc/distribution/config.yml" if spec.registry_major == 3 else "/etc/docker/registry/config.yml"
+    debug = f"127.0.0.1:{spec.debug_listen_port}"
     if spec.network_mode == "host":
-        return RegistryLayout(config_path, f"{spec.bind_address}:{spec.port}", f"127.0.0.1:{spec.port + 1}")
-    return RegistryLayout(config_path, ":5000", f"127.0.0.1:{DEBUG_PORT}")
+        return RegistryLayout(config_path, f"{spec.bind_address}:{spec.port}", debug)
+    return RegistryLayout(config_path, ":5000", debug)
 
 
 def health_url(spec: SelfHostedSpec) -> str:

@@ -69,6 +69,8 @@ def test_host_network_listens_on_bind_address_and_port():
     assert config["http"]["addr"] == "127.0.0.1:5443"
     assert config["http"]["debug"]["addr"] == "127.0.0.1:5444"
     assert health_url(spec) == "http://127.0.0.1:5444/debug/health"
+    moved = SelfHostedSpec(network_mode="host", port=5443, debug_port=15443)
+    assert yaml.safe_load(render_registry_config(moved))["http"]["debug"]["addr"] == "127.0.0.1:15443"
 
 
 def test_notifications_render_headers_as_lists_with_the_authorization():

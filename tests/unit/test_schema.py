@@ -103,6 +103,13 @@ MALFORMED: list[tuple[dict[str, Any], str, str, str]] = [
     ),
     ({"log": {"level": "verbose"}}, "local", "registries:selfHosted.log.level", "'error', 'warn', 'info' or 'debug'"),
     ({"name": "My_Registry"}, "local", "registries:selfHosted.name", "pattern"),
+    (
+        {"networkMode": "host", "port": 6000, "debugPort": 6000},
+        "local",
+        "registries:selfHosted.debugPort",
+        "must differ",
+    ),
+    ({"debugPort": 5000}, "local", "registries:selfHosted.debugPort", "must differ"),
     ({"catalogMaxEntries": 0}, "local", "registries:selfHosted.catalogMaxEntries", "greater than or equal to 1"),
 ]
 
