@@ -260,3 +260,15 @@ def test_second_apply_with_same_config_changes_nothing(deployment, stack):
     assert same.id == container.id
     assert same.attrs["State"]["StartedAt"] == started
     assert same.attrs["RestartCount"] == 0
+
+
+def test_registryctl_login_and_verify_against_the_deployed_registry(deployment, stack, tmp_path):
+    from registryctl.registry_client import login, trust_ca, verify
+
+    outputs = deployment.apply(*stack)
+    client = deployment.client(outputs)  # removes the certs.d entry afterwards
+    assert trust_ca(outputs) is not None
+    user = login(outputs, docker_config=client.docker_config)
+    assert user == next(iter(outputs["users"]))
+    digest = verify(outputs, docker_config=client.docker_config)
+    assert digest.startswith("sha256:")

@@ -1,0 +1,7 @@
+"""`python -m registryctl ...`"""
+
+import sys
+
+from registryctl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,135 @@
+"""registryctl: validate stack files, and drive `up`/`preview`/`refresh`/`destroy`/`outputs` through the
+Pulumi Automation API (which needs the Pulumi CLI); `login` and `verify` use the stack's outputs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from registryctl.registry_client import RegistryCtlError, login, trust_ca, verify
+from registryctl.stack_files import PROJECT_DIR, read_stack_config, stack_file, stack_name
+from schema import ConfigError, load_stack_spec
+
+EXIT_CONFIG, EXIT_FAILED, EXIT_NO_CLI = 2, 1, 3
+
+
+def masked(outputs: Mapping[str, tuple[Any, bool]], show_secrets: bool = False) -> dict[str, Any]:
+    """Stack outputs for printing: secret values replaced by "[secret]" unless asked for."""
+    return {k: (v if show_secrets or not secret else "[secret]") for k, (v, secret) in outputs.items()}
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.stack_file] or ([stack_file(args.stack)] if args.stack else [])
+    if not paths:
+        paths = sorted((PROJECT_DIR / "stacks").glob("Pulumi.*.yaml"))
+    status = 0
+    for path in paths:
+        try:
+            spec = load_stack_spec(read_stack_config(path), stack_name(path), PROJECT_DIR)
+        except ConfigError as error:
+            print(f"{path.name}: {error}", file=sys.stderr)
+            status = EXIT_CONFIG
+            continue
+        except FileNotFoundError:
+            print(f"{path}: no such stack file", file=sys.stderr)
+            status = EXIT_CONFIG
+            continue
+        sections = [name for name in ("self_hosted", "docker_hub") if getattr(spec, name) is not None]
+        print(f"{path.name}: valid ({', '.join(sections)})")
+    return status
+
+
+def _stack(name: str) -> Any:
+    if shutil.which("pulumi") is None:
+        raise RegistryCtlError(
+            "this command needs the Pulumi CLI (install it from https://www.pulumi.com/docs/install/); "
+            "`registryctl validate` works without it"
+        )
+    from pulumi import automation as auto
+
+    return auto.create_or_select_stack(stack_name=name, work_dir=str(PROJECT_DIR))
+
+
+def _outputs(name: str) -> dict[str, tuple[Any, bool]]:
+    return {k: (v.value, v.secret) for k, v in _stack(name).outputs().items()}
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    stack = _stack(args.stack)
+    if args.command == "preview":
+        result = stack.preview(on_output=print)
+        print(json.dumps(result.change_summary))
+    elif args.command == "up":
+        stack.up(on_output=print)
+    elif args.command == "refresh":
+        stack.refresh(on_output=print)
+    elif args.command == "destroy":
+        if not args.yes:
+            raise RegistryCtlError("destroy needs --yes; data volumes and buckets are retained either way")
+        stack.destroy(on_output=print)
+    return 0
+
+
+def cmd_outputs(args: argparse.Namespace) -> int:
+    print(json.dumps(masked(_outputs(args.stack), args.show_secrets), indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    outputs = {k: v for k, (v, _secret) in _outputs(args.stack).items()}
+    ca = trust_ca(outputs)
+    if ca is not None:
+        print(f"trusted the stack's CA at {ca}")
+    print(f"logged in to {outputs['endpoint']} as {login(outputs, args.user)}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    outputs = {k: v for k, (v, _secret) in _outputs(args.stack).items()}
+    trust_ca(outputs)
+    login(outputs, args.user)
+    print(f"pushed and pulled {verify(outputs)} through {outputs['endpoint']}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="registryctl", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "preview": cmd_engine,
+        "up": cmd_engine,
+        "refresh": cmd_engine,
+        "destroy": cmd_engine,
+        "outputs": cmd_outputs,
+        "login": cmd_login,
+        "verify": cmd_verify,
+    }
+    validate = sub.add_parser("validate", help="check stack files against the config schema (no CLI needed)")
+    validate.add_argument("-s", "--stack", help="stack name (stacks/Pulumi.<stack>.yaml); default: every stack file")
+    validate.add_argument("--stack-file", action="append", default=[], help="a stack file path (repeatable)")
+    validate.set_defaults(run=cmd_validate)
+    for name, run in commands.items():
+        command = sub.add_parser(name)
+        command.add_argument("-s", "--stack", required=True, help="stack name, e.g. local")
+        if name == "destroy":
+            command.add_argument("--yes", action="store_true", help="really destroy")
+        if name == "outputs":
+            command.add_argument("--show-secrets", action="store_true")
+        if name in ("login", "verify"):
+            command.add_argument("--user", help="user to log in as; default: the first")
+        command.set_defaults(run=run)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except RegistryCtlError as error:
+        print(f"registryctl: {error}", file=sys.stderr)
+        return EXIT_NO_CLI if "Pulumi CLI" in str(error) else EXIT_FAILED

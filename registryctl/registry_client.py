@@ -1,0 +1,82 @@
+"""What users do with a deployed self-hosted registry: trust its CA, log in, verify a push and pull."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+CERTS_D = Path("/etc/docker/certs.d")
+
+
+class RegistryCtlError(RuntimeError):
+    """A step failed; the message says which and what to do. It never contains a password."""
+
+
+def _docker(args: list[str], docker_config: Path | None, stdin: str | None = None) -> str:
+    cmd = ["docker", *(["--config", str(docker_config)] if docker_config else []), *args]
+    result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=False, timeout=600)
+    if result.returncode != 0:
+        raise RegistryCtlError(f"`docker {args[0]}` failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def trust_ca(outputs: Mapping[str, Any], certs_dir: Path = CERTS_D) -> Path | None:
+    """Install the stack's CA where the Docker daemon looks for it: certs.d/<host:port>/ca.crt."""
+    ca = outputs.get("caCertPem") or ""
+    if not ca:
+        return None
+    target = certs_dir / str(outputs["endpoint"]) / "ca.crt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(str(ca))
+    return target
+
+
+def login(outputs: Mapping[str, Any], user: str | None = None, docker_config: Path | None = None) -> str:
+    """`docker login` to the stack's endpoint as `user` (default: the first), password on stdin."""
+    users: Mapping[str, str] = outputs.get("users") or {}
+    if not users:
+        raise RegistryCtlError("the stack has no `users` output: is registries:selfHosted declared and deployed?")
+    name = user or next(iter(users))
+    if name not in users:
+        raise RegistryCtlError(f"no user {name!r} in the stack; users: {', '.join(users)}")
+    _docker(["login", str(outputs["endpoint"]), "--username", name, "--password-stdin"], docker_config, users[name])
+    return name
+
+
+def verify(outputs: Mapping[str, Any], docker_config: Path | None = None) -> str:
+    """Push a tiny generated image, remove it locally, pull it back; returns the digest both agreed on."""
+    endpoint = str(outputs["endpoint"])
+    ref = f"{endpoint}/registryctl/verify:{os.urandom(4).hex()}"
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in (("Dockerfile", b"FROM scratch\nCOPY probe /probe\n"), ("probe", os.urandom(256))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    # The classic builder reads a tar context from stdin and needs no BuildKit plugin.
+    build = subprocess.run(
+        ["docker", "build", "-q", "-t", ref, "-"],
+        input=context.getvalue(),
+        capture_output=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )
+    if build.returncode != 0:
+        raise RegistryCtlError(f"`docker build` of the probe image failed: {build.stderr.decode().strip()}")
+    pushed = _docker(["push", ref], docker_config)
+    digest = next((line.split("digest: ")[1].split()[0] for line in pushed.splitlines() if "digest: " in line), "")
+    _docker(["rmi", ref], docker_config)
+    _docker(["pull", ref], docker_config)
+    repo_digests = json.loads(_docker(["image", "inspect", "--format", "{{json .RepoDigests}}", ref], docker_config))
+    pulled = next((d.split("@")[1] for d in repo_digests if d.startswith(ref.rsplit(":", 1)[0] + "@")), "")
+    _docker(["rmi", ref], docker_config)
+    if not digest or digest != pulled:
+        raise RegistryCtlError(f"pushed digest {digest or '?'} but pulled {pulled or '?'}")
+    return digest
