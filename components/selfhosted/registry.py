@@ -58,7 +58,7 @@ class SelfHostedRegistry(pulumi.ComponentResource):
     """S3 bucket holding the images ("" with filesystem storage)."""
 
     def __init__(self, name: str, args: SelfHostedRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("registries:selfhosted:Registry", name, None, opts)
+        super().__init__("registries:selfhosted:SelfHostedRegistry", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
         labels = [docker.ContainerLabelArgs(label="registries.managed-by", value="pulumi")]

@@ -107,3 +107,18 @@ def test_credentials_come_from_the_environment(monkeypatch):
     with pytest.raises(HubError, match="DOCKER_USERNAME"):
         credentials_from_env()
     assert "dckr_pat_x" not in repr(Credentials("someone", "dckr_pat_x"))
+
+
+def test_rate_limit_reset_timestamp_is_used_without_retry_after():
+    import time
+
+    import requests
+
+    from providers.dockerhub.client import _retry_after
+
+    response = requests.Response()
+    response.headers["X-RateLimit-Reset"] = str(int(time.time()) + 30)
+    assert 28 <= _retry_after(response) <= 30
+    response = requests.Response()
+    response.headers["Retry-After"] = "7"
+    assert _retry_after(response) == 7.0

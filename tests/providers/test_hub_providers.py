@@ -194,3 +194,14 @@ def test_providers_pickle_without_credentials(hub):
         blob = serialize_provider(provider)
         assert PASSWORD not in blob
         assert type(dill.loads(base64.b64decode(blob))) is type(provider)  # noqa: S301 - our own blob
+
+
+def test_secret_from_stack_config_is_used_when_the_environment_has_none(hub, monkeypatch):
+    from pulumi.dynamic import ConfigureRequest
+    from pulumi.dynamic.config import Config
+
+    monkeypatch.delenv("DOCKER_PASSWORD")
+    provider = RepositoryProvider()
+    provider.configure(ConfigureRequest(Config({"registries:dockerHubSecret": PASSWORD}, "registries")))
+    assert provider.create(repo_props(hub)).id == "acme/app"
+    assert PASSWORD not in serialize_provider(RepositoryProvider())
