@@ -61,6 +61,8 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         super().__init__("registries:selfhosted:SelfHostedRegistry", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
+        # Docker names are unique: a replacement must remove the old object before creating the new one.
+        replace_first = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         labels = [docker.ContainerLabelArgs(label="registries.managed-by", value="pulumi")]
 
         network = None
@@ -69,7 +71,7 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 f"{name}-network",
                 name=f"{spec.name}-net",
                 labels=[docker.NetworkLabelArgs(label="registries.managed-by", value="pulumi")],
-                opts=child,
+                opts=replace_first,
             )
         volume: docker.Volume | None = None
         s3: S3Storage | None = None
@@ -87,31 +89,7 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=spec.image, keep_locally=True, opts=child)
 
         names = [user.name for user in spec.users]
-        passwords: list[pulumi.Output[str]] = []
-        hashes: list[pulumi.Output[str]] = []
-        for user in spec.users:
-            if user.password is not None:
-                given = user.password.get_secret_value()
-                passwords.append(pulumi.Output.secret(given))
-                hashes.append(
-                    pulumi.Output.secret(
-                        stable_bcrypt_hash(given, salt_context=f"{args.project}/{args.stack}/{user.name}")
-                    )
-                )
-            else:
-                generated = random.RandomPassword(
-                    f"{name}-password-{user.name}",
-                    length=spec.password_length,
-                    special=True,
-                    override_special="-_.~",
-                    min_lower=2,
-                    min_upper=2,
-                    min_numeric=2,
-                    opts=child,
-                )
-                passwords.append(pulumi.Output.secret(generated.result))
-                hashes.append(pulumi.Output.secret(generated.bcrypt_hash))
-        htpasswd = pulumi.Output.all(*hashes).apply(lambda hs: htpasswd_file(list(zip(names, hs, strict=True))))
+        passwords, htpasswd = self._users(name, args)
 
         http_secret = random.RandomPassword(f"{name}-http-secret", length=64, special=False, opts=child)
         tls_material = declare_tls(name, spec, self)
@@ -179,7 +157,7 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 start_period="2s",
             ),
             labels=labels,
-            opts=child,
+            opts=replace_first,
         )
 
         ui_url = ""
@@ -195,7 +173,7 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
                 ports=[docker.ContainerPortArgs(internal=80, external=spec.ui.port, ip=spec.ui.bind_address)],
                 labels=labels,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[container]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[container], delete_before_replace=True),
             )
             wildcard = spec.ui.bind_address in ("0.0.0.0", "::")  # noqa: S104 - a comparison, not a bind
             host = spec.hostname if wildcard else spec.ui.bind_address
@@ -227,3 +205,34 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 "loginCommand": self.login_command,
             }
         )
+
+    def _users(self, name: str, args: SelfHostedRegistryArgs) -> tuple[list[pulumi.Output[str]], pulumi.Output[str]]:
+        """Each user's password (given as a secret, or generated) and the htpasswd file of their bcrypt hashes.
+
+        Hashes stay the same across runs: RandomPassword keeps its bcrypt_hash in state, and a given
+        password is hashed with a salt derived from it (see stable_bcrypt_hash)."""
+        spec = args.spec
+        passwords: list[pulumi.Output[str]] = []
+        hashes: list[pulumi.Output[str]] = []
+        for user in spec.users:
+            if user.password is not None:
+                given = user.password.get_secret_value()
+                salt_context = f"{args.project}/{args.stack}/{user.name}"
+                passwords.append(pulumi.Output.secret(given))
+                hashes.append(pulumi.Output.secret(stable_bcrypt_hash(given, salt_context=salt_context)))
+                continue
+            generated = random.RandomPassword(
+                f"{name}-password-{user.name}",
+                length=spec.password_length,
+                special=True,
+                override_special="-_.~",
+                min_lower=2,
+                min_upper=2,
+                min_numeric=2,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            passwords.append(pulumi.Output.secret(generated.result))
+            hashes.append(pulumi.Output.secret(generated.bcrypt_hash))
+        names = [user.name for user in spec.users]
+        htpasswd = pulumi.Output.all(*hashes).apply(lambda hs: htpasswd_file(list(zip(names, hs, strict=True))))
+        return passwords, htpasswd

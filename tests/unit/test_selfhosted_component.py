@@ -210,3 +210,14 @@ def test_no_secret_in_public_outputs_even_when_config_is_secret(run):
     _, outputs = run(selfHosted={"users": [{"name": "ci", "password": "a-given-password-42"}]}, secret=True)
     assert not contains_secret(outputs["endpoint"].value)
     assert "a-given-password-42" not in outputs["loginCommand"].value
+
+
+def test_named_docker_objects_are_deleted_before_they_are_replaced(run, monkeypatch):
+    import components.selfhosted.registry as registry_module
+
+    containers = record_options(monkeypatch, registry_module.docker, "Container")
+    networks = record_options(monkeypatch, registry_module.docker, "Network")
+    run(selfHosted={"ui": {"enabled": True}})
+    assert containers["selfhosted-registry"].delete_before_replace is True
+    assert containers["selfhosted-ui"].delete_before_replace is True
+    assert networks["selfhosted-network"].delete_before_replace is True
