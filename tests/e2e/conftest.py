@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from tests.support.e2e_stack import load_e2e_stack, runtime_config
-from tests.support.engine_docker import DockerApplier
+from tests.support.engine_docker import E2E_LABEL, DockerApplier
 from tests.support.images import build_registry_image
 from tests.support.local_engine import LocalEngine
 from tests.support.moto_server import MotoServer, start_moto
@@ -99,8 +99,21 @@ class Deployment:
         return self.docker_client.containers.get(outputs["containerName"])
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
+CALL_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def deployment(docker_client: docker.DockerClient, registry_image: str) -> Iterator[Deployment]:
+def deployment(
+    request: pytest.FixtureRequest, docker_client: docker.DockerClient, registry_image: str
+) -> Iterator[Deployment]:
     session = uuid.uuid4().hex[:12]
     engine = LocalEngine()
     applier = DockerApplier(docker_client, session)
@@ -109,6 +122,9 @@ def deployment(docker_client: docker.DockerClient, registry_image: str) -> Itera
     try:
         yield deployed
     finally:
+        if request.node.stash.get(CALL_FAILED, False):  # show what the registry said
+            for container in docker_client.containers.list(all=True, filters={"label": f"{E2E_LABEL}={session}"}):
+                print(f"--- logs of {container.name} ---\n{container.logs(tail=60).decode(errors='replace')}")
         for user in deployed.clients:
             user.close()
         applier.remove_everything()
