@@ -9,7 +9,7 @@ from typing import Any
 
 import pulumi
 
-from providers.dockerhub import AccessToken, OrgAccessToken, Repository, Webhook
+from providers.dockerhub import AccessToken, OrgAccessToken, Repository, RepositoryTeamPermission, Team, Webhook
 from schema.dockerhub import DockerHubSpec, HubRepositorySpec
 
 
@@ -43,6 +43,7 @@ class DockerHub(pulumi.ComponentResource):
             common["username"] = spec.username
 
         full_names: list[pulumi.Output[str]] = []
+        repositories: dict[str, Repository] = {}
         for repo in spec.repositories:
             namespace = repo.namespace or spec.namespace
             resource = Repository(
@@ -54,6 +55,7 @@ class DockerHub(pulumi.ComponentResource):
                 ),
             )
             full_names.append(pulumi.Output.concat(resource.namespace, "/", repo.name))
+            repositories[f"{namespace}/{repo.name}"] = resource
             for hook in repo.webhooks:
                 Webhook(
                     f"{name}-hook-{namespace}-{repo.name}-{_slug(hook.name)}",
@@ -96,6 +98,27 @@ class DockerHub(pulumi.ComponentResource):
             org_tokens[f"{org_token.org}/{org_token.label}"] = OrgAccessToken(
                 f"{name}-org-token-{org_token.org}-{_slug(org_token.label)}", props, pulumi.ResourceOptions(parent=self)
             ).token
+
+        for team_spec in spec.teams:
+            team = Team(
+                f"{name}-team-{team_spec.org}-{team_spec.name}",
+                {**common, "org": team_spec.org, "name": team_spec.name, "description": team_spec.description},
+                pulumi.ResourceOptions(parent=self),
+            )
+            for grant in team_spec.permissions:
+                # Wait for a repository this stack declares, so the grant never races its creation.
+                repo = repositories.get(f"{team_spec.org}/{grant.repository}")
+                RepositoryTeamPermission(
+                    f"{name}-permission-{team_spec.org}-{grant.repository}-{team_spec.name}",
+                    {
+                        **common,
+                        "namespace": team_spec.org,
+                        "repository": grant.repository,
+                        "teamId": team.teamId,
+                        "permission": grant.permission,
+                    },
+                    pulumi.ResourceOptions(parent=self, depends_on=[repo] if repo is not None else []),
+                )
 
         self.repositories = pulumi.Output.all(*full_names).apply(list)
         self.access_tokens = pulumi.Output.secret(pulumi.Output.all(**tokens))

@@ -113,6 +113,26 @@ class HubOrgAccessTokenSpec(CamelModel):
     """Whether the token can be used. Default: true."""
 
 
+class TeamPermissionSpec(CamelModel):
+    repository: str = Field(min_length=2, max_length=255, pattern=REPOSITORY_NAME)
+    """Repository in the team's organization."""
+    permission: Literal["read", "write", "admin"] = "read"
+    """What the team may do there. Default: read."""
+
+
+class HubTeamSpec(CamelModel):
+    """An organization team (a Hub "group") and its repository permissions."""
+
+    org: Namespace
+    """Organization of the team."""
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,29}$")
+    """Team name; renaming replaces the team."""
+    description: str = ""
+    """Free text. Default: empty."""
+    permissions: list[TeamPermissionSpec] = []
+    """Repository permissions of the team. Default: none."""
+
+
 class DockerHubSpec(CamelModel):
     """`registries:dockerHub`. Credentials come from DOCKER_USERNAME with DOCKER_PASSWORD or
     DOCKER_HUB_TOKEN at call time, or from the secret `registries:dockerHubSecret`; never from state."""
@@ -129,6 +149,8 @@ class DockerHubSpec(CamelModel):
     """Personal access tokens of the authenticated user. Default: none."""
     org_access_tokens: list[HubOrgAccessTokenSpec] = []
     """Organization access tokens. Default: none."""
+    teams: list[HubTeamSpec] = []
+    """Organization teams and their repository permissions (needs a password or an org token). Default: none."""
 
 
 def dockerhub_problems(spec: DockerHubSpec, stack: str, base_dir: Path) -> list[ConfigProblem]:
@@ -168,6 +190,22 @@ def dockerhub_problems(spec: DockerHubSpec, stack: str, base_dir: Path) -> list[
                     )
                 )
             hooks.add(hook.name)
+    teams: set[str] = set()
+    for i, team in enumerate(spec.teams):
+        if f"{team.org}/{team.name}" in teams:
+            out.append(ConfigProblem(f"{root}.teams[{i}].name", repr(team.name), "teams must be unique per org"))
+        teams.add(f"{team.org}/{team.name}")
+        granted: set[str] = set()
+        for j, permission in enumerate(team.permissions):
+            if permission.repository in granted:
+                out.append(
+                    ConfigProblem(
+                        f"{root}.teams[{i}].permissions[{j}].repository",
+                        repr(permission.repository),
+                        "one permission per repository and team",
+                    )
+                )
+            granted.add(permission.repository)
     for key, tokens in (("accessTokens", spec.access_tokens), ("orgAccessTokens", spec.org_access_tokens)):
         labels: set[str] = set()
         for i, token in enumerate(tokens):

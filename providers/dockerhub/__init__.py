@@ -1,7 +1,14 @@
 """Docker Hub: an API client and Pulumi dynamic providers over it."""
 
 from providers.dockerhub.client import Credentials, HubClient, HubError, HubNotFound
-from providers.dockerhub.resources import AccessToken, OrgAccessToken, Repository, Webhook
+from providers.dockerhub.resources import (
+    AccessToken,
+    OrgAccessToken,
+    Repository,
+    RepositoryTeamPermission,
+    Team,
+    Webhook,
+)
 
 __all__ = [
     "AccessToken",
@@ -11,5 +18,7 @@ __all__ = [
     "HubNotFound",
     "OrgAccessToken",
     "Repository",
+    "RepositoryTeamPermission",
+    "Team",
     "Webhook",
 ]

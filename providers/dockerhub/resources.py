@@ -335,6 +335,87 @@ class WebhookProvider(_HubProvider):
         self._delete(props, f"/v2/repositories/{repo}/webhook_pipeline/{slug}/", f"webhook {id_}")
 
 
+# -- Teams and repository permissions -------------------------------------------------------------
+class TeamProvider(_HubProvider):
+    """An organization team (Hub calls it a group). A rename replaces it."""
+
+    replace_keys = ("baseUrl", "username", "org", "name")
+    input_keys = ("baseUrl", "username", "org", "name", "description")
+
+    @staticmethod
+    def _outputs(props: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+        return {**props, "teamId": int(info["id"]), "description": info.get("description") or ""}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        body = {"name": props["name"], "description": props.get("description") or ""}
+        what = f"team {props['name']!r} of {props['org']}"
+        info = self._client(props).request("POST", f"/v2/orgs/{props['org']}/groups", what, body=body)
+        return CreateResult(f"{props['org']}/{props['name']}", self._outputs(props, info))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        org, team = id_.split("/", 1)
+        try:
+            info = self._client(props).request("GET", f"/v2/orgs/{org}/groups/{team}", f"team {id_}")
+        except HubNotFound:
+            return ReadResult("", {})
+        outs = self._outputs({**props, "org": org, "name": team}, info)
+        return ReadResult(id_, outs, {k: outs[k] for k in self.input_keys if k in outs})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        org, team = id_.split("/", 1)
+        body = {"description": news.get("description") or ""}
+        info = self._client(news).request("PATCH", f"/v2/orgs/{org}/groups/{team}", f"team {id_}", body=body)
+        return UpdateResult(self._outputs(news, info))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        org, team = id_.split("/", 1)
+        self._delete(props, f"/v2/orgs/{org}/groups/{team}", f"team {id_}")
+
+
+TEAM_PERMISSIONS = frozenset({"read", "write", "admin"})
+
+
+class RepositoryTeamPermissionProvider(_HubProvider):
+    """What one team may do on one repository: read, write or admin."""
+
+    replace_keys = ("baseUrl", "username", "namespace", "repository", "teamId")
+    input_keys = ("baseUrl", "username", "namespace", "repository", "teamId", "permission")
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        if news.get("permission") not in TEAM_PERMISSIONS:
+            return CheckResult(news, [CheckFailure("permission", f"must be one of {sorted(TEAM_PERMISSIONS)}")])
+        return CheckResult(news, [])
+
+    @staticmethod
+    def _path(props: dict[str, Any]) -> str:
+        return f"/v2/repositories/{props['namespace']}/{props['repository']}/groups"
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        repo = f"{props['namespace']}/{props['repository']}"
+        body = {"group_id": int(props["teamId"]), "permission": props["permission"]}
+        self._client(props).request(
+            "POST", f"{self._path(props)}", f"permission of team {props['teamId']} on {repo}", body=body
+        )
+        return CreateResult(f"{repo}/{int(props['teamId'])}", dict(props))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        path, what = f"{self._path(props)}/{int(props['teamId'])}/", f"permission {id_}"
+        try:
+            info = self._client(props).request("GET", path, what)
+        except HubNotFound:
+            return ReadResult("", {})
+        outs = {**props, "permission": info.get("permission", props.get("permission"))}
+        return ReadResult(id_, outs, {k: outs[k] for k in self.input_keys if k in outs})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        path = f"{self._path(news)}/{int(news['teamId'])}/"
+        self._client(news).request("PATCH", path, f"permission {id_}", body={"permission": news["permission"]})
+        return UpdateResult(dict(news))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        self._delete(props, f"{self._path(props)}/{int(props['teamId'])}/", f"permission {id_}")
+
+
 # -- Resources -------------------------------------------------------------------------------------
 class Repository(Resource, module="dockerhub", name="Repository"):
     """A Docker Hub repository. Deleting it deletes its images: protect it in production."""
@@ -390,3 +471,19 @@ class Webhook(Resource, module="dockerhub", name="Webhook"):
         super().__init__(
             WebhookProvider(), resource_name, {"slug": None, **props}, pulumi.ResourceOptions.merge(opts, secret)
         )
+
+
+class Team(Resource, module="dockerhub", name="Team"):
+    """An organization team; `teamId` is what repository permissions refer to."""
+
+    teamId: pulumi.Output[int]
+
+    def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TeamProvider(), resource_name, {"teamId": None, **props}, opts)
+
+
+class RepositoryTeamPermission(Resource, module="dockerhub", name="RepositoryTeamPermission"):
+    """A team's permission (read, write or admin) on a repository."""
+
+    def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(RepositoryTeamPermissionProvider(), resource_name, props, opts)

@@ -44,6 +44,7 @@ def hub_config(url: str) -> dict[str, Any]:
         "orgAccessTokens": [
             {"org": "acme", "label": "deploy", "resources": [{"path": "acme/app", "scopes": ["scope-image-pull"]}]}
         ],
+        "teams": [{"org": "acme", "name": "devs", "permissions": [{"repository": "app", "permission": "write"}]}],
     }
 
 
@@ -76,6 +77,10 @@ def test_hub_holds_exactly_what_the_stack_declares(hub):
     assert oat["label"] == "deploy"
 
     assert outputs["dockerHubRepositories"].value == ["acme/app", "acme/docs"]
+    team = state.teams["acme/devs"]
+    assert state.permissions == {
+        f"acme/app/{team['id']}": {"group_id": team["id"], "group_name": "devs", "permission": "write"}
+    }
     assert outputs["dockerHubTokens"].secret
     assert outputs["dockerHubTokens"].value == {"ci-push": pat["token"]}
     assert outputs["dockerHubOrgTokens"].value == {"acme/deploy": oat["token"]}

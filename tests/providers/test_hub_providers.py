@@ -205,3 +205,42 @@ def test_secret_from_stack_config_is_used_when_the_environment_has_none(hub, mon
     provider.configure(ConfigureRequest(Config({"registries:dockerHubSecret": PASSWORD}, "registries")))
     assert provider.create(repo_props(hub)).id == "acme/app"
     assert PASSWORD not in serialize_provider(RepositoryProvider())
+
+
+def test_team_and_repository_permission_lifecycle(hub):
+    from providers.dockerhub.resources import RepositoryTeamPermissionProvider, TeamProvider
+
+    RepositoryProvider().create(repo_props(hub))
+    teams = TeamProvider()
+    team_props = {"baseUrl": hub.url, "username": USER, "org": "acme", "name": "devs", "description": "Developers"}
+    team = teams.create(team_props)
+    assert team.id == "acme/devs"
+    assert hub.state.teams["acme/devs"]["description"] == "Developers"
+    assert teams.diff(team.id, team.outs, {**team_props, "name": "ops"}).replaces == ["name"]
+    teams.update(team.id, team.outs, {**team_props, "description": "Builders"})
+    assert hub.state.teams["acme/devs"]["description"] == "Builders"
+
+    grants = RepositoryTeamPermissionProvider()
+    grant_props = {
+        "baseUrl": hub.url,
+        "username": USER,
+        "namespace": "acme",
+        "repository": "app",
+        "teamId": team.outs["teamId"],
+        "permission": "write",
+    }
+    assert grants.check({}, {**grant_props, "permission": "owner"}).failures
+    grant = grants.create(grant_props)
+    key = f"acme/app/{team.outs['teamId']}"
+    assert hub.state.permissions[key]["permission"] == "write"
+    assert grants.diff(grant.id, grant.outs, {**grant_props, "permission": "read"}).replaces == []
+    grants.update(grant.id, grant.outs, {**grant_props, "permission": "read"})
+    assert hub.state.permissions[key]["permission"] == "read"
+    hub.state.permissions[key]["permission"] = "admin"  # changed in the Hub UI
+    assert grants.read(grant.id, grant.outs).inputs["permission"] == "admin"
+
+    grants.delete(grant.id, grant.outs)
+    assert key not in hub.state.permissions
+    teams.delete(team.id, team.outs)
+    assert hub.state.teams == {}
+    assert teams.read(team.id, team.outs).id == ""

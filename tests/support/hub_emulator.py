@@ -1,7 +1,8 @@
 """A Docker Hub API emulator on 127.0.0.1, written from the documented contract (shared/reference).
 
 Routes: /v2/auth/token; repositories (namespace create/get/list, legacy patch/privacy/delete,
-immutabletags); personal and organization access tokens; webhook pipelines. JWTs expire; the token
+immutabletags); personal and organization access tokens; webhook pipelines; org groups (teams)
+and repository group permissions. JWTs expire; the token
 secret is returned only in the create response; lists paginate with absolute `next` URLs; errors
 use Hub's shapes. Switches make it answer 429 with Retry-After, 5xx, or an HTML challenge page.
 """
@@ -47,6 +48,10 @@ class HubState:
     org_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     """"ns/repo/slug" -> pipeline."""
+    teams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """"org/name" -> group."""
+    permissions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """"ns/repo/group_id" -> {group_id, group_name, permission}."""
     jwts: dict[str, tuple[str, float]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     logins: int = 0
@@ -356,6 +361,72 @@ class HubEmulator:
                 del state.org_tokens[m.group(2)]
                 return 204, None
 
+        if m := re.fullmatch(r"/v2/orgs/([^/]+)/groups", path):
+            org = m.group(1)
+            if method == "POST":
+                name = body.get("name") or ""
+                if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,29}", name):
+                    return 400, {"fields": {"name": ["invalid team name"]}, "text": "invalid"}
+                if f"{org}/{name}" in state.teams:
+                    return 409, {"message": f"team {name} already exists"}
+                team = {
+                    "id": len(state.teams) + 100,
+                    "uuid": str(uuid.uuid4()),
+                    "name": name,
+                    "description": body.get("description", ""),
+                    "member_count": 0,
+                    "role": "member",
+                }
+                state.teams[f"{org}/{name}"] = team
+                return 201, team
+            if method == "GET":
+                items = [t for k, t in sorted(state.teams.items()) if k.startswith(f"{org}/")]
+                return 200, self._page(items, path, query)
+        if m := re.fullmatch(r"/v2/orgs/([^/]+)/groups/([^/]+)", path):
+            key = f"{m.group(1)}/{m.group(2)}"
+            team = state.teams.get(key)
+            if team is None:
+                return 404, {"errinfo": None, "message": "not found"}
+            if method == "GET":
+                return 200, team
+            if method in ("PATCH", "PUT"):
+                if "description" in body:
+                    team["description"] = body["description"]
+                return 200, team
+            if method == "DELETE":
+                del state.teams[key]
+                for perm in [k for k, p in state.permissions.items() if p["group_id"] == team["id"]]:
+                    del state.permissions[perm]
+                return 204, None
+        if m := re.fullmatch(r"/v2/repositories/([^/]+)/([^/]+)/groups", path):
+            repo = f"{m.group(1)}/{m.group(2)}"
+            if repo not in state.repositories:
+                return 404, {"message": "not found"}
+            if method == "POST":
+                group_id, permission = body.get("group_id"), body.get("permission")
+                if permission not in ("read", "write", "admin"):
+                    return 400, {"fields": {"permission": ["must be read, write or admin"]}}
+                team = next((t for t in state.teams.values() if t["id"] == group_id), None)
+                if team is None:
+                    return 400, {"fields": {"group_id": ["no such group"]}}
+                entry = {"group_id": group_id, "group_name": team["name"], "permission": permission}
+                state.permissions[f"{repo}/{group_id}"] = entry
+                return 200, entry
+        if m := re.fullmatch(r"/v2/repositories/([^/]+)/([^/]+)/groups/([0-9]+)/", path):
+            key = f"{m.group(1)}/{m.group(2)}/{m.group(3)}"
+            entry = state.permissions.get(key)
+            if entry is None:
+                return 404, {"message": "not found"}
+            if method == "GET":
+                return 200, entry
+            if method == "PATCH":
+                if body.get("permission") not in ("read", "write", "admin"):
+                    return 400, {"fields": {"permission": ["must be read, write or admin"]}}
+                entry["permission"] = body["permission"]
+                return 200, entry
+            if method == "DELETE":
+                del state.permissions[key]
+                return 204, None
         if m := re.fullmatch(r"/v2/repositories/([^/]+)/([^/]+)/webhook_pipeline/", path):
             key = f"{m.group(1)}/{m.group(2)}"
             if key not in state.repositories:

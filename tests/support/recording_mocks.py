@@ -58,6 +58,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outs["repoDigest"] = f"{unwrap(inputs['name'])}@sha256:{_fake(args.name, 'digest')}"
         elif typ in ("pulumi-python:dynamic/dockerhub:AccessToken", "pulumi-python:dynamic/dockerhub:OrgAccessToken"):
             outs["token"] = wrap_secret(f"dckr_fake_{_fake(args.name, 'token')[:16]}")
+        elif typ == "pulumi-python:dynamic/dockerhub:Team":
+            outs["teamId"] = int(_fake(args.name, "team")[:6], 16)
         elif typ == "aws:iam/accessKey:AccessKey":
             outs["secret"] = wrap_secret(_fake(args.name, "aws-secret")[:40])
             return "AKIA" + _fake(args.name, "key-id")[:16].upper(), outs

@@ -14,6 +14,8 @@ REPO = "pulumi-python:dynamic/dockerhub:Repository"
 TOKEN = "pulumi-python:dynamic/dockerhub:AccessToken"
 ORG_TOKEN = "pulumi-python:dynamic/dockerhub:OrgAccessToken"
 HOOK = "pulumi-python:dynamic/dockerhub:Webhook"
+TEAM = "pulumi-python:dynamic/dockerhub:Team"
+GRANT = "pulumi-python:dynamic/dockerhub:RepositoryTeamPermission"
 
 HUB: dict[str, Any] = {
     "namespace": "acme",
@@ -32,6 +34,7 @@ HUB: dict[str, Any] = {
     "orgAccessTokens": [
         {"org": "acme", "label": "deploy", "resources": [{"path": "acme/app", "scopes": ["scope-image-pull"]}]}
     ],
+    "teams": [{"org": "acme", "name": "devs", "permissions": [{"repository": "app", "permission": "write"}]}],
 }
 
 
@@ -54,6 +57,13 @@ def test_config_declares_repositories_webhooks_and_tokens(run):
     org = mocks.find(ORG_TOKEN, "dockerhub-org-token-acme-deploy").plain
     assert org["resources"] == [{"type": "TYPE_REPO", "path": "acme/app", "scopes": ["scope-image-pull"]}]
     assert outputs["dockerHubRepositories"].value == ["acme/app", "acmeops/tools"]
+    team = mocks.find(TEAM, "dockerhub-team-acme-devs")
+    assert team.plain["org"] == "acme"
+    grant = mocks.find(GRANT, "dockerhub-permission-acme-app-devs").plain
+    assert grant["permission"] == "write"
+    assert grant["repository"] == "app"
+    assert grant["teamId"] > 0  # wired from the team's output
+    assert float(grant["teamId"]).is_integer()
 
 
 def test_hook_url_and_tokens_are_secret(run):
@@ -95,6 +105,19 @@ def test_repositories_are_protected_on_prod_stacks(run, monkeypatch):
 
 
 BAD_HUB = [
+    (
+        {
+            "namespace": "acme",
+            "teams": [{"org": "acme", "name": "devs", "permissions": [{"repository": "app", "permission": "owner"}]}],
+        },
+        "registries:dockerHub.teams[0].permissions[0].permission",
+        "'read', 'write' or 'admin'",
+    ),
+    (
+        {"namespace": "acme", "teams": [{"org": "acme", "name": "devs"}, {"org": "acme", "name": "devs"}]},
+        "registries:dockerHub.teams[1].name",
+        "unique",
+    ),
     ({"repositories": [{"name": "app"}]}, "registries:dockerHub.namespace", "required"),
     ({"namespace": "Acme"}, "registries:dockerHub.namespace", "pattern"),
     ({"namespace": "acme", "repositories": [{"name": "App_"}]}, "registries:dockerHub.repositories[0].name", "pattern"),
