@@ -14,7 +14,9 @@ from tests.support.pulumi_runtime import StackOutput, config_from_stack_file, ru
 from tests.support.recording_mocks import RecordingMocks
 
 ROOT = Path(__file__).resolve().parents[2]
-STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
+ALL_STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
+STACK_FILES = [p for p in ALL_STACK_FILES if "registries:selfHosted" in yaml.safe_load(p.read_text())["config"]]
+"""The stack files that declare a self-hosted registry."""
 
 # What a user sets with `pulumi config set --secret --path` before deploying a stack file that needs it.
 TEST_CERT = "-----BEGIN CERTIFICATE-----\nMIIB-test-chain\n-----END CERTIFICATE-----\n"

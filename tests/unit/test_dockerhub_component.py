@@ -197,3 +197,17 @@ def test_webhook_url_is_never_echoed_in_errors(run):
             }
         )
     assert "t0psecret" not in str(caught.value)
+
+
+def test_hub_stack_file_declares_its_repositories_tokens_and_team():
+    from tests.support.pulumi_runtime import run_program
+    from tests.support.recording_mocks import RecordingMocks
+    from tests.unit.conftest import ALL_STACK_FILES, stack_config
+
+    stack, config, secret_keys = stack_config(next(p for p in ALL_STACK_FILES if p.name == "Pulumi.hub.yaml"))
+    mocks = RecordingMocks()
+    outputs = run_program(mocks, stack=stack, config=config, secret_keys=secret_keys)
+    assert outputs["dockerHubRepositories"].value == ["acmecorp/api", "acmecorp/worker"]
+    assert set(outputs["dockerHubTokens"].value) == {"ci-push"}
+    assert len(mocks.of_type(GRANT)) == 2
+    assert "endpoint" not in outputs  # no self-hosted registry in this stack
