@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -50,6 +50,15 @@ class ConfigError(ValueError):
     @property
     def paths(self) -> list[str]:
         return [p.path for p in self.problems]
+
+
+def repeated(values: Iterable[Hashable]) -> Iterator[int]:
+    """Indices of the values that already occurred earlier in `values`."""
+    seen: set[Hashable] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            yield index
+        seen.add(value)
 
 
 def _is_secret_path(loc: Iterable[str | int]) -> bool:

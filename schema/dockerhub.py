@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from schema.base import CamelModel, ConfigProblem
+from schema.base import CamelModel, ConfigProblem, repeated
 
 # Docker IDs and organisation names: 4-30 lowercase letters and digits.
 NAMESPACE = r"^[a-z0-9]{4,30}$"
@@ -156,60 +156,39 @@ class DockerHubSpec(CamelModel):
 def dockerhub_problems(spec: DockerHubSpec, stack: str, base_dir: Path) -> list[ConfigProblem]:
     root = "registries:dockerHub"
     out: list[ConfigProblem] = []
-    repos: set[str] = set()
-    for i, repo in enumerate(spec.repositories):
-        full = f"{repo.namespace or spec.namespace}/{repo.name}"
-        if full in repos:
-            out.append(ConfigProblem(f"{root}.repositories[{i}].name", repr(repo.name), f"{full} is declared twice"))
-        repos.add(full)
-        if repo.full_description is not None and repo.full_description_file is not None:
-            out.append(
-                ConfigProblem(
-                    f"{root}.repositories[{i}].fullDescriptionFile",
-                    repr(repo.full_description_file),
-                    "give fullDescription or fullDescriptionFile, not both",
-                )
-            )
+
+    def bad(path: str, value: object, allowed: str) -> None:
+        out.append(ConfigProblem(f"{root}.{path}", repr(value), allowed))
+
+    repos = spec.repositories
+    for i in repeated(f"{r.namespace or spec.namespace}/{r.name}" for r in repos):
+        bad(f"repositories[{i}].name", repos[i].name, "this repository is declared twice")
+    for i, repo in enumerate(repos):
+        where = f"repositories[{i}].fullDescriptionFile"
         if repo.full_description_file is not None:
             path = base_dir / repo.full_description_file
-            where = f"{root}.repositories[{i}].fullDescriptionFile"
-            if not path.is_file():
-                out.append(ConfigProblem(where, repr(repo.full_description_file), f"no such file under {base_dir}"))
+            if repo.full_description is not None:
+                bad(where, repo.full_description_file, "give fullDescription or fullDescriptionFile, not both")
+            elif not path.is_file():
+                bad(where, repo.full_description_file, f"no such file under {base_dir}")
             elif len(path.read_text(encoding="utf-8")) > 25000:
-                out.append(
-                    ConfigProblem(where, repr(repo.full_description_file), "Hub allows at most 25,000 characters")
-                )
-        hooks: set[str] = set()
-        for j, hook in enumerate(repo.webhooks):
-            if hook.name in hooks:
-                out.append(
-                    ConfigProblem(
-                        f"{root}.repositories[{i}].webhooks[{j}].name",
-                        repr(hook.name),
-                        "webhook names must be unique per repository",
-                    )
-                )
-            hooks.add(hook.name)
-    teams: set[str] = set()
+                bad(where, repo.full_description_file, "Hub allows at most 25,000 characters")
+        for j in repeated(hook.name for hook in repo.webhooks):
+            bad(
+                f"repositories[{i}].webhooks[{j}].name",
+                repo.webhooks[j].name,
+                "webhook names must be unique per repository",
+            )
+    for i in repeated(f"{team.org}/{team.name}" for team in spec.teams):
+        bad(f"teams[{i}].name", spec.teams[i].name, "teams must be unique per org")
     for i, team in enumerate(spec.teams):
-        if f"{team.org}/{team.name}" in teams:
-            out.append(ConfigProblem(f"{root}.teams[{i}].name", repr(team.name), "teams must be unique per org"))
-        teams.add(f"{team.org}/{team.name}")
-        granted: set[str] = set()
-        for j, permission in enumerate(team.permissions):
-            if permission.repository in granted:
-                out.append(
-                    ConfigProblem(
-                        f"{root}.teams[{i}].permissions[{j}].repository",
-                        repr(permission.repository),
-                        "one permission per repository and team",
-                    )
-                )
-            granted.add(permission.repository)
+        for j in repeated(grant.repository for grant in team.permissions):
+            bad(
+                f"teams[{i}].permissions[{j}].repository",
+                team.permissions[j].repository,
+                "one permission per repository and team",
+            )
     for key, tokens in (("accessTokens", spec.access_tokens), ("orgAccessTokens", spec.org_access_tokens)):
-        labels: set[str] = set()
-        for i, token in enumerate(tokens):
-            if token.label in labels:
-                out.append(ConfigProblem(f"{root}.{key}[{i}].label", repr(token.label), "token labels must be unique"))
-            labels.add(token.label)
+        for i in repeated(token.label for token in tokens):
+            bad(f"{key}[{i}].label", tokens[i].label, "token labels must be unique")
     return out

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Discriminator, Field, SecretStr, Tag
 from pydantic.alias_generators import to_camel
 
-from schema.base import CamelModel, ConfigProblem
+from schema.base import CamelModel, ConfigProblem, repeated
 
 DURATION = r"^[0-9]+(ms|s|m|h)$"
 IMAGE = r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+)?[a-z0-9._/-]*(:[A-Za-z0-9._-]{1,128}|@sha256:[0-9a-f]{64})$"
@@ -336,17 +336,11 @@ def selfhosted_problems(spec: SelfHostedSpec, stack: str) -> list[ConfigProblem]
             f"must be less than tls.validityHours ({tls.validity_hours})",
         )
 
-    seen: set[str] = set()
-    for i, user in enumerate(spec.users):
-        if user.name in seen:
-            bad(f"users[{i}].name", user.name, "user names must be unique")
-        seen.add(user.name)
-
-    names: set[str] = set()
+    for i in repeated(user.name for user in spec.users):
+        bad(f"users[{i}].name", spec.users[i].name, "user names must be unique")
+    for i in repeated(hook.name for hook in spec.notifications):
+        bad(f"notifications[{i}].name", spec.notifications[i].name, "endpoint names must be unique")
     for i, hook in enumerate(spec.notifications):
-        if hook.name in names:
-            bad(f"notifications[{i}].name", hook.name, "endpoint names must be unique")
-        names.add(hook.name)
         for header in hook.headers:
             if header.lower() == "authorization":
                 bad(
