@@ -82,16 +82,19 @@ class Deployment:
     docker_client: docker.DockerClient
     outputs: dict[str, StackOutput] = field(default_factory=dict)
     clients: list[RegistryUser] = field(default_factory=list)
+    tls: bool = True
+    """Whether the last applied config serves TLS."""
 
     def apply(self, stack: str, spec: dict[str, Any]) -> dict[str, Any]:
         """`pulumi up` with this selfHosted config; returns the stack outputs (secrets unwrapped)."""
+        self.tls = spec.get("tls", {}).get("mode", "selfSigned") != "none"
         self.engine.begin_run()
         self.outputs = run_program(self.engine, stack=stack, config=runtime_config(spec))
         self.engine.end_run()
         return {k: v.value for k, v in self.outputs.items()}
 
-    def client(self, outputs: dict[str, Any], tls: bool = True) -> RegistryUser:
-        user = RegistryUser(outputs["endpoint"], outputs["caCertPem"], tls=tls)
+    def client(self, outputs: dict[str, Any]) -> RegistryUser:
+        user = RegistryUser(outputs["endpoint"], outputs["caCertPem"], tls=self.tls)
         self.clients.append(user)
         return user
 

@@ -42,7 +42,7 @@ def _deploy(deployment: Deployment, stack: tuple[str, dict[str, Any]]) -> tuple[
 
 def test_login_push_pull_roundtrip_with_generated_credentials(deployment, docker_client, stack):
     outputs, user, password = _deploy(deployment, stack)
-    client = deployment.client(outputs, tls=stack[1].get("tls", {}).get("mode") != "none")
+    client = deployment.client(outputs)
     assert outputs["loginCommand"] == f"docker login {outputs['endpoint']} --username {user} --password-stdin"
     assert password not in outputs["loginCommand"]
 
@@ -267,7 +267,7 @@ def test_registryctl_login_and_verify_against_the_deployed_registry(deployment, 
 
     outputs = deployment.apply(*stack)
     client = deployment.client(outputs)  # removes the certs.d entry afterwards
-    assert trust_ca(outputs) is not None
+    assert (trust_ca(outputs) is not None) == deployment.tls
     user = login(outputs, docker_config=client.docker_config)
     assert user == next(iter(outputs["users"]))
     digest = verify(outputs, docker_config=client.docker_config)
