@@ -26,6 +26,27 @@ def _docker(args: list[str], docker_config: Path | None, stdin: str | None = Non
     return result.stdout
 
 
+def scratch_context(files: Mapping[str, bytes]) -> bytes:
+    """A docker build context (tar) holding `files`, e.g. a `FROM scratch` Dockerfile and its payload."""
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return context.getvalue()
+
+
+def pushed_digest(push_output: str) -> str:
+    """The manifest digest `docker push` reported, or "" when it reported none."""
+    return next((line.split("digest: ")[1].split()[0] for line in push_output.splitlines() if "digest: " in line), "")
+
+
+def pulled_digest(repo_digests_json: str, repository: str) -> str:
+    """The digest of `repository` (host:port/name) among an image's RepoDigests, or ""."""
+    return next((d.split("@")[1] for d in json.loads(repo_digests_json) if d.startswith(f"{repository}@")), "")
+
+
 def trust_ca(outputs: Mapping[str, Any], certs_dir: Path = CERTS_D) -> Path | None:
     """Install the stack's CA where the Docker daemon looks for it: certs.d/<host:port>/ca.crt."""
     ca = outputs.get("caCertPem") or ""
@@ -53,16 +74,11 @@ def verify(outputs: Mapping[str, Any], docker_config: Path | None = None) -> str
     """Push a tiny generated image, remove it locally, pull it back; returns the digest both agreed on."""
     endpoint = str(outputs["endpoint"])
     ref = f"{endpoint}/registryctl/verify:{os.urandom(4).hex()}"
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in (("Dockerfile", b"FROM scratch\nCOPY probe /probe\n"), ("probe", os.urandom(256))):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    context = scratch_context({"Dockerfile": b"FROM scratch\nCOPY probe /probe\n", "probe": os.urandom(256)})
     # The classic builder reads a tar context from stdin and needs no BuildKit plugin.
     build = subprocess.run(
         ["docker", "build", "-q", "-t", ref, "-"],
-        input=context.getvalue(),
+        input=context,
         capture_output=True,
         check=False,
         timeout=600,
@@ -70,12 +86,11 @@ def verify(outputs: Mapping[str, Any], docker_config: Path | None = None) -> str
     )
     if build.returncode != 0:
         raise RegistryCtlError(f"`docker build` of the probe image failed: {build.stderr.decode().strip()}")
-    pushed = _docker(["push", ref], docker_config)
-    digest = next((line.split("digest: ")[1].split()[0] for line in pushed.splitlines() if "digest: " in line), "")
+    digest = pushed_digest(_docker(["push", ref], docker_config))
     _docker(["rmi", ref], docker_config)
     _docker(["pull", ref], docker_config)
-    repo_digests = json.loads(_docker(["image", "inspect", "--format", "{{json .RepoDigests}}", ref], docker_config))
-    pulled = next((d.split("@")[1] for d in repo_digests if d.startswith(ref.rsplit(":", 1)[0] + "@")), "")
+    inspected = _docker(["image", "inspect", "--format", "{{json .RepoDigests}}", ref], docker_config)
+    pulled = pulled_digest(inspected, ref.rsplit(":", 1)[0])
     _docker(["rmi", ref], docker_config)
     if not digest or digest != pulled:
         raise RegistryCtlError(f"pushed digest {digest or '?'} but pulled {pulled or '?'}")

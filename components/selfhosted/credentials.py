@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import bcrypt
 
@@ -50,7 +50,3 @@ def docker_config_json(endpoint: str, username: str, password: str) -> str:
     """A ~/.docker/config.json that logs into `endpoint` (host:port) as `username`."""
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
     return json.dumps({"auths": {endpoint: {"auth": auth}}}, sort_keys=True)
-
-
-def password_map(names: Sequence[str], passwords: Sequence[str]) -> Mapping[str, str]:
-    return dict(zip(names, passwords, strict=True))

@@ -194,7 +194,7 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         )
         self.container_name = container.name
         self.volume_name = volume.name if volume is not None else pulumi.Output.from_input("")
-        self.bucket = s3.bucket if s3 is not None else pulumi.Output.from_input("")
+        self.bucket = bucket
         self.register_outputs(
             {
                 "endpoint": self.endpoint,

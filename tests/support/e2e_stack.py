@@ -3,56 +3,22 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.support.engine_tls import issue_chain
+from tests.support.pulumi_runtime import unwrap
 
 SELF_HOSTED = "registries:selfHosted"
 
 
 def provided_certificate(hostname: str) -> tuple[str, str, str]:
-    """A CA and a server certificate for `hostname` and 127.0.0.1, as a user's own CA would issue."""
-    import ipaddress
-
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "e2e provided CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-    return cert.public_bytes(pem).decode(), key_pem, ca.public_bytes(pem).decode()
+    """(certificate, key, CA) for `hostname` and 127.0.0.1, as a user's own CA would issue them."""
+    chain = issue_chain({"algorithm": "ECDSA", "ecdsaCurve": "P256"}, hostname, ca_hours=48, cert_hours=24)
+    return chain["cert"]["certPem"], unwrap(chain["key"]["privateKeyPemPkcs8"]), chain["ca"]["certPem"]
 
 
 def load_e2e_stack(path: Path) -> tuple[str, dict[str, Any], list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import tarfile
@@ -52,8 +53,6 @@ def _upload_tar(uploads: list[dict[str, Any]]) -> bytes:
             if "content" in upload:
                 data = upload["content"].encode()
             elif "contentBase64" in upload:
-                import base64
-
                 data = base64.b64decode(upload["contentBase64"])
             else:
                 with open(upload["source"], "rb") as handle:

@@ -13,7 +13,7 @@ import dill
 from pulumi.dynamic import ResourceProvider
 
 from tests.support.local_engine import Applied, Backend
-from tests.support.pulumi_runtime import wrap_secret
+from tests.support.pulumi_runtime import unwrap, wrap_secret
 
 # The outputs each resource marks secret with additional_secret_outputs (ignored by the mock monitor).
 SECRET_OUTPUTS = {
@@ -45,8 +45,6 @@ def _create(typ: str, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str
 
 
 def _plain_outputs(applied: Applied) -> dict[str, Any]:
-    from tests.support.pulumi_runtime import unwrap
-
     return unwrap(applied.outputs)
 
 

@@ -168,3 +168,41 @@ def apply_tls(typ: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         outs = _sign(inputs, csr.subject, csr.public_key(), ca_cert.subject, ca_key, sans)
         return str(x509.load_pem_x509_certificate(outs["certPem"].encode()).serial_number), outs
     raise NotImplementedError(f"local engine: no tls handler for {typ}")
+
+
+def issue_chain(algorithm: dict[str, Any], hostname: str, ca_hours: int, cert_hours: int) -> dict[str, dict[str, Any]]:
+    """A CA and a server certificate for `hostname` and 127.0.0.1, made as the program's TLS resources are.
+
+    Returns the outputs of each step: ca_key, ca, key, csr, cert."""
+    _, ca_key = apply_tls("tls:index/privateKey:PrivateKey", algorithm)
+    _, ca = apply_tls(
+        "tls:index/selfSignedCert:SelfSignedCert",
+        {
+            "privateKeyPem": ca_key["privateKeyPem"]["value"],
+            "isCaCertificate": True,
+            "subject": {"commonName": f"{hostname} test CA"},
+            "validityPeriodHours": ca_hours,
+            "allowedUses": ["cert_signing"],
+        },
+    )
+    _, key = apply_tls("tls:index/privateKey:PrivateKey", algorithm)
+    _, csr = apply_tls(
+        "tls:index/certRequest:CertRequest",
+        {
+            "privateKeyPem": key["privateKeyPem"]["value"],
+            "subject": {"commonName": hostname},
+            "dnsNames": [hostname],
+            "ipAddresses": ["127.0.0.1"],
+        },
+    )
+    _, cert = apply_tls(
+        "tls:index/locallySignedCert:LocallySignedCert",
+        {
+            "certRequestPem": csr["certRequestPem"],
+            "caCertPem": ca["certPem"],
+            "caPrivateKeyPem": ca_key["privateKeyPem"]["value"],
+            "validityPeriodHours": cert_hours,
+            "allowedUses": ["server_auth", "digital_signature"],
+        },
+    )
+    return {"ca_key": ca_key, "ca": ca, "key": key, "csr": csr, "cert": cert}

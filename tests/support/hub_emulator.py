@@ -306,17 +306,7 @@ class HubEmulator:
             token = state.access_tokens.get(m.group(1))
             if token is None or token["owner"] != who:
                 return 404, {"message": "not found"}
-            if method == "GET":
-                return 200, self._public_token(token)
-            if method == "PATCH":
-                if "token_label" in body:
-                    token["token_label"] = body["token_label"]
-                if "is_active" in body:
-                    token["is_active"] = bool(body["is_active"])
-                return 200, self._public_token(token)
-            if method == "DELETE":
-                del state.access_tokens[m.group(1)]
-                return 204, None
+            return self._token_item(method, state.access_tokens, m.group(1), body, ("token_label",))
 
         if m := re.fullmatch(r"/v2/orgs/([^/]+)/access-tokens", path):
             org = m.group(1)
@@ -348,18 +338,7 @@ class HubEmulator:
             token = state.org_tokens.get(m.group(2))
             if token is None or token["org"] != m.group(1):
                 return 404, {"message": "not found"}
-            if method == "GET":
-                return 200, self._public_token(token)
-            if method == "PATCH":
-                for key in ("label", "description", "resources"):
-                    if key in body:
-                        token[key] = body[key]
-                if "is_active" in body:
-                    token["is_active"] = bool(body["is_active"])
-                return 200, self._public_token(token)
-            if method == "DELETE":
-                del state.org_tokens[m.group(2)]
-                return 204, None
+            return self._token_item(method, state.org_tokens, m.group(2), body, ("label", "description", "resources"))
 
         if m := re.fullmatch(r"/v2/orgs/([^/]+)/groups", path):
             org = m.group(1)
@@ -460,6 +439,22 @@ class HubEmulator:
                 del state.webhooks[key]
                 return 204, None
         return 404, {"message": f"no route {method} {path}"}
+
+    def _token_item(
+        self, method: str, store: dict[str, dict[str, Any]], key: str, body: dict[str, Any], editable: tuple[str, ...]
+    ) -> tuple[int, Any]:
+        """GET, PATCH (the `editable` fields and is_active) or DELETE one personal or organization token."""
+        token = store[key]
+        if method == "PATCH":
+            token.update({k: body[k] for k in editable if k in body})
+            if "is_active" in body:
+                token["is_active"] = bool(body["is_active"])
+        if method == "DELETE":
+            del store[key]
+            return 204, None
+        if method in ("GET", "PATCH"):
+            return 200, self._public_token(token)
+        return 405, {"message": "method not allowed"}
 
     @staticmethod
     def _public_token(token: dict[str, Any]) -> dict[str, Any]:

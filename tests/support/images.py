@@ -7,11 +7,12 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from pathlib import Path
 
 import docker
+
+from registryctl.registry_client import scratch_context
 
 REGISTRY_BINARY = Path("/usr/bin/docker-registry")
 BUSYBOX = Path("/bin/busybox")
@@ -98,13 +99,6 @@ def build_registry_image(client: docker.DockerClient, tags: list[str]) -> str:
 def build_scratch_image(client: docker.DockerClient, tag: str, layers: list[bytes]) -> str:
     """A FROM scratch image with one layer per blob in `layers`; returns its id."""
     dockerfile = "FROM scratch\n" + "".join(f"COPY layer{i}.bin /data/layer{i}.bin\n" for i in range(len(layers)))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        files = {"Dockerfile": dockerfile.encode(), **{f"layer{i}.bin": blob for i, blob in enumerate(layers)}}
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    image, _ = client.images.build(fileobj=buffer, custom_context=True, tag=tag, rm=True)
+    files = {"Dockerfile": dockerfile.encode(), **{f"layer{i}.bin": blob for i, blob in enumerate(layers)}}
+    image, _ = client.images.build(fileobj=io.BytesIO(scratch_context(files)), custom_context=True, tag=tag, rm=True)
     return image.id or ""

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-CERTS_D = Path("/etc/docker/certs.d")
+from registryctl.registry_client import CERTS_D, pulled_digest, pushed_digest, trust_ca
 
 
 def run(
@@ -38,11 +38,9 @@ class RegistryUser:
         self.cert_dir.mkdir()
         self.docker_config = self.workdir / "docker"
         self.docker_config.mkdir()
-        if self.tls:
+        if self.tls:  # trusted the way users do: --cert-dir for skopeo, certs.d for the daemon
             (self.cert_dir / "ca.crt").write_text(self.ca_pem)
-            daemon_dir = CERTS_D / self.endpoint
-            daemon_dir.mkdir(parents=True, exist_ok=True)
-            (daemon_dir / "ca.crt").write_text(self.ca_pem)
+            trust_ca({"endpoint": self.endpoint, "caCertPem": self.ca_pem})
         self.ca_file = str(self.cert_dir / "ca.crt") if self.tls else None
 
     @property
@@ -64,8 +62,8 @@ class RegistryUser:
         """Tag and push; returns the manifest digest the registry reported."""
         ref = f"{self.endpoint}/{repository}:{tag}"
         self.docker("tag", local_tag, ref)
-        out = self.docker("push", ref).stdout
-        digest = next(line.split("digest: ")[1].split()[0] for line in out.splitlines() if "digest: " in line)
+        digest = pushed_digest(self.docker("push", ref).stdout)
+        assert digest, f"docker push {ref} reported no digest"
         return digest
 
     def pull(self, repository: str, tag: str) -> str:
@@ -73,7 +71,9 @@ class RegistryUser:
         ref = f"{self.endpoint}/{repository}:{tag}"
         self.docker("pull", ref)
         digests = self.docker("image", "inspect", "--format", "{{json .RepoDigests}}", ref).stdout
-        return next(d.split("@")[1] for d in json.loads(digests) if d.startswith(f"{self.endpoint}/{repository}@"))
+        digest = pulled_digest(digests, f"{self.endpoint}/{repository}")
+        assert digest, f"{ref} has no digest from {self.endpoint}"
+        return digest
 
     def remove_local(self, repository: str, tag: str) -> None:
         self.docker("rmi", "--force", f"{self.endpoint}/{repository}:{tag}")

@@ -9,7 +9,7 @@ import pulumi
 import pytest
 from cryptography import x509
 
-from tests.support.engine_tls import apply_tls
+from tests.support.engine_tls import issue_chain
 from tests.support.local_engine import LocalEngine
 from tests.support.pulumi_runtime import unwrap
 
@@ -63,37 +63,8 @@ def test_password_honours_character_classes():
     [{"algorithm": "ECDSA", "ecdsaCurve": "P256"}, {"algorithm": "RSA", "rsaBits": 2048}, {"algorithm": "ED25519"}],
 )
 def test_locally_signed_certificate_chains_to_the_ca_with_sans_and_uses(algorithm):
-    _, ca_key = apply_tls("tls:index/privateKey:PrivateKey", algorithm)
-    _, ca = apply_tls(
-        "tls:index/selfSignedCert:SelfSignedCert",
-        {
-            "privateKeyPem": unwrap(ca_key["privateKeyPem"]),
-            "isCaCertificate": True,
-            "subject": {"commonName": "Test CA"},
-            "validityPeriodHours": 10,
-            "allowedUses": ["cert_signing"],
-        },
-    )
-    _, key = apply_tls("tls:index/privateKey:PrivateKey", algorithm)
-    _, csr = apply_tls(
-        "tls:index/certRequest:CertRequest",
-        {
-            "privateKeyPem": unwrap(key["privateKeyPem"]),
-            "subject": {"commonName": "localhost"},
-            "dnsNames": ["localhost"],
-            "ipAddresses": ["127.0.0.1"],
-        },
-    )
-    _, cert = apply_tls(
-        "tls:index/locallySignedCert:LocallySignedCert",
-        {
-            "certRequestPem": csr["certRequestPem"],
-            "caCertPem": ca["certPem"],
-            "caPrivateKeyPem": unwrap(ca_key["privateKeyPem"]),
-            "validityPeriodHours": 5,
-            "allowedUses": ["server_auth", "digital_signature"],
-        },
-    )
+    chain = issue_chain(algorithm, "localhost", ca_hours=10, cert_hours=5)
+    cert, ca = chain["cert"], chain["ca"]
     issued = x509.load_pem_x509_certificate(cert["certPem"].encode())
     authority = x509.load_pem_x509_certificate(ca["certPem"].encode())
     issued.verify_directly_issued_by(authority)
