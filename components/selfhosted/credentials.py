@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 from collections.abc import Sequence
 
 import bcrypt
 
 BCRYPT_COST = 10
-_BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+SALT_BYTES = 16
+"""bcrypt salts are 128 bits."""
+_STANDARD_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_BCRYPT_B64 = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_TO_BCRYPT_B64 = str.maketrans(_STANDARD_B64, _BCRYPT_B64)
 
 
-def stable_bcrypt_hash(password: str, *, salt_context: str) -> str:
-    """bcrypt hash of a user-supplied password whose salt is derived from the password and its context.
+def bcrypt_salt(salt: bytes) -> str:
+    """The 22 salt characters bcrypt stores for 16 salt bytes (its own base64 alphabet, no padding)."""
+    if len(salt) != SALT_BYTES:
+        raise ValueError(f"a bcrypt salt is {SALT_BYTES} bytes, got {len(salt)}")
+    return base64.b64encode(salt).decode().rstrip("=").translate(_TO_BCRYPT_B64)
 
-    A fresh random salt would change the htpasswd file, and so restart the registry, on every
-    `pulumi up`. The salt is an HMAC of the context (project, stack, user) keyed by the password,
-    so it is unique per user and stack, and never reveals the password.
+
+def bcrypt_hash_with_salt(password: str, salt: bytes) -> str:
+    """bcrypt hash of a user-supplied password with a salt the caller keeps (a RandomBytes in state).
+
+    A fresh salt on every run would change the htpasswd file, and so restart the registry, on every
+    `pulumi up`; a salt derived from the password would let anyone holding the file test guesses
+    without paying for bcrypt. The salt is random and independent of the password, and stays the same
+    until the password changes (the RandomBytes resource has the password as its keeper).
     """
     if len(password.encode()) > 72:
         raise ValueError("bcrypt reads at most 72 bytes of a password; use a shorter one")
-    digest = hmac.new(password.encode(), salt_context.encode(), hashlib.sha256).digest()
-    # bcrypt salts are 22 characters of its own base64 alphabet; the last one carries 4 bits.
-    chars = "".join(_BCRYPT_ALPHABET[b % 64] for b in digest[:21]) + _BCRYPT_ALPHABET[(digest[21] % 4) * 16]
-    salt = f"$2b${BCRYPT_COST:02d}${chars}".encode()
-    return bcrypt.hashpw(password.encode(), salt).decode()
+    return bcrypt.hashpw(password.encode(), f"$2b${BCRYPT_COST:02d}${bcrypt_salt(salt)}".encode()).decode()
 
 
 def htpasswd_file(entries: Sequence[tuple[str, str]]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -17,7 +18,7 @@ from components.selfhosted.config_file import (
     registry_layout,
     render_registry_config,
 )
-from components.selfhosted.credentials import docker_config_json, htpasswd_file, stable_bcrypt_hash
+from components.selfhosted.credentials import SALT_BYTES, bcrypt_hash_with_salt, docker_config_json, htpasswd_file
 from components.selfhosted.s3_storage import S3Storage, declare_s3_storage, default_bucket_name
 from components.selfhosted.tls import declare_tls
 from components.selfhosted.ui import ui_environment
@@ -31,9 +32,9 @@ class SelfHostedRegistryArgs:
     spec: SelfHostedSpec
     """The validated `registries:selfHosted` config."""
     project: str
-    """Pulumi project name (part of derived names and of password salts)."""
+    """Pulumi project name (part of derived names)."""
     stack: str
-    """Stack name (part of derived names and of password salts)."""
+    """Stack name (part of derived names)."""
     protect_data: bool
     """Protect the data volume from deletion (prod stacks)."""
 
@@ -210,16 +211,28 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         """Each user's password (given as a secret, or generated) and the htpasswd file of their bcrypt hashes.
 
         Hashes stay the same across runs: RandomPassword keeps its bcrypt_hash in state, and a given
-        password is hashed with a salt derived from it (see stable_bcrypt_hash)."""
+        password is hashed with a random salt kept in state by a RandomBytes whose keeper is the password."""
         spec = args.spec
         passwords: list[pulumi.Output[str]] = []
         hashes: list[pulumi.Output[str]] = []
         for user in spec.users:
             if user.password is not None:
-                given = user.password.get_secret_value()
-                salt_context = f"{args.project}/{args.stack}/{user.name}"
-                passwords.append(pulumi.Output.secret(given))
-                hashes.append(pulumi.Output.secret(stable_bcrypt_hash(given, salt_context=salt_context)))
+                given = pulumi.Output.secret(user.password.get_secret_value())
+                # A new password replaces the salt; the salt never depends on the password (review H1).
+                salt = random.RandomBytes(
+                    f"{name}-salt-{user.name}",
+                    length=SALT_BYTES,
+                    keepers={"password": given},
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                passwords.append(given)
+                hashes.append(
+                    pulumi.Output.secret(
+                        pulumi.Output.all(given, salt.base64).apply(
+                            lambda values: bcrypt_hash_with_salt(values[0], base64.b64decode(values[1]))
+                        )
+                    )
+                )
                 continue
             generated = random.RandomPassword(
                 f"{name}-password-{user.name}",

@@ -52,6 +52,11 @@ def apply_random(typ: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]
     if typ == "random:index/randomString:RandomString":
         result = random_string(inputs)
         return result, {**inputs, "result": result}
+    if typ == "random:index/randomBytes:RandomBytes":
+        raw = secrets.token_bytes(int(inputs["length"]))
+        # pulumi-random marks both encodings secret (additional_secret_outputs).
+        encoded = base64.b64encode(raw).decode()
+        return "none", {**inputs, "base64": wrap_secret(encoded), "hex": wrap_secret(raw.hex())}
     if typ == "random:index/randomId:RandomId":
         raw = secrets.token_bytes(int(inputs["byteLength"]))
         prefix = inputs.get("prefix", "")

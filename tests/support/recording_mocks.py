@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # A fixed salt keeps the mock deterministic, as provider state keeps the real hash stable.
             hashed = bcrypt.hashpw(password.encode(), b"$2a$04$abcdefghijklmnopqrstuu").decode()
             outs.update(result=wrap_secret(password), bcryptHash=wrap_secret(hashed))
+        elif typ == "random:index/randomBytes:RandomBytes":
+            raw = hashlib.sha256(f"{args.name}/bytes".encode()).digest()[: int(unwrap(inputs["length"]))]
+            outs.update(base64=wrap_secret(base64.b64encode(raw).decode()), hex=wrap_secret(raw.hex()))
         elif typ == "tls:index/privateKey:PrivateKey":
             outs.update(
                 privateKeyPem=wrap_secret(f"-----BEGIN PRIVATE KEY-----\n{_fake(args.name, 'key')}\n"),

@@ -10,31 +10,38 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.selfhosted.credentials import docker_config_json, htpasswd_file, stable_bcrypt_hash
+from components.selfhosted.credentials import bcrypt_hash_with_salt, bcrypt_salt, docker_config_json, htpasswd_file
 
 
 @settings(max_examples=15, deadline=None)
 @given(
     password=st.text(min_size=12, max_size=40).filter(lambda p: "\x00" not in p and len(p.encode()) <= 72),
-    user=st.from_regex(r"[a-z]{1,10}", fullmatch=True),
+    salt=st.binary(min_size=16, max_size=16),
 )
-def test_given_password_hash_is_stable_and_verifies(password, user):
-    first = stable_bcrypt_hash(password, salt_context=f"registries/prod/{user}")
-    assert first == stable_bcrypt_hash(password, salt_context=f"registries/prod/{user}")
-    assert bcrypt.checkpw(password.encode(), first.encode())
+def test_given_password_hash_carries_the_given_salt_and_verifies(password, salt):
+    hashed = bcrypt_hash_with_salt(password, salt)
+    assert hashed == bcrypt_hash_with_salt(password, salt)  # same salt in state -> same line, no restart
+    assert hashed.startswith(f"$2b$10${bcrypt_salt(salt)}")
+    assert bcrypt.checkpw(password.encode(), hashed.encode())
+
+
+def test_salt_encoding_is_bcrypts_own_base64():
+    # bcrypt's alphabet starts "./A": 16 zero bytes are 22 '.', 16 0xff bytes end in the 2 bits left.
+    assert bcrypt_salt(bytes(16)) == "." * 22
+    assert bcrypt_salt(b"\xff" * 16) == "9" * 21 + "u"
+    with pytest.raises(ValueError, match="16 bytes"):
+        bcrypt_salt(b"short")
 
 
 def test_password_longer_than_bcrypt_reads_is_refused():
     with pytest.raises(ValueError, match="72 bytes"):
-        stable_bcrypt_hash("é" * 40, salt_context="registries/local/admin")
+        bcrypt_hash_with_salt("é" * 40, bytes(16))
 
 
-def test_salt_differs_per_user_and_stack():
-    a = stable_bcrypt_hash("same-password-123", salt_context="registries/prod/alice")
-    b = stable_bcrypt_hash("same-password-123", salt_context="registries/prod/bob")
-    c = stable_bcrypt_hash("same-password-123", salt_context="registries/dev/alice")
-    assert len({a, b, c}) == 3
-    assert a.startswith("$2b$10$")
+def test_different_salts_give_different_hashes_for_one_password():
+    first = bcrypt_hash_with_salt("same-password-123", bytes(16))
+    second = bcrypt_hash_with_salt("same-password-123", b"\x01" * 16)
+    assert first != second
 
 
 def test_htpasswd_file_has_one_bcrypt_line_per_user():

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from typing import Any
 
+import bcrypt
+import pulumi
 import pytest
 import yaml
 
-from tests.support.pulumi_runtime import contains_secret, is_secret, run_program
+from components.selfhosted.credentials import bcrypt_hash_with_salt
+from tests.support.engine_random import apply_random
+from tests.support.pulumi_runtime import contains_secret, is_secret, run_program, unwrap
 from tests.support.recording_mocks import RecordingMocks
 from tests.unit.conftest import STACK_FILES, TEST_KEY, record_options, stack_config
 
@@ -221,3 +229,62 @@ def test_named_docker_objects_are_deleted_before_they_are_replaced(run, monkeypa
     assert containers["selfhosted-registry"].delete_before_replace is True
     assert containers["selfhosted-ui"].delete_before_replace is True
     assert networks["selfhosted-network"].delete_before_replace is True
+
+
+GIVEN_PASSWORD = "a-given-password-42"
+SALT = "random:index/randomBytes:RandomBytes"
+
+
+def _hash_of(mocks: Any, user: str) -> str:
+    htpasswd = _upload(mocks.find(CONTAINER, "selfhosted-registry"), "/auth/htpasswd")
+    return next(line.split(":", 1)[1] for line in htpasswd.splitlines() if line.startswith(f"{user}:"))
+
+
+def _salt_derived_from_password(password: str, context: str) -> str:
+    """The salt an attacker recomputes from the password and public context (the review's H1 attack)."""
+    digest = hmac.new(password.encode(), context.encode(), hashlib.sha256).digest()
+    alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(alphabet[b % 64] for b in digest[:21]) + alphabet[(digest[21] % 4) * 16]
+
+
+class _RealRandomMocks(RecordingMocks):
+    """Recording mocks whose random:* resources draw real random bytes, as pulumi-random does on create."""
+
+    def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
+        ident, outs = super().new_resource(args)
+        if args.typ.startswith("random:"):
+            ident, outs = apply_random(args.typ, unwrap({k: v for k, v in args.inputs.items() if k != "__provider"}))
+        return ident, outs
+
+
+def test_given_password_salt_cannot_be_recomputed_from_password_and_context():
+    config = {"registries:selfHosted": json.dumps({"users": [{"name": "ci", "password": GIVEN_PASSWORD}]})}
+    hashes = []
+    for _ in range(2):  # two fresh stacks with the same password, stack, project and user
+        mocks = _RealRandomMocks()
+        run_program(mocks, stack="prod", config=config, secret_keys=list(config))
+        hashes.append(_hash_of(mocks, "ci"))
+    salts = [h[7:29] for h in hashes]
+    assert all(bcrypt.checkpw(GIVEN_PASSWORD.encode(), h.encode()) for h in hashes)
+    assert _salt_derived_from_password(GIVEN_PASSWORD, "registries/prod/ci") not in salts
+    assert salts[0] != salts[1], "the salt is a function of the password and public context"
+
+
+def test_given_password_salt_is_kept_in_state_and_renewed_with_the_password(run):
+    users = {"users": [{"name": "ci", "password": GIVEN_PASSWORD}]}
+    mocks, _ = run(selfHosted=users, secret=True)
+    salt = mocks.find(SALT, "selfhosted-salt-ci")
+    assert salt.plain == {"length": 16, "keepers": {"password": GIVEN_PASSWORD}}
+    assert contains_secret(salt.inputs["keepers"]), "the keeper is the password: it must stay secret in state"
+    drawn = base64.b64decode(unwrap(RecordingMocks().new_resource(_bytes_args("selfhosted-salt-ci"))[1]["base64"]))
+    assert _hash_of(mocks, "ci") == bcrypt_hash_with_salt(GIVEN_PASSWORD, drawn)  # the salt is the state's bytes
+
+    again, _ = run(selfHosted=users, secret=True)  # same state (same bytes): same line, no restart
+    assert _hash_of(again, "ci") == _hash_of(mocks, "ci")
+    changed, _ = run(selfHosted={"users": [{"name": "ci", "password": "another-password-43"}]}, secret=True)
+    assert changed.find(SALT, "selfhosted-salt-ci").plain["keepers"] != salt.plain["keepers"]  # -> new salt
+    assert _hash_of(changed, "ci") != _hash_of(mocks, "ci")
+
+
+def _bytes_args(name: str) -> Any:
+    return pulumi.runtime.MockResourceArgs(SALT, name, {"length": 16}, None, None, True)
