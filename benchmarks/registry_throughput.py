@@ -81,7 +81,6 @@ def s3_spec(base: dict, moto: MotoServer, chunk_mb: int, port: int, session: str
         "bucket": f"bench-{session}-{chunk_mb}",
         "region": "us-east-1",
         "regionEndpoint": moto.endpoint,
-        "secure": False,
         "chunkSize": chunk_mb * 1024 * 1024,
         "redirectDisable": True,  # moto's IAM enforcement cannot check presigned URLs
     }

@@ -122,7 +122,8 @@ class S3StorageSpec(StorageCommonSpec):
     create: bool = True
     """true: declare the bucket and a least-privilege IAM user on AWS; false: use an existing bucket. Default: true."""
     bucket: Annotated[str, Field(pattern=BUCKET)] | None = None
-    """Bucket name; required with create: false. Default with create: <project>-<stack>-<name>."""
+    """Bucket name (required): S3 names are global, and this one stays the name of your images when
+    selfHosted.name or the stack changes. create: true creates it (README: adopting a retained bucket)."""
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
     """Bucket region, e.g. eu-west-1 (required, also for S3-compatible stores)."""
     region_endpoint: Annotated[str, AfterValidator(_url)] | None = None
@@ -130,15 +131,20 @@ class S3StorageSpec(StorageCommonSpec):
     force_path_style: bool | None = None
     """Path-style bucket URLs. Default: true when regionEndpoint is set (registry v3 needs it explicitly)."""
     secure: bool = True
-    """Use HTTPS to reach the store. Default: true."""
+    """Use HTTPS to reach the store (create: true needs it: the bucket policy denies plain HTTP). Default: true."""
     skip_verify: bool = False
     """Skip TLS verification of the store (self-signed MinIO). Default: false."""
     v4_auth: bool = True
     """AWS signature version 4. Default: true."""
-    encryption: Literal["AES256", "aws:kms"] = "AES256"
-    """Server-side encryption of the bucket and of every object the registry writes. Default: AES256."""
-    kms_key_id: str | None = None
-    """KMS key id or ARN, with encryption: aws:kms."""
+    encryption: Literal["AES256", "aws:kms", "none"] = "AES256"
+    """Server-side encryption. AES256 or aws:kms: the created bucket's default, and asked for on every object
+    the registry writes (aws:kms without kmsKeyId: the bucket default with the AWS-managed key aws/s3, no
+    per-object header). none (create: false only): no SSE header, for stores without SSE such as MinIO
+    without KMS. Default: AES256."""
+    kms_key_id: str | None = Field(default=None, min_length=1)
+    """With encryption: aws:kms, the customer-managed key objects are encrypted with. create: true needs its
+    key ARN (arn:aws:kms:<region>:<account>:key/<id>, in `region`): the IAM policy grants
+    kms:GenerateDataKey and kms:Decrypt on it. create: false also accepts a key id or alias ARN."""
     chunk_size: int = Field(default=10 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
     """Multipart upload part size in bytes, at least 5 MiB. Default: 10485760 (10 MiB)."""
     root_directory: str = Field(default="/registry", pattern=r"^/([A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*)?$")
@@ -382,10 +388,21 @@ def selfhosted_problems(spec: SelfHostedSpec, stack: str) -> list[ConfigProblem]
     return out
 
 
+def _kms_key_arn_in(key_id: str, region: str) -> bool:
+    return re.fullmatch(rf"arn:aws[a-z-]*:kms:{re.escape(region)}:[0-9]{{12}}:key/[A-Za-z0-9-]+", key_id) is not None
+
+
 def _storage_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], None]) -> list[ConfigProblem]:
     storage = spec.storage
     if not isinstance(storage, S3StorageSpec):
         return []
+    if storage.bucket is None:
+        bad(
+            "storage.bucket",
+            None,
+            "required: a globally unique S3 bucket name (3-63 of a-z 0-9 . -), e.g. acme-registry-images; it stays"
+            " the name of your images when selfHosted.name or the stack changes",
+        )
     if storage.create:
         for key, value in (("accessKey", storage.access_key), ("secretKey", storage.secret_key)):
             if value is not None:
@@ -394,9 +411,26 @@ def _storage_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], No
                     "a secret value (not shown)",
                     "not with create: true (the program creates the key)",
                 )
+        if not storage.secure:
+            bad("storage.secure", False, "true with create: true (the created bucket denies requests without TLS)")
+        if storage.encryption == "none":
+            bad("storage.encryption", "none", "AES256 or aws:kms with create: true (the created bucket is encrypted)")
+        kms_key = storage.kms_key_id if storage.encryption == "aws:kms" else None
+        if kms_key is not None and not _kms_key_arn_in(kms_key, storage.region):
+            bad(
+                "storage.kmsKeyId",
+                kms_key,
+                f"with create: true, a key ARN in {storage.region} (arn:aws:kms:{storage.region}:<account>:key/<id>):"
+                " the IAM policy grants the key by ARN",
+            )
     else:
-        if storage.bucket is None:
-            bad("storage.bucket", None, "required with create: false")
+        if storage.encryption == "aws:kms" and storage.kms_key_id is None:
+            bad(
+                "storage.kmsKeyId",
+                None,
+                "required with encryption: aws:kms and create: false (to rely on the bucket's own default"
+                " encryption, use encryption: none)",
+            )
         if (storage.access_key is None) != (storage.secret_key is None):
             bad(
                 "storage.secretKey" if storage.secret_key is None else "storage.accessKey",

@@ -74,9 +74,12 @@ def _driver_settings(spec: SelfHostedSpec, bucket: str | None) -> dict[str, Any]
     # v2.8 infers path style from a custom endpoint; v3 needs it said (distribution#4528).
     if storage.path_style:
         s3["forcepathstyle"] = True
+    # distribution sends `encrypt` without `keyid` as x-amz-server-side-encryption: AES256 (s3-aws
+    # getEncryptionMode), so aws:kms without a key, and none, send no header: the bucket default applies.
+    per_object_sse = storage.encryption == "AES256" or storage.kms_key_id is not None
     s3.update(
         {
-            "encrypt": True,
+            "encrypt": per_object_sse,
             "secure": storage.secure,
             "skipverify": storage.skip_verify,
             "v4auth": storage.v4_auth,
@@ -88,7 +91,7 @@ def _driver_settings(spec: SelfHostedSpec, bucket: str | None) -> dict[str, Any]
             "storageclass": storage.storage_class,
         }
     )
-    if storage.kms_key_id is not None:
+    if storage.encryption == "aws:kms" and storage.kms_key_id is not None:
         s3["keyid"] = storage.kms_key_id
     return s3
 

@@ -19,23 +19,71 @@ OBJECT_ACTIONS = [
     "s3:ListMultipartUploadParts",
     "s3:PutObject",
 ]
+# What SSE-KMS with a customer key needs from the uploader: a data key to write, Decrypt to read and
+# to complete multipart uploads.
+KMS_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
 
 
-def least_privilege_bucket_policy(bucket: str, root_directory: str) -> str:
-    """IAM policy JSON granting the registry exactly its S3 driver's actions on `bucket` under `root_directory`."""
+def least_privilege_bucket_policy(bucket: str, root_directory: str, kms_key_arn: str | None = None) -> str:
+    """IAM policy JSON granting the registry exactly its S3 driver's actions on `bucket` under `root_directory`,
+    and the customer KMS key its objects are encrypted with."""
     prefix = root_directory.strip("/")
-    objects = f"arn:aws:s3:::{bucket}/{prefix}/*" if prefix else f"arn:aws:s3:::{bucket}/*"
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    objects = f"{bucket_arn}/{prefix}/*" if prefix else f"{bucket_arn}/*"
+    statements: list[dict[str, object]] = []
+    if prefix:
+        # The driver lists only under "<root>/" (s3Path() of every Stat/List/Walk/Delete path, the health
+        # check's Stat("/") included); an empty root lists the whole bucket, so it gets no condition.
+        statements += [
+            {
+                "Sid": "RegistryBucket",
+                "Effect": "Allow",
+                "Action": [a for a in BUCKET_ACTIONS if a != "s3:ListBucket"],
+                "Resource": bucket_arn,
+            },
+            {
+                "Sid": "RegistryList",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": bucket_arn,
+                "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
+            },
+        ]
+    else:
+        statements.append(
+            {"Sid": "RegistryBucket", "Effect": "Allow", "Action": BUCKET_ACTIONS, "Resource": bucket_arn}
+        )
+    statements.append({"Sid": "RegistryObjects", "Effect": "Allow", "Action": OBJECT_ACTIONS, "Resource": objects})
+    if kms_key_arn is not None:
+        region = kms_key_arn.split(":")[3]
+        statements.append(
+            {
+                "Sid": "RegistryKmsKey",
+                "Effect": "Allow",
+                "Action": KMS_ACTIONS,
+                "Resource": kms_key_arn,
+                # Only when S3 uses the key on the registry's behalf, not for direct KMS calls.
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def deny_insecure_transport_policy(bucket: str) -> str:
+    """Bucket policy JSON refusing every request to `bucket` and its objects that does not use TLS."""
+    bucket_arn = f"arn:aws:s3:::{bucket}"
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
                 {
-                    "Sid": "RegistryBucket",
-                    "Effect": "Allow",
-                    "Action": BUCKET_ACTIONS,
-                    "Resource": f"arn:aws:s3:::{bucket}",
-                },
-                {"Sid": "RegistryObjects", "Effect": "Allow", "Action": OBJECT_ACTIONS, "Resource": objects},
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
             ],
         },
         sort_keys=True,
@@ -77,7 +125,9 @@ def declare_s3_storage(
         tags={"managed-by": "pulumi", "purpose": "container-registry"},
         opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True, protect=protect),
     )
-    bucket_opts = pulumi.ResourceOptions(parent=parent, depends_on=[bucket])
+    # Its hardening stays with it: deleting these would suspend versioning, drop encryption and the
+    # public-access block, and re-enable ACLs on the retained bucket.
+    bucket_opts = pulumi.ResourceOptions(parent=parent, depends_on=[bucket], retain_on_delete=True, protect=protect)
     aws.s3.BucketVersioning(
         f"{name}-versioning",
         bucket=bucket.bucket,
@@ -99,7 +149,7 @@ def declare_s3_storage(
         ],
         opts=bucket_opts,
     )
-    aws.s3.BucketPublicAccessBlock(
+    public_access_block = aws.s3.BucketPublicAccessBlock(
         f"{name}-public-access-block",
         bucket=bucket.bucket,
         region=region,
@@ -135,6 +185,16 @@ def declare_s3_storage(
         f"{name}-lifecycle", bucket=bucket.bucket, region=region, rules=[rule], opts=bucket_opts
     )
 
+    aws.s3.BucketPolicy(
+        f"{name}-bucket-policy",
+        bucket=bucket.bucket,
+        region=region,
+        policy=bucket.bucket.apply(deny_insecure_transport_policy),
+        # After the public-access block: S3 refuses concurrent changes to one bucket's settings.
+        opts=pulumi.ResourceOptions.merge(bucket_opts, pulumi.ResourceOptions(depends_on=[public_access_block])),
+    )
+
+    kms_key_arn = storage.kms_key_id if storage.encryption == "aws:kms" else None
     user = aws.iam.User(
         f"{name}-s3-user",
         name=f"{bucket_name}-registry"[:64],
@@ -145,7 +205,7 @@ def declare_s3_storage(
         f"{name}-s3-policy",
         name="registry-s3-access",
         user=user.name,
-        policy=bucket.bucket.apply(lambda b: least_privilege_bucket_policy(b, storage.root_directory)),
+        policy=bucket.bucket.apply(lambda b: least_privilege_bucket_policy(b, storage.root_directory, kms_key_arn)),
         opts=child,
     )
     key = aws.iam.AccessKey(f"{name}-s3-key", user=user.name, opts=child)
