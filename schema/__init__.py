@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schema.base import CamelModel, ConfigError, ConfigProblem, problems_from_validation_error
+from schema.base import CamelModel, ConfigError, ConfigProblem, problems_from_validation_error, validate_section
 from schema.dockerhub import DockerHubSpec, dockerhub_problems
 from schema.selfhosted import S3_ONLY_KEYS, STORAGE_KINDS, SelfHostedSpec, selfhosted_problems
 
@@ -77,7 +77,7 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
             )
             continue
         try:
-            sections[key] = model.model_validate(value)
+            sections[key] = validate_section(model, value)
         except ValidationError as error:
             problems.extend(_with_hints(problems_from_validation_error(f"{PROJECT}:{key}", error, UNION_TAGS)))
     if not raw or not (set(raw) & set(SECTIONS)):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Key names whose values are never echoed back in an error message.
 SECRET_KEY_NAMES = frozenset(
@@ -15,9 +19,14 @@ SECRET_KEY_NAMES = frozenset(
 
 
 class CamelModel(BaseModel):
-    """Base of every config model: camelCase keys, unknown keys rejected, immutable."""
+    """Base of every config model: camelCase keys, unknown keys rejected, immutable, and strict types.
+
+    Strict: config arrives as JSON, so a number, a boolean and a string are already what they mean;
+    lax mode would turn "yes" into true, 70000 into a 1970 datetime and "5000" into a port. Validate
+    with `model_validate_json` (see `validate_section`) so ISO 8601 strings still become datetimes."""
 
     model_config = ConfigDict(
+        strict=True,
         alias_generator=to_camel,
         populate_by_name=True,
         extra="forbid",
@@ -61,6 +70,26 @@ def repeated(values: Iterable[Hashable]) -> Iterator[int]:
         seen.add(value)
 
 
+# What a value of the wrong JSON type should have been, in the words of a YAML/JSON config.
+_TYPE_ALLOWED = {
+    "int_type": "must be an integer (a number without quotes or decimals)",
+    "float_type": "must be a number without quotes",
+    "bool_type": "must be true or false (a boolean without quotes, not 'yes' or 1)",
+    "string_type": "must be a string (quote numbers and booleans meant as text)",
+    "datetime_type": "must be an ISO 8601 date-time string with a time zone, e.g. '2027-01-31T00:00:00Z'",
+    "list_type": "must be a list",
+    "dict_type": "must be an object (a YAML mapping)",
+    "model_type": "must be an object (a YAML mapping)",
+}
+
+
+def validate_section(model: type[ModelT], value: Any) -> ModelT:
+    """Validate one config section as the JSON it is (strict types; ISO strings become datetimes).
+
+    Values that are not JSON (a YAML date read by `registryctl validate`) are passed as strings."""
+    return model.model_validate_json(json.dumps(value, default=str))
+
+
 def _is_secret_path(loc: Iterable[str | int]) -> bool:
     parts = [part for part in loc if isinstance(part, str)]
     # A Hub webhook URL carries the receiver's secret (Hub signs nothing).
@@ -95,6 +124,8 @@ def problems_from_validation_error(
             allowed = "unknown key; check its spelling against Pulumi.yaml"
         elif kind == "missing":
             allowed = "required key is missing"
+        elif kind in _TYPE_ALLOWED:
+            allowed = _TYPE_ALLOWED[kind]
         else:
             allowed = item["msg"].removeprefix("Value error, ")
         value = "nothing" if kind == "missing" else _show(item.get("input"), _is_secret_path(loc))

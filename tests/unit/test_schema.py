@@ -126,6 +126,60 @@ def test_malformed_config_names_the_key_and_declares_nothing(run, config, stack,
     assert key in str(caught.value)
 
 
+# Wrong JSON types that lax validation would coerce: (selfHosted config, key, the value as shown, allowed words).
+WRONG_TYPES: list[tuple[dict[str, Any], str, str, str]] = [
+    ({"port": "5000"}, "port", "'5000'", "integer"),
+    ({"port": 5000.0}, "port", "5000.0", "integer"),
+    ({"port": True}, "port", "True", "integer"),
+    ({"debugPort": "5001"}, "debugPort", "'5001'", "integer"),
+    ({"catalogMaxEntries": 1e3}, "catalogMaxEntries", "1000.0", "integer"),
+    ({"passwordLength": "40"}, "passwordLength", "'40'", "integer"),
+    ({"insecure": "yes"}, "insecure", "'yes'", "true or false"),
+    ({"insecure": 1}, "insecure", "1", "true or false"),
+    ({"protect": "true"}, "protect", "'true'", "true or false"),
+    ({"name": 5}, "name", "5", "must be a string"),
+    ({"hostname": 127001}, "hostname", "127001", "must be a string"),
+    ({"bindAddress": 0}, "bindAddress", "0", "must be a string"),
+    ({"majorVersion": "2"}, "majorVersion", "'2'", "2 or 3"),
+    ({"tls": "selfSigned"}, "tls", "'selfSigned'", "must be an object"),
+    ({"tls": {"validityHours": "100"}}, "tls.validityHours", "'100'", "integer"),
+    ({"tls": {"extraDnsNames": "reg"}}, "tls.extraDnsNames", "'reg'", "must be a list"),
+    ({"tls": {"ipAddresses": [2130706433]}}, "tls.ipAddresses[0]", "2130706433", "must be a string"),
+    ({"users": "admin"}, "users", "'admin'", "must be a list"),
+    ({"users": [{"name": 42}]}, "users[0].name", "42", "must be a string"),
+    ({"users": [{"name": "a", "password": 123456789012}]}, "users[0].password", "not shown", "must be a string"),
+    ({"ui": {"enabled": "true"}}, "ui.enabled", "'true'", "true or false"),
+    ({"ui": {"port": "8080"}}, "ui.port", "'8080'", "integer"),
+    ({"ui": {"title": 2026}}, "ui.title", "2026", "must be a string"),
+    ({"ui": {"showContentDigest": "no"}}, "ui.showContentDigest", "'no'", "true or false"),
+    ({"storage": {"deleteEnabled": "false"}}, "storage.deleteEnabled", "'false'", "true or false"),
+    ({"storage": {"uploadPurging": {"enabled": 0}}}, "storage.uploadPurging.enabled", "0", "true or false"),
+    ({"log": {"level": 1}}, "log.level", "1", "'error', 'warn', 'info' or 'debug'"),
+    (
+        {"notifications": [{"name": "a", "url": "http://x", "threshold": "5"}]},
+        "notifications[0].threshold",
+        "'5'",
+        "integer",
+    ),
+    (
+        {"notifications": [{"name": "a", "url": "http://x", "headers": {"X-Team": 1}}]},
+        "notifications[0].headers.X-Team",
+        "1",
+        "must be a string",
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "key", "shown", "words"), WRONG_TYPES, ids=[row[1] for row in WRONG_TYPES])
+def test_values_of_the_wrong_type_are_refused_not_coerced(config, key, shown, words):
+    with pytest.raises(ConfigError) as caught:
+        load_stack_spec({"selfHosted": config}, "local")
+    problem = problem_at(caught.value, f"registries:selfHosted.{key}")
+    assert words in problem.allowed
+    assert shown in problem.value
+    assert f"registries:selfHosted.{key}: " in str(caught.value)
+
+
 def test_no_resource_is_declared_when_config_is_invalid():
     from tests.support.pulumi_runtime import run_program
     from tests.support.recording_mocks import RecordingMocks
