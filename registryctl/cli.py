@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from registryctl import automation
+from registryctl.backend import BackendConfigError
+from registryctl.progress import Progress, masked
 from registryctl.registry_client import RegistryCtlError, login, trust_ca, verify
 from registryctl.stack_files import PROJECT_DIR, read_stack_config, stack_file, stack_name
 from schema import ConfigError, load_stack_spec
 
 EXIT_CONFIG, EXIT_FAILED, EXIT_NO_CLI = 2, 1, 3
-
-
-def masked(outputs: Mapping[str, tuple[Any, bool]], show_secrets: bool = False) -> dict[str, Any]:
-    """Stack outputs for printing: secret values replaced by "[secret]" unless asked for."""
-    return {k: (v if show_secrets or not secret else "[secret]") for k, (v, secret) in outputs.items()}
+EXIT_NOT_CONFIRMED = 4  # a production `up` was declined, or could not be asked (no terminal, no --yes)
+ENGINE_COMMANDS = ("preview", "up", "refresh", "destroy")
+__all__ = ["masked"]  # re-exported: one masking rule for `outputs` and the engine display
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -44,44 +44,38 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return status
 
 
-def _stack(name: str) -> Any:
-    if shutil.which("pulumi") is None:
-        raise RegistryCtlError(
-            "this command needs the Pulumi CLI (install it from https://www.pulumi.com/docs/install/); "
-            "`registryctl validate` works without it"
-        )
-    from pulumi import automation as auto
-
-    return auto.create_or_select_stack(stack_name=name, work_dir=str(PROJECT_DIR))
+def _stack(name: str, backend: str | None = None) -> Any:
+    return automation.open_stack(name, backend, PROJECT_DIR)
 
 
-def _outputs(name: str) -> dict[str, tuple[Any, bool]]:
-    return {k: (v.value, v.secret) for k, v in _stack(name).outputs().items()}
+def _outputs(name: str, backend: str | None = None) -> dict[str, tuple[Any, bool]]:
+    return {k: (v.value, v.secret) for k, v in _stack(name, backend).outputs().items()}
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    stack = _stack(args.stack)
-    if args.command == "preview":
-        result = stack.preview(on_output=print)
-        print(json.dumps(result.change_summary))
-    elif args.command == "up":
-        stack.up(on_output=print)
-    elif args.command == "refresh":
-        stack.refresh(on_output=print)
-    elif args.command == "destroy":
-        if not args.yes:
-            raise RegistryCtlError("destroy needs --yes; data volumes and buckets are retained either way")
-        stack.destroy(on_output=print)
+    if args.command == "destroy" and not args.yes:
+        raise RegistryCtlError("destroy needs --yes; data volumes and buckets are retained either way")
+    if args.command == "up":  # refuse before anything runs, not after the preview
+        automation.refuse_unless_askable(args.stack, args.yes, sys.stdin)
+    # Bad config stops here, before the CLI or any plugin is touched.
+    spec = automation.stack_spec(args.stack, PROJECT_DIR) if args.command != "destroy" else None
+    stack = _stack(args.stack, args.backend)
+    if spec is not None:
+        automation.prepare(stack, spec)
+    if args.command == "up":
+        automation.deploy(stack, yes=args.yes, as_json=args.json)
+    else:
+        automation.run(stack, args.command, Progress(args.command, args.stack, args.json))
     return 0
 
 
 def cmd_outputs(args: argparse.Namespace) -> int:
-    print(json.dumps(masked(_outputs(args.stack), args.show_secrets), indent=2, sort_keys=True))
+    print(json.dumps(masked(_outputs(args.stack, args.backend), args.show_secrets), indent=2, sort_keys=True))
     return 0
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    outputs = {k: v for k, (v, _secret) in _outputs(args.stack).items()}
+    outputs = {k: v for k, (v, _secret) in _outputs(args.stack, args.backend).items()}
     ca = trust_ca(outputs)
     if ca is not None:
         print(f"trusted the stack's CA at {ca}")
@@ -90,7 +84,7 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    outputs = {k: v for k, (v, _secret) in _outputs(args.stack).items()}
+    outputs = {k: v for k, (v, _secret) in _outputs(args.stack, args.backend).items()}
     trust_ca(outputs)
     login(outputs, args.user)
     print(f"pushed and pulled {verify(outputs)} through {outputs['endpoint']}")
@@ -116,8 +110,17 @@ def parser() -> argparse.ArgumentParser:
     for name, run in commands.items():
         command = sub.add_parser(name)
         command.add_argument("-s", "--stack", required=True, help="stack name, e.g. local")
+        command.add_argument(
+            "--backend",
+            help="Pulumi backend URL (s3://, azblob://, gs://, https://api.pulumi.com, file://); default: "
+            "PULUMI_BACKEND_URL, else your `pulumi login`, else a file backend in ~/.local/state/registries",
+        )
         if name == "destroy":
             command.add_argument("--yes", action="store_true", help="really destroy")
+        if name == "up":
+            command.add_argument("--yes", action="store_true", help="deploy prod* stacks without asking")
+        if name in ENGINE_COMMANDS:
+            command.add_argument("--json", action="store_true", help="print engine events as JSON lines")
         if name == "outputs":
             command.add_argument("--show-secrets", action="store_true")
         if name in ("login", "verify"):
@@ -130,6 +133,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
+    except ConfigError as error:
+        print(f"registryctl: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     except RegistryCtlError as error:
         print(f"registryctl: {error}", file=sys.stderr)
+        if isinstance(error, automation.NotConfirmed):
+            return EXIT_NOT_CONFIRMED
+        if isinstance(error, BackendConfigError):
+            return EXIT_CONFIG
         return EXIT_NO_CLI if "Pulumi CLI" in str(error) else EXIT_FAILED

@@ -1,0 +1,149 @@
+"""Drive the program through the Pulumi Automation API: open a stack on the right backend, install its
+plugins, preview / deploy with a live display, ask before deploying to production.
+
+These functions are what `registryctl` runs and what examples/automation/promote.py imports.
+The Automation API runs the `pulumi` CLI underneath (it must be on PATH).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from registryctl.backend import choose_backend
+from registryctl.plugins import Plugin, install_plugins, required_plugins
+from registryctl.progress import Progress
+from registryctl.registry_client import RegistryCtlError
+from registryctl.stack_files import PROJECT_DIR, read_stack_config
+from schema import StackSpec, load_stack_spec
+
+NO_CLI_MESSAGE = (
+    "this command needs the Pulumi CLI (install it from https://www.pulumi.com/docs/install/); "
+    "`registryctl validate` works without it"
+)
+_announced: set[str] = set()  # notes already printed by this process: say each only once
+
+
+class NotConfirmed(RegistryCtlError):
+    """The user declined, or could not be asked, to deploy to a production stack."""
+
+
+class EngineError(RegistryCtlError):
+    """The Pulumi CLI ran and failed; the message carries its stderr (the event display showed the rest)."""
+
+
+def is_production(stack: str) -> bool:
+    return stack.startswith("prod")
+
+
+def stack_spec(stack: str, project_dir: Path = PROJECT_DIR) -> StackSpec:
+    """The validated config of stacks/Pulumi.<stack>.yaml (encrypted values stand in as placeholders)."""
+    path = project_dir / "stacks" / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise RegistryCtlError(f"no stack file {path}: create it (see stacks/Pulumi.local.yaml) before deploying")
+    return load_stack_spec(read_stack_config(path), stack, project_dir)
+
+
+def open_stack(
+    name: str,
+    backend: str | None = None,
+    project_dir: Path = PROJECT_DIR,
+    err: TextIO | None = None,
+) -> Any:
+    """Select (or create) the stack, on `backend` or the backend the user chose, or the per-user default."""
+    if shutil.which("pulumi") is None:
+        raise RegistryCtlError(NO_CLI_MESSAGE)
+    from pulumi import automation as auto
+
+    choice = choose_backend(backend, project_dir, project_dir / "stacks" / f"Pulumi.{name}.yaml")
+    if choice.note and choice.note not in _announced:
+        _announced.add(choice.note)
+        print(choice.note, file=err or sys.stderr)
+    options = auto.LocalWorkspaceOptions(env_vars=choice.env)
+    try:
+        return auto.create_or_select_stack(stack_name=name, work_dir=str(project_dir), opts=options)
+    except auto.errors.CommandError as error:
+        raise engine_error(f"selecting stack {name}", error) from None
+
+
+def engine_error(action: str, error: Exception) -> EngineError:
+    """The CLI's own complaint (its stderr), not the Automation API's dump of the whole command result."""
+    stderr = str(error).rsplit("stderr:", 1)[-1].strip()
+    return EngineError(f"{action} failed: {stderr or error}")
+
+
+def prepare(stack: Any, spec: StackSpec) -> list[Plugin]:
+    """Install the plugins `spec` needs through the stack's workspace; returns them."""
+    plugins = required_plugins(spec)
+    install_plugins(stack.workspace, plugins)
+    return plugins
+
+
+def can_ask(stdin: TextIO | None) -> bool:
+    return stdin is not None and not stdin.closed and stdin.isatty()
+
+
+def confirm(question: str, stdin: TextIO | None = None, err: TextIO | None = None) -> bool:
+    """Ask on the terminal; only `y`/`yes` says yes."""
+    stdin = stdin or sys.stdin
+    err = err or sys.stderr
+    print(f"{question} [y/N] ", end="", file=err, flush=True)
+    return bool(stdin) and stdin.readline().strip().lower() in ("y", "yes")
+
+
+def refuse_unless_askable(stack: str, yes: bool, stdin: TextIO | None) -> None:
+    """Before anything runs: a production `up` without --yes needs a terminal to ask on."""
+    if is_production(stack) and not yes and not can_ask(stdin):
+        raise NotConfirmed(
+            f"`up -s {stack}` shows the preview and asks before deploying to a production stack, but stdin is "
+            "not a terminal; rerun with --yes to deploy without asking"
+        )
+
+
+def run(stack: Any, command: str, progress: Progress) -> dict[str, tuple[Any, bool]] | None:
+    """One engine operation with the live display; returns the stack outputs after `up`."""
+    from pulumi import automation as auto
+
+    try:
+        if command == "preview":
+            stack.preview(on_event=progress.on_event)
+            progress.finish()
+            return None
+        if command == "up":
+            result = stack.up(on_event=progress.on_event)
+            outputs = {k: (v.value, v.secret) for k, v in result.outputs.items()}
+            progress.finish(outputs)
+            return outputs
+        if command == "refresh":
+            stack.refresh(on_event=progress.on_event)
+        elif command == "destroy":
+            stack.destroy(on_event=progress.on_event)
+        else:
+            raise ValueError(f"unknown engine command {command!r}")
+        progress.finish()
+        return None
+    except auto.errors.CommandError as error:
+        progress.finish(status="failed")
+        raise engine_error(f"`pulumi {command}` of stack {stack.name}", error) from None
+
+
+def deploy(
+    stack: Any,
+    yes: bool = False,
+    as_json: bool = False,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> dict[str, tuple[Any, bool]]:
+    """`up`; on a production stack first the preview and a question, unless `yes`. Returns the outputs."""
+    stdin = sys.stdin if stdin is None else stdin
+    if is_production(stack.name) and not yes:
+        refuse_unless_askable(stack.name, yes, stdin)
+        run(stack, "preview", Progress("preview", stack.name, as_json, out, err))
+        if not confirm(f"Deploy these changes to {stack.name}?", stdin, err):
+            raise NotConfirmed(f"not deployed: {stack.name} is unchanged")
+    outputs = run(stack, "up", Progress("up", stack.name, as_json, out, err))
+    assert outputs is not None
+    return outputs

@@ -1,0 +1,65 @@
+"""The Pulumi resource plugins a stack needs, at the versions of the installed provider SDKs.
+
+Each provider SDK (pulumi-docker, pulumi-tls, ...) drives the resource plugin of the same version, so the
+versions come from the installed packages (what requirements.txt allowed pip to install). Docker Hub
+resources are our own dynamic providers, served by the CLI's bundled Python dynamic-provider host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from registryctl.registry_client import RegistryCtlError
+from schema import StackSpec
+
+
+@dataclass(frozen=True)
+class Plugin:
+    name: str
+    version: str
+    package: str
+    needed_for: str
+
+
+def sdk_version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        raise RegistryCtlError(
+            f"the Python package {package} is not installed in this environment; "
+            "run `pip install -r requirements.txt` (in the virtualenv registryctl runs from)"
+        ) from None
+
+
+def required_plugins(spec: StackSpec) -> list[Plugin]:
+    """Exactly the resource plugins the program declares resources of for this stack's config."""
+    needs: list[tuple[str, str, str]] = []
+    if spec.self_hosted is not None:
+        needs.append(("docker", "pulumi-docker", "registries:selfHosted (network, volume, container)"))
+        if spec.self_hosted.tls.mode == "selfSigned":
+            needs.append(("tls", "pulumi-tls", "registries:selfHosted.tls.mode: selfSigned"))
+        needs.append(("random", "pulumi-random", "registries:selfHosted (passwords, http.secret)"))
+        storage = spec.self_hosted.storage
+        if storage.kind == "s3" and getattr(storage, "create", False):
+            needs.append(("aws", "pulumi-aws", "registries:selfHosted.storage (kind: s3, create: true)"))
+    return [Plugin(name, sdk_version(package), package, reason) for name, package, reason in needs]
+
+
+def install_plugins(workspace: Any, plugins: list[Plugin]) -> None:
+    """`pulumi plugin install resource NAME VERSION` for each (a no-op when already installed)."""
+    from pulumi.automation.errors import CommandError
+
+    for plugin in plugins:
+        try:
+            workspace.install_plugin(plugin.name, plugin.version)
+        except CommandError as error:
+            reason = str(error).rsplit("stderr:", 1)[-1].strip() or "no message"
+            raise RegistryCtlError(
+                f"could not install the Pulumi resource plugin {plugin.name} {plugin.version} "
+                f"(needed by {plugin.needed_for}; version of the installed {plugin.package}): {reason}. "
+                f"Connect to the internet and rerun, or install it where you can and copy ~/.pulumi/plugins/"
+                f"resource-{plugin.name}-v{plugin.version} here: "
+                f"`pulumi plugin install resource {plugin.name} {plugin.version}`"
+            ) from None

@@ -1,0 +1,180 @@
+"""registryctl's backend and secrets defaults, seen from the `pulumi` the Automation API runs.
+
+Boundary tests: the real CLI cannot be installed here, so a recording stand-in named `pulumi` is first on
+PATH (tests/support/fake_pulumi_cli.py). It answers like the CLI and refuses what the CLI refuses (no
+backend and no token; a self-managed backend without a passphrase), and records argv and environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from registryctl.cli import EXIT_CONFIG, main
+from registryctl.stack_files import PROJECT_DIR
+from tests.support.fake_pulumi_cli import FakePulumi, use_fake_pulumi
+from tests.support.pulumi_events import LOCAL_OUTPUTS, local_preview_events
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
+    return use_fake_pulumi(tmp_path, monkeypatch, events={"preview": local_preview_events()}, outputs=LOCAL_OUTPUTS)
+
+
+def _default_state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "home" / ".local" / "state" / "registries"
+
+
+def _engine_env(fake: FakePulumi, command: str = "preview") -> dict[str, str]:
+    return next(c.env for c in fake.calls() if c.args[:1] == [command])
+
+
+def test_first_run_keeps_state_in_a_per_user_file_backend_with_a_generated_passphrase(fake, tmp_path, capsys):
+    assert main(["preview", "-s", "local"]) == 0
+    out, err = capsys.readouterr()
+    state = _default_state_dir(tmp_path)
+    env = _engine_env(fake)
+    assert env["PULUMI_BACKEND_URL"] == f"file://{state}"
+    passphrase_file = Path(env["PULUMI_CONFIG_PASSPHRASE_FILE"])
+    assert passphrase_file == state / "passphrase"
+    assert stat.S_IMODE(passphrase_file.stat().st_mode) == 0o600
+    passphrase = passphrase_file.read_text()
+    assert len(passphrase) >= 32
+    # Never printed, never on a command line, never in an environment, never in the repo.
+    assert passphrase not in out + err
+    for call in fake.calls():
+        assert passphrase not in " ".join(call.argv)
+        assert passphrase not in json.dumps(call.env)
+    assert not passphrase_file.is_relative_to(PROJECT_DIR)
+    # Said where, once.
+    assert err.count(str(state)) == 1
+
+
+def test_later_runs_reuse_the_same_passphrase(fake, tmp_path, capsys):
+    assert main(["preview", "-s", "local"]) == 0
+    first = (_default_state_dir(tmp_path) / "passphrase").read_text()
+    assert main(["preview", "-s", "local"]) == 0
+    assert (_default_state_dir(tmp_path) / "passphrase").read_text() == first
+    # The second run selected the stack the first one created instead of creating another.
+    assert fake.commands().count(["stack", "init"]) == 1
+
+
+def test_xdg_state_home_is_where_state_goes(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert main(["preview", "-s", "local"]) == 0
+    assert _engine_env(fake)["PULUMI_BACKEND_URL"] == f"file://{tmp_path / 'xdg' / 'registries'}"
+
+
+def test_a_passphrase_from_the_environment_is_used_and_none_is_generated(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "users-own-passphrase")
+    assert main(["preview", "-s", "local"]) == 0
+    env = _engine_env(fake)
+    assert env["PULUMI_CONFIG_PASSPHRASE"] == "users-own-passphrase"
+    assert "PULUMI_CONFIG_PASSPHRASE_FILE" not in env
+    assert not (_default_state_dir(tmp_path) / "passphrase").exists()
+
+
+def test_a_passphrase_file_from_the_environment_is_used(fake, tmp_path, monkeypatch):
+    own = tmp_path / "own-passphrase"
+    own.write_text("from-a-file")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(own))
+    assert main(["preview", "-s", "local"]) == 0
+    assert _engine_env(fake)["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(own)
+    assert not (_default_state_dir(tmp_path) / "passphrase").exists()
+
+
+def test_a_user_logged_in_to_pulumi_cloud_keeps_that_backend(fake, tmp_path, capsys):
+    credentials = tmp_path / "home" / ".pulumi" / "credentials.json"
+    credentials.parent.mkdir(parents=True)
+    credentials.write_text(json.dumps({"current": "https://api.pulumi.com", "accessTokens": {}}))
+    fake.add_stack("https://api.pulumi.com", "local")
+    assert main(["preview", "-s", "local"]) == 0
+    env = _engine_env(fake)
+    assert "PULUMI_BACKEND_URL" not in env
+    assert "PULUMI_CONFIG_PASSPHRASE_FILE" not in env  # Pulumi Cloud encrypts secrets itself
+    assert not _default_state_dir(tmp_path).exists()
+    assert "state" not in capsys.readouterr().err
+
+
+def test_a_user_logged_in_to_a_self_managed_backend_keeps_it_and_gets_a_passphrase(fake, tmp_path, monkeypatch):
+    own_state = tmp_path / "own-state"
+    own_state.mkdir()
+    monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "pulumi-home"))
+    credentials = tmp_path / "pulumi-home" / "credentials.json"
+    credentials.parent.mkdir()
+    credentials.write_text(json.dumps({"current": f"file://{own_state}"}))
+    assert main(["preview", "-s", "local"]) == 0
+    env = _engine_env(fake)
+    assert "PULUMI_BACKEND_URL" not in env
+    assert env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_default_state_dir(tmp_path) / "passphrase")
+
+
+def test_an_access_token_means_pulumi_cloud(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("PULUMI_ACCESS_TOKEN", "pul-not-a-real-token")
+    fake.add_stack("https://api.pulumi.com", "local")
+    assert main(["preview", "-s", "local"]) == 0
+    assert "PULUMI_BACKEND_URL" not in _engine_env(fake)
+    assert not _default_state_dir(tmp_path).exists()
+
+
+def test_pulumi_backend_url_from_the_environment_is_kept(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "s3://team-state")
+    assert main(["preview", "-s", "local"]) == 0
+    env = _engine_env(fake)
+    assert env["PULUMI_BACKEND_URL"] == "s3://team-state"
+    assert env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_default_state_dir(tmp_path) / "passphrase")
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/prefix", "azblob://container", "gs://bucket", "https://api.pulumi.com"])
+def test_backend_flag_overrides_the_environment(fake, monkeypatch, url):
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "s3://other")
+    assert main(["preview", "-s", "local", "--backend", url]) == 0
+    env = _engine_env(fake)
+    assert env["PULUMI_BACKEND_URL"] == url
+    assert ("PULUMI_CONFIG_PASSPHRASE_FILE" in env) == (not url.startswith("https://"))
+
+
+def test_backend_flag_with_a_file_url_uses_that_directory(fake, tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    assert main(["preview", "-s", "local", "--backend", f"file://{target}"]) == 0
+    assert _engine_env(fake)["PULUMI_BACKEND_URL"] == f"file://{target}"
+
+
+def test_an_unknown_backend_scheme_is_refused_before_the_cli_runs(fake, capsys):
+    assert main(["preview", "-s", "local", "--backend", "ftp://host/state"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "--backend" in err
+    assert "ftp://host/state" in err
+    assert "s3://" in err
+    assert "file://" in err
+    assert not any(c.args[:1] == ["preview"] for c in fake.calls())
+
+
+def test_a_passphrase_file_others_can_read_is_refused(fake, tmp_path, capsys):
+    state = _default_state_dir(tmp_path)
+    state.mkdir(parents=True)
+    (state / "passphrase").write_text("leaked?")
+    os.chmod(state / "passphrase", 0o644)
+    assert main(["preview", "-s", "local"]) != 0
+    err = capsys.readouterr().err
+    assert str(state / "passphrase") in err
+    assert "chmod 600" in err
+    assert "leaked?" not in err
+    assert not any(c.args[:1] == ["preview"] for c in fake.calls())
+
+
+def test_outputs_of_a_default_backend_stack_are_read_with_its_passphrase(fake, tmp_path, capsys):
+    assert main(["outputs", "-s", "local"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out) == {
+        "caCertPem": LOCAL_OUTPUTS["caCertPem"]["value"],
+        "endpoint": "localhost:5000",
+        "users": "[secret]",
+    }
+    shown = next(c for c in fake.calls() if "--show-secrets" in c.args)
+    assert shown.env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_default_state_dir(tmp_path) / "passphrase")
