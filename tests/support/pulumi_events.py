@@ -92,8 +92,8 @@ def local_up_events() -> list[dict[str, Any]]:
         pre("same", VOLUME, "selfhosted-volume", COMPONENT),
         done("same", VOLUME, "selfhosted-volume", COMPONENT),
         pre("create", PASSWORD, "selfhosted-user-ci", COMPONENT),
-        done("create", PASSWORD, "selfhosted-user-ci", COMPONENT, {"result": "[secret]"}),
         pre("replace", CONTAINER, "selfhosted-container", COMPONENT),
+        done("create", PASSWORD, "selfhosted-user-ci", COMPONENT, {"result": "[secret]"}),
         diagnostic(
             "warning", "container restarted to pick up the new htpasswd\n", urn(CONTAINER, "selfhosted-container")
         ),
