@@ -1,0 +1,1 @@
+"""Examples of driving the registries program."""

@@ -1,0 +1,1 @@
+"""Automation API examples: importable functions, not shell scripts."""
