@@ -111,6 +111,8 @@ class FilesystemStorageSpec(StorageCommonSpec):
 
 
 MIB = 1024 * 1024
+BRIDGE_DEBUG_PORT = 5001
+"""The debug server's port inside the container with bridge networking."""
 BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 
 
@@ -190,6 +192,16 @@ S3_ONLY_KEYS = frozenset(f.alias or n for n, f in S3StorageSpec.model_fields.ite
 )
 
 
+UI_TITLE_CHARACTERS = "letters, digits, spaces and . , : ( ) _ + -"
+
+
+def _ui_title(value: str) -> str:
+    # joxit pastes the title into `sed "s~...~${REGISTRY_TITLE}~"` and into index.html unescaped.
+    if not re.fullmatch(r"[A-Za-z0-9 .,:()_+-]+", value):
+        raise ValueError(f"may contain only {UI_TITLE_CHARACTERS} (the UI pastes it into sed and HTML unescaped)")
+    return value
+
+
 class UiSpec(CamelModel):
     """The joxit/docker-registry-ui web UI, same-origin with the registry."""
 
@@ -201,8 +213,11 @@ class UiSpec(CamelModel):
     """Host port of the UI. Default: 8080."""
     bind_address: IpAddress = "127.0.0.1"
     """Host address the UI is published on. Default: 127.0.0.1."""
-    title: str = Field(default="Docker registry", min_length=1, max_length=80)
-    """REGISTRY_TITLE shown in the UI. Default: Docker registry."""
+    title: Annotated[str, AfterValidator(_ui_title)] = Field(default="Docker registry", min_length=1, max_length=80)
+    """REGISTRY_TITLE shown in the UI: letters, digits, spaces and . , : ( ) _ + - (1-80). Default: Docker registry."""
+    tls: bool | None = None
+    """Serve the UI over HTTPS with the registry's certificate. Default: true when the registry serves TLS.
+    false: plain HTTP, which carries registry passwords in clear text (off loopback only with insecure: true)."""
     delete_images: bool | None = None
     """Show the delete button. Default: same as storage.deleteEnabled; true needs deleteEnabled."""
     catalog_elements_limit: int = Field(default=1000, ge=1)
@@ -245,7 +260,10 @@ class SelfHostedSpec(CamelModel):
     """`registries:selfHosted`: a distribution registry on the Docker host pulumi-docker talks to."""
 
     name: str = Field(default="registry", pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
-    """Prefix of the Docker container, network and volume names. Default: registry."""
+    """Prefix of the Docker container and network names, and of the default volumeName. Default: registry."""
+    volume_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    """Docker volume holding the images (filesystem storage). Default: <name>-data, fixed when the volume is
+    created: renaming the registry keeps its volume. Setting it explicitly switches to that volume."""
     image: str = Field(default="registry:2.8.3", pattern=IMAGE)
     """Registry image, pinned to a version (registry:2.8.x or registry:3.x). Default: registry:2.8.3."""
     major_version: Literal[2, 3] | None = None
@@ -259,10 +277,11 @@ class SelfHostedSpec(CamelModel):
     network_mode: Literal["bridge", "host"] = "bridge"
     """bridge: own Docker network, port published; host: the registry listens on bindAddress:port of the host."""
     debug_port: Port | None = None
-    """Port of the debug server (health, /metrics), on 127.0.0.1 only. Default: 5001 inside the container
-    with bridge networking, port + 1 on the host with host networking."""
+    """Host port of the debug server (/metrics, /debug/health, /debug/vars, pprof), on 127.0.0.1 only
+    (published there from the container with bridge networking). Default: port + 1."""
     insecure: bool = False
-    """Must be true to allow tls.mode none. Default: false."""
+    """Must be true to allow plain HTTP: tls.mode none, or a plain-HTTP UI (ui.tls: false) off loopback,
+    which both carry passwords in clear text. Default: false."""
     tls: TlsSpec = TlsSpec()
     """TLS settings; on by default with a generated CA."""
     users: list[UserSpec] = Field(default=[UserSpec(name="admin")], min_length=1)
@@ -293,10 +312,29 @@ class SelfHostedSpec(CamelModel):
         return self.storage.delete_enabled if self.ui.delete_images is None else self.ui.delete_images
 
     @property
-    def debug_listen_port(self) -> int:
+    def debug_host_port(self) -> int:
+        """Where the debug server is reached on the host's 127.0.0.1."""
         if self.debug_port is not None:
             return self.debug_port
-        return self.port + 1 if self.network_mode == "host" else 5001
+        return self.port + 1 if self.port < 65535 else self.port - 1
+
+    @property
+    def debug_listen_port(self) -> int:
+        """The port the debug server listens on: in the container (bridge) or on the host (host networking)."""
+        return self.debug_host_port if self.network_mode == "host" else BRIDGE_DEBUG_PORT
+
+    @property
+    def ui_serves_tls(self) -> bool:
+        return self.ui.tls if self.ui.tls is not None else self.tls.mode != "none"
+
+    @property
+    def plain_ui_off_loopback(self) -> bool:
+        """A UI on plain HTTP that other machines reach: it relays registry Basic-auth credentials in clear."""
+        return self.ui.enabled and not self.ui_serves_tls and not ipaddress.ip_address(self.ui.bind_address).is_loopback
+
+    @property
+    def data_volume_name(self) -> str:
+        return self.volume_name or f"{self.name}-data"
 
     @property
     def endpoint(self) -> str:
@@ -320,8 +358,8 @@ def selfhosted_problems(spec: SelfHostedSpec, stack: str) -> list[ConfigProblem]
     tls = spec.tls
     if tls.mode == "none" and not spec.insecure:
         bad("tls.mode", tls.mode, "'none' serves passwords in clear text; set insecure: true to accept that")
-    if spec.insecure and tls.mode != "none":
-        bad("insecure", True, "only meaningful with tls.mode: none; remove it")
+    if spec.insecure and tls.mode != "none" and not spec.plain_ui_off_loopback:
+        bad("insecure", True, "only meaningful with tls.mode: none or a plain-HTTP UI (ui.tls: false) off loopback")
     if tls.mode == "provided":
         if tls.certificate is None:
             bad("tls.certificate", None, "required with tls.mode: provided (pulumi config set --secret --path ...)")
@@ -369,10 +407,29 @@ def selfhosted_problems(spec: SelfHostedSpec, stack: str) -> list[ConfigProblem]
             bad("ui.enabled", True, "the UI reaches the registry over its Docker network; use networkMode: bridge")
         if ui.port == spec.port and ui.bind_address == spec.bind_address:
             bad("ui.port", ui.port, f"must differ from port ({spec.port}) on the same bindAddress")
+        if ui.port == spec.debug_host_port:
+            bad("ui.port", ui.port, f"must differ from the debug port ({spec.debug_host_port}, on 127.0.0.1)")
+        if spec.plain_ui_off_loopback and not spec.insecure:
+            bad(
+                "ui.bindAddress",
+                ui.bind_address,
+                "a plain-HTTP UI off loopback relays registry passwords (Basic auth) in clear text; serve it "
+                "over HTTPS (ui.tls: true, the default with TLS), bind it to 127.0.0.1, or set insecure: true "
+                "to accept that",
+            )
+        if spec.ui_serves_tls and tls.mode == "none":
+            bad("ui.tls", True, "needs the registry's TLS (tls.mode selfSigned or provided): the UI serves its cert")
+        if tls.mode == "provided" and tls.ca_certificate is None:
+            bad(
+                "tls.caCertificate",
+                None,
+                "required with the UI and tls.mode: provided: the UI verifies the registry's certificate against it",
+            )
 
-    listen_port = spec.port if spec.network_mode == "host" else 5000  # bridge: the port inside the container
-    if spec.debug_listen_port == listen_port:
-        bad("debugPort", spec.debug_listen_port, f"must differ from the port the registry listens on ({listen_port})")
+    if spec.volume_name is not None and isinstance(spec.storage, S3StorageSpec):
+        bad("volumeName", spec.volume_name, "only with storage.kind: filesystem (S3 storage uses no volume)")
+    if spec.debug_host_port == spec.port:
+        bad("debugPort", spec.debug_host_port, f"must differ from the registry's port ({spec.port})")
     out.extend(_storage_problems(spec, bad))
     major = image_major_version(spec.image)
     if spec.major_version is None and major is None:

@@ -14,6 +14,12 @@ DATA_DIR = "/var/lib/registry"
 HTPASSWD_PATH = "/auth/htpasswd"
 CERT_PATH = "/certs/server.crt"
 KEY_PATH = "/certs/server.key"
+REGISTRY_ALIAS = "registry"
+"""The registry's name on its Docker network (the UI proxies to it; a SAN of the generated certificate)."""
+PRIVATE_FILE_MODE = "0400"
+"""Keys, htpasswd and config.yml (it may hold webhook Authorization headers): the registry runs as root."""
+PUBLIC_FILE_MODE = "0444"
+"""Certificates."""
 
 
 @dataclass(frozen=True)
@@ -28,15 +34,16 @@ class RegistryLayout:
 def registry_layout(spec: SelfHostedSpec) -> RegistryLayout:
     # v3 moved the config; host networking listens on the host's own address and port.
     config_path = "/etc/distribution/config.yml" if spec.registry_major == 3 else "/etc/docker/registry/config.yml"
-    debug = f"127.0.0.1:{spec.debug_listen_port}"
     if spec.network_mode == "host":
-        return RegistryLayout(config_path, f"{spec.bind_address}:{spec.port}", debug)
-    return RegistryLayout(config_path, ":5000", debug)
+        # On the host's loopback only: the debug server also serves pprof and expvar.
+        return RegistryLayout(config_path, f"{spec.bind_address}:{spec.port}", f"127.0.0.1:{spec.debug_listen_port}")
+    # Bridge: all container interfaces, so the port published on the host's 127.0.0.1 reaches it.
+    return RegistryLayout(config_path, ":5000", f":{spec.debug_listen_port}")
 
 
 def health_url(spec: SelfHostedSpec) -> str:
     """The debug server's health endpoint, checked from inside the container."""
-    return f"http://{registry_layout(spec).debug_addr}/debug/health"
+    return f"http://127.0.0.1:{spec.debug_listen_port}/debug/health"
 
 
 def _notification_endpoint(spec: SelfHostedSpec, index: int, authorization: str | None) -> dict[str, Any]:
@@ -114,7 +121,8 @@ def render_registry_config(
     scheme = "https" if tls else "http"
 
     headers: dict[str, list[str]] = {"X-Content-Type-Options": ["nosniff"]}
-    if tls:
+    # HSTS would make browsers upgrade a plain-HTTP UI on the same host to https, where nothing answers.
+    if tls and not (spec.ui.enabled and not spec.ui_serves_tls):
         headers["Strict-Transport-Security"] = ["max-age=31536000"]
     http: dict[str, Any] = {
         "addr": layout.listen_addr,

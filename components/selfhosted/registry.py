@@ -14,17 +14,27 @@ from components.selfhosted.config_file import (
     DATA_DIR,
     HTPASSWD_PATH,
     KEY_PATH,
+    PRIVATE_FILE_MODE,
+    PUBLIC_FILE_MODE,
+    REGISTRY_ALIAS,
     health_url,
     registry_layout,
     render_registry_config,
 )
 from components.selfhosted.credentials import SALT_BYTES, bcrypt_hash_with_salt, docker_config_json, htpasswd_file
 from components.selfhosted.s3_storage import S3Storage, declare_s3_storage, default_bucket_name
-from components.selfhosted.tls import declare_tls
-from components.selfhosted.ui import ui_environment
+from components.selfhosted.tls import TlsMaterial, declare_tls
+from components.selfhosted.ui import (
+    UI_CA_PATH,
+    UI_CERT_PATH,
+    UI_KEY_PATH,
+    ui_container_port,
+    ui_environment,
+    ui_nginx_files,
+)
 from schema.selfhosted import S3StorageSpec, SelfHostedSpec
 
-REGISTRY_ALIAS = "registry"
+__all__ = ["REGISTRY_ALIAS", "SelfHostedRegistry", "SelfHostedRegistryArgs"]
 
 
 @dataclass(frozen=True)
@@ -81,11 +91,18 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             s3 = declare_s3_storage(name, spec.storage, bucket_name, protect=args.protect_data, parent=self)
         else:
             # The data outlives the container, and a `destroy`: retained, and protected in prod.
+            # A derived name is fixed once created, so renaming the registry keeps its data (review M8);
+            # an explicit volumeName is followed.
             volume = docker.Volume(
                 f"{name}-data",
-                name=f"{spec.name}-data",
+                name=spec.data_volume_name,
                 labels=[docker.VolumeLabelArgs(label="registries.managed-by", value="pulumi")],
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=args.protect_data),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    retain_on_delete=True,
+                    protect=args.protect_data,
+                    ignore_changes=["name"] if spec.volume_name is None else None,
+                ),
             )
         image = docker.RemoteImage(f"{name}-image", name=spec.image, keep_locally=True, opts=child)
 
@@ -110,12 +127,16 @@ class SelfHostedRegistry(pulumi.ComponentResource):
 
         layout = registry_layout(spec)
         uploads = [
-            docker.ContainerUploadArgs(file=layout.config_path, content=config_yml),
-            docker.ContainerUploadArgs(file=HTPASSWD_PATH, content=htpasswd),
+            docker.ContainerUploadArgs(file=layout.config_path, content=config_yml, permissions=PRIVATE_FILE_MODE),
+            docker.ContainerUploadArgs(file=HTPASSWD_PATH, content=htpasswd, permissions=PRIVATE_FILE_MODE),
         ]
         if tls_material is not None:
-            uploads.append(docker.ContainerUploadArgs(file=CERT_PATH, content=tls_material.cert_pem))
-            uploads.append(docker.ContainerUploadArgs(file=KEY_PATH, content=tls_material.key_pem))
+            uploads.append(
+                docker.ContainerUploadArgs(file=CERT_PATH, content=tls_material.cert_pem, permissions=PUBLIC_FILE_MODE)
+            )
+            uploads.append(
+                docker.ContainerUploadArgs(file=KEY_PATH, content=tls_material.key_pem, permissions=PRIVATE_FILE_MODE)
+            )
         envs: list[pulumi.Input[str]] = [pulumi.Output.concat("REGISTRY_HTTP_SECRET=", http_secret.result)]
         if spec.registry_major == 3:
             envs.append("OTEL_TRACES_EXPORTER=none")
@@ -148,7 +169,13 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             ports=(
                 None
                 if network is None
-                else [docker.ContainerPortArgs(internal=5000, external=spec.port, ip=spec.bind_address)]
+                else [
+                    docker.ContainerPortArgs(internal=5000, external=spec.port, ip=spec.bind_address),
+                    # Metrics, health and pprof: on the host's loopback only.
+                    docker.ContainerPortArgs(
+                        internal=spec.debug_listen_port, external=spec.debug_host_port, ip="127.0.0.1"
+                    ),
+                ]
             ),
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", "wget", "-q", "-O", "/dev/null", health_url(spec)],
@@ -170,15 +197,20 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 image=ui_image.image_id,
                 restart="unless-stopped",
                 must_run=True,
-                envs=ui_environment(spec, REGISTRY_ALIAS),
+                envs=ui_environment(spec),
+                uploads=self._ui_uploads(spec, tls_material),
                 networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
-                ports=[docker.ContainerPortArgs(internal=80, external=spec.ui.port, ip=spec.ui.bind_address)],
+                ports=[
+                    docker.ContainerPortArgs(
+                        internal=ui_container_port(spec), external=spec.ui.port, ip=spec.ui.bind_address
+                    )
+                ],
                 labels=labels,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[container], delete_before_replace=True),
             )
             wildcard = spec.ui.bind_address in ("0.0.0.0", "::")  # noqa: S104 - a comparison, not a bind
             host = spec.hostname if wildcard else spec.ui.bind_address
-            ui_url = f"http://{host}:{spec.ui.port}"
+            ui_url = f"{'https' if spec.ui_serves_tls else 'http'}://{host}:{spec.ui.port}"
 
         first_user = names[0]
         self.endpoint = pulumi.Output.from_input(spec.endpoint)
@@ -206,6 +238,31 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 "loginCommand": self.login_command,
             }
         )
+
+    @staticmethod
+    def _ui_uploads(spec: SelfHostedSpec, tls_material: TlsMaterial | None) -> list[docker.ContainerUploadArgs]:
+        """The registry's CA for the UI->registry hop and, with ui.tls, the registry's certificate and key."""
+        uploads = [
+            docker.ContainerUploadArgs(file=f.path, content=f.content, permissions=PUBLIC_FILE_MODE)
+            for f in ui_nginx_files(spec)
+        ]
+        if tls_material is None:
+            return uploads
+        # Provided certificates come with tls.caCertificate (the schema requires it with the UI).
+        ca_pem = tls_material.ca_cert_pem
+        uploads.append(docker.ContainerUploadArgs(file=UI_CA_PATH, content=ca_pem, permissions=PUBLIC_FILE_MODE))
+        if spec.ui_serves_tls:
+            uploads.append(
+                docker.ContainerUploadArgs(
+                    file=UI_CERT_PATH, content=tls_material.cert_pem, permissions=PUBLIC_FILE_MODE
+                )
+            )
+            uploads.append(
+                docker.ContainerUploadArgs(
+                    file=UI_KEY_PATH, content=tls_material.key_pem, permissions=PRIVATE_FILE_MODE
+                )
+            )
+        return uploads
 
     def _users(self, name: str, args: SelfHostedRegistryArgs) -> tuple[list[pulumi.Output[str]], pulumi.Output[str]]:
         """Each user's password (given as a secret, or generated) and the htpasswd file of their bcrypt hashes.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_tls as tls
 
+from components.selfhosted.config_file import REGISTRY_ALIAS
 from schema.selfhosted import SelfHostedSpec
 
 SERVER_USES = ["digital_signature", "key_encipherment", "server_auth"]
@@ -53,10 +54,16 @@ def declare_tls(name: str, spec: SelfHostedSpec, parent: pulumi.Resource) -> Tls
         validity_period_hours=cfg.ca_validity_hours,
         early_renewal_hours=min(cfg.early_renewal_hours, cfg.ca_validity_hours - 1),
         allowed_uses=CA_USES,
+        # Strict verifiers (Python 3.13's default context, VERIFY_X509_STRICT) want key identifiers.
+        set_subject_key_id=True,
+        set_authority_key_id=True,
         opts=child,
     )
     server_key = _private_key(f"{name}-server-key", cfg.key_algorithm, parent)
     dns_names = [spec.hostname, *[n for n in cfg.extra_dns_names if n != spec.hostname]]
+    if spec.network_mode == "bridge" and REGISTRY_ALIAS not in dns_names:
+        # The UI (and anything else on the registry's network) verifies the registry by its alias.
+        dns_names.append(REGISTRY_ALIAS)
     request = tls.CertRequest(
         f"{name}-server-csr",
         private_key_pem=server_key.private_key_pem,
@@ -73,6 +80,7 @@ def declare_tls(name: str, spec: SelfHostedSpec, parent: pulumi.Resource) -> Tls
         validity_period_hours=cfg.validity_hours,
         early_renewal_hours=cfg.early_renewal_hours,
         allowed_uses=SERVER_USES,
+        set_subject_key_id=True,  # its authority key identifier comes from the CA's subject key identifier
         opts=child,
     )
     # Serve the chain, so clients that trust only the CA can verify the server.

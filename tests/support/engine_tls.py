@@ -55,7 +55,7 @@ def _load_key(pem: str) -> PrivateKey:
     return key
 
 
-def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm | None:
+def _hash_for(key: PrivateKey) -> hashes.SHA256 | None:
     return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
 
 
@@ -75,8 +75,21 @@ def _sans(inputs: dict[str, Any]) -> list[x509.GeneralName]:
     return names
 
 
+def _subject_key_id(inputs: dict[str, Any], public_key: Any) -> x509.SubjectKeyIdentifier | None:
+    """pulumi-tls (Go) sets a subject key identifier on CA certificates always, on others when asked."""
+    if inputs.get("isCaCertificate") or inputs.get("setSubjectKeyId"):
+        return x509.SubjectKeyIdentifier.from_public_key(public_key)  # SHA-1 of the key, as the provider does
+    return None
+
+
 def _sign(
-    inputs: dict[str, Any], subject: x509.Name, public_key: Any, issuer: x509.Name, signer: PrivateKey, sans: list
+    inputs: dict[str, Any],
+    subject: x509.Name,
+    public_key: Any,
+    issuer: x509.Name,
+    signer: PrivateKey,
+    sans: list,
+    authority_key_id: bytes | None,
 ) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     hours = int(inputs["validityPeriodHours"])
@@ -101,7 +114,11 @@ def _sign(
         builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    subject_key_id = _subject_key_id(inputs, public_key)
+    if subject_key_id is not None:
+        builder = builder.add_extension(subject_key_id, critical=False)
+    if authority_key_id is not None:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier(authority_key_id, None, None), critical=False)
     cert = builder.sign(signer, _hash_for(signer))
     early = int(inputs.get("earlyRenewalHours", 0))
     return {
@@ -147,7 +164,14 @@ def apply_tls(typ: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if typ == "tls:index/selfSignedCert:SelfSignedCert":
         key = _load_key(inputs["privateKeyPem"])
         subject = _name(inputs.get("subject"))
-        outs = _sign(inputs, subject, key.public_key(), subject, key, _sans(inputs))
+        # set_authority_key_id copies the certificate's own subject key identifier (it must have one).
+        authority = None
+        if inputs.get("setAuthorityKeyId"):
+            own = _subject_key_id(inputs, key.public_key())
+            if own is None:
+                raise ValueError("tls: Could not determine Authority Key Identifier")
+            authority = own.digest
+        outs = _sign(inputs, subject, key.public_key(), subject, key, _sans(inputs), authority)
         return str(x509.load_pem_x509_certificate(outs["certPem"].encode()).serial_number), outs
     if typ == "tls:index/certRequest:CertRequest":
         key = _load_key(inputs["privateKeyPem"])
@@ -165,7 +189,14 @@ def apply_tls(typ: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             sans = list(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
         except x509.ExtensionNotFound:
             sans = []
-        outs = _sign(inputs, csr.subject, csr.public_key(), ca_cert.subject, ca_key, sans)
+        # Go's x509.CreateCertificate takes the authority key identifier from the issuer's SKI, if any.
+        try:
+            issuer_ski: bytes | None = ca_cert.extensions.get_extension_for_class(
+                x509.SubjectKeyIdentifier
+            ).value.digest
+        except x509.ExtensionNotFound:
+            issuer_ski = None
+        outs = _sign(inputs, csr.subject, csr.public_key(), ca_cert.subject, ca_key, sans, issuer_ski)
         return str(x509.load_pem_x509_certificate(outs["certPem"].encode()).serial_number), outs
     raise NotImplementedError(f"local engine: no tls handler for {typ}")
 

@@ -103,3 +103,16 @@ def test_notifications_render_headers_as_lists_with_the_authorization():
         "ignore": {"mediatypes": ["application/octet-stream"], "actions": ["pull"]},
     }
     assert config["notifications"]["events"] == {"includereferences": True}
+
+
+def test_hsts_is_off_only_when_a_plain_http_ui_shares_the_host():
+    assert "Strict-Transport-Security" in rendered(ui={"enabled": True})["http"]["headers"]  # UI on https
+    assert "Strict-Transport-Security" not in rendered(ui={"enabled": True, "tls": False})["http"]["headers"]
+
+
+def test_bridge_debug_server_listens_on_every_container_interface_so_its_published_port_reaches_it():
+    spec = SelfHostedSpec()
+    assert registry_layout(spec).debug_addr == ":5001"
+    assert health_url(spec) == "http://127.0.0.1:5001/debug/health"
+    assert spec.debug_host_port == 5001
+    assert SelfHostedSpec(port=5443).debug_host_port == 5444

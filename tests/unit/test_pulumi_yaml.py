@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from schema.reference import render_reference
+from schema.base import CamelModel
+from schema.reference import reference_lines, render_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,8 +24,23 @@ def test_project_settings():
     assert project["stackConfigDir"] == "stacks"
 
 
-def test_every_key_has_a_description_and_default():
+def _undocumented_keys(lines: list[str]) -> list[str]:
+    """Keys of a rendered reference whose line is not followed by a description line."""
+    keys = [i for i, line in enumerate(lines) if line.startswith("#   registries:")]
+    return [lines[i] for i in keys if i + 1 >= len(lines) or not lines[i + 1].startswith("#       ")]
+
+
+def test_every_key_has_a_description():
     lines = render_reference().splitlines()
-    keys = [line for line in lines if line.startswith("#   registries:")]
-    assert len(keys) > 60
-    assert all("; default " in line for line in keys)
+    assert len([line for line in lines if line.startswith("#   registries:")]) > 60
+    assert _undocumented_keys(lines) == []
+
+
+def test_an_undocumented_key_is_caught():
+    class Undocumented(CamelModel):
+        documented: int = 1
+        """Has a description."""
+        bare_key: int = 2
+
+    lines = reference_lines(Undocumented, "registries:probe")
+    assert _undocumented_keys(lines) == ["#   registries:probe.bareKey: int; default 2."]

@@ -111,6 +111,47 @@ MALFORMED: list[tuple[dict[str, Any], str, str, str]] = [
     ),
     ({"debugPort": 5000}, "local", "registries:selfHosted.debugPort", "must differ"),
     ({"catalogMaxEntries": 0}, "local", "registries:selfHosted.catalogMaxEntries", "greater than or equal to 1"),
+    (
+        {"ui": {"enabled": True, "bindAddress": "0.0.0.0", "tls": False}},
+        "dev",
+        "registries:selfHosted.ui.bindAddress",
+        "relays registry passwords (Basic auth) in clear text",
+    ),
+    (
+        {"ui": {"enabled": True, "bindAddress": "10.0.0.5", "tls": False}},
+        "dev",
+        "registries:selfHosted.ui.bindAddress",
+        "set insecure: true to accept that",
+    ),
+    (
+        {"ui": {"enabled": True, "tls": False}, "insecure": True},
+        "local",
+        "registries:selfHosted.insecure",
+        "only meaningful with tls.mode: none or a plain-HTTP UI",
+    ),
+    (
+        {"ui": {"enabled": True, "tls": True}, "tls": {"mode": "none"}, "insecure": True},
+        "local",
+        "registries:selfHosted.ui.tls",
+        "needs the registry's TLS",
+    ),
+    (
+        {"ui": {"enabled": True}, "tls": {"mode": "provided", "certificate": CERT, "privateKey": "k"}},
+        "local",
+        "registries:selfHosted.tls.caCertificate",
+        "the UI verifies the registry's certificate against it",
+    ),
+    ({"ui": {"enabled": True, "port": 5001}}, "local", "registries:selfHosted.ui.port", "debug port (5001"),
+    ({"ui": {"title": "Dev~registry"}}, "local", "registries:selfHosted.ui.title", "letters, digits, spaces"),
+    ({"ui": {"title": "R&D"}}, "local", "registries:selfHosted.ui.title", "sed and HTML"),
+    ({"ui": {"title": "<script>x</script>"}}, "local", "registries:selfHosted.ui.title", ". , : ( ) _ + -"),
+    ({"volumeName": "../data"}, "local", "registries:selfHosted.volumeName", "pattern"),
+    (
+        {"volumeName": "data", "storage": {"kind": "s3", "region": "eu-west-1", "bucket": "b-1-2"}},
+        "local",
+        "registries:selfHosted.volumeName",
+        "only with storage.kind: filesystem",
+    ),
 ]
 
 
@@ -178,6 +219,17 @@ def test_values_of_the_wrong_type_are_refused_not_coerced(config, key, shown, wo
     assert words in problem.allowed
     assert shown in problem.value
     assert f"registries:selfHosted.{key}: " in str(caught.value)
+
+
+def test_a_plain_ui_off_loopback_is_allowed_only_when_insecure_is_said():
+    spec = load_stack_spec(
+        {"selfHosted": {"ui": {"enabled": True, "bindAddress": "0.0.0.0", "tls": False}, "insecure": True}}, "dev"
+    ).self_hosted
+    assert spec is not None
+    assert spec.plain_ui_off_loopback
+    tls_ui = load_stack_spec({"selfHosted": {"ui": {"enabled": True, "bindAddress": "0.0.0.0"}}}, "dev").self_hosted
+    assert tls_ui is not None
+    assert tls_ui.ui_serves_tls
 
 
 def test_no_resource_is_declared_when_config_is_invalid():

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import datetime
 import hashlib
 import hmac
 import json
+import socket
+import ssl
+import threading
+from pathlib import Path
 from typing import Any
 
 import bcrypt
 import pulumi
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from components.selfhosted.credentials import bcrypt_hash_with_salt
 from tests.support.engine_random import apply_random
+from tests.support.engine_tls import apply_tls
 from tests.support.pulumi_runtime import contains_secret, is_secret, run_program, unwrap
 from tests.support.recording_mocks import RecordingMocks
 from tests.unit.conftest import STACK_FILES, TEST_KEY, record_options, stack_config
@@ -39,9 +50,13 @@ def test_every_stack_file_declares_what_its_config_says(path):
     registry = mocks.find(CONTAINER, "selfhosted-registry").plain
     assert registry["name"] == spec["name"]
     assert registry["restart"] == "unless-stopped"
-    assert registry["ports"] == [{"internal": 5000, "external": spec["port"], "ip": spec["bindAddress"]}]
+    assert registry["ports"] == [
+        {"internal": 5000, "external": spec["port"], "ip": spec["bindAddress"]},
+        {"internal": 5001, "external": spec.get("debugPort", spec["port"] + 1), "ip": "127.0.0.1"},
+    ]
     assert registry["networksAdvanced"] == [{"name": f"{spec['name']}-net", "aliases": ["registry"]}]
-    assert registry["volumes"] == [{"volumeName": f"{spec['name']}-data", "containerPath": "/var/lib/registry"}]
+    volume = spec.get("volumeName", f"{spec['name']}-data")
+    assert registry["volumes"] == [{"volumeName": volume, "containerPath": "/var/lib/registry"}]
     assert registry["healthcheck"]["tests"][:2] == ["CMD", "wget"]
     config_yml = yaml.safe_load(
         _upload(mocks.find(CONTAINER, "selfhosted-registry"), "/etc/docker/registry/config.yml")
@@ -54,6 +69,8 @@ def test_every_stack_file_declares_what_its_config_says(path):
     assert set(outputs["users"].value) == {u["name"] for u in spec["users"]}
     ui_declared = any(r.name == "selfhosted-ui" for r in mocks.of_type(CONTAINER))
     assert ui_declared == spec.get("ui", {}).get("enabled", False)
+    if ui_declared and spec["ui"].get("bindAddress", "127.0.0.1") != "127.0.0.1":
+        assert outputs["uiUrl"].value.startswith("https://"), "a UI off loopback carries passwords: HTTPS only"
     tls_mode = spec.get("tls", {}).get("mode", "selfSigned")
     assert bool(mocks.of_type("tls:index/locallySignedCert:LocallySignedCert")) == (tls_mode == "selfSigned")
     endpoints = config_yml.get("notifications", {}).get("endpoints", [])
@@ -101,15 +118,18 @@ def test_self_signed_tls_chain_has_sans_validity_and_uses(run):
         }
     )
     csr = mocks.find("tls:index/certRequest:CertRequest", "selfhosted-server-csr").plain
-    assert csr["dnsNames"] == ["registry.internal", "reg"]
+    assert csr["dnsNames"] == ["registry.internal", "reg", "registry"]  # the network alias the UI verifies
     assert csr["ipAddresses"] == ["127.0.0.1", "::1"]
     assert csr["subject"]["commonName"] == "registry.internal"
     cert = mocks.find("tls:index/locallySignedCert:LocallySignedCert", "selfhosted-server-cert").plain
     assert cert["validityPeriodHours"] == 100
     assert cert["earlyRenewalHours"] == 10
     assert set(cert["allowedUses"]) == {"digital_signature", "key_encipherment", "server_auth"}
+    assert cert["setSubjectKeyId"] is True
     ca = mocks.find("tls:index/selfSignedCert:SelfSignedCert", "selfhosted-ca-cert").plain
     assert ca["isCaCertificate"] is True
+    assert ca["setSubjectKeyId"] is True
+    assert ca["setAuthorityKeyId"] is True
     assert "cert_signing" in ca["allowedUses"]
     key = mocks.find("tls:index/privateKey:PrivateKey", "selfhosted-server-key").plain
     assert key == {"algorithm": "RSA", "rsaBits": 4096}
@@ -170,7 +190,7 @@ def test_ui_is_same_origin_and_tied_to_delete(run):
     assert envs["NGINX_RESOLVER"] == "127.0.0.11"
     assert envs["CATALOG_ELEMENTS_LIMIT"] == "500"
     assert "REGISTRY_URL" not in envs  # same origin: no CORS
-    assert outputs["uiUrl"].value == "http://127.0.0.1:8080"
+    assert outputs["uiUrl"].value == "https://127.0.0.1:8080"
 
 
 def test_v3_image_uploads_config_to_distribution_path_and_disables_tracing(run):
@@ -288,3 +308,184 @@ def test_given_password_salt_is_kept_in_state_and_renewed_with_the_password(run)
 
 def _bytes_args(name: str) -> Any:
     return pulumi.runtime.MockResourceArgs(SALT, name, {"length": 16}, None, None, True)
+
+
+def _uploads(container: Any) -> dict[str, dict[str, Any]]:
+    return {u["file"]: u for u in container.plain["uploads"]}
+
+
+def test_keys_htpasswd_and_config_are_readable_by_root_only_and_certificates_by_all(run):
+    mocks, _ = run(selfHosted={"notifications": [{"name": "a", "url": "http://x", "authorization": "Bearer t"}]})
+    modes = {
+        path: upload.get("permissions")
+        for path, upload in _uploads(mocks.find(CONTAINER, "selfhosted-registry")).items()
+    }
+    assert modes == {
+        "/etc/docker/registry/config.yml": "0400",  # holds the webhook's Authorization header
+        "/auth/htpasswd": "0400",
+        "/certs/server.key": "0400",
+        "/certs/server.crt": "0444",
+    }
+
+
+def test_ui_off_loopback_is_served_over_https_with_the_registry_certificate_and_verifies_the_registry(run):
+    mocks, outputs = run(
+        selfHosted={"hostname": "reg.example.internal", "ui": {"enabled": True, "bindAddress": "0.0.0.0"}}
+    )
+    ui = mocks.find(CONTAINER, "selfhosted-ui")
+    registry = mocks.find(CONTAINER, "selfhosted-registry")
+    assert ui.plain["ports"] == [{"internal": 8443, "external": 8080, "ip": "0.0.0.0"}]
+    assert outputs["uiUrl"].value == "https://reg.example.internal:8080"
+    files = _uploads(ui)
+    assert files["/etc/nginx/registry-tls/server.crt"]["content"] == _upload(registry, "/certs/server.crt")
+    assert files["/etc/nginx/registry-tls/server.key"]["content"] == _upload(registry, "/certs/server.key")
+    assert files["/etc/nginx/registry-tls/server.key"]["permissions"] == "0400"
+    assert files["/etc/nginx/registry-tls/ca.crt"]["content"] == outputs["caCertPem"].value
+    assert is_secret(ui.inputs["uploads"]), "the UI's copy of the server key must travel as a secret"
+    server = files["/etc/nginx/conf.d/registry-ui-tls.conf"]["content"]
+    assert "listen 8443 ssl;" in server
+    assert "ssl_certificate_key /etc/nginx/registry-tls/server.key;" in server
+    assert 'set $registry_server "https://registry:5000";' in server
+    upstream = files["/etc/nginx/conf.d/00-registry-upstream-tls.conf"]["content"]
+    # The UI->registry hop checks the registry's certificate for the alias it connects to (a SAN of it).
+    assert "proxy_ssl_verify on;" in upstream
+    assert "proxy_ssl_trusted_certificate /etc/nginx/registry-tls/ca.crt;" in upstream
+    assert "proxy_ssl_name registry;" in upstream
+    assert "registry" in mocks.find("tls:index/certRequest:CertRequest", "selfhosted-server-csr").plain["dnsNames"]
+    config_yml = yaml.safe_load(_upload(registry, "/etc/docker/registry/config.yml"))
+    assert "Strict-Transport-Security" in config_yml["http"]["headers"]  # the UI is on https: HSTS is harmless
+
+
+def test_plain_ui_on_loopback_gets_no_certificate_and_turns_hsts_off(run):
+    mocks, outputs = run(selfHosted={"ui": {"enabled": True, "tls": False}})
+    ui = mocks.find(CONTAINER, "selfhosted-ui")
+    assert ui.plain["ports"] == [{"internal": 80, "external": 8080, "ip": "127.0.0.1"}]
+    assert outputs["uiUrl"].value == "http://127.0.0.1:8080"
+    files = _uploads(ui)
+    assert "/etc/nginx/registry-tls/server.key" not in files
+    assert "proxy_ssl_verify on;" in files["/etc/nginx/conf.d/00-registry-upstream-tls.conf"]["content"]
+    config_yml = yaml.safe_load(
+        _upload(mocks.find(CONTAINER, "selfhosted-registry"), "/etc/docker/registry/config.yml")
+    )
+    # HSTS for the registry's host would make browsers upgrade the UI's http:// URL to https, where nothing answers.
+    assert "Strict-Transport-Security" not in config_yml["http"]["headers"]
+
+
+def test_ui_with_a_provided_certificate_verifies_the_registry_by_hostname_against_the_given_ca(run):
+    ca = "-----BEGIN CERTIFICATE-----\nMIIB-ca\n-----END CERTIFICATE-----\n"
+    tls = {"mode": "provided", "certificate": TEST_KEY.replace("PRIVATE KEY", "CERTIFICATE"), "privateKey": TEST_KEY}
+    mocks, _ = run(
+        selfHosted={"hostname": "reg.example.com", "tls": {**tls, "caCertificate": ca}, "ui": {"enabled": True}},
+        secret=True,
+    )
+    files = _uploads(mocks.find(CONTAINER, "selfhosted-ui"))
+    assert files["/etc/nginx/registry-tls/ca.crt"]["content"] == ca
+    assert "proxy_ssl_name reg.example.com;" in files["/etc/nginx/conf.d/00-registry-upstream-tls.conf"]["content"]
+
+
+def test_debug_server_is_published_on_host_loopback_only(run):
+    mocks, _ = run(selfHosted={"bindAddress": "0.0.0.0", "port": 5443, "debugPort": 9101})
+    registry = mocks.find(CONTAINER, "selfhosted-registry")
+    assert registry.plain["ports"][1] == {"internal": 5001, "external": 9101, "ip": "127.0.0.1"}
+    config_yml = yaml.safe_load(_upload(registry, "/etc/docker/registry/config.yml"))
+    assert config_yml["http"]["debug"] == {"addr": ":5001", "prometheus": {"enabled": True, "path": "/metrics"}}
+    host, _ = run(selfHosted={"networkMode": "host", "bindAddress": "0.0.0.0", "port": 5443})
+    host_yml = yaml.safe_load(_upload(host.find(CONTAINER, "selfhosted-registry"), "/etc/docker/registry/config.yml"))
+    assert host_yml["http"]["debug"]["addr"] == "127.0.0.1:5444"  # pprof stays on the host's loopback
+
+
+def test_renaming_the_registry_keeps_its_volume_and_an_explicit_volume_name_is_followed(run, monkeypatch):
+    import components.selfhosted.registry as registry_module
+
+    volumes = record_options(monkeypatch, registry_module.docker, "Volume")
+    mocks, _ = run(selfHosted={"name": "renamed"})
+    # The derived name is fixed at creation: a later rename does not switch to a new, empty volume.
+    assert volumes["selfhosted-data"].ignore_changes == ["name"]
+    assert mocks.find(VOLUME, "selfhosted-data").plain["name"] == "renamed-data"
+    mocks, outputs = run(selfHosted={"name": "renamed", "volumeName": "registry-data"})
+    assert not volumes["selfhosted-data"].ignore_changes
+    assert mocks.find(VOLUME, "selfhosted-data").plain["name"] == "registry-data"
+    volume_mount = mocks.find(CONTAINER, "selfhosted-registry").plain["volumes"][0]["volumeName"]
+    assert volume_mount == outputs["volumeName"].value == "registry-data"
+
+
+class _RealTlsMocks(RecordingMocks):
+    """Recording mocks whose tls:* resources are real certificates, made as pulumi-tls makes them."""
+
+    def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
+        ident, outs = super().new_resource(args)
+        if args.typ.startswith("tls:"):
+            ident, outs = apply_tls(args.typ, unwrap({k: v for k, v in args.inputs.items() if k != "__provider"}))
+        return ident, outs
+
+
+def _strict_handshake(ca_pem: str, chain_pem: str, key_pem: str, hostname: str, workdir: Path) -> None:
+    """A TLS handshake whose client is Python 3.13's default context: VERIFY_X509_STRICT on."""
+    (workdir / "chain.pem").write_text(chain_pem)
+    (workdir / "key.pem").write_text(key_pem)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(workdir / "chain.pem", workdir / "key.pem")
+    client_context = ssl.create_default_context(cadata=ca_pem)
+    client_context.verify_flags |= ssl.VERIFY_X509_STRICT
+    server_end, client_end = socket.socketpair()
+
+    def serve() -> None:
+        with (
+            contextlib.suppress(ssl.SSLError, OSError),
+            server_context.wrap_socket(server_end, server_side=True) as tls,
+        ):
+            tls.recv(1)
+
+    server = threading.Thread(target=serve)
+    server.start()
+    try:
+        with client_context.wrap_socket(client_end, server_hostname=hostname) as tls:
+            tls.sendall(b"x")
+    finally:
+        client_end.close()
+        server.join(timeout=10)
+
+
+def test_generated_chain_carries_key_identifiers_and_passes_a_strict_verifier(tmp_path):
+    mocks = _RealTlsMocks()
+    outputs = run_program(mocks, stack="local", config={"registries:selfHosted": "{}"})
+    registry = mocks.find(CONTAINER, "selfhosted-registry")
+    chain, key = _upload(registry, "/certs/server.crt"), _upload(registry, "/certs/server.key")
+    leaf, ca = x509.load_pem_x509_certificates(chain.encode())
+    ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    assert ca.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier == ca_ski
+    assert leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier == ca_ski
+    assert leaf.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    for name in ("localhost", "registry"):  # clients on the host, and the UI on the registry's network
+        _strict_handshake(outputs["caCertPem"].value, chain, key, name, tmp_path)
+
+
+def test_strict_verifier_refuses_a_chain_without_key_identifiers(tmp_path):
+    # The negative control: the same handshake check fails on a chain that lacks SKI/AKI.
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "no-ski CA")])
+
+    def certificate(subject: x509.Name, public_key: Any, is_ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_name)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        )
+        if not is_ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    ca = certificate(ca_name, ca_key.public_key(), is_ca=True)
+    leaf = certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]), leaf_key.public_key(), False)
+    pem = [c.public_bytes(serialization.Encoding.PEM).decode() for c in (leaf, ca)]
+    key = leaf_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    with pytest.raises(ssl.SSLCertVerificationError, match=r"(?i)key identifier"):
+        _strict_handshake(pem[1], pem[0] + pem[1], key, "localhost", tmp_path)
