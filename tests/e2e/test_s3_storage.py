@@ -4,19 +4,26 @@ server with IAM enforcement on; the registry authenticates with the key the prog
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import os
+import re
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
 
+from components.selfhosted.config_file import registry_layout
 from components.selfhosted.s3_storage import OBJECT_ACTIONS
+from schema.selfhosted import SelfHostedSpec
 from tests.e2e.conftest import Deployment
 from tests.support.engine_aws import AwsApplier
 from tests.support.images import build_scratch_image
-from tests.support.moto_server import MotoServer
+from tests.support.moto_server import MotoServer, start_moto
 
 pytestmark = pytest.mark.e2e
 
@@ -43,8 +50,9 @@ def _s3_stack(
         "kind": "s3",
         "bucket": bucket,
         "region": "us-east-1",
+        # http:// in the endpoint is what the driver uses (aws-sdk-go adds a scheme only when none is given),
+        # so `secure` stays at its default, which create: true requires.
         "regionEndpoint": moto.endpoint,
-        "secure": False,
         "rootDirectory": "/images",
         # moto's IAM enforcement cannot check presigned URLs (it fails with KeyError HTTP_AUTHORIZATION),
         # so blobs are served through the registry instead of redirecting clients to S3.
@@ -137,7 +145,7 @@ def test_bucket_outlives_the_container_and_a_new_one_serves_the_same_images(
 
     s3_deployment.registry_container(outputs).remove(force=True)
     assert set(_keys(moto, bucket)) == before
-    again = s3_deployment.apply(name, spec)  # same config, same http.secret from state
+    again = s3_deployment.apply(name, spec, refresh=True)  # same config, same http.secret from state
     assert ("create", "docker:index/container:Container", "selfhosted-registry") in s3_deployment.engine.changed() or (
         "replace",
         "docker:index/container:Container",
@@ -149,10 +157,8 @@ def test_bucket_outlives_the_container_and_a_new_one_serves_the_same_images(
     assert again["bucket"] == bucket
 
 
-def test_existing_bucket_with_given_credentials(s3_deployment, docker_client, moto, base_stack):
-    name, spec, bucket = _s3_stack(base_stack, moto)
-    # What an ops team hands over: a bucket, and a key allowed on it.
-    _admin(moto, "s3").create_bucket(Bucket=bucket)
+def _ops_key(moto: MotoServer, bucket: str) -> dict[str, str]:
+    """What an ops team hands over for an existing bucket: a key allowed on it."""
     iam = _admin(moto, "iam")
     iam.create_user(UserName=f"{bucket}-ops")
     iam.put_user_policy(
@@ -173,13 +179,158 @@ def test_existing_bucket_with_given_credentials(s3_deployment, docker_client, mo
         ),
     )
     key = iam.create_access_key(UserName=f"{bucket}-ops")["AccessKey"]
-    spec["storage"].update(
-        create=False, forcePathStyle=True, accessKey=key["AccessKeyId"], secretKey=key["SecretAccessKey"]
-    )
+    return {"accessKey": key["AccessKeyId"], "secretKey": key["SecretAccessKey"]}
+
+
+def test_existing_bucket_with_given_credentials(s3_deployment, docker_client, moto, base_stack):
+    name, spec, bucket = _s3_stack(base_stack, moto, create=False, forcePathStyle=True, encryption="none")
+    _admin(moto, "s3").create_bucket(Bucket=bucket)
+    spec["storage"].update(_ops_key(moto, bucket))
     outputs = s3_deployment.apply(name, spec)
-    assert not [r for r in s3_deployment.engine.state if r[0].startswith("aws:")]
+    assert not [r for r in s3_deployment.engine.state.values() if r.typ.startswith("aws:")]
     client = _login(s3_deployment, outputs)
     digest = client.push(_image(docker_client, "existing"), "team/existing", "1")
     client.remove_local("team/existing", "1")
     assert client.pull("team/existing", "1") == digest
-    assert any(k.startswith("images/docker/registry/v2/") for k in _keys(moto, bucket))
+    keys = _keys(moto, bucket)
+    assert any(k.startswith("images/docker/registry/v2/") for k in keys)
+    # encryption: none sends no SSE header (a MinIO without KMS refuses PutObject that carries one).
+    s3 = _admin(moto, "s3")
+    assert all("ServerSideEncryption" not in s3.head_object(Bucket=bucket, Key=k) for k in keys)
+
+
+def _bucket_hardening(moto: MotoServer, bucket: str) -> dict[str, Any]:
+    s3 = _admin(moto, "s3")
+    return {
+        "versioning": s3.get_bucket_versioning(Bucket=bucket).get("Status"),
+        "encryption": s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0][
+            "ApplyServerSideEncryptionByDefault"
+        ]["SSEAlgorithm"],
+        "publicAccessBlock": s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"],
+        "ownership": s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"][0][
+            "ObjectOwnership"
+        ],
+        "lifecycle": [rule["ID"] for rule in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]],
+    }
+
+
+def test_destroy_keeps_the_hardened_bucket_and_a_later_up_adopts_it(s3_deployment, docker_client, moto, base_stack):
+    name, spec, bucket = _s3_stack(base_stack, moto)
+    outputs = s3_deployment.apply(name, spec)
+    client = _login(s3_deployment, outputs)
+    digest = client.push(_image(docker_client, "adopted"), "team/adopted", "1")
+    hardened = _bucket_hardening(moto, bucket)
+    assert hardened["versioning"] == "Enabled"
+
+    # `pulumi destroy`: nothing declared any more.
+    s3_deployment.engine.begin_run()
+    s3_deployment.engine.end_run()
+    assert not s3_deployment.engine.state
+    assert _bucket_hardening(moto, bucket) == hardened
+    assert all(hardened["publicAccessBlock"].values())
+    assert any(k.startswith("images/docker/registry/v2/repositories/team/adopted/") for k in _keys(moto, bucket))
+    with pytest.raises(_admin(moto, "iam").exceptions.NoSuchEntityException):
+        _admin(moto, "iam").get_user(UserName=f"{bucket}-registry")  # the IAM user was not retained
+
+    # The README's adopt path: the same bucket as an existing one, with a key allowed on it.
+    spec["storage"].update(create=False, forcePathStyle=True, **_ops_key(moto, bucket))
+    again = s3_deployment.apply(name, spec)
+    assert again["bucket"] == bucket
+    assert not [r for r in s3_deployment.engine.state.values() if r.typ.startswith("aws:")]
+    client = _login(s3_deployment, again)
+    client.remove_local("team/adopted", "1")
+    assert client.pull("team/adopted", "1") == digest
+    assert _bucket_hardening(moto, bucket) == hardened
+
+
+@pytest.mark.parametrize("key", ["customer", "aws-managed"])
+def test_kms_encrypts_every_object_with_the_configured_key(s3_deployment, docker_client, moto, base_stack, key):
+    key_arn = _admin(moto, "kms").create_key(Description="registry e2e")["KeyMetadata"]["Arn"]
+    storage: dict[str, Any] = {"encryption": "aws:kms"}
+    if key == "customer":
+        storage["kmsKeyId"] = key_arn
+    name, spec, bucket = _s3_stack(base_stack, moto, **storage)
+    outputs = s3_deployment.apply(name, spec)
+    policy = _admin(moto, "iam").get_user_policy(UserName=f"{bucket}-registry", PolicyName="registry-s3-access")
+    granted = [s for s in policy["PolicyDocument"]["Statement"] if any(a.startswith("kms:") for a in s["Action"])]
+    if key == "customer":
+        assert [(sorted(s["Action"]), s["Resource"]) for s in granted] == [
+            (["kms:Decrypt", "kms:GenerateDataKey"], key_arn)
+        ]
+    else:
+        assert granted == []  # the AWS-managed aws/s3 key is usable by the account's S3 principals
+    client = _login(s3_deployment, outputs)
+    digest = client.push(_image(docker_client, f"kms-{key}"), "team/kms", "1")
+    client.remove_local("team/kms", "1")
+    assert client.pull("team/kms", "1") == digest
+    s3 = _admin(moto, "s3")
+    objects = [s3.head_object(Bucket=bucket, Key=k) for k in _keys(moto, bucket)]
+    assert objects
+    # Never the AES256 header distribution sends for `encrypt` without `keyid`.
+    assert {o["ServerSideEncryption"] for o in objects} == {"aws:kms"}
+    if key == "customer":
+        assert {o["SSEKMSKeyId"] for o in objects} == {key_arn}
+
+
+@pytest.fixture
+def logging_moto(tmp_path: Path) -> Iterator[tuple[MotoServer, Path]]:
+    """A moto server of its own, so that every bucket listing in its request log is the registry's (the
+    engine's handlers never list)."""
+    server = start_moto(tmp_path)
+    try:
+        yield server, next(tmp_path.glob("moto-*.log"))
+    finally:
+        server.stop()
+
+
+# The query parameters of ListObjects and ListObjectsV2; any other marks a sub-resource (?location, ?uploads, ...).
+LIST_PARAMETERS = {"list-type", "prefix", "delimiter", "max-keys", "marker", "continuation-token", "start-after"}
+LIST_PARAMETERS |= {"encoding-type", "fetch-owner"}
+
+
+def _list_bucket_prefixes(log: Path, bucket: str) -> list[str | None]:
+    """The s3:prefix of every ListObjects(V2) request in moto's request log (None: no prefix parameter)."""
+    prefixes: list[str | None] = []
+    for target in re.findall(r'"GET (\S+) HTTP/1\.[01]"', log.read_text(errors="replace")):
+        url = urlsplit(target)
+        query = parse_qs(url.query, keep_blank_values=True)
+        if url.path.strip("/") == bucket and set(query) <= LIST_PARAMETERS:
+            prefixes.append(query["prefix"][0] if "prefix" in query else None)
+    return prefixes
+
+
+def _string_like(patterns: list[str], value: str | None) -> bool:
+    """IAM StringLike: `*` and `?` wildcards, case-sensitive; an absent key matches nothing."""
+    return value is not None and any(fnmatch.fnmatchcase(value, p.replace("[", "[[]")) for p in patterns)
+
+
+def test_registry_lists_only_under_its_root_directory(deployment, docker_client, logging_moto, base_stack):
+    moto, log = logging_moto
+    deployment.engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
+    name, spec, bucket = _s3_stack(base_stack, moto)
+    outputs = deployment.apply(name, spec)
+    client = _login(deployment, outputs)
+    client.push(_image(docker_client, "listed-a"), "team/listed-a", "1")
+    digest = client.push(_image(docker_client, "listed-b"), "team/listed-b", "1")
+    client.remove_local("team/listed-b", "1")
+    assert client.pull("team/listed-b", "1") == digest
+    user, password = next(iter(outputs["users"].items()))
+    catalog = client.api("GET", "/v2/_catalog", auth=(user, password))
+    assert catalog.json()["repositories"] == ["team/listed-a", "team/listed-b"]
+    client.api("GET", "/v2/team/listed-a/tags/list", auth=(user, password)).raise_for_status()
+    deleted = client.api("DELETE", f"/v2/team/listed-b/manifests/{digest}", auth=(user, password))
+    assert deleted.status_code == 202
+    config_path = registry_layout(SelfHostedSpec.model_validate(spec)).config_path
+    gc = deployment.registry_container(outputs).exec_run(["registry", "garbage-collect", config_path])
+    assert gc.exit_code == 0, gc.output.decode(errors="replace")[-2000:]
+
+    document = _admin(moto, "iam").get_user_policy(UserName=f"{bucket}-registry", PolicyName="registry-s3-access")
+    (listing,) = [s for s in document["PolicyDocument"]["Statement"] if "s3:ListBucket" in s["Action"]]
+    allowed = listing["Condition"]["StringLike"]["s3:prefix"]
+    prefixes = _list_bucket_prefixes(log, bucket)
+    # Push, pull, catalog, health check and GC all listed; every listing is allowed by the condition.
+    assert len(prefixes) >= 10
+    assert "images/docker/registry/v2/repositories/" in prefixes
+    assert [p for p in prefixes if not _string_like(allowed, p)] == []
+    assert not _string_like(allowed, "imagesX/docker/")
+    assert not _string_like(allowed, "")
