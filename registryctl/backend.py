@@ -116,22 +116,31 @@ def ensure_passphrase_file(directory: Path) -> Path:
     return path
 
 
-def _stack_secrets_provider(stack_file: Path | None) -> str:
+def _stack_setting(stack_file: Path | None, key: str) -> str:
+    """A top-level setting of the stack file (`secretsprovider`, `encryptionsalt`), or ""."""
     if stack_file is None or not stack_file.exists():
         return ""
     document = yaml.safe_load(stack_file.read_text())
-    return str(document.get("secretsprovider") or "") if isinstance(document, dict) else ""
+    return str(document.get(key) or "") if isinstance(document, dict) else ""
 
 
 def _secrets_env(url: str, environ: Mapping[str, str], stack_file: Path | None) -> dict[str, str]:
     """PULUMI_CONFIG_PASSPHRASE_FILE for a passphrase-encrypted stack when the user set no passphrase."""
-    provider = _stack_secrets_provider(stack_file)
+    provider = _stack_setting(stack_file, "secretsprovider")
     if provider and provider != "passphrase":
         return {}  # the stack file names its own secrets provider (a KMS key, Pulumi Cloud)
     if not provider and not url.startswith(SELF_MANAGED_SCHEMES):
         return {}  # Pulumi Cloud encrypts secrets itself
     if "PULUMI_CONFIG_PASSPHRASE" in environ or environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
         return {}  # the user's passphrase reaches the CLI through the inherited environment
+    generated = state_dir(environ) / PASSPHRASE_FILE_NAME
+    if not generated.exists() and _stack_setting(stack_file, "encryptionsalt"):
+        # A new passphrase cannot open secrets encrypted with the one that made this salt.
+        raise BackendConfigError(
+            f"{stack_file} has an encryptionsalt, made with a passphrase registryctl does not have ({generated} "
+            "does not exist); set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE to that passphrase, "
+            "or, if the stack has no secrets set yet, delete its encryptionsalt line"
+        )
     return {"PULUMI_CONFIG_PASSPHRASE_FILE": str(ensure_passphrase_file(state_dir(environ)))}
 
 
@@ -163,7 +172,7 @@ def choose_backend(
         env["PULUMI_BACKEND_URL"] = url
         note = (
             f"registryctl: no Pulumi backend chosen (PULUMI_BACKEND_URL, `pulumi login` or --backend), so stack "
-            f"state and its secrets passphrase are kept in {directory} (back it up)"
+            f"state is kept in {directory}, with a generated secrets passphrase when one is needed (back it up)"
         )
     env.update(_secrets_env(url, environ, stack_file))
     return Backend(url=url, source=source, env=env, note=note)

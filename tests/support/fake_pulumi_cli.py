@@ -6,7 +6,9 @@ PATH. Every call appends its argv, environment, working directory and stdin to `
 the way the CLI does for the commands the Automation API runs (see pulumi/automation/_local_workspace.py
 and _stack.py): `version`, `whoami --json`, `stack select/init/output/history`, `plugin install`,
 `preview`/`up`/`refresh`/`destroy` with `--event-log FILE` (engine events as JSON lines, ended by a
-cancelEvent, which is what the Automation API's log watcher waits for).
+cancelEvent, which is what the Automation API's log watcher waits for), or, when the scenario's version
+is after v3.205, `--event-log tcp://HOST:PORT` (the same events over the Automation API's Events gRPC
+service, as newer CLIs send them).
 
 It also refuses what the CLI refuses, so a test fails the way a user's first run would:
 - no backend (no PULUMI_BACKEND_URL, no `backend.url` in Pulumi.yaml, no current account in
@@ -73,6 +75,15 @@ def _backend_url() -> str:
     return CLOUD_URL if os.environ.get("PULUMI_ACCESS_TOKEN") else ""
 
 
+def _stack_secrets_provider(stack: str | None) -> str:
+    """`secretsprovider:` of the stack file (in Pulumi.yaml's stackConfigDir), or ""."""
+    project = Path.cwd() / "Pulumi.yaml"
+    config_dir = (yaml.safe_load(project.read_text()) or {}).get("stackConfigDir", "") if project.exists() else ""
+    path = Path.cwd() / config_dir / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text()) if stack and path.exists() else None
+    return str(document.get("secretsprovider") or "") if isinstance(document, dict) else ""
+
+
 def _passphrase_missing() -> bool:
     if "PULUMI_CONFIG_PASSPHRASE" in os.environ:
         return False
@@ -95,8 +106,11 @@ class _Cli:
     def save(self) -> None:
         (self.home / "state.json").write_text(json.dumps(self.state))
 
-    def backend(self, needs_secrets: bool) -> str | int:
+    def backend(self, needs_secrets: bool, stack: str | None = None) -> str | int:
         """The backend URL, or the CLI's exit code after printing its error."""
+        stack = stack or _option(self.args, "--stack")
+        provider = _option(self.args, "--secrets-provider") or _stack_secrets_provider(stack)
+        needs_secrets = needs_secrets and provider in ("", "passphrase")
         url = _backend_url()
         if not url:
             return _fail("PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions")
@@ -142,7 +156,7 @@ class _Cli:
                 return _fail(f"no stack named '{stack}' found")
             return 0
         if args[:2] == ["stack", "init"]:
-            url = self.backend(needs_secrets=True)
+            url = self.backend(needs_secrets=True, stack=args[2])
             if isinstance(url, int):
                 return url
             name = args[2]
@@ -173,16 +187,31 @@ class _Cli:
             return url
         log = _option(self.args, "--event-log")
         events: list[dict[str, Any]] = self.scenario.get("events", {}).get(command, [])
-        if log is not None:
+        records = [
+            json.dumps({"sequence": sequence, "timestamp": int(time.time()), **event})
+            for sequence, event in enumerate([*events, {"cancelEvent": {}}])
+        ]
+        if log is not None and log.startswith("tcp://"):
+            _stream_over_grpc(log.removeprefix("tcp://"), records)
+        elif log is not None:
             with open(log, "a", encoding="utf-8") as stream:
-                for sequence, event in enumerate([*events, {"cancelEvent": {}}]):
-                    stream.write(json.dumps({"sequence": sequence, "timestamp": int(time.time()), **event}) + "\n")
+                for record in records:
+                    stream.write(record + "\n")
                     stream.flush()
         print(f"{'Previewing' if command == 'preview' else 'Updating'} ({_option(self.args, '--stack')})")
         failure = self.scenario.get("fail", {}).get(command)
         if failure:
             return _fail(failure)
         return 0
+
+
+def _stream_over_grpc(address: str, records: list[str]) -> None:
+    """CLIs after v3.205 send events to the Automation API's Events gRPC service instead of a file."""
+    import grpc
+    from pulumi.runtime.proto import events_pb2, events_pb2_grpc
+
+    with grpc.insecure_channel(address) as channel:
+        events_pb2_grpc.EventsStub(channel).StreamEvents(iter([events_pb2.EventRequest(event=r) for r in records]))
 
 
 _HISTORY = {

@@ -7,13 +7,16 @@ backend and no token; a self-managed backend without a passphrase), and records 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
 import pytest
 
+import registryctl.cli
 from registryctl.cli import EXIT_CONFIG, main
 from registryctl.stack_files import PROJECT_DIR
 from tests.support.fake_pulumi_cli import FakePulumi, use_fake_pulumi
@@ -23,6 +26,23 @@ from tests.support.pulumi_events import LOCAL_OUTPUTS, local_preview_events
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
     return use_fake_pulumi(tmp_path, monkeypatch, events={"preview": local_preview_events()}, outputs=LOCAL_OUTPUTS)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project (Pulumi.yaml and the stack files) that registryctl runs in."""
+    root = tmp_path / "project"
+    (root / "stacks").mkdir(parents=True)
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copy(PROJECT_DIR / "stacks" / "Pulumi.local.yaml", root / "stacks" / "Pulumi.local.yaml")
+    monkeypatch.setattr(registryctl.cli, "PROJECT_DIR", root)
+    return root
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+    }
 
 
 def _default_state_dir(tmp_path: Path) -> Path:
@@ -178,3 +198,39 @@ def test_outputs_of_a_default_backend_stack_are_read_with_its_passphrase(fake, t
     }
     shown = next(c for c in fake.calls() if "--show-secrets" in c.args)
     assert shown.env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_default_state_dir(tmp_path) / "passphrase")
+
+
+def test_registryctl_writes_nothing_into_the_project(fake, project, tmp_path):
+    before = _tree(project)
+    fake.set_scenario(events={"preview": local_preview_events(), "up": []}, outputs=LOCAL_OUTPUTS)
+    assert main(["preview", "-s", "local"]) == 0
+    assert main(["up", "-s", "local"]) == 0
+    assert _tree(project) == before
+    assert (_default_state_dir(tmp_path) / "passphrase").exists()
+
+
+def test_a_stack_salted_by_another_passphrase_is_refused_with_what_to_do(fake, project, tmp_path, capsys):
+    stack_file = project / "stacks" / "Pulumi.local.yaml"
+    stack_file.write_text("encryptionsalt: v1:c2FsdA==:v1:AAAA:BBBB\n" + stack_file.read_text())
+    assert main(["preview", "-s", "local"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert str(stack_file) in err
+    assert "PULUMI_CONFIG_PASSPHRASE" in err
+    assert "encryptionsalt" in err
+    assert not (_default_state_dir(tmp_path) / "passphrase").exists()
+    assert not any(c.args[:1] == ["preview"] for c in fake.calls())
+
+
+def test_a_salted_stack_opens_with_the_passphrase_file_that_salted_it(fake, project, tmp_path):
+    assert main(["preview", "-s", "local"]) == 0  # generates the passphrase (the real CLI would salt now)
+    stack_file = project / "stacks" / "Pulumi.local.yaml"
+    stack_file.write_text("encryptionsalt: v1:c2FsdA==:v1:AAAA:BBBB\n" + stack_file.read_text())
+    assert main(["preview", "-s", "local"]) == 0
+
+
+def test_a_stack_with_its_own_secrets_provider_gets_no_passphrase(fake, project, tmp_path):
+    stack_file = project / "stacks" / "Pulumi.local.yaml"
+    stack_file.write_text("secretsprovider: awskms://alias/registries\n" + stack_file.read_text())
+    assert main(["preview", "-s", "local"]) == 0
+    assert "PULUMI_CONFIG_PASSPHRASE_FILE" not in _engine_env(fake)
+    assert not (_default_state_dir(tmp_path) / "passphrase").exists()

@@ -132,8 +132,13 @@ def test_bad_config_stops_before_the_cli_runs(fake, project, capsys):
 # --- the live display ----------------------------------------------------------------------------------
 
 
-def test_up_shows_each_change_as_it_happens_and_a_summary_with_masked_outputs(fake, capsys):
+# The Automation API reads engine events from a file for CLIs up to v3.205, over gRPC after that.
+@pytest.mark.parametrize("cli_version", ["v3.200.0", "v3.210.0"])
+def test_up_shows_each_change_as_it_happens_and_a_summary_with_masked_outputs(fake, capsys, cli_version):
+    fake.set_scenario(version=cli_version, events=EVENTS, outputs=LOCAL_OUTPUTS)
     assert main(["up", "-s", "local"]) == 0
+    event_log = next(c for c in fake.calls() if c.args[:1] == ["up"]).args
+    assert event_log[event_log.index("--event-log") + 1].startswith("tcp://" if cli_version > "v3.205" else "/")
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert any(
@@ -165,7 +170,9 @@ def test_preview_lists_what_would_change(fake, capsys):
     assert any(line.split() == ["to", "replace", "1"] for line in out.splitlines())
 
 
-def test_json_prints_one_event_per_line_then_the_result(fake, capsys):
+@pytest.mark.parametrize("cli_version", ["v3.200.0", "v3.210.0"])
+def test_json_prints_one_event_per_line_then_the_result(fake, capsys, cli_version):
+    fake.set_scenario(version=cli_version, events=EVENTS, outputs=LOCAL_OUTPUTS)
     assert main(["up", "-s", "local", "--json"]) == 0
     out, err = capsys.readouterr()
     records = [json.loads(line) for line in out.splitlines()]
