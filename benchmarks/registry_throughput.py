@@ -66,6 +66,7 @@ def deploy(client: docker.DockerClient, session: str, label: str, spec: dict, mo
         engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
     engine.begin_run()
     outputs = run_program(engine, stack="local", config={"registries:selfHosted": json.dumps(spec)})
+    engine.end_run()
     values = {k: v.value for k, v in outputs.items()}
     user = RegistryUser(values["endpoint"], values["caCertPem"])
     name, password = next(iter(values["users"].items()))
@@ -106,7 +107,7 @@ def start_plain_registry(client: docker.DockerClient, image: str, session: str) 
         time.sleep(0.2)
 
     def cleanup() -> None:
-        container.remove(force=True)
+        container.remove(force=True, v=True)  # the image's VOLUME /var/lib/registry is anonymous: remove it too
         user.close()
 
     return Target("same binary, no TLS, no auth", user, cleanup)

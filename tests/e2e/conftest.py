@@ -14,7 +14,7 @@ import pytest
 from tests.support.e2e_stack import load_e2e_stack, runtime_config
 from tests.support.engine_docker import E2E_LABEL, DockerApplier
 from tests.support.images import build_registry_image
-from tests.support.local_engine import LocalEngine
+from tests.support.local_engine import LocalEngine, Step
 from tests.support.moto_server import MotoServer, start_moto
 from tests.support.pulumi_runtime import StackOutput, run_program
 from tests.support.registry_client import RegistryUser
@@ -85,13 +85,23 @@ class Deployment:
     tls: bool = True
     """Whether the last applied config serves TLS."""
 
-    def apply(self, stack: str, spec: dict[str, Any]) -> dict[str, Any]:
-        """`pulumi up` with this selfHosted config; returns the stack outputs (secrets unwrapped)."""
+    def apply(self, stack: str, spec: dict[str, Any], *, refresh: bool = False) -> dict[str, Any]:
+        """`pulumi up` (with --refresh if asked) with this selfHosted config; returns the stack outputs
+        (secrets unwrapped)."""
         self.tls = spec.get("tls", {}).get("mode", "selfSigned") != "none"
+        if refresh:
+            self.engine.refresh()
         self.engine.begin_run()
         self.outputs = run_program(self.engine, stack=stack, config=runtime_config(spec))
         self.engine.end_run()
         return {k: v.value for k, v in self.outputs.items()}
+
+    def preview(self, stack: str, spec: dict[str, Any]) -> list[Step]:
+        """`pulumi preview`: the plan, per URN; nothing changes in any backend."""
+        self.engine.begin_run()
+        run_program(self.engine, stack=stack, config=runtime_config(spec), preview=True)
+        self.engine.end_run()
+        return list(self.engine.plan)
 
     def client(self, outputs: dict[str, Any]) -> RegistryUser:
         user = RegistryUser(outputs["endpoint"], outputs["caCertPem"], tls=self.tls)

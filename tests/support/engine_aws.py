@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from tests.support.local_engine import Applied, Backend
+from tests.support.local_engine import Applied, Backend, Read
 from tests.support.pulumi_runtime import wrap_secret
 
 
@@ -114,12 +114,35 @@ class AwsApplier:
                 self.s3.head_bucket(Bucket=applied.ident)
             elif applied.typ == "aws:iam/user:User":
                 self.iam.get_user(UserName=applied.ident)
+            elif applied.typ == "aws:iam/accessKey:AccessKey":
+                keys = self.iam.list_access_keys(UserName=applied.inputs["user"])["AccessKeyMetadata"]
+                return any(k["AccessKeyId"] == applied.ident for k in keys)
             return True
         except ClientError:
             return False
 
+    def update(self, applied: Applied, news: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """In-place update of the inputs the provider can change (the engine replaces on the others)."""
+        s3, typ = self.s3, applied.typ
+        if typ == "aws:s3/bucket:Bucket":
+            tags = [{"Key": k, "Value": v} for k, v in (news.get("tags") or {}).items()]
+            if tags:
+                s3.put_bucket_tagging(Bucket=applied.ident, Tagging={"TagSet": tags})
+            else:
+                s3.delete_bucket_tagging(Bucket=applied.ident)
+            return applied.ident, {**applied.outputs, **news}
+        if typ == "aws:iam/accessKey:AccessKey":
+            status = news.get("status", "Active")
+            self.iam.update_access_key(UserName=news["user"], AccessKeyId=applied.ident, Status=status)
+            return applied.ident, {**applied.outputs, **news}
+        if typ == "aws:iam/user:User":
+            return None  # name, path and tags: state only here
+        return self.create(typ, applied.name, news)  # the bucket settings and policies are PUTs
+
     def delete(self, applied: Applied) -> None:
-        inputs = applied.inputs
+        """Delete as pulumi-aws does; a retained bucket never gets here (the engine honours retainOnDelete),
+        but its settings do: deleting them resets the bucket to the defaults."""
+        inputs, s3, bucket = applied.inputs, self.s3, applied.inputs.get("bucket")
         try:
             if applied.typ == "aws:iam/accessKey:AccessKey":
                 self.iam.delete_access_key(UserName=inputs["user"], AccessKeyId=applied.ident)
@@ -127,9 +150,28 @@ class AwsApplier:
                 self.iam.delete_user_policy(UserName=inputs["user"], PolicyName=inputs["name"])
             elif applied.typ == "aws:iam/user:User":
                 self.iam.delete_user(UserName=applied.ident)
-            # Buckets are retained (retain_on_delete); bucket settings go with them.
-        except ClientError:
-            pass
+            elif applied.typ == "aws:s3/bucket:Bucket":
+                s3.delete_bucket(Bucket=applied.ident)  # fails while it holds objects, as without forceDestroy
+            elif applied.typ == "aws:s3/bucketVersioning:BucketVersioning":
+                s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+            elif applied.typ.startswith("aws:s3/bucketServerSideEncryptionConfiguration:"):
+                s3.delete_bucket_encryption(Bucket=bucket)
+            elif applied.typ == "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":
+                s3.delete_public_access_block(Bucket=bucket)
+            elif applied.typ == "aws:s3/bucketOwnershipControls:BucketOwnershipControls":
+                s3.delete_bucket_ownership_controls(Bucket=bucket)
+            elif applied.typ == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration":
+                s3.delete_bucket_lifecycle(Bucket=bucket)
+            elif applied.typ == "aws:s3/bucketPolicy:BucketPolicy":
+                s3.delete_bucket_policy(Bucket=bucket)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("NoSuchEntity", "NoSuchBucket", "404"):
+                raise
+
+    def read(self, applied: Applied) -> Read | None:
+        return Read(applied.ident, applied.outputs) if self.exists(applied) else None
 
     def backend(self) -> Backend:
-        return Backend(("aws:",), self.create, exists=self.exists, delete=self.delete)
+        return Backend(
+            ("aws:",), self.create, exists=self.exists, delete=self.delete, update=self.update, read=self.read
+        )

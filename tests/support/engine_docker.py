@@ -14,7 +14,7 @@ import docker.errors
 from docker.models.containers import Container
 from docker.types import Healthcheck
 
-from tests.support.local_engine import Backend
+from tests.support.local_engine import Applied, Backend, Read
 
 E2E_LABEL = "registries.e2e"
 
@@ -164,7 +164,7 @@ class DockerApplier:
                 container.start()
                 self._wait(container, inputs)
         except Exception:
-            container.remove(force=True)
+            container.remove(force=True, v=True)
             raise
         container.reload()
         outs = {**inputs, "name": container.name, "networkDatas": self._network_datas(container)}
@@ -208,10 +208,32 @@ class DockerApplier:
         except docker.errors.NotFound:
             return False
 
-    def delete(self, typ: str, ident: str) -> None:
+    def read(self, applied: Applied) -> Read | None:
+        """Refresh: inspect the object; a container that is gone, or stopped although it must run, is gone
+        (pulumi-docker's read drops such a container, so the next `up` creates it again)."""
+        if not self.exists(applied.typ, applied.ident):
+            return None
+        outputs = dict(applied.outputs)
+        if applied.typ == "docker:index/container:Container":
+            container = self.client.containers.get(applied.ident)
+            if applied.inputs.get("mustRun", True) and container.status != "running":
+                return None
+            outputs["networkDatas"] = self._network_datas(container)
+        return Read(applied.ident, outputs)
+
+    def update(self, applied: Applied, news: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """In-place update: a container's restart policy and limits (pulumi-docker calls ContainerUpdate);
+        every other updatable input lives in state only."""
+        if applied.typ == "docker:index/container:Container" and news.get("restart") != applied.inputs.get("restart"):
+            policy = news.get("restart") or "no"
+            self.client.api.update_container(applied.ident, restart_policy={"Name": policy})
+        return None
+
+    def delete(self, typ: str, ident: str, remove_volumes: bool = True) -> None:
         try:
             if typ == "docker:index/container:Container":
-                self.client.containers.get(ident).remove(force=True)
+                # remove_volumes defaults to true in pulumi-docker: the container's anonymous volumes go with it.
+                self.client.containers.get(ident).remove(force=True, v=remove_volumes)
             elif typ == "docker:index/network:Network":
                 self.client.networks.get(ident).remove()
             elif typ == "docker:index/volume:Volume":
@@ -224,14 +246,18 @@ class DockerApplier:
             ("docker:",),
             self.create,
             exists=lambda applied: self.exists(applied.typ, applied.ident),
-            delete=lambda applied: self.delete(applied.typ, applied.ident),
+            delete=lambda applied: self.delete(
+                applied.typ, applied.ident, remove_volumes=applied.inputs.get("removeVolumes", True) is not False
+            ),
+            update=self.update,
+            read=self.read,
         )
 
     def remove_everything(self) -> None:
         """Teardown: every container, network and volume this session labelled."""
         selector = {"label": f"{E2E_LABEL}={self.session}"}
         for container in self.client.containers.list(all=True, filters=selector):
-            container.remove(force=True)
+            container.remove(force=True, v=True)
         for network in self.client.networks.list(filters=selector):
             network.remove()
         for volume in self.client.volumes.list(filters=selector):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi.runtime
+from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -69,11 +70,24 @@ def run_program(
     stack: str,
     config: Mapping[str, str],
     secret_keys: list[str] | None = None,
+    preview: bool = False,
+    program: Callable[[], Mapping[str, Any]] | None = None,
 ) -> dict[str, StackOutput]:
-    """Run registryctl.program.declare under `mocks`; return the resolved stack outputs."""
+    """Run registryctl.program.declare (or `program`) under `mocks`; return the resolved stack outputs.
+
+    With preview=True the runtime is in dry-run mode, as under `pulumi preview`: outputs the engine
+    does not know yet are unknown, and an output that depends on them is unknown too (value None)."""
     from registryctl.program import declare, load_spec
 
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
+    # An engine that models more than the SDK's mock monitor brings its own monitor, and wants the config.
+    make_monitor = getattr(mocks, "monitor", None)
+    monitor = make_monitor() if callable(make_monitor) else None
+    if monitor is not None and not isinstance(monitor, MockMonitor):
+        raise TypeError(f"{type(mocks).__name__}.monitor() must return a MockMonitor")
+    started = getattr(mocks, "program_started", None)
+    if callable(started):
+        started(stack=stack, project=PROJECT, config=dict(config), preview=preview)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config), secret_keys or [])
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
@@ -85,7 +99,7 @@ def run_program(
             collected[key] = StackOutput(await out.future(), bool(await out.is_secret()))
 
     def body() -> None:
-        outputs = declare(load_spec())
+        outputs = program() if program is not None else declare(load_spec())
         _sync_await(resolve(outputs))
 
     _sync_await(run_pulumi_func(body))

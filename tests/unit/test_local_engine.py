@@ -1,23 +1,111 @@
-"""The local engine itself: loud on unknown types, stateful like the Pulumi engine, faithful TLS and random."""
+"""The local engine itself: loud on unknown types, and the Pulumi engine's semantics for up / preview /
+refresh / destroy (options from the program, diff every run, replacement order, protect, retain,
+unknowns, secrets), checked against an in-memory backend that records every call it gets."""
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import bcrypt
 import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
 import pytest
 from cryptography import x509
+from pulumi._types import input_type_py_to_pulumi_names
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+from tests.support.engine_dynamic import dynamic_backend
 from tests.support.engine_tls import issue_chain
-from tests.support.local_engine import LocalEngine
-from tests.support.pulumi_runtime import unwrap
+from tests.support.local_engine import (
+    ALL_INPUTS,
+    REPLACE_ON_CHANGE,
+    Applied,
+    Backend,
+    EngineError,
+    LocalEngine,
+    Read,
+    table_diff,
+)
+from tests.support.pulumi_runtime import StackOutput, is_secret, run_program, unwrap
+
+VOLUME, CONTAINER, NETWORK = (
+    "docker:index/volume:Volume",
+    "docker:index/container:Container",
+    "docker:index/network:Network",
+)
 
 
 def _args(typ: str, name: str, inputs: dict) -> pulumi.runtime.MockResourceArgs:
     return pulumi.runtime.MockResourceArgs(typ=typ, name=name, inputs=inputs, custom=True)
 
 
+class FakeDocker:
+    """Docker objects in memory, with Docker's rule that matters here: names are unique."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, str]] = []
+        self._next = 0
+
+    def create(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        object_name = inputs.get("name", name)
+        if any(o["typ"] == typ and o["name"] == object_name for o in self.objects.values()):
+            raise RuntimeError(f"Conflict. The name {object_name!r} is already in use")
+        self._next += 1
+        ident = f"id-{self._next}"
+        self.objects[ident] = {"typ": typ, "name": object_name, "inputs": inputs}
+        self.calls.append(("create", object_name))
+        return ident, {**inputs, "name": object_name, "computed": f"made-{self._next}"}
+
+    def delete(self, applied: Applied) -> None:
+        self.calls.append(("delete", self.objects[applied.ident]["name"]))
+        del self.objects[applied.ident]
+
+    def update(self, applied: Applied, news: dict[str, Any]) -> None:
+        self.calls.append(("update", self.objects[applied.ident]["name"]))
+        self.objects[applied.ident]["inputs"] = news
+
+    def backend(self) -> Backend:
+        return Backend(
+            ("docker:",),
+            self.create,
+            delete=self.delete,
+            update=self.update,
+            read=lambda a: Read(a.ident, a.outputs) if a.ident in self.objects else None,
+        )
+
+
+def _engine() -> tuple[LocalEngine, FakeDocker]:
+    engine, fake = LocalEngine(), FakeDocker()
+    engine.add_backend(fake.backend())
+    return engine, fake
+
+
+def _up(
+    engine: LocalEngine, program: Callable[[], Mapping[str, Any]], *, preview: bool = False, stack: str = "dev"
+) -> dict[str, StackOutput]:
+    engine.begin_run()
+    outputs = run_program(
+        engine, stack=stack, config={"registries:dockerHubSecret": "s3cret"}, preview=preview, program=program
+    )
+    engine.end_run()
+    return outputs
+
+
+def _data_volume(**opts: Any) -> Callable[[], dict[str, Any]]:
+    def program() -> dict[str, Any]:
+        volume = docker.Volume("data", name=opts.pop("volume_name", "reg-data"), opts=pulumi.ResourceOptions(**opts))
+        return {"volume": volume.name}
+
+    return program
+
+
+# -- basics -----------------------------------------------------------------------------------------
 def test_unknown_resource_type_fails_loudly():
     with pytest.raises(NotImplementedError, match="no backend applies resources of type gcp:"):
         LocalEngine().new_resource(_args("gcp:artifactregistry/repository:Repository", "r", {}))
@@ -75,3 +163,385 @@ def test_locally_signed_certificate_chains_to_the_ca_with_sans_and_uses(algorith
     assert x509.oid.ExtendedKeyUsageOID.SERVER_AUTH in eku
     assert authority.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
     assert (issued.not_valid_after_utc - issued.not_valid_before_utc).total_seconds() == 5 * 3600
+
+
+# -- options come from the program --------------------------------------------------------------------
+def test_resource_options_reach_the_engine_from_the_register_request():
+    engine, _fake = _engine()
+
+    def program() -> dict[str, Any]:
+        parent = pulumi.ComponentResource("registries:test:Parent", "parent")
+        net = docker.Network("net", name="n1", opts=pulumi.ResourceOptions(parent=parent))
+        vol = docker.Volume(
+            "vol",
+            name="v1",
+            opts=pulumi.ResourceOptions(
+                parent=parent,
+                protect=True,
+                retain_on_delete=True,
+                delete_before_replace=True,
+                ignore_changes=["labels"],
+                replace_on_changes=["driver"],
+                additional_secret_outputs=["mountpoint"],
+                depends_on=[net],
+            ),
+        )
+        return {"v": vol.name}
+
+    _up(engine, program)
+    vol = engine.find(VOLUME, "vol")
+    net = engine.find(NETWORK, "net")
+    options = vol.options
+    assert (options.protect, options.retain_on_delete, options.delete_before_replace) == (True, True, True)
+    assert options.ignore_changes == ("labels",)
+    assert options.replace_on_changes == ("driver",)
+    assert options.additional_secret_outputs == ("mountpoint",)
+    assert net.urn in options.dependencies
+    assert options.parent == engine.find("registries:test:Parent", "parent").urn
+    assert vol.urn == "urn:pulumi:dev::registries::registries:test:Parent$docker:index/volume:Volume::vol"
+
+
+def test_an_alias_keeps_the_resource_instead_of_replacing_it():
+    engine, fake = _engine()
+    _up(engine, lambda: {"v": docker.Volume("old-name", name="v1").name})
+    _up(
+        engine,
+        lambda: {
+            "v": docker.Volume(
+                "new-name", name="v1", opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name="old-name")])
+            ).name
+        },
+    )
+    assert engine.changed() == []
+    assert fake.calls == [("create", "v1")]
+    assert engine.find(VOLUME, "new-name").ident == "id-1"
+
+
+# -- diff every run -----------------------------------------------------------------------------------
+class StampProvider(ResourceProvider):
+    """A dynamic provider that remembers what the engine called, and whose diff looks at old *outputs*."""
+
+    serialize_as_secret_always = False
+    calls: list[tuple[str, Any]] = []
+
+    def configure(self, req: Any) -> None:
+        StampProvider.calls.append(("configure", req.config.get("dockerHubSecret")))
+        self.secret = req.config.get("dockerHubSecret")
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        StampProvider.calls.append(("create", dict(props)))
+        return CreateResult("stamp-1", {**props, "stamp": "v1", "token": f"tok-{self.secret}"})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        StampProvider.calls.append(("diff", (dict(olds), dict(news))))
+        drifted = olds.get("stamp") != "v1" or olds.get("size") != news.get("size")
+        replace = olds.get("owner") != news.get("owner")
+        return DiffResult(changes=drifted or replace, replaces=["owner"] if replace else [])
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        StampProvider.calls.append(("update", dict(news)))
+        return UpdateResult({**news, "stamp": "v1", "token": olds["token"]})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        StampProvider.calls.append(("read", id_))
+        return ReadResult(id_, {**props, "stamp": StampProvider.remote_stamp})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        StampProvider.calls.append(("delete", _id))
+
+    remote_stamp = "v1"
+
+
+class Stamp(Resource, module="test", name="Stamp"):
+    stamp: pulumi.Output[str]
+    token: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["token"])
+        super().__init__(
+            StampProvider(), name, {"stamp": None, "token": None, **props}, pulumi.ResourceOptions.merge(opts, secret)
+        )
+
+
+STAMP = "pulumi-python:dynamic/test:Stamp"
+
+
+@pytest.fixture
+def stamp_engine() -> LocalEngine:
+    StampProvider.calls = []
+    StampProvider.remote_stamp = "v1"
+    engine = LocalEngine()
+    engine.add_backend(dynamic_backend())
+    return engine
+
+
+def _stamp_program(size: int = 1, owner: str = "me", **opts: Any) -> Callable[[], dict[str, Any]]:
+    return lambda: {"token": Stamp("s", {"size": size, "owner": owner}, pulumi.ResourceOptions(**opts)).token}
+
+
+def test_dynamic_providers_are_configured_like_the_host_and_diffed_every_run_with_old_outputs(stamp_engine):
+    outputs = _up(stamp_engine, _stamp_program())
+    assert ("configure", "s3cret") in StampProvider.calls  # Config(raw_config={"registries:dockerHubSecret": ...})
+    assert outputs["token"].value == "tok-s3cret"
+    assert outputs["token"].secret
+    StampProvider.calls = []
+    _up(stamp_engine, _stamp_program())
+    diffs = [args for op, args in StampProvider.calls if op == "diff"]
+    assert len(diffs) == 1, "the provider's diff runs even though the program's inputs did not change"
+    olds, news = diffs[0]
+    assert olds["stamp"] == "v1", "diff gets the old outputs"
+    assert olds["token"] == "tok-s3cret", "secrets unwrapped, as the host passes them"
+    assert "__provider" in olds
+    assert "__provider" in news
+    assert stamp_engine.changed() == []
+
+
+def test_a_diff_that_reports_changes_for_equal_inputs_updates_every_run(stamp_engine):
+    _up(stamp_engine, _stamp_program())
+    stamp_engine.resources[stamp_engine.find(STAMP, "s").urn].outputs["stamp"] = "v0"  # what a provider bug does
+    _up(stamp_engine, _stamp_program())
+    assert stamp_engine.changed() == [("update", STAMP, "s")]
+
+
+def test_ignore_changes_keeps_the_old_input_before_the_diff(stamp_engine):
+    _up(stamp_engine, _stamp_program(size=1))
+    _up(stamp_engine, _stamp_program(size=2, ignore_changes=["size"]))
+    assert stamp_engine.changed() == []
+    _up(stamp_engine, _stamp_program(size=2))
+    assert stamp_engine.changed() == [("update", STAMP, "s")]
+
+
+def test_replace_on_changes_turns_an_update_into_a_replacement(stamp_engine):
+    _up(stamp_engine, _stamp_program(size=1))
+    _up(stamp_engine, _stamp_program(size=2, replace_on_changes=["size"]))
+    assert stamp_engine.changed() == [("replace", STAMP, "s")]
+
+
+def _snake_to_args_class(typ: str) -> type:
+    package, module, name = typ.split(":")
+    module = module.split("/")[0]
+    sdk = importlib.import_module(f"pulumi_{package}" + ("" if module == "index" else f".{module}"))
+    return getattr(sdk, f"{name}InitArgs", None) or getattr(sdk, f"{name}Args")
+
+
+@pytest.mark.parametrize("typ", sorted(REPLACE_ON_CHANGE))
+def test_every_replace_on_change_entry_names_real_inputs_and_drives_the_diff(typ):
+    inputs = set(input_type_py_to_pulumi_names(_snake_to_args_class(typ)).values())
+    table = REPLACE_ON_CHANGE[typ]
+    force_new = inputs if table is ALL_INPUTS else table
+    assert force_new <= inputs, f"not an input of {typ}: {sorted(force_new - inputs)}"
+    old = Applied(typ, "r", "id", {k: "old" for k in inputs}, {k: "old" for k in inputs})
+    for key in sorted(inputs):
+        diff = table_diff(typ, old, {**old.inputs, key: "new"})
+        assert diff.changes
+        assert diff.changed_keys == (key,)
+        assert bool(diff.replaces) == (key in force_new), f"{typ}.{key}"
+    assert not table_diff(typ, old, dict(old.inputs)).changes
+
+
+def test_docker_container_inputs_that_force_a_new_container_match_pulumi_docker():
+    table = REPLACE_ON_CHANGE[CONTAINER]
+    assert {"name", "image", "ports", "uploads", "envs", "volumes", "networksAdvanced", "labels"} <= table
+    assert not {"restart", "healthcheck", "mustRun", "wait", "waitTimeout", "memory"} & table
+
+
+# -- replacement order ----------------------------------------------------------------------------------
+def test_replacement_creates_first_by_default_so_a_fixed_name_conflicts():
+    engine, fake = _engine()
+    _up(
+        engine,
+        _data_volume(labels=None) if False else lambda: {"v": docker.Volume("data", name="v1", driver="local").name},
+    )
+    with pytest.raises(Exception, match="already in use"):
+        _up(engine, lambda: {"v": docker.Volume("data", name="v1", driver="other").name})
+    assert fake.calls == [("create", "v1")], "the old volume was not deleted first"
+
+
+def test_replacement_with_delete_before_replace_deletes_first():
+    engine, fake = _engine()
+    dbr = pulumi.ResourceOptions(delete_before_replace=True)
+    _up(engine, lambda: {"v": docker.Volume("data", name="v1", driver="local", opts=dbr).name})
+    _up(engine, lambda: {"v": docker.Volume("data", name="v1", driver="other", opts=dbr).name})
+    assert fake.calls == [("create", "v1"), ("delete", "v1"), ("create", "v1")]
+    assert engine.changed() == [("replace", VOLUME, "data")]
+
+
+def test_create_before_delete_deletes_the_old_object_at_the_end():
+    engine, fake = _engine()
+    _up(engine, lambda: {"v": docker.Volume("data", name="v1").name})
+    _up(engine, lambda: {"v": docker.Volume("data", name="v2").name})
+    assert fake.calls == [("create", "v1"), ("create", "v2"), ("delete", "v1")]
+    assert [o["name"] for o in fake.objects.values()] == ["v2"]
+
+
+def test_delete_before_replace_first_deletes_dependents_an_unknown_input_would_replace():
+    engine, fake = _engine()
+
+    def program(network_name: str) -> Callable[[], dict[str, Any]]:
+        def body() -> dict[str, Any]:
+            dbr = pulumi.ResourceOptions(delete_before_replace=True)
+            net = docker.Network("net", name=network_name, opts=dbr)
+            box = docker.Container(
+                "box",
+                name="box",
+                image="img",
+                networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=net.name)],
+                opts=dbr,
+            )
+            return {"box": box.name}
+
+        return body
+
+    _up(engine, program("n1"))
+    _up(engine, program("n2"))
+    assert fake.calls[2:] == [("delete", "box"), ("delete", "n1"), ("create", "n2"), ("create", "box")]
+    assert sorted(engine.changed()) == [("replace", CONTAINER, "box"), ("replace", NETWORK, "net")]
+
+
+# -- protect and retain -------------------------------------------------------------------------------
+def test_a_protected_resource_cannot_be_replaced_deleted_or_destroyed():
+    engine, fake = _engine()
+    protect = pulumi.ResourceOptions(protect=True)
+    _up(engine, lambda: {"v": docker.Volume("data", name="v1", opts=protect).name})
+    urn = engine.find(VOLUME, "data").urn
+    with pytest.raises(
+        Exception, match=re.escape(f'unable to replace resource "{urn}"\nas it is currently marked for protection')
+    ):
+        _up(engine, lambda: {"v": docker.Volume("data", name="v2", opts=protect).name})
+    with pytest.raises(
+        EngineError, match=re.escape(f'unable to delete resource "{urn}"\nas it is currently marked for protection')
+    ):
+        _up(engine, lambda: {})
+    with pytest.raises(EngineError, match="pulumi state unprotect"):
+        engine.destroy()
+    assert fake.calls == [("create", "v1")]
+    # Unprotected in the program and replaced in the same run: allowed, as the engine allows it.
+    _up(engine, lambda: {"v": docker.Volume("data", name="v2").name})
+    assert [o["name"] for o in fake.objects.values()] == ["v2"]
+
+
+def test_a_retained_resource_leaves_state_but_stays_in_the_backend():
+    engine, fake = _engine()
+    _up(
+        engine, lambda: {"v": docker.Volume("data", name="v1", opts=pulumi.ResourceOptions(retain_on_delete=True)).name}
+    )
+    _up(engine, lambda: {})
+    assert engine.changed() == [("delete", VOLUME, "data")]
+    assert [o["name"] for o in fake.objects.values()] == ["v1"]
+    assert not [a for a in engine.resources.values() if a.custom]
+
+
+def test_destroy_deletes_dependents_first_and_stops_at_a_protected_resource_before_its_group():
+    engine, fake = _engine()
+
+    def program() -> dict[str, Any]:
+        vol = docker.Volume("vol", name="vol", opts=pulumi.ResourceOptions(protect=True))
+        net = docker.Network("net", name="net")
+        box = docker.Container(
+            "box",
+            name="box",
+            image="img",
+            volumes=[docker.ContainerVolumeArgs(volume_name=vol.name, container_path="/data")],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=net.name)],
+        )
+        return {"box": box.name}
+
+    _up(engine, program)
+    with pytest.raises(EngineError, match="unable to delete resource"):
+        engine.destroy()
+    # The container goes first (it depends on both); the volume's group fails as a whole.
+    assert fake.calls[3:] == [("delete", "box")]
+    assert {a.name for a in engine.resources.values()} == {"vol", "net"}
+
+
+def test_destroy_honours_retain_and_empties_state():
+    engine, fake = _engine()
+
+    def program() -> dict[str, Any]:
+        vol = docker.Volume("vol", name="vol", opts=pulumi.ResourceOptions(retain_on_delete=True))
+        box = docker.Container(
+            "box",
+            name="box",
+            image="img",
+            volumes=[docker.ContainerVolumeArgs(volume_name=vol.name, container_path="/d")],
+        )
+        return {"box": box.name}
+
+    _up(engine, program)
+    engine.destroy()
+    assert fake.calls[2:] == [("delete", "box")]
+    assert [o["name"] for o in fake.objects.values()] == ["vol"]
+    assert engine.resources == {}
+
+
+# -- preview --------------------------------------------------------------------------------------------
+def test_preview_plans_creates_changes_nothing_and_leaves_computed_outputs_unknown():
+    engine, fake = _engine()
+
+    def program() -> dict[str, Any]:
+        vol = docker.Volume("vol", name="vol")
+        return {"name": vol.name, "mountpoint": vol.mountpoint}
+
+    outputs = _up(engine, program, preview=True)
+    assert fake.calls == []
+    assert engine.resources == {}
+    assert [(s.op, s.typ) for s in engine.plan if s.typ == VOLUME] == [("create", VOLUME)]
+    assert outputs["name"].value == "vol"  # an input: known
+    assert outputs["mountpoint"].value is None  # computed by the provider: unknown in a preview
+
+
+def test_preview_hands_dynamic_providers_unknown_inputs_and_plans_what_they_say(stamp_engine):
+    def program(size: int) -> Callable[[], dict[str, Any]]:
+        def body() -> dict[str, Any]:
+            first = Stamp("first", {"size": size, "owner": "me"})
+            second = Stamp("second", {"size": 1, "owner": first.stamp})
+            return {"second": second.stamp}
+
+        return body
+
+    _up(stamp_engine, program(1))
+    StampProvider.calls = []
+    _up(stamp_engine, program(2), preview=True)
+    assert [c[0] for c in StampProvider.calls if c[0] in ("create", "update", "delete")] == []
+    _olds, news = [args for op, args in StampProvider.calls if op == "diff"][1]
+    assert isinstance(news["owner"], pulumi.output.Unknown)  # what the host passes for an unknown input
+    plan = {s.name: s.op for s in stamp_engine.plan if s.typ == STAMP}
+    assert plan == {"first": "update", "second": "replace"}
+
+
+# -- refresh ----------------------------------------------------------------------------------------------
+def test_refresh_drops_what_is_gone_and_reads_drift_that_the_next_up_repairs(stamp_engine):
+    engine, fake = _engine()
+    _up(engine, lambda: {"v": docker.Volume("data", name="v1").name})
+    fake.objects.clear()  # deleted out of band
+    assert [(s.op, s.name) for s in engine.refresh() if s.typ == VOLUME] == [("delete", "data")]
+    _up(engine, lambda: {"v": docker.Volume("data", name="v1").name})
+    assert engine.changed() == [("create", VOLUME, "data")]
+
+    _up(stamp_engine, _stamp_program())
+    StampProvider.remote_stamp = "edited-on-hub"
+    assert [(s.op, s.name) for s in stamp_engine.refresh() if s.typ == STAMP] == [("update", "s")]
+    _up(stamp_engine, _stamp_program())
+    assert stamp_engine.changed() == [("update", STAMP, "s")]
+
+
+# -- secrets ----------------------------------------------------------------------------------------------
+def test_additional_secret_outputs_are_secret_in_state_and_the_state_file_holds_no_secret_in_plain(stamp_engine):
+    _up(stamp_engine, _stamp_program())
+    stamp = stamp_engine.find(STAMP, "s")
+    assert is_secret(stamp.outputs["token"])
+    assert not is_secret(stamp.outputs["stamp"])
+    engine, _fake = _engine()
+
+    def program() -> dict[str, Any]:
+        pw = random.RandomPassword("pw", length=24)
+        vol = docker.Volume("v", name="v", labels=[docker.VolumeLabelArgs(label="pw", value=pw.result)])
+        return {"v": vol.name}
+
+    _up(engine, program)
+    password = unwrap(engine.find("random:index/randomPassword:RandomPassword", "pw").outputs["result"])
+    document = engine.state_document() + stamp_engine.state_document()
+    for secret in (password, "tok-s3cret"):
+        assert secret not in document
+    assert '"v"' in document
+    assert "ciphertext" in document
