@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import bcrypt
@@ -15,6 +17,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 import pytest
+import yaml
 from cryptography import x509
 from pulumi._types import input_type_py_to_pulumi_names
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
@@ -33,6 +36,7 @@ from tests.support.local_engine import (
 )
 from tests.support.pulumi_runtime import StackOutput, is_secret, run_program, unwrap
 
+ROOT = Path(__file__).resolve().parents[2]
 VOLUME, CONTAINER, NETWORK = (
     "docker:index/volume:Volume",
     "docker:index/container:Container",
@@ -545,3 +549,21 @@ def test_additional_secret_outputs_are_secret_in_state_and_the_state_file_holds_
         assert secret not in document
     assert '"v"' in document
     assert "ciphertext" in document
+
+
+def test_the_state_of_the_local_stack_holds_no_secret_in_plain():
+    """The real program on the engine (Docker in memory): every password, hash and key is encrypted in state."""
+    engine, _fake = _engine()
+    spec = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())["config"]["registries:selfHosted"]
+    spec["users"] = [{"name": "admin"}, {"name": "ci", "password": "a-given-password-for-ci"}]
+    engine.begin_run()
+    outputs = run_program(engine, stack="local", config={"registries:selfHosted": json.dumps(spec)})
+    engine.end_run()
+    secrets = [*outputs["users"].value.values(), outputs["dockerConfigJson"].value]
+    for applied in engine.resources.values():
+        secrets += [unwrap(v) for v in applied.outputs.values() if is_secret(v) and isinstance(unwrap(v), str)]
+    assert len(secrets) > 5
+    document = engine.state_document()
+    leaked = [s[:6] + "..." for s in secrets if s in document]
+    assert not leaked
+    assert "selfhosted-registry" in document
