@@ -111,6 +111,8 @@ class FilesystemStorageSpec(StorageCommonSpec):
 
 
 MIB = 1024 * 1024
+# The classes distribution 2.8's s3-aws driver accepts (v3.0 added STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING).
+V2_STORAGE_CLASSES = frozenset({"STANDARD", "REDUCED_REDUNDANCY", "NONE"})
 BRIDGE_DEBUG_PORT = 5001
 """The debug server's port inside the container with bridge networking."""
 BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
@@ -154,7 +156,8 @@ class S3StorageSpec(StorageCommonSpec):
     storage_class: Literal[
         "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "NONE"
     ] = "STANDARD"
-    """Storage class of written objects (NONE for stores without classes). Default: STANDARD."""
+    """Storage class of written objects (NONE for stores without classes; registry v2 takes only STANDARD,
+    REDUCED_REDUNDANCY or NONE). Default: STANDARD."""
     multipart_copy_chunk_size: int = Field(default=32 * MIB, ge=5 * MIB)
     """Part size of server-side copies. Default: 33554432 (32 MiB)."""
     multipart_copy_max_concurrency: int = Field(default=100, ge=1, le=1000)
@@ -501,6 +504,12 @@ def _storage_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], No
                 )
     if storage.kms_key_id is not None and storage.encryption != "aws:kms":
         bad("storage.kmsKeyId", storage.kms_key_id, "only with encryption: aws:kms")
+    if spec.registry_major == 2 and storage.storage_class not in V2_STORAGE_CLASSES:
+        bad(
+            "storage.storageClass",
+            storage.storage_class,
+            "registry v2 accepts STANDARD, REDUCED_REDUNDANCY or NONE (it does not start with others; v3 adds them)",
+        )
     if spec.registry_major == 3 and storage.region_endpoint is not None and storage.force_path_style is False:
         bad("storage.forcePathStyle", False, "registry v3 with a custom regionEndpoint needs forcePathStyle: true")
     return []

@@ -290,6 +290,8 @@ BAD_S3 = [
     ),
     ({**MINIO, "encryption": "aws:kms"}, "registries:selfHosted.storage.kmsKeyId", "use encryption: none"),
     ({**MINIO, "encryption": "none", "kmsKeyId": "k"}, "registries:selfHosted.storage.kmsKeyId", "aws:kms"),
+    # distribution 2.8's s3-aws driver refuses any other class at start-up (v3 added the IA/tiering ones).
+    ({**S3, "storageClass": "STANDARD_IA"}, "registries:selfHosted.storage.storageClass", "registry v2 accepts"),
     ({**S3, "chunkSize": 1024}, "registries:selfHosted.storage.chunkSize", "greater than or equal to 5242880"),
     ({"chunkSize": 10485760}, "registries:selfHosted.storage.chunkSize", "only allowed with storage.kind: s3"),
     ({"bucket": "x-bucket"}, "registries:selfHosted.storage.bucket", "only allowed with storage.kind: s3"),
@@ -323,6 +325,13 @@ def test_bad_s3_config_names_the_key(run, storage, key, words):
     with pytest.raises(ConfigError) as caught:
         run(selfHosted={"storage": storage})
     assert words in problem_at(caught.value, key).allowed
+
+
+def test_v3_accepts_the_storage_classes_it_added(run):
+    mocks, _ = run(selfHosted={"image": "registry:3.0.0", "storage": {**S3, "storageClass": "STANDARD_IA"}})
+    registry = mocks.find(CONTAINER, "selfhosted-registry")
+    config_yml = next(u["content"] for u in registry.plain["uploads"] if u["file"].endswith("config.yml"))
+    assert yaml.safe_load(config_yml)["storage"]["s3"]["storageclass"] == "STANDARD_IA"
 
 
 def test_v3_with_endpoint_refuses_path_style_off(run):
