@@ -66,6 +66,8 @@ def open_stack(
         return auto.create_or_select_stack(stack_name=name, work_dir=str(project_dir), opts=options)
     except auto.errors.CommandError as error:
         raise engine_error(f"selecting stack {name}", error) from None
+    except auto.errors.InvalidVersionError as error:  # a CLI older than the SDK's minimum, or a new major
+        raise RegistryCtlError(f"this Pulumi CLI cannot be used with the installed SDK: {error}") from None
 
 
 def engine_error(action: str, error: Exception) -> EngineError:

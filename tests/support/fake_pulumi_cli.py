@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import sys
 import textwrap
@@ -133,6 +134,8 @@ class _Cli:
             return 0
         if args[:2] == ["plugin", "install"]:
             kind, name, version = args[2:5]
+            if not re.fullmatch(r"v?\d+\.\d+\.\d+([-+].*)?", version):  # the CLI's semver.ParseTolerant
+                return _fail(f"invalid plugin semver: {version}")
             if name in self.scenario.get("unreachable_plugins", []):
                 return _fail(
                     f"[{kind} plugin {name}-{version}] downloading from "

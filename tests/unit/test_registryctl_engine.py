@@ -17,17 +17,22 @@ import pytest
 import yaml
 
 import registryctl.cli
-from registryctl.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_NOT_CONFIRMED, main
+from registryctl.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_NO_CLI, EXIT_NOT_CONFIRMED, main
 from registryctl.plugins import required_plugins
 from registryctl.progress import Progress
 from registryctl.stack_files import PROJECT_DIR
 from schema import load_stack_spec
 from tests.support.fake_pulumi_cli import FakePulumi, use_fake_pulumi
 from tests.support.pulumi_events import (
+    CONTAINER,
     LOCAL_OUTPUTS,
+    VOLUME,
+    done,
     failing_up_events,
     local_preview_events,
     local_up_events,
+    pre,
+    summary,
 )
 
 SECRET_PASSWORD = LOCAL_OUTPUTS["users"]["value"]["admin"]
@@ -259,3 +264,35 @@ def test_destroy_still_needs_yes(fake, capsys):
     assert main(["destroy", "-s", "local"]) == EXIT_FAILED
     assert "destroy needs --yes" in capsys.readouterr().err
     assert fake.calls() == []
+
+
+def test_destroy_shows_the_deletions_and_installs_no_plugin(fake, capsys):
+    events = [
+        pre("delete", CONTAINER, "selfhosted-container"),
+        done("delete", CONTAINER, "selfhosted-container"),
+        summary(duration=3, delete=1),
+    ]
+    fake.set_scenario(events={"destroy": events}, outputs={})
+    assert main(["destroy", "-s", "local", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "deleting" in out
+    assert "deleted" in out
+    assert any(line.split() == ["deleted", "1"] for line in out.splitlines())
+    assert _plugin_installs(fake) == []
+
+
+def test_refresh_installs_the_plugins_and_shows_the_refresh(fake, capsys):
+    events = [pre("refresh", VOLUME, "selfhosted-volume"), done("refresh", VOLUME, "selfhosted-volume"), summary()]
+    fake.set_scenario(events={"refresh": events}, outputs={})
+    assert main(["refresh", "-s", "local"]) == 0
+    assert "refreshed" in capsys.readouterr().out
+    assert len(_plugin_installs(fake)) == 3
+
+
+@pytest.mark.parametrize("cli_version", ["v3.0.0", "v4.0.0"])
+def test_an_unusable_cli_version_exits_3_and_says_why(fake, capsys, cli_version):
+    fake.set_scenario(version=cli_version)
+    assert main(["preview", "-s", "local"]) == EXIT_NO_CLI
+    err = capsys.readouterr().err
+    assert "Pulumi CLI" in err
+    assert cli_version.removeprefix("v") in err
