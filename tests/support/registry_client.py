@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -18,9 +20,13 @@ from registryctl.registry_client import CERTS_D, pulled_digest, pushed_digest, t
 def run(
     cmd: list[str], *, stdin: str | None = None, check: bool = True, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
+    """Run a client command. Secrets go by stdin or a file, never argv; a failure shows neither."""
     result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        output = f"{result.stdout}\n{result.stderr}"
+        if stdin:
+            output = output.replace(stdin, "[stdin]")
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{output}")
     return result
 
 
@@ -32,15 +38,22 @@ class RegistryUser:
     ca_pem: str
     tls: bool = True
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="registry-client-")))
+    certs_d: Path = CERTS_D
+    """Where the Docker daemon looks for registry CAs."""
 
     def __post_init__(self) -> None:
         self.cert_dir = self.workdir / "certs"
         self.cert_dir.mkdir()
         self.docker_config = self.workdir / "docker"
         self.docker_config.mkdir()
+        # What was in certs.d before, so close() puts back exactly that (a user's real CA stays).
+        self._trust_dir = self.certs_d / self.endpoint
+        self._trust_dir_existed = self._trust_dir.exists()
+        previous = self._trust_dir / "ca.crt"
+        self._previous_ca = previous.read_bytes() if previous.is_file() else None
         if self.tls:  # trusted the way users do: --cert-dir for skopeo, certs.d for the daemon
             (self.cert_dir / "ca.crt").write_text(self.ca_pem)
-            trust_ca({"endpoint": self.endpoint, "caCertPem": self.ca_pem})
+            trust_ca({"endpoint": self.endpoint, "caCertPem": self.ca_pem}, self.certs_d)
         self.ca_file = str(self.cert_dir / "ca.crt") if self.tls else None
 
     @property
@@ -49,7 +62,14 @@ class RegistryUser:
 
     def close(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
-        shutil.rmtree(CERTS_D / self.endpoint, ignore_errors=True)
+        if not self.tls:
+            return
+        if not self._trust_dir_existed:
+            shutil.rmtree(self._trust_dir, ignore_errors=True)
+        elif self._previous_ca is not None:
+            (self._trust_dir / "ca.crt").write_bytes(self._previous_ca)
+        else:
+            (self._trust_dir / "ca.crt").unlink(missing_ok=True)
 
     # -- docker CLI -----------------------------------------------------------------------------
     def docker(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -80,9 +100,18 @@ class RegistryUser:
 
     # -- skopeo ---------------------------------------------------------------------------------
     def skopeo_inspect(self, repository: str, tag: str, user: str, password: str) -> dict[str, Any]:
-        cmd = ["skopeo", "inspect", f"--creds={user}:{password}", f"docker://{self.endpoint}/{repository}:{tag}"]
-        cmd.insert(2, f"--cert-dir={self.cert_dir}" if self.tls else "--tls-verify=false")
-        return json.loads(run(cmd).stdout)
+        # Credentials in an auth file readable by us only, never on the command line (`ps` shows argv).
+        auth_file = self.workdir / "skopeo-auth.json"
+        fd = os.open(auth_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            json.dump({"auths": {self.endpoint: {"auth": token}}}, handle)
+        tls_flag = f"--cert-dir={self.cert_dir}" if self.tls else "--tls-verify=false"
+        cmd = ["skopeo", "inspect", tls_flag, f"--authfile={auth_file}", f"docker://{self.endpoint}/{repository}:{tag}"]
+        try:
+            return json.loads(run(cmd).stdout)
+        finally:
+            auth_file.unlink(missing_ok=True)
 
     # -- HTTP API -------------------------------------------------------------------------------
     def api(self, method: str, path: str, auth: tuple[str, str] | None = None, **kwargs: Any) -> requests.Response:
