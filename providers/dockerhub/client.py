@@ -1,7 +1,12 @@
-"""A small Docker Hub API v2 client: JWT auth with refresh, pagination, 429/5xx retries, clear errors.
+"""A small Docker Hub API v2 client: JWT auth with refresh, pagination, safe retries, clear errors.
 
 Credentials are read when a call is made (arguments, stack config or environment) and are never
-kept anywhere that is pickled or stored in state.
+kept anywhere that is pickled or stored in state. One client may serve several threads.
+
+Retries: reads, updates and deletes are retried on connection errors, 5xx and 429. A POST creates
+something, so it is retried only when Hub provably did not process it (the connection was never
+made, or 429); any other failure of a POST raises HubUncertain, and the caller looks the object up
+before creating it again.
 """
 
 from __future__ import annotations
@@ -9,12 +14,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 DEFAULT_BASE_URL = "https://hub.docker.com"
 MAX_RETRIES = 5
@@ -33,6 +40,11 @@ class HubError(RuntimeError):
 
 class HubNotFound(HubError):
     pass
+
+
+class HubUncertain(HubError):
+    """A POST failed in a way that does not tell whether Hub processed it (timeout, 5xx, dropped
+    connection). Look the object up before creating it again."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,17 @@ def _jwt_expiry(token: str) -> float:
         return float(claims["exp"])
     except (IndexError, ValueError, KeyError, TypeError):
         return time.time() + 600
+
+
+def _never_sent(error: requests.RequestException) -> bool:
+    """True when the connection was never made (refused, DNS, connect timeout): Hub saw nothing."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = error.args[0] if error.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    # NewConnectionError and NameResolutionError are ConnectTimeoutErrors in urllib3 2.
+    return isinstance(reason, ConnectTimeoutError)
 
 
 def _retry_after(response: requests.Response) -> float:
@@ -96,40 +119,68 @@ class HubClient:
         self._sleep = sleep
         self._timeout = timeout
         self._session = requests.Session()
+        self._login_lock = threading.Lock()
         self._token: str | None = None
         self._token_expiry = 0.0
+
+    @property
+    def identifier(self) -> str:
+        """Who this client logs in as (a user name, or an organization for an org token)."""
+        return self._credentials.identifier
+
+    def close(self) -> None:
+        self._session.close()
 
     # -- low level --------------------------------------------------------------------------------
     def _redact(self, text: str) -> str:
         return text.replace(self._credentials.secret, "***") if self._credentials.secret else text
 
-    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+    def _send(self, method: str, url: str, what: str, *, idempotent: bool, **kwargs: Any) -> requests.Response:
+        """One request with bounded retries. A non-idempotent request is resent only when Hub
+        provably did not process it; otherwise its ambiguous failure raises HubUncertain."""
         label = f"{method} {url.removeprefix(self.base_url)}"
         for attempt in range(MAX_RETRIES + 1):
             try:
                 response = self._session.request(method, url, timeout=self._timeout, **kwargs)
             except requests.RequestException as error:
+                message = f"Docker Hub {label} ({what}) failed: {self._redact(str(error))}"
+                if not idempotent and not _never_sent(error):
+                    raise HubUncertain(message) from None
                 if attempt == MAX_RETRIES:
-                    raise HubError(f"Docker Hub {label} ({what}) failed: {self._redact(str(error))}") from None
+                    raise HubError(message) from None
                 self._sleep(min(2**attempt, MAX_WAIT_SECONDS))
                 continue
             if response.status_code == 429 and attempt < MAX_RETRIES:
                 self._sleep(min(_retry_after(response), MAX_WAIT_SECONDS))
                 continue
-            if response.status_code >= 500 and attempt < MAX_RETRIES:
-                self._sleep(min(0.5 * 2**attempt, MAX_WAIT_SECONDS))
-                continue
+            if response.status_code >= 500:
+                if not idempotent:
+                    raise HubUncertain(
+                        f"Docker Hub answered {label} ({what}) with {response.status_code}; "
+                        "it may or may not have been applied",
+                        status=response.status_code,
+                    )
+                if attempt < MAX_RETRIES:
+                    self._sleep(min(0.5 * 2**attempt, MAX_WAIT_SECONDS))
+                    continue
             return response
         raise AssertionError("unreachable")
 
     def _token_header(self) -> dict[str, str]:
-        if self._token is None or time.time() > self._token_expiry - REFRESH_MARGIN_SECONDS:
-            self._login()
-        return {"Authorization": f"Bearer {self._token}"}
+        with self._login_lock:  # threads share one JWT: one login, not one per thread
+            if self._token is None or time.time() > self._token_expiry - REFRESH_MARGIN_SECONDS:
+                self._login()
+            return {"Authorization": f"Bearer {self._token}"}
+
+    def _forget_token(self, token: str) -> None:
+        with self._login_lock:
+            if self._token == token:  # another thread may already have logged in again
+                self._token = None
 
     def _login(self) -> None:
         body = {"identifier": self._credentials.identifier, "secret": self._credentials.secret}
-        response = self._send("POST", f"{self.base_url}/v2/auth/token", "log in", json=body)
+        # Asking for a JWT changes nothing on Hub, so it is safe to resend.
+        response = self._send("POST", f"{self.base_url}/v2/auth/token", "log in", idempotent=True, json=body)
         if response.status_code in (401, 403):
             raise HubError(
                 f"Docker Hub refused the credentials of {self._credentials.identifier!r} "
@@ -162,13 +213,17 @@ class HubClient:
     def request(
         self, method: str, path: str, what: str, *, body: Any = None, ok: tuple[int, ...] = (200, 201, 202, 204)
     ) -> dict[str, Any]:
-        """Call `path` (or an absolute URL); `what` names the resource in errors. Returns the JSON body ({} for 204)."""
+        """Call `path` (or an absolute URL); `what` names the resource in errors. Returns the JSON body ({} for 204).
+
+        A POST that may or may not have been applied raises HubUncertain (see the module docstring)."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         label = f"{method} {url.removeprefix(self.base_url)}"
-        response = self._send(method, url, what, json=body, headers=self._token_header())
-        if response.status_code == 401:  # the token may have been revoked: log in once more
-            self._token = None
-            response = self._send(method, url, what, json=body, headers=self._token_header())
+        idempotent = method != "POST"
+        headers = self._token_header()
+        response = self._send(method, url, what, idempotent=idempotent, json=body, headers=headers)
+        if response.status_code == 401:  # the JWT may have been revoked; Hub refused, so resending is safe
+            self._forget_token(headers["Authorization"].removeprefix("Bearer "))
+            response = self._send(method, url, what, idempotent=idempotent, json=body, headers=self._token_header())
         return self._result(response, label, what, ok)
 
     def _result(self, response: requests.Response, label: str, what: str, ok: tuple[int, ...]) -> dict[str, Any]:

@@ -6,9 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 
+from providers.dockerhub import resources
 from tests.support.hub_emulator import HubEmulator
 
 USER, PASSWORD = "acmebot", "hub-password-not-for-logs"
+
+
+@pytest.fixture(autouse=True)
+def fresh_provider_process() -> Iterator[None]:
+    """Each test starts like a new provider host process: no cached Hub client or login."""
+    forget = getattr(resources, "forget_clients", lambda: None)
+    forget()
+    yield
+    forget()
 
 
 @pytest.fixture

@@ -122,3 +122,63 @@ def test_rate_limit_reset_timestamp_is_used_without_retry_after():
     response = requests.Response()
     response.headers["Retry-After"] = "7"
     assert _retry_after(response) == 7.0
+
+
+def _posts(hub: HubEmulator, path: str) -> int:
+    return sum(1 for method, p in hub.state.requests if method == "POST" and p == path)
+
+
+def test_a_create_answered_500_is_not_sent_again(hub):
+    """M1: a 5xx does not tell whether Hub applied the POST; resending could create a second object."""
+    from providers.dockerhub.client import HubUncertain
+
+    c = client(hub)
+    c.request("GET", "/v2/namespaces/acme/repositories", "repositories")  # logged in
+    hub.fail_after_create(status=500)
+    with pytest.raises(HubUncertain) as caught:
+        c.request("POST", "/v2/access-tokens", "access token 'ci'", body={"token_label": "ci", "scopes": ["repo:read"]})
+    assert "500" in str(caught.value)
+    assert _posts(hub, "/v2/access-tokens") == 1
+    assert len(hub.state.access_tokens) == 1  # Hub did create it: the caller must look it up
+
+
+def test_a_create_that_times_out_is_not_sent_again(hub):
+    from providers.dockerhub.client import HubUncertain
+
+    c = HubClient(hub.url, Credentials(USER, PASSWORD), sleep=[].append, timeout=0.3)
+    c.request("GET", "/v2/namespaces/acme/repositories", "repositories")
+    hub.delay_after_create(seconds=1.0)
+    with pytest.raises(HubUncertain):
+        c.request("POST", "/v2/access-tokens", "access token 'ci'", body={"token_label": "ci", "scopes": ["repo:read"]})
+    assert _posts(hub, "/v2/access-tokens") == 1
+
+
+def test_a_rate_limited_create_is_sent_again_after_retry_after(hub):
+    """429 means Hub refused the request, so resending a POST is safe."""
+    hub.answer_429, hub.retry_after = 2, "4"
+    sleeps: list[float] = []
+    c = client(hub, sleeps=sleeps)
+    c.request("POST", "/v2/namespaces/acme/repositories", "repository acme/app", body={"name": "app"})
+    assert sleeps == [4.0, 4.0]
+    assert list(hub.state.repositories) == ["acme/app"]
+
+
+def test_a_create_whose_connection_is_refused_is_sent_again(hub):
+    """A refused connection never reached Hub: that POST is retried with backoff."""
+    sleeps: list[float] = []
+    c = client(hub, sleeps=sleeps)
+    c.request("GET", "/v2/namespaces/acme/repositories", "repositories")
+    hub.__exit__(None, None, None)  # Hub goes away: the port now refuses connections
+    with pytest.raises(HubError) as caught:
+        c.request("POST", "/v2/namespaces/acme/repositories", "repository acme/app", body={"name": "app"})
+    assert type(caught.value) is HubError  # not HubUncertain: provably never sent
+    assert sleeps == [1, 2, 4, 8, 16]
+
+
+def test_one_client_logs_in_once_from_many_threads(hub):
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = client(hub)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: c.request("GET", "/v2/namespaces/acme/repositories", "repositories"), range(16)))
+    assert hub.state.logins == 1

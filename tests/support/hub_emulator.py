@@ -3,13 +3,17 @@
 Routes: /v2/auth/token; repositories (namespace create/get/list, legacy patch/privacy/delete,
 immutabletags); personal and organization access tokens; webhook pipelines; org groups (teams)
 and repository group permissions. JWTs expire; the token
-secret is returned only in the create response; lists paginate with absolute `next` URLs; errors
-use Hub's shapes. Switches make it answer 429 with Retry-After, 5xx, or an HTML challenge page.
+secret is returned only in the create response (a PATCH answers it redacted as `***`, a GET as
+""); dates come back in Hub's own forms (microseconds for personal tokens), whatever the request
+sent; lists paginate with absolute `next` URLs; errors use Hub's shapes. Switches make it answer
+429 with Retry-After, 5xx, or an HTML challenge page, and fault hooks make it fail or stall a
+create *after* applying it (`fail_after_create`, `delay_after_create`), as a real outage can.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import secrets
@@ -27,8 +31,23 @@ PAT_SCOPES = {"repo:admin", "repo:write", "repo:read", "repo:public_read"}
 HTML_CHALLENGE = "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>challenge</body></html>"
 
 
+def _hub_time(moment: datetime, microseconds: bool = True) -> str:
+    """Hub's date-time form: UTC, `Z`, with microseconds (2021-10-28T18:30:19.520861Z) or without."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if microseconds else "%Y-%m-%dT%H:%M:%SZ")
+
+
 def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return _hub_time(datetime.now(UTC))
+
+
+def _expiry(value: Any, microseconds: bool) -> str | None:
+    """An RFC 3339 `expires_at` as Hub stores and answers it; ValueError when it is not one."""
+    if value in (None, ""):
+        return None
+    moment = datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError("expires_at needs a time zone")
+    return _hub_time(moment, microseconds)
 
 
 def _jwt(subject: str, ttl: float) -> str:
@@ -68,6 +87,7 @@ class HubEmulator:
         self.retry_after = "1"
         self.answer_500 = 0
         self.answer_html = 0
+        self._create_faults: list[tuple[str, float]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -86,6 +106,19 @@ class HubEmulator:
     # -- helpers for tests ------------------------------------------------------------------------
     def repository(self, full_name: str) -> dict[str, Any] | None:
         return self.state.repositories.get(full_name)
+
+    def fail_after_create(self, status: int = 500, count: int = 1) -> None:
+        """The next `count` creates (POSTs other than log-in) are applied, then answered `status`."""
+        self._create_faults.extend([("fail", float(status))] * count)
+
+    def delay_after_create(self, seconds: float, count: int = 1) -> None:
+        """The next `count` creates are applied, then answered only after `seconds`."""
+        self._create_faults.extend([("delay", seconds)] * count)
+
+    def _create_fault(self, method: str, path: str, status: int) -> tuple[str, float] | None:
+        if method != "POST" or path == "/v2/auth/token" or not 200 <= status < 300 or not self._create_faults:
+            return None
+        return self._create_faults.pop(0)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         emulator = self
@@ -140,7 +173,14 @@ class HubEmulator:
                         return
                     body = self._body() if method in ("POST", "PATCH", "PUT") else {}
                     status, answer = emulator.route(method, path, query, body, self.headers.get("Authorization", ""))
-                self._send(status, answer)
+                    fault = emulator._create_fault(method, path, status)
+                if fault is not None and fault[0] == "fail":
+                    self._send(int(fault[1]), {"errinfo": None, "message": "internal server error"})
+                    return
+                if fault is not None:
+                    time.sleep(fault[1])  # outside the lock: Hub keeps serving others meanwhile
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client may have gone
+                    self._send(status, answer)
 
             def do_GET(self) -> None:
                 self._dispatch("GET")
@@ -283,6 +323,10 @@ class HubEmulator:
                     return 400, {"fields": {"scopes": ["invalid scope"]}, "text": "invalid scopes"}
                 if not 1 <= len(body.get("token_label") or "") <= 100:
                     return 400, {"fields": {"token_label": ["must be 1-100 characters"]}}
+                try:
+                    expires_at = _expiry(body.get("expires_at"), microseconds=True)
+                except ValueError:
+                    return 400, {"fields": {"expires_at": ["must be an RFC 3339 date-time"]}, "text": "invalid"}
                 token = {
                     "uuid": str(uuid.uuid4()),
                     "client_id": "emulator",
@@ -294,7 +338,7 @@ class HubEmulator:
                     "token": f"dckr_pat_{secrets.token_urlsafe(24)}",
                     "token_label": body["token_label"],
                     "scopes": scopes,
-                    "expires_at": body.get("expires_at"),
+                    "expires_at": expires_at,
                     "owner": who,
                 }
                 state.access_tokens[token["uuid"]] = token
@@ -317,13 +361,18 @@ class HubEmulator:
                 for resource in resources:
                     if any(not s.startswith("scope-") for s in resource.get("scopes", [])):
                         return 400, {"fields": {"resources": ["unknown scope"]}}
+                try:
+                    # The spec's examples give org token dates to the second (2023-05-20T00:54:18Z).
+                    expires_at = _expiry(body.get("expires_at"), microseconds=False)
+                except ValueError:
+                    return 400, {"fields": {"expires_at": ["must be an RFC 3339 date-time"]}, "text": "invalid"}
                 token = {
                     "id": str(uuid.uuid4()),
                     "label": body["label"],
                     "description": body.get("description", ""),
                     "is_active": True,
-                    "created_at": _now(),
-                    "expires_at": body.get("expires_at"),
+                    "created_at": _hub_time(datetime.now(UTC), microseconds=False),
+                    "expires_at": expires_at,
                     "last_used_at": None,
                     "token": f"dckr_oat_{secrets.token_urlsafe(24)}",
                     "resources": resources,
@@ -453,10 +502,15 @@ class HubEmulator:
             del store[key]
             return 204, None
         if method in ("GET", "PATCH"):
-            return 200, self._public_token(token)
+            answer = self._public_token(token)
+            if method == "PATCH" and "token" in answer:
+                answer["token"] = "***"  # Hub redacts the secret in the answer to an update
+            return 200, answer
         return 405, {"message": "method not allowed"}
 
     @staticmethod
     def _public_token(token: dict[str, Any]) -> dict[str, Any]:
-        """Lists and reads never return the token secret."""
-        return {**{k: v for k, v in token.items() if k not in ("owner", "org")}, "token": ""}
+        """Reads never return the token secret: a personal token's `token` is "" (the spec's example),
+        an organization token's answers have no `token` field at all."""
+        public = {k: v for k, v in token.items() if k not in ("owner", "org", "token")}
+        return {**public, "token": ""} if "owner" in token else public
