@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
 from providers.dockerhub import AccessToken, OrgAccessToken, Repository, RepositoryTeamPermission, Team, Webhook
-from schema.dockerhub import DockerHubSpec, HubRepositorySpec
+from schema.dockerhub import (
+    DockerHubSpec,
+    HubRepositorySpec,
+    org_token_resource_name,
+    permission_resource_name,
+    token_resource_name,
+    webhook_resource_name,
+)
 
 
 @dataclass(frozen=True)
@@ -23,8 +30,16 @@ class DockerHubArgs:
     """Directory that `fullDescriptionFile` paths are relative to."""
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
+def _utc(moment: datetime) -> str:
+    """One spelling of an instant (UTC, `Z`), whatever offset the config used."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _by_key(outputs: dict[str, pulumi.Output[str]]) -> pulumi.Output[dict[str, str]]:
+    # Output.all(**{}) resolves to [] (L9): an empty map stays a map.
+    if not outputs:
+        return pulumi.Output.from_input({})
+    return pulumi.Output.all(**outputs).apply(dict)
 
 
 class DockerHub(pulumi.ComponentResource):
@@ -38,9 +53,9 @@ class DockerHub(pulumi.ComponentResource):
     def __init__(self, name: str, args: DockerHubArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("registries:dockerhub:DockerHub", name, None, opts)
         spec = args.spec
+        # Where Hub is; who logs in (dockerHub.username, the secret) is the providers' configuration,
+        # read from the stack config in `configure`, never a resource input: credentials are not identity.
         common: dict[str, Any] = {"baseUrl": spec.base_url}
-        if spec.username:
-            common["username"] = spec.username
 
         full_names: list[pulumi.Output[str]] = []
         repositories: dict[str, Repository] = {}
@@ -58,7 +73,7 @@ class DockerHub(pulumi.ComponentResource):
             repositories[f"{namespace}/{repo.name}"] = resource
             for hook in repo.webhooks:
                 Webhook(
-                    f"{name}-hook-{namespace}-{repo.name}-{_slug(hook.name)}",
+                    f"{name}-hook-{webhook_resource_name(namespace, repo.name, hook.name)}",
                     {
                         **common,
                         "namespace": namespace,
@@ -78,9 +93,9 @@ class DockerHub(pulumi.ComponentResource):
                 "active": token.active,
             }
             if token.expires_at is not None:
-                props["expiresAt"] = token.expires_at.isoformat().replace("+00:00", "Z")
+                props["expiresAt"] = _utc(token.expires_at)
             tokens[token.label] = AccessToken(
-                f"{name}-token-{_slug(token.label)}", props, pulumi.ResourceOptions(parent=self)
+                f"{name}-token-{token_resource_name(token.label)}", props, pulumi.ResourceOptions(parent=self)
             ).token
 
         org_tokens: dict[str, pulumi.Output[str]] = {}
@@ -94,9 +109,11 @@ class DockerHub(pulumi.ComponentResource):
                 "active": org_token.active,
             }
             if org_token.expires_at is not None:
-                props["expiresAt"] = org_token.expires_at.isoformat().replace("+00:00", "Z")
+                props["expiresAt"] = _utc(org_token.expires_at)
             org_tokens[f"{org_token.org}/{org_token.label}"] = OrgAccessToken(
-                f"{name}-org-token-{org_token.org}-{_slug(org_token.label)}", props, pulumi.ResourceOptions(parent=self)
+                f"{name}-org-token-{org_token_resource_name(org_token.org, org_token.label)}",
+                props,
+                pulumi.ResourceOptions(parent=self),
             ).token
 
         for team_spec in spec.teams:
@@ -109,11 +126,14 @@ class DockerHub(pulumi.ComponentResource):
                 # Wait for a repository this stack declares, so the grant never races its creation.
                 repo = repositories.get(f"{team_spec.org}/{grant.repository}")
                 RepositoryTeamPermission(
-                    f"{name}-permission-{team_spec.org}-{grant.repository}-{team_spec.name}",
+                    f"{name}-permission-{permission_resource_name(team_spec.org, grant.repository, team_spec.name)}",
                     {
                         **common,
                         "namespace": team_spec.org,
                         "repository": grant.repository,
+                        # The team's name identifies the grant; its id (unknown while the team is
+                        # being updated in a preview) only addresses it in Hub's API.
+                        "team": team_spec.name,
                         "teamId": team.teamId,
                         "permission": grant.permission,
                     },
@@ -121,8 +141,8 @@ class DockerHub(pulumi.ComponentResource):
                 )
 
         self.repositories = pulumi.Output.all(*full_names).apply(list)
-        self.access_tokens = pulumi.Output.secret(pulumi.Output.all(**tokens))
-        self.org_access_tokens = pulumi.Output.secret(pulumi.Output.all(**org_tokens))
+        self.access_tokens = pulumi.Output.secret(_by_key(tokens))
+        self.org_access_tokens = pulumi.Output.secret(_by_key(org_tokens))
         self.register_outputs(
             {
                 "repositories": self.repositories,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, StrictBool
 
 from schema.base import CamelModel, ConfigProblem, repeated
 
@@ -24,13 +25,50 @@ def _https_url(value: SecretStr) -> SecretStr:
     return value
 
 
-def _future(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must carry a time zone, e.g. 2027-01-31T00:00:00Z")
-    return value
+EXPIRY_EXAMPLE = "2030-01-31T00:00:00Z"
 
 
-ExpiresAt = Annotated[datetime, AfterValidator(_future)]
+def _expiry(value: object) -> datetime:
+    """An ISO 8601 date-time string with a zone, in the future. Numbers are refused: pydantic would
+    read 70000 as a Unix time (a token that expired in 1970)."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"must be an ISO 8601 date-time with a time zone, e.g. {EXPIRY_EXAMPLE}") from None
+    else:
+        raise ValueError(f"must be an ISO 8601 date-time string with a time zone, e.g. {EXPIRY_EXAMPLE}")
+    if moment.tzinfo is None:
+        raise ValueError(f"must carry a time zone, e.g. {EXPIRY_EXAMPLE}")
+    if moment <= datetime.now(UTC):
+        raise ValueError("must be in the future (Hub would create a token that has already expired)")
+    return moment
+
+
+ExpiresAt = Annotated[datetime, BeforeValidator(_expiry)]
+
+
+def urn_part(text: str) -> str:
+    """How a free-text name (token label, webhook name) appears in a resource name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
+
+
+def token_resource_name(label: str) -> str:
+    return urn_part(label)
+
+
+def org_token_resource_name(org: str, label: str) -> str:
+    return f"{org}-{urn_part(label)}"
+
+
+def webhook_resource_name(namespace: str, repository: str, hook: str) -> str:
+    return f"{namespace}-{repository}-{urn_part(hook)}"
+
+
+def permission_resource_name(org: str, repository: str, team: str) -> str:
+    return f"{org}-{repository}-{team}"
 
 
 class WebhookSpec(CamelModel):
@@ -43,7 +81,7 @@ class WebhookSpec(CamelModel):
 
 
 class ImmutableTagsSpec(CamelModel):
-    enabled: bool = False
+    enabled: StrictBool = False
     """Refuse overwriting tags that match `rules`. Default: false."""
     rules: list[str] = []
     """Regular expressions of tags that cannot be overwritten once pushed."""
@@ -59,12 +97,12 @@ class HubRepositorySpec(CamelModel):
     full_description: str | None = Field(default=None, max_length=25000)
     """Long description (Markdown), at most 25,000 characters. Default: none."""
     full_description_file: str | None = None
-    """Path (relative to the project) of a README used as full description."""
-    private: bool = True
+    """Path of a README used as full description, relative to and inside the project directory."""
+    private: StrictBool = True
     """Private by default."""
     immutable_tags: ImmutableTagsSpec = ImmutableTagsSpec()
     """Immutable tag settings. Default: off."""
-    protect: bool | None = None
+    protect: StrictBool | None = None
     """Deleting a Hub repository deletes its images. Default: protected on stacks named prod*."""
     webhooks: list[WebhookSpec] = []
     """Push webhooks of this repository. Default: none."""
@@ -81,8 +119,8 @@ class HubAccessTokenSpec(CamelModel):
     scopes: list[Scope] = Field(min_length=1)
     """One of repo:admin, repo:write, repo:read, repo:public_read; a change replaces the token."""
     expires_at: ExpiresAt | None = None
-    """Expiry (RFC 3339 with time zone). Default: never."""
-    active: bool = True
+    """Expiry: an ISO 8601 date-time string with a time zone, in the future. Default: never."""
+    active: StrictBool = True
     """Whether the token can be used. Default: true."""
 
 
@@ -108,8 +146,8 @@ class HubOrgAccessTokenSpec(CamelModel):
     resources: list[OrgTokenResourceSpec] = Field(min_length=1)
     """What the token may access: [{type, path, scopes}]."""
     expires_at: ExpiresAt | None = None
-    """Expiry (RFC 3339 with time zone). Default: never."""
-    active: bool = True
+    """Expiry: an ISO 8601 date-time string with a time zone, in the future. Default: never."""
+    active: StrictBool = True
     """Whether the token can be used. Default: true."""
 
 
@@ -140,9 +178,10 @@ class DockerHubSpec(CamelModel):
     namespace: Namespace
     """Default namespace (user or organisation) of the repositories."""
     username: str | None = None
-    """Identifier to authenticate with (user name, or org name for an org token). Default: DOCKER_USERNAME."""
+    """Who logs in (a user name, or the org name with an org token). Changing it replaces only personal
+    access tokens (they belong to a user). Default: DOCKER_USERNAME."""
     base_url: str = Field(default="https://hub.docker.com", pattern=r"^https?://[^\s/]+(:[0-9]+)?$")
-    """Hub API base URL. Default: https://hub.docker.com."""
+    """Hub API base URL; changing it replaces nothing. Default: https://hub.docker.com."""
     repositories: list[HubRepositorySpec] = []
     """Repositories to manage. Default: none."""
     access_tokens: list[HubAccessTokenSpec] = []
@@ -153,12 +192,22 @@ class DockerHubSpec(CamelModel):
     """Organization teams and their repository permissions (needs a password or an org token). Default: none."""
 
 
+def _outside(base_dir: Path, relative: str) -> bool:
+    """True when `relative` leaves the project directory (absolute, `..`, or a symlink out)."""
+    if Path(relative).is_absolute():
+        return True
+    return not (base_dir / relative).resolve().is_relative_to(base_dir.resolve())
+
+
 def dockerhub_problems(spec: DockerHubSpec, stack: str, base_dir: Path) -> list[ConfigProblem]:
     root = "registries:dockerHub"
     out: list[ConfigProblem] = []
 
     def bad(path: str, value: object, allowed: str) -> None:
         out.append(ConfigProblem(f"{root}.{path}", repr(value), allowed))
+
+    def same_name(kind: str, name: str) -> str:
+        return f"names the same {kind} as an earlier entry (both become {name!r} in the stack); make them differ"
 
     repos = spec.repositories
     for i in repeated(f"{r.namespace or spec.namespace}/{r.name}" for r in repos):
@@ -169,16 +218,23 @@ def dockerhub_problems(spec: DockerHubSpec, stack: str, base_dir: Path) -> list[
             path = base_dir / repo.full_description_file
             if repo.full_description is not None:
                 bad(where, repo.full_description_file, "give fullDescription or fullDescriptionFile, not both")
+            elif _outside(base_dir, repo.full_description_file):
+                bad(
+                    where,
+                    repo.full_description_file,
+                    f"must be a relative path inside the project directory {base_dir} "
+                    "(the file is published on Docker Hub)",
+                )
             elif not path.is_file():
                 bad(where, repo.full_description_file, f"no such file under {base_dir}")
             elif len(path.read_text(encoding="utf-8")) > 25000:
                 bad(where, repo.full_description_file, "Hub allows at most 25,000 characters")
-        for j in repeated(hook.name for hook in repo.webhooks):
-            bad(
-                f"repositories[{i}].webhooks[{j}].name",
-                repo.webhooks[j].name,
-                "webhook names must be unique per repository",
-            )
+    # Resource names are built from these keys; two entries with one name would crash the deployment.
+    hooks = [(i, j, r, h) for i, r in enumerate(repos) for j, h in enumerate(r.webhooks)]
+    hook_names = [webhook_resource_name(r.namespace or spec.namespace, r.name, h.name) for _, _, r, h in hooks]
+    for k in repeated(hook_names):
+        i, j, _, hook = hooks[k]
+        bad(f"repositories[{i}].webhooks[{j}].name", hook.name, same_name("webhook", hook_names[k]))
     for i in repeated(f"{team.org}/{team.name}" for team in spec.teams):
         bad(f"teams[{i}].name", spec.teams[i].name, "teams must be unique per org")
     for i, team in enumerate(spec.teams):
@@ -188,7 +244,19 @@ def dockerhub_problems(spec: DockerHubSpec, stack: str, base_dir: Path) -> list[
                 team.permissions[j].repository,
                 "one permission per repository and team",
             )
-    for key, tokens in (("accessTokens", spec.access_tokens), ("orgAccessTokens", spec.org_access_tokens)):
-        for i in repeated(token.label for token in tokens):
-            bad(f"{key}[{i}].label", tokens[i].label, "token labels must be unique")
+    grants = [(i, j, t, g) for i, t in enumerate(spec.teams) for j, g in enumerate(t.permissions)]
+    grant_names = [permission_resource_name(t.org, g.repository, t.name) for _, _, t, g in grants]
+    # The same repository twice in one team is reported above; here, collisions across teams.
+    reported = {k for k in repeated((i, g.repository) for i, _, _, g in grants)}
+    for k in repeated(grant_names):
+        i, j, _, grant = grants[k]
+        if k not in reported:
+            bad(f"teams[{i}].permissions[{j}].repository", grant.repository, same_name("permission", grant_names[k]))
+    for k in repeated(token_resource_name(token.label) for token in spec.access_tokens):
+        label = spec.access_tokens[k].label
+        bad(f"accessTokens[{k}].label", label, "token labels must be unique; " + same_name("token", urn_part(label)))
+    org_tokens = spec.org_access_tokens
+    for k in repeated(org_token_resource_name(token.org, token.label) for token in org_tokens):
+        label = org_tokens[k].label
+        bad(f"orgAccessTokens[{k}].label", label, "token labels must be unique; " + same_name("token", urn_part(label)))
     return out

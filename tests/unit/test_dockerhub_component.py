@@ -30,7 +30,7 @@ HUB: dict[str, Any] = {
         },
         {"name": "tools", "namespace": "acmeops", "private": False},
     ],
-    "accessTokens": [{"label": "ci-push", "scopes": ["repo:write"], "expiresAt": "2027-06-30T00:00:00Z"}],
+    "accessTokens": [{"label": "ci-push", "scopes": ["repo:write"], "expiresAt": "2030-06-30T02:00:00+02:00"}],
     "orgAccessTokens": [
         {"org": "acme", "label": "deploy", "resources": [{"path": "acme/app", "scopes": ["scope-image-pull"]}]}
     ],
@@ -46,14 +46,13 @@ def test_config_declares_repositories_webhooks_and_tokens(run):
     assert app["immutableTags"] == {"enabled": True, "rules": ["v.*"]}
     assert app["fullDescription"].startswith("#")  # read from README.md
     assert app["baseUrl"] == "https://hub.docker.com"
-    assert app["username"] == "acmebot"
     tools = mocks.find(REPO, "dockerhub-repo-acmeops-tools").plain
     assert tools["private"] is False
     hook = mocks.find(HOOK, "dockerhub-hook-acme-app-ci")
     assert hook.plain["repository"] == "app"
     token = mocks.find(TOKEN, "dockerhub-token-ci-push").plain
     assert token["scopes"] == ["repo:write"]
-    assert token["expiresAt"] == "2027-06-30T00:00:00Z"
+    assert token["expiresAt"] == "2030-06-30T00:00:00Z"  # one spelling: UTC
     org = mocks.find(ORG_TOKEN, "dockerhub-org-token-acme-deploy").plain
     assert org["resources"] == [{"type": "TYPE_REPO", "path": "acme/app", "scopes": ["scope-image-pull"]}]
     assert outputs["dockerHubRepositories"].value == ["acme/app", "acmeops/tools"]
@@ -62,6 +61,7 @@ def test_config_declares_repositories_webhooks_and_tokens(run):
     grant = mocks.find(GRANT, "dockerhub-permission-acme-app-devs").plain
     assert grant["permission"] == "write"
     assert grant["repository"] == "app"
+    assert grant["team"] == "devs"  # named by the team, known even while the team's id is not
     assert grant["teamId"] > 0  # wired from the team's output
     assert float(grant["teamId"]).is_integer()
 
@@ -86,6 +86,30 @@ def test_credentials_never_become_resource_inputs(run, monkeypatch):
         text = str(resource.plain)
         assert "env-password-value" not in text
         assert "config-secret-value" not in text
+
+
+def test_who_logs_in_is_never_a_resource_input(run):
+    """H3: adding dockerHub.username (or switching to an org token) changes no resource's inputs."""
+    without = {k: v for k, v in HUB.items() if k != "username"}
+    with_user, _ = run(dockerHub=HUB)
+    as_org, _ = run(dockerHub={**without, "username": "acme"})
+    from_env, _ = run(dockerHub=without)
+    hub_resources = [r for r in with_user.resources if r.typ.startswith("pulumi-python:dynamic/dockerhub")]
+    assert len(hub_resources) == 7
+    for resource in hub_resources:
+        assert "username" not in resource.plain
+        for other in (as_org, from_env):
+            same = other.find(resource.typ, resource.name).plain
+            assert {k: v for k, v in same.items() if k != "teamId"} == {
+                k: v for k, v in resource.plain.items() if k != "teamId"
+            }, resource.name
+
+
+def test_no_tokens_are_empty_maps(run):
+    """L9: a stack without tokens exports {} (a map, as with tokens), not []."""
+    _, outputs = run(dockerHub={"namespace": "acme", "repositories": [{"name": "app"}]})
+    assert outputs["dockerHubTokens"].value == {}
+    assert outputs["dockerHubOrgTokens"].value == {}
 
 
 def test_repositories_are_protected_on_prod_stacks(run, monkeypatch):
@@ -177,6 +201,75 @@ BAD_HUB = [
         },
         "registries:dockerHub.accessTokens[1].label",
         "unique",
+    ),
+    # L5: labels and names that become the same resource name.
+    (
+        {
+            "namespace": "acme",
+            "accessTokens": [
+                {"label": "ci push", "scopes": ["repo:read"]},
+                {"label": "ci-push", "scopes": ["repo:read"]},
+            ],
+        },
+        "registries:dockerHub.accessTokens[1].label",
+        "'ci-push'",
+    ),
+    (
+        {
+            "namespace": "acme",
+            "orgAccessTokens": [
+                {"org": "acme", "label": "ci/push", "resources": [{"path": "acme/a", "scopes": ["scope-image-pull"]}]},
+                {"org": "acme", "label": "ci push", "resources": [{"path": "acme/a", "scopes": ["scope-image-pull"]}]},
+            ],
+        },
+        "registries:dockerHub.orgAccessTokens[1].label",
+        "same token",
+    ),
+    (
+        {
+            "namespace": "acme",
+            "repositories": [
+                {"name": "app", "webhooks": [{"name": "x-ci", "url": "https://h/1"}]},
+                {"name": "app-x", "webhooks": [{"name": "ci", "url": "https://h/2"}]},
+            ],
+        },
+        "registries:dockerHub.repositories[1].webhooks[0].name",
+        "same webhook",
+    ),
+    (
+        {
+            "namespace": "acme",
+            "repositories": [
+                {
+                    "name": "app",
+                    "webhooks": [{"name": "ci push", "url": "https://h/1"}, {"name": "ci-push", "url": "https://h/2"}],
+                }
+            ],
+        },
+        "registries:dockerHub.repositories[0].webhooks[1].name",
+        "same webhook",
+    ),
+    (
+        {
+            "namespace": "acme",
+            "teams": [
+                {"org": "acme", "name": "devs", "permissions": [{"repository": "app-x"}]},
+                {"org": "acme", "name": "x-devs", "permissions": [{"repository": "app"}]},
+            ],
+        },
+        "registries:dockerHub.teams[1].permissions[0].repository",
+        "same permission",
+    ),
+    # L4: the file is published on Hub, so it must come from the project.
+    (
+        {"namespace": "acme", "repositories": [{"name": "app", "fullDescriptionFile": "../../../../etc/passwd"}]},
+        "registries:dockerHub.repositories[0].fullDescriptionFile",
+        "inside the project directory",
+    ),
+    (
+        {"namespace": "acme", "repositories": [{"name": "app", "fullDescriptionFile": "/etc/hostname"}]},
+        "registries:dockerHub.repositories[0].fullDescriptionFile",
+        "inside the project directory",
     ),
 ]
 
