@@ -4,7 +4,7 @@ RepositoryTeamPermission.
 The host contract these are written for (pulumi/dynamic/__main__.py): each provider is unpickled
 once per host process, `configure`d with the whole stack config (keys qualified, `registries:...`),
 cached, and then serves check/diff/create/read/update/delete from several threads. `diff` gets the
-old *outputs* and the new *inputs*, with `rpc.UNKNOWN` for inputs not known during a preview.
+old *outputs* and the new *inputs*, with `pulumi.output.Unknown` for inputs a preview does not know.
 
 - Where Hub is, and who logs in, is provider configuration, not resource identity: `configure`
   reads `registries:dockerHub` (`baseUrl`, `username`) and the secret `registries:dockerHubSecret`,
@@ -44,6 +44,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from providers.dockerhub.client import (
@@ -124,12 +125,13 @@ def forget_clients() -> None:
 
 # -- Normalisation ---------------------------------------------------------------------------------
 def is_unknown(value: Any) -> bool:
-    """True when a preview left `value` (or part of it) unknown."""
+    """True when a preview left `value` (or part of it) unknown. The host deserializes unknowns as
+    `pulumi.output.Unknown` instances (keep_unknowns); the raw wire sentinel is rpc.UNKNOWN."""
     if isinstance(value, dict):
         return any(is_unknown(v) for v in value.values())
     if isinstance(value, list):
         return any(is_unknown(v) for v in value)
-    return value == rpc.UNKNOWN
+    return isinstance(value, Unknown) or value == rpc.UNKNOWN
 
 
 def instant(value: Any) -> datetime | None:

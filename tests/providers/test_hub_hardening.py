@@ -19,6 +19,7 @@ import pytest
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 from pulumi.dynamic.config import Config
 from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.output import UNKNOWN
 from pulumi.runtime import rpc
 
 from providers.dockerhub import resources
@@ -358,7 +359,8 @@ def test_a_refresh_of_twenty_resources_logs_in_once(hub):
     assert hub.state.logins == 1
 
 
-def test_a_team_edit_plans_an_update_not_a_replace_of_its_permissions(hub):
+@pytest.mark.parametrize("unknown", [UNKNOWN, rpc.UNKNOWN], ids=["host-deserialized", "wire-sentinel"])
+def test_a_team_edit_plans_an_update_not_a_replace_of_its_permissions(hub, unknown):
     """M5: during preview the edited team's id is unknown; its permissions must not be replaced."""
     RepositoryProvider().create(repo_props(hub))
     teams, grants = TeamProvider(), RepositoryTeamPermissionProvider()
@@ -367,21 +369,27 @@ def test_a_team_edit_plans_an_update_not_a_replace_of_its_permissions(hub):
     team_diff = teams.diff(team.id, team.outs, team_props(hub, description="Builders"))
     assert team_diff.changes is True
     assert team_diff.replaces == []
-    diff = grants.diff(grant.id, grant.outs, grant_props(hub, rpc.UNKNOWN))
+    diff = grants.diff(grant.id, grant.outs, grant_props(hub, unknown))
+    assert diff.changes is True  # shown as an update
     assert diff.replaces == []
     assert not diff.delete_before_replace
     # Once the id is known and unchanged (the team was updated in place), nothing changes.
     assert grants.diff(grant.id, grant.outs, grant_props(hub, team.outs["teamId"])).changes is False
     # A team renamed replaces its permission.
-    assert grants.diff(grant.id, grant.outs, grant_props(hub, rpc.UNKNOWN, team="ops")).replaces == ["team"]
+    assert grants.diff(grant.id, grant.outs, grant_props(hub, unknown, team="ops")).replaces == ["team"]
 
 
-def test_unknown_inputs_during_preview_are_a_possible_update(hub):
+@pytest.mark.parametrize("unknown", [UNKNOWN, rpc.UNKNOWN], ids=["host-deserialized", "wire-sentinel"])
+def test_unknown_inputs_during_preview_are_a_possible_update(hub, unknown):
     provider = RepositoryProvider()
     created = provider.create(repo_props(hub))
-    diff = provider.diff(created.id, created.outs, repo_props(hub, description=rpc.UNKNOWN))
+    diff = provider.diff(created.id, created.outs, repo_props(hub, description=unknown))
     assert diff.changes is True
     assert diff.replaces == []
+    tokens = AccessTokenProvider()
+    token = tokens.create(token_props(hub, expiresAt=FUTURE))
+    assert tokens.check({}, token_props(hub, expiresAt=unknown)).failures == []
+    assert tokens.diff(token.id, token.outs, token_props(hub, expiresAt=unknown)).replaces == ["expiresAt"]
 
 
 def test_a_repository_rename_creates_the_new_repository_before_deleting_the_old(hub):
