@@ -8,7 +8,10 @@ Step state (inputs, outputs) is never printed, so no secret can leak through the
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import sys
 import threading
 import time
@@ -120,6 +123,7 @@ class Progress:
         self.changes: dict[str, int] | None = None  # the engine's own counts, from its summary event
         self.duration: int | None = None
         self._lock = threading.Lock()  # events arrive on the Automation API's log-watcher thread
+        self.closed = False
 
     @property
     def dry_run(self) -> bool:
@@ -135,10 +139,22 @@ class Progress:
                 summary = event.summary_event
                 self.changes = {str(getattr(k, "value", k)): v for k, v in summary.resource_changes.items()}
                 self.duration = summary.duration_seconds
-            if self.as_json:
-                print(json.dumps(event_record(event)), file=self.out, flush=True)
+            if self.closed:
                 return
-            self._render(event)
+            try:
+                if self.as_json:
+                    print(json.dumps(event_record(event)), file=self.out, flush=True)
+                else:
+                    self._render(event)
+            except BrokenPipeError:
+                self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        """The reader of our output went away (`| head`): stop printing, let the operation finish."""
+        self.closed = True
+        # What Python's docs advise, so that the flush at exit does not raise again.
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.out.fileno())
 
     def _render(self, event: EngineEvent) -> None:
         if event.resource_pre_event is not None:
@@ -191,6 +207,14 @@ class Progress:
 
     def finish(self, outputs: Mapping[str, tuple[Any, bool]] | None = None, status: str = "succeeded") -> None:
         """The final summary: a table of changes and the outputs, or one JSON `result` object."""
+        if self.closed:
+            return
+        try:
+            self._finish(outputs, status)
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def _finish(self, outputs: Mapping[str, tuple[Any, bool]] | None, status: str) -> None:
         changes = self.change_counts()
         shown = masked(outputs) if outputs is not None else None
         if self.as_json:

@@ -296,3 +296,29 @@ def test_an_unusable_cli_version_exits_3_and_says_why(fake, capsys, cli_version)
     err = capsys.readouterr().err
     assert "Pulumi CLI" in err
     assert cli_version.removeprefix("v") in err
+
+
+class ClosedPipe(io.StringIO):
+    """An output whose reader went away after `lines` lines (`registryctl up --json | head -2`)."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def write(self, text: str) -> int:
+        if self.getvalue().count("\n") >= self.lines:
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_a_closed_output_stops_the_display_not_the_operation():
+    from pulumi.automation import EngineEvent
+
+    out = ClosedPipe(lines=2)
+    progress = Progress("up", "local", as_json=True, out=out, err=io.StringIO())
+    for event in local_up_events():
+        progress.on_event(EngineEvent.from_json(event))
+    progress.finish({"endpoint": ("localhost:5000", False)})
+    assert progress.closed
+    assert out.getvalue().count("\n") == 2
+    assert progress.change_counts() == {"same": 4, "create": 1, "replace": 1}
