@@ -50,7 +50,8 @@ def declare_tls(name: str, spec: SelfHostedSpec, parent: pulumi.Resource) -> Tls
         f"{name}-ca-cert",
         private_key_pem=ca_key.private_key_pem,
         is_ca_certificate=True,
-        subject=tls.SelfSignedCertSubjectArgs(common_name=f"{spec.name} registry CA", organization="registries"),
+        # Named after the hostname, not `name`: renaming the registry must not make clients re-trust a new CA.
+        subject=tls.SelfSignedCertSubjectArgs(common_name=f"{spec.hostname} registry CA", organization="registries"),
         validity_period_hours=cfg.ca_validity_hours,
         early_renewal_hours=min(cfg.early_renewal_hours, cfg.ca_validity_hours - 1),
         allowed_uses=CA_USES,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import socket
 import ssl
+import tarfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -125,9 +128,7 @@ def test_images_survive_restart_and_container_recreation(deployment, docker_clie
 
     container = deployment.registry_container(outputs)
     container.restart(timeout=10)
-    deployment.engine.begin_run()
-    client_ok = _wait_until_serving(client, user, password)
-    assert client_ok
+    assert _wait_until_serving(client, user, password)
     assert client.api("HEAD", f"/v2/team/durable/manifests/{pushed}", auth=(user, password)).status_code == 200
 
     first_id = container.id
@@ -183,7 +184,7 @@ class _Receiver(BaseHTTPRequestHandler):
         self.send_response(200)
         self.end_headers()
 
-    def log_message(self, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -272,3 +273,63 @@ def test_registryctl_login_and_verify_against_the_deployed_registry(deployment, 
     assert user == next(iter(outputs["users"]))
     digest = verify(outputs, docker_config=client.docker_config)
     assert digest.startswith("sha256:")
+
+
+def _file_modes(container: Any, paths: list[str]) -> dict[str, int]:
+    """Permission bits of files inside a container, as `docker cp` reports them."""
+    modes = {}
+    for path in paths:
+        stream, _stat = container.get_archive(path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            modes[path] = tar.getmembers()[0].mode & 0o777
+    return modes
+
+
+@pytest.mark.requires_tls
+def test_key_and_htpasswd_are_private_in_the_running_registry(deployment, stack):
+    outputs, user, password = _deploy(deployment, stack)
+    container = deployment.registry_container(outputs)
+    modes = _file_modes(container, ["/auth/htpasswd", "/certs/server.key", "/certs/server.crt"])
+    assert modes == {"/auth/htpasswd": 0o400, "/certs/server.key": 0o400, "/certs/server.crt": 0o444}
+    # The registry (root, as upstream's image runs it) still reads them: TLS and logins work.
+    assert _wait_until_serving(deployment.client(outputs), user, password)
+
+
+def test_metrics_are_scraped_on_the_host_loopback_debug_port(deployment, stack):
+    name, spec = stack
+    outputs = deployment.apply(name, spec)
+    debug_port = spec.get("debugPort", int(outputs["endpoint"].rsplit(":", 1)[1]) + 1)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            metrics = requests.get(f"http://127.0.0.1:{debug_port}/metrics", timeout=5)
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    assert metrics.status_code == 200
+    assert "registry_" in metrics.text  # distribution's own Prometheus series
+    assert requests.get(f"http://127.0.0.1:{debug_port}/debug/health", timeout=5).status_code == 200
+    published = deployment.registry_container(outputs).attrs["HostConfig"]["PortBindings"]
+    if published:  # bridge networking: the debug port is published on loopback only
+        assert published["5001/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(debug_port)}]
+
+
+def test_renaming_the_registry_keeps_its_data(deployment, docker_client, stack):
+    name, spec = stack
+    if spec.get("storage", {}).get("kind", "filesystem") != "filesystem" or "volumeName" in spec:
+        pytest.fail("this scenario needs the default, derived volume name of filesystem storage")
+    outputs, user, password = _deploy(deployment, (name, spec))
+    client = deployment.client(outputs)
+    client.login(user, password)
+    pushed = client.push(_image(docker_client, "renamed"), "team/renamed", "1")
+
+    renamed = {**spec, "name": f"{spec.get('name', 'registry')}-renamed"}
+    after = deployment.apply(name, renamed)
+    assert after["containerName"] == renamed["name"]
+    assert after["volumeName"] == outputs["volumeName"]  # the data volume stays, under its first name
+    assert after["caCertPem"] == outputs["caCertPem"]  # clients keep trusting the same CA
+    assert _wait_until_serving(client, user, password)
+    client.remove_local("team/renamed", "1")
+    assert client.pull("team/renamed", "1") == pushed

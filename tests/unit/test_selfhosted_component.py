@@ -402,6 +402,11 @@ def test_renaming_the_registry_keeps_its_volume_and_an_explicit_volume_name_is_f
     # The derived name is fixed at creation: a later rename does not switch to a new, empty volume.
     assert volumes["selfhosted-data"].ignore_changes == ["name"]
     assert mocks.find(VOLUME, "selfhosted-data").plain["name"] == "renamed-data"
+    ca_before = run(selfHosted={"name": "registry"})[0].find(
+        "tls:index/selfSignedCert:SelfSignedCert", "selfhosted-ca-cert"
+    )
+    ca_after = mocks.find("tls:index/selfSignedCert:SelfSignedCert", "selfhosted-ca-cert")
+    assert ca_after.inputs == ca_before.inputs  # a rename does not replace the CA clients trust
     mocks, outputs = run(selfHosted={"name": "renamed", "volumeName": "registry-data"})
     assert not volumes["selfhosted-data"].ignore_changes
     assert mocks.find(VOLUME, "selfhosted-data").plain["name"] == "registry-data"
