@@ -20,7 +20,9 @@ import pytest
 import requests
 
 from tests.e2e.conftest import Deployment
+from tests.support.e2e_stack import provided_certificate
 from tests.support.images import build_scratch_image
+from tests.support.ui_image import INDEX_MARKER, build_ui_standin_image
 
 pytestmark = pytest.mark.e2e
 
@@ -333,3 +335,46 @@ def test_renaming_the_registry_keeps_its_data(deployment, docker_client, stack):
     assert _wait_until_serving(client, user, password)
     client.remove_local("team/renamed", "1")
     assert client.pull("team/renamed", "1") == pushed
+
+
+@pytest.mark.requires_tls
+def test_ui_over_https_reaches_the_registry_only_through_a_verified_hop(deployment, docker_client, stack, tmp_path):
+    name, spec = stack
+    spec["ui"] = {"enabled": True, "image": build_ui_standin_image(docker_client), "port": 8080}
+    outputs = deployment.apply(name, spec)
+    user, password = next(iter(outputs["users"].items()))
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_text(outputs["caCertPem"])
+    ui_url = outputs["uiUrl"]
+    assert ui_url == "https://127.0.0.1:8080"
+
+    def get(path: str, **kwargs: Any) -> requests.Response:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return requests.get(f"{ui_url}{path}", verify=str(ca_file), timeout=10, **kwargs)
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    assert INDEX_MARKER in get("/").text  # the browser's page, over HTTPS with the registry's certificate
+    assert get("/v2/").status_code == 401  # the registry's own challenge, relayed
+    catalog = get("/v2/_catalog", auth=(user, password))
+    assert catalog.status_code == 200
+    assert "repositories" in catalog.json()
+
+    # The negative control: with another CA in place of the registry's, the hop refuses the registry.
+    ui = docker_client.containers.get(f"{spec.get('name', 'registry')}-ui")
+    other_ca = provided_certificate("localhost")[2].encode()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo("ca.crt")
+        info.size, info.mode = len(other_ca), 0o444
+        tar.addfile(info, io.BytesIO(other_ca))
+    ui.put_archive("/etc/nginx/registry-tls", archive.getvalue())
+    ui.kill(signal="SIGHUP")  # nginx reloads its configuration and certificates
+    deadline = time.monotonic() + 30
+    while (status := get("/v2/_catalog", auth=(user, password)).status_code) == 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert status == 502
