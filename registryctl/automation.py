@@ -70,6 +70,16 @@ def open_stack(
         raise RegistryCtlError(f"this Pulumi CLI cannot be used with the installed SDK: {error}") from None
 
 
+def config_value(stack: Any, key: str) -> str | None:
+    """A stack config value, decrypted by the CLI (`pulumi config get`), or None when it is not set."""
+    from pulumi.automation.errors import CommandError
+
+    try:
+        return str(stack.get_config(key).value)
+    except CommandError:
+        return None
+
+
 def engine_error(action: str, error: Exception) -> EngineError:
     """The CLI's own complaint (its stderr), not the Automation API's dump of the whole command result."""
     stderr = str(error).rsplit("stderr:", 1)[-1].strip()

@@ -84,10 +84,21 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    outputs = {k: v for k, (v, _secret) in _outputs(args.stack, args.backend).items()}
-    trust_ca(outputs)
-    login(outputs, args.user)
-    print(f"pushed and pulled {verify(outputs)} through {outputs['endpoint']}")
+    spec = automation.stack_spec(args.stack, PROJECT_DIR)  # which kinds the stack declares
+    stack = _stack(args.stack, args.backend)
+    if spec.self_hosted is not None:
+        outputs = {k: v.value for k, v in stack.outputs().items()}
+        trust_ca(outputs)
+        login(outputs, args.user)
+        print(f"pushed and pulled {verify(outputs)} through {outputs['endpoint']}")
+    if spec.docker_hub is not None:
+        from registryctl.hub_check import hub_credentials, verify_docker_hub
+
+        def stack_secret() -> str | None:  # asked only when the environment has no Hub credentials
+            return automation.config_value(stack, "registries:dockerHubSecret")
+
+        names = verify_docker_hub(spec.docker_hub, hub_credentials(spec.docker_hub, stack_secret), PROJECT_DIR)
+        print(f"Docker Hub matches the stack: {', '.join(names)}")
     return 0
 
 

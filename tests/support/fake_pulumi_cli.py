@@ -4,7 +4,7 @@ The Pulumi CLI cannot be installed on these machines, so the Automation API neve
 `FakePulumi.install(tmp_path)` writes an executable named `pulumi` into a directory the tests put first on
 PATH. Every call appends its argv, environment, working directory and stdin to `calls.jsonl`, and answers
 the way the CLI does for the commands the Automation API runs (see pulumi/automation/_local_workspace.py
-and _stack.py): `version`, `whoami --json`, `stack select/init/output/history`, `plugin install`,
+and _stack.py): `version`, `whoami --json`, `stack select/init/output/history`, `config get`, `plugin install`,
 `preview`/`up`/`refresh`/`destroy` with `--event-log FILE` (engine events as JSON lines, ended by a
 cancelEvent, which is what the Automation API's log watcher waits for), or, when the scenario's version
 is after v3.205, `--event-log tcp://HOST:PORT` (the same events over the Automation API's Events gRPC
@@ -176,6 +176,16 @@ class _Cli:
             outputs: dict[str, dict[str, Any]] = self.scenario.get("outputs", {})
             shown = "--show-secrets" in args
             print(json.dumps({k: v["value"] if shown or not v["secret"] else "[secret]" for k, v in outputs.items()}))
+            return 0
+        if args[:2] == ["config", "get"]:
+            url = self.backend(needs_secrets=True)
+            if isinstance(url, int):
+                return url
+            key = args[2]
+            config: dict[str, dict[str, Any]] = self.scenario.get("config", {})
+            if key not in config:
+                return _fail(f"configuration key '{key}' not found for stack '{stack}'")
+            print(json.dumps(config[key]))
             return 0
         if args[:2] == ["stack", "history"]:
             print(json.dumps([self.scenario.get("history", _HISTORY)]))

@@ -1,0 +1,117 @@
+"""`registryctl verify -s STACK` for Docker Hub: read-only comparison of the declared repositories with Hub.
+
+The Hub API emulator (tests/support/hub_emulator.py) answers on 127.0.0.1; the stack is opened through the
+recording `pulumi` stand-in (boundary test: no real CLI here).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import registryctl.cli
+from providers.dockerhub.client import Credentials, HubClient
+from registryctl.cli import EXIT_FAILED, main
+from registryctl.stack_files import PROJECT_DIR
+from tests.support.fake_pulumi_cli import FakePulumi, use_fake_pulumi
+from tests.support.hub_emulator import HubEmulator
+
+USER, PASSWORD = "acmebot", "hub-password-not-for-logs"
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubEmulator]:
+    with HubEmulator(users={USER: PASSWORD}) as emulator:
+        emulator.retry_after = "0"
+        yield emulator
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
+    fake = use_fake_pulumi(tmp_path, monkeypatch, outputs={})
+    for name in ("DOCKER_USERNAME", "DOCKER_HUB_TOKEN", "DOCKER_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    return fake
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: HubEmulator) -> Path:
+    """The project with a Docker Hub stack pointed at the emulator."""
+    root = tmp_path / "project"
+    (root / "stacks").mkdir(parents=True)
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", root / "Pulumi.yaml")
+    (root / "README.md").write_text("# api\n\nThe API.\n")
+    (root / "stacks" / "Pulumi.hub.yaml").write_text(
+        "config:\n"
+        "  registries:dockerHub:\n"
+        f"    namespace: acme\n    username: {USER}\n    baseUrl: {hub.url}\n"
+        "    repositories:\n"
+        "      - name: api\n"
+        "        description: The API\n"
+        "        fullDescriptionFile: README.md\n"
+        "        immutableTags: {enabled: true, rules: ['v.*']}\n"
+        "      - name: worker\n"
+        "        description: Jobs\n"
+        "        private: false\n"
+    )
+    monkeypatch.setattr(registryctl.cli, "PROJECT_DIR", root)
+    return root
+
+
+def _create(hub: HubEmulator, name: str, description: str, private: bool, full: str = "", rules=None) -> None:
+    client = HubClient(hub.url, Credentials(USER, PASSWORD))
+    body = {"name": name, "description": description, "full_description": full, "is_private": private}
+    client.request("POST", "/v2/namespaces/acme/repositories", name, body=body)
+    if rules is not None:
+        body = {"immutable_tags": True, "immutable_tags_rules": rules}
+        client.request("PATCH", f"/v2/namespaces/acme/repositories/{name}/immutabletags", name, body=body)
+    client.close()
+
+
+def _as_deployed(hub: HubEmulator) -> None:
+    _create(hub, "api", "The API", True, "# api\n\nThe API.\n", ["v.*"])
+    _create(hub, "worker", "Jobs", False)
+
+
+def test_verify_passes_when_hub_matches_and_only_reads(fake, project, hub, monkeypatch, capsys):
+    _as_deployed(hub)
+    monkeypatch.setenv("DOCKER_USERNAME", USER)
+    monkeypatch.setenv("DOCKER_PASSWORD", PASSWORD)
+    before = len(hub.state.requests)
+    assert main(["verify", "-s", "hub"]) == 0
+    assert "acme/api, acme/worker" in capsys.readouterr().out
+    methods = {method for method, path in hub.state.requests[before:] if not path.startswith("/v2/auth")}
+    assert methods == {"GET"}
+
+
+def test_verify_lists_every_difference_and_exits_1(fake, project, hub, monkeypatch, capsys):
+    _create(hub, "api", "Changed in the UI", True, "# api\n\nThe API.\n", ["latest"])
+    monkeypatch.setenv("DOCKER_USERNAME", USER)
+    monkeypatch.setenv("DOCKER_HUB_TOKEN", PASSWORD)
+    assert main(["verify", "-s", "hub"]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "acme/api: description is 'Changed in the UI' on Docker Hub, the stack declares 'The API'" in err
+    assert "acme/api: immutableTags" in err
+    assert "acme/worker: declared in the stack but not on Docker Hub" in err
+    assert "3 difference(s)" in err
+    assert PASSWORD not in err
+
+
+def test_verify_uses_the_stacks_hub_secret_when_the_environment_has_none(fake, project, hub, capsys):
+    _as_deployed(hub)
+    fake.set_scenario(outputs={}, config={"registries:dockerHubSecret": {"value": PASSWORD, "secret": True}})
+    assert main(["verify", "-s", "hub"]) == 0
+    out, err = capsys.readouterr()
+    assert PASSWORD not in out + err
+    config_gets = [c.args for c in fake.calls() if c.args[:2] == ["config", "get"]]
+    assert [args[2] for args in config_gets] == ["registries:dockerHubSecret"]
+
+
+def test_verify_without_any_hub_credentials_says_how_to_give_them(fake, project, hub, capsys):
+    assert main(["verify", "-s", "hub"]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "DOCKER_USERNAME" in err
+    assert "registries:dockerHubSecret" in err
