@@ -234,3 +234,14 @@ def test_a_stack_with_its_own_secrets_provider_gets_no_passphrase(fake, project,
     assert main(["preview", "-s", "local"]) == 0
     assert "PULUMI_CONFIG_PASSPHRASE_FILE" not in _engine_env(fake)
     assert not (_default_state_dir(tmp_path) / "passphrase").exists()
+
+
+def test_a_backend_in_pulumi_yaml_is_kept(fake, project, tmp_path):
+    team_state = tmp_path / "team-state"
+    team_state.mkdir()
+    with (project / "Pulumi.yaml").open("a") as stream:
+        stream.write(f"backend:\n  url: file://{team_state}\n")
+    assert main(["preview", "-s", "local"]) == 0
+    env = _engine_env(fake)
+    assert "PULUMI_BACKEND_URL" not in env  # the CLI reads Pulumi.yaml itself
+    assert env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_default_state_dir(tmp_path) / "passphrase")
