@@ -1,0 +1,86 @@
+"""The plain data every retention module shares: images, the intent, the outcome, and PolicyError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Image:
+    """One manifest in one repository: its digest, the tags pointing at it, and when it was pushed."""
+
+    repository: str
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: datetime
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.repository, self.digest)
+
+
+@dataclass(frozen=True)
+class KeepLatest:
+    """Of the images with a tag matching `tag`, keep the newest `count`."""
+
+    tag: str
+    count: int
+
+
+@dataclass(frozen=True)
+class RetentionIntent:
+    """The validated `retention` block. Rules, in order: protect patterns, keepLatest, untaggedDays, taggedDays."""
+
+    protect: tuple[str, ...] = ()
+    keep_latest: tuple[KeepLatest, ...] = ()
+    untagged_days: int | None = None
+    tagged_days: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.protect or self.keep_latest or self.untagged_days or self.tagged_days)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Which images a policy deletes and which it keeps, as (repository, digest) pairs."""
+
+    expire: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    keep: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+
+    @staticmethod
+    def of(images: Iterable[Image], expired: set[tuple[str, str]]) -> Outcome:
+        keys = {image.key for image in images}
+        return Outcome(expire=frozenset(keys & expired), keep=frozenset(keys - expired))
+
+
+class PolicyError(ValueError):
+    """A native policy document is malformed, or a platform cannot express a rule of the intent.
+
+    `where` names the field or rule (e.g. `rules[0].selection.countNumber`, `keepLatest[1]`)."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{where}: {problem}")
+
+
+def newest_first(images: Iterable[Image]) -> list[Image]:
+    """Newest = latest push time; among equal push times the smaller digest counts as newer (acr-cli's order)."""
+    return sorted(images, key=lambda image: (-image.pushed_at.timestamp(), image.digest))
+
+
+def pushed_more_than(image: Image, now: datetime, seconds: float) -> bool:
+    """True when the image was pushed strictly more than `seconds` before `now`."""
+    return image.pushed_at < now - timedelta(seconds=seconds)
+
+
+def by_repository(images: Iterable[Image]) -> dict[str, list[Image]]:
+    groups: dict[str, list[Image]] = {}
+    for image in images:
+        groups.setdefault(image.repository, []).append(image)
+    return groups
