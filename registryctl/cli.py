@@ -14,6 +14,7 @@ from registryctl import automation
 from registryctl.backend import BackendConfigError
 from registryctl.progress import Progress, masked
 from registryctl.registry_client import RegistryCtlError, login, trust_ca, verify
+from registryctl.retention_cli import add_retention_commands
 from registryctl.stack_files import PROJECT_DIR, read_stack_config, stack_file, stack_name
 from schema import ConfigError, load_stack_spec
 
@@ -118,6 +119,7 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("-s", "--stack", help="stack name (stacks/Pulumi.<stack>.yaml); default: every stack file")
     validate.add_argument("--stack-file", action="append", default=[], help="a stack file path (repeatable)")
     validate.set_defaults(run=cmd_validate)
+    add_retention_commands(sub)
     for name, run in commands.items():
         command = sub.add_parser(name)
         command.add_argument("-s", "--stack", required=True, help="stack name, e.g. local")
