@@ -138,6 +138,8 @@ def deployment(
         if request.node.stash.get(CALL_FAILED, False):  # show what the registry said
             for container in docker_client.containers.list(all=True, filters={"label": f"{E2E_LABEL}={session}"}):
                 print(f"--- logs of {container.name} ---\n{container.logs(tail=60).decode(errors='replace')}")
-        for user in deployed.clients:
-            user.close()
-        applier.remove_everything()
+        try:
+            for user in reversed(deployed.clients):  # last in, first out: each restores what it found
+                user.close()
+        finally:
+            applier.remove_everything()  # whatever a client's teardown did, leave no Docker object behind
