@@ -65,7 +65,8 @@ def intents(
     max_protect: int = 2,
     max_keep_latest: int = 3,
 ) -> RetentionIntent:
-    chosen = draw(st.lists(patterns, max_size=max_protect + max_keep_latest, unique=True))
+    size = draw(st.integers(0, max_protect + max_keep_latest))  # uniform, so long rule lists are common
+    chosen = draw(st.lists(patterns, min_size=size, max_size=size, unique=True))
     split = draw(st.integers(0, min(max_protect, len(chosen))))
     keep_latest = tuple(KeepLatest(p, draw(st.integers(1, 4))) for p in chosen[split:][:max_keep_latest])
     return RetentionIntent(
