@@ -31,6 +31,7 @@ from components.retention.patterns import pattern_problem, tag_matches
 
 # ECR has no "keep" action: a protect pattern becomes a rule that matches its images (so no later rule can expire
 # them) and expires only past this many images, which no repository reaches (countNumber is a 32-bit integer).
+# A pattern without `*` is one tag, which names at most one image per repository, so 1 is already exact there.
 NEVER_EXPIRE_COUNT = 2_147_483_647
 UNSIMULATED_COUNT_TYPES = ("sinceImagePulled", "sinceImageTransitioned")
 
@@ -160,7 +161,8 @@ def compile_lifecycle_policy(intent: RetentionIntent) -> dict[str, Any]:
             assert rule.pattern is not None
             tagged = {"tagStatus": "tagged", "tagPatternList": [rule.pattern]}
             if rule.kind == "protect":
-                text, count = f"{rule.name}: never expire images tagged {rule.pattern}", NEVER_EXPIRE_COUNT
+                count = NEVER_EXPIRE_COUNT if "*" in rule.pattern else 1
+                text = f"{rule.name}: never expire images tagged {rule.pattern}"
             else:
                 text, count = f"{rule.name}: keep the newest {rule.count} images tagged {rule.pattern}", rule.count
             rules.append(_rule(priority, text, {**tagged, "countType": "imageCountMoreThan", "countNumber": count}))

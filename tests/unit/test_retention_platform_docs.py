@@ -204,14 +204,15 @@ def test_malformed_ecr_policy_names_the_field(document: Any, where: str, words: 
 
 def test_ecr_compiles_one_single_pattern_rule_per_intent_rule_in_order() -> None:
     intent = RetentionIntent(
-        protect=("latest",), keep_latest=(KeepLatest("pr-*", 5),), untagged_days=7, tagged_days=180
+        protect=("latest", "v*"), keep_latest=(KeepLatest("pr-*", 5),), untagged_days=7, tagged_days=180
     )
     text = ecr.lifecycle_policy_text(intent)
     rules = json.loads(text)["rules"]
-    assert [r["rulePriority"] for r in rules] == [1, 2, 3, 4]
-    assert [r["selection"].get("tagPatternList") for r in rules] == [["latest"], ["pr-*"], None, ["*"]]
-    assert [r["selection"]["countNumber"] for r in rules] == [ecr.NEVER_EXPIRE_COUNT, 5, 7, 180]
-    assert rules[2]["selection"]["tagStatus"] == "untagged"
+    assert [r["rulePriority"] for r in rules] == [1, 2, 3, 4, 5]
+    assert [r["selection"].get("tagPatternList") for r in rules] == [["latest"], ["v*"], ["pr-*"], None, ["*"]]
+    # One tag names at most one image per repository, so "more than 1" never expires a `latest` image.
+    assert [r["selection"]["countNumber"] for r in rules] == [1, ecr.NEVER_EXPIRE_COUNT, 5, 7, 180]
+    assert rules[3]["selection"]["tagStatus"] == "untagged"
     assert text == ecr.lifecycle_policy_text(intent)  # same input, same text: no diff on re-run
 
 
