@@ -145,6 +145,9 @@ def test_now_defaults_to_the_current_time_and_must_carry_a_zone(tmp_path: Path) 
     assert "--now needs a time zone" in naive.stderr
 
 
-def test_existing_commands_still_parse() -> None:
-    result = registryctl("validate", "--stack-file", str(ROOT / "stacks" / "Pulumi.local.yaml"))
-    assert result.returncode == 0, result.stderr
+def test_retention_sits_beside_the_existing_commands() -> None:
+    listing = registryctl("--help")
+    assert listing.returncode == 0, listing.stderr
+    assert all(name in listing.stdout for name in ("validate", "up", "verify", "retention"))
+    assert registryctl("validate", "--help").returncode == 0
+    assert "simulate" in registryctl("retention", "--help").stdout
