@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Discriminator, Field, SecretStr, Tag
 from pydantic.alias_generators import to_camel
 
 from schema.base import CamelModel, ConfigProblem, repeated
+from schema.retention import RetentionSpec
 
 DURATION = r"^[0-9]+(ms|s|m|h)$"
 IMAGE = r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+)?[a-z0-9._/-]*(:[A-Za-z0-9._-]{1,128}|@sha256:[0-9a-f]{64})$"
@@ -303,6 +304,9 @@ class SelfHostedSpec(CamelModel):
     """Webhook endpoints for push/pull/delete events. Default: none."""
     protect: bool | None = None
     """Protect the data volume from `pulumi destroy`. Default: true on stacks whose name starts with prod."""
+    retention: RetentionSpec | None = None
+    """Which images `registryctl retention apply` deletes (protect, keepLatest, untaggedDays, taggedDays); needs
+    storage.deleteEnabled: true. Default: none (nothing is deleted)."""
 
     @property
     def registry_major(self) -> int:
@@ -429,6 +433,8 @@ def selfhosted_problems(spec: SelfHostedSpec, stack: str) -> list[ConfigProblem]
                 "required with the UI and tls.mode: provided: the UI verifies the registry's certificate against it",
             )
 
+    if spec.retention is not None and not spec.storage.delete_enabled:
+        bad("storage.deleteEnabled", False, "must be true with a retention block (the registry refuses deletes)")
     if spec.volume_name is not None and isinstance(spec.storage, S3StorageSpec):
         bad("volumeName", spec.volume_name, "only with storage.kind: filesystem (S3 storage uses no volume)")
     if spec.debug_host_port == spec.port:
