@@ -11,7 +11,8 @@ from schema import ConfigError, load_stack_spec
 def test_selfhosted_retention_block_becomes_the_intent() -> None:
     block = {"protect": ["latest"], "keepLatest": [{"tag": "pr-*", "count": 2}], "taggedDays": 30}
     spec = load_stack_spec({"selfHosted": {"retention": block}}, "local")
-    assert spec.self_hosted is not None and spec.self_hosted.retention is not None
+    assert spec.self_hosted is not None
+    assert spec.self_hosted.retention is not None
     assert spec.self_hosted.retention.intent() == RetentionIntent(
         protect=("latest",), keep_latest=(KeepLatest("pr-*", 2),), tagged_days=30
     )
@@ -34,4 +35,5 @@ def test_a_bad_rule_names_its_key_under_selfhosted() -> None:
 
 def test_no_retention_block_means_none() -> None:
     spec = load_stack_spec({"selfHosted": {}}, "local")
-    assert spec.self_hosted is not None and spec.self_hosted.retention is None
+    assert spec.self_hosted is not None
+    assert spec.self_hosted.retention is None
