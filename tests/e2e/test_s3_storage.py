@@ -23,6 +23,7 @@ from schema.selfhosted import SelfHostedSpec
 from tests.e2e.conftest import Deployment
 from tests.support.engine_aws import AwsApplier
 from tests.support.images import build_scratch_image
+from tests.support.local_engine import EngineError
 from tests.support.moto_server import MotoServer, start_moto
 
 pytestmark = pytest.mark.e2e
@@ -241,6 +242,22 @@ def test_destroy_keeps_the_hardened_bucket_and_a_later_up_adopts_it(s3_deploymen
     client.remove_local("team/adopted", "1")
     assert client.pull("team/adopted", "1") == digest
     assert _bucket_hardening(moto, bucket) == hardened
+
+
+def test_destroy_on_prod_stops_at_the_protected_bucket_and_strips_nothing(
+    s3_deployment, docker_client, moto, base_stack
+):
+    _name, spec, bucket = _s3_stack(base_stack, moto)
+    outputs = s3_deployment.apply("prod-s3", spec)
+    client = _login(s3_deployment, outputs)
+    client.push(_image(docker_client, "protected"), "team/protected", "1")
+    hardened = _bucket_hardening(moto, bucket)
+    with pytest.raises(EngineError, match="marked for protection"):
+        s3_deployment.engine.destroy()
+    assert _bucket_hardening(moto, bucket) == hardened
+    assert s3_deployment.engine.find(
+        "aws:s3/bucketVersioning:BucketVersioning", "selfhosted-versioning"
+    ).options.protect
 
 
 @pytest.mark.parametrize("key", ["customer", "aws-managed"])
