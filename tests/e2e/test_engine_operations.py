@@ -10,14 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import docker
 import docker.errors
+import pulumi_aws as aws
 import pulumi_docker
 import pytest
 import yaml
 
 from tests.e2e.conftest import ROOT, Deployment
 from tests.support.e2e_stack import load_e2e_stack, provided_certificate
+from tests.support.engine_aws import AwsApplier
 from tests.support.engine_docker import DockerApplier
 from tests.support.engine_dynamic import dynamic_backend
 from tests.support.hub_emulator import HubEmulator
@@ -268,3 +271,40 @@ def test_deleting_a_container_removes_its_anonymous_volumes(deployment, docker_c
     deployment.engine.destroy()
     assert not anonymous & dangling(), "the container's anonymous volume outlived it"
     assert dangling() <= before
+
+
+# AWS updates ----------------------------------------------------------------------------------------
+def test_renaming_the_iam_user_updates_it_in_place_and_moves_its_policy(moto):
+    engine = LocalEngine()
+    engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
+    iam = boto3.client(
+        "iam",
+        endpoint_url=moto.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=moto.admin_key,
+        aws_secret_access_key=moto.admin_secret,
+    )
+    policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}'
+
+    def program(user_name: str) -> Any:
+        def body() -> dict[str, Any]:
+            user = aws.iam.User("user", name=user_name)
+            aws.iam.UserPolicy("policy", user=user.name, name="registry", policy=policy)
+            return {"user": user.name}
+
+        return body
+
+    for user_name in ("engine-e2e-before", "engine-e2e-after"):
+        engine.begin_run()
+        run_program(engine, stack="local", config={}, program=program(user_name))
+        engine.end_run()
+    assert sorted(engine.changed()) == [
+        ("replace", "aws:iam/userPolicy:UserPolicy", "policy"),  # its user is a replace-on-change input
+        ("update", "aws:iam/user:User", "user"),
+    ]
+    assert iam.get_user_policy(UserName="engine-e2e-after", PolicyName="registry")["PolicyName"] == "registry"
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_user(UserName="engine-e2e-before")
+    engine.destroy()
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_user(UserName="engine-e2e-after")

@@ -136,7 +136,11 @@ class AwsApplier:
             self.iam.update_access_key(UserName=news["user"], AccessKeyId=applied.ident, Status=status)
             return applied.ident, {**applied.outputs, **news}
         if typ == "aws:iam/user:User":
-            return None  # name, path and tags: state only here
+            # pulumi-aws renames a user in place (UpdateUser); tags stay in state only here.
+            renamed = {"NewUserName": news["name"]} if news.get("name") != applied.ident else {}
+            if renamed or news.get("path", "/") != applied.inputs.get("path", "/"):
+                self.iam.update_user(UserName=applied.ident, NewPath=news.get("path", "/"), **renamed)
+            return news["name"], {**applied.outputs, **news}
         return self.create(typ, applied.name, news)  # the bucket settings and policies are PUTs
 
     def delete(self, applied: Applied) -> None:

@@ -545,7 +545,6 @@ class LocalEngine(pulumi.runtime.Mocks):
         if not diff.changes:
             self._record("same", new)
             new.ident, new.outputs = old.ident, old.outputs
-            new.inputs = old.inputs if options.ignore_changes else new.inputs
             self._keep(new)
             return old.ident, old.outputs
         if not replaces:
@@ -589,7 +588,7 @@ class LocalEngine(pulumi.runtime.Mocks):
             base = None if backend.diff is not None else old
             return self._preview_outputs(new, news, old=base)
         updated = backend.update(old, news)
-        ident, outs = updated if updated is not None else (old.ident, {**unwrap(old.outputs), **_props(news)})
+        ident, outs = updated if updated is not None else (old.ident, {**old.outputs, **_props(news)})
         new.ident, new.outputs = ident, self._mark_secrets(new, outs)
         self.resources[new.urn] = new
         return new.ident, new.outputs
