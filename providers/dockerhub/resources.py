@@ -266,9 +266,15 @@ class _HubProvider(ResourceProvider):
             changes=bool(changed or replaces), replaces=replaces, delete_before_replace=bool(replaces) and collide
         )
 
-    def _read_inputs(self, outs: dict[str, Any]) -> dict[str, Any]:
-        """The inputs a refresh records, so drift shows as a diff on the next update."""
-        return {k: outs[k] for k in (*self.replace_keys, *self.update_keys) if k in outs}
+    def _read_result(self, id_: str, props: dict[str, Any], outs: dict[str, Any]) -> ReadResult:
+        """What a refresh records: Hub's view, in the prior spelling wherever it means the same (a
+        refresh then reports no drift for 2030-06-30T00:00:00.000000Z vs ...00Z), and the inputs, so
+        real drift shows as a diff on the next update."""
+        keys = (*self.replace_keys, *self.update_keys)
+        for key in keys:
+            if key in outs and key in props and not self._changed(key, props, outs):
+                outs[key] = props[key]
+        return ReadResult(id_, outs, {k: outs[k] for k in keys if k in outs})
 
     @staticmethod
     def _without_login(props: dict[str, Any]) -> dict[str, Any]:
@@ -366,7 +372,7 @@ class RepositoryProvider(_HubProvider):
             "private": bool(info.get("is_private", props.get("private", True))),
             "immutableTags": {"enabled": bool(immutable.get("enabled")), "rules": list(immutable.get("rules") or [])},
         }
-        return ReadResult(id_, outs, self._read_inputs(outs))
+        return self._read_result(id_, props, outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         client = self._client(news)
@@ -473,7 +479,7 @@ class AccessTokenProvider(_HubProvider):
         }
         if not outs["expiresAt"]:
             outs.pop("expiresAt")
-        return ReadResult(id_, outs, self._read_inputs(outs))
+        return self._read_result(id_, props, outs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         client = self._client(news)
@@ -563,7 +569,7 @@ class OrgAccessTokenProvider(_HubProvider):
         }
         if not outs["expiresAt"]:
             outs.pop("expiresAt")
-        return ReadResult(id_, outs, self._read_inputs(outs))
+        return self._read_result(id_, props, outs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         org, token_id = id_.split("/", 1)
@@ -632,7 +638,7 @@ class WebhookProvider(_HubProvider):
             "name": info.get("name", props.get("name")),
             "hookUrl": hooks[0].get("hook_url", props.get("hookUrl")),
         }
-        return ReadResult(id_, outs, self._read_inputs(outs))
+        return self._read_result(id_, props, outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         repo, slug = id_.rsplit("/", 1)
@@ -681,7 +687,7 @@ class TeamProvider(_HubProvider):
             **self._outputs(client, {**props, "org": org, "name": team}, info),
             "description": info.get("description") or "",
         }
-        return ReadResult(id_, outs, self._read_inputs(outs))
+        return self._read_result(id_, props, outs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         org, team = id_.split("/", 1)
@@ -757,7 +763,8 @@ class RepositoryTeamPermissionProvider(_HubProvider):
         if info is None:
             return ReadResult("", {})
         outs = {**self._without_login(props), "permission": info.get("permission", props.get("permission"))}
-        return ReadResult(id_, outs, {**self._read_inputs(outs), "teamId": props.get("teamId")})
+        result = self._read_result(id_, props, outs)
+        return ReadResult(id_, outs, {**(result.inputs or {}), "teamId": props.get("teamId")})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         client = self._client(news)

@@ -48,9 +48,17 @@ def hub_config(url: str) -> dict[str, Any]:
     }
 
 
-def apply(engine: LocalEngine, config: dict[str, Any], stack: str = "dev") -> dict[str, StackOutput]:
+def apply(
+    engine: LocalEngine, config: dict[str, Any], stack: str = "dev", secret: str | None = None
+) -> dict[str, StackOutput]:
+    """`pulumi up`; `secret` is the stack's registries:dockerHubSecret, if set."""
+    stack_config = {"registries:dockerHub": json.dumps(config)}
+    if secret is not None:
+        stack_config["registries:dockerHubSecret"] = secret
     engine.begin_run()
-    outputs = run_program(engine, stack=stack, config={"registries:dockerHub": json.dumps(config)})
+    outputs = run_program(
+        engine, stack=stack, config=stack_config, secret_keys=["registries:dockerHubSecret"] if secret else []
+    )
     engine.end_run()
     return outputs
 
@@ -134,3 +142,54 @@ def test_rate_limits_during_apply_are_waited_out(hub):
     hub.answer_429, hub.retry_after = 3, "0"
     apply(engine(), hub_config(hub.url))
     assert sorted(hub.state.repositories) == ["acme/app", "acme/docs"]
+
+
+def test_switching_from_a_user_login_to_an_org_token_changes_nothing(hub, monkeypatch):
+    """H3: the stack moves to an org token (identifier = the org) in its config; no team, permission,
+    webhook, repository or org token is replaced, and Hub is then read as the organization."""
+    local = engine()
+    config = {k: v for k, v in hub_config(hub.url).items() if k != "accessTokens"}  # PATs belong to a user
+    first = apply(local, config)
+    org_token = first["dockerHubOrgTokens"].value["acme/deploy"]
+
+    monkeypatch.delenv("DOCKER_USERNAME")
+    monkeypatch.delenv("DOCKER_PASSWORD")
+    as_org = {**config, "username": "acme"}
+    apply(local, as_org, secret=org_token)
+    assert local.changed() == []
+    assert [op for op in local.refresh() if op.op != "same"] == []
+    assert {who for who, _ in hub.state.jwts.values()} == {USER, "acme"}
+
+
+def test_an_expiry_with_an_offset_survives_refresh_and_reapply(hub):
+    """H2 end to end: Hub answers the expiry in its microsecond UTC form; nothing is replaced."""
+    local = engine()
+    config = hub_config(hub.url)
+    config["accessTokens"][0]["expiresAt"] = "2030-06-30T02:00:00+02:00"
+    config["orgAccessTokens"][0]["expiresAt"] = "2030-06-30T02:00:00+02:00"
+    first = apply(local, config)
+    (pat,) = hub.state.access_tokens.values()
+    assert pat["expires_at"] == "2030-06-30T00:00:00.000000Z"
+    assert [op for op in local.refresh() if op.op != "same"] == []
+    again = apply(local, config)
+    assert local.changed() == []
+    assert again["dockerHubTokens"].value == first["dockerHubTokens"].value
+
+
+def test_a_refresh_logs_in_to_hub_once(hub):
+    """M7: one login for the whole stack, not one per resource."""
+    from providers.dockerhub.resources import forget_clients
+
+    local = engine()
+    apply(local, hub_config(hub.url))
+    forget_clients()  # a new provider host process
+    hub.state.logins = 0
+    steps = local.refresh()
+    assert len([s for s in steps if s.typ.startswith("pulumi-python:dynamic/")]) == 7
+    assert hub.state.logins == 1
+
+
+def test_a_stack_without_tokens_exports_empty_maps(hub):
+    outputs = apply(engine(), {"namespace": "acme", "baseUrl": hub.url, "repositories": [{"name": "app"}]})
+    assert outputs["dockerHubTokens"].value == {}
+    assert outputs["dockerHubOrgTokens"].value == {}

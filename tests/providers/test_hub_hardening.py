@@ -149,6 +149,7 @@ def test_steady_state_after_create_and_after_refresh_is_no_change(hub, case):
     assert after_create.changes is False, after_create.replaces
     read = provider.read(created.id, created.outs)
     assert read.id == created.id
+    assert read.outs == created.outs  # `pulumi refresh` reports no drift either
     after_refresh = provider.diff(created.id, read.outs, props)
     assert after_refresh.changes is False, after_refresh.replaces
 
