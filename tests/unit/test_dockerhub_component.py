@@ -24,7 +24,7 @@ HUB: dict[str, Any] = {
         {
             "name": "app",
             "description": "The app",
-            "fullDescriptionFile": "README.md",
+            "fullDescriptionFile": "tests/unit/hub_full_description.md",
             "immutableTags": {"enabled": True, "rules": ["v.*"]},
             "webhooks": [{"name": "ci", "url": "https://ci.example.com/hook?token=s3cr3t"}],
         },
@@ -44,7 +44,7 @@ def test_config_declares_repositories_webhooks_and_tokens(run):
     assert app["namespace"] == "acme"
     assert app["private"] is True  # private by default
     assert app["immutableTags"] == {"enabled": True, "rules": ["v.*"]}
-    assert app["fullDescription"].startswith("#")  # read from README.md
+    assert app["fullDescription"].startswith("# acme/app")  # read from the file
     assert app["baseUrl"] == "https://hub.docker.com"
     tools = mocks.find(REPO, "dockerhub-repo-acmeops-tools").plain
     assert tools["private"] is False
