@@ -422,6 +422,7 @@ class LocalEngine(pulumi.runtime.Mocks):
         self._replacing: set[str] = set()
         self._preview_state: dict[str, Applied] = {}
         self._errors: list[str] = []
+        self._failed = False
         self._lock = threading.Lock()
 
     def add_backend(self, backend: Backend) -> None:
@@ -459,12 +460,15 @@ class LocalEngine(pulumi.runtime.Mocks):
         self._condemned = []
         self._replacing = set()
         self._errors = []
+        self._failed = False
         self.operations = []
         self.plan = []
         self.preview = False
 
     def end_run(self) -> None:
         """Delete what was replaced and what the run no longer declared, in reverse dependency order."""
+        if self._failed and not self.preview:
+            raise EngineError("the update failed: nothing it would delete was deleted")
         gone = [a for urn, a in self.resources.items() if urn not in self._registered]
         for applied in gone:
             self._record("delete", applied)
@@ -500,13 +504,25 @@ class LocalEngine(pulumi.runtime.Mocks):
         self, urn: str, typ: str, name: str, custom: bool, raw: dict[str, Any], options: Options
     ) -> tuple[str, dict[str, Any]]:
         with self._lock:
-            for alias in options.aliases:  # the state of an aliased resource moves to its new URN
-                if urn not in self.resources and alias in self.resources:
-                    self.resources[urn] = replace(self.resources.pop(alias), urn=urn)
-            self._registered.add(urn)
-            if not custom:
-                return self._register_component(urn, typ, name, raw, options)
-            return self._register_custom(urn, typ, name, raw, options)
+            if self._failed and not self.preview:
+                # The engine starts no step after one failed; the SDK would go on registering.
+                raise EngineError(f"{urn}: not applied, the update stopped at an earlier error")
+            try:
+                return self._register_locked(urn, typ, name, custom, raw, options)
+            except Exception:
+                self._failed = True
+                raise
+
+    def _register_locked(
+        self, urn: str, typ: str, name: str, custom: bool, raw: dict[str, Any], options: Options
+    ) -> tuple[str, dict[str, Any]]:
+        for alias in options.aliases:  # the state of an aliased resource moves to its new URN
+            if urn not in self.resources and alias in self.resources:
+                self.resources[urn] = replace(self.resources.pop(alias), urn=urn)
+        self._registered.add(urn)
+        if not custom:
+            return self._register_component(urn, typ, name, raw, options)
+        return self._register_custom(urn, typ, name, raw, options)
 
     def _register_component(
         self, urn: str, typ: str, name: str, raw: dict[str, Any], options: Options

@@ -567,3 +567,18 @@ def test_the_state_of_the_local_stack_holds_no_secret_in_plain():
     leaked = [s[:6] + "..." for s in secrets if s in document]
     assert not leaked
     assert "selfhosted-registry" in document
+
+
+def test_after_a_failed_step_the_engine_applies_nothing_more_and_deletes_nothing():
+    engine, fake = _engine()
+    _up(engine, lambda: {"old": docker.Volume("old", name="old").name})
+    engine.begin_run()
+    engine.new_resource(_args(VOLUME, "first", {"name": "taken"}))
+    with pytest.raises(RuntimeError, match="already in use"):
+        engine.new_resource(_args(VOLUME, "second", {"name": "taken"}))  # Docker answers 409
+    with pytest.raises(EngineError, match="stopped at an earlier error"):
+        engine.new_resource(_args(VOLUME, "third", {"name": "later"}))
+    assert ("create", "later") not in fake.calls
+    with pytest.raises(EngineError, match="nothing it would delete was deleted"):
+        engine.end_run()
+    assert ("delete", "old") not in fake.calls
