@@ -469,6 +469,8 @@ class AccessTokenProvider(_HubProvider):
             return ReadResult("", {})
         outs = {
             **self._without_login(props),
+            # Only its owner can read a personal token: state from before `owner` learns it here.
+            "owner": props.get("owner") or props.get("username") or client.identifier,
             "uuid": id_,
             "label": info.get("token_label", props.get("label")),
             "scopes": list(info.get("scopes") or props.get("scopes") or []),

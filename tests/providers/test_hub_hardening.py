@@ -215,6 +215,15 @@ def test_a_personal_access_token_is_replaced_only_when_its_owner_changes(hub):
     assert diff.delete_before_replace is False
 
 
+def test_a_refresh_records_the_owner_of_a_token_from_older_state(hub):
+    pat = AccessTokenProvider().create(token_props(hub))
+    older = {k: v for k, v in pat.outs.items() if k != "owner"}  # state written before `owner` existed
+    read = AccessTokenProvider().read(pat.id, older)
+    assert read.outs["owner"] == USER
+    other = configure(AccessTokenProvider(), dockerHub={"namespace": "acme", "username": "acme"})
+    assert other.diff(pat.id, read.outs, token_props(hub)).replaces == ["owner"]
+
+
 def test_base_url_is_not_identity(hub):
     for provider, props in ((RepositoryProvider(), repo_props(hub)), (TeamProvider(), team_props(hub))):
         created = provider.create(props)
