@@ -228,12 +228,12 @@ class _HubProvider(ResourceProvider):
             try:
                 return client.request("POST", path, what, body=body)
             except HubUncertain:
-                if attempt == CREATE_ATTEMPTS - 1:
-                    raise
                 time.sleep(SETTLE_SECONDS)  # let a create that is still in flight land first
-                found = find()
+                found = find()  # also on the last attempt: clean up before giving up
                 if found is not None:
                     return found
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
         raise AssertionError("unreachable")
 
     def _norm(self, key: str, value: Any) -> Any:

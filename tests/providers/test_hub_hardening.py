@@ -288,6 +288,16 @@ def test_an_ambiguous_token_create_leaves_exactly_one_token_the_one_in_state(hub
     assert tokens[0]["token"] == created.outs["token"]
 
 
+def test_a_token_create_that_keeps_failing_leaves_no_token_behind(hub):
+    """Every attempt is applied and then answered 500: the error is raised, and no orphan stays."""
+    from providers.dockerhub.client import HubError
+
+    hub.fail_after_create(status=500, count=resources.CREATE_ATTEMPTS)
+    with pytest.raises(HubError, match="500"):
+        AccessTokenProvider().create(token_props(hub))
+    assert hub.state.access_tokens == {}
+
+
 def test_an_ambiguous_create_never_deletes_a_same_labelled_token_it_did_not_create(hub, monkeypatch):
     before = AccessTokenProvider().create(token_props(hub))  # e.g. made by hand in the Hub UI
     hub.fail_after_create(status=500)
