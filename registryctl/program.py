@@ -13,8 +13,10 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from components.dockerhub import DockerHub, DockerHubArgs
+from components.ecr import EcrRegistry, EcrRegistryArgs, EcrRepositoryArgs
 from components.selfhosted import SelfHostedRegistry, SelfHostedRegistryArgs
 from schema import PROJECT, StackSpec, load_stack_spec
+from schema.ecr import EcrSpec, retention_intent
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,6 +37,30 @@ def read_raw_config() -> dict[str, Any]:
 
 def load_spec() -> StackSpec:
     return load_stack_spec(read_raw_config(), pulumi.get_stack(), PROJECT_DIR)
+
+
+def ecr_args(spec: EcrSpec, production: bool) -> EcrRegistryArgs:
+    """Map the validated `registries:ecr` config (defaults inherited) to the component's args."""
+    repositories = []
+    for repo in spec.repositories:
+        settings = spec.effective(repo)
+        repositories.append(
+            EcrRepositoryArgs(
+                name=repo.name,
+                immutable_tags=settings.immutable_tags,
+                mutable_tags=tuple(settings.mutable_tags),
+                scan_on_push=settings.scan_on_push,
+                encryption_type="KMS" if settings.encryption.kind == "kms" else "AES256",
+                kms_key=settings.encryption.kms_key_id,
+                retention=retention_intent(settings),
+                readers=tuple(settings.readers),
+                writers=tuple(settings.writers),
+                lambda_readers=settings.lambda_readers,
+                force_delete=settings.force_delete,
+                protect=production,
+            )
+        )
+    return EcrRegistryArgs(region=spec.region, repositories=tuple(repositories))
 
 
 def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
@@ -73,6 +99,15 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
                 "dockerHubOrgTokens": hub.org_access_tokens,
             }
         )
+    if spec.ecr is not None:
+        ecr = EcrRegistry("ecr", ecr_args(spec.ecr, spec.is_production))
+        outputs["ecr"] = {
+            "registry": ecr.registry,
+            "repositories": ecr.repository_urls,
+            "loginCommand": ecr.login_command,
+            "dockerConfigJson": ecr.docker_config_json,
+            "lifecyclePolicies": ecr.lifecycle_policies,
+        }
     return outputs
 
 

@@ -10,11 +10,12 @@ from pydantic import ValidationError
 
 from schema.base import CamelModel, ConfigError, ConfigProblem, problems_from_validation_error, validate_section
 from schema.dockerhub import DockerHubSpec, dockerhub_problems
+from schema.ecr import EcrSpec, ecr_problems
 from schema.selfhosted import S3_ONLY_KEYS, STORAGE_KINDS, SelfHostedSpec, selfhosted_problems
 
 PROJECT = "registries"
 # Top-level keys of the `registries:` namespace and the model of each.
-SECTIONS: dict[str, type[CamelModel]] = {"selfHosted": SelfHostedSpec, "dockerHub": DockerHubSpec}
+SECTIONS: dict[str, type[CamelModel]] = {"selfHosted": SelfHostedSpec, "dockerHub": DockerHubSpec, "ecr": EcrSpec}
 # Plain secret keys that are read by providers at call time, not by the schema.
 CREDENTIAL_KEYS = frozenset({"dockerHubSecret"})
 UNION_TAGS = STORAGE_KINDS
@@ -23,6 +24,7 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "DockerHubSpec",
+    "EcrSpec",
     "SelfHostedSpec",
     "StackSpec",
     "load_stack_spec",
@@ -35,6 +37,7 @@ class StackSpec(CamelModel):
     stack: str
     self_hosted: SelfHostedSpec | None = None
     docker_hub: DockerHubSpec | None = None
+    ecr: EcrSpec | None = None
 
     @property
     def is_production(self) -> bool:
@@ -94,10 +97,14 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
         problems.extend(selfhosted_problems(self_hosted, stack))
     if isinstance(docker_hub, DockerHubSpec):
         problems.extend(dockerhub_problems(docker_hub, stack, base))
+    ecr = sections.get("ecr")
+    if isinstance(ecr, EcrSpec):
+        problems.extend(ecr_problems(ecr, stack))
     if problems:
         raise ConfigError(problems)
     return StackSpec(
         stack=stack,
         self_hosted=self_hosted if isinstance(self_hosted, SelfHostedSpec) else None,
         docker_hub=docker_hub if isinstance(docker_hub, DockerHubSpec) else None,
+        ecr=ecr if isinstance(ecr, EcrSpec) else None,
     )

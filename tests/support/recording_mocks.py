@@ -25,6 +25,10 @@ class Declared:
         return unwrap(self.inputs)
 
 
+MOCK_AWS_ACCOUNT = "123456789012"
+"""The AWS account id the mocks answer with (registryId, ARNs)."""
+
+
 def _fake(name: str, what: str) -> str:
     return hashlib.sha256(f"{name}/{what}".encode()).hexdigest()
 
@@ -69,6 +73,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return "AKIA" + _fake(args.name, "key-id")[:16].upper(), outs
         elif typ == "aws:s3/bucket:Bucket":
             outs["arn"] = f"arn:aws:s3:::{unwrap(inputs['bucket'])}"
+        elif typ == "aws:ecr/repository:Repository":
+            region, repository = unwrap(inputs.get("region", "us-east-1")), unwrap(inputs["name"])
+            outs.update(
+                registryId=MOCK_AWS_ACCOUNT,
+                repositoryUrl=f"{MOCK_AWS_ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{repository}",
+                arn=f"arn:aws:ecr:{region}:{MOCK_AWS_ACCOUNT}:repository/{repository}",
+            )
+            return repository, outs
         elif typ.startswith("docker:"):
             outs.setdefault("name", args.name)
         return f"{args.name}-id", outs

@@ -1,0 +1,227 @@
+"""EcrRegistry: private AWS ECR repositories with immutable tags, scanning, encryption, a lifecycle policy compiled
+from a retention intent, and a repository policy with exactly the pull/push actions each principal needs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components.retention.ecr import lifecycle_policy_text
+from components.retention.model import PolicyError, RetentionIntent
+
+PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
+PUSH_ACTIONS = ("ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage")
+# What Lambda needs to pull a function's image (AWS Lambda developer guide, "Amazon ECR permissions").
+LAMBDA_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class EcrRepositoryArgs:
+    """One ECR repository."""
+
+    name: str
+    """Repository name, e.g. team/api. Required."""
+    immutable_tags: bool = True
+    """Tags cannot be overwritten (IMMUTABLE, or IMMUTABLE_WITH_EXCLUSION with mutable_tags). Default: True."""
+    mutable_tags: Sequence[str] = ()
+    """ECR wildcard filters of the tags that stay mutable; only with immutable_tags. Default: none."""
+    scan_on_push: bool = True
+    """Scan images for vulnerabilities on push. Default: True."""
+    encryption_type: Literal["AES256", "KMS"] = "AES256"
+    """Encryption at rest. Default: AES256."""
+    kms_key: pulumi.Input[str] | None = None
+    """KMS key ARN when encryption_type is KMS (e.g. another resource's `arn`). Default: the AWS-managed key."""
+    retention: RetentionIntent | None = None
+    """Which images the lifecycle policy deletes. Default: None (no lifecycle policy)."""
+    readers: Sequence[pulumi.Input[str]] = ()
+    """Account ids or IAM principal ARNs allowed to pull (e.g. a role's `arn`). Default: none."""
+    writers: Sequence[pulumi.Input[str]] = ()
+    """Account ids or IAM principal ARNs allowed to push and pull. Default: none."""
+    lambda_readers: bool = False
+    """Let Lambda functions of the repository's own account pull. Default: False."""
+    force_delete: bool = False
+    """Deleting the repository deletes its images. Default: False (deleting a repository with images fails)."""
+    protect: bool = False
+    """Pulumi protect on the repository (set on production stacks). Default: False."""
+
+
+@dataclass(frozen=True)
+class EcrRegistryArgs:
+    """Repositories of one account and region."""
+
+    region: pulumi.Input[str]
+    """AWS region of every repository, e.g. eu-west-1. Required."""
+    repositories: Sequence[EcrRepositoryArgs] = field(default_factory=tuple)
+    """The repositories; at least one. Required."""
+
+
+def resource_suffix(repository: str) -> str:
+    """A child resource name part per repository: `/` becomes `--`, which ECR names cannot contain, so it is unique."""
+    return repository.replace("/", "--")
+
+
+def _check(args: EcrRegistryArgs) -> None:
+    """Run-time checks of what the args alone can tell, naming the arg (library users bypass the config schema)."""
+    if not args.repositories:
+        raise ValueError("EcrRegistryArgs.repositories: declare at least one repository")
+    seen: set[str] = set()
+    for index, repo in enumerate(args.repositories):
+        where = f"EcrRegistryArgs.repositories[{index}]"
+        if repo.name in seen:
+            raise ValueError(f"{where}.name: {repo.name!r} is declared twice")
+        seen.add(repo.name)
+        if repo.mutable_tags and not repo.immutable_tags:
+            raise ValueError(f"{where}.mutable_tags: only allowed with immutable_tags=True")
+        if repo.kms_key is not None and repo.encryption_type != "KMS":
+            raise ValueError(f"{where}.kms_key: only allowed with encryption_type='KMS'")
+
+
+def tag_mutability(repo: EcrRepositoryArgs) -> str:
+    if not repo.immutable_tags:
+        return "MUTABLE"
+    return "IMMUTABLE_WITH_EXCLUSION" if repo.mutable_tags else "IMMUTABLE"
+
+
+def repository_policy_document(
+    readers: Sequence[str], writers: Sequence[str], lambda_account: str | None
+) -> dict[str, Any] | None:
+    """The repository policy: pull for readers, push and pull for writers, pull for Lambda of one account."""
+    statements: list[dict[str, Any]] = []
+    if readers:
+        statements.append(
+            {"Sid": "Pull", "Effect": "Allow", "Principal": {"AWS": list(readers)}, "Action": list(PULL_ACTIONS)}
+        )
+    if writers:
+        statements.append(
+            {
+                "Sid": "PushPull",
+                "Effect": "Allow",
+                "Principal": {"AWS": list(writers)},
+                "Action": [*PULL_ACTIONS, *PUSH_ACTIONS],
+            }
+        )
+    if lambda_account is not None:
+        statements.append(
+            {
+                "Sid": "LambdaPull",
+                "Effect": "Allow",
+                "Principal": {"Service": LAMBDA_PRINCIPAL},
+                "Action": list(LAMBDA_ACTIONS),
+                "Condition": {"StringEquals": {"aws:SourceAccount": lambda_account}},
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements} if statements else None
+
+
+def _policy_text(
+    readers: Sequence[pulumi.Input[str]], writers: Sequence[pulumi.Input[str]], account: pulumi.Output[str] | None
+) -> pulumi.Output[str]:
+    def render(values: list[Any]) -> str:
+        reader_values = values[: len(readers)]
+        writer_values = values[len(readers) : len(readers) + len(writers)]
+        lambda_account = values[-1] if account is not None else None
+        document = repository_policy_document(
+            list(dict.fromkeys(reader_values)), list(dict.fromkeys(writer_values)), lambda_account
+        )
+        return json.dumps(document, indent=2)
+
+    parts: list[pulumi.Input[Any]] = [*readers, *writers, *([account] if account is not None else [])]
+    return pulumi.Output.all(*parts).apply(render)
+
+
+class EcrRegistry(pulumi.ComponentResource):
+    registry: pulumi.Output[str]
+    """Registry host, <account>.dkr.ecr.<region>.amazonaws.com."""
+    repository_urls: pulumi.Output[dict[str, str]]
+    """Repository name -> repository URL (registry host/name)."""
+    repository_arns: pulumi.Output[dict[str, str]]
+    """Repository name -> ARN."""
+    lifecycle_policies: pulumi.Output[dict[str, str]]
+    """Repository name -> lifecycle policy text, for the repositories that have one."""
+    login_command: pulumi.Output[str]
+    """Shell command that logs Docker in with the caller's AWS credentials (aws CLI v2)."""
+    docker_config_json: pulumi.Output[str]
+    """~/.docker/config.json content that uses the ecr-login credential helper (no stored password)."""
+
+    def __init__(self, name: str, args: EcrRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("registries:ecr:EcrRegistry", name, None, opts)
+        _check(args)
+        urls: dict[str, pulumi.Output[str]] = {}
+        arns: dict[str, pulumi.Output[str]] = {}
+        policies: dict[str, str] = {}
+        for index, repo in enumerate(args.repositories):
+            suffix = resource_suffix(repo.name)
+            encryption = aws.ecr.RepositoryEncryptionConfigurationArgs(
+                encryption_type=repo.encryption_type, kms_key=repo.kms_key
+            )
+            repository = aws.ecr.Repository(
+                f"{name}-repo-{suffix}",
+                name=repo.name,
+                region=args.region,
+                image_tag_mutability=tag_mutability(repo),
+                image_tag_mutability_exclusion_filters=[
+                    aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs(filter=tag, filter_type="WILDCARD")
+                    for tag in repo.mutable_tags
+                ]
+                or None,
+                image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+                    scan_on_push=repo.scan_on_push
+                ),
+                encryption_configurations=[encryption],
+                force_delete=repo.force_delete,
+                opts=pulumi.ResourceOptions(parent=self, protect=repo.protect),
+            )
+            urls[repo.name] = repository.repository_url
+            arns[repo.name] = repository.arn
+            if repo.retention is not None and not repo.retention.is_empty:
+                try:
+                    policy = lifecycle_policy_text(repo.retention)
+                except PolicyError as error:
+                    raise ValueError(f"EcrRegistryArgs.repositories[{index}].retention: {error}") from None
+                policies[repo.name] = policy
+                aws.ecr.LifecyclePolicy(
+                    f"{name}-lifecycle-{suffix}",
+                    repository=repository.name,
+                    region=args.region,
+                    policy=policy,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            if repo.readers or repo.writers or repo.lambda_readers:
+                account = repository.registry_id if repo.lambda_readers else None
+                aws.ecr.RepositoryPolicy(
+                    f"{name}-policy-{suffix}",
+                    repository=repository.name,
+                    region=args.region,
+                    policy=_policy_text(repo.readers, repo.writers, account),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+
+        first_url = next(iter(urls.values()))
+        self.registry = first_url.apply(lambda url: url.split("/", 1)[0])
+        self.repository_urls = pulumi.Output.all(**urls).apply(dict)
+        self.repository_arns = pulumi.Output.all(**arns).apply(dict)
+        self.lifecycle_policies = pulumi.Output.from_input(policies)
+        self.login_command = pulumi.Output.format(
+            "aws ecr get-login-password --region {0} | docker login --username AWS --password-stdin {1}",
+            args.region,
+            self.registry,
+        )
+        self.docker_config_json = self.registry.apply(
+            lambda host: json.dumps({"credHelpers": {host: "ecr-login"}}, indent=2)
+        )
+        self.register_outputs(
+            {
+                "registry": self.registry,
+                "repositoryUrls": self.repository_urls,
+                "repositoryArns": self.repository_arns,
+                "lifecyclePolicies": self.lifecycle_policies,
+                "loginCommand": self.login_command,
+                "dockerConfigJson": self.docker_config_json,
+            }
+        )
