@@ -238,6 +238,22 @@ def test_configure_reads_the_qualified_secret_key_whatever_the_hosts_project(hub
     assert provider.create(repo_props(hub)).id == "acme/app"
 
 
+def test_configure_accepts_the_value_shapes_a_host_may_pass(hub, monkeypatch):
+    """Objects as JSON text or as a mapping; secrets plain or still wrapped in Pulumi's secret marker."""
+    from tests.support.pulumi_runtime import wrap_secret
+
+    monkeypatch.delenv("DOCKER_USERNAME")
+    monkeypatch.delenv("DOCKER_PASSWORD")
+    section = {"namespace": "acme", "baseUrl": hub.url, "username": USER}
+    for hub_value, secret in ((json.dumps(section), PASSWORD), (section, wrap_secret(PASSWORD))):
+        provider = RepositoryProvider()
+        raw = {"registries:dockerHub": hub_value, "registries:dockerHubSecret": secret}
+        provider.configure(ConfigureRequest(Config(raw, "project")))
+        created = provider.create(repo_props(hub, baseUrl="http://127.0.0.1:9"))  # config wins over props
+        assert provider.read(created.id, created.outs).id == "acme/app"
+        provider.delete(created.id, created.outs)
+
+
 def test_configured_base_url_and_username_win_over_the_state_and_environment(hub, monkeypatch):
     """The connection comes from the current stack config, so a refresh never uses stale state."""
     created = RepositoryProvider().create(repo_props(hub))
