@@ -378,3 +378,19 @@ def test_ui_over_https_reaches_the_registry_only_through_a_verified_hop(deployme
     while (status := get("/v2/_catalog", auth=(user, password)).status_code) == 200 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert status == 502
+
+
+def test_a_given_password_keeps_its_hash_across_runs_and_a_new_one_replaces_it(deployment, stack):
+    name, spec = stack
+    spec["users"] = [{"name": "carol", "password": "carol-first-password-1"}]
+    outputs = deployment.apply(name, spec)
+    started = deployment.registry_container(outputs).attrs["State"]["StartedAt"]
+    deployment.apply(name, spec)
+    assert deployment.engine.changed() == []  # the salt is in state: same htpasswd line, no restart
+    assert deployment.registry_container(outputs).attrs["State"]["StartedAt"] == started
+
+    spec["users"] = [{"name": "carol", "password": "carol-second-password-2"}]
+    after = deployment.apply(name, spec)
+    client = deployment.client(after)
+    assert _wait_until_serving(client, "carol", "carol-second-password-2")
+    assert client.api("GET", "/v2/", auth=("carol", "carol-first-password-1")).status_code == 401
