@@ -223,12 +223,31 @@ def _preview_config(path: Path, hub_url: str) -> dict[str, str]:
     return config
 
 
+def _aws_objects(moto: Any) -> tuple[set[str], set[str], set[str]]:
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=moto.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=moto.admin_key,
+            aws_secret_access_key=moto.admin_secret,
+        )
+
+    return (
+        {b["Name"] for b in client("s3").list_buckets()["Buckets"]},
+        {u["UserName"] for u in client("iam").list_users()["Users"]},
+        {r["repositoryName"] for r in client("ecr").describe_repositories()["repositories"]},
+    )
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "stacks").glob("Pulumi.*.yaml")), ids=lambda p: p.stem)
-def test_preview_of_each_example_stack_plans_creates_and_changes_nothing(path, docker_client, hub, capsys):
+def test_preview_of_each_example_stack_plans_creates_and_changes_nothing(path, docker_client, hub, moto, capsys):
     engine = LocalEngine()
     engine.add_backend(DockerApplier(docker_client, "preview-only").backend())
     engine.add_backend(dynamic_backend())
+    engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
     before = _docker_objects(docker_client)
+    aws_before = _aws_objects(moto)
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
 
     engine.begin_run()
@@ -237,6 +256,7 @@ def test_preview_of_each_example_stack_plans_creates_and_changes_nothing(path, d
     print(format_plan(engine.plan))
 
     assert _docker_objects(docker_client) == before
+    assert _aws_objects(moto) == aws_before
     assert hub.state.repositories == {}
     assert hub.state.access_tokens == {}
     assert hub.state.teams == {}
