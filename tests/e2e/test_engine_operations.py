@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import docker
 import docker.errors
+import pulumi
 import pulumi_aws as aws
 import pulumi_docker
 import pytest
@@ -328,3 +329,30 @@ def test_renaming_the_iam_user_updates_it_in_place_and_moves_its_policy(moto):
     engine.destroy()
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_user(UserName="engine-e2e-after")
+
+
+# Replacement order on real Docker ---------------------------------------------------------------------
+def test_a_fixed_name_network_replaced_without_delete_before_replace_fails_on_the_name(deployment, docker_client):
+    def program(internal: bool, delete_first: bool) -> Any:
+        def body() -> dict[str, Any]:
+            options = pulumi.ResourceOptions(delete_before_replace=delete_first)
+            net = pulumi_docker.Network("net", name="engine-e2e-fixed-net", internal=internal, opts=options)
+            return {"net": net.name}
+
+        return body
+
+    def up(internal: bool, delete_first: bool) -> None:
+        deployment.engine.begin_run()
+        run_program(deployment.engine, stack="local", config={}, program=program(internal, delete_first))
+        deployment.engine.end_run()
+
+    up(internal=False, delete_first=False)
+    first = deployment.engine.find(NETWORK, "net").ident
+    with pytest.raises(Exception, match="already exists"):  # create-before-delete: Docker refuses the name
+        up(internal=True, delete_first=False)
+    assert docker_client.networks.get(first).attrs["Internal"] is False
+
+    up(internal=True, delete_first=True)
+    assert deployment.engine.changed() == [("replace", NETWORK, "net")]
+    assert _gone(docker_client.networks.get, first)
+    assert docker_client.networks.get("engine-e2e-fixed-net").attrs["Internal"] is True
