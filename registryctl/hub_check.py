@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.dockerhub.client import Credentials, HubClient, HubError, HubNotFound, credentials_from_env
+from providers.dockerhub.resources import RepositoryProvider
 from registryctl.registry_client import RegistryCtlError
 from schema.dockerhub import DockerHubSpec
 
@@ -68,8 +69,12 @@ def repository_drift(spec: DockerHubSpec, client: HubClient, base_dir: Path) -> 
             drift.append(Drift(full_name, "exists", True, False))
             continue
         actual = hub_settings(info)
+        # Compared as the repository provider compares them, so verify and `up` agree on what is drift.
+        same = RepositoryProvider.normalisers
         drift.extend(
-            Drift(full_name, key, value, actual[key]) for key, value in declared.items() if actual[key] != value
+            Drift(full_name, key, value, actual[key])
+            for key, value in declared.items()
+            if same[key](actual[key]) != same[key](value)
         )
     return drift
 

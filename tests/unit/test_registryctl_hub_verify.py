@@ -115,3 +115,17 @@ def test_verify_without_any_hub_credentials_says_how_to_give_them(fake, project,
     err = capsys.readouterr().err
     assert "DOCKER_USERNAME" in err
     assert "registries:dockerHubSecret" in err
+
+
+def test_verify_compares_as_the_provider_does_so_hub_spellings_are_not_drift(fake, project, hub, monkeypatch, capsys):
+    # Hub keeps CRLF line endings and keeps (or defaults) rules while immutable tags are disabled:
+    # `up` plans no change for either, so verify must not report them.
+    _create(hub, "api", "The API", True, "# api\r\n\r\nThe API.\r\n", ["v.*"])
+    _create(hub, "worker", "Jobs", False)
+    client = HubClient(hub.url, Credentials(USER, PASSWORD))
+    body = {"immutable_tags": False, "immutable_tags_rules": ["kept-by-hub"]}
+    client.request("PATCH", "/v2/namespaces/acme/repositories/worker/immutabletags", "worker", body=body)
+    client.close()
+    monkeypatch.setenv("DOCKER_USERNAME", USER)
+    monkeypatch.setenv("DOCKER_PASSWORD", PASSWORD)
+    assert main(["verify", "-s", "hub"]) == 0, capsys.readouterr().err
