@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
+from components.retention.patterns import tag_matches
 
 PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
 PUSH_ACTIONS = ("ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage")
@@ -86,6 +87,14 @@ def tag_mutability(repo: EcrRepositoryArgs) -> str:
     if not repo.immutable_tags:
         return "MUTABLE"
     return "IMMUTABLE_WITH_EXCLUSION" if repo.mutable_tags else "IMMUTABLE"
+
+
+def tag_is_mutable(repo: EcrRepositoryArgs, tag: str) -> bool:
+    """Whether ECR lets `tag` be pushed again in `repo`: exclusion filters are AWS wildcards matching the whole tag
+    (`*` = any sequence), not regexes."""
+    if not repo.immutable_tags:
+        return True
+    return any(tag_matches(pattern, tag) for pattern in repo.mutable_tags)
 
 
 def repository_policy_document(
@@ -175,7 +184,9 @@ class EcrRegistry(pulumi.ComponentResource):
                 ),
                 encryption_configurations=[encryption],
                 force_delete=repo.force_delete,
-                opts=pulumi.ResourceOptions(parent=self, protect=repo.protect),
+                # The name is fixed, so a replacement (new encryption) cannot create first; ECR refuses to delete a
+                # repository holding images (unless force_delete), so the replacement fails instead of losing them.
+                opts=pulumi.ResourceOptions(parent=self, protect=repo.protect, delete_before_replace=True),
             )
             urls[repo.name] = repository.repository_url
             arns[repo.name] = repository.arn

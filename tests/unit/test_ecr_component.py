@@ -131,6 +131,8 @@ def test_repositories_are_protected_on_prod_stacks(run, monkeypatch: pytest.Monk
     seen.clear()
     run(ecr=ECR, stack="dev")
     assert {opts.protect for opts in seen.values()} == {False}
+    # A fixed name cannot be created before the old one is deleted; ECR keeps a repository holding images.
+    assert {opts.delete_before_replace for opts in seen.values()} == {True}
 
 
 def test_children_are_parented_named_and_the_component_is_typed(run):
@@ -145,7 +147,9 @@ def test_children_are_parented_named_and_the_component_is_typed(run):
 def test_same_config_declares_identical_inputs(run):
     first, _ = run(ecr=ECR)
     second, _ = run(ecr=ECR)
-    assert [(r.typ, r.name, r.plain) for r in first.resources] == [(r.typ, r.name, r.plain) for r in second.resources]
+    # Registration order is asynchronous; what each resource receives must not change.
+    assert {(r.typ, r.name): r.plain for r in first.resources} == {(r.typ, r.name): r.plain for r in second.resources}
+    assert len(first.resources) == len(second.resources) == 6
 
 
 def _library_program() -> dict[str, Any]:
