@@ -213,8 +213,10 @@ class HubEmulator:
         size = min(int(query.get("page_size", ["10"])[0]), 100)
         chunk = items[(page - 1) * size : page * size]
         more = page * size < len(items)
+        # Hub's org access-token list counts under `total`; its other lists under `count`.
+        count_key = "total" if path.startswith("/v2/orgs/") and path.endswith("/access-tokens") else "count"
         return {
-            "count": len(items),
+            count_key: len(items),
             "next": f"{self.url}{path}?page={page + 1}&page_size={size}" if more else None,
             "previous": f"{self.url}{path}?page={page - 1}&page_size={size}" if page > 1 else None,
             "results": chunk,
