@@ -259,6 +259,15 @@ def test_destroy_on_prod_stops_at_the_protected_bucket_and_strips_nothing(
         "aws:s3/bucketVersioning:BucketVersioning", "selfhosted-versioning"
     ).options.protect
 
+    # Pointing prod at another bucket would start it empty: refused as a protected replacement.
+    spec["storage"]["bucket"] = f"{bucket}-new"
+    # (The engine surfaces whichever registration failed first in the SDK, not always the protect message.)
+    with pytest.raises(EngineError):
+        s3_deployment.apply("prod-s3", spec)
+    assert spec["storage"]["bucket"] not in [b["Name"] for b in _admin(moto, "s3").list_buckets()["Buckets"]]
+    assert s3_deployment.engine.find("aws:s3/bucket:Bucket", "selfhosted-bucket").ident == bucket
+    assert _bucket_hardening(moto, bucket) == hardened
+
 
 @pytest.mark.parametrize("key", ["customer", "aws-managed"])
 def test_kms_encrypts_every_object_with_the_configured_key(s3_deployment, docker_client, moto, base_stack, key):
