@@ -103,6 +103,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gc(args: argparse.Namespace) -> int:
+    from registryctl.gc import cmd_gc as run_gc  # late: imports the Docker SDK
+
+    return run_gc(args)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="registryctl", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
@@ -114,6 +120,7 @@ def parser() -> argparse.ArgumentParser:
         "outputs": cmd_outputs,
         "login": cmd_login,
         "verify": cmd_verify,
+        "gc": cmd_gc,
     }
     validate = sub.add_parser("validate", help="check stack files against the config schema (no CLI needed)")
     validate.add_argument("-s", "--stack", help="stack name (stacks/Pulumi.<stack>.yaml); default: every stack file")

@@ -163,3 +163,21 @@ def add_retention_commands(sub: Any) -> None:
     compile_.add_argument("--platform", required=True, choices=list(COMPILERS))
     compile_.add_argument("--intent", required=True, type=Path, help="the retention block as JSON")
     compile_.set_defaults(run=cmd_compile)
+    apply = actions.add_parser(
+        "apply", help="delete what the stack's selfHosted retention block expires (plan only, unless --yes)"
+    )
+    apply.add_argument("-s", "--stack", required=True, help="stack name, e.g. local")
+    apply.add_argument("--backend", help="Pulumi backend URL; default as for `registryctl up`")
+    apply.add_argument("--yes", action="store_true", help="really delete the expired manifests")
+    apply.add_argument("--now", type=parse_now, help="evaluation time, ISO 8601 with zone; default: now")
+    apply.add_argument("--user", help="registry user to act as; default: the first")
+    apply.add_argument(
+        "--delete-interval", type=float, default=0.0, metavar="SECONDS", help="pause between deletes; default 0"
+    )
+    apply.set_defaults(run=_cmd_apply)
+
+
+def _cmd_apply(args: argparse.Namespace) -> int:
+    from registryctl.retention_apply import cmd_apply  # late: it needs the Pulumi stack helpers of registryctl.cli
+
+    return cmd_apply(args)

@@ -1,0 +1,131 @@
+"""`registryctl gc -s STACK`: free the storage of deleted manifests with `registry garbage-collect --delete-untagged`.
+
+Distribution's docs warn that garbage collection while pushes run can delete layers a concurrent push still needs.
+So GC runs inside the registry container while the registry is read-only (storage.maintenance.readonly: pushes
+are refused, pulls keep working): the container's config.yml is saved beside itself, rewritten with
+readonly.enabled: true, the container restarted, GC run with `docker exec`, the saved config put back and the
+container restarted (which also drops the in-memory blob cache that still lists the deleted blobs).
+A run killed in the window leaves the saved copy; the next run restores from it, so the registry never stays
+read-only after a completed `gc`."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import tarfile
+import time
+from collections.abc import Callable
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+
+from registryctl.registry_client import RegistryCtlError
+
+SAVED_SUFFIX = ".before-gc"
+CONFIG_MODE = 0o400  # as deployed: config.yml may hold webhook Authorization headers
+
+
+def read_file(container: Any, path: str) -> bytes | None:
+    """A file's bytes from a (running or stopped) container, or None when it does not exist."""
+    import docker.errors
+
+    try:
+        stream, _stat = container.get_archive(path)
+    except docker.errors.NotFound:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        member = tar.extractfile(tar.getmembers()[0])
+        return member.read() if member else None
+
+
+def write_file(container: Any, path: str, data: bytes) -> None:
+    target = PurePosixPath(path)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo(target.name)
+        info.size, info.mode, info.mtime = len(data), CONFIG_MODE, int(time.time())
+        tar.addfile(info, io.BytesIO(data))
+    if not container.put_archive(str(target.parent), archive.getvalue()):
+        raise RegistryCtlError(f"could not write {path} into container {container.name}")
+
+
+def read_only_config(config_yml: bytes) -> bytes:
+    """The same config with storage.maintenance.readonly.enabled: true."""
+    config = yaml.safe_load(config_yml)
+    maintenance = config.setdefault("storage", {}).setdefault("maintenance", {})
+    maintenance["readonly"] = {"enabled": True}
+    return yaml.safe_dump(config, sort_keys=False).encode()
+
+
+def _restart(container: Any) -> None:
+    container.restart(timeout=30)
+    deadline = time.monotonic() + 60
+    while True:
+        container.reload()
+        if container.status == "running":
+            return
+        if time.monotonic() > deadline:
+            raise RegistryCtlError(f"container {container.name} did not come back ({container.status})")
+        time.sleep(0.5)
+
+
+def garbage_collect(container: Any, config_path: str, progress: Callable[[str], None]) -> str:
+    """Run GC in a read-only window of the registry container; returns GC's output. Restores the config always."""
+    saved_path = config_path + SAVED_SUFFIX
+    original = read_file(container, saved_path)  # present only when an earlier gc was interrupted
+    if original is None:
+        original = read_file(container, config_path)
+        if original is None:
+            raise RegistryCtlError(f"container {container.name} has no {config_path}")
+        write_file(container, saved_path, original)
+    else:
+        progress(f"an earlier gc was interrupted: restoring {config_path} from {saved_path}")
+    try:
+        write_file(container, config_path, read_only_config(original))
+        progress("registry restarting read-only (pulls work, pushes are refused)")
+        _restart(container)
+        progress("running registry garbage-collect --delete-untagged")
+        result = container.exec_run(["registry", "garbage-collect", "--delete-untagged", config_path])
+        output = result.output.decode(errors="replace")
+        if result.exit_code != 0:
+            raise RegistryCtlError(f"garbage-collect failed ({result.exit_code}): {output.strip()[-500:]}")
+    finally:
+        write_file(container, config_path, original)
+        progress("registry restarting read-write")
+        _restart(container)
+        container.exec_run(["rm", "-f", saved_path])
+    return output
+
+
+def gc_summary(output: str) -> str:
+    """GC's own count line (`N blobs marked, M blobs and K manifests eligible for deletion`), or a fallback."""
+    lines = [line for line in output.splitlines() if "eligible for deletion" in line]
+    return lines[-1].strip() if lines else "garbage-collect finished"
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    import docker
+
+    from components.selfhosted.config_file import registry_layout
+    from registryctl import automation, cli
+
+    spec = automation.stack_spec(args.stack, cli.PROJECT_DIR)
+    if spec.self_hosted is None:
+        raise RegistryCtlError(f"stack {args.stack!r} declares no registries:selfHosted")
+    if not spec.self_hosted.storage.delete_enabled:
+        raise RegistryCtlError(
+            "registries:selfHosted.storage.deleteEnabled is false: nothing is ever deleted, so gc has nothing to free"
+        )
+    stack = automation.open_stack(args.stack, args.backend, cli.PROJECT_DIR)
+    outputs = {k: v.value for k, v in stack.outputs().items()}
+    client = docker.from_env(timeout=600)
+    try:
+        container = client.containers.get(str(outputs["containerName"]))
+        output = garbage_collect(
+            container, registry_layout(spec.self_hosted).config_path, lambda m: print(f"gc: {m}", flush=True)
+        )
+    finally:
+        client.close()
+    print(gc_summary(output))
+    return 0

@@ -1,0 +1,282 @@
+"""`registryctl retention apply -s STACK`: enforce the stack's `retention` block on a self-hosted registry.
+
+The registry has no retention of its own, so this lists every repository (catalog, paginated) and tag over the
+registry HTTP API, groups tags by manifest digest into images, evaluates the intent (components/retention/intent.py,
+the same evaluator `retention simulate --platform intent` runs), prints the plan, and with --yes deletes the expired
+manifests by digest. Push time is the image config's `created` (see README "Retention").
+
+Crash safety: only digests of the expire set are deleted, each by its own DELETE, and a 404 counts as done; so a
+process killed mid-apply leaves every kept image intact and a re-run (which lists again) finishes the job."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import quote
+
+import requests
+
+from components.retention.intent import evaluate, intent_rules
+from components.retention.model import Image, Outcome, RetentionIntent
+from registryctl.registry_client import RegistryCtlError
+
+MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+)
+INDEX_TYPES = MANIFEST_TYPES[2:]
+PAGE_SIZE = 100
+UNKNOWN = "unknown"
+
+
+class RegistryApi:
+    """The registry's HTTP API as one user (Basic auth, the stack's CA), over a session."""
+
+    def __init__(self, base_url: str, username: str, password: str, ca_file: str | None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.auth = (username, password)
+        self.verify: str | bool = ca_file or True  # per request: a session's verify loses to REQUESTS_CA_BUNDLE
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self.session.request(method, f"{self.base_url}{path}", timeout=60, verify=self.verify, **kwargs)
+        except requests.RequestException as error:
+            raise RegistryCtlError(f"{method} {self.base_url}{path} failed: {type(error).__name__}: {error}") from None
+
+    def _ok(self, response: requests.Response, what: str) -> requests.Response:
+        if response.status_code == 401:
+            raise RegistryCtlError(f"{what}: the registry refused the stack's credentials (401)")
+        if response.status_code >= 400:
+            raise RegistryCtlError(f"{what}: HTTP {response.status_code} {response.text[:200].strip()}")
+        return response
+
+    def _pages(self, path: str, key: str, what: str) -> Iterator[str]:
+        """Follow the `Link: <...>; rel="next"` header distribution sends while more entries remain."""
+        next_path: str | None = f"{path}?n={PAGE_SIZE}"
+        while next_path:
+            response = self._request("GET", next_path)
+            if response.status_code == 404 and key == "tags":  # a repository whose last manifest is gone
+                return
+            body = self._ok(response, what).json()
+            yield from body.get(key) or []
+            match = re.search(r'<([^>]+)>;\s*rel="?next"?', response.headers.get("Link", ""))
+            next_path = match.group(1) if match else None
+            if next_path and next_path.startswith("http"):
+                next_path = "/" + next_path.split("/", 3)[3]
+
+    def repositories(self) -> list[str]:
+        return list(self._pages("/v2/_catalog", "repositories", "listing the catalog"))
+
+    def tags(self, repository: str) -> list[str]:
+        return list(self._pages(f"/v2/{repository}/tags/list", "tags", f"listing the tags of {repository}"))
+
+    def manifest(self, repository: str, reference: str) -> tuple[str, dict[str, Any]]:
+        """(digest, manifest) of a tag or digest."""
+        response = self._ok(
+            self._request(
+                "GET", f"/v2/{repository}/manifests/{quote(reference)}", headers={"Accept": ", ".join(MANIFEST_TYPES)}
+            ),
+            f"reading the manifest {repository}:{reference}",
+        )
+        computed = f"sha256:{hashlib.sha256(response.content).hexdigest()}"
+        digest = response.headers.get("Docker-Content-Digest") or computed
+        return digest, response.json()
+
+    def blob_json(self, repository: str, digest: str) -> dict[str, Any]:
+        response = self._ok(
+            self._request("GET", f"/v2/{repository}/blobs/{digest}"), f"reading the blob {repository}@{digest}"
+        )
+        return response.json()
+
+    def delete_manifest(self, repository: str, digest: str) -> bool:
+        """Delete one manifest (every tag naming it goes with it); False when it was already gone."""
+        response = self._request("DELETE", f"/v2/{repository}/manifests/{digest}")
+        if response.status_code == 404:
+            return False
+        if response.status_code == 405:
+            raise RegistryCtlError(
+                "the registry refuses deletes (405): set registries:selfHosted.storage.deleteEnabled: true and deploy"
+            )
+        self._ok(response, f"deleting {repository}@{digest}")
+        return True
+
+
+def parse_created(value: Any) -> datetime | None:
+    """An image config's `created` (RFC 3339, Go prints up to 9 fraction digits), or None when absent/unreadable."""
+    if not isinstance(value, str):
+        return None
+    text = re.sub(r"(\.\d{6})\d+", r"\1", value.strip()).replace("Z", "+00:00")
+    try:
+        created = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return created if created.tzinfo else None
+
+
+def pushed_at(api: RegistryApi, repository: str, manifest: Mapping[str, Any]) -> datetime | None:
+    """The config's `created`; for a multi-platform index, the newest `created` among its platform images."""
+    if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
+        times = [
+            pushed_at(api, repository, api.manifest(repository, child["digest"])[1])
+            for child in manifest.get("manifests", [])
+        ]
+        known = [t for t in times if t is not None]
+        return max(known) if known else None
+    config = manifest.get("config") or {}
+    if "digest" not in config:
+        return None
+    return parse_created(api.blob_json(repository, config["digest"]).get("created"))
+
+
+@dataclass
+class Listing:
+    """The registry's tagged images, and those whose push time could not be read (counted as pushed now)."""
+
+    images: list[Image] = field(default_factory=list)
+    unknown_time: set[tuple[str, str]] = field(default_factory=set)
+
+
+def list_images(api: RegistryApi, now: datetime, progress: Callable[[str], None]) -> Listing:
+    """Every tagged image of every repository. Untagged manifests are not listable over the API (gc removes them)."""
+    listing = Listing()
+    repositories = api.repositories()
+    for number, repository in enumerate(repositories, 1):
+        tags_by_digest: dict[str, list[str]] = {}
+        manifests: dict[str, dict[str, Any]] = {}
+        for tag in api.tags(repository):
+            digest, manifest = api.manifest(repository, tag)
+            tags_by_digest.setdefault(digest, []).append(tag)
+            manifests[digest] = manifest
+        for digest, tags in tags_by_digest.items():
+            created = pushed_at(api, repository, manifests[digest])
+            if created is None:  # unknown age: newest, so no age rule can delete it
+                listing.unknown_time.add((repository, digest))
+            listing.images.append(Image(repository, digest, tuple(sorted(tags)), created or now))
+        progress(f"[{number}/{len(repositories)}] {repository}: {len(tags_by_digest)} images")
+    return listing
+
+
+def governing_rule(intent: RetentionIntent, image: Image) -> str:
+    return next((rule.name for rule in intent_rules(intent) if rule.matches(image)), "no rule")
+
+
+def format_plan(intent: RetentionIntent, listing: Listing, outcome: Outcome) -> str:
+    """One line per image: action, repository@digest, push time, tags, the rule that governs it."""
+    lines = []
+    for image in sorted(listing.images, key=lambda i: (i.repository, i.pushed_at, i.digest)):
+        action = "expire" if image.key in outcome.expire else "keep"
+        when = UNKNOWN if image.key in listing.unknown_time else image.pushed_at.astimezone(UTC).isoformat()
+        tags = ",".join(image.tags) or "-"
+        lines.append(
+            f"{action:<6} {image.repository}@{image.digest} pushed {when} tags {tags} ({governing_rule(intent, image)})"
+        )
+    lines.append(f"{len(outcome.expire)} to delete, {len(outcome.keep)} to keep")
+    return "\n".join(lines)
+
+
+def delete_expired(
+    api: RegistryApi,
+    expire: frozenset[tuple[str, str]],
+    out: TextIO,
+    progress: Callable[[str], None],
+    interval: float = 0.0,
+) -> int:
+    """Delete each expired manifest; returns how many were deleted now (not already gone)."""
+    deleted = 0
+    for number, (repository, digest) in enumerate(sorted(expire), 1):
+        if api.delete_manifest(repository, digest):
+            deleted += 1
+            print(f"deleted {repository}@{digest}", file=out, flush=True)
+        else:
+            print(f"already gone {repository}@{digest}", file=out, flush=True)
+        progress(f"[{number}/{len(expire)}] deleted")
+        if interval and number < len(expire):
+            time.sleep(interval)  # spreads the deletes (and gives tests a window to kill the process)
+    return deleted
+
+
+def api_for(outputs: Mapping[str, Any], user: str | None, ca_dir: Path) -> RegistryApi:
+    """A client of the stack's registry from its outputs: endpoint, CA (none: plain HTTP), a user's password."""
+    users: Mapping[str, str] = outputs.get("users") or {}
+    if not users or not outputs.get("endpoint"):
+        raise RegistryCtlError("the stack has no endpoint/users outputs: is registries:selfHosted deployed?")
+    name = user or next(iter(users))
+    if name not in users:
+        raise RegistryCtlError(f"no user {name!r} in the stack; users: {', '.join(users)}")
+    ca_pem = str(outputs.get("caCertPem") or "")
+    ca_file = None
+    if ca_pem:
+        ca_file = ca_dir / "ca.crt"
+        ca_file.write_text(ca_pem)
+    scheme = "https" if ca_pem else "http"
+    return RegistryApi(f"{scheme}://{outputs['endpoint']}", name, users[name], str(ca_file) if ca_file else None)
+
+
+def run_apply(
+    intent: RetentionIntent,
+    outputs: Mapping[str, Any],
+    *,
+    now: datetime,
+    yes: bool,
+    user: str | None = None,
+    interval: float = 0.0,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> Outcome:
+    """List, evaluate, print the plan; delete the expire set only when `yes`."""
+
+    def progress(message: str) -> None:
+        print(f"retention: {message}", file=err, flush=True)
+
+    if intent.is_empty:
+        raise RegistryCtlError("registries:selfHosted.retention has no rules: nothing would ever be deleted")
+    with tempfile.TemporaryDirectory(prefix="registryctl-") as ca_dir:
+        api = api_for(outputs, user, Path(ca_dir))
+        try:
+            listing = list_images(api, now, progress)
+            outcome = evaluate(intent, listing.images, now)
+            print(format_plan(intent, listing, outcome), file=out, flush=True)
+            if not yes:
+                print("dry run: nothing deleted; run again with --yes to delete", file=out)
+                return outcome
+            deleted = delete_expired(api, outcome.expire, out, progress, interval)
+            print(f"deleted {deleted} manifests; run `registryctl gc -s STACK` to free their storage", file=out)
+            return outcome
+        finally:
+            api.close()
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from registryctl import automation, cli  # late: cli imports this module's parser registration
+
+    spec = automation.stack_spec(args.stack, cli.PROJECT_DIR)
+    if spec.self_hosted is None:
+        raise RegistryCtlError(f"stack {args.stack!r} declares no registries:selfHosted")
+    if spec.self_hosted.retention is None:
+        raise RegistryCtlError(f"stack {args.stack!r} has no registries:selfHosted.retention block")
+    stack = automation.open_stack(args.stack, args.backend, cli.PROJECT_DIR)
+    outputs = {k: v.value for k, v in stack.outputs().items()}
+    run_apply(
+        spec.self_hosted.retention.intent(),
+        outputs,
+        now=args.now or datetime.now(UTC),
+        yes=args.yes,
+        user=args.user,
+        interval=args.delete_interval,
+    )
+    return 0

@@ -1,0 +1,287 @@
+"""`registryctl retention apply` and `registryctl gc` on the real registry of the local stack.
+
+Twelve images are pushed over the registry API with chosen tags and push times (the image config's `created`, which
+apply reads as the push time); apply runs as a user runs it (`python -m registryctl ...` in a subprocess, the stack
+opened through the recording `pulumi` stand-in that serves this deployment's outputs)."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import requests
+import yaml
+
+from components.retention.intent import evaluate
+from components.retention.model import Image
+from registryctl.stack_files import PROJECT_DIR
+from schema.retention import load_retention
+from tests.e2e.conftest import Deployment
+from tests.support.fake_pulumi_cli import use_fake_pulumi
+from tests.support.registry_client import RegistryUser
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+RETENTION = {"protect": ["latest", "v*.*.*"], "keepLatest": [{"tag": "pr-*", "count": 2}], "taggedDays": 30}
+# (repository, tags, age in days). pr-5 is protected by v2.0.0 yet counts among the 2 newest pr-* images.
+IMAGES: list[tuple[str, list[str], int]] = [
+    ("app", ["v1.0.0"], 400),
+    ("app", ["latest"], 1),
+    ("app", ["pr-1"], 100),
+    ("app", ["pr-2"], 50),
+    ("app", ["pr-3"], 10),
+    ("app", ["pr-4"], 5),
+    ("app", ["pr-5", "v2.0.0"], 1),
+    ("app", ["feature-a"], 60),
+    ("app", ["feature-b"], 10),
+    ("tools/ci", ["nightly-1"], 90),
+    ("tools/ci", ["nightly-2"], 2),
+    ("tools/ci", ["latest"], 300),
+]
+LAYER_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True)
+class Pushed:
+    image: Image
+    layer_size: int
+
+
+def _push_image(
+    user: RegistryUser, auth: tuple[str, str], repository: str, tags: list[str], created: datetime
+) -> Pushed:
+    """Push a one-layer image whose config says `created`, under each tag; returns it as the evaluator sees it."""
+    layer_tar = io.BytesIO()
+    with tarfile.open(fileobj=layer_tar, mode="w") as tar:
+        data = os.urandom(LAYER_BYTES)  # incompressible: GC must free about this many bytes
+        info = tarfile.TarInfo("data.bin")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    layer = gzip.compress(layer_tar.getvalue(), mtime=0)
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": created.strftime("%Y-%m-%dT%H:%M:%S.%f000Z"),  # Go's RFC 3339 with nanoseconds
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(layer_tar.getvalue()).hexdigest()}"]},
+        }
+    ).encode()
+    for blob in (layer, config):
+        start = user.api("POST", f"/v2/{repository}/blobs/uploads/", auth=auth)
+        assert start.status_code == 202, start.text
+        location = start.headers["Location"]
+        location = location if location.startswith("http") else f"{user.base_url}{location}"
+        digest = f"sha256:{hashlib.sha256(blob).hexdigest()}"
+        done = requests.put(
+            location, params={"digest": digest}, data=blob, auth=auth, verify=user.ca_file or False, timeout=30
+        )
+        assert done.status_code == 201, done.text
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": len(config),
+                "digest": f"sha256:{hashlib.sha256(config).hexdigest()}",
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": len(layer),
+                    "digest": f"sha256:{hashlib.sha256(layer).hexdigest()}",
+                }
+            ],
+        }
+    ).encode()
+    for tag in tags:
+        put = user.api(
+            "PUT",
+            f"/v2/{repository}/manifests/{tag}",
+            auth=auth,
+            data=manifest,
+            headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"},
+        )
+        assert put.status_code == 201, put.text
+    digest = f"sha256:{hashlib.sha256(manifest).hexdigest()}"
+    return Pushed(Image(repository, digest, tuple(sorted(tags)), created), len(layer))
+
+
+@dataclass
+class Scenario:
+    outputs: dict[str, Any]
+    user: RegistryUser
+    auth: tuple[str, str]
+    pushed: list[Pushed]
+    env: dict[str, str]
+    project: Path
+
+    def registryctl(self, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
+        """`python -m registryctl ARGS` with this scenario's project (its stack file) and the `pulumi` stand-in."""
+        code = (
+            "import sys; from pathlib import Path; import registryctl.cli as cli; "
+            "cli.PROJECT_DIR = Path(sys.argv[1]); sys.exit(cli.main(sys.argv[2:]))"
+        )
+        return subprocess.Popen(
+            [sys.executable, "-c", code, str(self.project), *args],
+            cwd=PROJECT_DIR,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **kwargs,
+        )
+
+    def run(self, *args: str) -> tuple[str, str]:
+        process = self.registryctl(*args)
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, f"registryctl {' '.join(args)} exited {process.returncode}:\n{out}\n{err}"
+        return out, err
+
+    def manifest_status(self, image: Image) -> int:
+        accept = "application/vnd.docker.distribution.manifest.v2+json"
+        path = f"/v2/{image.repository}/manifests/{image.digest}"
+        return self.user.api("GET", path, auth=self.auth, headers={"Accept": accept}).status_code
+
+    def tags(self, repository: str) -> set[str]:
+        response = self.user.api("GET", f"/v2/{repository}/tags/list", auth=self.auth)
+        return set(response.json().get("tags") or []) if response.status_code == 200 else set()
+
+
+@pytest.fixture
+def scenario(
+    deployment: Deployment, base_stack: tuple[str, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Scenario:
+    name, base_spec = base_stack
+    spec = copy.deepcopy(base_spec)
+    spec["retention"] = RETENTION
+    outputs = deployment.apply(name, spec)
+    user = deployment.client(outputs)
+    auth = next(iter(outputs["users"].items()))
+    _wait_until_serving(user, auth)
+    pushed = [_push_image(user, auth, repo, tags, NOW - timedelta(days=age)) for repo, tags, age in IMAGES]
+    # The project as the user has it: Pulumi.yaml and the stack file with the retention block.
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    (project / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": {"registries:selfHosted": spec}}))
+    # The stand-in serves this deployment's outputs (secrets in its scenario file, never on a command line).
+    secret = {"users", "dockerConfigJson"}
+    use_fake_pulumi(tmp_path, monkeypatch, outputs={k: {"value": v, "secret": k in secret} for k, v in outputs.items()})
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+    return Scenario(outputs, user, auth, pushed, env, project)
+
+
+def _wait_until_serving(user: RegistryUser, auth: tuple[str, str]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if user.api("GET", "/v2/", auth=auth).status_code == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{user.endpoint} did not serve /v2/ within 30s")
+        time.sleep(0.5)
+
+
+def _expected(pushed: list[Pushed]) -> tuple[set[Image], set[Image]]:
+    """(expired, kept) as the intent evaluator (`retention simulate --platform intent`) says."""
+    images = [p.image for p in pushed]
+    outcome = evaluate(load_retention(RETENTION), images, NOW)
+    return {i for i in images if i.key in outcome.expire}, {i for i in images if i.key in outcome.keep}
+
+
+def _volume_bytes(client: docker.DockerClient, volume: str) -> int:
+    usage = next(v for v in client.df()["Volumes"] if v["Name"] == volume)
+    return int(usage["UsageData"]["Size"])
+
+
+def _assert_kept_pull(scenario: Scenario, kept: set[Image]) -> None:
+    user, (name, password) = scenario.user, scenario.auth
+    scenario.user.login(name, password)
+    for image in kept:
+        for tag in image.tags:
+            assert user.pull(image.repository, tag) == image.digest, f"{image.repository}:{tag}"
+            user.remove_local(image.repository, tag)
+
+
+def test_apply_deletes_exactly_the_simulated_expire_set_and_gc_frees_their_layers(
+    scenario: Scenario, deployment: Deployment
+) -> None:
+    expired, kept = _expected(scenario.pushed)
+    # A hand check of the evaluator on this scenario: pr-3 goes because protected pr-5 counts among the newest.
+    assert {t for i in expired for t in i.tags} == {"pr-1", "pr-2", "pr-3", "feature-a", "nightly-1"}
+
+    plan, _ = scenario.run("retention", "apply", "-s", "local", "--now", NOW.isoformat())
+    assert f"{len(expired)} to delete, {len(kept)} to keep" in plan
+    assert all(scenario.manifest_status(i) == 200 for i in expired | kept), "a plan without --yes deleted something"
+
+    out, err = scenario.run("retention", "apply", "-s", "local", "--now", NOW.isoformat(), "--yes")
+    assert {line.split()[1] for line in out.splitlines() if line.startswith("deleted ") and "@" in line} == {
+        f"{i.repository}@{i.digest}" for i in expired
+    }
+    assert "[2/2] tools/ci" in err  # the progress display
+    assert password_free(out + err, scenario)
+    for image in expired:
+        assert scenario.manifest_status(image) == 404, f"{image.tags} still served"
+    assert scenario.tags("app") == {t for i in kept if i.repository == "app" for t in i.tags}
+    assert scenario.tags("tools/ci") == {t for i in kept if i.repository == "tools/ci" for t in i.tags}
+    _assert_kept_pull(scenario, kept)
+
+    volume = str(scenario.outputs["volumeName"])
+    before = _volume_bytes(deployment.docker_client, volume)
+    out, _ = scenario.run("gc", "-s", "local")
+    after = _volume_bytes(deployment.docker_client, volume)
+    freed = sum(p.layer_size for p in scenario.pushed if p.image in expired)
+    assert before - after >= 0.95 * freed, f"gc freed {before - after} bytes, the deleted layers hold {freed}"
+    _wait_until_serving(scenario.user, scenario.auth)
+    _assert_kept_pull(scenario, kept)
+    # Read-write again: a push after gc lands.
+    _push_image(scenario.user, scenario.auth, "app", ["after-gc"], NOW)
+
+
+def password_free(text: str, scenario: Scenario) -> bool:
+    return all(password not in text for password in scenario.outputs["users"].values())
+
+
+def test_apply_killed_after_its_first_delete_keeps_every_kept_image_and_a_rerun_finishes(scenario: Scenario) -> None:
+    expired, kept = _expected(scenario.pushed)
+    args = ("retention", "apply", "-s", "local", "--now", NOW.isoformat(), "--yes", "--delete-interval", "30")
+    process = scenario.registryctl(*args, start_new_session=True)
+    assert process.stdout is not None
+    first = ""
+    for line in process.stdout:
+        if line.startswith("deleted "):
+            first = line
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    process.stdout.close()
+    assert process.stderr is not None
+    process.stderr.close()
+    assert first, "apply printed no delete before it was killed"
+    gone = {i for i in expired if scenario.manifest_status(i) == 404}
+    assert len(gone) == 1, f"{len(gone)} deleted before the kill"
+    assert all(scenario.manifest_status(i) == 200 for i in kept)
+
+    out, _ = scenario.run(*args[:-2])
+    assert all(scenario.manifest_status(i) == 404 for i in expired)
+    # The re-run lists again: the image deleted before the kill is no longer there to expire.
+    assert f"{len(expired) - 1} to delete, {len(kept)} to keep" in out
+    _assert_kept_pull(scenario, kept)
