@@ -1,0 +1,244 @@
+"""`retention apply` and `gc` pieces that the end-to-end run cannot steer: catalog/tag pagination the way
+distribution sends it (Link headers), unreadable push times, 404/405 on DELETE, the read-only config, and the
+errors a user sees before anything is contacted."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yaml
+
+import registryctl.cli
+from components.retention.model import RetentionIntent
+from registryctl.cli import EXIT_CONFIG, EXIT_FAILED, main
+from registryctl.gc import read_only_config
+from registryctl.registry_client import RegistryCtlError
+from registryctl.retention_apply import RegistryApi, delete_expired, list_images, parse_created, run_apply
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _blob(document: dict[str, Any]) -> tuple[str, bytes]:
+    data = json.dumps(document).encode()
+    return f"sha256:{hashlib.sha256(data).hexdigest()}", data
+
+
+class Registry:
+    """Repositories as distribution serves them: catalog and tags in pages of `n` with a `Link: rel="next"`."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.manifests: dict[str, bytes] = {}
+        self.tags: dict[str, dict[str, str]] = {}
+        self.deletes: list[str] = []
+        self.delete_status = 202
+
+    def image(self, repository: str, tags: list[str], created: str | None) -> str:
+        config_digest, config = _blob({"created": created} if created else {"os": "linux"})
+        self.blobs[config_digest] = config
+        digest, manifest = _blob(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"digest": config_digest},
+            }
+        )
+        self.manifests[digest] = manifest
+        self.tags.setdefault(repository, {}).update(dict.fromkeys(tags, digest))
+        return digest
+
+
+def _page(names: list[str], query: dict[str, list[str]], path: str) -> tuple[list[str], str | None]:
+    size = int(query.get("n", ["100"])[0])
+    last = query.get("last", [""])[0]
+    rest = [name for name in sorted(names) if name > last]
+    page = rest[:size]
+    more = len(rest) > size
+    return page, f'<{path}?last={page[-1]}&n={size}>; rel="next"' if more else None
+
+
+@pytest.fixture
+def registry() -> Iterator[tuple[Registry, str]]:
+    state = Registry()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            query = parse_qs(url.query)
+            parts = url.path.split("/")
+            if url.path == "/v2/_catalog":
+                page, link = _page(list(state.tags), query, url.path)
+                self._send(200, json.dumps({"repositories": page}).encode(), {"Link": link} if link else {})
+            elif url.path.endswith("/tags/list"):
+                repository = "/".join(parts[2:-2])
+                page, link = _page(list(state.tags.get(repository, {})), query, url.path)
+                body = json.dumps({"name": repository, "tags": page}).encode()
+                self._send(200, body, {"Link": link} if link else {})
+            elif "/manifests/" in url.path:
+                repository, reference = url.path[4:].split("/manifests/")
+                digest = state.tags.get(repository, {}).get(reference, reference)
+                if digest not in state.manifests:
+                    self._send(404)
+                else:
+                    self._send(200, state.manifests[digest], {"Docker-Content-Digest": digest})
+            elif "/blobs/" in url.path:
+                self._send(200, state.blobs[url.path.split("/blobs/")[1]])
+            else:
+                self._send(404)
+
+        def do_DELETE(self) -> None:
+            repository, digest = urlsplit(self.path).path[4:].split("/manifests/")
+            state.deletes.append(digest)
+            if state.delete_status != 202:
+                self._send(state.delete_status)
+            elif digest not in state.tags.get(repository, {}).values():
+                self._send(404)
+            else:
+                state.tags[repository] = {t: d for t, d in state.tags[repository].items() if d != digest}
+                self._send(202)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_every_page_of_catalog_and_tags_is_listed_and_tags_group_by_digest(registry, monkeypatch):
+    state, url = registry
+    monkeypatch.setattr("registryctl.retention_apply.PAGE_SIZE", 2)
+    digests = {f"repo-{i}": state.image(f"team/repo-{i}", ["a", "b", "c"], "2026-05-01T00:00:00Z") for i in range(5)}
+    other = state.image("team/repo-0", ["d", "e"], "2026-05-02T00:00:00.123456789Z")
+    listing = list_images(RegistryApi(url, "u", "p", None), NOW, lambda _m: None)
+    found = {(image.repository, image.digest): image.tags for image in listing.images}
+    assert found == {
+        **{(f"team/{name}", digest): ("a", "b", "c") for name, digest in digests.items()},
+        ("team/repo-0", other): ("d", "e"),
+    }
+    pushed = {image.digest: image.pushed_at for image in listing.images}
+    assert pushed[other] == datetime(2026, 5, 2, 0, 0, 0, 123456, tzinfo=UTC)
+
+
+def test_an_image_without_a_readable_created_is_never_expired_by_age(registry):
+    state, url = registry
+    old = state.image("app", ["old"], "2020-01-01T00:00:00Z")
+    state.image("app", ["mystery"], None)
+    out = io.StringIO()
+    outcome = run_apply(
+        RetentionIntent(tagged_days=30),
+        {"endpoint": url[7:], "users": {"u": "p"}},
+        now=NOW,
+        yes=True,
+        out=out,
+        err=io.StringIO(),
+    )
+    assert outcome.expire == {("app", old)}
+    assert "pushed unknown tags mystery (taggedDays)" in out.getvalue()
+    assert state.tags["app"] == {"mystery": state.tags["app"]["mystery"]}
+
+
+def test_without_yes_nothing_is_deleted(registry):
+    state, url = registry
+    state.image("app", ["old"], "2020-01-01T00:00:00Z")
+    out = io.StringIO()
+    run_apply(
+        RetentionIntent(tagged_days=30),
+        {"endpoint": url[7:], "users": {"u": "p"}},
+        now=NOW,
+        yes=False,
+        out=out,
+        err=io.StringIO(),
+    )
+    assert state.deletes == []
+    assert "1 to delete, 0 to keep" in out.getvalue()
+    assert "dry run" in out.getvalue()
+
+
+def test_a_manifest_already_gone_counts_as_done_and_a_refused_delete_names_the_key(registry):
+    state, url = registry
+    digest = state.image("app", ["old"], "2020-01-01T00:00:00Z")
+    api = RegistryApi(url, "u", "p", None)
+    out = io.StringIO()
+    assert delete_expired(api, frozenset({("app", digest)}), out, lambda _m: None) == 1
+    assert delete_expired(api, frozenset({("app", digest)}), out, lambda _m: None) == 0  # a re-run after a crash
+    assert f"already gone app@{digest}" in out.getvalue()
+    state.delete_status = 405
+    with pytest.raises(RegistryCtlError, match=r"registries:selfHosted\.storage\.deleteEnabled: true"):
+        delete_expired(api, frozenset({("app", digest)}), io.StringIO(), lambda _m: None)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-05-31T12:00:00Z", datetime(2026, 5, 31, 12, tzinfo=UTC)),
+        ("2026-05-31T12:00:00.999999999Z", datetime(2026, 5, 31, 12, 0, 0, 999999, tzinfo=UTC)),
+        ("2026-05-31T14:00:00+02:00", datetime(2026, 5, 31, 12, tzinfo=UTC)),
+        ("2026-05-31T12:00:00", None),  # no zone: unknown, not guessed
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_created_is_read_as_rfc3339(value, expected):
+    assert parse_created(value) == expected
+
+
+def test_read_only_config_only_switches_readonly_on():
+    config = {"version": 0.1, "storage": {"delete": {"enabled": True}, "maintenance": {"readonly": {"enabled": False}}}}
+    changed = yaml.safe_load(read_only_config(yaml.safe_dump(config).encode()))
+    assert changed == {
+        "version": 0.1,
+        "storage": {"delete": {"enabled": True}, "maintenance": {"readonly": {"enabled": True}}},
+    }
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "stacks").mkdir()
+    monkeypatch.setattr(registryctl.cli, "PROJECT_DIR", tmp_path)
+    return tmp_path
+
+
+def _stack(project: Path, self_hosted: dict[str, Any]) -> None:
+    (project / "stacks" / "Pulumi.local.yaml").write_text(
+        yaml.safe_dump({"config": {"registries:selfHosted": self_hosted}})
+    )
+
+
+def test_apply_without_a_retention_block_says_which_key(project, capsys):
+    _stack(project, {})
+    assert main(["retention", "apply", "-s", "local"]) == EXIT_FAILED
+    assert "registries:selfHosted.retention" in capsys.readouterr().err
+
+
+def test_retention_with_deletes_disabled_is_a_config_error(project, capsys):
+    _stack(project, {"retention": {"taggedDays": 30}, "storage": {"kind": "filesystem", "deleteEnabled": False}})
+    assert main(["retention", "apply", "-s", "local"]) == EXIT_CONFIG
+    assert "registries:selfHosted.storage.deleteEnabled" in capsys.readouterr().err
+
+
+def test_gc_with_deletes_disabled_says_which_key(project, capsys):
+    _stack(project, {"storage": {"kind": "filesystem", "deleteEnabled": False}})
+    assert main(["gc", "-s", "local"]) == EXIT_FAILED
+    assert "registries:selfHosted.storage.deleteEnabled is false" in capsys.readouterr().err
