@@ -72,7 +72,7 @@ def registry() -> Iterator[tuple[Registry, str]]:
     state = Registry()
 
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
