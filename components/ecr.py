@@ -53,6 +53,51 @@ class EcrRepositoryArgs:
 
 
 @dataclass(frozen=True)
+class ReplicationDestinationArgs:
+    region: pulumi.Input[str]
+    """Destination region. Required."""
+    registry_id: pulumi.Input[str] | None = None
+    """Destination account id. Default: this registry's account."""
+
+
+@dataclass(frozen=True)
+class ReplicationRuleArgs:
+    destinations: Sequence[ReplicationDestinationArgs]
+    """Where to copy images. Required."""
+    prefixes: Sequence[str] = ()
+    """Repository name prefixes the rule applies to. Default: every repository."""
+
+
+@dataclass(frozen=True)
+class PullThroughCacheArgs:
+    prefix: str
+    """Repository name prefix of the cached images, e.g. dockerhub. Required."""
+    upstream_url: str
+    """Upstream registry host, e.g. registry-1.docker.io. Required."""
+    credentials: pulumi.Input[str] | None = None
+    """Upstream login as the JSON {"username": ..., "accessToken": ...} (a secret). Default: anonymous."""
+
+
+@dataclass(frozen=True)
+class RegistrySettingsArgs:
+    """Account-wide singletons of one region: declare them from exactly one stack."""
+
+    scan_type: Literal["BASIC", "ENHANCED"] | None = None
+    """Registry scanning type; None leaves scanning unmanaged. Default: None."""
+    continuous_scan: Sequence[str] = ()
+    """Wildcard repository filters scanned continuously (ENHANCED). Default: none."""
+    scan_on_push: Sequence[str] = ()
+    """Wildcard repository filters scanned on push. Default: none."""
+    replication: Sequence[ReplicationRuleArgs] = ()
+    """Replication rules. Default: none (no ReplicationConfiguration)."""
+    pull_through_cache: Sequence[PullThroughCacheArgs] = ()
+    """Pull-through cache rules. Default: none."""
+    cached_repositories: EcrRepositoryArgs | None = None
+    """Settings of the repositories a pull-through cache creates (creation template; `name` is unused).
+    Default: immutable tags, AES256, no lifecycle policy."""
+
+
+@dataclass(frozen=True)
 class EcrRegistryArgs:
     """Repositories of one account and region."""
 
@@ -60,6 +105,8 @@ class EcrRegistryArgs:
     """AWS region of every repository, e.g. eu-west-1. Required."""
     repositories: Sequence[EcrRepositoryArgs] = field(default_factory=tuple)
     """The repositories; at least one. Required."""
+    registry_settings: RegistrySettingsArgs | None = None
+    """Registry scanning, replication and pull-through cache. Default: None (left as the account has them)."""
 
 
 def resource_suffix(repository: str) -> str:
@@ -164,6 +211,7 @@ class EcrRegistry(pulumi.ComponentResource):
         urls: dict[str, pulumi.Output[str]] = {}
         arns: dict[str, pulumi.Output[str]] = {}
         policies: dict[str, str] = {}
+        repositories: list[aws.ecr.Repository] = []
         for index, repo in enumerate(args.repositories):
             suffix = resource_suffix(repo.name)
             encryption = aws.ecr.RepositoryEncryptionConfigurationArgs(
@@ -188,6 +236,7 @@ class EcrRegistry(pulumi.ComponentResource):
                 # repository holding images (unless force_delete), so the replacement fails instead of losing them.
                 opts=pulumi.ResourceOptions(parent=self, protect=repo.protect, delete_before_replace=True),
             )
+            repositories.append(repository)
             urls[repo.name] = repository.repository_url
             arns[repo.name] = repository.arn
             if repo.retention is not None and not repo.retention.is_empty:
@@ -213,6 +262,10 @@ class EcrRegistry(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
 
+        first = repositories[0]
+        if args.registry_settings is not None:
+            self._registry_settings(name, args.region, args.registry_settings, first.registry_id)
+
         first_url = next(iter(urls.values()))
         self.registry = first_url.apply(lambda url: url.split("/", 1)[0])
         self.repository_urls = pulumi.Output.all(**urls).apply(dict)
@@ -236,3 +289,112 @@ class EcrRegistry(pulumi.ComponentResource):
                 "dockerConfigJson": self.docker_config_json,
             }
         )
+
+    def _registry_settings(
+        self, name: str, region: pulumi.Input[str], settings: RegistrySettingsArgs, account: pulumi.Output[str]
+    ) -> None:
+        if settings.scan_type is not None:
+            scan_rules = [
+                aws.ecr.RegistryScanningConfigurationRuleArgs(
+                    scan_frequency=frequency,
+                    repository_filters=[
+                        aws.ecr.RegistryScanningConfigurationRuleRepositoryFilterArgs(filter=f, filter_type="WILDCARD")
+                        for f in filters
+                    ],
+                )
+                for frequency, filters in (
+                    ("CONTINUOUS_SCAN", settings.continuous_scan),
+                    ("SCAN_ON_PUSH", settings.scan_on_push),
+                )
+                if filters
+            ]
+            aws.ecr.RegistryScanningConfiguration(
+                f"{name}-scanning",
+                scan_type=settings.scan_type,
+                rules=scan_rules or None,
+                region=region,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        if settings.replication:
+            replication_rules = [
+                aws.ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(
+                    destinations=[
+                        aws.ecr.ReplicationConfigurationReplicationConfigurationRuleDestinationArgs(
+                            region=destination.region,
+                            registry_id=destination.registry_id if destination.registry_id is not None else account,
+                        )
+                        for destination in rule.destinations
+                    ],
+                    repository_filters=[
+                        aws.ecr.ReplicationConfigurationReplicationConfigurationRuleRepositoryFilterArgs(
+                            filter=prefix, filter_type="PREFIX_MATCH"
+                        )
+                        for prefix in rule.prefixes
+                    ]
+                    or None,
+                )
+                for rule in settings.replication
+            ]
+            aws.ecr.ReplicationConfiguration(
+                f"{name}-replication",
+                replication_configuration=aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(
+                    rules=replication_rules
+                ),
+                region=region,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        template = settings.cached_repositories or EcrRepositoryArgs(name="pull-through-cache")
+        for rule in settings.pull_through_cache:
+            credential_arn: pulumi.Input[str] | None = None
+            if rule.credentials is not None:
+                # ECR reads upstream credentials only from secrets named ecr-pullthroughcache/<anything>.
+                secret = aws.secretsmanager.Secret(
+                    f"{name}-ptc-secret-{rule.prefix}",
+                    name=f"ecr-pullthroughcache/{rule.prefix}",
+                    description=f"Upstream credentials of the ECR pull-through cache rule {rule.prefix}",
+                    region=region,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                aws.secretsmanager.SecretVersion(
+                    f"{name}-ptc-secret-value-{rule.prefix}",
+                    secret_id=secret.id,
+                    secret_string=pulumi.Output.secret(rule.credentials),
+                    region=region,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                credential_arn = secret.arn
+            cache_rule = aws.ecr.PullThroughCacheRule(
+                f"{name}-ptc-{rule.prefix}",
+                ecr_repository_prefix=rule.prefix,
+                upstream_registry_url=rule.upstream_url,
+                credential_arn=credential_arn,
+                region=region,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            lifecycle = (
+                lifecycle_policy_text(template.retention)
+                if template.retention is not None and not template.retention.is_empty
+                else None
+            )
+            aws.ecr.RepositoryCreationTemplate(
+                f"{name}-template-{rule.prefix}",
+                prefix=rule.prefix,
+                applied_fors=["PULL_THROUGH_CACHE"],
+                description=f"Repositories the pull-through cache {rule.prefix} creates",
+                image_tag_mutability=tag_mutability(template),
+                image_tag_mutability_exclusion_filters=[
+                    aws.ecr.RepositoryCreationTemplateImageTagMutabilityExclusionFilterArgs(
+                        filter=tag, filter_type="WILDCARD"
+                    )
+                    for tag in template.mutable_tags
+                ]
+                or None,
+                encryption_configurations=[
+                    aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
+                        encryption_type=template.encryption_type, kms_key=template.kms_key
+                    )
+                ],
+                lifecycle_policy=lifecycle,
+                region=region,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[cache_rule]),
+            )

@@ -6,6 +6,7 @@ the tests run it under the SDK's mock runtime.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,18 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from components.dockerhub import DockerHub, DockerHubArgs
-from components.ecr import EcrRegistry, EcrRegistryArgs, EcrRepositoryArgs
+from components.ecr import (
+    EcrRegistry,
+    EcrRegistryArgs,
+    EcrRepositoryArgs,
+    PullThroughCacheArgs,
+    RegistrySettingsArgs,
+    ReplicationDestinationArgs,
+    ReplicationRuleArgs,
+)
 from components.selfhosted import SelfHostedRegistry, SelfHostedRegistryArgs
 from schema import PROJECT, StackSpec, load_stack_spec
-from schema.ecr import EcrSpec, retention_intent
+from schema.ecr import PTC_UPSTREAMS, EcrRepositorySettings, EcrSpec, retention_intent
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -39,28 +48,54 @@ def load_spec() -> StackSpec:
     return load_stack_spec(read_raw_config(), pulumi.get_stack(), PROJECT_DIR)
 
 
+def _ecr_repository_args(name: str, settings: EcrRepositorySettings, production: bool) -> EcrRepositoryArgs:
+    return EcrRepositoryArgs(
+        name=name,
+        immutable_tags=settings.immutable_tags,
+        mutable_tags=tuple(settings.mutable_tags),
+        scan_on_push=settings.scan_on_push,
+        encryption_type="KMS" if settings.encryption.kind == "kms" else "AES256",
+        kms_key=settings.encryption.kms_key_id,
+        retention=retention_intent(settings),
+        readers=tuple(settings.readers),
+        writers=tuple(settings.writers),
+        lambda_readers=settings.lambda_readers,
+        force_delete=settings.force_delete,
+        protect=production,
+    )
+
+
+def _ecr_registry_settings(spec: EcrSpec) -> RegistrySettingsArgs:
+    caches = []
+    for rule in spec.pull_through_cache:
+        credentials = None
+        if rule.credentials is not None:
+            login = {"username": rule.credentials.username, "accessToken": rule.credentials.token.get_secret_value()}
+            credentials = pulumi.Output.secret(json.dumps(login))
+        caches.append(PullThroughCacheArgs(rule.prefix, PTC_UPSTREAMS[rule.upstream][0], credentials))
+    return RegistrySettingsArgs(
+        scan_type=spec.scanning.type if spec.scanning is not None else None,
+        continuous_scan=tuple(spec.scanning.continuous) if spec.scanning is not None else (),
+        scan_on_push=tuple(spec.scanning.on_push) if spec.scanning is not None else (),
+        replication=tuple(
+            ReplicationRuleArgs(
+                destinations=tuple(ReplicationDestinationArgs(d.region, d.registry_id) for d in rule.destinations),
+                prefixes=tuple(rule.filters),
+            )
+            for rule in spec.replication
+        ),
+        pull_through_cache=tuple(caches),
+        cached_repositories=_ecr_repository_args("pull-through-cache", spec.defaults, production=False),
+    )
+
+
 def ecr_args(spec: EcrSpec, production: bool) -> EcrRegistryArgs:
     """Map the validated `registries:ecr` config (defaults inherited) to the component's args."""
-    repositories = []
-    for repo in spec.repositories:
-        settings = spec.effective(repo)
-        repositories.append(
-            EcrRepositoryArgs(
-                name=repo.name,
-                immutable_tags=settings.immutable_tags,
-                mutable_tags=tuple(settings.mutable_tags),
-                scan_on_push=settings.scan_on_push,
-                encryption_type="KMS" if settings.encryption.kind == "kms" else "AES256",
-                kms_key=settings.encryption.kms_key_id,
-                retention=retention_intent(settings),
-                readers=tuple(settings.readers),
-                writers=tuple(settings.writers),
-                lambda_readers=settings.lambda_readers,
-                force_delete=settings.force_delete,
-                protect=production,
-            )
-        )
-    return EcrRegistryArgs(region=spec.region, repositories=tuple(repositories))
+    repositories = tuple(
+        _ecr_repository_args(repo.name, spec.effective(repo), production) for repo in spec.repositories
+    )
+    settings = _ecr_registry_settings(spec) if spec.manage_registry_settings else None
+    return EcrRegistryArgs(region=spec.region, repositories=repositories, registry_settings=settings)
 
 
 def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
@@ -52,6 +52,32 @@ def _check_repository_name(value: str) -> str:
             "must be 2-256 characters: lowercase letters and digits, separated by one of . _ - or by / (e.g. team/api)"
         )
     return value
+
+
+# Pull-through cache upstreams: config name -> (registry URL, credentials: required | optional | none).
+PTC_UPSTREAMS: dict[str, tuple[str, str]] = {
+    "docker-hub": ("registry-1.docker.io", "required"),
+    "github-container-registry": ("ghcr.io", "required"),
+    "gitlab-container-registry": ("registry.gitlab.com", "required"),
+    "quay": ("quay.io", "optional"),
+    "ecr-public": ("public.ecr.aws", "none"),
+    "registry.k8s.io": ("registry.k8s.io", "none"),
+}
+# Registry scanning filters: lowercase repository name characters and `*` wildcards.
+SCAN_FILTER = re.compile(r"[a-z0-9*][a-z0-9*._/-]{0,255}")
+# Replication filters are name prefixes (PREFIX_MATCH).
+REPLICATION_FILTER = re.compile(r"[a-z0-9][a-z0-9._/-]{0,255}")
+PTC_PREFIX = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
+REGISTRY_SETTINGS_KEYS = ("scanning", "replication", "pullThroughCache")
+
+
+def _pattern(regex: re.Pattern[str], allowed: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not regex.fullmatch(value):
+            raise ValueError(allowed)
+        return value
+
+    return AfterValidator(check)
 
 
 Region = Annotated[str, AfterValidator(_check_region)]
@@ -136,6 +162,70 @@ class EcrRepositorySpec(CamelModel):
     """Overrides defaults.forceDelete."""
 
 
+class EcrScanning(CamelModel):
+    """Registry-wide image scanning (RegistryScanningConfiguration)."""
+
+    type: Literal["BASIC", "ENHANCED"] = "BASIC"
+    """BASIC (ECR's own scanner) or ENHANCED (Amazon Inspector, billed per image). Default: BASIC."""
+    continuous: list[
+        Annotated[str, _pattern(SCAN_FILTER, "must be a repository name filter ([a-z0-9._/-] and *)")]
+    ] = []
+    """Repositories scanned continuously (ENHANCED only): wildcard filters such as team/*. Default: none."""
+    on_push: list[Annotated[str, _pattern(SCAN_FILTER, "must be a repository name filter ([a-z0-9._/-] and *)")]] = []
+    """Repositories scanned on push: wildcard filters. Default: none (each repository's scanOnPush applies)."""
+
+    @model_validator(mode="after")
+    def _continuous_needs_enhanced(self) -> EcrScanning:
+        if self.continuous and self.type != "ENHANCED":
+            raise ValueError(f"continuous {self.continuous} needs type: ENHANCED (BASIC scans on push or manually)")
+        return self
+
+
+class EcrReplicationDestination(CamelModel):
+    """Where images are copied to."""
+
+    region: Region
+    """Destination region."""
+    registry_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
+    """Destination account id (12 digits); that account must allow it in its registry policy. Default: this one."""
+
+
+class EcrReplicationRule(CamelModel):
+    """One replication rule: repositories whose names start with a filter go to every destination."""
+
+    destinations: list[EcrReplicationDestination] = Field(min_length=1, max_length=25)
+    """Where to replicate (1-25)."""
+    filters: list[Annotated[str, _pattern(REPLICATION_FILTER, "must be a repository name prefix ([a-z0-9._/-])")]] = (
+        Field(default=[], max_length=100)
+    )
+    """Repository name prefixes (e.g. team/). Default: every repository."""
+
+
+class EcrCredentials(CamelModel):
+    """Upstream registry credentials, stored in Secrets Manager as ecr-pullthroughcache/<prefix>."""
+
+    username: str = Field(min_length=1)
+    """Upstream user name."""
+    token: SecretStr
+    """Upstream access token or password. Set it as a secret (pulumi config set --secret --path ...)."""
+
+
+class EcrPullThroughCache(CamelModel):
+    """A pull-through cache rule: `docker pull <registry>/<prefix>/<image>` fetches from the upstream."""
+
+    prefix: Annotated[str, _pattern(PTC_PREFIX, "must be lowercase letters and digits separated by . _ -")] = Field(
+        min_length=2, max_length=30
+    )
+    """Repository name prefix of the cached images (2-30 characters), e.g. dockerhub."""
+    upstream: Literal[
+        "docker-hub", "github-container-registry", "gitlab-container-registry", "quay", "ecr-public", "registry.k8s.io"
+    ]
+    """Upstream registry."""
+    credentials: EcrCredentials | None = None
+    """Required for docker-hub, github-container-registry and gitlab-container-registry; optional for quay; not
+    allowed for ecr-public and registry.k8s.io."""
+
+
 class EcrSpec(CamelModel):
     """AWS ECR: private repositories in one account and region."""
 
@@ -145,6 +235,15 @@ class EcrSpec(CamelModel):
     """Settings every repository inherits (each repository may override any of them)."""
     repositories: list[EcrRepositorySpec] = Field(min_length=1)
     """The repositories, at least one: [{name, ...overrides}]."""
+    manage_registry_settings: bool = False
+    """Declare the account-wide singletons below (one stack per account and region may own them). Default: false."""
+    scanning: EcrScanning | None = None
+    """Registry scanning (needs manageRegistrySettings). Default: unmanaged."""
+    replication: list[EcrReplicationRule] = Field(default=[], max_length=10)
+    """Replication rules, at most 10 (needs manageRegistrySettings). Default: none."""
+    pull_through_cache: list[EcrPullThroughCache] = []
+    """Pull-through cache rules, each with a creation template carrying `defaults` (needs manageRegistrySettings).
+    Default: none."""
 
     def effective(self, repository: EcrRepositorySpec) -> EcrRepositorySettings:
         """The settings of `repository`: its own keys over `defaults`."""
@@ -205,7 +304,56 @@ def ecr_problems(spec: EcrSpec, stack: str) -> list[ConfigProblem]:
                 problems.append(
                     ConfigProblem(f"{path}.{error.where}", "this rule", f"ECR cannot express it: {error.problem}")
                 )
+    problems.extend(_registry_settings_problems(spec))
     return problems
+
+
+def _registry_settings_problems(spec: EcrSpec) -> list[ConfigProblem]:
+    root = "registries:ecr"
+    problems: list[ConfigProblem] = []
+    declared = [key for key in REGISTRY_SETTINGS_KEYS if getattr(spec, _snake(key))]
+    if declared and not spec.manage_registry_settings:
+        for key in declared:
+            problems.append(
+                ConfigProblem(
+                    f"{root}.{key}",
+                    "a value",
+                    "needs manageRegistrySettings: true; it is one setting per account and region, so exactly one "
+                    "stack may own it (two would overwrite each other)",
+                )
+            )
+    for index, rule in enumerate(spec.replication):
+        for dest_index, destination in enumerate(rule.destinations):
+            if destination.region == spec.region and destination.registry_id is None:
+                problems.append(
+                    ConfigProblem(
+                        f"{root}.replication[{index}].destinations[{dest_index}].region",
+                        repr(destination.region),
+                        "is this registry's own region and account; replicate to another region or set registryId",
+                    )
+                )
+    prefixes = [rule.prefix for rule in spec.pull_through_cache]
+    for index in repeated(prefixes):
+        problems.append(
+            ConfigProblem(f"{root}.pullThroughCache[{index}].prefix", repr(prefixes[index]), "repeats a prefix")
+        )
+    for index, rule in enumerate(spec.pull_through_cache):
+        # Checked here, not in a model validator: a model's error would echo the whole object, token included.
+        needs = PTC_UPSTREAMS[rule.upstream][1]
+        where = f"{root}.pullThroughCache[{index}].credentials"
+        if needs == "required" and rule.credentials is None:
+            problems.append(
+                ConfigProblem(where, "nothing", f"required for upstream {rule.upstream}: {{username, token}}")
+            )
+        if needs == "none" and rule.credentials is not None:
+            problems.append(
+                ConfigProblem(where, "a value", f"not allowed for upstream {rule.upstream} (public, no login)")
+            )
+    return problems
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key)
 
 
 __all__ = ["EcrEncryption", "EcrRepositorySettings", "EcrRepositorySpec", "EcrSpec", "ecr_problems", "retention_intent"]

@@ -81,6 +81,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 arn=f"arn:aws:ecr:{region}:{MOCK_AWS_ACCOUNT}:repository/{repository}",
             )
             return repository, outs
+        elif typ == "aws:secretsmanager/secret:Secret":
+            region, secret_name = unwrap(inputs.get("region", "us-east-1")), unwrap(inputs["name"])
+            outs["arn"] = f"arn:aws:secretsmanager:{region}:{MOCK_AWS_ACCOUNT}:secret:{secret_name}-AbCdEf"
+            return outs["arn"], outs
         elif typ.startswith("docker:"):
             outs.setdefault("name", args.name)
         return f"{args.name}-id", outs

@@ -195,3 +195,17 @@ def test_library_args_are_checked_naming_the_arg(repositories: list[EcrRepositor
 def test_resource_suffix_is_unique_for_names_ecr_allows():
     # team/api and team-api are both valid ECR names; their child resources must not collide.
     assert ecr_component.resource_suffix("team/api") != ecr_component.resource_suffix("team-api")
+
+
+def test_the_example_stack_declares_its_repositories_and_registry_settings():
+    from tests.unit.conftest import ALL_STACK_FILES, stack_config
+
+    stack, config, secret_keys = stack_config(next(p for p in ALL_STACK_FILES if p.name == "Pulumi.aws.yaml"))
+    mocks = RecordingMocks()
+    outputs = run_program(mocks, stack=stack, config=config, secret_keys=secret_keys)
+    assert sorted(outputs["ecr"].value["repositories"]) == ["team/api", "team/scratch", "team/worker"]
+    assert sorted(r.name for r in mocks.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")) == [
+        "ecr-ptc-ecr-public",
+        "ecr-ptc-k8s",
+    ]
+    assert mocks.find(REPO, "ecr-repo-team--scratch").plain["forceDelete"] is True
