@@ -249,6 +249,7 @@ def test_apply_deletes_exactly_the_simulated_expire_set_and_gc_frees_their_layer
     out, _ = scenario.run("gc", "-s", "local")
     after = _volume_bytes(deployment.docker_client, volume)
     freed = sum(p.layer_size for p in scenario.pushed if p.image in expired)
+    print(f"gc: volume {before} -> {after} bytes; the deleted images' layers held {freed}")
     assert before - after >= 0.95 * freed, f"gc freed {before - after} bytes, the deleted layers hold {freed}"
     _wait_until_serving(scenario.user, scenario.auth)
     _assert_kept_pull(scenario, kept)
@@ -285,3 +286,28 @@ def test_apply_killed_after_its_first_delete_keeps_every_kept_image_and_a_rerun_
     # The re-run lists again: the image deleted before the kill is no longer there to expire.
     assert f"{len(expired) - 1} to delete, {len(kept)} to keep" in out
     _assert_kept_pull(scenario, kept)
+
+
+def test_gc_after_an_interrupted_gc_restores_the_config_and_the_registry_takes_pushes(
+    scenario: Scenario, deployment: Deployment
+) -> None:
+    from registryctl.gc import SAVED_SUFFIX, read_file, read_only_config, write_file
+
+    container = deployment.registry_container(scenario.outputs)
+    config_path = "/etc/docker/registry/config.yml"
+    original = read_file(container, config_path)
+    assert original is not None
+    # What a gc killed inside its window leaves: the saved config, and a registry restarted read-only.
+    write_file(container, config_path + SAVED_SUFFIX, original)
+    write_file(container, config_path, read_only_config(original))
+    container.restart(timeout=30)
+    _wait_until_serving(scenario.user, scenario.auth)
+    with pytest.raises(AssertionError):  # read-only indeed: the push is refused
+        _push_image(scenario.user, scenario.auth, "app", ["while-read-only"], NOW)
+
+    out, _ = scenario.run("gc", "-s", "local")
+    assert "eligible for deletion" in out
+    assert read_file(container, config_path) == original
+    assert read_file(container, config_path + SAVED_SUFFIX) is None
+    _wait_until_serving(scenario.user, scenario.auth)
+    _push_image(scenario.user, scenario.auth, "app", ["after-gc"], NOW)
