@@ -243,3 +243,40 @@ def test_what_moto_lacks_fails_loudly(moto: MotoServer, typ: str):
     applier = EcrApplier(moto.endpoint, moto.admin_key, moto.admin_secret, REGION)
     with pytest.raises(NotImplementedError, match="moto does not implement"):
         applier.create(typ, "x", {"region": REGION})
+
+
+def test_registry_scanning_and_replication_on_moto_and_pull_through_cache_refused(moto: MotoServer, prefix: str):
+    engine = _engine(moto)
+    config: dict[str, Any] = {
+        "region": REGION,
+        "repositories": [{"name": f"{prefix}/api"}],
+        "manageRegistrySettings": True,
+        "scanning": {"type": "ENHANCED", "continuous": [f"{prefix}/*"], "onPush": ["*"]},
+        "replication": [{"destinations": [{"region": "us-east-1"}], "filters": [f"{prefix}/"]}],
+    }
+    _apply(engine, config)
+    ecr = _client(moto, "ecr")
+    scanning = ecr.get_registry_scanning_configuration()["scanningConfiguration"]
+    assert scanning["scanType"] == "ENHANCED"
+    assert {rule["scanFrequency"]: rule["repositoryFilters"] for rule in scanning["rules"]} == {
+        "CONTINUOUS_SCAN": [{"filter": f"{prefix}/*", "filterType": "WILDCARD"}],
+        "SCAN_ON_PUSH": [{"filter": "*", "filterType": "WILDCARD"}],
+    }
+    (rule,) = ecr.describe_registry()["replicationConfiguration"]["rules"]
+    account = ecr.describe_repositories(repositoryNames=[f"{prefix}/api"])["repositories"][0]["registryId"]
+    assert rule["destinations"] == [{"region": "us-east-1", "registryId": account}]
+    assert rule["repositoryFilters"] == [{"filter": f"{prefix}/", "filterType": "PREFIX_MATCH"}]
+
+    engine.begin_run()
+    run_program(engine, stack="dev", config={"registries:ecr": json.dumps(config)})
+    engine.end_run()
+    assert {step.op for step in engine.plan} == {"same"}
+
+    # moto has no pull-through cache: the engine refuses the rule instead of pretending it exists.
+    with_cache = {**config, "pullThroughCache": [{"prefix": "k8s", "upstream": "registry.k8s.io"}]}
+    with pytest.raises(Exception, match="moto does not implement aws:ecr/pullThroughCacheRule"):
+        _apply(engine, with_cache)
+
+    engine.destroy()  # the account-wide settings go back to ECR's defaults
+    assert ecr.get_registry_scanning_configuration()["scanningConfiguration"]["scanType"] == "BASIC"
+    assert ecr.describe_registry()["replicationConfiguration"]["rules"] == []

@@ -186,6 +186,8 @@ ECR_REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:ecr/repository:Repository": frozenset({"name", "encryptionConfigurations", "region"}),
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": frozenset({"repository", "region"}),
     "aws:ecr/repositoryPolicy:RepositoryPolicy": frozenset({"repository", "region"}),
+    "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration": frozenset({"region"}),
+    "aws:ecr/replicationConfiguration:ReplicationConfiguration": frozenset({"region"}),
 }
 # What moto (5.2) does not implement: applying them fails loudly instead of pretending.
 ECR_UNSUPPORTED = (
@@ -252,14 +254,54 @@ class EcrApplier:
         if typ == "aws:ecr/repositoryPolicy:RepositoryPolicy":
             answer = ecr.set_repository_policy(repositoryName=inputs["repository"], policyText=inputs["policy"])
             return inputs["repository"], {**inputs, "registryId": answer["registryId"]}
+        if typ == "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration":
+            rules = [
+                {
+                    "scanFrequency": rule["scanFrequency"],
+                    "repositoryFilters": [
+                        {"filter": f["filter"], "filterType": f["filterType"]} for f in rule["repositoryFilters"]
+                    ],
+                }
+                for rule in inputs.get("rules") or []
+            ]
+            answer = ecr.put_registry_scanning_configuration(scanType=inputs["scanType"], rules=rules)
+            return answer["registryScanningConfiguration"].get("registryId", "registry"), inputs
+        if typ == "aws:ecr/replicationConfiguration:ReplicationConfiguration":
+            rules = [
+                {
+                    "destinations": [
+                        {"region": d["region"], "registryId": d["registryId"]} for d in rule["destinations"]
+                    ],
+                    **(
+                        {
+                            "repositoryFilters": [
+                                {"filter": f["filter"], "filterType": f["filterType"]}
+                                for f in rule["repositoryFilters"]
+                            ]
+                        }
+                        if rule.get("repositoryFilters")
+                        else {}
+                    ),
+                }
+                for rule in inputs["replicationConfiguration"]["rules"]
+            ]
+            ecr.put_replication_configuration(replicationConfiguration={"rules": rules})
+            return inputs.get("region") or self._default_region, {
+                **inputs,
+                "registryId": rules[0]["destinations"][0]["registryId"],
+            }
         if typ in ECR_UNSUPPORTED:
             raise NotImplementedError(f"local engine: moto does not implement {typ}; it is unit-tested only")
         raise NotImplementedError(f"local engine: no aws:ecr handler for {typ}")
 
     def _describe(self, applied: Applied) -> dict[str, Any] | None:
         ecr = self.client(applied.inputs.get("region"))
-        name = applied.ident if applied.typ == "aws:ecr/repository:Repository" else applied.inputs["repository"]
+        name = applied.ident if applied.typ == "aws:ecr/repository:Repository" else applied.inputs.get("repository", "")
         try:
+            if applied.typ == "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration":
+                return ecr.get_registry_scanning_configuration()["scanningConfiguration"]
+            if applied.typ == "aws:ecr/replicationConfiguration:ReplicationConfiguration":
+                return ecr.describe_registry()["replicationConfiguration"]
             if applied.typ == "aws:ecr/lifecyclePolicy:LifecyclePolicy":
                 return ecr.get_lifecycle_policy(repositoryName=name)
             if applied.typ == "aws:ecr/repositoryPolicy:RepositoryPolicy":
@@ -279,6 +321,8 @@ class EcrApplier:
         found = self._describe(applied)
         if found is None:
             return None
+        if applied.typ.startswith(("aws:ecr/registryScanning", "aws:ecr/replication")):
+            return Read(applied.ident, applied.outputs)
         if applied.typ != "aws:ecr/repository:Repository":
             text = found.get("lifecyclePolicyText", found.get("policyText"))
             return Read(applied.ident, {**applied.outputs, "policy": text})
@@ -331,6 +375,10 @@ class EcrApplier:
                 ecr.delete_lifecycle_policy(repositoryName=applied.inputs["repository"])
             elif applied.typ == "aws:ecr/repositoryPolicy:RepositoryPolicy":
                 ecr.delete_repository_policy(repositoryName=applied.inputs["repository"])
+            elif applied.typ == "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration":
+                ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[])  # the provider resets it
+            elif applied.typ == "aws:ecr/replicationConfiguration:ReplicationConfiguration":
+                ecr.put_replication_configuration(replicationConfiguration={"rules": []})
         except ClientError as error:
             if not error.response.get("Error", {}).get("Code", "").endswith("NotFoundException"):
                 raise
