@@ -107,8 +107,6 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "selfhosted",
             SelfHostedRegistryArgs(
                 spec=sh,
-                project=pulumi.get_project(),
-                stack=spec.stack,
                 protect_data=sh.protect if sh.protect is not None else spec.is_production,
             ),
         )

@@ -22,7 +22,7 @@ from components.selfhosted.config_file import (
     render_registry_config,
 )
 from components.selfhosted.credentials import SALT_BYTES, bcrypt_hash_with_salt, docker_config_json, htpasswd_file
-from components.selfhosted.s3_storage import S3Storage, declare_s3_storage, default_bucket_name
+from components.selfhosted.s3_storage import S3Storage, declare_s3_storage
 from components.selfhosted.tls import TlsMaterial, declare_tls
 from components.selfhosted.ui import (
     UI_CA_PATH,
@@ -41,10 +41,6 @@ __all__ = ["REGISTRY_ALIAS", "SelfHostedRegistry", "SelfHostedRegistryArgs"]
 class SelfHostedRegistryArgs:
     spec: SelfHostedSpec
     """The validated `registries:selfHosted` config."""
-    project: str
-    """Pulumi project name (part of derived names)."""
-    stack: str
-    """Stack name (part of derived names)."""
     protect_data: bool
     """Protect the data volume from deletion (prod stacks)."""
 
@@ -87,7 +83,9 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         volume: docker.Volume | None = None
         s3: S3Storage | None = None
         if isinstance(spec.storage, S3StorageSpec):
-            bucket_name = spec.storage.bucket or default_bucket_name(args.project, args.stack, spec.name)
+            bucket_name = spec.storage.bucket
+            if bucket_name is None:  # the schema requires it: S3 names are global, so none is derived
+                raise ValueError("storage.bucket: required for S3 storage (a globally unique bucket name)")
             s3 = declare_s3_storage(name, spec.storage, bucket_name, protect=args.protect_data, parent=self)
         else:
             # The data outlives the container, and a `destroy`: retained, and protected in prod.

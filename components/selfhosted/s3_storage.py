@@ -99,10 +99,6 @@ class S3Storage:
     secret_access_key: pulumi.Output[str] | None
 
 
-def default_bucket_name(project: str, stack: str, name: str) -> str:
-    return f"{project}-{stack}-{name}".lower()[:63].strip("-.")
-
-
 def declare_s3_storage(
     name: str, storage: S3StorageSpec, bucket_name: str, *, protect: bool, parent: pulumi.Resource
 ) -> S3Storage:
