@@ -177,7 +177,7 @@ def repository_policy_document(
 
 def _policy_text(
     readers: Sequence[pulumi.Input[str]], writers: Sequence[pulumi.Input[str]], account: pulumi.Output[str] | None
-) -> pulumi.Output[str]:
+) -> pulumi.Input[str]:
     def render(values: list[Any]) -> str:
         reader_values = values[: len(readers)]
         writer_values = values[len(readers) : len(readers) + len(writers)]
@@ -188,6 +188,8 @@ def _policy_text(
         return json.dumps(document, indent=2)
 
     parts: list[pulumi.Input[Any]] = [*readers, *writers, *([account] if account is not None else [])]
+    if all(isinstance(part, str) for part in parts):  # plain config values: no Output round trip per repository
+        return render(list(parts))
     return pulumi.Output.all(*parts).apply(render)
 
 
