@@ -261,8 +261,7 @@ def test_destroy_on_prod_stops_at_the_protected_bucket_and_strips_nothing(
 
     # Pointing prod at another bucket would start it empty: refused as a protected replacement.
     spec["storage"]["bucket"] = f"{bucket}-new"
-    # (The engine surfaces whichever registration failed first in the SDK, not always the protect message.)
-    with pytest.raises(EngineError):
+    with pytest.raises(EngineError, match="marked for protection"):
         s3_deployment.apply("prod-s3", spec)
     assert spec["storage"]["bucket"] not in [b["Name"] for b in _admin(moto, "s3").list_buckets()["Buckets"]]
     assert s3_deployment.engine.find("aws:s3/bucket:Bucket", "selfhosted-bucket").ident == bucket

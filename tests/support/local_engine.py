@@ -423,6 +423,7 @@ class LocalEngine(pulumi.runtime.Mocks):
         self._preview_state: dict[str, Applied] = {}
         self._errors: list[str] = []
         self._failed = False
+        self._first_error = ""
         self._lock = threading.Lock()
 
     def add_backend(self, backend: Backend) -> None:
@@ -461,6 +462,7 @@ class LocalEngine(pulumi.runtime.Mocks):
         self._replacing = set()
         self._errors = []
         self._failed = False
+        self._first_error = ""
         self.operations = []
         self.plan = []
         self.preview = False
@@ -505,11 +507,14 @@ class LocalEngine(pulumi.runtime.Mocks):
     ) -> tuple[str, dict[str, Any]]:
         with self._lock:
             if self._failed and not self.preview:
-                # The engine starts no step after one failed; the SDK would go on registering.
-                raise EngineError(f"{urn}: not applied, the update stopped at an earlier error")
+                # The engine starts no step after one failed; the SDK would go on registering. Whichever
+                # error the SDK surfaces, it carries the first one (e.g. Pulumi's protect message).
+                raise EngineError(f"{urn}: not applied, the update stopped at an earlier error: {self._first_error}")
             try:
                 return self._register_locked(urn, typ, name, custom, raw, options)
-            except Exception:
+            except Exception as error:
+                if not self._failed:
+                    self._first_error = str(error)
                 self._failed = True
                 raise
 
