@@ -106,6 +106,7 @@ def gc_summary(output: str) -> str:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     import docker
+    import docker.errors
 
     from components.selfhosted.config_file import registry_layout
     from registryctl import automation, cli
@@ -119,12 +120,18 @@ def cmd_gc(args: argparse.Namespace) -> int:
         )
     stack = automation.open_stack(args.stack, args.backend, cli.PROJECT_DIR)
     outputs = {k: v.value for k, v in stack.outputs().items()}
-    client = docker.from_env(timeout=600)
     try:
-        container = client.containers.get(str(outputs["containerName"]))
-        output = garbage_collect(
-            container, registry_layout(spec.self_hosted).config_path, lambda m: print(f"gc: {m}", flush=True)
-        )
+        client = docker.from_env(timeout=600)
+    except docker.errors.DockerException as error:
+        raise RegistryCtlError(f"cannot reach the Docker host of the registry: {error}") from None
+    name = str(outputs.get("containerName") or "")
+    try:
+        try:
+            container = client.containers.get(name)
+        except docker.errors.NotFound:
+            raise RegistryCtlError(f"no registry container {name!r}: deploy the stack first") from None
+        config_path = registry_layout(spec.self_hosted).config_path
+        output = garbage_collect(container, config_path, lambda m: print(f"gc: {m}", flush=True))
     finally:
         client.close()
     print(gc_summary(output))

@@ -29,7 +29,9 @@ import yaml
 
 from components.retention.intent import evaluate
 from components.retention.model import Image
+from components.selfhosted.config_file import registry_layout
 from registryctl.stack_files import PROJECT_DIR
+from schema import load_stack_spec
 from schema.retention import load_retention
 from tests.e2e.conftest import Deployment
 from tests.support.fake_pulumi_cli import use_fake_pulumi
@@ -130,6 +132,8 @@ class Scenario:
     pushed: list[Pushed]
     env: dict[str, str]
     project: Path
+    stack: str
+    spec: dict[str, Any]
 
     def registryctl(self, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
         """`python -m registryctl ARGS` with this scenario's project (its stack file) and the `pulumi` stand-in."""
@@ -184,7 +188,7 @@ def scenario(
     secret = {"users", "dockerConfigJson"}
     use_fake_pulumi(tmp_path, monkeypatch, outputs={k: {"value": v, "secret": k in secret} for k, v in outputs.items()})
     env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
-    return Scenario(outputs, user, auth, pushed, env, project)
+    return Scenario(outputs, user, auth, pushed, env, project, name, spec)
 
 
 def _wait_until_serving(user: RegistryUser, auth: tuple[str, str]) -> None:
@@ -228,11 +232,11 @@ def test_apply_deletes_exactly_the_simulated_expire_set_and_gc_frees_their_layer
     # A hand check of the evaluator on this scenario: pr-3 goes because protected pr-5 counts among the newest.
     assert {t for i in expired for t in i.tags} == {"pr-1", "pr-2", "pr-3", "feature-a", "nightly-1"}
 
-    plan, _ = scenario.run("retention", "apply", "-s", "local", "--now", NOW.isoformat())
+    plan, _ = scenario.run("retention", "apply", "-s", scenario.stack, "--now", NOW.isoformat())
     assert f"{len(expired)} to delete, {len(kept)} to keep" in plan
     assert all(scenario.manifest_status(i) == 200 for i in expired | kept), "a plan without --yes deleted something"
 
-    out, err = scenario.run("retention", "apply", "-s", "local", "--now", NOW.isoformat(), "--yes")
+    out, err = scenario.run("retention", "apply", "-s", scenario.stack, "--now", NOW.isoformat(), "--yes")
     assert {line.split()[1] for line in out.splitlines() if line.startswith("deleted ") and "@" in line} == {
         f"{i.repository}@{i.digest}" for i in expired
     }
@@ -245,8 +249,9 @@ def test_apply_deletes_exactly_the_simulated_expire_set_and_gc_frees_their_layer
     _assert_kept_pull(scenario, kept)
 
     volume = str(scenario.outputs["volumeName"])
+    assert volume, "this scenario measures a filesystem volume; an S3 stack needs an object count instead"
     before = _volume_bytes(deployment.docker_client, volume)
-    out, _ = scenario.run("gc", "-s", "local")
+    out, _ = scenario.run("gc", "-s", scenario.stack)
     after = _volume_bytes(deployment.docker_client, volume)
     freed = sum(p.layer_size for p in scenario.pushed if p.image in expired)
     print(f"gc: volume {before} -> {after} bytes; the deleted images' layers held {freed}")
@@ -263,7 +268,7 @@ def password_free(text: str, scenario: Scenario) -> bool:
 
 def test_apply_killed_after_its_first_delete_keeps_every_kept_image_and_a_rerun_finishes(scenario: Scenario) -> None:
     expired, kept = _expected(scenario.pushed)
-    args = ("retention", "apply", "-s", "local", "--now", NOW.isoformat(), "--yes", "--delete-interval", "30")
+    args = ("retention", "apply", "-s", scenario.stack, "--now", NOW.isoformat(), "--yes", "--delete-interval", "30")
     process = scenario.registryctl(*args, start_new_session=True)
     assert process.stdout is not None
     first = ""
@@ -294,7 +299,9 @@ def test_gc_after_an_interrupted_gc_restores_the_config_and_the_registry_takes_p
     from registryctl.gc import SAVED_SUFFIX, read_file, read_only_config, write_file
 
     container = deployment.registry_container(scenario.outputs)
-    config_path = "/etc/docker/registry/config.yml"
+    self_hosted = load_stack_spec({"selfHosted": scenario.spec}, scenario.stack).self_hosted
+    assert self_hosted is not None
+    config_path = registry_layout(self_hosted).config_path
     original = read_file(container, config_path)
     assert original is not None
     # What a gc killed inside its window leaves: the saved config, and a registry restarted read-only.
@@ -305,7 +312,7 @@ def test_gc_after_an_interrupted_gc_restores_the_config_and_the_registry_takes_p
     with pytest.raises(AssertionError):  # read-only indeed: the push is refused
         _push_image(scenario.user, scenario.auth, "app", ["while-read-only"], NOW)
 
-    out, _ = scenario.run("gc", "-s", "local")
+    out, _ = scenario.run("gc", "-s", scenario.stack)
     assert "eligible for deletion" in out
     assert read_file(container, config_path) == original
     assert read_file(container, config_path + SAVED_SUFFIX) is None
