@@ -131,6 +131,15 @@ def run(stack: Any, command: str, progress: Progress) -> dict[str, tuple[Any, bo
         if command == "refresh":
             stack.refresh(on_event=progress.on_event)
         elif command == "destroy":
+            # The Automation API destroys with --skip-preview, which would delete unprotected resources
+            # (the running registry) before stopping at a protected one; the preview stops first instead.
+            try:
+                stack.preview_destroy()
+            except auto.errors.CommandError as error:
+                progress.finish(status="failed")
+                raise engine_error(
+                    f"`pulumi destroy` preview of stack {stack.name} (nothing was deleted)", error
+                ) from None
             stack.destroy(on_event=progress.on_event)
         else:
             raise ValueError(f"unknown engine command {command!r}")

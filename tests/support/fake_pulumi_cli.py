@@ -191,7 +191,9 @@ class _Cli:
             print(json.dumps([self.scenario.get("history", _HISTORY)]))
             return 0
         if args[:1] and args[0] in ("preview", "up", "refresh", "destroy"):
-            return self.operation(args[0])
+            # A destroy preview (`destroy --preview-only`) has events and failures of its own.
+            preview_only = args[0] == "destroy" and "--preview-only" in args
+            return self.operation("destroy-preview" if preview_only else args[0])
         return _fail(f"the stand-in does not know `pulumi {' '.join(args)}`")
 
     def operation(self, command: str) -> int:
@@ -200,6 +202,8 @@ class _Cli:
             return url
         log = _option(self.args, "--event-log")
         events: list[dict[str, Any]] = self.scenario.get("events", {}).get(command, [])
+        if not any("summaryEvent" in event for event in events):  # the CLI always closes with a summary
+            events = [*events, {"summaryEvent": {"maybeCorrupt": False, "durationSeconds": 0, "resourceChanges": {}}}]
         records = [
             json.dumps({"sequence": sequence, "timestamp": int(time.time()), **event})
             for sequence, event in enumerate([*events, {"cancelEvent": {}}])

@@ -281,6 +281,18 @@ def test_destroy_shows_the_deletions_and_installs_no_plugin(fake, capsys):
     assert _plugin_installs(fake) == []
 
 
+def test_destroy_previews_first_so_a_protected_resource_stops_it_before_any_deletion(fake, capsys):
+    protected = 'error: unable to delete resource "urn:pulumi:prod::registries::docker:index/volume:Volume::data"'
+    fake.set_scenario(fail={"destroy-preview": protected}, outputs={})
+    assert main(["destroy", "-s", "prod", "--yes"]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "nothing was deleted" in err
+    assert "unable to delete resource" in err
+    destroys = [c.args for c in fake.calls() if c.args[:1] == ["destroy"]]
+    assert destroys
+    assert all("--preview-only" in args for args in destroys)
+
+
 def test_refresh_installs_the_plugins_and_shows_the_refresh(fake, capsys):
     events = [pre("refresh", VOLUME, "selfhosted-volume"), done("refresh", VOLUME, "selfhosted-volume"), summary()]
     fake.set_scenario(events={"refresh": events}, outputs={})
