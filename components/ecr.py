@@ -98,6 +98,24 @@ class RegistrySettingsArgs:
 
 
 @dataclass(frozen=True)
+class NotificationArgs:
+    """Image events POSTed by EventBridge to a URL, through an API destination."""
+
+    name: str
+    """Name, part of the child resource names. Required."""
+    url: pulumi.Input[str]
+    """HTTPS endpoint (kept secret). Required."""
+    auth_header_name: str
+    """Header that authenticates EventBridge to the receiver. Required."""
+    auth_header_value: pulumi.Input[str]
+    """Its value (kept secret; EventBridge stores it in a managed secret). Required."""
+    events: Sequence[Literal["push", "delete", "scan"]] = ("push",)
+    """Which events. Default: push."""
+    repositories: Sequence[str] = ()
+    """Repository names; default: every repository of this registry."""
+
+
+@dataclass(frozen=True)
 class EcrRegistryArgs:
     """Repositories of one account and region."""
 
@@ -107,6 +125,27 @@ class EcrRegistryArgs:
     """The repositories; at least one. Required."""
     registry_settings: RegistrySettingsArgs | None = None
     """Registry scanning, replication and pull-through cache. Default: None (left as the account has them)."""
+    notifications: Sequence[NotificationArgs] = ()
+    """EventBridge notifications of image events. Default: none."""
+
+
+def event_patterns(events: Sequence[str], repositories: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """EventBridge patterns per rule: `action` (successful pushes/deletes) and `scan` (completed scans)."""
+    patterns: dict[str, dict[str, Any]] = {}
+    actions = [kind.upper() for kind in ("push", "delete") if kind in events]
+    if actions:
+        patterns["action"] = {
+            "source": ["aws.ecr"],
+            "detail-type": ["ECR Image Action"],
+            "detail": {"action-type": actions, "result": ["SUCCESS"], "repository-name": list(repositories)},
+        }
+    if "scan" in events:
+        patterns["scan"] = {
+            "source": ["aws.ecr"],
+            "detail-type": ["ECR Image Scan"],
+            "detail": {"scan-status": ["COMPLETE"], "repository-name": list(repositories)},
+        }
+    return patterns
 
 
 def resource_suffix(repository: str) -> str:
@@ -128,6 +167,16 @@ def _check(args: EcrRegistryArgs) -> None:
             raise ValueError(f"{where}.mutable_tags: only allowed with immutable_tags=True")
         if repo.kms_key is not None and repo.encryption_type != "KMS":
             raise ValueError(f"{where}.kms_key: only allowed with encryption_type='KMS'")
+    hook_names: set[str] = set()
+    for index, hook in enumerate(args.notifications):
+        where = f"EcrRegistryArgs.notifications[{index}]"
+        if hook.name in hook_names:
+            raise ValueError(f"{where}.name: {hook.name!r} is declared twice")
+        hook_names.add(hook.name)
+        if not hook.events or not set(hook.events) <= {"push", "delete", "scan"}:
+            raise ValueError(f"{where}.events: one or more of push, delete, scan (got {list(hook.events)})")
+        if unknown := sorted(set(hook.repositories) - seen):
+            raise ValueError(f"{where}.repositories: {unknown} are not repositories of this registry")
 
 
 def tag_mutability(repo: EcrRepositoryArgs) -> str:
@@ -268,6 +317,9 @@ class EcrRegistry(pulumi.ComponentResource):
         if args.registry_settings is not None:
             self._registry_settings(name, args.region, args.registry_settings, first.registry_id)
 
+        for hook in args.notifications:
+            self._notification(name, args.region, hook, hook.repositories or list(urls), first.registry_id)
+
         first_url = next(iter(urls.values()))
         self.registry = first_url.apply(lambda url: url.split("/", 1)[0])
         self.repository_urls = pulumi.Output.all(**urls).apply(dict)
@@ -400,3 +452,123 @@ class EcrRegistry(pulumi.ComponentResource):
                 region=region,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[cache_rule]),
             )
+
+    def _notification(
+        self,
+        name: str,
+        region: pulumi.Input[str],
+        hook: NotificationArgs,
+        repositories: Sequence[str],
+        account: pulumi.Output[str],
+    ) -> None:
+        prefix = f"{name}-hook-{hook.name}"
+        child = pulumi.ResourceOptions(parent=self)
+        connection = aws.cloudwatch.EventConnection(
+            f"{prefix}-connection",
+            authorization_type="API_KEY",
+            auth_parameters=aws.cloudwatch.EventConnectionAuthParametersArgs(
+                api_key=aws.cloudwatch.EventConnectionAuthParametersApiKeyArgs(
+                    key=hook.auth_header_name, value=pulumi.Output.secret(hook.auth_header_value)
+                )
+            ),
+            description=f"ECR notification {hook.name}",
+            region=region,
+            opts=child,
+        )
+        destination = aws.cloudwatch.EventApiDestination(
+            f"{prefix}-destination",
+            connection_arn=connection.arn,
+            http_method="POST",
+            invocation_endpoint=pulumi.Output.secret(hook.url),
+            invocation_rate_limit_per_second=10,
+            region=region,
+            opts=child,
+        )
+        dead_letters = aws.sqs.Queue(
+            f"{prefix}-dlq",
+            message_retention_seconds=14 * 24 * 3600,  # the longest SQS keeps a message
+            sqs_managed_sse_enabled=True,
+            region=region,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{prefix}-role",
+            description=f"EventBridge invokes the API destination of ECR notification {hook.name}",
+            assume_role_policy=account.apply(
+                lambda account_id: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                            }
+                        ],
+                    },
+                    indent=2,
+                )
+            ),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{prefix}-invoke",
+            role=role.id,
+            policy=destination.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "events:InvokeApiDestination", "Resource": arn}],
+                    },
+                    indent=2,
+                )
+            ),
+            opts=child,
+        )
+        rule_arns: list[pulumi.Output[str]] = []
+        for group, pattern in event_patterns(hook.events, repositories).items():
+            rule = aws.cloudwatch.EventRule(
+                f"{prefix}-rule-{group}",
+                description=f"ECR {group} events of notification {hook.name}",
+                event_pattern=json.dumps(pattern, indent=2),
+                region=region,
+                opts=child,
+            )
+            aws.cloudwatch.EventTarget(
+                f"{prefix}-target-{group}",
+                rule=rule.name,
+                arn=destination.arn,
+                role_arn=role.arn,
+                dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letters.arn),
+                retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                    maximum_event_age_in_seconds=24 * 3600, maximum_retry_attempts=185
+                ),
+                region=region,
+                opts=child,
+            )
+            rule_arns.append(rule.arn)
+        aws.sqs.QueuePolicy(
+            f"{prefix}-dlq-policy",
+            queue_url=dead_letters.url,
+            policy=pulumi.Output.all(dead_letters.arn, *rule_arns).apply(
+                lambda values: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "EventBridgeDeadLetters",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": "sqs:SendMessage",
+                                "Resource": values[0],
+                                "Condition": {"ArnEquals": {"aws:SourceArn": list(values[1:])}},
+                            }
+                        ],
+                    },
+                    indent=2,
+                )
+            ),
+            region=region,
+            opts=child,
+        )

@@ -18,6 +18,7 @@ from components.ecr import (
     EcrRegistry,
     EcrRegistryArgs,
     EcrRepositoryArgs,
+    NotificationArgs,
     PullThroughCacheArgs,
     RegistrySettingsArgs,
     ReplicationDestinationArgs,
@@ -95,7 +96,20 @@ def ecr_args(spec: EcrSpec, production: bool) -> EcrRegistryArgs:
         _ecr_repository_args(repo.name, spec.effective(repo), production) for repo in spec.repositories
     )
     settings = _ecr_registry_settings(spec) if spec.manage_registry_settings else None
-    return EcrRegistryArgs(region=spec.region, repositories=repositories, registry_settings=settings)
+    notifications = tuple(
+        NotificationArgs(
+            name=hook.name,
+            url=pulumi.Output.secret(hook.url.get_secret_value()),
+            auth_header_name=hook.auth_header.name,
+            auth_header_value=pulumi.Output.secret(hook.auth_header.token.get_secret_value()),
+            events=tuple(hook.events),
+            repositories=tuple(hook.repositories),
+        )
+        for hook in spec.notifications
+    )
+    return EcrRegistryArgs(
+        region=spec.region, repositories=repositories, registry_settings=settings, notifications=notifications
+    )
 
 
 def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:

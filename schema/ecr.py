@@ -226,6 +226,30 @@ class EcrPullThroughCache(CamelModel):
     allowed for ecr-public and registry.k8s.io."""
 
 
+class EcrAuthHeader(CamelModel):
+    """The header EventBridge sends with each notification (its value lives in the connection's managed secret)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9-]{1,64}$")
+    """Header name, e.g. X-Hook-Token."""
+    token: SecretStr
+    """Header value. Set it as a secret (pulumi config set --secret --path ...)."""
+
+
+class EcrNotification(CamelModel):
+    """Push, delete and scan events of the repositories, POSTed by EventBridge to a URL."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
+    """Name of the notification (lowercase letters, digits, -), part of the resource names."""
+    url: SecretStr
+    """HTTPS endpoint receiving the events (a secret: it often carries a token)."""
+    events: list[Literal["push", "delete", "scan"]] = Field(min_length=1)
+    """push and delete: successful image actions; scan: completed image scans."""
+    auth_header: EcrAuthHeader
+    """Header that authenticates EventBridge to the receiver: {name, token}."""
+    repositories: list[str] = []
+    """Which of the declared repositories; default: all."""
+
+
 class EcrSpec(CamelModel):
     """AWS ECR: private repositories in one account and region."""
 
@@ -241,6 +265,8 @@ class EcrSpec(CamelModel):
     """Registry scanning (needs manageRegistrySettings). Default: unmanaged."""
     replication: list[EcrReplicationRule] = Field(default=[], max_length=10)
     """Replication rules, at most 10 (needs manageRegistrySettings). Default: none."""
+    notifications: list[EcrNotification] = []
+    """EventBridge notifications of image pushes, deletes and scans to HTTPS endpoints. Default: none."""
     pull_through_cache: list[EcrPullThroughCache] = []
     """Pull-through cache rules, each with a creation template carrying `defaults` (needs manageRegistrySettings).
     Default: none."""
@@ -349,6 +375,38 @@ def _registry_settings_problems(spec: EcrSpec) -> list[ConfigProblem]:
             problems.append(
                 ConfigProblem(where, "a value", f"not allowed for upstream {rule.upstream} (public, no login)")
             )
+    problems.extend(_notification_problems(spec))
+    return problems
+
+
+def _notification_problems(spec: EcrSpec) -> list[ConfigProblem]:
+    root = "registries:ecr.notifications"
+    problems: list[ConfigProblem] = []
+    declared = {repo.name for repo in spec.repositories}
+    notification_names = [hook.name for hook in spec.notifications]
+    for index in repeated(notification_names):
+        problems.append(ConfigProblem(f"{root}[{index}].name", repr(notification_names[index]), "repeats a name"))
+    for index, hook in enumerate(spec.notifications):
+        # The URL is a secret: the problem never shows it.
+        if not hook.url.get_secret_value().startswith("https://"):
+            problems.append(
+                ConfigProblem(f"{root}[{index}].url", "a secret value (not shown)", "must be an https:// URL")
+            )
+        for event_index in repeated(hook.events):
+            problems.append(
+                ConfigProblem(
+                    f"{root}[{index}].events[{event_index}]", repr(hook.events[event_index]), "repeats an event"
+                )
+            )
+        for repo_index, name in enumerate(hook.repositories):
+            if name not in declared:
+                problems.append(
+                    ConfigProblem(
+                        f"{root}[{index}].repositories[{repo_index}]",
+                        repr(name),
+                        "must be one of the declared repositories",
+                    )
+                )
     return problems
 
 

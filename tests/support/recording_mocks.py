@@ -85,6 +85,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
             region, secret_name = unwrap(inputs.get("region", "us-east-1")), unwrap(inputs["name"])
             outs["arn"] = f"arn:aws:secretsmanager:{region}:{MOCK_AWS_ACCOUNT}:secret:{secret_name}-AbCdEf"
             return outs["arn"], outs
+        elif typ.startswith(("aws:cloudwatch/", "aws:sqs/", "aws:iam/role:")):
+            region = unwrap(inputs.get("region", "us-east-1"))
+            service = typ.split(":")[1].split("/")[0]
+            if service == "iam":  # IAM is global: no region in its ARNs
+                outs.setdefault("arn", f"arn:aws:iam::{MOCK_AWS_ACCOUNT}:role/{args.name}")
+            else:
+                outs.setdefault("arn", f"arn:aws:{service}:{region}:{MOCK_AWS_ACCOUNT}:{args.name}")
+            outs.setdefault("name", args.name)
+            if typ == "aws:sqs/queue:Queue":
+                outs["url"] = f"https://sqs.{region}.amazonaws.com/{MOCK_AWS_ACCOUNT}/{args.name}"
         elif typ.startswith("docker:"):
             outs.setdefault("name", args.name)
         return f"{args.name}-id", outs
