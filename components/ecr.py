@@ -116,6 +116,18 @@ class NotificationArgs:
 
 
 @dataclass(frozen=True)
+class GithubOidcRoleArgs:
+    """A role GitHub Actions workflows of one repository assume through OIDC to push."""
+
+    repository: str
+    """GitHub repository, owner/name. Required."""
+    refs: Sequence[str]
+    """Refs allowed to assume the role (refs/heads/main, refs/tags/v*). Required."""
+    create_provider: bool = False
+    """Declare the account's token.actions.githubusercontent.com OIDC provider. Default: False (it exists)."""
+
+
+@dataclass(frozen=True)
 class EcrRegistryArgs:
     """Repositories of one account and region."""
 
@@ -127,6 +139,8 @@ class EcrRegistryArgs:
     """Registry scanning, replication and pull-through cache. Default: None (left as the account has them)."""
     notifications: Sequence[NotificationArgs] = ()
     """EventBridge notifications of image events. Default: none."""
+    github_oidc: GithubOidcRoleArgs | None = None
+    """A push role for GitHub Actions. Default: None."""
 
 
 def event_patterns(events: Sequence[str], repositories: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -146,6 +160,43 @@ def event_patterns(events: Sequence[str], repositories: Sequence[str]) -> dict[s
             "detail": {"scan-status": ["COMPLETE"], "repository-name": list(repositories)},
         }
     return patterns
+
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+
+
+def github_trust_policy(provider_arn: str, repository: str, refs: Sequence[str]) -> dict[str, Any]:
+    """Who may assume the CI role: tokens for AWS STS from workflows of `repository` running on one of `refs`."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
+                    "StringLike": {f"{GITHUB_OIDC_HOST}:sub": [f"repo:{repository}:ref:{ref}" for ref in refs]},
+                },
+            }
+        ],
+    }
+
+
+def push_policy(repository_arns: Sequence[str]) -> dict[str, Any]:
+    """Log in anywhere (GetAuthorizationToken has no resource), push and pull only the given repositories."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Login", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Sid": "PushPull",
+                "Effect": "Allow",
+                "Action": [*PULL_ACTIONS, *PUSH_ACTIONS],
+                "Resource": list(repository_arns),
+            },
+        ],
+    }
 
 
 def resource_suffix(repository: str) -> str:
@@ -245,6 +296,8 @@ def _policy_text(
 class EcrRegistry(pulumi.ComponentResource):
     registry: pulumi.Output[str]
     """Registry host, <account>.dkr.ecr.<region>.amazonaws.com."""
+    ci_role_arn: pulumi.Output[str | None]
+    """ARN of the GitHub Actions push role (None without github_oidc)."""
     repository_urls: pulumi.Output[dict[str, str]]
     """Repository name -> repository URL (registry host/name)."""
     repository_arns: pulumi.Output[dict[str, str]]
@@ -320,6 +373,12 @@ class EcrRegistry(pulumi.ComponentResource):
         for hook in args.notifications:
             self._notification(name, args.region, hook, hook.repositories or list(urls), first.registry_id)
 
+        self.ci_role_arn = (
+            self._github_role(name, args.github_oidc, list(arns.values()), first.registry_id)
+            if args.github_oidc is not None
+            else pulumi.Output.from_input(None)
+        )
+
         first_url = next(iter(urls.values()))
         self.registry = first_url.apply(lambda url: url.split("/", 1)[0])
         self.repository_urls = pulumi.Output.all(**urls).apply(dict)
@@ -341,6 +400,7 @@ class EcrRegistry(pulumi.ComponentResource):
                 "lifecyclePolicies": self.lifecycle_policies,
                 "loginCommand": self.login_command,
                 "dockerConfigJson": self.docker_config_json,
+                "ciRoleArn": self.ci_role_arn,
             }
         )
 
@@ -572,3 +632,39 @@ class EcrRegistry(pulumi.ComponentResource):
             region=region,
             opts=child,
         )
+
+    def _github_role(
+        self,
+        name: str,
+        github: GithubOidcRoleArgs,
+        repository_arns: list[pulumi.Output[str]],
+        account: pulumi.Output[str],
+    ) -> pulumi.Output[str | None]:
+        child = pulumi.ResourceOptions(parent=self)
+        if github.create_provider:
+            provider_arn: pulumi.Output[str] = aws.iam.OpenIdConnectProvider(
+                f"{name}-github-oidc",
+                url=f"https://{GITHUB_OIDC_HOST}",
+                client_id_lists=["sts.amazonaws.com"],
+                opts=child,
+            ).arn
+        else:
+            provider_arn = account.apply(
+                lambda account_id: f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}"
+            )
+        role = aws.iam.Role(
+            f"{name}-ci-role",
+            description=f"GitHub Actions of {github.repository} push to ECR",
+            assume_role_policy=provider_arn.apply(
+                lambda arn: json.dumps(github_trust_policy(arn, github.repository, github.refs), indent=2)
+            ),
+            max_session_duration=3600,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-ci-push",
+            role=role.id,
+            policy=pulumi.Output.all(*repository_arns).apply(lambda arns: json.dumps(push_policy(arns), indent=2)),
+            opts=child,
+        )
+        return role.arn

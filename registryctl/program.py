@@ -18,6 +18,7 @@ from components.ecr import (
     EcrRegistry,
     EcrRegistryArgs,
     EcrRepositoryArgs,
+    GithubOidcRoleArgs,
     NotificationArgs,
     PullThroughCacheArgs,
     RegistrySettingsArgs,
@@ -107,8 +108,15 @@ def ecr_args(spec: EcrSpec, production: bool) -> EcrRegistryArgs:
         )
         for hook in spec.notifications
     )
+    github = spec.ci.github_oidc
     return EcrRegistryArgs(
-        region=spec.region, repositories=repositories, registry_settings=settings, notifications=notifications
+        region=spec.region,
+        repositories=repositories,
+        registry_settings=settings,
+        notifications=notifications,
+        github_oidc=GithubOidcRoleArgs(github.repository, tuple(github.refs), github.create_provider)
+        if github is not None
+        else None,
     )
 
 
@@ -154,6 +162,7 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "loginCommand": ecr.login_command,
             "dockerConfigJson": ecr.docker_config_json,
             "lifecyclePolicies": ecr.lifecycle_policies,
+            "ciRoleArn": ecr.ci_role_arn,
         }
     return outputs
 

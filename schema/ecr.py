@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
@@ -250,6 +250,36 @@ class EcrNotification(CamelModel):
     """Which of the declared repositories; default: all."""
 
 
+class EcrGithubOidc(CamelModel):
+    """A role GitHub Actions assumes through OIDC (no stored AWS keys) to push to the declared repositories."""
+
+    repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    """The GitHub repository, owner/name."""
+    refs: list[str] = Field(min_length=1)
+    """Git refs whose workflows may assume the role: refs/heads/<branch> or refs/tags/<tag>, `*` allowed."""
+    create_provider: bool = False
+    """Declare the account's GitHub OIDC provider (once per account). Default: false (it exists)."""
+
+    @field_validator("refs")
+    @classmethod
+    def _refs(cls, refs: list[str]) -> list[str]:
+        for index, ref in enumerate(refs):
+            if not re.fullmatch(r"refs/(heads|tags)/[A-Za-z0-9._/*-]+", ref):
+                raise ValueError(f"[{index}] {ref!r} must be refs/heads/<branch> or refs/tags/<tag> (`*` allowed)")
+            if ref.removeprefix("refs/heads/").removeprefix("refs/tags/").strip("*/") == "":
+                raise ValueError(f"[{index}] {ref!r} matches every branch or tag; name the ones that may push")
+        for index in repeated(refs):
+            raise ValueError(f"[{index}] repeats {refs[index]!r}")
+        return refs
+
+
+class EcrCi(CamelModel):
+    """CI access to the repositories."""
+
+    github_oidc: EcrGithubOidc | None = None
+    """GitHub Actions through OIDC: {repository, refs, createProvider}. Default: none."""
+
+
 class EcrSpec(CamelModel):
     """AWS ECR: private repositories in one account and region."""
 
@@ -265,6 +295,8 @@ class EcrSpec(CamelModel):
     """Registry scanning (needs manageRegistrySettings). Default: unmanaged."""
     replication: list[EcrReplicationRule] = Field(default=[], max_length=10)
     """Replication rules, at most 10 (needs manageRegistrySettings). Default: none."""
+    ci: EcrCi = EcrCi()
+    """CI roles. Default: none."""
     notifications: list[EcrNotification] = []
     """EventBridge notifications of image pushes, deletes and scans to HTTPS endpoints. Default: none."""
     pull_through_cache: list[EcrPullThroughCache] = []

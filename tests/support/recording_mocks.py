@@ -85,6 +85,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             region, secret_name = unwrap(inputs.get("region", "us-east-1")), unwrap(inputs["name"])
             outs["arn"] = f"arn:aws:secretsmanager:{region}:{MOCK_AWS_ACCOUNT}:secret:{secret_name}-AbCdEf"
             return outs["arn"], outs
+        elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            host = str(unwrap(inputs["url"])).removeprefix("https://")
+            outs["arn"] = f"arn:aws:iam::{MOCK_AWS_ACCOUNT}:oidc-provider/{host}"
         elif typ.startswith(("aws:cloudwatch/", "aws:sqs/", "aws:iam/role:")):
             region = unwrap(inputs.get("region", "us-east-1"))
             service = typ.split(":")[1].split("/")[0]
