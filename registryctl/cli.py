@@ -143,6 +143,12 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--json", action="store_true", help="print engine events as JSON lines")
         if name == "outputs":
             command.add_argument("--show-secrets", action="store_true")
+        if name == "gc":
+            command.add_argument(
+                "--delete-untagged",
+                action="store_true",
+                help="also delete manifests no tag names (on registry 2.x this breaks multi-platform images)",
+            )
         if name in ("login", "verify"):
             command.add_argument("--user", help="user to log in as; default: the first")
         command.set_defaults(run=run)

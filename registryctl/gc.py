@@ -1,4 +1,4 @@
-"""`registryctl gc -s STACK`: free the storage of deleted manifests with `registry garbage-collect --delete-untagged`.
+"""`registryctl gc -s STACK [--delete-untagged]`: free the storage of deleted manifests (`registry garbage-collect`).
 
 Distribution's docs warn that garbage collection while pushes run can delete layers a concurrent push still needs.
 So GC runs inside the registry container while the registry is read-only (storage.maintenance.readonly: pushes
@@ -70,7 +70,17 @@ def _restart(container: Any) -> None:
         time.sleep(0.5)
 
 
-def garbage_collect(container: Any, config_path: str, progress: Callable[[str], None]) -> str:
+def gc_command(config_path: str, delete_untagged: bool) -> list[str]:
+    """Plain GC frees every blob no manifest references, which covers the manifests `retention apply` deleted.
+    --delete-untagged also removes manifests no tag names; distribution 2.8 then removes the platform images of
+    multi-platform indexes too (distribution#3178, #3004; proven in tests/e2e/test_retention_apply.py), so it is
+    opt-in."""
+    return ["registry", "garbage-collect", *(["--delete-untagged"] if delete_untagged else []), config_path]
+
+
+def garbage_collect(
+    container: Any, config_path: str, progress: Callable[[str], None], delete_untagged: bool = False
+) -> str:
     """Run GC in a read-only window of the registry container; returns GC's output. Restores the config always."""
     saved_path = config_path + SAVED_SUFFIX
     original = read_file(container, saved_path)  # present only when an earlier gc was interrupted
@@ -85,8 +95,9 @@ def garbage_collect(container: Any, config_path: str, progress: Callable[[str], 
         write_file(container, config_path, read_only_config(original))
         progress("registry restarting read-only (pulls work, pushes are refused)")
         _restart(container)
-        progress("running registry garbage-collect --delete-untagged")
-        result = container.exec_run(["registry", "garbage-collect", "--delete-untagged", config_path])
+        command = gc_command(config_path, delete_untagged)
+        progress(f"running {' '.join(command)}")
+        result = container.exec_run(command)
         output = result.output.decode(errors="replace")
         if result.exit_code != 0:
             raise RegistryCtlError(f"garbage-collect failed ({result.exit_code}): {output.strip()[-500:]}")
@@ -131,7 +142,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         except docker.errors.NotFound:
             raise RegistryCtlError(f"no registry container {name!r}: deploy the stack first") from None
         config_path = registry_layout(spec.self_hosted).config_path
-        output = garbage_collect(container, config_path, lambda m: print(f"gc: {m}", flush=True))
+        output = garbage_collect(container, config_path, lambda m: print(f"gc: {m}", flush=True), args.delete_untagged)
     finally:
         client.close()
     print(gc_summary(output))

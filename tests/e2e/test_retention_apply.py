@@ -64,9 +64,15 @@ class Pushed:
 
 
 def _push_image(
-    user: RegistryUser, auth: tuple[str, str], repository: str, tags: list[str], created: datetime
+    user: RegistryUser,
+    auth: tuple[str, str],
+    repository: str,
+    tags: list[str],
+    created: datetime,
+    architecture: str = "amd64",
 ) -> Pushed:
-    """Push a one-layer image whose config says `created`, under each tag; returns it as the evaluator sees it."""
+    """Push a one-layer image whose config says `created`, under each tag (none: by digest only); returns it as
+    the evaluator sees it."""
     layer_tar = io.BytesIO()
     with tarfile.open(fileobj=layer_tar, mode="w") as tar:
         data = os.urandom(LAYER_BYTES)  # incompressible: GC must free about this many bytes
@@ -76,7 +82,7 @@ def _push_image(
     layer = gzip.compress(layer_tar.getvalue(), mtime=0)
     config = json.dumps(
         {
-            "architecture": "amd64",
+            "architecture": architecture,
             "os": "linux",
             "created": created.strftime("%Y-%m-%dT%H:%M:%S.%f000Z"),  # Go's RFC 3339 with nanoseconds
             "config": {},
@@ -111,17 +117,53 @@ def _push_image(
             ],
         }
     ).encode()
-    for tag in tags:
+    digest = f"sha256:{hashlib.sha256(manifest).hexdigest()}"
+    for reference in tags or [digest]:
         put = user.api(
             "PUT",
-            f"/v2/{repository}/manifests/{tag}",
+            f"/v2/{repository}/manifests/{reference}",
             auth=auth,
             data=manifest,
             headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"},
         )
         assert put.status_code == 201, put.text
-    digest = f"sha256:{hashlib.sha256(manifest).hexdigest()}"
     return Pushed(Image(repository, digest, tuple(sorted(tags)), created), len(layer))
+
+
+INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
+
+
+def _push_index(
+    user: RegistryUser, auth: tuple[str, str], repository: str, tag: str, created: datetime
+) -> tuple[str, list[str]]:
+    """A multi-platform image: two platform images pushed by digest (untagged), and a tagged OCI index over them;
+    returns (index digest, platform digests)."""
+    platforms = [_push_image(user, auth, repository, [], created, arch).image.digest for arch in ("amd64", "arm64")]
+    accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
+    sizes = [
+        len(user.api("GET", f"/v2/{repository}/manifests/{digest}", auth=auth, headers=accept).content)
+        for digest in platforms
+    ]
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": INDEX_TYPE,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                    "digest": digest,
+                    "size": size,
+                    "platform": {"architecture": arch, "os": "linux"},
+                }
+                for digest, size, arch in zip(platforms, sizes, ("amd64", "arm64"), strict=True)
+            ],
+        }
+    ).encode()
+    put = user.api(
+        "PUT", f"/v2/{repository}/manifests/{tag}", auth=auth, data=index, headers={"Content-Type": INDEX_TYPE}
+    )
+    assert put.status_code == 201, put.text
+    return f"sha256:{hashlib.sha256(index).hexdigest()}", platforms
 
 
 @dataclass
@@ -318,3 +360,18 @@ def test_gc_after_an_interrupted_gc_restores_the_config_and_the_registry_takes_p
     assert read_file(container, config_path + SAVED_SUFFIX) is None
     _wait_until_serving(scenario.user, scenario.auth)
     _push_image(scenario.user, scenario.auth, "app", ["after-gc"], NOW)
+
+
+def test_gc_keeps_every_platform_image_of_a_kept_multi_platform_index(scenario: Scenario) -> None:
+    index, platforms = _push_index(scenario.user, scenario.auth, "multi", "latest", NOW - timedelta(days=400))
+    plan, _ = scenario.run("retention", "apply", "-s", scenario.stack, "--now", NOW.isoformat(), "--yes")
+    assert f"keep   multi@{index}" in plan
+    scenario.run("gc", "-s", scenario.stack)
+    _wait_until_serving(scenario.user, scenario.auth)
+    accept = {"Accept": f"{INDEX_TYPE}, application/vnd.docker.distribution.manifest.v2+json"}
+    assert scenario.user.api("GET", "/v2/multi/manifests/latest", auth=scenario.auth, headers=accept).status_code == 200
+    for digest in platforms:  # what `docker pull multi:latest` fetches on each platform
+        manifest = scenario.user.api("GET", f"/v2/multi/manifests/{digest}", auth=scenario.auth, headers=accept)
+        assert manifest.status_code == 200, f"platform image {digest} of the kept index is gone after gc"
+        layer = manifest.json()["layers"][0]["digest"]
+        assert scenario.user.api("GET", f"/v2/multi/blobs/{layer}", auth=scenario.auth).status_code == 200
