@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from components.ecr import EcrRepositoryArgs, tag_is_mutable
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import KeepLatest, RetentionIntent
-from tests.support.engine_aws import AwsApplier, EcrApplier
+from tests.support.engine_aws import AwsApplier, EcrApplier, NotificationApplier
 from tests.support.local_engine import EngineError, LocalEngine
 from tests.support.moto_server import MotoServer
 from tests.support.pulumi_runtime import run_program
@@ -28,6 +28,7 @@ KMS_ARN = "arn:aws:kms:eu-west-1:123456789012:key/0b6f2a4e-0000-4000-8000-000000
 def _engine(moto: MotoServer) -> LocalEngine:
     engine = LocalEngine()
     engine.add_backend(EcrApplier(moto.endpoint, moto.admin_key, moto.admin_secret, REGION).backend())
+    engine.add_backend(NotificationApplier(moto.endpoint, moto.admin_key, moto.admin_secret, REGION).backend())
     engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret, REGION).backend())
     return engine
 
@@ -280,3 +281,66 @@ def test_registry_scanning_and_replication_on_moto_and_pull_through_cache_refuse
     engine.destroy()  # the account-wide settings go back to ECR's defaults
     assert ecr.get_registry_scanning_configuration()["scanningConfiguration"]["scanType"] == "BASIC"
     assert ecr.describe_registry()["replicationConfiguration"]["rules"] == []
+
+
+def test_notifications_and_ci_role_apply_to_eventbridge_sqs_and_iam(moto: MotoServer, prefix: str):
+    engine = _engine(moto)
+    hook_url = f"https://hooks.example.com/{prefix}?key=e2e-not-a-secret"
+    config: dict[str, Any] = {
+        "region": REGION,
+        "repositories": [{"name": f"{prefix}/api"}],
+        "notifications": [
+            {
+                "name": "ci",
+                "url": hook_url,
+                "events": ["push", "scan"],
+                "authHeader": {"name": "X-Hook-Token", "token": "e2e-header-token"},
+            }
+        ],
+        "ci": {"githubOidc": {"repository": "acme/app", "refs": ["refs/heads/main"], "createProvider": True}},
+    }
+    outputs = _apply(engine, config)["ecr"]
+    events, sqs, iam = _client(moto, "events"), _client(moto, "sqs"), _client(moto, "iam")
+    rules = {rule["Name"]: rule for rule in events.list_rules()["Rules"] if rule["Name"].startswith("ecr-hook-ci-rule")}
+    assert sorted(name.rsplit("-", 1)[0] for name in rules) == ["ecr-hook-ci-rule-action", "ecr-hook-ci-rule-scan"]
+    (destination,) = [
+        d for d in events.list_api_destinations()["ApiDestinations"] if d["Name"].startswith("ecr-hook-ci")
+    ]
+    assert destination["InvocationEndpoint"] == hook_url
+    assert destination["HttpMethod"] == "POST"
+    for rule_name, rule in rules.items():
+        assert json.loads(rule["EventPattern"])["detail"]["repository-name"] == [f"{prefix}/api"]
+        (target,) = events.list_targets_by_rule(Rule=rule_name)["Targets"]
+        assert target["Arn"] == destination["ApiDestinationArn"]
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+        queue_arn = target["DeadLetterConfig"]["Arn"]
+        role_name = target["RoleArn"].rsplit("/", 1)[1]
+        (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        assert document["Statement"] == [
+            {"Effect": "Allow", "Action": "events:InvokeApiDestination", "Resource": destination["ApiDestinationArn"]}
+        ]
+    queue_url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]
+    queue_policy = json.loads(
+        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+    )
+    assert sorted(queue_policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(
+        rule["Arn"] for rule in rules.values()
+    )
+    # The CI role: moto holds the trust policy pinned to the repository and ref, and the OIDC provider.
+    ci_role = iam.get_role(RoleName=outputs["ciRoleArn"].rsplit("/", 1)[1])["Role"]
+    trust = ci_role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    condition = trust["Statement"][0]["Condition"]
+    assert condition["StringLike"] == {"token.actions.githubusercontent.com:sub": ["repo:acme/app:ref:refs/heads/main"]}
+    providers = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+    assert trust["Statement"][0]["Principal"]["Federated"] in providers
+
+    engine.begin_run()
+    run_program(engine, stack="dev", config={"registries:ecr": json.dumps(config)})
+    engine.end_run()
+    assert {step.op for step in engine.plan} == {"same"}
+    engine.destroy()
+    assert not [r for r in events.list_rules()["Rules"] if r["Name"].startswith("ecr-hook-ci-rule")]
+    assert not [d for d in events.list_api_destinations()["ApiDestinations"] if d["Name"].startswith("ecr-hook-ci")]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 from botocore.exceptions import ClientError
@@ -24,6 +27,52 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
             "NoncurrentDays": int(rule["noncurrentVersionExpiration"]["noncurrentDays"])
         }
     return out
+
+
+# Error codes with which pulumi-aws's read finds a resource gone (it then leaves state).
+AWS_GONE_CODES = frozenset(
+    {
+        "NoSuchBucket",
+        "404",
+        "NoSuchEntity",
+        "NoSuchPublicAccessBlockConfiguration",
+        "ServerSideEncryptionConfigurationNotFoundError",
+        "OwnershipControlsNotFoundError",
+        "NoSuchLifecycleConfiguration",
+    }
+)
+
+
+def _lifecycle_rule_read(rule: dict[str, Any]) -> dict[str, Any]:
+    """A lifecycle rule as S3 returns it, in the provider's input names (the inverse of _lifecycle_rule)."""
+    out: dict[str, Any] = {"id": rule.get("ID"), "status": rule.get("Status")}
+    out["filter"] = {"prefix": (rule.get("Filter") or {}).get("Prefix", "")}
+    if rule.get("AbortIncompleteMultipartUpload"):
+        days = rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+        out["abortIncompleteMultipartUpload"] = {"daysAfterInitiation": days}
+    if rule.get("NoncurrentVersionExpiration"):
+        out["noncurrentVersionExpiration"] = {"noncurrentDays": rule["NoncurrentVersionExpiration"]["NoncurrentDays"]}
+    return out
+
+
+def _shaped_like(read: Any, declared: Any) -> Any:
+    """The value read back, cut to the keys the declared input has (recursively, lists item by item)."""
+    if isinstance(declared, dict) and isinstance(read, dict):
+        return {k: _shaped_like(read[k], declared[k]) for k in declared if k in read}
+    if isinstance(declared, list) and isinstance(read, list):
+        if len(declared) == len(read):
+            return [_shaped_like(r, d) for r, d in zip(read, declared, strict=True)]
+        return read
+    if isinstance(declared, int | float) and not isinstance(declared, bool) and isinstance(read, int | float):
+        return type(declared)(read)
+    return read
+
+
+def _json_or_none(text: Any) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 class AwsApplier:
@@ -173,7 +222,77 @@ class AwsApplier:
                 raise
 
     def read(self, applied: Applied) -> Read | None:
-        return Read(applied.ident, applied.outputs) if self.exists(applied) else None
+        """Refresh as pulumi-aws reads: each setting described and mapped back to the inputs we set (see
+        AWS_READ_BACK); a setting removed out of band (NoSuch...) leaves state, so the next `up` puts it back."""
+        try:
+            observed = self._read_back(applied)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in AWS_GONE_CODES:
+                return None
+            raise
+        if observed is None:
+            return None
+        observed = {k: v for k, v in observed.items() if k in applied.inputs}  # only the inputs the program set
+        return Read(applied.ident, {**applied.outputs, **observed}, inputs={**applied.inputs, **observed})
+
+    def _read_back(self, applied: Applied) -> dict[str, Any] | None:
+        s3, typ, inputs = self.s3, applied.typ, applied.inputs
+        bucket = inputs.get("bucket")
+        if typ == "aws:s3/bucket:Bucket":
+            s3.head_bucket(Bucket=applied.ident)
+            try:
+                tag_set = s3.get_bucket_tagging(Bucket=applied.ident)["TagSet"]
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "NoSuchTagSet":
+                    raise
+                tag_set = []
+            return {"tags": {t["Key"]: t["Value"] for t in tag_set}} if tag_set or inputs.get("tags") else {}
+        if typ == "aws:s3/bucketVersioning:BucketVersioning":
+            status = s3.get_bucket_versioning(Bucket=bucket).get("Status") or "Disabled"
+            return {"versioningConfiguration": {**inputs["versioningConfiguration"], "status": status}}
+        if typ == "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":
+            block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+            names = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+            return {name[0].lower() + name[1:]: bool(block.get(name)) for name in names}
+        if typ == "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+            rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+            read_rules = []
+            for rule in rules:
+                default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+                by_default = {"sseAlgorithm": default.get("SSEAlgorithm")}
+                if default.get("KMSMasterKeyID"):
+                    by_default["kmsMasterKeyId"] = default["KMSMasterKeyID"]
+                read_rules.append(
+                    {
+                        "applyServerSideEncryptionByDefault": by_default,
+                        "bucketKeyEnabled": bool(rule.get("BucketKeyEnabled")),
+                    }
+                )
+            return {"rules": _shaped_like(read_rules, inputs.get("rules"))}
+        if typ == "aws:s3/bucketOwnershipControls:BucketOwnershipControls":
+            rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+            return {"rule": {"objectOwnership": rules[0]["ObjectOwnership"]}}
+        if typ == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration":
+            rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+            return {"rules": _shaped_like([_lifecycle_rule_read(r) for r in rules], inputs.get("rules"))}
+        if typ == "aws:s3/bucketPolicy:BucketPolicy":
+            s3.head_bucket(Bucket=bucket)  # the policy lives in state only (see create)
+            return {}
+        if typ == "aws:iam/user:User":
+            user = self.iam.get_user(UserName=applied.ident)["User"]
+            tags = {t["Key"]: t["Value"] for t in user.get("Tags") or []}
+            return {"name": user["UserName"], "path": user.get("Path", "/"), **({"tags": tags} if tags else {})}
+        if typ == "aws:iam/userPolicy:UserPolicy":
+            document = self.iam.get_user_policy(UserName=inputs["user"], PolicyName=inputs["name"])["PolicyDocument"]
+            read = json.loads(unquote(document)) if isinstance(document, str) else document
+            # The provider suppresses a diff between equivalent JSON documents: keep the declared text then.
+            same = _json_or_none(inputs.get("policy")) == read
+            return {"policy": inputs["policy"] if same else json.dumps(read)}
+        if typ == "aws:iam/accessKey:AccessKey":
+            keys = self.iam.list_access_keys(UserName=inputs["user"])["AccessKeyMetadata"]
+            match = [k for k in keys if k["AccessKeyId"] == applied.ident]
+            return {"status": match[0]["Status"]} if match else None
+        return {} if self.exists(applied) else None
 
     def backend(self) -> Backend:
         return Backend(
@@ -393,3 +512,178 @@ class EcrApplier:
             read=self.read,
             diff=self.diff,
         )
+
+
+def _physical_name(logical: str) -> str:
+    """What Pulumi's auto-naming gives a resource without an explicit name: the logical name and a random suffix."""
+    return f"{logical}-{uuid.uuid4().hex[:7]}"
+
+
+# Inputs of the notification and CI resource types that the provider applies by replacing the object.
+NOTIFY_REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
+    "aws:iam/role:Role": frozenset({"name", "namePrefix", "path"}),
+    "aws:iam/rolePolicy:RolePolicy": frozenset({"role", "name", "namePrefix"}),
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": frozenset({"url"}),
+    "aws:sqs/queue:Queue": frozenset({"name", "namePrefix", "fifoQueue", "region"}),
+    "aws:sqs/queuePolicy:QueuePolicy": frozenset({"queueUrl", "region"}),
+    "aws:cloudwatch/eventConnection:EventConnection": frozenset({"name", "region"}),
+    "aws:cloudwatch/eventApiDestination:EventApiDestination": frozenset({"name", "region"}),
+    "aws:cloudwatch/eventRule:EventRule": frozenset({"name", "namePrefix", "eventBusName", "region"}),
+    "aws:cloudwatch/eventTarget:EventTarget": frozenset({"rule", "targetId", "eventBusName", "region"}),
+}
+
+
+class NotificationApplier:
+    """Applies what ECR notifications and the CI role declare (EventBridge, SQS, IAM roles, OIDC providers) through
+    boto3 to moto. Register it before AwsApplier, which takes every other aws: type."""
+
+    PREFIXES = tuple(NOTIFY_REPLACE_ON_CHANGE)
+
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, region: str = "us-east-1") -> None:
+        self._session = boto3.Session(
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region
+        )
+        self._endpoint = endpoint
+        self._region = region
+        self.iam = self._session.client("iam", endpoint_url=endpoint)
+
+    def _client(self, service: str, inputs: dict[str, Any]) -> Any:
+        return self._session.client(
+            service, endpoint_url=self._endpoint, region_name=inputs.get("region") or self._region
+        )
+
+    def create(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        iam = self.iam
+        if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            answer = iam.create_open_id_connect_provider(
+                Url=inputs["url"],
+                ClientIDList=inputs["clientIdLists"],
+                ThumbprintList=inputs.get("thumbprintLists") or [],
+            )
+            return answer["OpenIDConnectProviderArn"], {**inputs, "arn": answer["OpenIDConnectProviderArn"]}
+        if typ == "aws:iam/role:Role":
+            role_name = inputs.get("name") or _physical_name(name)
+            role = iam.create_role(
+                RoleName=role_name,
+                AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
+                Description=inputs.get("description", ""),
+                MaxSessionDuration=int(inputs.get("maxSessionDuration", 3600)),
+            )["Role"]
+            return role_name, {**inputs, "name": role_name, "arn": role["Arn"], "uniqueId": role["RoleId"]}
+        if typ == "aws:iam/rolePolicy:RolePolicy":
+            policy_name = inputs.get("name") or _physical_name(name)
+            iam.put_role_policy(RoleName=inputs["role"], PolicyName=policy_name, PolicyDocument=inputs["policy"])
+            return f"{inputs['role']}:{policy_name}", {**inputs, "name": policy_name}
+        if typ == "aws:sqs/queue:Queue":
+            sqs = self._client("sqs", inputs)
+            # Pulumi numbers arrive as floats; SQS wants an integer string.
+            attributes = {"MessageRetentionPeriod": str(int(inputs.get("messageRetentionSeconds", 345600)))}
+            if inputs.get("sqsManagedSseEnabled") is not None:
+                attributes["SqsManagedSseEnabled"] = str(bool(inputs["sqsManagedSseEnabled"])).lower()
+            url = sqs.create_queue(QueueName=inputs.get("name") or _physical_name(name), Attributes=attributes)[
+                "QueueUrl"
+            ]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            return url, {**inputs, "url": url, "arn": arn}
+        if typ == "aws:sqs/queuePolicy:QueuePolicy":
+            self._client("sqs", inputs).set_queue_attributes(
+                QueueUrl=inputs["queueUrl"], Attributes={"Policy": inputs["policy"]}
+            )
+            return inputs["queueUrl"], inputs
+        events = self._client("events", inputs)
+        if typ == "aws:cloudwatch/eventConnection:EventConnection":
+            connection_name = inputs.get("name") or _physical_name(name)
+            api_key = inputs["authParameters"]["apiKey"]
+            answer = events.create_connection(
+                Name=connection_name,
+                Description=inputs.get("description", ""),
+                AuthorizationType=inputs["authorizationType"],
+                AuthParameters={
+                    "ApiKeyAuthParameters": {"ApiKeyName": api_key["key"], "ApiKeyValue": api_key["value"]}
+                },
+            )
+            return connection_name, {**inputs, "name": connection_name, "arn": answer["ConnectionArn"]}
+        if typ == "aws:cloudwatch/eventApiDestination:EventApiDestination":
+            destination_name = inputs.get("name") or _physical_name(name)
+            answer = events.create_api_destination(
+                Name=destination_name,
+                ConnectionArn=inputs["connectionArn"],
+                InvocationEndpoint=inputs["invocationEndpoint"],
+                HttpMethod=inputs["httpMethod"],
+                InvocationRateLimitPerSecond=int(inputs.get("invocationRateLimitPerSecond", 300)),
+            )
+            return destination_name, {**inputs, "name": destination_name, "arn": answer["ApiDestinationArn"]}
+        if typ == "aws:cloudwatch/eventRule:EventRule":
+            rule_name = inputs.get("name") or _physical_name(name)
+            answer = events.put_rule(
+                Name=rule_name,
+                EventPattern=inputs["eventPattern"],
+                Description=inputs.get("description", ""),
+                State="ENABLED",
+            )
+            return rule_name, {**inputs, "name": rule_name, "arn": answer["RuleArn"]}
+        if typ == "aws:cloudwatch/eventTarget:EventTarget":
+            target_id = inputs.get("targetId") or _physical_name(name)
+            target: dict[str, Any] = {"Id": target_id, "Arn": inputs["arn"]}
+            if inputs.get("roleArn"):
+                target["RoleArn"] = inputs["roleArn"]
+            if inputs.get("deadLetterConfig"):
+                target["DeadLetterConfig"] = {"Arn": inputs["deadLetterConfig"]["arn"]}
+            if inputs.get("retryPolicy"):
+                retry = inputs["retryPolicy"]
+                target["RetryPolicy"] = {
+                    "MaximumRetryAttempts": int(retry["maximumRetryAttempts"]),
+                    "MaximumEventAgeInSeconds": int(retry["maximumEventAgeInSeconds"]),
+                }
+            answer = events.put_targets(Rule=inputs["rule"], Targets=[target])
+            if answer.get("FailedEntryCount"):
+                raise RuntimeError(f"put_targets failed: {answer['FailedEntries']}")
+            return f"{inputs['rule']}-{target_id}", {**inputs, "targetId": target_id}
+        raise NotImplementedError(f"local engine: no handler for {typ}")
+
+    def diff(self, old: Applied, news: dict[str, Any]) -> Diff:
+        force_new = NOTIFY_REPLACE_ON_CHANGE[old.typ]
+        changed = sorted(
+            key
+            for key in set(old.inputs) | set(news)
+            if key != "__provider" and unwrap(old.inputs.get(key)) != unwrap(news.get(key))
+        )
+        return Diff(
+            changes=bool(changed), replaces=tuple(k for k in changed if k in force_new), changed_keys=tuple(changed)
+        )
+
+    def update(self, applied: Applied, news: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        if applied.typ == "aws:iam/role:Role":
+            self.iam.update_assume_role_policy(RoleName=applied.ident, PolicyDocument=news["assumeRolePolicy"])
+            return applied.ident, {**applied.outputs, **news}
+        if applied.typ in ("aws:iam/rolePolicy:RolePolicy", "aws:sqs/queuePolicy:QueuePolicy"):
+            return self.create(applied.typ, applied.name, {**news, "name": applied.outputs.get("name")})
+        raise NotImplementedError(f"local engine: in-place update of {applied.typ} is not modelled")
+
+    def delete(self, applied: Applied) -> None:
+        inputs, typ = applied.inputs, applied.typ
+        try:
+            if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+                self.iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=applied.ident)
+            elif typ == "aws:iam/role:Role":
+                self.iam.delete_role(RoleName=applied.ident)
+            elif typ == "aws:iam/rolePolicy:RolePolicy":
+                self.iam.delete_role_policy(RoleName=inputs["role"], PolicyName=applied.outputs["name"])
+            elif typ == "aws:sqs/queue:Queue":
+                self._client("sqs", inputs).delete_queue(QueueUrl=applied.ident)
+            elif typ == "aws:sqs/queuePolicy:QueuePolicy":
+                self._client("sqs", inputs).set_queue_attributes(QueueUrl=applied.ident, Attributes={"Policy": ""})
+            elif typ == "aws:cloudwatch/eventConnection:EventConnection":
+                self._client("events", inputs).delete_connection(Name=applied.ident)
+            elif typ == "aws:cloudwatch/eventApiDestination:EventApiDestination":
+                self._client("events", inputs).delete_api_destination(Name=applied.ident)
+            elif typ == "aws:cloudwatch/eventRule:EventRule":
+                self._client("events", inputs).delete_rule(Name=applied.ident)
+            elif typ == "aws:cloudwatch/eventTarget:EventTarget":
+                self._client("events", inputs).remove_targets(Rule=inputs["rule"], Ids=[applied.outputs["targetId"]])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("NoSuchEntity", "ResourceNotFoundException"):
+                raise
+
+    def backend(self) -> Backend:
+        return Backend(self.PREFIXES, self.create, delete=self.delete, update=self.update, diff=self.diff)
