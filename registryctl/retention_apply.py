@@ -149,6 +149,15 @@ class Listing:
 
     images: list[Image] = field(default_factory=list)
     unknown_time: set[tuple[str, str]] = field(default_factory=set)
+    platforms: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    """Per multi-platform index: the digests of its platform images (untagged manifests of the same repository)."""
+
+    def platform_leftovers(self, outcome: Outcome) -> frozenset[tuple[str, str]]:
+        """Platform images of expired indexes that no kept index and no kept tag still needs: deleting the index
+        alone would leave them linked, so gc could not free them."""
+        expired = {(r, d) for (r, i), ds in self.platforms.items() if (r, i) in outcome.expire for d in ds}
+        needed = {(r, d) for (r, i), ds in self.platforms.items() if (r, i) not in outcome.expire for d in ds}
+        return frozenset(expired - needed - outcome.keep)
 
 
 def list_images(api: RegistryApi, now: datetime, progress: Callable[[str], None]) -> Listing:
@@ -163,6 +172,9 @@ def list_images(api: RegistryApi, now: datetime, progress: Callable[[str], None]
             tags_by_digest.setdefault(digest, []).append(tag)
             manifests[digest] = manifest
         for digest, tags in tags_by_digest.items():
+            if "manifests" in manifests[digest]:
+                children = tuple(str(child["digest"]) for child in manifests[digest]["manifests"])
+                listing.platforms[(repository, digest)] = children
             created = pushed_at(api, repository, manifests[digest])
             if created is None:  # unknown age: newest, so no age rule can delete it
                 listing.unknown_time.add((repository, digest))
@@ -186,6 +198,8 @@ def format_plan(intent: RetentionIntent, listing: Listing, outcome: Outcome) -> 
             f"{action:<6} {image.repository}@{image.digest} pushed {when} tags {tags} ({governing_rule(intent, image)})"
         )
     lines.append(f"{len(outcome.expire)} to delete, {len(outcome.keep)} to keep")
+    if leftovers := listing.platform_leftovers(outcome):
+        lines.append(f"and {len(leftovers)} platform images of the expired multi-platform indexes")
     return "\n".join(lines)
 
 
@@ -255,6 +269,8 @@ def run_apply(
                 print("dry run: nothing deleted; run again with --yes to delete", file=out)
                 return outcome
             deleted = delete_expired(api, outcome.expire, out, progress, interval)
+            # After the indexes: a crash in between leaves orphaned platform images, never a broken kept image.
+            deleted += delete_expired(api, listing.platform_leftovers(outcome), out, progress, interval)
             print(f"deleted {deleted} manifests; run `registryctl gc -s STACK` to free their storage", file=out)
             return outcome
         finally:

@@ -364,11 +364,17 @@ def test_gc_after_an_interrupted_gc_restores_the_config_and_the_registry_takes_p
 
 def test_gc_keeps_every_platform_image_of_a_kept_multi_platform_index(scenario: Scenario) -> None:
     index, platforms = _push_index(scenario.user, scenario.auth, "multi", "latest", NOW - timedelta(days=400))
+    old_index, old_platforms = _push_index(scenario.user, scenario.auth, "multi", "old", NOW - timedelta(days=400))
     plan, _ = scenario.run("retention", "apply", "-s", scenario.stack, "--now", NOW.isoformat(), "--yes")
     assert f"keep   multi@{index}" in plan
+    assert f"expire multi@{old_index}" in plan
+    assert "and 2 platform images of the expired multi-platform indexes" in plan
+    accept = {"Accept": f"{INDEX_TYPE}, application/vnd.docker.distribution.manifest.v2+json"}
+    for digest in [old_index, *old_platforms]:  # the expired index goes with its platform images
+        gone = scenario.user.api("GET", f"/v2/multi/manifests/{digest}", auth=scenario.auth, headers=accept)
+        assert gone.status_code == 404, f"{digest} of the expired index is still served"
     scenario.run("gc", "-s", scenario.stack)
     _wait_until_serving(scenario.user, scenario.auth)
-    accept = {"Accept": f"{INDEX_TYPE}, application/vnd.docker.distribution.manifest.v2+json"}
     assert scenario.user.api("GET", "/v2/multi/manifests/latest", auth=scenario.auth, headers=accept).status_code == 200
     for digest in platforms:  # what `docker pull multi:latest` fetches on each platform
         manifest = scenario.user.api("GET", f"/v2/multi/manifests/{digest}", auth=scenario.auth, headers=accept)

@@ -19,11 +19,11 @@ import pytest
 import yaml
 
 import registryctl.cli
-from components.retention.model import RetentionIntent
+from components.retention.model import Outcome, RetentionIntent
 from registryctl.cli import EXIT_CONFIG, EXIT_FAILED, main
 from registryctl.gc import read_only_config
 from registryctl.registry_client import RegistryCtlError
-from registryctl.retention_apply import RegistryApi, delete_expired, list_images, parse_created, run_apply
+from registryctl.retention_apply import Listing, RegistryApi, delete_expired, list_images, parse_created, run_apply
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -242,3 +242,9 @@ def test_gc_with_deletes_disabled_says_which_key(project, capsys):
     _stack(project, {"storage": {"kind": "filesystem", "deleteEnabled": False}})
     assert main(["gc", "-s", "local"]) == EXIT_FAILED
     assert "registries:selfHosted.storage.deleteEnabled is false" in capsys.readouterr().err
+
+
+def test_platform_images_go_with_their_expired_index_unless_a_kept_index_or_tag_needs_them():
+    listing = Listing(platforms={("app", "old"): ("a", "shared", "tagged"), ("app", "new"): ("shared", "b")})
+    outcome = Outcome(expire=frozenset({("app", "old")}), keep=frozenset({("app", "new"), ("app", "tagged")}))
+    assert listing.platform_leftovers(outcome) == {("app", "a")}
