@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime.config import CONFIG, get_config_env
+from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from components.dockerhub import DockerHub, DockerHubArgs
 from components.ecr import (
@@ -26,8 +26,8 @@ from components.ecr import (
     ReplicationRuleArgs,
 )
 from components.selfhosted import SelfHostedRegistry, SelfHostedRegistryArgs
-from schema import PROJECT, StackSpec, load_stack_spec
-from schema.ecr import PTC_UPSTREAMS, EcrRepositorySettings, EcrSpec, retention_intent
+from schema import PROJECT, ConfigError, StackSpec, load_stack_spec
+from schema.ecr import PTC_UPSTREAMS, EcrRepositorySettings, EcrSpec, plain_secret_problems, retention_intent
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,10 @@ def read_raw_config() -> dict[str, Any]:
 
 
 def load_spec() -> StackSpec:
-    return load_stack_spec(read_raw_config(), pulumi.get_stack(), PROJECT_DIR)
+    spec = load_stack_spec(read_raw_config(), pulumi.get_stack(), PROJECT_DIR)
+    if spec.ecr is not None and (problems := plain_secret_problems(spec.ecr, is_config_secret(f"{PROJECT}:ecr"))):
+        raise ConfigError(problems)
+    return spec
 
 
 def _ecr_repository_args(name: str, settings: EcrRepositorySettings, production: bool) -> EcrRepositoryArgs:

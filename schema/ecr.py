@@ -442,8 +442,33 @@ def _notification_problems(spec: EcrSpec) -> list[ConfigProblem]:
     return problems
 
 
+def plain_secret_problems(spec: EcrSpec, section_is_secret: bool) -> list[ConfigProblem]:
+    """Secrets in a `registries:ecr` that is not stored encrypted: named, never shown. `pulumi config set --secret
+    --path` encrypts the whole key, so a plain key holding a token or a hook URL was set without --secret."""
+    if section_is_secret:
+        return []
+    root = "registries:ecr"
+    how = "must be set as a secret: pulumi config set --secret --path '{path}' <value>"
+    paths = [f"{root}.notifications[{i}].url" for i, _ in enumerate(spec.notifications)]
+    paths += [f"{root}.notifications[{i}].authHeader.token" for i, _ in enumerate(spec.notifications)]
+    paths += [
+        f"{root}.pullThroughCache[{i}].credentials.token"
+        for i, rule in enumerate(spec.pull_through_cache)
+        if rule.credentials is not None
+    ]
+    return [ConfigProblem(path, "a value in plain text (not shown)", how.format(path=path)) for path in paths]
+
+
 def _snake(key: str) -> str:
     return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key)
 
 
-__all__ = ["EcrEncryption", "EcrRepositorySettings", "EcrRepositorySpec", "EcrSpec", "ecr_problems", "retention_intent"]
+__all__ = [
+    "EcrEncryption",
+    "EcrRepositorySettings",
+    "EcrRepositorySpec",
+    "EcrSpec",
+    "ecr_problems",
+    "plain_secret_problems",
+    "retention_intent",
+]

@@ -35,7 +35,10 @@ def _engine(moto: MotoServer) -> LocalEngine:
 
 def _apply(engine: LocalEngine, ecr: dict[str, Any], stack: str = "dev") -> dict[str, Any]:
     engine.begin_run()
-    outputs = run_program(engine, stack=stack, config={"registries:ecr": json.dumps(ecr)})
+    # Set as `pulumi config set --secret --path` leaves it: the whole key encrypted (it may hold tokens).
+    outputs = run_program(
+        engine, stack=stack, config={"registries:ecr": json.dumps(ecr)}, secret_keys=["registries:ecr"]
+    )
     engine.end_run()
     return {key: value.value for key, value in outputs.items()}
 
@@ -337,9 +340,7 @@ def test_notifications_and_ci_role_apply_to_eventbridge_sqs_and_iam(moto: MotoSe
     providers = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
     assert trust["Statement"][0]["Principal"]["Federated"] in providers
 
-    engine.begin_run()
-    run_program(engine, stack="dev", config={"registries:ecr": json.dumps(config)})
-    engine.end_run()
+    _apply(engine, config)
     assert {step.op for step in engine.plan} == {"same"}
     engine.destroy()
     assert not [r for r in events.list_rules()["Rules"] if r["Name"].startswith("ecr-hook-ci-rule")]

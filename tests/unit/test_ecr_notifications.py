@@ -174,3 +174,18 @@ def test_bad_notifications_are_named_without_showing_the_url():
         load_stack_spec({"ecr": {**ECR, "notifications": [{"name": "x", "url": HOOK_URL, "events": ["pull"]}]}}, "dev")
     assert problem_at(caught.value, f"{root}[0].authHeader").allowed == "required key is missing"
     assert "push" in problem_at(caught.value, f"{root}[0].events[0]").allowed
+
+
+def test_a_secret_given_in_plain_text_is_refused_before_any_resource(run):
+    with pytest.raises(ConfigError) as caught:
+        run(ecr=ECR, secret=False)
+    error = caught.value
+    assert error.paths == [
+        "registries:ecr.notifications[0].url",
+        "registries:ecr.notifications[1].url",
+        "registries:ecr.notifications[0].authHeader.token",
+        "registries:ecr.notifications[1].authHeader.token",
+    ]
+    assert "pulumi config set --secret --path" in str(error)
+    assert HOOK_URL not in str(error)
+    assert HOOK_TOKEN not in str(error)

@@ -160,3 +160,10 @@ def test_registry_settings_that_ecr_would_refuse():
     assert "repeats" in problem_at(error, f"{root}.pullThroughCache[2].prefix").allowed
     assert "t0ken-1" not in str(error)
     assert len(error.problems) == 4, error.paths
+
+
+def test_an_upstream_token_in_plain_text_is_refused(run):
+    with pytest.raises(ConfigError) as caught:
+        run(ecr=SETTINGS, secret=False)
+    assert caught.value.paths == ["registries:ecr.pullThroughCache[0].credentials.token"]
+    assert HUB_TOKEN not in str(caught.value)
