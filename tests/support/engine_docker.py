@@ -65,6 +65,152 @@ def _upload_tar(uploads: list[dict[str, Any]]) -> bytes:
     return buffer.getvalue()
 
 
+# -- refresh: what pulumi-docker's read sets, mapped back to the inputs we declare -----------------------
+# The provider (kreuzwerker v3) reads a container's image, restart, ports, healthcheck, name, command,
+# entrypoint, user and network mode, but neither its env nor its labels ("taken over from the image");
+# a volume's and a network's labels, driver and options, and a network's internal/attachable/ipv6 flags.
+# Only the inputs the program set are mapped back (a faithful subset: see tests/support/README.md).
+CONTAINER_READ_BACK = (
+    "name",
+    "image",
+    "restart",
+    "ports",
+    "healthcheck",
+    "command",
+    "entrypoints",
+    "user",
+    "networkMode",
+)
+VOLUME_READ_BACK = ("name", "driver", "driverOpts", "labels")
+NETWORK_READ_BACK = ("name", "driver", "options", "labels", "internal", "attachable", "ipv6")
+
+
+def go_duration(nanoseconds: int) -> str:
+    """A duration as Go's time.Duration.String() prints it ("5s", "1m30s", "250ms", "0s"), as the provider reads it."""
+    if nanoseconds == 0:
+        return "0s"
+    if nanoseconds < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if nanoseconds >= size:
+                return f"{nanoseconds / size:g}{unit}"
+    hours, rest = divmod(nanoseconds, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    seconds = f"{rest / 1_000_000_000:.9f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{seconds}"
+    return f"{minutes}m{seconds}" if minutes else seconds
+
+
+def _shaped_like(read: Any, declared: Any) -> Any:
+    """The value read back, cut to the keys the declared input has (a dict, or a list of dicts)."""
+    if isinstance(declared, dict) and isinstance(read, dict):
+        return {k: _shaped_like(read[k], declared[k]) for k in declared if k in read}
+    if isinstance(declared, list) and isinstance(read, list):
+        keys = {k for item in declared if isinstance(item, dict) for k in item}
+        return [{k: v for k, v in item.items() if k in keys} if isinstance(item, dict) else item for item in read]
+    return read
+
+
+def _in_declared_order(read: list[Any], declared: list[Any]) -> list[Any]:
+    """A set-like list (labels, ports) in the order the program declared it; what it does not declare, after."""
+    remaining = list(read)
+    ordered = []
+    for item in declared:
+        if item in remaining:
+            remaining.remove(item)
+            ordered.append(item)
+    return ordered + sorted(remaining, key=repr)
+
+
+def _label_set(labels: dict[str, str] | None, session: str) -> list[dict[str, str]]:
+    # The harness's own session label is not the program's: leave it out of what refresh reports.
+    return [{"label": k, "value": v} for k, v in (labels or {}).items() if not (k == E2E_LABEL and v == session)]
+
+
+def _observed(read: dict[str, Any], inputs: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    observed: dict[str, Any] = {}
+    for key in keys:
+        if key not in inputs or key not in read:
+            continue
+        value = _shaped_like(read[key], inputs[key])
+        if isinstance(value, list) and key in ("labels", "ports"):
+            value = _in_declared_order(value, inputs[key])
+        observed[key] = value
+    return observed
+
+
+def _container_ports(ports: dict[str, Any] | None) -> list[dict[str, Any]]:
+    out = []
+    for spec, bindings in (ports or {}).items():
+        internal, _, protocol = spec.partition("/")
+        ips = {b.get("HostIp") for b in bindings or []}
+        for binding in bindings or []:
+            if binding.get("HostIp") == "::" and "0.0.0.0" in ips:  # Docker's dual-stack twin of 0.0.0.0
+                continue
+            out.append(
+                {
+                    "internal": int(internal),
+                    "external": int(binding["HostPort"]),
+                    "ip": binding.get("HostIp") or "0.0.0.0",
+                    "protocol": protocol or "tcp",
+                }
+            )
+    return out
+
+
+def container_read_back(attrs: dict[str, Any], inputs: dict[str, Any], session: str = "") -> dict[str, Any]:
+    """A container's inspect document as the inputs the program set (pulumi-docker's read, that subset)."""
+    config, host = attrs.get("Config") or {}, attrs.get("HostConfig") or {}
+    read: dict[str, Any] = {
+        "name": attrs.get("Name", "").lstrip("/"),
+        "image": attrs.get("Image"),
+        "restart": (host.get("RestartPolicy") or {}).get("Name") or "no",
+        "ports": _container_ports((attrs.get("NetworkSettings") or {}).get("Ports")),
+        "command": config.get("Cmd"),
+        "entrypoints": config.get("Entrypoint"),
+        "user": config.get("User"),
+        "networkMode": host.get("NetworkMode"),
+    }
+    check = config.get("Healthcheck")
+    if check:
+        read["healthcheck"] = {
+            "tests": check.get("Test"),
+            "interval": go_duration(check.get("Interval", 0)),
+            "timeout": go_duration(check.get("Timeout", 0)),
+            "startPeriod": go_duration(check.get("StartPeriod", 0)),
+            "retries": check.get("Retries", 0),
+        }
+    return _observed(read, inputs, CONTAINER_READ_BACK)
+
+
+def volume_read_back(attrs: dict[str, Any], inputs: dict[str, Any], session: str = "") -> dict[str, Any]:
+    read = {
+        "name": attrs.get("Name"),
+        "driver": attrs.get("Driver"),
+        "driverOpts": attrs.get("Options") or {},
+        "labels": _label_set(attrs.get("Labels"), session),
+    }
+    return _observed(read, inputs, VOLUME_READ_BACK)
+
+
+def network_read_back(attrs: dict[str, Any], inputs: dict[str, Any], session: str = "") -> dict[str, Any]:
+    read = {
+        "name": attrs.get("Name"),
+        "driver": attrs.get("Driver"),
+        "options": attrs.get("Options") or {},
+        "labels": _label_set(attrs.get("Labels"), session),
+        "internal": bool(attrs.get("Internal")),
+        "attachable": bool(attrs.get("Attachable")),
+        "ipv6": bool(attrs.get("EnableIPv6")),
+    }
+    return _observed(read, inputs, NETWORK_READ_BACK)
+
+
+def _network_datas(attrs: dict[str, Any]) -> list[dict[str, Any]]:
+    networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    return [{"networkName": n, "ipAddress": d.get("IPAddress", "")} for n, d in networks.items()]
+
+
 class DockerApplier:
     """Creates, checks and deletes Docker objects; every object it makes carries the session label."""
 
@@ -192,8 +338,7 @@ class DockerApplier:
 
     @staticmethod
     def _network_datas(container: Container) -> list[dict[str, Any]]:
-        networks = container.attrs["NetworkSettings"].get("Networks") or {}
-        return [{"networkName": n, "ipAddress": d.get("IPAddress", "")} for n, d in networks.items()]
+        return _network_datas(container.attrs)
 
     # -- exists / delete ------------------------------------------------------------------------
     def exists(self, typ: str, ident: str) -> bool:
@@ -209,17 +354,45 @@ class DockerApplier:
             return False
 
     def read(self, applied: Applied) -> Read | None:
-        """Refresh: inspect the object; a container that is gone, or stopped although it must run, is gone
-        (pulumi-docker's read drops such a container, so the next `up` creates it again)."""
-        if not self.exists(applied.typ, applied.ident):
+        """Refresh as pulumi-docker reads (by ID): the object inspected and mapped back to the inputs we set
+        (see CONTAINER_READ_BACK); a container stopped although it must run is removed and leaves state, as the
+        provider's read does (its refresh wait fails with "container failed to be created" and it deletes)."""
+        try:
+            found = self._inspect(applied)
+        except docker.errors.NotFound:
             return None
-        outputs = dict(applied.outputs)
+        if found is None:
+            return None
         if applied.typ == "docker:index/container:Container":
-            container = self.client.containers.get(applied.ident)
-            if applied.inputs.get("mustRun", True) and container.status != "running":
+            if applied.inputs.get("mustRun", True) and not found["State"].get("Running"):
+                self.delete(
+                    applied.typ, applied.ident, remove_volumes=applied.inputs.get("removeVolumes", True) is not False
+                )
                 return None
-            outputs["networkDatas"] = self._network_datas(container)
-        return Read(applied.ident, outputs)
+            observed = container_read_back(found, applied.inputs, self.session)
+            outputs = {**applied.outputs, **observed}
+            if "networkDatas" in applied.outputs:  # a computed output our create records
+                outputs["networkDatas"] = _network_datas(found)
+        elif applied.typ == "docker:index/remoteImage:RemoteImage":
+            observed = {}
+            outputs = {**applied.outputs, "imageId": found["Id"], "repoDigest": (found.get("RepoDigests") or [""])[0]}
+        else:
+            reader = volume_read_back if applied.typ == "docker:index/volume:Volume" else network_read_back
+            observed = reader(found, applied.inputs, self.session)
+            outputs = {**applied.outputs, **observed}
+        return Read(applied.ident, outputs, inputs={**applied.inputs, **observed})
+
+    def _inspect(self, applied: Applied) -> dict[str, Any] | None:
+        """The object's inspect document, as the provider fetches it by ID (an image: by its name)."""
+        if applied.typ == "docker:index/container:Container":
+            return self.client.api.inspect_container(applied.ident)
+        if applied.typ == "docker:index/volume:Volume":
+            return self.client.api.inspect_volume(applied.ident)
+        if applied.typ == "docker:index/network:Network":
+            return self.client.api.inspect_network(applied.ident)
+        if applied.typ == "docker:index/remoteImage:RemoteImage":
+            return self.client.api.inspect_image(applied.inputs["name"])
+        return None
 
     def update(self, applied: Applied, news: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         """In-place update: a container's restart policy and limits (pulumi-docker calls ContainerUpdate);
@@ -255,7 +428,7 @@ class DockerApplier:
 
     def remove_everything(self) -> None:
         """Teardown: every container, network and volume this session labelled."""
-        selector = {"label": f"{E2E_LABEL}={self.session}"}
+        selector: dict[str, str | list[str] | bool] = {"label": f"{E2E_LABEL}={self.session}"}
         for container in self.client.containers.list(all=True, filters=selector):
             container.remove(force=True, v=True)
         for network in self.client.networks.list(filters=selector):

@@ -293,19 +293,128 @@ def _top_key(path: str) -> str:
     return path.split(".", 1)[0].split("[", 1)[0]
 
 
+_MISSING = object()
+PathSegment = str | int
+
+
+def parse_property_path(path: str) -> list[PathSegment]:
+    """A Pulumi property path (`a.b`, `a[0].b`, `a["x.y"]`, `a[*]`, `*`) as keys and indices."""
+    segments: list[PathSegment] = []
+    i, n = 0, len(path)
+    while i < n:
+        if path[i] == "[":
+            end = path.find("]", i)
+            if path.startswith(('["', "['"), i):
+                quote = path[i + 1]
+                close = path.find(quote + "]", i + 2)
+                if close < 0:
+                    raise ValueError(f"invalid property path {path!r}: unterminated quoted key")
+                segments.append(path[i + 2 : close])
+                i = close + 2
+            elif end < 0:
+                raise ValueError(f"invalid property path {path!r}: missing ']'")
+            else:
+                inner = path[i + 1 : end]
+                if inner == "*":
+                    segments.append("*")
+                elif inner.isdigit():
+                    segments.append(int(inner))
+                else:
+                    raise ValueError(
+                        f"invalid property path {path!r}: index {inner!r} is not a number, * or a quoted key"
+                    )
+                i = end + 1
+            if i < n and path[i] == ".":
+                i += 1
+            continue
+        end = min((j for j in (path.find(".", i), path.find("[", i)) if j >= 0), default=n)
+        if end == i:
+            raise ValueError(f"invalid property path {path!r}: empty key at {i}")
+        segments.append(path[i:end])
+        i = end + 1 if end < n and path[end] == "." else end
+    if not segments:
+        raise ValueError("invalid property path ''")
+    return segments
+
+
+def _get(value: Any, segment: PathSegment) -> Any:
+    if isinstance(segment, int):
+        return value[segment] if isinstance(value, list) and 0 <= segment < len(value) else _MISSING
+    return value.get(segment, _MISSING) if isinstance(value, dict) else _MISSING
+
+
+def _children(old: Any, new: Any) -> list[PathSegment]:
+    """What a `*` segment stands for: every key or index of either side."""
+    if isinstance(old, dict) or isinstance(new, dict):
+        keys = [*(old if isinstance(old, dict) else {}), *(new if isinstance(new, dict) else {})]
+        return list(dict.fromkeys(keys))
+    longest = max(len(old) if isinstance(old, list) else 0, len(new) if isinstance(new, list) else 0)
+    return list(range(longest))
+
+
+def _reset(old: Any, new: Any, segments: list[PathSegment]) -> tuple[Any, bool]:
+    """Pulumi's PropertyPath.Reset: the value at the path in `new` becomes the one in `old`; where `old`
+    has none it is deleted from `new`. Returns (new value, False when `new` lacks the path's parent)."""
+    head, rest = segments[0], segments[1:]
+    if head == "*":
+        ok = True
+        for child in _children(old, new):
+            new, child_ok = _reset(old, new, [child, *rest])
+            ok = ok and child_ok
+        return new, ok
+    old_child, new_child = _get(old, head), _get(new, head)
+    if rest:
+        if old_child is _MISSING and new_child is _MISSING:
+            return new, True
+        if new_child is _MISSING:
+            return new, False
+        value, ok = _reset(None if old_child is _MISSING else old_child, new_child, rest)
+    else:
+        if old_child is _MISSING and new_child is _MISSING:
+            return new, True
+        value = old_child
+        ok = True
+    if isinstance(new, dict):
+        new = dict(new)
+        if value is _MISSING:
+            new.pop(head, None)
+        else:
+            new[head] = value
+        return new, ok
+    if isinstance(new, list) and isinstance(head, int):
+        new = list(new)
+        if value is _MISSING:
+            if head < len(new):
+                del new[head]
+        elif head < len(new):
+            new[head] = value
+        elif head == len(new):
+            new.append(value)
+        else:
+            return new, False
+        return new, ok
+    return new, False
+
+
 def _apply_ignore_changes(olds: dict[str, Any] | None, news: dict[str, Any], ignore: Iterable[str]) -> dict[str, Any]:
-    """Keep the old value of each ignored input, as the engine does before it diffs (top-level keys)."""
+    """Keep the old value at each ignored property path, as the engine does before it diffs (processIgnoreChanges:
+    PropertyPath.Reset from the old inputs); a path whose parent the new inputs lack fails the step."""
     if olds is None:
         return news
-    out = dict(news)
+    provider = news.get(PROVIDER_KEY, _MISSING)
+    out = _props(news)
+    invalid: list[str] = []
     for path in ignore:
-        key = _top_key(path)
-        if key == "*":
-            return {**olds, PROVIDER_KEY: news.get(PROVIDER_KEY)} if PROVIDER_KEY in news else dict(olds)
-        if key in olds:
-            out[key] = olds[key]
-        else:
-            out.pop(key, None)
+        out, ok = _reset(olds, out, parse_property_path(path))
+        if not ok:
+            invalid.append(path)
+    if invalid:
+        raise EngineError(
+            "cannot ignore changes to the following properties because one or more elements of the path are missing: "
+            + ", ".join(f'"{p}"' for p in invalid)
+        )
+    if provider is not _MISSING:
+        out[PROVIDER_KEY] = provider
     return out
 
 

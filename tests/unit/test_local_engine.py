@@ -9,10 +9,12 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import bcrypt
+import docker.errors as docker_errors
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
@@ -22,6 +24,7 @@ from cryptography import x509
 from pulumi._types import input_type_py_to_pulumi_names
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+from tests.support.engine_docker import E2E_LABEL, DockerApplier, _ns, container_read_back, go_duration
 from tests.support.engine_dynamic import dynamic_backend
 from tests.support.engine_tls import issue_chain
 from tests.support.local_engine import (
@@ -32,6 +35,8 @@ from tests.support.local_engine import (
     EngineError,
     LocalEngine,
     Read,
+    _apply_ignore_changes,
+    parse_property_path,
     table_diff,
 )
 from tests.support.pulumi_runtime import StackOutput, is_secret, run_program, unwrap
@@ -582,3 +587,256 @@ def test_after_a_failed_step_the_engine_applies_nothing_more_and_deletes_nothing
     with pytest.raises(EngineError, match="nothing it would delete was deleted"):
         engine.end_run()
     assert ("delete", "old") not in fake.calls
+
+
+# -- ignoreChanges: Pulumi property paths ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("path", "segments"),
+    [
+        ("labels", ["labels"]),
+        ("labels[0].value", ["labels", 0, "value"]),
+        ("healthcheck.interval", ["healthcheck", "interval"]),
+        ("tags.Owner", ["tags", "Owner"]),
+        ('tags["team.name"]', ["tags", "team.name"]),
+        ("ports[*].external", ["ports", "*", "external"]),
+        ("*", ["*"]),
+    ],
+)
+def test_property_paths_parse_as_pulumi_writes_them(path, segments):
+    assert parse_property_path(path) == segments
+
+
+def _labelled_container(value: str, interval: str, retries: int, **opts: Any) -> Callable[[], dict[str, Any]]:
+    def program() -> dict[str, Any]:
+        container = docker.Container(
+            "c",
+            name="c1",
+            image="sha256:abc",
+            labels=[docker.ContainerLabelArgs(label="team", value=value)],
+            healthcheck=docker.ContainerHealthcheckArgs(tests=["CMD", "true"], interval=interval, retries=retries),
+            opts=pulumi.ResourceOptions(**opts),
+        )
+        return {"c": container.name}
+
+    return program
+
+
+def test_ignore_changes_below_the_top_level_keeps_only_that_path():
+    engine, fake = _engine()
+    ignore = ["labels[0].value", "healthcheck.interval"]
+    _up(engine, _labelled_container("a", "5s", 3, ignore_changes=ignore))
+    _up(engine, _labelled_container("b", "9s", 3, ignore_changes=ignore))
+    assert engine.changed() == [], "the ignored paths kept their old values"
+    _up(engine, _labelled_container("b", "9s", 4, ignore_changes=ignore))
+    assert engine.changed() == [("update", CONTAINER, "c")], "a sibling of an ignored path still diffs"
+    kept = engine.find(CONTAINER, "c").inputs["healthcheck"]
+    assert (kept["interval"], kept["retries"]) == ("5s", 4)
+    assert engine.find(CONTAINER, "c").inputs["labels"] == [{"label": "team", "value": "a"}]
+    assert ("update", "c1") in fake.calls
+
+
+def test_ignore_changes_of_a_map_key_and_a_wildcard():
+    olds = {"tags": {"Owner": "ops", "Env": "dev"}, "ports": [{"internal": 1, "external": 10}]}
+    news = {"tags": {"Owner": "me", "Env": "prod"}, "ports": [{"internal": 1, "external": 11}]}
+    kept = _apply_ignore_changes(olds, news, ["tags.Owner", "ports[*].external"])
+    assert kept == {"tags": {"Owner": "ops", "Env": "prod"}, "ports": [{"internal": 1, "external": 10}]}
+    # A path the old inputs lack is dropped from the new ones, as PropertyPath.Reset does.
+    assert _apply_ignore_changes({"tags": {}}, {"tags": {"Owner": "me"}}, ["tags.Owner"]) == {"tags": {}}
+
+
+def test_ignore_changes_of_a_path_whose_parent_the_new_inputs_lack_fails_as_pulumi_does():
+    with pytest.raises(EngineError, match=r'one or more elements of the path are missing: "healthcheck\.interval"'):
+        _apply_ignore_changes({"healthcheck": {"interval": "5s"}}, {}, ["healthcheck.interval"])
+
+
+# -- refresh reads Docker objects back as pulumi-docker does -------------------------------------------------
+class FakeDockerApi:
+    """The inspect documents of FakeDocker's objects, as the Docker Engine API returns them; a test edits
+    them to make out-of-band drift."""
+
+    def __init__(self, fake: FakeDocker, session: str) -> None:
+        self.fake, self.session = fake, session
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    def document(self, ident: str) -> dict[str, Any]:
+        if ident not in self.fake.objects:
+            raise docker_errors.NotFound(f"No such object: {ident}")
+        obj = self.fake.objects[ident]
+        if ident not in self.documents or self.documents[ident]["_inputs"] is not obj["inputs"]:
+            self.documents[ident] = self._inspect(obj["typ"], obj["name"], obj["inputs"])
+        return self.documents[ident]
+
+    def _inspect(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        labels = {item["label"]: item["value"] for item in inputs.get("labels") or []} | {E2E_LABEL: self.session}
+        doc: dict[str, Any] = {"_inputs": inputs, "Name": name, "Labels": labels}
+        if typ == CONTAINER:
+            ports: dict[str, list[dict[str, str]]] = {}
+            for port in inputs.get("ports") or []:
+                ip = port.get("ip", "0.0.0.0")
+                bindings = [{"HostIp": ip, "HostPort": str(int(port["external"]))}]
+                bindings += [{"HostIp": "::", "HostPort": str(int(port["external"]))}] if ip == "0.0.0.0" else []
+                ports[f"{int(port['internal'])}/{port.get('protocol', 'tcp')}"] = bindings
+            check = inputs.get("healthcheck") or {}
+            doc = {
+                "_inputs": inputs,
+                "Name": f"/{name}",
+                "Image": inputs["image"],
+                "State": {"Running": True},
+                "Config": {
+                    "Labels": labels,
+                    "Env": list(inputs.get("envs") or []),
+                    "Healthcheck": {
+                        "Test": check.get("tests"),
+                        "Interval": _ns(check.get("interval", "30s")),
+                        "Timeout": _ns(check.get("timeout", "30s")),
+                        "StartPeriod": _ns(check.get("startPeriod", "0s")),
+                        "Retries": check.get("retries", 3),
+                    },
+                },
+                "HostConfig": {"RestartPolicy": {"Name": inputs.get("restart", "no")}, "NetworkMode": "bridge"},
+                "NetworkSettings": {"Ports": ports, "Networks": {}},
+            }
+        elif typ == NETWORK:
+            doc |= {"Driver": inputs.get("driver", "bridge"), "Internal": bool(inputs.get("internal")), "Options": {}}
+        else:
+            doc |= {"Driver": inputs.get("driver", "local"), "Options": None}
+        return doc
+
+    inspect_container = inspect_volume = inspect_network = document
+
+
+class FakeDockerClient:
+    """Just enough of docker.DockerClient for DockerApplier's read and delete."""
+
+    def __init__(self, fake: FakeDocker, session: str) -> None:
+        self.api = FakeDockerApi(fake, session)
+        self.containers = self
+
+    def get(self, ident: str) -> Any:
+        fake = self.api.fake
+        return type("Handle", (), {"remove": lambda _self, **_kw: fake.objects.pop(ident)})()
+
+
+def _read_back_engine() -> tuple[LocalEngine, FakeDocker, FakeDockerApi]:
+    engine, fake = LocalEngine(), FakeDocker()
+    client = FakeDockerClient(fake, "session-1")
+    applier = DockerApplier(client, "session-1")  # type: ignore[arg-type] - the fake has what read uses
+    engine.add_backend(replace(fake.backend(), read=applier.read))
+    return engine, fake, client.api
+
+
+def _registry_like() -> dict[str, Any]:
+    replace_first = pulumi.ResourceOptions(delete_before_replace=True)  # fixed names, as the program declares them
+    network = docker.Network(
+        "net",
+        name="reg-net",
+        internal=False,
+        labels=[docker.NetworkLabelArgs(label="managed", value="pulumi")],
+        opts=replace_first,
+    )
+    volume = docker.Volume(
+        "data", name="reg-data", labels=[docker.VolumeLabelArgs(label="managed", value="pulumi")], opts=replace_first
+    )
+    container = docker.Container(
+        "registry",
+        name="reg",
+        image="sha256:abc",
+        restart="unless-stopped",
+        must_run=True,
+        envs=["A=1"],
+        ports=[
+            docker.ContainerPortArgs(internal=5000, external=5000, ip="0.0.0.0"),
+            docker.ContainerPortArgs(internal=5001, external=5001, ip="127.0.0.1"),
+        ],
+        healthcheck=docker.ContainerHealthcheckArgs(tests=["CMD", "true"], interval="1m30s", timeout="3s", retries=3),
+        labels=[docker.ContainerLabelArgs(label="managed", value="pulumi")],
+        opts=pulumi.ResourceOptions(delete_before_replace=True, depends_on=[network, volume]),
+    )
+    return {"c": container.name}
+
+
+def _object(fake: FakeDocker, name: str) -> str:
+    return next(ident for ident, obj in fake.objects.items() if obj["name"] == name)
+
+
+def test_a_clean_refresh_of_docker_objects_reads_them_back_without_drift():
+    engine, _fake, _api = _read_back_engine()
+    _up(engine, _registry_like)
+    assert [s for s in engine.refresh() if s.op != "same"] == []
+    _up(engine, _registry_like)
+    assert engine.changed() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "typ", "keys"),
+    [
+        ("reg", lambda d: d["HostConfig"]["RestartPolicy"].update(Name="no"), CONTAINER, ["restart"]),
+        ("reg", lambda d: d.update(Image="sha256:other"), CONTAINER, ["image"]),
+        ("reg", lambda d: d["NetworkSettings"]["Ports"]["5001/tcp"][0].update(HostPort="6001"), CONTAINER, ["ports"]),
+        ("reg", lambda d: d["Config"]["Healthcheck"].update(Retries=9), CONTAINER, ["healthcheck"]),
+        ("reg-data", lambda d: d["Labels"].update(managed="by-hand"), VOLUME, ["labels"]),
+        ("reg-net", lambda d: d.update(Internal=True), NETWORK, ["internal"]),
+    ],
+    ids=["restart", "image", "ports", "healthcheck", "volume-labels", "network-internal"],
+)
+def test_docker_drift_is_read_by_refresh_for_that_resource_alone_and_the_next_up_repairs_it(name, edit, typ, keys):
+    engine, fake, api = _read_back_engine()
+    _up(engine, _registry_like)
+    edit(api.document(_object(fake, name)))  # out of band
+
+    assert [(s.op, s.typ) for s in engine.refresh() if s.op != "same"] == [("update", typ)]
+    _up(engine, _registry_like)
+    step = next(s for s in engine.plan if s.typ == typ)
+    expected = "update" if keys[0] in ("restart", "healthcheck") else "replace"  # not ForceNew
+    assert (step.op, list(step.keys)) == (expected, keys)
+    assert [s for s in engine.refresh() if s.op != "same"] == [], "up repaired it"
+
+
+def test_docker_refresh_does_not_read_env_or_labels_of_a_container_as_pulumi_docker_does_not():
+    engine, fake, api = _read_back_engine()
+    _up(engine, _registry_like)
+    doc = api.document(_object(fake, "reg"))
+    doc["Config"]["Env"] = ["A=2"]
+    doc["Config"]["Labels"] = {}
+    assert [s for s in engine.refresh() if s.op != "same"] == []
+
+
+def test_refresh_removes_a_must_run_container_that_stopped_and_up_creates_it_again():
+    engine, fake, api = _read_back_engine()
+    _up(engine, _registry_like)
+    api.document(_object(fake, "reg"))["State"]["Running"] = False
+    assert [(s.op, s.name) for s in engine.refresh() if s.op != "same"] == [("delete", "registry")]
+    assert "reg" not in {o["name"] for o in fake.objects.values()}, "the provider's read deletes it"
+    _up(engine, _registry_like)
+    assert engine.changed() == [("create", CONTAINER, "registry")]
+
+
+def test_container_read_back_maps_inspect_to_the_declared_inputs_only():
+    inspect = {
+        "Name": "/reg",
+        "Image": "sha256:abc",
+        "Config": {"Healthcheck": {"Test": ["CMD", "true"], "Interval": 90_000_000_000, "Retries": 3}},
+        "HostConfig": {"RestartPolicy": {"Name": "always"}, "NetworkMode": "reg-net"},
+        "NetworkSettings": {
+            "Ports": {"5000/tcp": [{"HostIp": "0.0.0.0", "HostPort": "5000"}, {"HostIp": "::", "HostPort": "5000"}]}
+        },
+    }
+    declared = {
+        "name": "reg",
+        "restart": "unless-stopped",
+        "ports": [{"internal": 5000, "external": 5000}],
+        "healthcheck": {"tests": ["CMD", "true"], "interval": "1m30s"},
+    }
+    assert container_read_back(inspect, declared) == {
+        "name": "reg",
+        "restart": "always",
+        "ports": [{"internal": 5000, "external": 5000}],  # Docker's IPv6 twin of 0.0.0.0 is one binding
+        "healthcheck": {"tests": ["CMD", "true"], "interval": "1m30s"},
+    }
+    assert [go_duration(n) for n in (0, 250_000_000, 5_000_000_000, 90_000_000_000, 3_600_000_000_000)] == [
+        "0s",
+        "250ms",
+        "5s",
+        "1m30s",
+        "1h0m0s",
+    ]
