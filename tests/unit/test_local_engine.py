@@ -24,6 +24,8 @@ from cryptography import x509
 from pulumi._types import input_type_py_to_pulumi_names
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+from tests.support.engine_aws import _lifecycle_rule, _lifecycle_rule_read
+from tests.support.engine_aws import _shaped_like as _aws_shaped_like
 from tests.support.engine_docker import E2E_LABEL, DockerApplier, _ns, container_read_back, go_duration
 from tests.support.engine_dynamic import dynamic_backend
 from tests.support.engine_tls import issue_chain
@@ -840,3 +842,16 @@ def test_container_read_back_maps_inspect_to_the_declared_inputs_only():
         "1m30s",
         "1h0m0s",
     ]
+
+
+def test_a_lifecycle_rule_read_back_from_s3_is_the_declared_rule():
+    declared = {
+        "id": "abort-uploads",
+        "status": "Enabled",
+        "filter": {"prefix": ""},
+        "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7.0},  # numbers reach providers as floats
+    }
+    as_s3_returns_it = _lifecycle_rule(declared)
+    assert _aws_shaped_like([_lifecycle_rule_read(as_s3_returns_it)], [declared]) == [declared]
+    as_s3_returns_it["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] = 30
+    assert _aws_shaped_like([_lifecycle_rule_read(as_s3_returns_it)], [declared]) != [declared]
