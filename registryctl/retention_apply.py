@@ -161,7 +161,7 @@ class Listing:
 
 
 def list_images(api: RegistryApi, now: datetime, progress: Callable[[str], None]) -> Listing:
-    """Every tagged image of every repository. Untagged manifests are not listable over the API (gc removes them)."""
+    """Every tagged image of every repository (untagged manifests are not listable over the API)."""
     listing = Listing()
     repositories = api.repositories()
     for number, repository in enumerate(repositories, 1):
