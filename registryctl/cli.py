@@ -40,7 +40,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{path}: no such stack file", file=sys.stderr)
             status = EXIT_CONFIG
             continue
-        sections = [name for name in ("self_hosted", "docker_hub") if getattr(spec, name) is not None]
+        sections = [name for name in type(spec).model_fields if name != "stack" and getattr(spec, name) is not None]
         print(f"{path.name}: valid ({', '.join(sections)})")
     return status
 

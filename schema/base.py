@@ -92,8 +92,11 @@ def validate_section(model: type[ModelT], value: Any) -> ModelT:
 
 def _is_secret_path(loc: Iterable[str | int]) -> bool:
     parts = [part for part in loc if isinstance(part, str)]
-    # A Hub webhook URL carries the receiver's secret (Hub signs nothing).
-    return any(part in SECRET_KEY_NAMES for part in parts) or parts[-2:] == ["webhooks", "url"]
+    # Webhook and notification URLs carry the receiver's secret (Hub signs nothing; ECR's is a secret input).
+    return any(part in SECRET_KEY_NAMES for part in parts) or parts[-2:] in (
+        ["webhooks", "url"],
+        ["notifications", "url"],
+    )
 
 
 def _show(value: object, secret: bool) -> str:

@@ -18,6 +18,11 @@ def test_validate_accepts_the_stacks_that_need_no_secrets(capsys):
     assert "Pulumi.local.yaml: valid (self_hosted)" in capsys.readouterr().out
 
 
+def test_validate_names_every_section_a_stack_declares(capsys):
+    assert main(["validate", "-s", "aws"]) == 0
+    assert "Pulumi.aws.yaml: valid (ecr)" in capsys.readouterr().out
+
+
 def test_validate_tells_which_secrets_prod_still_needs(capsys):
     assert main(["validate", "-s", "prod"]) == EXIT_CONFIG
     err = capsys.readouterr().err

@@ -299,3 +299,32 @@ def test_user_names_with_colons_or_non_ascii_are_refused(name):
     with pytest.raises(ConfigError) as caught:
         load_stack_spec({"selfHosted": {"users": [{"name": name}]}}, "local")
     assert caught.value.paths == ["registries:selfHosted.users[0].name"]
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        {"selfHosted": {"name": "reg", "notifications": [{"name": "ci", "url": ["https://h.example/?k=leak-me-1"]}]}},
+        {
+            "ecr": {
+                "region": "eu-west-1",
+                "repositories": [{"name": "app"}],
+                "notifications": [
+                    {
+                        "name": "ci",
+                        "url": ["https://h.example/?k=leak-me-1"],
+                        "events": ["push"],
+                        "authHeader": {"name": "X-Token", "token": "t"},
+                    }
+                ],
+            }
+        },
+    ],
+)
+def test_a_notification_url_of_the_wrong_type_is_named_but_never_shown(section):
+    # A webhook URL often carries the receiver's token: errors name the key, never echo the value.
+    with pytest.raises(ConfigError) as caught:
+        load_stack_spec(section, "dev")
+    key = next(p.path for p in caught.value.problems if p.path.endswith(".url"))
+    assert problem_at(caught.value, key).value == "a secret value (not shown)"
+    assert "leak-me-1" not in str(caught.value)
