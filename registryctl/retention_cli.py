@@ -2,6 +2,9 @@
 
 simulate --platform {intent,ecr,artifact-registry,acr} --policy POLICY.json --images IMAGES.json [--now ISO-TIME]
     prints {"expire": [digests], "keep": [digests]}, each sorted; exit 0. A malformed file exits 2 naming the field.
+    For ecr, --images may also be `aws ecr describe-images` output (or a list of such pages), --policy may be
+    `aws ecr get-lifecycle-policy` output, and --stack/--stack-file with --repository evaluates the policy a stack
+    declares for one repository instead of --policy.
 compile --platform {ecr,artifact-registry,acr} --intent FILE
     prints the native document (for ecr exactly the text LifecyclePolicy.policy receives), or exits 2 naming the
     rule the platform cannot express."""
@@ -14,14 +17,17 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from components.retention import acr, artifact_registry, ecr
 from components.retention.intent import evaluate
 from components.retention.model import Image, Outcome, PolicyError, RetentionIntent
+from registryctl.stack_files import PROJECT_DIR, read_stack_config, stack_file, stack_name
+from schema import load_stack_spec
 from schema.base import ConfigError, ConfigProblem, problems_from_validation_error
+from schema.ecr import retention_intent
 from schema.retention import load_retention
 
 EXIT_OK, EXIT_INVALID = 0, 2
@@ -53,6 +59,44 @@ class ImageRecord(BaseModel):
     pushed_at: AwareDatetime = Field(alias="pushedAt")
 
 
+def _pushed_at(value: object) -> datetime:
+    """describe-images' imagePushedAt: ISO 8601 with offset (AWS CLI) or epoch seconds (some SDK dumps)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"epoch seconds out of range ({value}; milliseconds are not accepted)") from None
+    if isinstance(value, str):
+        try:
+            pushed_at = datetime.fromisoformat(value)
+        except ValueError:
+            pushed_at = None
+        if pushed_at is not None and pushed_at.tzinfo is not None:
+            return pushed_at
+    raise ValueError("must be an ISO 8601 time with offset (2026-01-05T10:00:00+01:00) or epoch seconds")
+
+
+class EcrImageDetail(BaseModel):
+    """One `imageDetails` entry of `aws ecr describe-images`; keys this tool does not use are ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    registryId: str = Field(min_length=1)
+    repositoryName: str = Field(min_length=1)
+    imageDigest: str = Field(min_length=1)
+    imageTags: list[str] = []  # absent on untagged images
+    imagePushedAt: Annotated[datetime, BeforeValidator(_pushed_at)]
+
+
+class DescribeImagesPage(BaseModel):
+    """What `aws ecr describe-images --output json` prints."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    imageDetails: list[EcrImageDetail]
+    nextToken: str | None = None
+
+
 class InputError(Exception):
     """A file given on the command line is missing or malformed; the message names the file and the field."""
 
@@ -71,30 +115,83 @@ def _json(path: Path, what: str) -> Any:
         raise InputError(f"{what} {path}: not JSON ({error})") from None
 
 
-def load_images(path: Path) -> list[Image]:
-    """The images of IMAGES.json; InputError naming the entry and field when malformed."""
+def _is_describe_images(document: Any) -> bool:
+    """describe-images output, or a list of it (pages, repositories), rather than the IMAGES.json list."""
+    if isinstance(document, dict):
+        return "imageDetails" in document
+    return (
+        isinstance(document, list)
+        and bool(document)
+        and all(isinstance(page, dict) and "imageDetails" in page for page in document)
+    )
+
+
+def load_images(path: Path) -> tuple[list[Image], str | None]:
+    """The images of IMAGES.json or of describe-images output, and a note when a dump is incomplete; InputError
+    naming the entry and field when malformed."""
+    text = _read(path, "images")
     try:
-        records = TypeAdapter(list[ImageRecord]).validate_json(_read(path, "images"))
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        document = None  # the list validation below reports it as before
+    if _is_describe_images(document):
+        return _load_describe_images(path, text, single=isinstance(document, dict))
+    try:
+        records = TypeAdapter(list[ImageRecord]).validate_json(text)
     except ValidationError as error:
         raise InputError(f"images {path}: {ConfigError(problems_from_validation_error('images', error))}") from None
+    images = [Image(r.repository, r.digest, tuple(r.tags), r.pushed_at) for r in records]
+    return _unique_images_at(
+        path, [(f"images[{i}]", ".digest", ".tags", image) for i, image in enumerate(images)]
+    ), None
+
+
+def _load_describe_images(path: Path, text: str, single: bool) -> tuple[list[Image], str | None]:
+    try:
+        pages = (
+            [DescribeImagesPage.model_validate_json(text)]
+            if single
+            else TypeAdapter(list[DescribeImagesPage]).validate_json(text)
+        )
+    except ValidationError as error:
+        raise InputError(f"images {path}: {ConfigError(problems_from_validation_error('images', error))}") from None
+    entries = [
+        (
+            f"images{'' if single else f'[{page_index}]'}.imageDetails[{index}]",
+            ".imageDigest",
+            ".imageTags",
+            Image(entry.repositoryName, entry.imageDigest, tuple(entry.imageTags), entry.imagePushedAt),
+        )
+        for page_index, page in enumerate(pages)
+        for index, entry in enumerate(page.imageDetails)
+    ]
+    note = None
+    if pages[-1].nextToken:
+        # The CLI paginates itself; a nextToken means --max-items cut the listing short.
+        note = (
+            f"images {path}: the last page has a nextToken, so the dump is incomplete; images on later pages "
+            "are not evaluated (omit --max-items, or fetch them with --starting-token and pass every page)"
+        )
+    return _unique_images_at(path, entries), note
+
+
+def _unique_images_at(path: Path, entries: list[tuple[str, str, str, Image]]) -> list[Image]:
+    """The images, each (where, digest key, tags key, image); InputError when a digest or a tag repeats within a
+    repository."""
     problems: list[ConfigProblem] = []
     seen_digests: set[tuple[str, str]] = set()
     seen_tags: set[tuple[str, str]] = set()
-    for index, record in enumerate(records):
-        if (record.repository, record.digest) in seen_digests:
-            problems.append(
-                ConfigProblem(f"images[{index}].digest", repr(record.digest), "listed twice in its repository")
-            )
-        seen_digests.add((record.repository, record.digest))
-        for tag in record.tags:
-            if (record.repository, tag) in seen_tags:
-                problems.append(
-                    ConfigProblem(f"images[{index}].tags", repr(tag), "a tag names one image per repository")
-                )
-            seen_tags.add((record.repository, tag))
+    for where, digest_key, tags_key, image in entries:
+        if (image.repository, image.digest) in seen_digests:
+            problems.append(ConfigProblem(where + digest_key, repr(image.digest), "listed twice in its repository"))
+        seen_digests.add((image.repository, image.digest))
+        for tag in image.tags:
+            if (image.repository, tag) in seen_tags:
+                problems.append(ConfigProblem(where + tags_key, repr(tag), "a tag names one image per repository"))
+            seen_tags.add((image.repository, tag))
     if problems:
         raise InputError(f"images {path}: {ConfigError(problems)}")
-    return [Image(r.repository, r.digest, tuple(r.tags), r.pushed_at) for r in records]
+    return [image for *_, image in entries]
 
 
 def parse_now(value: str) -> datetime:
@@ -109,19 +206,91 @@ def parse_now(value: str) -> datetime:
     return now
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
+def ecr_policy_document(document: Any, path: Path) -> Any:
+    """The lifecycle policy of `aws ecr get-lifecycle-policy` output; any other document as it is."""
+    if not (isinstance(document, dict) and "lifecyclePolicyText" in document):
+        return document
+    text = document["lifecyclePolicyText"]
+    if not isinstance(text, str):
+        raise InputError(
+            f"policy {path}: lifecyclePolicyText: got a {type(text).__name__}; must be the policy as a JSON string "
+            "(as get-lifecycle-policy prints it)"
+        )
     try:
-        images = load_images(args.images)
-        document = _json(args.policy, "policy")
-        outcome = SIMULATORS[args.platform](document, images, args.now or datetime.now(UTC))
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"policy {path}: lifecyclePolicyText: not JSON ({error})") from None
+
+
+def declared_ecr_policy(args: argparse.Namespace) -> tuple[Any, str]:
+    """The lifecycle policy document the stack declares for --repository (its own retention over the defaults),
+    or None when it declares none; and where it comes from, for messages."""
+    path: Path = args.stack_file or stack_file(args.stack)
+    if not path.is_file():
+        known = ", ".join(sorted(stack_name(p) for p in (PROJECT_DIR / "stacks").glob("Pulumi.*.yaml")))
+        raise InputError(f"stack {path}: no such stack file (stacks: {known})")
+    try:
+        spec = load_stack_spec(read_stack_config(path), stack_name(path), PROJECT_DIR)
+    except ConfigError as error:
+        raise InputError(f"stack {path}: {error}") from None
+    if spec.ecr is None:
+        raise InputError(f"stack {path}: declares no registries:ecr, so --stack needs another stack")
+    where = f"stack {stack_name(path)}, repository {args.repository}"
+    for repository in spec.ecr.repositories:
+        if repository.name == args.repository:
+            intent = retention_intent(spec.ecr.effective(repository))
+            return (None if intent is None else json.loads(ecr.lifecycle_policy_text(intent))), where
+    declared = ", ".join(repo.name for repo in spec.ecr.repositories)
+    raise InputError(f"--repository {args.repository!r}: not a repository of {path}; declared: {declared}")
+
+
+def _policy_source_problem(args: argparse.Namespace) -> str | None:
+    from_stack = args.stack is not None or args.stack_file is not None
+    if args.stack is not None and args.stack_file is not None:
+        return "give --stack or --stack-file, not both"
+    if from_stack and args.policy is not None:
+        return "give --policy or --stack/--stack-file with --repository, not both"
+    if from_stack and args.platform != "ecr":
+        return f"--stack/--stack-file work with --platform ecr only (got --platform {args.platform})"
+    if from_stack and args.repository is None:
+        return "--stack/--stack-file need --repository NAME (one of the stack's ECR repositories)"
+    if not from_stack and args.repository is not None:
+        return "--repository needs --stack or --stack-file"
+    if not from_stack and args.policy is None:
+        return "give --policy POLICY.json, or (for ecr) --stack STACK --repository NAME"
+    return None
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    if (problem := _policy_source_problem(args)) is not None:
+        print(f"registryctl: retention simulate: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    source = str(args.policy)
+    try:
+        images, note = load_images(args.images)
+        if args.policy is None:
+            document, source = declared_ecr_policy(args)
+            others = [image for image in images if image.repository != args.repository]
+            if others:
+                print(f"registryctl: skipping {len(others)} images of other repositories", file=sys.stderr)
+            images = [image for image in images if image.repository == args.repository]
+        else:
+            document = _json(args.policy, "policy")
+            if args.platform == "ecr":
+                document = ecr_policy_document(document, args.policy)
+        if note is not None:
+            print(f"registryctl: {note}", file=sys.stderr)
+        now = args.now or datetime.now(UTC)
+        if document is None:
+            print(f"registryctl: {source} declares no retention: no lifecycle policy, nothing expires", file=sys.stderr)
+            outcome = Outcome.of(images, set())
+        else:
+            outcome = SIMULATORS[args.platform](document, images, now)
     except InputError as error:
         print(f"registryctl: {error}", file=sys.stderr)
         return EXIT_INVALID
-    except PolicyError as error:
-        print(f"registryctl: policy {args.policy}: {error}", file=sys.stderr)
-        return EXIT_INVALID
-    except ConfigError as error:
-        print(f"registryctl: policy {args.policy}: {error}", file=sys.stderr)
+    except (PolicyError, ConfigError) as error:
+        print(f"registryctl: policy {source}: {error}", file=sys.stderr)
         return EXIT_INVALID
     result = {"expire": sorted(d for _, d in outcome.expire), "keep": sorted(d for _, d in outcome.keep)}
     print(json.dumps(result, indent=2))
@@ -152,10 +321,21 @@ def add_retention_commands(sub: Any) -> None:
     simulate = actions.add_parser("simulate", help="print which images a policy expires and keeps")
     simulate.add_argument("--platform", required=True, choices=list(SIMULATORS))
     simulate.add_argument(
-        "--policy", required=True, type=Path, help="the native document (intent: the retention block)"
+        "--policy",
+        type=Path,
+        help="the native document (intent: the retention block; ecr: also `aws ecr get-lifecycle-policy` output)",
     )
     simulate.add_argument(
-        "--images", required=True, type=Path, help="JSON list of {repository, digest, tags, pushedAt}"
+        "--stack", help="ecr: instead of --policy, the policy stacks/Pulumi.<STACK>.yaml declares for --repository"
+    )
+    simulate.add_argument("--stack-file", type=Path, help="as --stack, with a stack file path")
+    simulate.add_argument("--repository", help="with --stack/--stack-file: the ECR repository name, e.g. team/api")
+    simulate.add_argument(
+        "--images",
+        required=True,
+        type=Path,
+        help="JSON list of {repository, digest, tags, pushedAt}; ecr: also `aws ecr describe-images` output, "
+        "or a list of such pages",
     )
     simulate.add_argument("--now", type=parse_now, help="evaluation time, ISO 8601 with zone; default: now")
     simulate.set_defaults(run=cmd_simulate)
