@@ -4,6 +4,7 @@ from a retention intent, and a repository policy with exactly the pull/push acti
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,6 +21,10 @@ PUSH_ACTIONS = ("ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteL
 # What Lambda needs to pull a function's image (AWS Lambda developer guide, "Amazon ECR permissions").
 LAMBDA_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
+# What a source account needs in the destination's registry policy to replicate into it (ECR User Guide,
+# "Private registry permissions": cross-account replication).
+REPLICATION_ACTIONS = ("ecr:CreateRepository", "ecr:ReplicateImage")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,16 @@ class ReplicationRuleArgs:
 
 
 @dataclass(frozen=True)
+class ReplicationSourceArgs:
+    """Another account allowed to replicate into this registry (the destination side of cross-account replication)."""
+
+    account_id: pulumi.Input[str]
+    """The source account id (12 digits). Required."""
+    prefixes: Sequence[str] = ()
+    """Repository name prefixes it may create and replicate into (e.g. team/). Default: every repository."""
+
+
+@dataclass(frozen=True)
 class PullThroughCacheArgs:
     prefix: str
     """Repository name prefix of the cached images, e.g. dockerhub. Required."""
@@ -90,6 +105,9 @@ class RegistrySettingsArgs:
     """Wildcard repository filters scanned on push. Default: none."""
     replication: Sequence[ReplicationRuleArgs] = ()
     """Replication rules. Default: none (no ReplicationConfiguration)."""
+    replication_sources: Sequence[ReplicationSourceArgs] = ()
+    """Accounts that may replicate into this registry: the registry policy (it replaces any registry policy the
+    region has). Default: none (no RegistryPolicy)."""
     pull_through_cache: Sequence[PullThroughCacheArgs] = ()
     """Pull-through cache rules. Default: none."""
     cached_repositories: EcrRepositoryArgs | None = None
@@ -228,6 +246,46 @@ def _check(args: EcrRegistryArgs) -> None:
             raise ValueError(f"{where}.events: one or more of push, delete, scan (got {list(hook.events)})")
         if unknown := sorted(set(hook.repositories) - seen):
             raise ValueError(f"{where}.repositories: {unknown} are not repositories of this registry")
+    sources = args.registry_settings.replication_sources if args.registry_settings is not None else ()
+    source_accounts: set[str] = set()
+    for index, source in enumerate(sources):
+        where = f"EcrRegistryArgs.registry_settings.replication_sources[{index}].account_id"
+        if isinstance(source.account_id, str):  # an Output is checked when the policy is rendered
+            if not ACCOUNT_ID.fullmatch(source.account_id):
+                raise ValueError(f"{where}: {source.account_id!r} must be a 12-digit AWS account id")
+            if source.account_id in source_accounts:
+                raise ValueError(f"{where}: {source.account_id!r} is declared twice; list its prefixes together")
+            source_accounts.add(source.account_id)
+
+
+def registry_policy_document(repository_arn: str, sources: Sequence[tuple[str, Sequence[str]]]) -> dict[str, Any]:
+    """The registry policy letting each (account, prefixes) source replicate into the registry that holds
+    `repository_arn` (its partition, region and account scope the grant); ValueError for this account itself."""
+    partition, region, own_account = (
+        repository_arn.split(":")[1],
+        repository_arn.split(":")[3],
+        repository_arn.split(":")[4],
+    )
+    statements = []
+    for account, prefixes in sources:
+        if not ACCOUNT_ID.fullmatch(account):
+            raise ValueError(f"replication source {account!r} must be a 12-digit AWS account id")
+        if account == own_account:
+            raise ValueError(
+                f"replication source {account!r} is this registry's own account; same-account replication needs "
+                "no registry policy"
+            )
+        repository_arns = [f"arn:{partition}:ecr:{region}:{own_account}:repository/{p}*" for p in prefixes or ("",)]
+        statements.append(
+            {
+                "Sid": f"ReplicationFrom{account}",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+                "Action": list(REPLICATION_ACTIONS),
+                "Resource": repository_arns,
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def tag_mutability(repo: EcrRepositoryArgs) -> str:
@@ -369,6 +427,8 @@ class EcrRegistry(pulumi.ComponentResource):
         first = repositories[0]
         if args.registry_settings is not None:
             self._registry_settings(name, args.region, args.registry_settings, first.registry_id)
+            if args.registry_settings.replication_sources:
+                self._registry_policy(name, args.region, args.registry_settings.replication_sources, first.arn)
 
         for hook in args.notifications:
             self._notification(name, args.region, hook, hook.repositories or list(urls), first.registry_id)
@@ -402,6 +462,26 @@ class EcrRegistry(pulumi.ComponentResource):
                 "dockerConfigJson": self.docker_config_json,
                 "ciRoleArn": self.ci_role_arn,
             }
+        )
+
+    def _registry_policy(
+        self,
+        name: str,
+        region: pulumi.Input[str],
+        sources: Sequence[ReplicationSourceArgs],
+        repository_arn: pulumi.Output[str],
+    ) -> None:
+        def render(values: list[Any]) -> str:
+            arn, *accounts = values
+            document = registry_policy_document(
+                arn, [(account, tuple(source.prefixes)) for account, source in zip(accounts, sources, strict=True)]
+            )
+            return json.dumps(document, indent=2)
+
+        # Any repository ARN of this registry carries its partition, region and account.
+        policy = pulumi.Output.all(repository_arn, *[source.account_id for source in sources]).apply(render)
+        aws.ecr.RegistryPolicy(
+            f"{name}-registry-policy", policy=policy, region=region, opts=pulumi.ResourceOptions(parent=self)
         )
 
     def _registry_settings(

@@ -24,6 +24,7 @@ from components.ecr import (
     RegistrySettingsArgs,
     ReplicationDestinationArgs,
     ReplicationRuleArgs,
+    ReplicationSourceArgs,
 )
 from components.selfhosted import SelfHostedRegistry, SelfHostedRegistryArgs
 from schema import PROJECT, ConfigError, StackSpec, load_stack_spec
@@ -88,6 +89,9 @@ def _ecr_registry_settings(spec: EcrSpec) -> RegistrySettingsArgs:
                 prefixes=tuple(rule.filters),
             )
             for rule in spec.replication
+        ),
+        replication_sources=tuple(
+            ReplicationSourceArgs(source.account, tuple(source.prefixes)) for source in spec.replication_sources
         ),
         pull_through_cache=tuple(caches),
         cached_repositories=_ecr_repository_args("pull-through-cache", spec.defaults, production=False),

@@ -68,7 +68,8 @@ SCAN_FILTER = re.compile(r"[a-z0-9*][a-z0-9*._/-]{0,255}")
 # Replication filters are name prefixes (PREFIX_MATCH).
 REPLICATION_FILTER = re.compile(r"[a-z0-9][a-z0-9._/-]{0,255}")
 PTC_PREFIX = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
-REGISTRY_SETTINGS_KEYS = ("scanning", "replication", "pullThroughCache")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+REGISTRY_SETTINGS_KEYS = ("scanning", "replication", "replicationSources", "pullThroughCache")
 
 
 def _pattern(regex: re.Pattern[str], allowed: str) -> AfterValidator:
@@ -81,6 +82,7 @@ def _pattern(regex: re.Pattern[str], allowed: str) -> AfterValidator:
 
 
 Region = Annotated[str, AfterValidator(_check_region)]
+AccountId = Annotated[str, _pattern(ACCOUNT_ID, "must be a 12-digit AWS account id, e.g. 111122223333")]
 MutableTagFilter = Annotated[str, AfterValidator(_check_filter)]
 Principal = Annotated[str, AfterValidator(_check_principal)]
 RepositoryName = Annotated[str, AfterValidator(_check_repository_name)]
@@ -187,7 +189,8 @@ class EcrReplicationDestination(CamelModel):
     region: Region
     """Destination region."""
     registry_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
-    """Destination account id (12 digits); that account must allow it in its registry policy. Default: this one."""
+    """Destination account id (12 digits). Another account must allow this one: its stack declares
+    replicationSources: [{account: <this account>}] (README: AWS ECR). Default: this one."""
 
 
 class EcrReplicationRule(CamelModel):
@@ -199,6 +202,18 @@ class EcrReplicationRule(CamelModel):
         Field(default=[], max_length=100)
     )
     """Repository name prefixes (e.g. team/). Default: every repository."""
+
+
+class EcrReplicationSource(CamelModel):
+    """Another account whose replication rules may copy images into this registry (this account is their
+    destination): the registry policy allows it ecr:CreateRepository and ecr:ReplicateImage here."""
+
+    account: AccountId
+    """The source account id (12 digits)."""
+    prefixes: list[Annotated[str, _pattern(REPLICATION_FILTER, "must be a repository name prefix ([a-z0-9._/-])")]] = (
+        Field(default=[], max_length=100)
+    )
+    """Repository name prefixes it may create and replicate into (e.g. team/). Default: every repository."""
 
 
 class EcrCredentials(CamelModel):
@@ -285,6 +300,9 @@ class EcrSpec(CamelModel):
 
     region: Region
     """AWS region of the registry, e.g. eu-west-1."""
+    account_id: AccountId | None = None
+    """The account the AWS credentials deploy to (12 digits), to check replication settings against before
+    anything is declared (not checked against the credentials). Default: unknown."""
     defaults: EcrRepositorySettings = EcrRepositorySettings()
     """Settings every repository inherits (each repository may override any of them)."""
     repositories: list[EcrRepositorySpec] = Field(min_length=1)
@@ -295,6 +313,9 @@ class EcrSpec(CamelModel):
     """Registry scanning (needs manageRegistrySettings). Default: unmanaged."""
     replication: list[EcrReplicationRule] = Field(default=[], max_length=10)
     """Replication rules, at most 10 (needs manageRegistrySettings). Default: none."""
+    replication_sources: list[EcrReplicationSource] = []
+    """Accounts allowed to replicate into this registry: [{account, prefixes}] becomes the region's registry policy
+    (needs manageRegistrySettings; it replaces any registry policy set by hand). Default: none."""
     ci: EcrCi = EcrCi()
     """CI roles. Default: none."""
     notifications: list[EcrNotification] = []
@@ -382,7 +403,8 @@ def _registry_settings_problems(spec: EcrSpec) -> list[ConfigProblem]:
             )
     for index, rule in enumerate(spec.replication):
         for dest_index, destination in enumerate(rule.destinations):
-            if destination.region == spec.region and destination.registry_id is None:
+            own_account = destination.registry_id in (None, spec.account_id)
+            if destination.region == spec.region and own_account:
                 problems.append(
                     ConfigProblem(
                         f"{root}.replication[{index}].destinations[{dest_index}].region",
@@ -390,6 +412,25 @@ def _registry_settings_problems(spec: EcrSpec) -> list[ConfigProblem]:
                         "is this registry's own region and account; replicate to another region or set registryId",
                     )
                 )
+    accounts = [source.account for source in spec.replication_sources]
+    for index in repeated(accounts):
+        problems.append(
+            ConfigProblem(
+                f"{root}.replicationSources[{index}].account",
+                repr(accounts[index]),
+                "repeats an account; declare each source account once (list its prefixes together)",
+            )
+        )
+    for index, account in enumerate(accounts):
+        if account == spec.account_id:
+            problems.append(
+                ConfigProblem(
+                    f"{root}.replicationSources[{index}].account",
+                    repr(account),
+                    "is this stack's own account (accountId); replication within an account needs no registry "
+                    "policy, name other accounts only",
+                )
+            )
     prefixes = [rule.prefix for rule in spec.pull_through_cache]
     for index in repeated(prefixes):
         problems.append(
@@ -465,6 +506,7 @@ def _snake(key: str) -> str:
 
 __all__ = [
     "EcrEncryption",
+    "EcrReplicationSource",
     "EcrRepositorySettings",
     "EcrRepositorySpec",
     "EcrSpec",
