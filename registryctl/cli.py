@@ -100,6 +100,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         names = verify_docker_hub(spec.docker_hub, hub_credentials(spec.docker_hub, stack_secret), PROJECT_DIR)
         print(f"Docker Hub matches the stack: {', '.join(names)}")
+    if spec.ecr is not None:  # never report success for a kind that was not checked
+        raise RegistryCtlError(
+            "verify does not check registries:ecr yet; log in with the stack's loginCommand output and push a "
+            "probe image to check it by hand"
+        )
     return 0
 
 

@@ -44,6 +44,8 @@ def required_plugins(spec: StackSpec) -> list[Plugin]:
         storage = spec.self_hosted.storage
         if storage.kind == "s3" and getattr(storage, "create", False):
             needs.append(("aws", "pulumi-aws", "registries:selfHosted.storage (kind: s3, create: true)"))
+    if spec.ecr is not None and not any(name == "aws" for name, _, _ in needs):
+        needs.append(("aws", "pulumi-aws", "registries:ecr (repositories and their policies)"))
     return [Plugin(name, sdk_version(package), package, reason) for name, package, reason in needs]
 
 

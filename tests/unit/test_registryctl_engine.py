@@ -334,3 +334,20 @@ def test_a_closed_output_stops_the_display_not_the_operation():
     assert progress.closed
     assert out.getvalue().count("\n") == 2
     assert progress.change_counts() == {"same": 4, "create": 1, "replace": 1}
+
+
+def test_an_ecr_stack_needs_the_aws_plugin_once():
+    raw = yaml.safe_load((PROJECT_DIR / "stacks" / "Pulumi.aws.yaml").read_text())["config"]
+    ecr_only = load_stack_spec({"ecr": raw["registries:ecr"]}, "aws", PROJECT_DIR)
+    assert [p.name for p in required_plugins(ecr_only)] == ["aws"]
+    local = yaml.safe_load((PROJECT_DIR / "stacks" / "Pulumi.local.yaml").read_text())["config"]
+    self_hosted = local["registries:selfHosted"]
+    self_hosted["storage"] = {"kind": "s3", "region": "eu-west-1", "create": True, "bucket": "acme-registry-images"}
+    both = load_stack_spec({"selfHosted": self_hosted, "ecr": raw["registries:ecr"]}, "aws", PROJECT_DIR)
+    assert [p.name for p in required_plugins(both)].count("aws") == 1
+
+
+def test_verify_of_an_ecr_stack_never_reports_success_for_what_it_did_not_check(fake, capsys):
+    fake.set_scenario(outputs={})
+    assert main(["verify", "-s", "aws"]) == EXIT_FAILED
+    assert "verify does not check registries:ecr yet" in capsys.readouterr().err
