@@ -116,6 +116,10 @@ class RegistryApi:
         return True
 
 
+# Reproducible builds pin `created` to an epoch; no real image was built before this.
+REPRODUCIBLE_BUILD_DATES_BEFORE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def parse_created(value: Any) -> datetime | None:
     """An image config's `created` (RFC 3339, Go prints up to 9 fraction digits), or None when absent/unreadable."""
     if not isinstance(value, str):
@@ -125,7 +129,9 @@ def parse_created(value: Any) -> datetime | None:
         created = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return created if created.tzinfo else None
+    if created.tzinfo is None or created < REPRODUCIBLE_BUILD_DATES_BEFORE:
+        return None  # a pinned build date (ko, Jib, Bazel, Nix: 1970; buildpacks: 1980) says nothing of age
+    return created
 
 
 def pushed_at(api: RegistryApi, repository: str, manifest: Mapping[str, Any]) -> datetime | None:
@@ -224,8 +230,9 @@ def delete_expired(
     return deleted
 
 
-def api_for(outputs: Mapping[str, Any], user: str | None, ca_dir: Path) -> RegistryApi:
-    """A client of the stack's registry from its outputs: endpoint, CA (none: plain HTTP), a user's password."""
+def api_for(outputs: Mapping[str, Any], user: str | None, ca_dir: Path, *, tls: bool) -> RegistryApi:
+    """A client of the stack's registry from its outputs: endpoint, CA (none: the system's trust), a user's
+    password; `tls` is whether the registry serves HTTPS (a publicly trusted certificate comes with no CA)."""
     users: Mapping[str, str] = outputs.get("users") or {}
     if not users or not outputs.get("endpoint"):
         raise RegistryCtlError("the stack has no endpoint/users outputs: is registries:selfHosted deployed?")
@@ -237,7 +244,7 @@ def api_for(outputs: Mapping[str, Any], user: str | None, ca_dir: Path) -> Regis
     if ca_pem:
         ca_file = ca_dir / "ca.crt"
         ca_file.write_text(ca_pem)
-    scheme = "https" if ca_pem else "http"
+    scheme = "https" if tls else "http"
     return RegistryApi(f"{scheme}://{outputs['endpoint']}", name, users[name], str(ca_file) if ca_file else None)
 
 
@@ -247,6 +254,7 @@ def run_apply(
     *,
     now: datetime,
     yes: bool,
+    tls: bool,
     user: str | None = None,
     interval: float = 0.0,
     out: TextIO = sys.stdout,
@@ -260,7 +268,7 @@ def run_apply(
     if intent.is_empty:
         raise RegistryCtlError("registries:selfHosted.retention has no rules: nothing would ever be deleted")
     with tempfile.TemporaryDirectory(prefix="registryctl-") as ca_dir:
-        api = api_for(outputs, user, Path(ca_dir))
+        api = api_for(outputs, user, Path(ca_dir), tls=tls)
         try:
             listing = list_images(api, now, progress)
             outcome = evaluate(intent, listing.images, now)
@@ -292,6 +300,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         outputs,
         now=args.now or datetime.now(UTC),
         yes=args.yes,
+        tls=spec.self_hosted.tls.mode != "none",
         user=args.user,
         interval=args.delete_interval,
     )

@@ -23,7 +23,15 @@ from components.retention.model import Outcome, RetentionIntent
 from registryctl.cli import EXIT_CONFIG, EXIT_FAILED, main
 from registryctl.gc import read_only_config
 from registryctl.registry_client import RegistryCtlError
-from registryctl.retention_apply import Listing, RegistryApi, delete_expired, list_images, parse_created, run_apply
+from registryctl.retention_apply import (
+    Listing,
+    RegistryApi,
+    api_for,
+    delete_expired,
+    list_images,
+    parse_created,
+    run_apply,
+)
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -151,6 +159,7 @@ def test_an_image_without_a_readable_created_is_never_expired_by_age(registry):
         {"endpoint": url[7:], "users": {"u": "p"}},
         now=NOW,
         yes=True,
+        tls=False,
         out=out,
         err=io.StringIO(),
     )
@@ -168,6 +177,7 @@ def test_without_yes_nothing_is_deleted(registry):
         {"endpoint": url[7:], "users": {"u": "p"}},
         now=NOW,
         yes=False,
+        tls=False,
         out=out,
         err=io.StringIO(),
     )
@@ -248,3 +258,32 @@ def test_platform_images_go_with_their_expired_index_unless_a_kept_index_or_tag_
     listing = Listing(platforms={("app", "old"): ("a", "shared", "tagged"), ("app", "new"): ("shared", "b")})
     outcome = Outcome(expire=frozenset({("app", "old")}), keep=frozenset({("app", "new"), ("app", "tagged")}))
     assert listing.platform_leftovers(outcome) == {("app", "a")}
+
+
+def test_a_pinned_build_date_is_not_an_age(registry):
+    # Reproducible builds set `created` to 1970 (ko, Jib, Bazel, Nix) or 1980 (buildpacks): never aged out.
+    state, url = registry
+    old = state.image("app", ["old"], "2020-01-01T00:00:00Z")
+    state.image("app", ["ko"], "1970-01-01T00:00:00Z")
+    state.image("app", ["buildpack"], "1980-01-01T00:00:01Z")
+    outcome = run_apply(
+        RetentionIntent(tagged_days=30),
+        {"endpoint": url[7:], "users": {"u": "p"}},
+        now=NOW,
+        yes=True,
+        tls=False,
+        out=io.StringIO(),
+        err=io.StringIO(),
+    )
+    assert outcome.expire == {("app", old)}
+    assert set(state.tags["app"]) == {"ko", "buildpack"}
+
+
+def test_a_registry_with_a_publicly_trusted_certificate_is_reached_over_https(tmp_path):
+    # tls.mode: provided without tls.caCertificate leaves no caCertPem output: still HTTPS, system trust.
+    api = api_for({"endpoint": "registry.example.com", "users": {"u": "p"}}, None, tmp_path, tls=True)
+    try:
+        assert api.base_url == "https://registry.example.com"
+        assert api.verify is True
+    finally:
+        api.close()
