@@ -10,10 +10,16 @@ need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
+# pyright (PyPI) runs on Node.js, and Debian's own python3 needs python3-venv for `-m venv`.
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Install services (nginx) without starting them on the host: the tests only build images from them.
+  policy_rc=/usr/sbin/policy-rc.d
+  [ -e "$policy_rc" ] || { printf '#!/bin/sh\nexit 101\n' >"$policy_rc" && chmod +x "$policy_rc" && trap 'rm -f "$policy_rc"' EXIT; }
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
