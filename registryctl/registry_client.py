@@ -53,8 +53,14 @@ def trust_ca(outputs: Mapping[str, Any], certs_dir: Path = CERTS_D) -> Path | No
     if not ca:
         return None
     target = certs_dir / str(outputs["endpoint"]) / "ca.crt"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(str(ca))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(str(ca))
+    except OSError as error:
+        raise RegistryCtlError(
+            f"cannot install the stack's CA at {target} ({error.strerror}): the Docker daemon reads it from there; "
+            "run as root (sudo), or install the caCertPem output there yourself"
+        ) from None
     return target
 
 

@@ -72,6 +72,13 @@ def test_trust_ca_writes_certs_d_for_the_endpoint(tmp_path: Path):
     assert trust_ca({"endpoint": "x:1", "caCertPem": ""}, certs_dir=tmp_path) is None
 
 
+def test_trust_ca_without_permission_says_what_to_do(tmp_path: Path):
+    blocked = tmp_path / "certs.d"
+    blocked.write_text("a file where a directory should be")  # mkdir fails as it would without root
+    with pytest.raises(RegistryCtlError, match="run as root"):
+        trust_ca({"endpoint": "localhost:5000", "caCertPem": "PEM"}, certs_dir=blocked)
+
+
 def test_login_refuses_an_unknown_user_without_leaking_passwords():
     with pytest.raises(RegistryCtlError) as caught:
         login({"endpoint": "localhost:5000", "users": {"admin": "s3cret-pw"}}, user="bob")
