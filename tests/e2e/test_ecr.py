@@ -286,6 +286,48 @@ def test_registry_scanning_and_replication_on_moto_and_pull_through_cache_refuse
     assert ecr.describe_registry()["replicationConfiguration"]["rules"] == []
 
 
+def test_replication_sources_become_the_registry_policy_moto_accepts(moto: MotoServer, prefix: str):
+    engine = _engine(moto)
+    config: dict[str, Any] = {
+        "region": REGION,
+        "repositories": [{"name": f"{prefix}/api"}],
+        "manageRegistrySettings": True,
+        "replicationSources": [{"account": "111122223333"}, {"account": "444455556666", "prefixes": [f"{prefix}/"]}],
+    }
+    _apply(engine, config)
+    ecr = _client(moto, "ecr")
+    account = ecr.describe_repositories(repositoryNames=[f"{prefix}/api"])["repositories"][0]["registryId"]
+    # moto validates it as an IAM document and allows only CreateRepository and ReplicateImage, as ECR does.
+    stored = ecr.get_registry_policy()
+    assert stored["registryId"] == account
+    policy = json.loads(stored["policyText"])
+    assert [(s["Principal"], s["Action"], s["Resource"]) for s in policy["Statement"]] == [
+        (
+            {"AWS": "arn:aws:iam::111122223333:root"},
+            ["ecr:CreateRepository", "ecr:ReplicateImage"],
+            [f"arn:aws:ecr:{REGION}:{account}:repository/*"],
+        ),
+        (
+            {"AWS": "arn:aws:iam::444455556666:root"},
+            ["ecr:CreateRepository", "ecr:ReplicateImage"],
+            [f"arn:aws:ecr:{REGION}:{account}:repository/{prefix}/*"],
+        ),
+    ]
+
+    engine.begin_run()
+    run_program(engine, stack="dev", config={"registries:ecr": json.dumps(config)})
+    engine.end_run()
+    assert {step.op for step in engine.plan} == {"same"}
+
+    fewer = {**config, "replicationSources": [{"account": "111122223333"}]}
+    _apply(engine, fewer)
+    assert len(json.loads(ecr.get_registry_policy()["policyText"])["Statement"]) == 1
+
+    engine.destroy()
+    with pytest.raises(ClientError, match="RegistryPolicyNotFoundException"):
+        ecr.get_registry_policy()
+
+
 def test_notifications_and_ci_role_apply_to_eventbridge_sqs_and_iam(moto: MotoServer, prefix: str):
     engine = _engine(moto)
     hook_url = f"https://hooks.example.com/{prefix}?key=e2e-not-a-secret"

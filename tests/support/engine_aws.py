@@ -307,6 +307,7 @@ ECR_REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:ecr/repositoryPolicy:RepositoryPolicy": frozenset({"repository", "region"}),
     "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration": frozenset({"region"}),
     "aws:ecr/replicationConfiguration:ReplicationConfiguration": frozenset({"region"}),
+    "aws:ecr/registryPolicy:RegistryPolicy": frozenset({"region"}),
 }
 # What moto (5.2) does not implement: applying them fails loudly instead of pretending.
 ECR_UNSUPPORTED = (
@@ -409,6 +410,10 @@ class EcrApplier:
                 **inputs,
                 "registryId": rules[0]["destinations"][0]["registryId"],
             }
+        if typ == "aws:ecr/registryPolicy:RegistryPolicy":
+            # One per account and region, as in the provider: the ID is the registry (account) id.
+            answer = ecr.put_registry_policy(policyText=inputs["policy"])
+            return answer["registryId"], {**inputs, "registryId": answer["registryId"]}
         if typ in ECR_UNSUPPORTED:
             raise NotImplementedError(f"local engine: moto does not implement {typ}; it is unit-tested only")
         raise NotImplementedError(f"local engine: no aws:ecr handler for {typ}")
@@ -425,6 +430,8 @@ class EcrApplier:
                 return ecr.get_lifecycle_policy(repositoryName=name)
             if applied.typ == "aws:ecr/repositoryPolicy:RepositoryPolicy":
                 return ecr.get_repository_policy(repositoryName=name)
+            if applied.typ == "aws:ecr/registryPolicy:RegistryPolicy":
+                return ecr.get_registry_policy()
             return ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
@@ -498,6 +505,8 @@ class EcrApplier:
                 ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[])  # the provider resets it
             elif applied.typ == "aws:ecr/replicationConfiguration:ReplicationConfiguration":
                 ecr.put_replication_configuration(replicationConfiguration={"rules": []})
+            elif applied.typ == "aws:ecr/registryPolicy:RegistryPolicy":
+                ecr.delete_registry_policy()
         except ClientError as error:
             if not error.response.get("Error", {}).get("Code", "").endswith("NotFoundException"):
                 raise
