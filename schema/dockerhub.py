@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -29,8 +29,9 @@ EXPIRY_EXAMPLE = "2030-01-31T00:00:00Z"
 
 
 def _expiry(value: object) -> datetime:
-    """An ISO 8601 date-time string with a zone, in the future. Numbers are refused: pydantic would
-    read 70000 as a Unix time (a token that expired in 1970)."""
+    """An ISO 8601 date-time string with a zone. Numbers are refused: pydantic would read 70000 as a Unix
+    time (a token that expired in 1970). "In the future" is the token providers' check, at creation only:
+    here it would stop every later `up` of the stack once an existing token's date has passed."""
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str):
@@ -42,8 +43,6 @@ def _expiry(value: object) -> datetime:
         raise ValueError(f"must be an ISO 8601 date-time string with a time zone, e.g. {EXPIRY_EXAMPLE}")
     if moment.tzinfo is None:
         raise ValueError(f"must carry a time zone, e.g. {EXPIRY_EXAMPLE}")
-    if moment <= datetime.now(UTC):
-        raise ValueError("must be in the future (Hub would create a token that has already expired)")
     return moment
 
 
@@ -119,7 +118,8 @@ class HubAccessTokenSpec(CamelModel):
     scopes: list[Scope] = Field(min_length=1)
     """One of repo:admin, repo:write, repo:read, repo:public_read; a change replaces the token."""
     expires_at: ExpiresAt | None = None
-    """Expiry: an ISO 8601 date-time string with a time zone, in the future. Default: never."""
+    """Expiry: an ISO 8601 date-time string with a time zone, in the future when the token is created.
+    Default: never."""
     active: StrictBool = True
     """Whether the token can be used. Default: true."""
 
@@ -146,7 +146,8 @@ class HubOrgAccessTokenSpec(CamelModel):
     resources: list[OrgTokenResourceSpec] = Field(min_length=1)
     """What the token may access: [{type, path, scopes}]."""
     expires_at: ExpiresAt | None = None
-    """Expiry: an ISO 8601 date-time string with a time zone, in the future. Default: never."""
+    """Expiry: an ISO 8601 date-time string with a time zone, in the future when the token is created.
+    Default: never."""
     active: StrictBool = True
     """Whether the token can be used. Default: true."""
 

@@ -144,6 +144,24 @@ def instant(value: Any) -> datetime | None:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
+def expiry_problems(olds: dict[str, Any], news: dict[str, Any]) -> list[CheckFailure]:
+    """A token's expiry is a zoned date-time, in the future whenever the token would be created (new, or
+    its expiry changed). An existing token whose date has passed does not stop later updates of the stack."""
+    value = news.get("expiresAt")
+    if is_unknown(value):
+        return []
+    try:
+        moment = instant(value)
+    except ValueError:
+        return [CheckFailure("expiresAt", "must be an RFC 3339 date-time with a time zone")]
+    if moment is None or moment > datetime.now(UTC):
+        return []
+    with contextlib.suppress(ValueError):
+        if olds and not is_unknown(olds.get("expiresAt")) and instant(olds.get("expiresAt")) == moment:
+            return []
+    return [CheckFailure("expiresAt", "must be in the future: Hub would create a token that has already expired")]
+
+
 def rfc3339(value: Any) -> str | None:
     moment = instant(value)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
@@ -407,7 +425,7 @@ class AccessTokenProvider(_HubProvider):
     update_keys = ("label", "active")
     normalisers = {"scopes": _set, "expiresAt": instant, "label": str, "active": _flag(True)}
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = []
         scopes = news.get("scopes") or []
         if not is_unknown(scopes) and (not scopes or any(s not in PAT_SCOPES for s in scopes)):
@@ -415,11 +433,7 @@ class AccessTokenProvider(_HubProvider):
         label = news.get("label") or ""
         if not is_unknown(label) and not 1 <= len(label) <= 100:
             failures.append(CheckFailure("label", "must be 1-100 characters"))
-        if not is_unknown(news.get("expiresAt")):
-            try:
-                instant(news.get("expiresAt"))
-            except ValueError:
-                failures.append(CheckFailure("expiresAt", "must be an RFC 3339 date-time with a time zone"))
+        failures += expiry_problems(olds, news)
         return CheckResult(news, failures)
 
     def _extra_replaces(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
@@ -512,8 +526,8 @@ class OrgAccessTokenProvider(_HubProvider):
         "active": _flag(True),
     }
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = []
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = expiry_problems(olds, news)
         resources = news.get("resources")
         if not is_unknown(resources):
             for i, resource in enumerate(resources or []):
