@@ -209,3 +209,9 @@ def test_the_example_stack_declares_its_repositories_and_registry_settings():
         "ecr-ptc-k8s",
     ]
     assert mocks.find(REPO, "ecr-repo-team--scratch").plain["forceDelete"] is True
+    registry_policy = json.loads(
+        mocks.find("aws:ecr/registryPolicy:RegistryPolicy", "ecr-registry-policy").plain["policy"]
+    )
+    assert [s["Resource"] for s in registry_policy["Statement"]] == [
+        ["arn:aws:ecr:eu-west-1:123456789012:repository/team/*"]
+    ]
