@@ -15,7 +15,7 @@ USER, PASSWORD = "acmebot", "hub-password-not-for-logs"
 @pytest.fixture(autouse=True)
 def fresh_provider_process() -> Iterator[None]:
     """Each test starts like a new provider host process: no cached Hub client or login."""
-    forget = getattr(resources, "forget_clients", lambda: None)
+    forget = resources.forget_clients
     forget()
     yield
     forget()

@@ -145,9 +145,9 @@ def test_a_create_answered_500_is_not_sent_again(hub):
 def test_a_create_that_times_out_is_not_sent_again(hub):
     from providers.dockerhub.client import HubUncertain
 
-    c = HubClient(hub.url, Credentials(USER, PASSWORD), sleep=[].append, timeout=0.3)
+    c = HubClient(hub.url, Credentials(USER, PASSWORD), sleep=[].append, timeout=2.0)
     c.request("GET", "/v2/namespaces/acme/repositories", "repositories")
-    hub.delay_after_create(seconds=1.0)
+    hub.delay_after_create(seconds=4.0)  # well past the timeout, however loaded the machine
     with pytest.raises(HubUncertain):
         c.request("POST", "/v2/access-tokens", "access token 'ci'", body={"token_label": "ci", "scopes": ["repo:read"]})
     assert _posts(hub, "/v2/access-tokens") == 1

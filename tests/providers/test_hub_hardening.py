@@ -292,11 +292,11 @@ def test_a_configured_and_used_provider_pickles_without_credentials(hub, provide
 @pytest.mark.parametrize("fault", ["server-error", "timeout"])
 def test_an_ambiguous_token_create_leaves_exactly_one_token_the_one_in_state(hub, monkeypatch, fault):
     """M1: Hub created the token, then answered 500 (or too late): no second, untracked token."""
-    monkeypatch.setattr(resources, "REQUEST_TIMEOUT_SECONDS", 0.5, raising=False)
+    monkeypatch.setattr(resources, "REQUEST_TIMEOUT_SECONDS", 2.0)
     if fault == "server-error":
         hub.fail_after_create(status=500)
     else:
-        hub.delay_after_create(seconds=1.5)
+        hub.delay_after_create(seconds=4.0)  # well past the timeout, however loaded the machine
     created = AccessTokenProvider().create(token_props(hub))
     tokens = [t for t in hub.state.access_tokens.values() if t["token_label"] == "ci"]
     assert len(tokens) == 1
@@ -385,7 +385,7 @@ def test_a_refresh_of_twenty_resources_logs_in_once(hub):
         items.append((WebhookProvider(), created.id, created.outs))
     assert len(items) == 20
 
-    getattr(resources, "forget_clients", lambda: None)()  # a fresh provider host process
+    resources.forget_clients()  # a fresh provider host process
     hub.state.logins = 0
     # The host caches one provider per class and serves calls from four threads.
     hosted = {type(p): configure(type(p)()) for p, _, _ in items}
