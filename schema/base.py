@@ -75,7 +75,10 @@ _TYPE_ALLOWED = {
     "int_type": "must be an integer (a number without quotes or decimals)",
     "float_type": "must be a number without quotes",
     "bool_type": "must be true or false (a boolean without quotes, not 'yes' or 1)",
-    "string_type": "must be a string (quote numbers and booleans meant as text)",
+    "string_type": (
+        "must be a string (quote numbers and booleans meant as text; with `pulumi config set --path`, add "
+        "--type string)"
+    ),
     "datetime_type": "must be an ISO 8601 date-time string with a time zone, e.g. '2027-01-31T00:00:00Z'",
     "list_type": "must be a list",
     "dict_type": "must be an object (a YAML mapping)",

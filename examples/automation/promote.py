@@ -6,7 +6,9 @@
 2. verify dev as a user would: trust its CA, `docker login`, push and pull a generated probe image;
 3. preview the prod stack and stop for confirmation: deploy only on "y" at the terminal, or with --yes.
    Without a terminal and without --yes it stops after the prod preview (exit 4), so CI shows the
-   gate's preview and a human reruns with --yes.
+   gate's preview and a human reruns with --yes. The confirmed deploy is a new update, not a replay of
+   the previewed plan: a change that lands between preview and "y" is deployed unseen (Pulumi's update
+   plans, `preview --save-plan` / `up --plan`, would pin it; they are still experimental in the CLI).
 
 Each step is a function to import and recombine (`promote`, `deploy_dev`, `verify_stack`, `gate_prod`);
 they use registryctl's backend, passphrase and plugin handling, so no step asks anything else.
