@@ -394,9 +394,9 @@ class EcrRegistry(pulumi.ComponentResource):
                 ),
                 encryption_configurations=[encryption],
                 force_delete=repo.force_delete,
-                # The name is fixed, so a replacement (new encryption) cannot create first; ECR refuses to delete a
-                # repository holding images (unless force_delete), so the replacement fails instead of losing them.
-                opts=pulumi.ResourceOptions(parent=self, protect=repo.protect, delete_before_replace=True),
+                # Create-first, never delete-first: a replacement (new encryption) fails on the taken name and
+                # loses nothing, where delete-first with force_delete would drop every image first.
+                opts=pulumi.ResourceOptions(parent=self, protect=repo.protect),
             )
             repositories.append(repository)
             urls[repo.name] = repository.repository_url
@@ -546,6 +546,8 @@ class EcrRegistry(pulumi.ComponentResource):
                     f"{name}-ptc-secret-{rule.prefix}",
                     name=f"ecr-pullthroughcache/{rule.prefix}",
                     description=f"Upstream credentials of the ECR pull-through cache rule {rule.prefix}",
+                    # The name is fixed: a 30-day recovery window would block the next up after a destroy.
+                    recovery_window_in_days=0,
                     region=region,
                     opts=pulumi.ResourceOptions(parent=self),
                 )

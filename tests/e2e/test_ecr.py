@@ -129,22 +129,28 @@ def test_repositories_exist_as_declared_and_a_second_apply_changes_nothing(moto:
     assert {step.op for step in engine.plan} == {"same"}, [(s.op, s.urn) for s in engine.plan if s.op != "same"]
 
 
-def test_changing_mutability_updates_in_place_and_encryption_replaces(moto: MotoServer, prefix: str):
+def test_changing_mutability_updates_in_place_and_new_encryption_loses_no_image(moto: MotoServer, prefix: str):
     engine = _engine(moto)
-    config = {"region": REGION, "repositories": [{"name": f"{prefix}/app"}]}
+    ecr = _client(moto, "ecr")
+    config = {"region": REGION, "repositories": [{"name": f"{prefix}/app", "forceDelete": True}]}
     _apply(engine, config)
-    config["repositories"][0].update({"mutableTags": ["latest"], "encryption": {"kind": "kms"}})
-    _apply(engine, config)
-    ops = {step.urn.rsplit("::", 1)[1]: step.op for step in engine.plan}
-    assert ops[f"ecr-repo-{prefix}--app"] == "replace"  # ECR cannot re-encrypt a repository
-    repo = _client(moto, "ecr").describe_repositories(repositoryNames=[f"{prefix}/app"])["repositories"][0]
-    assert repo["encryptionConfiguration"]["encryptionType"] == "KMS"
+    ecr.put_image(repositoryName=f"{prefix}/app", imageManifest=_manifest("a1"), imageTag="v1")
+    # ECR cannot re-encrypt a repository: the replacement creates first, fails on the taken name, and even with
+    # forceDelete the repository and its images stay as they were.
+    config["repositories"][0]["encryption"] = {"kind": "kms"}
+    with pytest.raises(ClientError, match="RepositoryAlreadyExistsException"):
+        _apply(engine, config)
+    repo = ecr.describe_repositories(repositoryNames=[f"{prefix}/app"])["repositories"][0]
+    assert repo["encryptionConfiguration"] == {"encryptionType": "AES256"}
+    assert [image["imageTag"] for image in ecr.list_images(repositoryName=f"{prefix}/app")["imageIds"]] == ["v1"]
+    del config["repositories"][0]["encryption"]
     config["repositories"][0]["mutableTags"] = ["latest", "nightly"]
     _apply(engine, config)
     ops = {step.urn.rsplit("::", 1)[1]: step.op for step in engine.plan}
     assert ops[f"ecr-repo-{prefix}--app"] == "update"
-    repo = _client(moto, "ecr").describe_repositories(repositoryNames=[f"{prefix}/app"])["repositories"][0]
+    repo = ecr.describe_repositories(repositoryNames=[f"{prefix}/app"])["repositories"][0]
     assert [f["filter"] for f in repo["imageTagMutabilityExclusionFilters"]] == ["latest", "nightly"]
+    engine.destroy()
 
 
 def test_immutable_tags_refuse_a_second_push_except_excluded_tags(moto: MotoServer, prefix: str):

@@ -131,8 +131,18 @@ def test_repositories_are_protected_on_prod_stacks(run, monkeypatch: pytest.Monk
     seen.clear()
     run(ecr=ECR, stack="dev")
     assert {opts.protect for opts in seen.values()} == {False}
-    # A fixed name cannot be created before the old one is deleted; ECR keeps a repository holding images.
-    assert {opts.delete_before_replace for opts in seen.values()} == {True}
+
+
+def test_a_replacement_never_deletes_the_repository_first(run, monkeypatch: pytest.MonkeyPatch):
+    # Delete-first with forceDelete would drop every image before the new repository exists; create-first fails
+    # on the taken name instead, and nothing is lost.
+    seen = record_options(monkeypatch, aws.ecr, "Repository")
+    config = ecr_config(repositories=[{"name": "kept"}, {"name": "scratch", "forceDelete": True}])
+    run(ecr=config, stack="dev")
+    assert {name: bool(opts.delete_before_replace) for name, opts in seen.items()} == {
+        "ecr-repo-kept": False,
+        "ecr-repo-scratch": False,
+    }
 
 
 def test_children_are_parented_named_and_the_component_is_typed(run):

@@ -77,6 +77,8 @@ def test_pull_through_cache_login_is_a_secret_in_secrets_manager(run):
     mocks, outputs = run(ecr=SETTINGS, secret=True)
     secret = mocks.find(SECRET, "ecr-ptc-secret-dockerhub").plain
     assert secret["name"] == "ecr-pullthroughcache/dockerhub"  # ECR reads only secrets with this prefix
+    # A fixed name: with the default 30-day recovery window, the next up after a destroy could not create it.
+    assert secret["recoveryWindowInDays"] == 0
     version = mocks.find(SECRET_VERSION, "ecr-ptc-secret-value-dockerhub")
     assert is_secret(version.inputs["secretString"])
     assert json.loads(version.plain["secretString"]) == {"username": "acmebot", "accessToken": HUB_TOKEN}
