@@ -11,6 +11,7 @@ from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
 from schema.base import CamelModel, ConfigProblem, repeated
 from schema.retention import RetentionSpec
+from schema.selfhosted import _kms_key_arn_in as kms_key_arn_in  # the S3 storage's key-ARN rule, shared
 
 # AWS region names: partition prefix, geography, number (us-east-1, eu-central-2, us-gov-west-1, cn-north-1).
 REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}")
@@ -94,7 +95,8 @@ class EcrEncryption(CamelModel):
     kind: Literal["aes256", "kms"] = "aes256"
     """aes256: S3-managed keys; kms: AWS KMS (kmsKeyId, or the AWS-managed key aws/ecr). Default: aes256."""
     kms_key_id: str | None = Field(default=None, min_length=1)
-    """KMS key ARN, id or alias (alias/registry); only with kind kms. Default: the AWS-managed key."""
+    """KMS key ARN in the registry's region (arn:aws:kms:<region>:<account>:key/<id>; ECR reads back the ARN, so an
+    id or alias would replace the repository on every up); only with kind kms. Default: the AWS-managed key."""
 
     @model_validator(mode="after")
     def _kms_key_only_with_kms(self) -> EcrEncryption:
@@ -350,6 +352,23 @@ def ecr_problems(spec: EcrSpec, stack: str) -> list[ConfigProblem]:
                 f"{root}.repositories[{index}].name", repr(names[index]), "repeats a name; each repository once"
             )
         )
+    encryptions = [(f"{root}.defaults", spec.defaults.encryption)]
+    encryptions += [
+        (f"{root}.repositories[{index}]", repo.encryption)
+        for index, repo in enumerate(spec.repositories)
+        if "encryption" in repo.model_fields_set and repo.encryption is not None
+    ]
+    for where, encryption in encryptions:
+        key = encryption.kms_key_id
+        if key is not None and not kms_key_arn_in(key, spec.region):
+            problems.append(
+                ConfigProblem(
+                    f"{where}.encryption.kmsKeyId",
+                    repr(key),
+                    f"a key ARN in the registry's region (arn:aws:kms:{spec.region}:<account>:key/<id>), not an id"
+                    " or alias: ECR reads back the ARN, and any other spelling replaces the repository on every up",
+                )
+            )
     for index, repo in enumerate(spec.repositories):
         settings = spec.effective(repo)
         where = f"{root}.repositories[{index}]"

@@ -139,3 +139,32 @@ def test_too_many_mutable_tag_filters():
     with pytest.raises(ConfigError) as caught:
         load_stack_spec({"ecr": config}, "dev")
     assert "at most 5" in problem_at(caught.value, "registries:ecr.defaults.mutableTags").allowed
+
+
+def test_kms_key_must_be_a_key_arn_in_the_registry_region():
+    # ECR reads back the key ARN; an alias or bare id would differ from it on every refresh and replace the repository.
+    alias = "alias/registry"
+    other_region = "arn:aws:kms:us-east-1:111122223333:key/1234abcd"
+    config = ecr_config(
+        defaults={"encryption": {"kind": "kms", "kmsKeyId": alias}},
+        repositories=[
+            {"name": "team/api", "encryption": {"kind": "kms", "kmsKeyId": other_region}},
+            {"name": "team/worker", "encryption": {"kind": "kms", "kmsKeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}},
+            {"name": "team/aws-key", "encryption": {"kind": "kms"}},  # the AWS-managed key: ECR fills in its ARN
+            {"name": "team/inherits"},
+        ],
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_stack_spec({"ecr": config}, "dev")
+    root = "registries:ecr"
+    assert caught.value.paths == [
+        f"{root}.defaults.encryption.kmsKeyId",
+        f"{root}.repositories[0].encryption.kmsKeyId",
+        f"{root}.repositories[1].encryption.kmsKeyId",
+    ]
+    problem = problem_at(caught.value, f"{root}.defaults.encryption.kmsKeyId")
+    assert problem.value == repr(alias)
+    assert "arn:aws:kms:eu-west-1:<account>:key/<id>" in problem.allowed
+    assert problem_at(caught.value, f"{root}.repositories[0].encryption.kmsKeyId").value == repr(other_region)
+    # A key ARN in the registry's region is accepted (ECR's own ARN is the example's default).
+    assert load_stack_spec({"ecr": ecr_config()}, "dev").ecr is not None
