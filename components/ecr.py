@@ -161,8 +161,11 @@ class EcrRegistryArgs:
     """A push role for GitHub Actions. Default: None."""
 
 
-def event_patterns(events: Sequence[str], repositories: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """EventBridge patterns per rule: `action` (successful pushes/deletes) and `scan` (completed scans)."""
+def event_patterns(
+    events: Sequence[str], repositories: Sequence[str], scan_type: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """EventBridge patterns per rule: `action` (successful pushes/deletes), `scan` (basic scans ECR completed) and
+    `scan-enhanced` (enhanced scans Amazon Inspector completed); scan_type None (unmanaged) may be either."""
     patterns: dict[str, dict[str, Any]] = {}
     actions = [kind.upper() for kind in ("push", "delete") if kind in events]
     if actions:
@@ -171,11 +174,21 @@ def event_patterns(events: Sequence[str], repositories: Sequence[str]) -> dict[s
             "detail-type": ["ECR Image Action"],
             "detail": {"action-type": actions, "result": ["SUCCESS"], "repository-name": list(repositories)},
         }
-    if "scan" in events:
+    if "scan" in events and scan_type != "ENHANCED":
         patterns["scan"] = {
             "source": ["aws.ecr"],
             "detail-type": ["ECR Image Scan"],
             "detail": {"scan-status": ["COMPLETE"], "repository-name": list(repositories)},
+        }
+    if "scan" in events and scan_type != "BASIC":
+        # Inspector names the repository by its ARN: ":repository/<name>" at the end matches exactly that name.
+        patterns["scan-enhanced"] = {
+            "source": ["aws.inspector2"],
+            "detail-type": ["Inspector2 Scan"],
+            "detail": {
+                "scan-status": ["INITIAL_SCAN_COMPLETE"],
+                "repository-name": [{"suffix": f":repository/{repo}"} for repo in repositories],
+            },
         }
     return patterns
 
@@ -430,8 +443,10 @@ class EcrRegistry(pulumi.ComponentResource):
             if args.registry_settings.replication_sources:
                 self._registry_policy(name, args.region, args.registry_settings.replication_sources, first.arn)
 
+        scan_type = args.registry_settings.scan_type if args.registry_settings is not None else None
         for hook in args.notifications:
-            self._notification(name, args.region, hook, hook.repositories or list(urls), first.registry_id)
+            patterns = event_patterns(hook.events, hook.repositories or list(urls), scan_type)
+            self._notification(name, args.region, hook, patterns, first.registry_id)
 
         self.ci_role_arn = (
             self._github_role(name, args.github_oidc, list(arns.values()), first.registry_id)
@@ -600,7 +615,7 @@ class EcrRegistry(pulumi.ComponentResource):
         name: str,
         region: pulumi.Input[str],
         hook: NotificationArgs,
-        repositories: Sequence[str],
+        patterns: dict[str, dict[str, Any]],
         account: pulumi.Output[str],
     ) -> None:
         prefix = f"{name}-hook-{hook.name}"
@@ -669,7 +684,7 @@ class EcrRegistry(pulumi.ComponentResource):
             opts=child,
         )
         rule_arns: list[pulumi.Output[str]] = []
-        for group, pattern in event_patterns(hook.events, repositories).items():
+        for group, pattern in patterns.items():
             rule = aws.cloudwatch.EventRule(
                 f"{prefix}-rule-{group}",
                 description=f"ECR {group} events of notification {hook.name}",

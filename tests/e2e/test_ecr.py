@@ -353,14 +353,20 @@ def test_notifications_and_ci_role_apply_to_eventbridge_sqs_and_iam(moto: MotoSe
     outputs = _apply(engine, config)["ecr"]
     events, sqs, iam = _client(moto, "events"), _client(moto, "sqs"), _client(moto, "iam")
     rules = {rule["Name"]: rule for rule in events.list_rules()["Rules"] if rule["Name"].startswith("ecr-hook-ci-rule")}
-    assert sorted(name.rsplit("-", 1)[0] for name in rules) == ["ecr-hook-ci-rule-action", "ecr-hook-ci-rule-scan"]
+    # Scanning is not managed here, so the account's scans may be basic (ECR's events) or enhanced (Inspector's).
+    assert sorted(name.rsplit("-", 1)[0] for name in rules) == [
+        "ecr-hook-ci-rule-action",
+        "ecr-hook-ci-rule-scan",
+        "ecr-hook-ci-rule-scan-enhanced",
+    ]
     (destination,) = [
         d for d in events.list_api_destinations()["ApiDestinations"] if d["Name"].startswith("ecr-hook-ci")
     ]
     assert destination["InvocationEndpoint"] == hook_url
     assert destination["HttpMethod"] == "POST"
     for rule_name, rule in rules.items():
-        assert json.loads(rule["EventPattern"])["detail"]["repository-name"] == [f"{prefix}/api"]
+        by_name = json.loads(rule["EventPattern"])["detail"]["repository-name"]
+        assert by_name in ([f"{prefix}/api"], [{"suffix": f":repository/{prefix}/api"}])  # Inspector names the ARN
         (target,) = events.list_targets_by_rule(Rule=rule_name)["Targets"]
         assert target["Arn"] == destination["ApiDestinationArn"]
         assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}

@@ -65,6 +65,27 @@ SCAN_EVENT: dict[str, Any] = {
     },
 }
 
+# With enhanced scanning, Amazon Inspector (not ECR) reports a finished scan: the sample of the ECR user guide
+# ("EventBridge events sent for enhanced scanning in Amazon ECR": event for an initial image scan), repository
+# changed. Its repository-name is the repository ARN, not the name.
+INSPECTOR_SCAN_EVENT: dict[str, Any] = {
+    "version": "0",
+    "id": "739c0d3c-4f02-85c7-5a88-94a9EXAMPLE",
+    "detail-type": "Inspector2 Scan",
+    "source": "aws.inspector2",
+    "account": "123456789012",
+    "time": "2021-12-03T18:03:16Z",
+    "region": "eu-west-1",
+    "resources": ["arn:aws:ecr:eu-west-1:123456789012:repository/team/api"],
+    "detail": {
+        "scan-status": "INITIAL_SCAN_COMPLETE",
+        "repository-name": "arn:aws:ecr:eu-west-1:123456789012:repository/team/api",
+        "finding-severity-counts": {"CRITICAL": 7, "HIGH": 61, "MEDIUM": 62, "TOTAL": 158},
+        "image-digest": "sha256:36c7b282abd0186e01419f2e58743e1bf635808231049bbc9d77e59e3a8e4914",
+        "image-tags": ["latest"],
+    },
+}
+
 ECR: dict[str, Any] = {
     "region": "eu-west-1",
     "repositories": [{"name": "team/api"}, {"name": "team/worker"}],
@@ -111,6 +132,38 @@ def test_rule_patterns_match_the_documented_events_of_their_repositories(run):
     ]
 
 
+def _scan_patterns(mocks: Any, hook: str) -> list[str]:
+    return [r.plain["eventPattern"] for r in mocks.of_type(RULE) if r.name.startswith(f"ecr-hook-{hook}-rule-scan")]
+
+
+@pytest.mark.parametrize("scan_type", ["ENHANCED", "BASIC", None])
+def test_scan_notifications_fire_on_the_events_of_the_scanning_type(run, scan_type: str | None):
+    config = copy.deepcopy(ECR)
+    if scan_type is not None:
+        config.update(manageRegistrySettings=True, scanning={"type": scan_type})
+    mocks, _ = run(ecr=config, secret=True)
+    patterns = _scan_patterns(mocks, "ci")
+    inspector = _event(INSPECTOR_SCAN_EVENT)
+    other_repository = _event(
+        INSPECTOR_SCAN_EVENT, **{"repository-name": "arn:aws:ecr:eu-west-1:123456789012:repository/team/worker"}
+    )
+    nested = _event(
+        INSPECTOR_SCAN_EVENT, **{"repository-name": "arn:aws:ecr:eu-west-1:123456789012:repository/x/team/api"}
+    )
+    fired = {
+        "inspector": any(_matches(p, inspector) for p in patterns),
+        "ecr": any(_matches(p, SCAN_EVENT) for p in patterns),
+    }
+    # ENHANCED: only Inspector reports scans; BASIC: only ECR; unmanaged here: the account may have either.
+    expected = {"ENHANCED": (True, False), "BASIC": (False, True), None: (True, True)}[scan_type]
+    assert (fired["inspector"], fired["ecr"]) == expected
+    for pattern in patterns:
+        assert not _matches(pattern, other_repository)  # ci notifies for team/api only
+        assert not _matches(pattern, nested)
+        assert not _matches(pattern, PUSH_EVENT)
+        assert not _matches(pattern, _event(SCAN_EVENT, **{"repository-name": "team/worker"}))
+
+
 def test_targets_invoke_the_destination_with_a_role_a_retry_policy_and_a_dead_letter_queue(run):
     mocks, _ = run(ecr=ECR, secret=True)
     target = mocks.find(TARGET, "ecr-hook-ci-target-action").plain
@@ -136,6 +189,7 @@ def test_targets_invoke_the_destination_with_a_role_a_retry_policy_and_a_dead_le
             "aws:SourceArn": [
                 "arn:aws:cloudwatch:eu-west-1:123456789012:ecr-hook-ci-rule-action",
                 "arn:aws:cloudwatch:eu-west-1:123456789012:ecr-hook-ci-rule-scan",
+                "arn:aws:cloudwatch:eu-west-1:123456789012:ecr-hook-ci-rule-scan-enhanced",
             ]
         }
     }
