@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import yaml
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from components.retention import acr, artifact_registry, ecr
@@ -230,7 +231,11 @@ def declared_ecr_policy(args: argparse.Namespace) -> tuple[Any, str]:
         known = ", ".join(sorted(stack_name(p) for p in (PROJECT_DIR / "stacks").glob("Pulumi.*.yaml")))
         raise InputError(f"stack {path}: no such stack file (stacks: {known})")
     try:
-        spec = load_stack_spec(read_stack_config(path), stack_name(path), PROJECT_DIR)
+        config = read_stack_config(path)
+    except (yaml.YAMLError, AttributeError) as error:  # AttributeError: the file is YAML but not a mapping
+        raise InputError(f"stack {path}: not a stack file (a YAML mapping with a config: key): {error}") from None
+    try:
+        spec = load_stack_spec(config, stack_name(path), PROJECT_DIR)
     except ConfigError as error:
         raise InputError(f"stack {path}: {error}") from None
     if spec.ecr is None:

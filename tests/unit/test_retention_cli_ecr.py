@@ -230,3 +230,11 @@ def test_an_invalid_stack_file_exits_2_naming_the_key(tmp_path: Path) -> None:
     result = simulate(tmp_path, API_PAGE, "--stack-file", stack_path, "--repository", "a/one")
     assert result.returncode == 2
     assert "registries:ecr.defaults.retention.untaggedDays" in result.stderr
+
+
+@pytest.mark.parametrize("text", ["config: [unclosed", "- just\n- a list\n", "config: 3\n"])
+def test_a_stack_file_that_is_not_one_exits_2(tmp_path: Path, text: str) -> None:
+    stack_path = write(tmp_path, "Pulumi.dev.yaml", text)
+    result = simulate(tmp_path, API_PAGE, "--stack-file", stack_path, "--repository", "a/one")
+    assert result.returncode == 2, result.stderr
+    assert "not a stack file" in result.stderr
