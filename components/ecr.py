@@ -274,15 +274,13 @@ def _check(args: EcrRegistryArgs) -> None:
 def registry_policy_document(repository_arn: str, sources: Sequence[tuple[str, Sequence[str]]]) -> dict[str, Any]:
     """The registry policy letting each (account, prefixes) source replicate into the registry that holds
     `repository_arn` (its partition, region and account scope the grant); ValueError for this account itself."""
-    partition, region, own_account = (
-        repository_arn.split(":")[1],
-        repository_arn.split(":")[3],
-        repository_arn.split(":")[4],
-    )
+    _, partition, _, region, own_account, _ = repository_arn.split(":", 5)  # arn:<partition>:ecr:<region>:<account>:...
     statements = []
     for account, prefixes in sources:
         if not ACCOUNT_ID.fullmatch(account):
             raise ValueError(f"replication source {account!r} must be a 12-digit AWS account id")
+        if account in (source for source, _ in sources[: len(statements)]):
+            raise ValueError(f"replication source {account!r} is declared twice; list its prefixes together")
         if account == own_account:
             raise ValueError(
                 f"replication source {account!r} is this registry's own account; same-account replication needs "

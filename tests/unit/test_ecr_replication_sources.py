@@ -157,6 +157,10 @@ def test_the_document_for_library_users():
             "arn:aws-cn:ecr:cn-north-1:123456789012:repository/b/*",
         ],
     }
+    with pytest.raises(ValueError, match="declared twice"):
+        registry_policy_document(
+            "arn:aws:ecr:eu-west-1:123456789012:repository/x", [(SOURCE_ALL, ()), (SOURCE_ALL, ())]
+        )
     with pytest.raises(ValueError, match="own account"):
         registry_policy_document("arn:aws:ecr:eu-west-1:123456789012:repository/x", [(OWN_ACCOUNT, ())])
 
