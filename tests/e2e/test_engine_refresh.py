@@ -89,7 +89,7 @@ def test_a_container_recreated_by_hand_under_the_same_name_is_a_stranger_up_cann
     original = deployment.registry_container(outputs)
     image, volumes = original.attrs["Config"]["Image"], original.attrs["HostConfig"]["Binds"]
     name = original.name
-    original.remove(force=True)
+    original.remove(force=True, v=True)  # anonymous volumes go too (a named one never does)
     by_hand = docker_client.containers.run(image, name=name, environment=["EDITED=by-hand"], detach=True)
     try:
         # The provider reads by ID: the state's container is gone, the hand-made one is not Pulumi's.

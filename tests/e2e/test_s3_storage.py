@@ -144,7 +144,7 @@ def test_bucket_outlives_the_container_and_a_new_one_serves_the_same_images(
     digest = client.push(_image(docker_client, "durable-s3"), "team/durable", "2")
     before = set(_keys(moto, bucket))
 
-    s3_deployment.registry_container(outputs).remove(force=True)
+    s3_deployment.registry_container(outputs).remove(force=True, v=True)
     assert set(_keys(moto, bucket)) == before
     again = s3_deployment.apply(name, spec, refresh=True)  # same config, same http.secret from state
     assert ("create", "docker:index/container:Container", "selfhosted-registry") in s3_deployment.engine.changed() or (

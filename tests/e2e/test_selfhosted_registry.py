@@ -134,7 +134,7 @@ def test_images_survive_restart_and_container_recreation(deployment, docker_clie
     assert client.api("HEAD", f"/v2/team/durable/manifests/{pushed}", auth=(user, password)).status_code == 200
 
     first_id = container.id
-    container.remove(force=True)  # out of band: `up --refresh` must recreate it, same config and volume
+    container.remove(force=True, v=True)  # out of band: `up --refresh` must recreate it, same config and volume
     outputs = deployment.apply(*stack, refresh=True)  # without a refresh the engine never looks at Docker
     assert deployment.registry_container(outputs).id != first_id
     client.remove_local("team/durable", "1")
