@@ -12,12 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+import yaml
+
 from registryctl.backend import choose_backend
 from registryctl.plugins import Plugin, install_plugins, required_plugins
 from registryctl.progress import Progress
 from registryctl.registry_client import RegistryCtlError
 from registryctl.stack_files import PROJECT_DIR, read_stack_config
-from schema import StackSpec, load_stack_spec
+from schema import PROJECT, ConfigError, StackSpec, load_stack_spec
+from schema.ecr import plain_secret_problems
 
 NO_CLI_MESSAGE = (
     "this command needs the Pulumi CLI (install it from https://www.pulumi.com/docs/install/); "
@@ -43,7 +46,25 @@ def stack_spec(stack: str, project_dir: Path = PROJECT_DIR) -> StackSpec:
     path = project_dir / "stacks" / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise RegistryCtlError(f"no stack file {path}: create it (see stacks/Pulumi.local.yaml) before deploying")
-    return load_stack_spec(read_stack_config(path), stack, project_dir)
+    return stack_file_spec(path, stack, project_dir)
+
+
+def _holds_encrypted(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_holds_encrypted(v) for v in value.values())
+    return isinstance(value, list) and any(_holds_encrypted(v) for v in value)
+
+
+def stack_file_spec(path: Path, stack: str, project_dir: Path = PROJECT_DIR) -> StackSpec:
+    """The validated config of a stack file, refusing ECR secrets held in plain text as the program does (a key
+    with any `secure:` value in it is secret as a whole to the program, so the same rule applies here)."""
+    spec = load_stack_spec(read_stack_config(path), stack, project_dir)
+    if spec.ecr is not None:
+        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+        problems = plain_secret_problems(spec.ecr, _holds_encrypted(config.get(f"{PROJECT}:ecr")))
+        if problems:
+            raise ConfigError(problems)
+    return spec
 
 
 def open_stack(

@@ -15,8 +15,8 @@ from registryctl.backend import BackendConfigError
 from registryctl.progress import Progress, masked
 from registryctl.registry_client import RegistryCtlError, login, trust_ca, verify
 from registryctl.retention_cli import add_retention_commands
-from registryctl.stack_files import PROJECT_DIR, read_stack_config, stack_file, stack_name
-from schema import ConfigError, load_stack_spec
+from registryctl.stack_files import PROJECT_DIR, stack_file, stack_name
+from schema import ConfigError
 
 EXIT_CONFIG, EXIT_FAILED, EXIT_NO_CLI = 2, 1, 3
 EXIT_NOT_CONFIRMED = 4  # a production `up` was declined, or could not be asked (no terminal, no --yes)
@@ -31,7 +31,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     status = 0
     for path in paths:
         try:
-            spec = load_stack_spec(read_stack_config(path), stack_name(path), PROJECT_DIR)
+            spec = automation.stack_file_spec(path, stack_name(path), PROJECT_DIR)
         except ConfigError as error:
             print(f"{path.name}: {error}", file=sys.stderr)
             status = EXIT_CONFIG
