@@ -437,7 +437,7 @@ class EcrRegistry(pulumi.ComponentResource):
 
         first = repositories[0]
         if args.registry_settings is not None:
-            self._registry_settings(name, args.region, args.registry_settings, first.registry_id)
+            self._registry_settings(name, args.region, args.registry_settings, first.registry_id, first.arn)
             if args.registry_settings.replication_sources:
                 self._registry_policy(name, args.region, args.registry_settings.replication_sources, first.arn)
 
@@ -477,6 +477,55 @@ class EcrRegistry(pulumi.ComponentResource):
             }
         )
 
+    def _template_role(
+        self,
+        name: str,
+        prefix: str,
+        kms_key: pulumi.Input[str] | None,
+        repository_arn: pulumi.Output[str],
+    ) -> pulumi.Output[str]:
+        """The role ECR assumes to create KMS-encrypted repositories from a creation template (ECR refuses such a
+        template without one): AWS's documented trust and permissions, ECR scoped to the prefix's repositories."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-template-role-{prefix}",
+            description=f"ECR creates the repositories of the pull-through cache {prefix} with this role",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                },
+                indent=2,
+            ),
+            opts=child,
+        )
+
+        def render(values: list[Any]) -> str:
+            arn, key = values
+            # Any repository ARN of this registry carries its partition, region and account.
+            repositories = f"{arn.split(':repository/', 1)[0]}:repository/{prefix}/*"
+            statements = [
+                {"Effect": "Allow", "Action": ["ecr:CreateRepository", "ecr:TagResource"], "Resource": repositories},
+                {
+                    "Effect": "Allow",
+                    "Action": ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"],
+                    # The AWS-managed key's ARN is not known before ECR creates it: any key, as AWS's example.
+                    "Resource": key or "*",
+                },
+            ]
+            return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+
+        policy = aws.iam.RolePolicy(
+            f"{name}-template-role-policy-{prefix}",
+            role=role.id,
+            policy=pulumi.Output.all(repository_arn, kms_key).apply(render),
+            opts=child,
+        )
+        # The template refers to the role only once it may use it.
+        return pulumi.Output.all(role.arn, policy.id).apply(lambda values: str(values[0]))
+
     def _registry_policy(
         self,
         name: str,
@@ -498,7 +547,12 @@ class EcrRegistry(pulumi.ComponentResource):
         )
 
     def _registry_settings(
-        self, name: str, region: pulumi.Input[str], settings: RegistrySettingsArgs, account: pulumi.Output[str]
+        self,
+        name: str,
+        region: pulumi.Input[str],
+        settings: RegistrySettingsArgs,
+        account: pulumi.Output[str],
+        repository_arn: pulumi.Output[str],
     ) -> None:
         if settings.scan_type is not None:
             scan_rules = [
@@ -604,6 +658,11 @@ class EcrRegistry(pulumi.ComponentResource):
                     )
                 ],
                 lifecycle_policy=lifecycle,
+                custom_role_arn=(
+                    self._template_role(name, rule.prefix, template.kms_key, repository_arn)
+                    if template.encryption_type == "KMS"
+                    else None
+                ),
                 region=region,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[cache_rule]),
             )

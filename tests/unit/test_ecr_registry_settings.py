@@ -3,6 +3,7 @@ upstream login in Secrets Manager, secret end to end) and the creation template 
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -105,6 +106,53 @@ def test_cached_repositories_get_the_defaults_through_a_creation_template(run):
     assert template["encryptionConfigurations"] == [{"encryptionType": "AES256"}]
     assert template["lifecyclePolicy"] == lifecycle_policy_text(RetentionIntent(untagged_days=3))
     assert mocks.find(TEMPLATE, "ecr-template-k8s").plain["prefix"] == "k8s"
+
+
+TEMPLATE_ROLE = "aws:iam/role:Role"
+TEMPLATE_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+TEMPLATE_KMS_ARN = "arn:aws:kms:eu-west-1:123456789012:key/0b6f2a4e-0000-4000-8000-000000000001"
+
+
+def test_a_kms_encrypted_creation_template_gets_the_role_ecr_creates_repositories_with(run):
+    # ECR refuses a creation template with KMS encryption (or tags) without a role it can assume to use the key.
+    config = copy.deepcopy(SETTINGS)
+    config["defaults"]["encryption"] = {"kind": "kms", "kmsKeyId": TEMPLATE_KMS_ARN}
+    mocks, _ = run(ecr=config, secret=True)
+    template = mocks.find(TEMPLATE, "ecr-template-dockerhub").plain
+    assert template["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": TEMPLATE_KMS_ARN}]
+    role = mocks.find(TEMPLATE_ROLE, "ecr-template-role-dockerhub").plain
+    assert template["customRoleArn"] == "arn:aws:iam::123456789012:role/ecr-template-role-dockerhub"
+    # The trust policy of AWS's "Create an IAM role for repository creation templates".
+    assert json.loads(role["assumeRolePolicy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    policy = json.loads(mocks.find(TEMPLATE_ROLE_POLICY, "ecr-template-role-policy-dockerhub").plain["policy"])
+    assert policy["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": ["ecr:CreateRepository", "ecr:TagResource"],
+            "Resource": "arn:aws:ecr:eu-west-1:123456789012:repository/dockerhub/*",  # only what the rule caches
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"],
+            "Resource": TEMPLATE_KMS_ARN,
+        },
+    ]
+    assert mocks.find(TEMPLATE, "ecr-template-k8s").plain["customRoleArn"].endswith("/ecr-template-role-k8s")
+    # The AWS-managed key (no kmsKeyId): its ARN is not known here, so the KMS grant is on any key, as AWS's example.
+    config["defaults"]["encryption"] = {"kind": "kms"}
+    mocks, _ = run(ecr=config, secret=True)
+    policy = json.loads(mocks.find(TEMPLATE_ROLE_POLICY, "ecr-template-role-policy-k8s").plain["policy"])
+    assert policy["Statement"][1]["Resource"] == "*"
+    assert policy["Statement"][0]["Resource"] == "arn:aws:ecr:eu-west-1:123456789012:repository/k8s/*"
+
+
+def test_an_aes256_creation_template_needs_no_role(run):
+    mocks, _ = run(ecr=SETTINGS, secret=True)
+    assert "customRoleArn" not in mocks.find(TEMPLATE, "ecr-template-dockerhub").plain
+    assert not [r for r in mocks.of_type(TEMPLATE_ROLE) if r.name.startswith("ecr-template-role")]
 
 
 def test_without_the_flag_nothing_account_wide_is_declared(run):
