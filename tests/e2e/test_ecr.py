@@ -153,6 +153,28 @@ def test_changing_mutability_updates_in_place_and_new_encryption_loses_no_image(
     engine.destroy()
 
 
+def test_refresh_shows_settings_changed_out_of_band_and_up_repairs_them(moto: MotoServer, prefix: str):
+    engine = _engine(moto)
+    ecr = _client(moto, "ecr")
+    config = {"region": REGION, "repositories": [{"name": f"{prefix}/app"}, {"name": f"{prefix}/other"}]}
+    _apply(engine, config)
+    # Someone turns scan-on-push off and makes the tags mutable in the console.
+    ecr.put_image_scanning_configuration(
+        repositoryName=f"{prefix}/app", imageScanningConfiguration={"scanOnPush": False}
+    )
+    ecr.put_image_tag_mutability(repositoryName=f"{prefix}/app", imageTagMutability="MUTABLE")
+    drifted = {step.urn.rsplit("::", 1)[1] for step in engine.refresh() if step.op != "same"}
+    assert drifted == {f"ecr-repo-{prefix}--app"}
+    _apply(engine, config)  # `up`: the program's settings again, in place
+    ops = {step.urn.rsplit("::", 1)[1]: step.op for step in engine.plan if step.op != "same"}
+    assert ops == {f"ecr-repo-{prefix}--app": "update"}
+    repo = ecr.describe_repositories(repositoryNames=[f"{prefix}/app"])["repositories"][0]
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert {step.op for step in engine.refresh()} == {"same"}
+    engine.destroy()
+
+
 def test_immutable_tags_refuse_a_second_push_except_excluded_tags(moto: MotoServer, prefix: str):
     engine = _engine(moto)
     _apply(engine, _config(prefix))

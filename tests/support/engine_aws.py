@@ -452,17 +452,25 @@ class EcrApplier:
         if applied.typ != "aws:ecr/repository:Repository":
             text = found.get("lifecyclePolicyText", found.get("policyText"))
             return Read(applied.ident, {**applied.outputs, "policy": text})
-        outputs = {
-            **applied.outputs,
+        observed: dict[str, Any] = {
             "imageTagMutability": found["imageTagMutability"],
             "imageScanningConfiguration": {"scanOnPush": found["imageScanningConfiguration"]["scanOnPush"]},
         }
-        if found.get("imageTagMutabilityExclusionFilters"):
-            outputs["imageTagMutabilityExclusionFilters"] = [
+        if found.get("imageTagMutabilityExclusionFilters") or "imageTagMutabilityExclusionFilters" in applied.inputs:
+            observed["imageTagMutabilityExclusionFilters"] = [
                 {"filter": f["filter"], "filterType": f["filterType"]}
-                for f in found["imageTagMutabilityExclusionFilters"]
-            ]
-        return Read(applied.ident, outputs)
+                for f in found.get("imageTagMutabilityExclusionFilters") or []
+            ] or None
+        if "encryptionConfigurations" in applied.inputs:
+            found_encryption = found.get("encryptionConfiguration") or {"encryptionType": "AES256"}
+            encryption: dict[str, Any] = {"encryptionType": found_encryption["encryptionType"]}
+            declared = (unwrap(applied.inputs["encryptionConfigurations"]) or [{}])[0]
+            if declared.get("kmsKey") and found_encryption.get("kmsKey"):  # kmsKey is computed when not declared
+                encryption["kmsKey"] = found_encryption["kmsKey"]
+            observed["encryptionConfigurations"] = [encryption]
+        # The read values replace the inputs too: the provider diffs its refreshed state against the program.
+        observed = {k: v for k, v in observed.items() if v is not None or k in applied.inputs}
+        return Read(applied.ident, {**applied.outputs, **observed}, inputs={**applied.inputs, **observed})
 
     def diff(self, old: Applied, news: dict[str, Any]) -> Diff:
         """The bridged provider's diff: old inputs against new ones, replacing on the ForceNew keys."""
