@@ -75,6 +75,18 @@ def _json_or_none(text: Any) -> Any:
         return None
 
 
+def input_diff(old: Applied, news: dict[str, Any], force_new: frozenset[str]) -> Diff:
+    """The bridged provider's diff: old inputs against new ones, replacing on the ForceNew keys."""
+    changed = sorted(
+        key
+        for key in set(old.inputs) | set(news)
+        if key != "__provider" and unwrap(old.inputs.get(key)) != unwrap(news.get(key))
+    )
+    return Diff(
+        changes=bool(changed), replaces=tuple(k for k in changed if k in force_new), changed_keys=tuple(changed)
+    )
+
+
 class AwsApplier:
     """Applies the pulumi-aws resources the program declares, as the provider would, through boto3."""
 
@@ -473,18 +485,10 @@ class EcrApplier:
         return Read(applied.ident, {**applied.outputs, **observed}, inputs={**applied.inputs, **observed})
 
     def diff(self, old: Applied, news: dict[str, Any]) -> Diff:
-        """The bridged provider's diff: old inputs against new ones, replacing on the ForceNew keys."""
         force_new = ECR_REPLACE_ON_CHANGE.get(old.typ)
         if force_new is None:
             raise NotImplementedError(f"local engine: no replace-on-change table for {old.typ}")
-        changed = sorted(
-            key
-            for key in set(old.inputs) | set(news)
-            if key != "__provider" and unwrap(old.inputs.get(key)) != unwrap(news.get(key))
-        )
-        return Diff(
-            changes=bool(changed), replaces=tuple(k for k in changed if k in force_new), changed_keys=tuple(changed)
-        )
+        return input_diff(old, news, force_new)
 
     def update(self, applied: Applied, news: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         ecr = self.client(news.get("region"))
@@ -659,15 +663,7 @@ class NotificationApplier:
         raise NotImplementedError(f"local engine: no handler for {typ}")
 
     def diff(self, old: Applied, news: dict[str, Any]) -> Diff:
-        force_new = NOTIFY_REPLACE_ON_CHANGE[old.typ]
-        changed = sorted(
-            key
-            for key in set(old.inputs) | set(news)
-            if key != "__provider" and unwrap(old.inputs.get(key)) != unwrap(news.get(key))
-        )
-        return Diff(
-            changes=bool(changed), replaces=tuple(k for k in changed if k in force_new), changed_keys=tuple(changed)
-        )
+        return input_diff(old, news, NOTIFY_REPLACE_ON_CHANGE[old.typ])
 
     def update(self, applied: Applied, news: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         if applied.typ == "aws:iam/role:Role":
