@@ -15,11 +15,12 @@ from typing import Any, TextIO
 import yaml
 
 from registryctl.backend import choose_backend
-from registryctl.plugins import Plugin, install_plugins, required_plugins
+from registryctl.plugins import Plugin, cli_stderr, install_plugins, required_plugins
 from registryctl.progress import Progress
 from registryctl.registry_client import RegistryCtlError
 from registryctl.stack_files import PROJECT_DIR, read_stack_config
 from schema import PROJECT, ConfigError, StackSpec, load_stack_spec
+from schema.base import is_production_stack
 from schema.ecr import plain_secret_problems
 
 NO_CLI_MESSAGE = (
@@ -35,10 +36,6 @@ class NotConfirmed(RegistryCtlError):
 
 class EngineError(RegistryCtlError):
     """The Pulumi CLI ran and failed; the message carries its stderr (the event display showed the rest)."""
-
-
-def is_production(stack: str) -> bool:
-    return stack.startswith("prod")
 
 
 def stack_spec(stack: str, project_dir: Path = PROJECT_DIR) -> StackSpec:
@@ -103,8 +100,7 @@ def config_value(stack: Any, key: str) -> str | None:
 
 def engine_error(action: str, error: Exception) -> EngineError:
     """The CLI's own complaint (its stderr), not the Automation API's dump of the whole command result."""
-    stderr = str(error).rsplit("stderr:", 1)[-1].strip()
-    return EngineError(f"{action} failed: {stderr or error}")
+    return EngineError(f"{action} failed: {cli_stderr(error) or error}")
 
 
 def prepare(stack: Any, spec: StackSpec) -> list[Plugin]:
@@ -128,7 +124,7 @@ def confirm(question: str, stdin: TextIO | None = None, err: TextIO | None = Non
 
 def refuse_unless_askable(stack: str, yes: bool, stdin: TextIO | None) -> None:
     """Before anything runs: a production `up` without --yes needs a terminal to ask on."""
-    if is_production(stack) and not yes and not can_ask(stdin):
+    if is_production_stack(stack) and not yes and not can_ask(stdin):
         raise NotConfirmed(
             f"`up -s {stack}` shows the preview and asks before deploying to a production stack, but stdin is "
             "not a terminal; rerun with --yes to deploy without asking"
@@ -181,7 +177,7 @@ def deploy(
 ) -> dict[str, tuple[Any, bool]]:
     """`up`; on a production stack first the preview and a question, unless `yes`. Returns the outputs."""
     stdin = sys.stdin if stdin is None else stdin
-    if is_production(stack.name) and not yes:
+    if is_production_stack(stack.name) and not yes:
         refuse_unless_askable(stack.name, yes, stdin)
         run(stack, "preview", Progress("preview", stack.name, as_json, out, err))
         if not confirm(f"Deploy these changes to {stack.name}?", stdin, err):

@@ -18,6 +18,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -116,17 +117,18 @@ def ensure_passphrase_file(directory: Path) -> Path:
     return path
 
 
-def _stack_setting(stack_file: Path | None, key: str) -> str:
-    """A top-level setting of the stack file (`secretsprovider`, `encryptionsalt`), or ""."""
+def _stack_settings(stack_file: Path | None) -> dict[str, Any]:
+    """The top-level settings of the stack file (`secretsprovider`, `encryptionsalt`, ...), or {}."""
     if stack_file is None or not stack_file.exists():
-        return ""
+        return {}
     document = yaml.safe_load(stack_file.read_text())
-    return str(document.get(key) or "") if isinstance(document, dict) else ""
+    return document if isinstance(document, dict) else {}
 
 
 def _secrets_env(url: str, environ: Mapping[str, str], stack_file: Path | None) -> dict[str, str]:
     """PULUMI_CONFIG_PASSPHRASE_FILE for a passphrase-encrypted stack when the user set no passphrase."""
-    provider = _stack_setting(stack_file, "secretsprovider")
+    settings = _stack_settings(stack_file)
+    provider = str(settings.get("secretsprovider") or "")
     if provider and provider != "passphrase":
         return {}  # the stack file names its own secrets provider (a KMS key, Pulumi Cloud)
     if not provider and not url.startswith(SELF_MANAGED_SCHEMES):
@@ -134,7 +136,7 @@ def _secrets_env(url: str, environ: Mapping[str, str], stack_file: Path | None) 
     if "PULUMI_CONFIG_PASSPHRASE" in environ or environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
         return {}  # the user's passphrase reaches the CLI through the inherited environment
     generated = state_dir(environ) / PASSPHRASE_FILE_NAME
-    if not generated.exists() and _stack_setting(stack_file, "encryptionsalt"):
+    if not generated.exists() and settings.get("encryptionsalt"):
         # A new passphrase cannot open secrets encrypted with the one that made this salt.
         raise BackendConfigError(
             f"{stack_file} has an encryptionsalt, made with a passphrase registryctl does not have ({generated} "
@@ -159,10 +161,10 @@ def choose_backend(
         env["PULUMI_BACKEND_URL"] = url
     elif environ.get("PULUMI_BACKEND_URL"):
         url, source = environ["PULUMI_BACKEND_URL"], "PULUMI_BACKEND_URL"
-    elif project_backend_url(project_dir):
-        url, source = project_backend_url(project_dir), "Pulumi.yaml"
-    elif logged_in_url(environ):
-        url, source = logged_in_url(environ), "pulumi login"
+    elif configured := project_backend_url(project_dir):
+        url, source = configured, "Pulumi.yaml"
+    elif logged_in := logged_in_url(environ):
+        url, source = logged_in, "pulumi login"
     elif environ.get("PULUMI_ACCESS_TOKEN"):
         url, source = "", "PULUMI_ACCESS_TOKEN"
     else:

@@ -23,6 +23,11 @@ class Plugin:
     needed_for: str
 
 
+def cli_stderr(error: Exception) -> str:
+    """The Pulumi CLI's own complaint inside an Automation API CommandError (its stderr), or ""."""
+    return str(error).rsplit("stderr:", 1)[-1].strip()
+
+
 def sdk_version(package: str) -> str:
     try:
         return metadata.version(package)
@@ -57,7 +62,7 @@ def install_plugins(workspace: Any, plugins: list[Plugin]) -> None:
         try:
             workspace.install_plugin(plugin.name, plugin.version)
         except CommandError as error:
-            reason = str(error).rsplit("stderr:", 1)[-1].strip() or "no message"
+            reason = cli_stderr(error) or "no message"
             raise RegistryCtlError(
                 f"could not install the Pulumi resource plugin {plugin.name} {plugin.version} "
                 f"(needed by {plugin.needed_for}; version of the installed {plugin.package}): {reason}. "

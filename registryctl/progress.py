@@ -47,6 +47,11 @@ def resource_name(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
+def resource_changes(summary: Any) -> dict[str, int]:
+    """A summary event's counts by operation name ("create", "same", ...)."""
+    return {str(getattr(k, "value", k)): v for k, v in summary.resource_changes.items()}
+
+
 def event_record(event: EngineEvent) -> dict[str, Any]:
     """The machine-readable form of one engine event (no step inputs or outputs)."""
     record: dict[str, Any] = {"sequence": event.sequence, "timestamp": event.timestamp}
@@ -67,7 +72,7 @@ def event_record(event: EngineEvent) -> dict[str, Any]:
             record["urn"] = diag.urn
     elif event.summary_event is not None:
         summary = event.summary_event
-        changes = {str(getattr(k, "value", k)): v for k, v in summary.resource_changes.items()}
+        changes = resource_changes(summary)
         record.update(type="summary", resourceChanges=changes, durationSeconds=summary.duration_seconds)
         if summary.maybe_corrupt:
             record["maybeCorrupt"] = True
@@ -118,7 +123,6 @@ class Progress:
         self.started = clock()
         self.running: dict[str, str] = {}  # urn -> op of steps started and not yet finished
         self.done = 0
-        self.failed = 0
         self.counted: dict[str, int] = {}  # op -> steps finished, when no summary event arrives
         self.changes: dict[str, int] | None = None  # the engine's own counts, from its summary event
         self.duration: int | None = None
@@ -137,7 +141,7 @@ class Progress:
         with self._lock:
             if event.summary_event is not None:
                 summary = event.summary_event
-                self.changes = {str(getattr(k, "value", k)): v for k, v in summary.resource_changes.items()}
+                self.changes = resource_changes(summary)
                 self.duration = summary.duration_seconds
             if self.closed:
                 return
@@ -186,7 +190,6 @@ class Progress:
         elif event.res_op_failed_event is not None:
             meta = event.res_op_failed_event.metadata
             self.running.pop(meta.urn, None)
-            self.failed += 1
             print(
                 f"[{self._elapsed()}] {'FAILED ' + meta.op.value:<20} {resource_name(meta.urn)} ({meta.type})",
                 file=self.err,

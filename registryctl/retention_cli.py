@@ -244,7 +244,7 @@ def declared_ecr_policy(args: argparse.Namespace) -> tuple[Any, str]:
     for repository in spec.ecr.repositories:
         if repository.name == args.repository:
             intent = retention_intent(spec.ecr.effective(repository))
-            return (None if intent is None else json.loads(ecr.lifecycle_policy_text(intent))), where
+            return (None if intent is None else ecr.compile_lifecycle_policy(intent)), where
     declared = ", ".join(repo.name for repo in spec.ecr.repositories)
     raise InputError(f"--repository {args.repository!r}: not a repository of {path}; declared: {declared}")
 

@@ -8,7 +8,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schema.base import CamelModel, ConfigError, ConfigProblem, problems_from_validation_error, validate_section
+from schema.base import (
+    CamelModel,
+    ConfigError,
+    ConfigProblem,
+    is_production_stack,
+    problems_from_validation_error,
+    validate_section,
+)
 from schema.dockerhub import DockerHubSpec, dockerhub_problems
 from schema.ecr import EcrSpec, ecr_problems
 from schema.selfhosted import S3_ONLY_KEYS, STORAGE_KINDS, SelfHostedSpec, selfhosted_problems
@@ -41,7 +48,7 @@ class StackSpec(CamelModel):
 
     @property
     def is_production(self) -> bool:
-        return self.stack.startswith("prod")
+        return is_production_stack(self.stack)
 
 
 def _with_hints(problems: list[ConfigProblem]) -> list[ConfigProblem]:

@@ -18,6 +18,11 @@ SECRET_KEY_NAMES = frozenset(
 )
 
 
+def is_production_stack(stack: str) -> bool:
+    """Stacks named prod* get protected data and refuse destructive defaults (the one rule for it)."""
+    return stack.startswith("prod")
+
+
 class CamelModel(BaseModel):
     """Base of every config model: camelCase keys, unknown keys rejected, immutable, and strict types.
 

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator, model_va
 
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
-from schema.base import CamelModel, ConfigProblem, repeated
+from schema.base import CamelModel, ConfigProblem, is_production_stack, repeated
 from schema.retention import RetentionSpec
 from schema.selfhosted import _kms_key_arn_in as kms_key_arn_in  # the S3 storage's key-ARN rule, shared
 
@@ -344,7 +344,7 @@ def ecr_problems(spec: EcrSpec, stack: str) -> list[ConfigProblem]:
     """What only the whole section can tell: inherited combinations, prod rules, what ECR cannot express."""
     root = "registries:ecr"
     problems: list[ConfigProblem] = []
-    production = stack.startswith("prod")
+    production = is_production_stack(stack)
     names = [repo.name for repo in spec.repositories]
     for index in repeated(names):
         problems.append(

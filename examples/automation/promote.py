@@ -26,6 +26,7 @@ from registryctl import automation
 from registryctl.progress import Progress
 from registryctl.registry_client import RegistryCtlError, login, trust_ca, verify
 from registryctl.stack_files import PROJECT_DIR
+from schema.base import is_production_stack
 
 Outputs = dict[str, tuple[Any, bool]]
 
@@ -54,7 +55,7 @@ def deploy_dev(
     out: TextIO | None = None,
 ) -> Outputs:
     """Preview, then deploy, a non-production stack; returns its outputs."""
-    if automation.is_production(stack):
+    if is_production_stack(stack):
         raise RegistryCtlError(f"{stack!r} is a production stack; deploy_dev deploys without asking")
     opened = open_prepared(stack, backend, project_dir)
     automation.run(opened, "preview", Progress("preview", stack, as_json, out))

@@ -267,11 +267,8 @@ class _HubProvider(ResourceProvider):
         changed: list[str] = []
         replaces: list[str] = []
         for key in (*self.replace_keys, *self.update_keys):
-            if is_unknown(news.get(key)):
-                changed.append(key)  # may change; a replace only if it names the object
-                if key in self.replace_keys:
-                    replaces.append(key)
-            elif self._changed(key, olds, news):
+            # An unknown may change; it plans a replace only where the key names the object.
+            if is_unknown(news.get(key)) or self._changed(key, olds, news):
                 changed.append(key)
                 if key in self.replace_keys:
                     replaces.append(key)
