@@ -605,6 +605,11 @@ class EcrRegistry(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
         template = settings.cached_repositories or EcrRepositoryArgs(name="pull-through-cache")
+        lifecycle = (
+            lifecycle_policy_text(template.retention)
+            if template.retention is not None and not template.retention.is_empty
+            else None
+        )
         for rule in settings.pull_through_cache:
             credential_arn: pulumi.Input[str] | None = None
             if rule.credentials is not None:
@@ -633,11 +638,6 @@ class EcrRegistry(pulumi.ComponentResource):
                 credential_arn=credential_arn,
                 region=region,
                 opts=pulumi.ResourceOptions(parent=self),
-            )
-            lifecycle = (
-                lifecycle_policy_text(template.retention)
-                if template.retention is not None and not template.retention.is_empty
-                else None
             )
             aws.ecr.RepositoryCreationTemplate(
                 f"{name}-template-{rule.prefix}",

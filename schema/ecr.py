@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+from pydantic.alias_generators import to_snake
 
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
@@ -409,7 +410,7 @@ def ecr_problems(spec: EcrSpec, stack: str) -> list[ConfigProblem]:
 def _registry_settings_problems(spec: EcrSpec) -> list[ConfigProblem]:
     root = "registries:ecr"
     problems: list[ConfigProblem] = []
-    declared = [key for key in REGISTRY_SETTINGS_KEYS if getattr(spec, _snake(key))]
+    declared = [key for key in REGISTRY_SETTINGS_KEYS if getattr(spec, to_snake(key))]
     if declared and not spec.manage_registry_settings:
         for key in declared:
             problems.append(
@@ -517,10 +518,6 @@ def plain_secret_problems(spec: EcrSpec, section_is_secret: bool) -> list[Config
         if rule.credentials is not None
     ]
     return [ConfigProblem(path, "a value in plain text (not shown)", how.format(path=path)) for path in paths]
-
-
-def _snake(key: str) -> str:
-    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key)
 
 
 __all__ = [

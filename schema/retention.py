@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
 
 from components.retention.model import KeepLatest, RetentionIntent
 from components.retention.patterns import pattern_problem
@@ -27,8 +27,6 @@ TagPattern = Annotated[str, AfterValidator(_check_pattern)]
 class KeepLatestRule(CamelModel):
     """Of the images with a tag matching `tag`, keep the newest `count`; delete the others this rule governs."""
 
-    model_config = ConfigDict(strict=True)
-
     tag: TagPattern
     """Tag pattern: full match, `*` matches any sequence, at most 4 `*`, characters [0-9A-Za-z._*-]."""
     count: int = Field(ge=1)
@@ -37,8 +35,6 @@ class KeepLatestRule(CamelModel):
 
 class RetentionSpec(CamelModel):
     """Which images to delete, as an ordered rule list: protect, keepLatest, untaggedDays, taggedDays."""
-
-    model_config = ConfigDict(strict=True)
 
     protect: list[TagPattern] = []
     """Tag patterns whose images are never deleted."""

@@ -113,6 +113,7 @@ def run(
 ) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[str, ...]]]:
     """(deleted images, tags left on every surviving image) after the retention policy and each purge task."""
     images = list(images)
+    groups = by_repository(images)
     tags = {image.key: image.tags for image in images}
     deleted: set[tuple[str, str]] = set()
     if policy.retention_days is not None:
@@ -120,12 +121,12 @@ def run(
         deleted |= {image.key for image in images if not image.tags and image.pushed_at < cutoff}
     for task in policy.purge:
         cutoff = now - task.ago
-        for repository, group in by_repository(images).items():
+        for repository, group in groups.items():
             tag_regex = task.tag_regex(repository)
             if tag_regex is None:
                 continue  # no filter's repository regex matches this repository
             live = [image for image in newest_first(group) if image.key not in deleted]
-            if not task.untagged_only and tag_regex is not None:
+            if not task.untagged_only:
                 eligible = [
                     (image.key, tag)
                     for image in live

@@ -118,10 +118,11 @@ def simulate(policies: list[CleanupPolicy], images: Iterable[Image], now: dateti
     """What the cleanup job deletes under these policies at `now`."""
     images = list(images)
     kept: set[tuple[str, str]] = set()
+    groups = by_repository(images)
     for policy in policies:
         if policy.keep_count is None:
             continue
-        for package, group in by_repository(images).items():
+        for package, group in groups.items():
             if _any_prefix(policy.package_name_prefixes, (package,)):
                 kept |= {image.key for image in newest_first(group)[: policy.keep_count]}
     conditional = [p for p in policies if p.keep_count is None]

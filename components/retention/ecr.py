@@ -27,7 +27,7 @@ from components.retention.model import (
     newest_first,
     pushed_more_than,
 )
-from components.retention.patterns import pattern_problem, tag_matches
+from components.retention.patterns import any_tag_matches, pattern_problem
 
 # ECR has no "keep" action: a protect pattern becomes a rule that matches its images (so no later rule can expire
 # them) and expires only past this many images, which no repository reaches (countNumber is a 32-bit integer).
@@ -52,7 +52,7 @@ class EcrRule:
             return True
         return (
             bool(image.tags)
-            and all(any(tag_matches(pattern, tag) for tag in image.tags) for pattern in self.tag_patterns)
+            and all(any_tag_matches(pattern, image.tags) for pattern in self.tag_patterns)
             and all(any(tag.startswith(prefix) for tag in image.tags) for prefix in self.tag_prefixes)
         )
 
