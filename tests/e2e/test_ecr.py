@@ -6,7 +6,6 @@ import json
 import uuid
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -44,13 +43,7 @@ def _apply(engine: LocalEngine, ecr: dict[str, Any], stack: str = "dev") -> dict
 
 
 def _client(moto: MotoServer, service: str, key: str | None = None, secret: str | None = None) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=moto.endpoint,
-        region_name=REGION,
-        aws_access_key_id=key or moto.admin_key,
-        aws_secret_access_key=secret or moto.admin_secret,
-    )
+    return moto.client(service, REGION, key, secret)
 
 
 def _manifest(seed: str) -> str:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import docker
 import docker.errors
 import pulumi
@@ -226,13 +225,7 @@ def _preview_config(path: Path, hub_url: str) -> dict[str, str]:
 
 def _aws_objects(moto: Any) -> tuple[set[str], set[str], set[str]]:
     def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=moto.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=moto.admin_key,
-            aws_secret_access_key=moto.admin_secret,
-        )
+        return moto.client(service)
 
     return (
         {b["Name"] for b in client("s3").list_buckets()["Buckets"]},
@@ -298,13 +291,7 @@ def test_deleting_a_container_removes_its_anonymous_volumes(deployment, docker_c
 def test_renaming_the_iam_user_updates_it_in_place_and_moves_its_policy(moto):
     engine = LocalEngine()
     engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
-    iam = boto3.client(
-        "iam",
-        endpoint_url=moto.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=moto.admin_key,
-        aws_secret_access_key=moto.admin_secret,
-    )
+    iam = moto.client("iam")
     policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}'
 
     def program(user_name: str) -> Any:

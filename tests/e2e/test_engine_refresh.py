@@ -9,12 +9,12 @@ import json
 import os
 from typing import Any
 
-import boto3
 import docker
 import docker.errors
 import pytest
 
 from tests.e2e.conftest import Deployment
+from tests.support.e2e_stack import s3_storage_stack
 from tests.support.engine_aws import AwsApplier
 from tests.support.images import build_scratch_image
 from tests.support.local_engine import Step
@@ -107,30 +107,13 @@ def test_a_container_recreated_by_hand_under_the_same_name_is_a_stranger_up_cann
 
 # -- AWS (moto) ---------------------------------------------------------------------------------------------
 def _admin(moto: MotoServer, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=moto.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=moto.admin_key,
-        aws_secret_access_key=moto.admin_secret,
-    )
+    return moto.client(service)
 
 
 @pytest.fixture
 def s3_stack(deployment: Deployment, moto: MotoServer, stack) -> tuple[str, dict[str, Any], str]:
     deployment.engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
-    name, spec = stack
-    bucket = f"e2e-refresh-{os.urandom(5).hex()}"
-    spec["networkMode"] = "host"  # the registry reaches moto on this machine's loopback
-    spec["storage"] = {
-        "kind": "s3",
-        "bucket": bucket,
-        "region": "us-east-1",
-        "regionEndpoint": moto.endpoint,
-        "rootDirectory": "/images",
-        "redirectDisable": True,
-    }
-    return name, spec, bucket
+    return s3_storage_stack(stack, moto.endpoint)
 
 
 def test_s3_settings_and_the_iam_policy_changed_out_of_band_show_as_drift_and_up_restores_them(

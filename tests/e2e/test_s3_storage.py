@@ -8,19 +8,18 @@ import fnmatch
 import json
 import os
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 
 from components.selfhosted.config_file import registry_layout
 from components.selfhosted.s3_storage import OBJECT_ACTIONS
 from schema.selfhosted import SelfHostedSpec
 from tests.e2e.conftest import Deployment
+from tests.support.e2e_stack import s3_storage_stack
 from tests.support.engine_aws import AwsApplier
 from tests.support.images import build_scratch_image
 from tests.support.local_engine import EngineError
@@ -30,37 +29,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _admin(moto: MotoServer, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=moto.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=moto.admin_key,
-        aws_secret_access_key=moto.admin_secret,
-    )
-
-
-def _s3_stack(
-    base_stack: tuple[str, dict[str, Any]], moto: MotoServer, **storage: Any
-) -> tuple[str, dict[str, Any], str]:
-    name, spec = base_stack
-    spec = copy.deepcopy(spec)
-    bucket = f"e2e-{uuid.uuid4().hex[:12]}"
-    # Host networking: the registry reaches moto on this machine's loopback.
-    spec["networkMode"] = "host"
-    spec["storage"] = {
-        "kind": "s3",
-        "bucket": bucket,
-        "region": "us-east-1",
-        # http:// in the endpoint is what the driver uses (aws-sdk-go adds a scheme only when none is given),
-        # so `secure` stays at its default, which create: true requires.
-        "regionEndpoint": moto.endpoint,
-        "rootDirectory": "/images",
-        # moto's IAM enforcement cannot check presigned URLs (it fails with KeyError HTTP_AUTHORIZATION),
-        # so blobs are served through the registry instead of redirecting clients to S3.
-        "redirectDisable": True,
-        **storage,
-    }
-    return name, spec, bucket
+    return moto.client(service)
 
 
 @pytest.fixture
@@ -88,7 +57,7 @@ def _keys(moto: MotoServer, bucket: str) -> list[str]:
 
 
 def test_push_pull_through_s3_with_the_created_least_privilege_key(s3_deployment, docker_client, moto, base_stack):
-    name, spec, bucket = _s3_stack(base_stack, moto)
+    name, spec, bucket = s3_storage_stack(base_stack, moto.endpoint)
     outputs = s3_deployment.apply(name, spec)
     assert outputs["bucket"] == bucket
     s3 = _admin(moto, "s3")
@@ -115,7 +84,7 @@ def test_push_pull_through_s3_with_the_created_least_privilege_key(s3_deployment
 
 
 def test_a_policy_missing_one_action_makes_push_fail(s3_deployment, docker_client, moto, base_stack):
-    name, spec, bucket = _s3_stack(base_stack, moto)
+    name, spec, bucket = s3_storage_stack(base_stack, moto.endpoint)
     outputs = s3_deployment.apply(name, spec)
     client = _login(s3_deployment, outputs)
     iam = _admin(moto, "iam")
@@ -138,7 +107,7 @@ def test_a_policy_missing_one_action_makes_push_fail(s3_deployment, docker_clien
 def test_bucket_outlives_the_container_and_a_new_one_serves_the_same_images(
     s3_deployment, docker_client, moto, base_stack
 ):
-    name, spec, bucket = _s3_stack(base_stack, moto)
+    name, spec, bucket = s3_storage_stack(base_stack, moto.endpoint)
     outputs = s3_deployment.apply(name, spec)
     client = _login(s3_deployment, outputs)
     digest = client.push(_image(docker_client, "durable-s3"), "team/durable", "2")
@@ -184,7 +153,9 @@ def _ops_key(moto: MotoServer, bucket: str) -> dict[str, str]:
 
 
 def test_existing_bucket_with_given_credentials(s3_deployment, docker_client, moto, base_stack):
-    name, spec, bucket = _s3_stack(base_stack, moto, create=False, forcePathStyle=True, encryption="none")
+    name, spec, bucket = s3_storage_stack(
+        base_stack, moto.endpoint, create=False, forcePathStyle=True, encryption="none"
+    )
     _admin(moto, "s3").create_bucket(Bucket=bucket)
     spec["storage"].update(_ops_key(moto, bucket))
     outputs = s3_deployment.apply(name, spec)
@@ -216,7 +187,7 @@ def _bucket_hardening(moto: MotoServer, bucket: str) -> dict[str, Any]:
 
 
 def test_destroy_keeps_the_hardened_bucket_and_a_later_up_adopts_it(s3_deployment, docker_client, moto, base_stack):
-    name, spec, bucket = _s3_stack(base_stack, moto)
+    name, spec, bucket = s3_storage_stack(base_stack, moto.endpoint)
     outputs = s3_deployment.apply(name, spec)
     client = _login(s3_deployment, outputs)
     digest = client.push(_image(docker_client, "adopted"), "team/adopted", "1")
@@ -247,7 +218,7 @@ def test_destroy_keeps_the_hardened_bucket_and_a_later_up_adopts_it(s3_deploymen
 def test_destroy_on_prod_stops_at_the_protected_bucket_and_strips_nothing(
     s3_deployment, docker_client, moto, base_stack
 ):
-    _name, spec, bucket = _s3_stack(base_stack, moto)
+    _name, spec, bucket = s3_storage_stack(base_stack, moto.endpoint)
     outputs = s3_deployment.apply("prod-s3", spec)
     client = _login(s3_deployment, outputs)
     client.push(_image(docker_client, "protected"), "team/protected", "1")
@@ -274,7 +245,7 @@ def test_kms_encrypts_every_object_with_the_configured_key(s3_deployment, docker
     storage: dict[str, Any] = {"encryption": "aws:kms"}
     if key == "customer":
         storage["kmsKeyId"] = key_arn
-    name, spec, bucket = _s3_stack(base_stack, moto, **storage)
+    name, spec, bucket = s3_storage_stack(base_stack, moto.endpoint, **storage)
     outputs = s3_deployment.apply(name, spec)
     policy = _admin(moto, "iam").get_user_policy(UserName=f"{bucket}-registry", PolicyName="registry-s3-access")
     granted = [s for s in policy["PolicyDocument"]["Statement"] if any(a.startswith("kms:") for a in s["Action"])]
@@ -332,7 +303,7 @@ def _string_like(patterns: list[str], value: str | None) -> bool:
 def test_registry_lists_only_under_its_root_directory(deployment, docker_client, logging_moto, base_stack):
     moto, log = logging_moto
     deployment.engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
-    name, spec, bucket = _s3_stack(base_stack, moto)
+    name, spec, bucket = s3_storage_stack(base_stack, moto.endpoint)
     outputs = deployment.apply(name, spec)
     client = _login(deployment, outputs)
     client.push(_image(docker_client, "listed-a"), "team/listed-a", "1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,28 @@ def load_e2e_stack(path: Path) -> tuple[str, dict[str, Any], list[str]]:
 
 def runtime_config(spec: dict[str, Any]) -> dict[str, str]:
     return {SELF_HOSTED: json.dumps(spec)}
+
+
+def s3_storage_stack(
+    base_stack: tuple[str, dict[str, Any]], moto_endpoint: str, **storage: Any
+) -> tuple[str, dict[str, Any], str]:
+    """(stack, selfHosted config with S3 storage on the moto server, bucket name): a copy of `base_stack`."""
+    name, spec = base_stack
+    spec = copy.deepcopy(spec)
+    bucket = f"e2e-{uuid.uuid4().hex[:12]}"
+    # Host networking: the registry reaches moto on this machine's loopback.
+    spec["networkMode"] = "host"
+    spec["storage"] = {
+        "kind": "s3",
+        "bucket": bucket,
+        "region": "us-east-1",
+        # http:// in the endpoint is what the driver uses (aws-sdk-go adds a scheme only when none is given),
+        # so `secure` stays at its default, which create: true requires.
+        "regionEndpoint": moto_endpoint,
+        "rootDirectory": "/images",
+        # moto's IAM enforcement cannot check presigned URLs (it fails with KeyError HTTP_AUTHORIZATION),
+        # so blobs are served through the registry instead of redirecting clients to S3.
+        "redirectDisable": True,
+        **storage,
+    }
+    return name, spec, bucket

@@ -313,7 +313,7 @@ class DockerApplier:
             container.remove(force=True, v=True)
             raise
         container.reload()
-        outs = {**inputs, "name": container.name, "networkDatas": self._network_datas(container)}
+        outs = {**inputs, "name": container.name, "networkDatas": _network_datas(container.attrs)}
         return container.id or "", outs
 
     def _wait(self, container: Container, inputs: dict[str, Any]) -> None:
@@ -335,10 +335,6 @@ class DockerApplier:
                     f"container {container.name} not healthy in time ({health}): {container.logs(tail=40).decode()}"
                 )
             time.sleep(0.25)
-
-    @staticmethod
-    def _network_datas(container: Container) -> list[dict[str, Any]]:
-        return _network_datas(container.attrs)
 
     # -- exists / delete ------------------------------------------------------------------------
     def exists(self, typ: str, ident: str) -> bool:
@@ -365,9 +361,7 @@ class DockerApplier:
             return None
         if applied.typ == "docker:index/container:Container":
             if applied.inputs.get("mustRun", True) and not found["State"].get("Running"):
-                self.delete(
-                    applied.typ, applied.ident, remove_volumes=applied.inputs.get("removeVolumes", True) is not False
-                )
+                self.delete_applied(applied)
                 return None
             observed = container_read_back(found, applied.inputs, self.session)
             outputs = {**applied.outputs, **observed}
@@ -402,6 +396,10 @@ class DockerApplier:
             self.client.api.update_container(applied.ident, restart_policy={"Name": policy})
         return None
 
+    def delete_applied(self, applied: Applied) -> None:
+        """Delete as pulumi-docker does for this resource's inputs (removeVolumes defaults to true)."""
+        self.delete(applied.typ, applied.ident, remove_volumes=applied.inputs.get("removeVolumes", True) is not False)
+
     def delete(self, typ: str, ident: str, remove_volumes: bool = True) -> None:
         try:
             if typ == "docker:index/container:Container":
@@ -419,9 +417,7 @@ class DockerApplier:
             ("docker:",),
             self.create,
             exists=lambda applied: self.exists(applied.typ, applied.ident),
-            delete=lambda applied: self.delete(
-                applied.typ, applied.ident, remove_volumes=applied.inputs.get("removeVolumes", True) is not False
-            ),
+            delete=self.delete_applied,
             update=self.update,
             read=self.read,
         )

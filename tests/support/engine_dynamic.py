@@ -15,12 +15,8 @@ from typing import Any
 import dill
 from pulumi.dynamic import Config, ConfigureRequest, ResourceProvider
 
-from tests.support.local_engine import PROVIDER_KEY, Applied, Backend, Diff, Read
+from tests.support.local_engine import PROVIDER_KEY, Applied, Backend, Diff, Read, input_props
 from tests.support.pulumi_runtime import unwrap
-
-
-def _props(inputs: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in inputs.items() if k != PROVIDER_KEY}
 
 
 class DynamicProviders:
@@ -63,7 +59,9 @@ class DynamicProviders:
         provider = self.provider(news[PROVIDER_KEY])
         result = provider.diff(applied.ident, self._olds(applied), dict(news))
         if result.changes is None:  # DIFF_UNKNOWN: the engine compares old and new inputs itself
-            changed = sorted(k for k in set(applied.inputs) | set(_props(news)) if applied.inputs.get(k) != news.get(k))
+            changed = sorted(
+                k for k in set(applied.inputs) | set(input_props(news)) if applied.inputs.get(k) != news.get(k)
+            )
             return Diff(bool(changed), tuple(result.replaces or ()), bool(result.delete_before_replace), tuple(changed))
         return Diff(bool(result.changes), tuple(result.replaces or ()), bool(result.delete_before_replace))
 

@@ -402,7 +402,7 @@ def _apply_ignore_changes(olds: dict[str, Any] | None, news: dict[str, Any], ign
     if olds is None:
         return news
     provider = news.get(PROVIDER_KEY, _MISSING)
-    out = _props(news)
+    out = input_props(news)
     invalid: list[str] = []
     for path in ignore:
         out, ok = _reset(olds, out, parse_property_path(path))
@@ -433,6 +433,11 @@ def table_diff(typ: str, old: Applied, news: dict[str, Any]) -> Diff:
             changed.append(key)
     replaces = tuple(k for k in changed if force_new is ALL_INPUTS or k in force_new)
     return Diff(changes=bool(changed), replaces=replaces, changed_keys=tuple(changed))
+
+
+def backend_diff(backend: Backend, old: Applied, news: dict[str, Any]) -> Diff:
+    """The backend's own diff where it has one (dynamic providers, ECR), else the replace-on-change table's."""
+    return backend.diff(old, news) if backend.diff is not None else table_diff(old.typ, old, news)
 
 
 class SecretBox:
@@ -519,7 +524,6 @@ class LocalEngine(pulumi.runtime.Mocks):
             Backend(("random:",), lambda typ, name, inputs: apply_random(typ, inputs)),
             Backend(("tls:",), lambda typ, name, inputs: apply_tls(typ, inputs)),
         ]
-        self.operations: list[tuple[str, str, str]] = []
         self.plan: list[Step] = []
         self.preview = False
         self.project = "registries"
@@ -529,7 +533,6 @@ class LocalEngine(pulumi.runtime.Mocks):
         self._registered: set[str] = set()
         self._condemned: list[Applied] = []
         self._replacing: set[str] = set()
-        self._preview_state: dict[str, Applied] = {}
         self._errors: list[str] = []
         self._failed = False
         self._first_error = ""
@@ -572,7 +575,6 @@ class LocalEngine(pulumi.runtime.Mocks):
         self._errors = []
         self._failed = False
         self._first_error = ""
-        self.operations = []
         self.plan = []
         self.preview = False
 
@@ -593,7 +595,7 @@ class LocalEngine(pulumi.runtime.Mocks):
             raise EngineError("\n".join(self._errors))
 
     def changed(self) -> list[tuple[str, str, str]]:
-        return [op for op in self.operations if op[0] != "same"]
+        return [(step.op, step.typ, step.name) for step in self.plan if step.op != "same"]
 
     @property
     def state(self) -> dict[tuple[str, str], Applied]:
@@ -607,7 +609,6 @@ class LocalEngine(pulumi.runtime.Mocks):
         return matches[0]
 
     def _record(self, op: str, applied: Applied, keys: Iterable[str] = ()) -> None:
-        self.operations.append((op, applied.typ, applied.name))
         self.plan.append(Step(op, applied.urn, applied.typ, applied.name, tuple(keys)))
 
     # -- register: one resource of a running program ---------------------------------------------
@@ -658,17 +659,17 @@ class LocalEngine(pulumi.runtime.Mocks):
             news[PROVIDER_KEY] = unwrap(raw[PROVIDER_KEY])
         if backend.check is not None:
             news = backend.check(old, news)
-        new = Applied(typ, name, old.ident if old else "", _props(news), {}, raw, urn, True, options)
+        new = Applied(typ, name, old.ident if old else "", input_props(news), {}, raw, urn, True, options)
 
         if old is None:
             replacing = urn in self._replacing
             self._record("replace" if replacing else "create", new)
             return self._create(backend, new, news)
 
-        diff = backend.diff(old, news) if backend.diff is not None else table_diff(typ, old, news)
+        diff = backend_diff(backend, old, news)
         replaces = list(diff.replaces)
         changed_keys = set(diff.changed_keys) or {
-            k for k in set(old.inputs) | set(_props(news)) if old.inputs.get(k) != news.get(k)
+            k for k in set(old.inputs) | set(input_props(news)) if old.inputs.get(k) != news.get(k)
         }
         if diff.changes and any(_top_key(p) in changed_keys or p == "*" for p in options.replace_on_changes):
             replaces += [k for k in changed_keys if k not in replaces]
@@ -702,7 +703,7 @@ class LocalEngine(pulumi.runtime.Mocks):
     def _preview_outputs(self, new: Applied, news: dict[str, Any], old: Applied | None) -> tuple[str, dict[str, Any]]:
         """What a preview hands the program: known inputs; computed outputs unknown (left out)."""
         base = dict(old.outputs) if old is not None else {}
-        return new.ident, self._mark_secrets(new, {**base, **_known(_props(news))})
+        return new.ident, self._mark_secrets(new, {**base, **_known(input_props(news))})
 
     def _create(self, backend: Backend, new: Applied, news: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if self.preview:
@@ -718,7 +719,7 @@ class LocalEngine(pulumi.runtime.Mocks):
             base = None if backend.diff is not None else old
             return self._preview_outputs(new, news, old=base)
         updated = backend.update(old, news)
-        ident, outs = updated if updated is not None else (old.ident, {**old.outputs, **_props(news)})
+        ident, outs = updated if updated is not None else (old.ident, {**old.outputs, **input_props(news)})
         new.ident, new.outputs = ident, self._mark_secrets(new, outs)
         self.resources[new.urn] = new
         return new.ident, new.outputs
@@ -765,7 +766,7 @@ class LocalEngine(pulumi.runtime.Mocks):
             if PROVIDER_KEY in applied.raw_inputs:
                 news[PROVIDER_KEY] = applied.raw_provider
             backend = self._backend(applied.typ)
-            diff = backend.diff(applied, news) if backend.diff is not None else table_diff(applied.typ, applied, news)
+            diff = backend_diff(backend, applied, news)
             if diff.replaces:
                 doomed.append(applied)
                 replaced.add(applied.urn)
@@ -823,7 +824,7 @@ class LocalEngine(pulumi.runtime.Mocks):
                 self._record("delete", applied)
                 continue
             outputs = self._mark_secrets(applied, found.outputs)
-            inputs = _props(unwrap(found.inputs)) if found.inputs is not None else applied.inputs
+            inputs = input_props(unwrap(found.inputs)) if found.inputs is not None else applied.inputs
             drift = unwrap(outputs) != unwrap(applied.outputs)  # what `pulumi refresh` reports as an update
             self._record("update" if drift else "same", applied)
             self.resources[urn] = replace(applied, ident=found.ident, outputs=outputs, inputs=inputs)
@@ -863,7 +864,8 @@ def _annotate_secrets(output: Any, raw_input: Any) -> Any:
     return output
 
 
-def _props(values: dict[str, Any]) -> dict[str, Any]:
+def input_props(values: dict[str, Any]) -> dict[str, Any]:
+    """Inputs without the serialized dynamic provider."""
     return {k: v for k, v in values.items() if k != PROVIDER_KEY}
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import requests
@@ -25,6 +26,16 @@ class MotoServer:
     admin_key: str
     admin_secret: str
     process: subprocess.Popen[bytes]
+
+    def client(self, service: str, region: str = "us-east-1", key: str | None = None, secret: str | None = None) -> Any:
+        """A boto3 client of this server, as the admin unless another key pair is given."""
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=region,
+            aws_access_key_id=key or self.admin_key,
+            aws_secret_access_key=secret or self.admin_secret,
+        )
 
     def stop(self) -> None:
         self.process.terminate()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -14,6 +13,7 @@ from typing import Any
 
 import requests
 
+from components.selfhosted.credentials import docker_config_json
 from registryctl.registry_client import CERTS_D, pulled_digest, pushed_digest, trust_ca
 
 
@@ -104,8 +104,7 @@ class RegistryUser:
         auth_file = self.workdir / "skopeo-auth.json"
         fd = os.open(auth_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            json.dump({"auths": {self.endpoint: {"auth": token}}}, handle)
+            handle.write(docker_config_json(self.endpoint, user, password))
         tls_flag = f"--cert-dir={self.cert_dir}" if self.tls else "--tls-verify=false"
         cmd = ["skopeo", "inspect", tls_flag, f"--authfile={auth_file}", f"docker://{self.endpoint}/{repository}:{tag}"]
         try:
