@@ -1,5 +1,5 @@
 """registries: one Pulumi program, a stack config per environment (stacks/Pulumi.<stack>.yaml)."""
 
-from registryctl.program import pulumi_program
+from registries.program import pulumi_program
 
 pulumi_program()

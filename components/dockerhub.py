@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 
 from providers.dockerhub import AccessToken, OrgAccessToken, Repository, RepositoryTeamPermission, Team, Webhook
-from schema.dockerhub import (
+from registries.spec.dockerhub import (
     DockerHubSpec,
     HubRepositorySpec,
     org_token_resource_name,

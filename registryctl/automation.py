@@ -14,14 +14,14 @@ from typing import Any, TextIO
 
 import yaml
 
+from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec
+from registries.spec.base import is_production_stack
+from registries.spec.ecr import plain_secret_problems
 from registryctl.backend import choose_backend
 from registryctl.plugins import Plugin, cli_stderr, install_plugins, required_plugins
 from registryctl.progress import Progress
 from registryctl.registry_client import RegistryCtlError
 from registryctl.stack_files import PROJECT_DIR, read_stack_config
-from schema import PROJECT, ConfigError, StackSpec, load_stack_spec
-from schema.base import is_production_stack
-from schema.ecr import plain_secret_problems
 
 NO_CLI_MESSAGE = (
     "this command needs the Pulumi CLI (install it from https://www.pulumi.com/docs/install/); "

@@ -10,13 +10,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from registries.spec import ConfigError
 from registryctl import automation
 from registryctl.backend import BackendConfigError
 from registryctl.progress import Progress, masked
 from registryctl.registry_client import RegistryCtlError, login, trust_ca, verify
 from registryctl.retention_cli import add_retention_commands
 from registryctl.stack_files import PROJECT_DIR, stack_file, stack_name
-from schema import ConfigError
 
 EXIT_CONFIG, EXIT_FAILED, EXIT_NO_CLI = 2, 1, 3
 EXIT_NOT_CONFIRMED = 4  # a production `up` was declined, or could not be asked (no terminal, no --yes)

@@ -14,8 +14,8 @@ from typing import Any
 
 from providers.dockerhub.client import Credentials, HubClient, HubError, HubNotFound, credentials_from_env
 from providers.dockerhub.resources import RepositoryProvider
+from registries.spec.dockerhub import DockerHubSpec
 from registryctl.registry_client import RegistryCtlError
-from schema.dockerhub import DockerHubSpec
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+from registries.spec import StackSpec
 from registryctl.registry_client import RegistryCtlError
-from schema import StackSpec
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,11 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 from components.retention import acr, artifact_registry, ecr
 from components.retention.intent import evaluate
 from components.retention.model import Image, Outcome, PolicyError, RetentionIntent
+from registries.spec import load_stack_spec
+from registries.spec.base import ConfigError, ConfigProblem, problems_from_validation_error
+from registries.spec.ecr import retention_intent
+from registries.spec.retention import load_retention
 from registryctl.stack_files import PROJECT_DIR, read_stack_config, stack_file, stack_name
-from schema import load_stack_spec
-from schema.base import ConfigError, ConfigProblem, problems_from_validation_error
-from schema.ecr import retention_intent
-from schema.retention import load_retention
 
 EXIT_OK, EXIT_INVALID = 0, 2
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from schema import PROJECT
+from registries.spec import PROJECT
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Stands in for an encrypted value; shaped to pass the checks of any secret key (a URL of 12-72 bytes).

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from schema.selfhosted import S3StorageSpec, SelfHostedSpec
+from registries.spec.selfhosted import S3StorageSpec, SelfHostedSpec
 
 DATA_DIR = "/var/lib/registry"
 HTPASSWD_PATH = "/auth/htpasswd"

@@ -32,7 +32,7 @@ from components.selfhosted.ui import (
     ui_environment,
     ui_nginx_files,
 )
-from schema.selfhosted import S3StorageSpec, SelfHostedSpec
+from registries.spec.selfhosted import S3StorageSpec, SelfHostedSpec
 
 __all__ = ["REGISTRY_ALIAS", "SelfHostedRegistry", "SelfHostedRegistryArgs"]
 

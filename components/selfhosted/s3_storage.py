@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from schema.selfhosted import S3StorageSpec
+from registries.spec.selfhosted import S3StorageSpec
 
 # What distribution's S3 driver calls, and nothing else.
 BUCKET_ACTIONS = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_tls as tls
 
 from components.selfhosted.config_file import REGISTRY_ALIAS
-from schema.selfhosted import SelfHostedSpec
+from registries.spec.selfhosted import SelfHostedSpec
 
 SERVER_USES = ["digital_signature", "key_encipherment", "server_auth"]
 CA_USES = ["cert_signing", "crl_signing", "digital_signature"]

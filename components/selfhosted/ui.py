@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.selfhosted.config_file import REGISTRY_ALIAS
-from schema.selfhosted import SelfHostedSpec
+from registries.spec.selfhosted import SelfHostedSpec
 
 UI_PLAIN_PORT = 80
 """joxit's own nginx server (plain HTTP)."""

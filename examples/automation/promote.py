@@ -22,11 +22,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from registries.spec.base import is_production_stack
 from registryctl import automation
 from registryctl.progress import Progress
 from registryctl.registry_client import RegistryCtlError, login, trust_ca, verify
 from registryctl.stack_files import PROJECT_DIR
-from schema.base import is_production_stack
 
 Outputs = dict[str, tuple[Any, bool]]
 
@@ -117,8 +117,8 @@ def promote(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from registries.spec import ConfigError
     from registryctl.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_NOT_CONFIRMED
-    from schema import ConfigError
 
     parser = argparse.ArgumentParser(prog="promote", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--dev", default="dev", help="stack deployed and verified first (default: dev)")

@@ -30,9 +30,9 @@ import yaml
 from components.retention.intent import evaluate
 from components.retention.model import Image
 from components.selfhosted.config_file import registry_layout
+from registries.spec import load_stack_spec
+from registries.spec.retention import load_retention
 from registryctl.stack_files import PROJECT_DIR
-from schema import load_stack_spec
-from schema.retention import load_retention
 from tests.e2e.conftest import Deployment
 from tests.support.fake_pulumi_cli import use_fake_pulumi
 from tests.support.registry_client import RegistryUser

@@ -14,7 +14,7 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from schema import PROJECT
+from registries.spec import PROJECT
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
@@ -73,11 +73,11 @@ def run_program(
     preview: bool = False,
     program: Callable[[], Mapping[str, Any]] | None = None,
 ) -> dict[str, StackOutput]:
-    """Run registryctl.program.declare (or `program`) under `mocks`; return the resolved stack outputs.
+    """Run registries.program.declare (or `program`) under `mocks`; return the resolved stack outputs.
 
     With preview=True the runtime is in dry-run mode, as under `pulumi preview`: outputs the engine
     does not know yet are unknown, and an output that depends on them is unknown too (value None)."""
-    from registryctl.program import declare, load_spec
+    from registries.program import declare, load_spec
 
     # An engine that models more than the SDK's mock monitor brings its own monitor, and wants the config.
     make_monitor = getattr(mocks, "monitor", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from components.selfhosted.config_file import HTPASSWD_PATH, health_url, registry_layout, render_registry_config
-from schema.selfhosted import SelfHostedSpec
+from registries.spec.selfhosted import SelfHostedSpec
 
 
 def rendered(**spec: object) -> dict:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from schema import ConfigError, load_stack_spec
+from registries.spec import ConfigError, load_stack_spec
 from tests.support.pulumi_runtime import is_secret
 from tests.unit.conftest import problem_at
 from tests.unit.test_ecr_registry_settings import _masked

@@ -18,7 +18,7 @@ from components.ecr import (
     ReplicationSourceArgs,
     registry_policy_document,
 )
-from schema import ConfigError, load_stack_spec
+from registries.spec import ConfigError, load_stack_spec
 from tests.unit.conftest import problem_at
 
 REGISTRY_POLICY = "aws:ecr/registryPolicy:RegistryPolicy"

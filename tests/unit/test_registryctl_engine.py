@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 import registryctl.cli
+from registries.spec import load_stack_spec
 from registryctl.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_NO_CLI, EXIT_NOT_CONFIRMED, main
 from registryctl.plugins import required_plugins
 from registryctl.progress import Progress
 from registryctl.stack_files import PROJECT_DIR
-from schema import load_stack_spec
 from tests.support.fake_pulumi_cli import FakePulumi, use_fake_pulumi
 from tests.support.pulumi_events import (
     CONTAINER,

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from examples.automation.promote import deploy_dev, main, promote
+from registries.spec import ConfigError
 from registryctl.automation import EngineError, NotConfirmed
 from registryctl.cli import EXIT_CONFIG
 from registryctl.registry_client import RegistryCtlError
 from registryctl.stack_files import PROJECT_DIR
-from schema import ConfigError
 from tests.support.fake_pulumi_cli import FakePulumi, use_fake_pulumi
 from tests.support.pulumi_events import LOCAL_OUTPUTS, failing_up_events, local_preview_events, local_up_events
 

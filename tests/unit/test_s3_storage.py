@@ -9,8 +9,8 @@ import yaml
 
 from components.selfhosted.config_file import render_registry_config
 from components.selfhosted.s3_storage import deny_insecure_transport_policy, least_privilege_bucket_policy
-from schema import ConfigError
-from schema.selfhosted import SelfHostedSpec
+from registries.spec import ConfigError
+from registries.spec.selfhosted import SelfHostedSpec
 from tests.support.pulumi_runtime import is_secret
 from tests.unit.conftest import problem_at, record_options
 

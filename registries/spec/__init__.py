@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schema.base import (
+from registries.spec.base import (
     CamelModel,
     ConfigError,
     ConfigProblem,
@@ -16,9 +16,9 @@ from schema.base import (
     problems_from_validation_error,
     validate_section,
 )
-from schema.dockerhub import DockerHubSpec, dockerhub_problems
-from schema.ecr import EcrSpec, ecr_problems
-from schema.selfhosted import S3_ONLY_KEYS, STORAGE_KINDS, SelfHostedSpec, selfhosted_problems
+from registries.spec.dockerhub import DockerHubSpec, dockerhub_problems
+from registries.spec.ecr import EcrSpec, ecr_problems
+from registries.spec.selfhosted import S3_ONLY_KEYS, STORAGE_KINDS, SelfHostedSpec, selfhosted_problems
 
 PROJECT = "registries"
 # Top-level keys of the `registries:` namespace and the model of each.

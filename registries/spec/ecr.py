@@ -10,9 +10,9 @@ from pydantic.alias_generators import to_snake
 
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
-from schema.base import CamelModel, ConfigProblem, is_production_stack, repeated
-from schema.retention import RetentionSpec
-from schema.selfhosted import _kms_key_arn_in as kms_key_arn_in  # the S3 storage's key-ARN rule, shared
+from registries.spec.base import CamelModel, ConfigProblem, is_production_stack, repeated
+from registries.spec.retention import RetentionSpec
+from registries.spec.selfhosted import _kms_key_arn_in as kms_key_arn_in  # the S3 storage's key-ARN rule, shared
 
 # AWS region names: partition prefix, geography, number (us-east-1, eu-central-2, us-gov-west-1, cn-north-1).
 REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}")

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, StrictBool
 
-from schema.base import CamelModel, ConfigProblem, repeated
+from registries.spec.base import CamelModel, ConfigProblem, repeated
 
 # Docker IDs and organisation names: 4-30 lowercase letters and digits.
 NAMESPACE = r"^[a-z0-9]{4,30}$"

@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Discriminator, Field, SecretStr, Tag
 from pydantic.alias_generators import to_camel
 
-from schema.base import CamelModel, ConfigProblem, repeated
-from schema.retention import RetentionSpec
+from registries.spec.base import CamelModel, ConfigProblem, repeated
+from registries.spec.retention import RetentionSpec
 
 DURATION = r"^[0-9]+(ms|s|m|h)$"
 IMAGE = r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+)?[a-z0-9._/-]*(:[A-Za-z0-9._-]{1,128}|@sha256:[0-9a-f]{64})$"

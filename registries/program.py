@@ -27,8 +27,8 @@ from components.ecr import (
     ReplicationSourceArgs,
 )
 from components.selfhosted import SelfHostedRegistry, SelfHostedRegistryArgs
-from schema import PROJECT, ConfigError, StackSpec, load_stack_spec
-from schema.ecr import PTC_UPSTREAMS, EcrRepositorySettings, EcrSpec, plain_secret_problems, retention_intent
+from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec
+from registries.spec.ecr import PTC_UPSTREAMS, EcrRepositorySettings, EcrSpec, plain_secret_problems, retention_intent
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,1 @@
+"""The stack config as one client of the component library: validated spec -> component args -> program."""
