@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -21,7 +20,7 @@ from components.selfhosted.config_file import (
     registry_layout,
     render_registry_config,
 )
-from components.selfhosted.credentials import SALT_BYTES, bcrypt_hash_with_salt, docker_config_json, htpasswd_file
+from components.selfhosted.credentials import docker_config_json
 from components.selfhosted.s3_storage import S3Storage, declare_s3_storage
 from components.selfhosted.tls import TlsMaterial, declare_tls
 from components.selfhosted.ui import (
@@ -32,6 +31,7 @@ from components.selfhosted.ui import (
     ui_environment,
     ui_nginx_files,
 )
+from components.selfhosted.users import declare_users
 from registries.spec.selfhosted import S3StorageSpec, SelfHostedSpec
 
 __all__ = ["REGISTRY_ALIAS", "SelfHostedRegistry", "SelfHostedRegistryArgs"]
@@ -105,7 +105,10 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=spec.image, keep_locally=True, opts=child)
 
         names = [user.name for user in spec.users]
-        passwords, htpasswd = self._users(name, args)
+        given = [
+            (user.name, user.password.get_secret_value() if user.password is not None else None) for user in spec.users
+        ]
+        passwords, htpasswd = declare_users(name, given, spec.password_length, self)
 
         http_secret = random.RandomPassword(f"{name}-http-secret", length=64, special=False, opts=child)
         tls_material = declare_tls(name, spec, self)
@@ -261,46 +264,3 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 )
             )
         return uploads
-
-    def _users(self, name: str, args: SelfHostedRegistryArgs) -> tuple[list[pulumi.Output[str]], pulumi.Output[str]]:
-        """Each user's password (given as a secret, or generated) and the htpasswd file of their bcrypt hashes.
-
-        Hashes stay the same across runs: RandomPassword keeps its bcrypt_hash in state, and a given
-        password is hashed with a random salt kept in state by a RandomBytes whose keeper is the password."""
-        spec = args.spec
-        passwords: list[pulumi.Output[str]] = []
-        hashes: list[pulumi.Output[str]] = []
-        for user in spec.users:
-            if user.password is not None:
-                given = pulumi.Output.secret(user.password.get_secret_value())
-                # A new password replaces the salt; the salt never depends on the password (review H1).
-                salt = random.RandomBytes(
-                    f"{name}-salt-{user.name}",
-                    length=SALT_BYTES,
-                    keepers={"password": given},
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-                passwords.append(given)
-                hashes.append(
-                    pulumi.Output.secret(
-                        pulumi.Output.all(given, salt.base64).apply(
-                            lambda values: bcrypt_hash_with_salt(values[0], base64.b64decode(values[1]))
-                        )
-                    )
-                )
-                continue
-            generated = random.RandomPassword(
-                f"{name}-password-{user.name}",
-                length=spec.password_length,
-                special=True,
-                override_special="-_.~",
-                min_lower=2,
-                min_upper=2,
-                min_numeric=2,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            passwords.append(pulumi.Output.secret(generated.result))
-            hashes.append(pulumi.Output.secret(generated.bcrypt_hash))
-        names = [user.name for user in spec.users]
-        htpasswd = pulumi.Output.all(*hashes).apply(lambda hs: htpasswd_file(list(zip(names, hs, strict=True))))
-        return passwords, htpasswd
