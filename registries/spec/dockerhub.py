@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, StrictBool
 
 from registries.spec.base import CamelModel, ConfigProblem, repeated
+from registries.spec.retention import RetentionSpec
 
 # Docker IDs and organisation names: 4-30 lowercase letters and digits.
 NAMESPACE = r"^[a-z0-9]{4,30}$"
@@ -105,6 +106,9 @@ class HubRepositorySpec(CamelModel):
     """Deleting a Hub repository deletes its images. Default: protected on stacks named prod*."""
     webhooks: list[WebhookSpec] = []
     """Push webhooks of this repository. Default: none."""
+    retention: RetentionSpec | None = None
+    """Which tags `registryctl retention apply` deletes here; overrides dockerHub.retention as a whole ({} for
+    none). Not a Hub setting: nothing is deployed for it. Default: dockerHub.retention."""
 
 
 Scope = Literal["repo:admin", "repo:write", "repo:read", "repo:public_read"]
@@ -191,6 +195,13 @@ class DockerHubSpec(CamelModel):
     """Organization access tokens. Default: none."""
     teams: list[HubTeamSpec] = []
     """Organization teams and their repository permissions (needs a password or an org token). Default: none."""
+    retention: RetentionSpec | None = None
+    """Which tags `registryctl retention apply` deletes in every repository without its own `retention` (see
+    Retention in README). Default: none (nothing is deleted)."""
+
+    def retention_of(self, repository: HubRepositorySpec) -> RetentionSpec | None:
+        """The retention block `repository` is enforced with: its own, else the dockerHub-level one."""
+        return repository.retention if repository.retention is not None else self.retention
 
 
 def _outside(base_dir: Path, relative: str) -> bool:
