@@ -1,0 +1,39 @@
+"""Users' state keeps working across the ECR library refactoring (issue 10): the ECR configs declare the same
+resources (URNs, with the component's alias applied) with the same inputs as before it. The snapshot was taken
+from the code before the refactoring; never regenerate it to make this test pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tests.unit.conftest import ROOT
+from tests.unit.urn_snapshot import SNAPSHOTS, assert_declares_the_snapshot, write_snapshot
+
+SNAPSHOT = SNAPSHOTS / "ecr_urns.json"
+
+
+def snapshot_cases() -> list[dict[str, Any]]:
+    """The AWS stack file (registry settings, CI role, replication sources, pull-through cache), the notification
+    tests' config and the registry-settings tests' config (upstream credentials), with secrets as secrets."""
+    from tests.unit.test_ecr_notifications import ECR as NOTIFICATIONS
+    from tests.unit.test_ecr_registry_settings import SETTINGS
+    from tests.unit.test_ecr_schema import ECR
+
+    aws_stack = yaml.safe_load((ROOT / "stacks" / "Pulumi.aws.yaml").read_text())["config"]["registries:ecr"]
+    return [
+        {"stack": "aws", "config": aws_stack, "secret": False},
+        {"stack": "prod", "config": ECR, "secret": False},
+        {"stack": "dev", "config": NOTIFICATIONS, "secret": True},
+        {"stack": "dev", "config": SETTINGS, "secret": True},
+    ]
+
+
+def take_snapshot() -> None:
+    """Taken once, before the refactoring (python -c 'import tests.unit.test_ecr_urns as t; t.take_snapshot()')."""
+    write_snapshot(SNAPSHOT, "ecr", snapshot_cases())
+
+
+def test_ecr_configs_declare_the_urns_and_inputs_of_before_the_refactoring():
+    assert_declares_the_snapshot(SNAPSHOT, "ecr")
