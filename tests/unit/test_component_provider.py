@@ -11,8 +11,7 @@ import pytest
 from pulumi.errors import InputPropertyError
 
 from plugin.provider import RegistriesProvider, mark_secrets
-from tests.support.component_provider import construct, wire_secret, wire_secret_output
-from tests.support.pulumi_runtime import run_program
+from tests.support.component_provider import construct, run_under_mocks, wire_secret, wire_secret_output
 from tests.support.recording_mocks import RecordingMocks
 
 PROBE = "registries:index:Probe"
@@ -159,7 +158,7 @@ def test_probe_is_constructed_from_wire_inputs():
     def program() -> dict[str, Any]:
         return construct(provider, PROBE, "probe", wire)
 
-    outputs = run_program(mocks, stack="dev", config={}, program=program)
+    outputs = run_under_mocks(mocks, program)
 
     pet = mocks.find("random:index/randomPet:RandomPet", "probe-pet")
     assert pet.plain["keepers"] == {
@@ -184,7 +183,7 @@ def test_missing_required_input_names_it():
         return construct(provider, PROBE, "probe", {"users": [{"password": "x"}]})
 
     with pytest.raises(InputPropertyError, match="hostname"):
-        run_program(RecordingMocks(), stack="dev", config={}, program=program)
+        run_under_mocks(RecordingMocks(), program)
 
 
 def test_a_fractional_integer_input_is_refused_naming_it():
@@ -194,7 +193,7 @@ def test_a_fractional_integer_input_is_refused_naming_it():
         return construct(provider, PROBE, "probe", {"hostname": "h", "users": [{"name": "ci", "uid": 1.5}]})
 
     with pytest.raises(InputPropertyError, match=r"users\[0\]\.uid: 1\.5 is not an integer"):
-        run_program(RecordingMocks(), stack="dev", config={}, program=program)
+        run_under_mocks(RecordingMocks(), program)
 
 
 @pytest.mark.parametrize(
@@ -215,4 +214,4 @@ def test_an_object_or_enum_that_is_an_output_is_refused_naming_it(wire: dict[str
         return construct(provider, PROBE, "probe", wire)
 
     with pytest.raises(InputPropertyError, match=refused):
-        run_program(RecordingMocks(), stack="dev", config={}, program=program)
+        run_under_mocks(RecordingMocks(), program)
