@@ -6,7 +6,10 @@ the same evaluator `retention simulate --platform intent` runs), prints the plan
 manifests by digest. Push time is the image config's `created` (see README "Retention").
 
 Crash safety: only digests of the expire set are deleted, each by its own DELETE, and a 404 counts as done; so a
-process killed mid-apply leaves every kept image intact and a re-run (which lists again) finishes the job."""
+process killed mid-apply leaves every kept image intact and a re-run (which lists again) finishes the job.
+
+Docker Hub repositories are enforced by registryctl/hub_retention.py, which shares the plan, progress and delete loop
+defined here."""
 
 from __future__ import annotations
 
@@ -16,11 +19,11 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -37,6 +40,7 @@ MANIFEST_TYPES = (
 )
 INDEX_TYPES = MANIFEST_TYPES[2:]
 PAGE_SIZE = 100
+T = TypeVar("T")
 UNKNOWN = "unknown"
 
 
@@ -193,20 +197,50 @@ def governing_rule(intent: RetentionIntent, image: Image) -> str:
     return next((rule.name for rule in intent_rules(intent) if rule.matches(image)), "no rule")
 
 
-def format_plan(intent: RetentionIntent, listing: Listing, outcome: Outcome) -> str:
-    """One line per image: action, repository@digest, push time, tags, the rule that governs it."""
+def format_plan(
+    intent: RetentionIntent | Mapping[str, RetentionIntent],
+    listing: Listing,
+    outcome: Outcome,
+    reasons: Mapping[tuple[str, str], str] | None = None,
+) -> str:
+    """One line per image: action, repository@digest, push time, tags, the rule that governs it (or its entry in
+    `reasons`). `intent` is one for every repository, or one per repository."""
     lines = []
     for image in sorted(listing.images, key=lambda i: (i.repository, i.pushed_at, i.digest)):
         action = "expire" if image.key in outcome.expire else "keep"
         when = UNKNOWN if image.key in listing.unknown_time else image.pushed_at.astimezone(UTC).isoformat()
         tags = ",".join(image.tags) or "-"
-        lines.append(
-            f"{action:<6} {image.repository}@{image.digest} pushed {when} tags {tags} ({governing_rule(intent, image)})"
-        )
+        own = intent if isinstance(intent, RetentionIntent) else intent[image.repository]
+        reason = (reasons or {}).get(image.key) or governing_rule(own, image)
+        lines.append(f"{action:<6} {image.repository}@{image.digest} pushed {when} tags {tags} ({reason})")
     lines.append(f"{len(outcome.expire)} to delete, {len(outcome.keep)} to keep")
     if leftovers := listing.platform_leftovers(outcome):
         lines.append(f"and {len(leftovers)} platform images of the expired multi-platform indexes")
     return "\n".join(lines)
+
+
+DELETED = "deleted"
+
+
+def delete_each(
+    items: Sequence[T],
+    delete: Callable[[T], str],
+    label: Callable[[T], str],
+    out: TextIO,
+    progress: Callable[[str], None],
+    interval: float = 0.0,
+) -> int:
+    """Delete each item in order, one request each, printing `<what happened> <label>` per item (`delete` returns
+    DELETED, "already gone", or why it left the item alone); returns how many were deleted now."""
+    deleted = 0
+    for number, item in enumerate(items, 1):
+        result = delete(item)
+        deleted += result == DELETED
+        print(f"{result} {label(item)}", file=out, flush=True)
+        progress(f"[{number}/{len(items)}] deleted")
+        if interval and number < len(items):
+            time.sleep(interval)  # spreads the deletes (and gives tests a window to kill the process)
+    return deleted
 
 
 def delete_expired(
@@ -217,17 +251,31 @@ def delete_expired(
     interval: float = 0.0,
 ) -> int:
     """Delete each expired manifest; returns how many were deleted now (not already gone)."""
-    deleted = 0
-    for number, (repository, digest) in enumerate(sorted(expire), 1):
-        if api.delete_manifest(repository, digest):
-            deleted += 1
-            print(f"deleted {repository}@{digest}", file=out, flush=True)
-        else:
-            print(f"already gone {repository}@{digest}", file=out, flush=True)
-        progress(f"[{number}/{len(expire)}] deleted")
-        if interval and number < len(expire):
-            time.sleep(interval)  # spreads the deletes (and gives tests a window to kill the process)
-    return deleted
+    return delete_each(
+        sorted(expire),
+        lambda key: DELETED if api.delete_manifest(*key) else "already gone",
+        lambda key: f"{key[0]}@{key[1]}",
+        out,
+        progress,
+        interval,
+    )
+
+
+def progress_printer(err: TextIO) -> Callable[[str], None]:
+    """The progress display: one `retention: ...` line per step on stderr."""
+
+    def progress(message: str) -> None:
+        print(f"retention: {message}", file=err, flush=True)
+
+    return progress
+
+
+def show_plan(plan: str, yes: bool, out: TextIO) -> bool:
+    """Print the plan; True when the run may delete (--yes), else say that nothing was deleted."""
+    print(plan, file=out, flush=True)
+    if not yes:
+        print("dry run: nothing deleted; run again with --yes to delete", file=out)
+    return yes
 
 
 def api_for(outputs: Mapping[str, Any], user: str | None, ca_dir: Path, *, tls: bool) -> RegistryApi:
@@ -261,10 +309,7 @@ def run_apply(
     err: TextIO = sys.stderr,
 ) -> Outcome:
     """List, evaluate, print the plan; delete the expire set only when `yes`."""
-
-    def progress(message: str) -> None:
-        print(f"retention: {message}", file=err, flush=True)
-
+    progress = progress_printer(err)
     if intent.is_empty:
         raise RegistryCtlError("registries:selfHosted.retention has no rules: nothing would ever be deleted")
     with tempfile.TemporaryDirectory(prefix="registryctl-") as ca_dir:
@@ -272,9 +317,7 @@ def run_apply(
         try:
             listing = list_images(api, now, progress)
             outcome = evaluate(intent, listing.images, now)
-            print(format_plan(intent, listing, outcome), file=out, flush=True)
-            if not yes:
-                print("dry run: nothing deleted; run again with --yes to delete", file=out)
+            if not show_plan(format_plan(intent, listing, outcome), yes, out):
                 return outcome
             deleted = delete_expired(api, outcome.expire, out, progress, interval)
             # After the indexes: a crash in between leaves orphaned platform images, never a broken kept image.
@@ -286,22 +329,32 @@ def run_apply(
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    """Enforce every retention block the stack declares: the self-hosted registry's, then Docker Hub's."""
     from registryctl import automation, cli  # late: cli imports this module's parser registration
 
     spec = automation.stack_spec(args.stack, cli.PROJECT_DIR)
-    if spec.self_hosted is None:
-        raise RegistryCtlError(f"stack {args.stack!r} declares no registries:selfHosted")
-    if spec.self_hosted.retention is None:
-        raise RegistryCtlError(f"stack {args.stack!r} has no registries:selfHosted.retention block")
-    stack = automation.open_stack(args.stack, args.backend, cli.PROJECT_DIR)
-    outputs = {k: v.value for k, v in stack.outputs().items()}
-    run_apply(
-        spec.self_hosted.retention.intent(),
-        outputs,
-        now=args.now or datetime.now(UTC),
-        yes=args.yes,
-        tls=spec.self_hosted.tls.mode != "none",
-        user=args.user,
-        interval=args.delete_interval,
-    )
+    hub = spec.docker_hub
+    on_hub = hub is not None and any(hub.retention_of(repo) is not None for repo in hub.repositories)
+    if (spec.self_hosted is None or spec.self_hosted.retention is None) and not on_hub:
+        raise RegistryCtlError(
+            f"stack {args.stack!r} has no retention block: set registries:selfHosted.retention, "
+            "registries:dockerHub.retention, or retention on a registries:dockerHub repository"
+        )
+    now = args.now or datetime.now(UTC)
+    if spec.self_hosted is not None and spec.self_hosted.retention is not None:
+        stack = automation.open_stack(args.stack, args.backend, cli.PROJECT_DIR)
+        outputs = {k: v.value for k, v in stack.outputs().items()}
+        run_apply(
+            spec.self_hosted.retention.intent(),
+            outputs,
+            now=now,
+            yes=args.yes,
+            tls=spec.self_hosted.tls.mode != "none",
+            user=args.user,
+            interval=args.delete_interval,
+        )
+    if on_hub and hub is not None:
+        from registryctl.hub_retention import cmd_hub_apply
+
+        cmd_hub_apply(args, hub, now)
     return 0

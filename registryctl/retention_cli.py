@@ -349,11 +349,13 @@ def add_retention_commands(sub: Any) -> None:
     compile_.add_argument("--intent", required=True, type=Path, help="the retention block as JSON")
     compile_.set_defaults(run=cmd_compile)
     apply = actions.add_parser(
-        "apply", help="delete what the stack's selfHosted retention block expires (plan only, unless --yes)"
+        "apply",
+        help="delete what the stack's retention blocks expire, on its self-hosted registry and its Docker Hub "
+        "repositories (plan only, unless --yes)",
     )
     apply.add_argument("-s", "--stack", required=True, help="stack name, e.g. local")
     apply.add_argument("--backend", help="Pulumi backend URL; default as for `registryctl up`")
-    apply.add_argument("--yes", action="store_true", help="really delete the expired manifests")
+    apply.add_argument("--yes", action="store_true", help="really delete the expired manifests (Docker Hub: tags)")
     apply.add_argument("--now", type=parse_now, help="evaluation time, ISO 8601 with zone; default: now")
     apply.add_argument("--user", help="registry user to act as; default: the first")
     apply.add_argument(

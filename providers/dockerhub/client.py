@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
@@ -245,6 +246,30 @@ class HubClient:
             status=response.status_code,
             fields=fields,
         )
+
+    # -- tags (used by `registryctl retention apply`) --------------------------------------------
+    def list_tags(self, namespace: str, repository: str) -> Iterator[dict[str, Any]]:
+        """Every tag of a repository as Hub lists it (`name`, `digest`, `images`, `tag_last_pushed`, ...)."""
+        path = f"/v2/namespaces/{namespace}/repositories/{repository}/tags"
+        return self.paginate(path, f"tags of {namespace}/{repository}")
+
+    def read_tag(self, namespace: str, repository: str, tag: str) -> dict[str, Any] | None:
+        """One tag, or None when the repository has no such tag."""
+        path = f"/v2/namespaces/{namespace}/repositories/{repository}/tags/{quote(tag, safe='')}"
+        try:
+            return self.request("GET", path, f"tag {namespace}/{repository}:{tag}")
+        except HubNotFound:
+            return None
+
+    def delete_tag(self, namespace: str, repository: str, tag: str) -> bool:
+        """Delete one tag; False when it was already gone. Hub's published spec has no delete route: this is the
+        one Hub's own UI and docker/hub-tool use (`DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/`, 204)."""
+        path = f"/v2/repositories/{namespace}/{repository}/tags/{quote(tag, safe='')}/"
+        try:
+            self.request("DELETE", path, f"tag {namespace}/{repository}:{tag}")
+        except HubNotFound:
+            return False  # also a retried DELETE whose first attempt Hub applied
+        return True
 
     def paginate(self, path: str, what: str, page_size: int = 100) -> Iterator[dict[str, Any]]:
         """Every item of a paginated list, following `next` until it is null."""

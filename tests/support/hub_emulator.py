@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import re
 import secrets
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 REPOSITORY_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 PAT_SCOPES = {"repo:admin", "repo:write", "repo:read", "repo:public_read"}
@@ -71,6 +72,8 @@ class HubState:
     """"org/name" -> group."""
     permissions: dict[str, dict[str, Any]] = field(default_factory=dict)
     """"ns/repo/group_id" -> {group_id, group_name, permission}."""
+    tags: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """"ns/repo" -> tag name -> the tag as Hub lists it (name, digest, images, tag_last_pushed, ...)."""
     jwts: dict[str, tuple[str, float]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     logins: int = 0
@@ -88,6 +91,8 @@ class HubEmulator:
         self.answer_500 = 0
         self.answer_html = 0
         self._create_faults: list[tuple[str, float]] = []
+        self._delete_faults: list[int] = []
+        self._ids = iter(range(1000, 10**9))
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -114,6 +119,77 @@ class HubEmulator:
     def delay_after_create(self, seconds: float, count: int = 1) -> None:
         """The next `count` creates are applied, then answered only after `seconds`."""
         self._create_faults.extend([("delay", seconds)] * count)
+
+    def fail_after_delete(self, status: int = 503, count: int = 1) -> None:
+        """The next `count` tag deletes are applied, then answered `status` (the client cannot tell)."""
+        self._delete_faults.extend([status] * count)
+
+    def push_tag(
+        self,
+        full_name: str,
+        tag: str,
+        digest: str,
+        pushed_at: datetime,
+        platforms: tuple[str, ...] = ("amd64",),
+        pusher: str = "acmebot",
+    ) -> dict[str, Any]:
+        """What `docker push NAMESPACE/REPO:TAG` leaves on Hub: the tag points at `digest` (a platform image, or a
+        multi-platform index over `platforms`), pushed at `pushed_at`. Pushing a tag again moves it."""
+        with self.lock:
+            if full_name not in self.state.repositories:
+                raise KeyError(f"no repository {full_name} on the emulator")
+            when = _hub_time(pushed_at)
+            size = 2_000_000 + int(digest[-4:], 16)
+            single = len(platforms) == 1
+            images = [
+                {
+                    "architecture": arch,
+                    "features": "",
+                    "variant": None,
+                    # A platform image's own digest; for a single-platform push it is the tag's digest.
+                    "digest": digest if single else f"sha256:{hashlib.sha256(f'{digest}/{arch}'.encode()).hexdigest()}",
+                    "os": "linux",
+                    "os_features": "",
+                    "os_version": None,
+                    "size": size,
+                    "status": "active",
+                    "last_pulled": None,
+                    "last_pushed": when,
+                }
+                for arch in platforms
+            ]
+            record = {
+                "creator": 1,
+                "id": next(self._ids),
+                "images": images,
+                "last_updated": when,
+                "last_updater": 1,
+                "last_updater_username": pusher,
+                "name": tag,
+                "repository": 1,
+                "full_size": size,
+                "v2": True,
+                "tag_status": "active",
+                "tag_last_pulled": None,
+                "tag_last_pushed": when,
+                "media_type": "application/vnd.docker.distribution.manifest.v2+json"
+                if single
+                else "application/vnd.oci.image.index.v1+json",
+                "content_type": "image",
+                "digest": digest,
+            }
+            self.state.tags.setdefault(full_name, {})[tag] = record
+            return record
+
+    def tag_digests(self, full_name: str) -> dict[str, str]:
+        """tag -> digest of a repository, as Hub holds it now."""
+        with self.lock:
+            return {name: t["digest"] for name, t in self.state.tags.get(full_name, {}).items()}
+
+    def _delete_fault(self, method: str, path: str, status: int) -> int | None:
+        if method != "DELETE" or "/tags/" not in path or status != 204 or not self._delete_faults:
+            return None
+        return self._delete_faults.pop(0)
 
     def _create_fault(self, method: str, path: str, status: int) -> tuple[str, float] | None:
         if method != "POST" or path == "/v2/auth/token" or not 200 <= status < 300 or not self._create_faults:
@@ -174,6 +250,10 @@ class HubEmulator:
                     body = self._body() if method in ("POST", "PATCH", "PUT") else {}
                     status, answer = emulator.route(method, path, query, body, self.headers.get("Authorization", ""))
                     fault = emulator._create_fault(method, path, status)
+                    delete_fault = emulator._delete_fault(method, path, status)
+                if delete_fault is not None:
+                    self._send(delete_fault, {"errinfo": None, "message": "service unavailable"})
+                    return
                 if fault is not None and fault[0] == "fail":
                     self._send(int(fault[1]), {"errinfo": None, "message": "internal server error"})
                     return
@@ -247,6 +327,8 @@ class HubEmulator:
         who = self._who(authorization)
         if who is None:
             return 401, {"errinfo": None, "detail": "authentication required", "message": "authentication required"}
+        if (tag_answer := self._tag_route(method, path, query)) is not None:
+            return tag_answer
 
         if m := re.fullmatch(r"/v2/namespaces/([^/]+)/repositories", path):
             ns = m.group(1)
@@ -308,6 +390,7 @@ class HubEmulator:
                 return 200, repo
             if method == "DELETE":
                 del state.repositories[key]
+                state.tags.pop(key, None)
                 for hook in [k for k in state.webhooks if k.startswith(f"{key}/")]:
                     del state.webhooks[hook]
                 return 202, None
@@ -490,6 +573,34 @@ class HubEmulator:
                 del state.webhooks[key]
                 return 204, None
         return 404, {"message": f"no route {method} {path}"}
+
+    def _tag_route(self, method: str, path: str, query: dict[str, list[str]]) -> tuple[int, Any] | None:
+        """Tags: the documented list and read (namespace routes, no trailing slash), and the delete route Hub's UI
+        and hub-tool use (legacy route, trailing slash, 204). None when `path` is not a tag route."""
+        state = self.state
+        listing = re.fullmatch(r"/v2/namespaces/([^/]+)/repositories/([^/]+)/tags", path)
+        one = re.fullmatch(r"/v2/namespaces/([^/]+)/repositories/([^/]+)/tags/([^/]+)", path)
+        delete = re.fullmatch(r"/v2/repositories/([^/]+)/([^/]+)/tags/([^/]+)/", path)
+        match = listing or one or delete
+        if match is None:
+            return None
+        key = f"{match.group(1)}/{match.group(2)}"
+        if key not in state.repositories:
+            return 404, {"errinfo": {}, "message": f"httperror 404: repository {key} not found"}
+        tags = state.tags.get(key, {})
+        if listing and method in ("GET", "HEAD"):
+            # Hub lists the most recently updated first.
+            ordered = sorted(tags.values(), key=lambda t: (t["last_updated"], t["name"]), reverse=True)
+            return 200, self._page(ordered, path, query)
+        name = unquote(match.group(3)) if not listing else ""
+        if name not in tags:
+            return 404, {"errinfo": {}, "message": f"httperror 404: tag '{name}' not found"}
+        if one and method in ("GET", "HEAD"):
+            return 200, tags[name]
+        if delete and method == "DELETE":
+            del tags[name]
+            return 204, None
+        return 405, {"message": "method not allowed"}
 
     def _token_item(
         self, method: str, store: dict[str, dict[str, Any]], key: str, body: dict[str, Any], editable: tuple[str, ...]

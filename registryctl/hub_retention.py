@@ -1,0 +1,271 @@
+"""`registryctl retention apply -s STACK` on Docker Hub: enforce each repository's `retention` block through Hub's
+tag API, with the same contract as the self-hosted apply (registryctl/retention_apply.py, whose plan, progress and
+delete loop this reuses).
+
+Hub's image model is per tag. `GET /v2/namespaces/{ns}/repositories/{repo}/tags` lists every tag with the digest it
+points at (for a multi-platform image, the index's digest) and `tag_last_pushed`; tags are grouped by digest into
+the images the intent evaluates. An image's push time is the NEWEST `tag_last_pushed` of its tags (the tag's
+`last_updated` when Hub has no push time for it; neither: treated as pushed now and shown `pushed unknown`): an image
+someone pushed again yesterday under any tag is in use, so age rules must not see it as old, and it can only make
+an image look newer, never older, than any one of its tags (the safe side). It also keeps a half-deleted image from
+moving up a keepLatest ranking and pushing a kept image out (losing tags only lowers its newest push time).
+
+Hub cannot delete an image by digest: an expired image goes away tag by tag (`DELETE
+/v2/repositories/{ns}/{repo}/tags/{tag}/`, the route Hub's UI and hub-tool use; the published spec has none), and the
+untagged manifest stays on Hub. A run killed between two tags of one image leaves an image with fewer tags, which a
+fresh evaluation might keep (e.g. it now matches only a rule that keeps it). So before the first delete the plan's
+expire set (digest and tags per image) is written to a journal ($XDG_STATE_HOME/registries/retention/, per stack);
+the next run finishes the journaled images whose remaining tags still point at the journaled digest and gained no
+new tag, then removes the journal. Each tag is read again right before its delete and left alone when it now points
+at another image (a push since the listing). Untagged images are not listed by the tags API, so `untaggedDays` does
+not apply on Hub."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from components.retention.intent import evaluate
+from components.retention.model import Image, Outcome, RetentionIntent, by_repository
+from providers.dockerhub.client import HubClient, HubError, HubNotFound
+from registries.spec.dockerhub import DockerHubSpec
+from registryctl.backend import state_dir
+from registryctl.registry_client import RegistryCtlError
+from registryctl.retention_apply import DELETED, Listing, delete_each, format_plan, progress_printer, show_plan
+
+JOURNAL_VERSION = 1
+Key = tuple[str, str]
+"""(namespace/repository, digest) of an image."""
+TagRef = tuple[str, str, str]
+"""(namespace/repository, digest, tag): one tag of an expired image."""
+
+
+def hub_time(value: Any) -> datetime | None:
+    """A Hub date-time (`2021-01-05T21:06:53.506400Z`), or None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def tag_digest(tag: Mapping[str, Any]) -> str | None:
+    """The digest a listed tag points at: its `digest`, else the digest of its only platform image."""
+    digest = tag.get("digest")
+    if isinstance(digest, str) and digest:
+        return digest
+    platforms = [image for image in tag.get("images") or [] if isinstance(image, dict) and image.get("digest")]
+    return str(platforms[0]["digest"]) if len(platforms) == 1 else None
+
+
+def tag_pushed_at(tag: Mapping[str, Any]) -> datetime | None:
+    return hub_time(tag.get("tag_last_pushed")) or hub_time(tag.get("last_updated"))
+
+
+def list_hub_images(
+    client: HubClient, repositories: Sequence[str], now: datetime, progress: Callable[[str], None]
+) -> tuple[Listing, list[str]]:
+    """The tagged images of each repository (namespace/name), and the tags Hub gives no digest for (left alone)."""
+    listing = Listing()
+    no_digest: list[str] = []
+    for number, full_name in enumerate(repositories, 1):
+        namespace, name = full_name.split("/", 1)
+        pushes: dict[str, list[tuple[str, datetime | None]]] = {}
+        try:
+            for tag in client.list_tags(namespace, name):
+                digest = tag_digest(tag)
+                if digest is None:
+                    no_digest.append(f"{full_name}:{tag.get('name')}")
+                    continue
+                pushes.setdefault(digest, []).append((str(tag["name"]), tag_pushed_at(tag)))
+        except HubNotFound:
+            raise RegistryCtlError(
+                f"Docker Hub has no repository {full_name}: deploy the stack (`registryctl up`) first"
+            ) from None
+        for digest, tags in pushes.items():
+            known = [pushed for _, pushed in tags if pushed is not None]
+            if not known:  # unknown age: newest, so no age rule can delete it
+                listing.unknown_time.add((full_name, digest))
+            listing.images.append(Image(full_name, digest, tuple(sorted(t for t, _ in tags)), max(known or [now])))
+        tag_count = sum(map(len, pushes.values()))
+        progress(f"[{number}/{len(repositories)}] {full_name}: {tag_count} tags, {len(pushes)} images")
+    return listing, no_digest
+
+
+def evaluate_each(intents: Mapping[str, RetentionIntent], images: Sequence[Image], now: datetime) -> Outcome:
+    """Each repository's images under its own intent."""
+    expired: set[Key] = set()
+    for repository, own in by_repository(images).items():
+        expired |= evaluate(intents[repository], own, now).expire
+    return Outcome.of(images, expired)
+
+
+@dataclass(frozen=True)
+class Journal:
+    """The expire set of a run that deletes, written before its first delete and removed after its last."""
+
+    path: Path
+    base_url: str
+
+    @staticmethod
+    def for_stack(stack: str, base_url: str, environ: Mapping[str, str] = os.environ) -> Journal:
+        return Journal(state_dir(environ) / "retention" / f"{stack}.dockerhub.json", base_url)
+
+    def load(self, note: Callable[[str], None]) -> dict[Key, frozenset[str]]:
+        """The journaled images and their tags; {} when there is none (or it is of another Hub)."""
+        if not self.path.exists():
+            return {}
+        try:
+            document = json.loads(self.path.read_text())
+            images = {(e["repository"], e["digest"]): frozenset(e["tags"]) for e in document["images"]}
+            base_url = document["baseUrl"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise RegistryCtlError(
+                f"the retention journal {self.path} is unreadable ({type(error).__name__}: {error}); "
+                "delete it to plan afresh"
+            ) from None
+        if base_url != self.base_url:
+            note(f"ignoring {self.path}: it was written for {base_url}, the stack now uses {self.base_url}")
+            return {}
+        return images
+
+    def write(self, images: Mapping[Key, Sequence[str]], now: datetime) -> None:
+        document = {
+            "version": JOURNAL_VERSION,
+            "baseUrl": self.base_url,
+            "plannedAt": now.astimezone(UTC).isoformat(),
+            "images": [{"repository": r, "digest": d, "tags": list(images[r, d])} for r, d in sorted(images)],
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        partial = self.path.with_suffix(".partial")
+        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as stream:
+            json.dump(document, stream, indent=1)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(partial, self.path)  # atomic: a crash leaves the old journal or the new one, never half
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def unfinished(journaled: Mapping[Key, frozenset[str]], listing: Listing) -> tuple[dict[Key, tuple[str, ...]], int]:
+    """Journaled images to finish (still tagged, only with journaled tags) with their remaining tags, and how many
+    changed since (a new tag: they are evaluated afresh instead)."""
+    current = {image.key: image.tags for image in listing.images}
+    pending: dict[Key, tuple[str, ...]] = {}
+    changed = 0
+    for key, tags in journaled.items():
+        remaining = current.get(key)
+        if not remaining:
+            continue  # every tag gone (or the repository no longer enforced): nothing to finish
+        if set(remaining) <= tags:
+            pending[key] = remaining
+        else:
+            changed += 1
+    return pending, changed
+
+
+def delete_tag(client: HubClient, ref: TagRef) -> str:
+    """Delete one tag of an expired image, unless it has moved to another image since the listing."""
+    repository, digest, tag = ref
+    namespace, name = repository.split("/", 1)
+    current = client.read_tag(namespace, name, tag)
+    if current is None:
+        return "already gone"
+    if tag_digest(current) != digest:
+        return f"left alone (pushed again as {tag_digest(current)})"
+    return DELETED if client.delete_tag(namespace, name, tag) else "already gone"
+
+
+def run_hub_apply(
+    spec: DockerHubSpec,
+    client: HubClient,
+    journal: Journal,
+    *,
+    now: datetime,
+    yes: bool,
+    interval: float = 0.0,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> Outcome:
+    """List, evaluate, print the plan (with what an interrupted run left); delete only when `yes`."""
+    progress = progress_printer(err)
+    intents: dict[str, RetentionIntent] = {}
+    for repo in spec.repositories:
+        block = spec.retention_of(repo)
+        if block is not None and not (intent := block.intent()).is_empty:
+            intents[f"{repo.namespace or spec.namespace}/{repo.name}"] = intent
+    if not intents:
+        raise RegistryCtlError("registries:dockerHub: no repository has a retention block with rules")
+    try:
+        listing, no_digest = list_hub_images(client, list(intents), now, progress)
+        outcome = evaluate_each(intents, listing.images, now)
+        pending, changed = unfinished(journal.load(progress), listing)
+        plan = Outcome(
+            expire=outcome.expire | pending.keys(), keep=frozenset(k for k in outcome.keep if k not in pending)
+        )
+        reasons = {key: "finishing an interrupted apply" for key in pending if key not in outcome.expire}
+        notes = [f"tag {ref} has no digest on Docker Hub: left alone" for ref in no_digest]
+        if changed:
+            notes.append(f"{changed} images of an interrupted apply were tagged again since: evaluated afresh")
+        if any(intent.untagged_days for intent in intents.values()):
+            notes.append("untaggedDays is not applied on Docker Hub: its tags API lists tagged images only")
+        text = format_plan(intents, listing, plan, reasons)
+        if not show_plan("\n".join([text, *notes]), yes, out):
+            return plan
+        tags = {image.key: image.tags for image in listing.images}
+        journal.write({key: tags[key] for key in plan.expire}, now)
+        refs = [(r, d, tag) for r, d in sorted(plan.expire) for tag in tags[r, d]]
+        deleted = delete_each(
+            refs,
+            lambda ref: delete_tag(client, ref),
+            lambda ref: f"{ref[0]}:{ref[2]} ({ref[1]})",
+            out,
+            progress,
+            interval,
+        )
+    except HubError as error:
+        hint = ""
+        if error.status == 403:
+            hint = (
+                "; the credentials may not delete tags here: log in as a member with admin rights on the repository "
+                "(a personal access token needs the repo:admin scope: Read, Write, Delete)"
+            )
+        raise RegistryCtlError(f"Docker Hub: {error}{hint}") from None
+    journal.remove()
+    print(
+        f"deleted {deleted} tags of {len(plan.expire)} images; Docker Hub keeps their untagged manifests",
+        file=out,
+    )
+    return plan
+
+
+def cmd_hub_apply(args: argparse.Namespace, spec: DockerHubSpec, now: datetime) -> None:
+    from registryctl import automation, cli  # late: cli imports the parser registration
+    from registryctl.hub_check import hub_credentials
+
+    def stack_secret() -> str | None:  # asked only when the environment has no Hub credentials
+        stack = automation.open_stack(args.stack, args.backend, cli.PROJECT_DIR)
+        return automation.config_value(stack, "registries:dockerHubSecret")
+
+    client = HubClient(spec.base_url, hub_credentials(spec, stack_secret))
+    try:
+        run_hub_apply(
+            spec,
+            client,
+            Journal.for_stack(args.stack, spec.base_url),
+            now=now,
+            yes=args.yes,
+            interval=args.delete_interval,
+        )
+    finally:
+        client.close()

@@ -1,0 +1,263 @@
+"""`registryctl retention apply` on Docker Hub, in process, against the Hub API emulator (127.0.0.1): the tag
+API client, how tags become images, the plan, the deletes, and the journal that lets a re-run finish."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.retention.intent import evaluate
+from components.retention.model import Image
+from providers.dockerhub.client import Credentials, HubClient
+from registries.spec import load_stack_spec
+from registries.spec.dockerhub import DockerHubSpec
+from registries.spec.retention import load_retention
+from registryctl.hub_retention import Journal, run_hub_apply
+from registryctl.registry_client import RegistryCtlError
+from tests.support.hub_emulator import HubEmulator
+
+USER, PASSWORD = "acmebot", "hub-password-unit"
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+RETENTION = {
+    "protect": ["latest", "v*.*.*"],
+    "keepLatest": [{"tag": "release-*", "count": 1}, {"tag": "pr-*", "count": 2}],
+    "taggedDays": 30,
+}
+TOOLS_RETENTION = {"keepLatest": [{"tag": "*", "count": 2}]}
+
+
+def digest(name: str) -> str:
+    return f"sha256:{hashlib.sha256(name.encode()).hexdigest()}"
+
+
+# The image deleted first (smallest digest of acme/app): two tags, each governed by a different rule.
+FIRST = "sha256:00000000" + digest("first")[15:]
+# (repository, digest, {tag: age in days}). One image may carry tags pushed at different times.
+SEED: list[tuple[str, str, dict[str, int]]] = [
+    ("acme/app", FIRST, {"release-1": 5, "pr-1": 5}),  # release-* keeps release-2 only; counts among pr-* newest
+    ("acme/app", digest("release-2"), {"release-2": 1}),
+    ("acme/app", digest("pr-2"), {"pr-2": 10}),
+    ("acme/app", digest("pr-3"), {"pr-3": 20}),
+    ("acme/app", digest("latest"), {"latest": 100}),
+    ("acme/app", digest("v1"), {"v1.0.0": 2, "pr-0": 2}),  # protected, yet the newest pr-* image
+    ("acme/app", digest("feature-x"), {"feature-x": 60}),
+    ("acme/app", digest("feature-y"), {"feature-y": 10}),
+    ("acme/app", digest("build-7"), {"build-7": 90, "candidate": 3}),  # pushed again 3 days ago: newest push counts
+    ("acme/tools", digest("t1"), {"t1": 1}),
+    ("acme/tools", digest("t2"), {"t2": 2}),
+    ("acme/tools", digest("t3"), {"t3": 3}),
+    ("acme/docs", digest("d1"), {"d1": 400}),  # retention: {} here: never touched
+]
+EXPIRED_TAGS = {"acme/app": {"release-1", "pr-1", "pr-2", "pr-3", "feature-x"}, "acme/tools": {"t3"}}
+
+
+def hub_spec(url: str) -> DockerHubSpec:
+    config = {
+        "namespace": "acme",
+        "baseUrl": url,
+        "retention": RETENTION,
+        "repositories": [
+            {"name": "app"},
+            {"name": "tools", "retention": TOOLS_RETENTION},
+            {"name": "docs", "retention": {}},
+        ],
+    }
+    spec = load_stack_spec({"dockerHub": config}, "hub").docker_hub
+    assert spec is not None
+    return spec
+
+
+@pytest.fixture
+def hub() -> Iterator[HubEmulator]:
+    with HubEmulator(users={USER: PASSWORD}) as emulator:
+        for name in ("app", "tools", "docs"):
+            emulator.state.repositories[f"acme/{name}"] = {"name": name, "namespace": "acme"}
+        for repository, image, tags in SEED:
+            for tag, age in tags.items():
+                emulator.push_tag(repository, tag, image, NOW - timedelta(days=age))
+        yield emulator
+
+
+@pytest.fixture
+def client(hub: HubEmulator) -> Iterator[HubClient]:
+    hub_client = HubClient(hub.url, Credentials(USER, PASSWORD), sleep=lambda _s: None)
+    yield hub_client
+    hub_client.close()
+
+
+def expected_images() -> list[Image]:
+    """The seed as the evaluator sees it: one image per digest, pushed at its newest tag's push."""
+    return [
+        Image(repository, image, tuple(sorted(tags)), NOW - timedelta(days=min(tags.values())))
+        for repository, image, tags in SEED
+        if repository != "acme/docs"
+    ]
+
+
+def seeded_tags(hub: HubEmulator) -> dict[str, dict[str, str]]:
+    return {repository: hub.tag_digests(repository) for repository in ("acme/app", "acme/tools", "acme/docs")}
+
+
+def apply(hub: HubEmulator, client: HubClient, journal: Journal, yes: bool, out: Any = None) -> str:
+    stream = out or io.StringIO()
+    run_hub_apply(hub_spec(hub.url), client, journal, now=NOW, yes=yes, out=stream, err=io.StringIO())
+    return stream.getvalue()
+
+
+def test_list_tags_follows_next_pages_and_answers_with_hub_fields(hub: HubEmulator, client: HubClient):
+    for number in range(130):
+        hub.push_tag("acme/docs", f"n{number}", digest(f"n{number}"), NOW)
+    tags = list(client.list_tags("acme", "docs"))
+    assert len(tags) == 131
+    pages = [path for method, path in hub.state.requests if path.endswith("/repositories/docs/tags")]
+    assert len(pages) == 2  # page_size 100, then the absolute `next` URL
+    assert set(tags[0]) >= {"name", "digest", "images", "tag_last_pushed", "last_updated", "media_type"}
+    assert tags[-1]["tag_last_pushed"] == "2025-04-27T00:00:00.000000Z"  # d1, 400 days before NOW, Hub's form
+
+
+def test_delete_tag_is_idempotent_also_when_the_answer_is_lost(hub: HubEmulator, client: HubClient):
+    assert client.delete_tag("acme", "tools", "t1") is True
+    assert client.delete_tag("acme", "tools", "t1") is False
+    hub.fail_after_delete(503)  # Hub applies it, the answer is lost; the retry finds the tag gone
+    assert client.delete_tag("acme", "tools", "t2") is False
+    assert hub.tag_digests("acme/tools") == {"t3": digest("t3")}
+    hub.answer_429, hub.retry_after = 2, "0"
+    assert client.delete_tag("acme", "tools", "t3") is True
+
+
+def test_the_plan_deletes_nothing_and_matches_the_evaluator(hub: HubEmulator, client: HubClient, tmp_path: Path):
+    before = seeded_tags(hub)
+    plan = apply(hub, client, Journal(tmp_path / "j.json", hub.url), yes=False)
+    assert seeded_tags(hub) == before
+    assert not [m for m, _ in hub.state.requests if m == "DELETE"]
+    images = expected_images()
+    intent = load_retention(RETENTION)
+    outcome = evaluate(intent, [i for i in images if i.repository == "acme/app"], NOW)
+    expired = outcome.expire | evaluate(load_retention(TOOLS_RETENTION), images, NOW).expire & {
+        i.key for i in images if i.repository == "acme/tools"
+    }
+    assert {(r, t) for r, d in expired for i in images if i.key == (r, d) for t in i.tags} == {
+        (r, t) for r, tags in EXPIRED_TAGS.items() for t in tags
+    }
+    for image in images:
+        action = "expire" if image.key in expired else "keep  "
+        assert f"{action} {image.repository}@{image.digest}" in plan
+    assert f"{len(expired)} to delete, {len(images) - len(expired)} to keep" in plan
+    assert "dry run: nothing deleted" in plan
+    assert "acme/docs" not in plan  # retention: {} is not listed at all
+    assert f"keep   acme/app@{digest('build-7')} pushed {(NOW - timedelta(days=3)).isoformat()}" in plan
+
+
+def test_yes_deletes_exactly_the_expired_tags(hub: HubEmulator, client: HubClient, tmp_path: Path):
+    before = seeded_tags(hub)
+    journal = Journal(tmp_path / "j.json", hub.url)
+    out = apply(hub, client, journal, yes=True)
+    after = seeded_tags(hub)
+    for repository, tags in before.items():
+        gone = EXPIRED_TAGS.get(repository, set())
+        assert after[repository] == {t: d for t, d in tags.items() if t not in gone}, repository
+    assert {"latest", "v1.0.0", "pr-0"} <= set(after["acme/app"])  # protected images keep every tag
+    deleted = {line.split()[1] for line in out.splitlines() if line.startswith("deleted acme/")}
+    assert deleted == {f"{r}:{t}" for r, tags in EXPIRED_TAGS.items() for t in tags}
+    assert "deleted 6 tags of 5 images" in out
+    assert not journal.path.exists()
+    deletes = len([m for m, _ in hub.state.requests if m == "DELETE"])
+    again = apply(hub, client, journal, yes=True)
+    assert "0 to delete" in again
+    assert len([m for m, _ in hub.state.requests if m == "DELETE"]) == deletes
+
+
+class CrashAfterFirstDelete(io.StringIO):
+    """An output stream that makes Hub unreachable right after the first delete is reported (the run then
+    stops with an error, as a killed run would, leaving its journal)."""
+
+    def __init__(self, hub: HubEmulator) -> None:
+        super().__init__()
+        self.hub = hub
+
+    def write(self, text: str) -> int:
+        if text.startswith("deleted "):
+            self.hub.answer_html = 1000
+        return super().write(text)
+
+
+def _crash(hub: HubEmulator, client: HubClient, journal: Journal) -> None:
+    with pytest.raises(RegistryCtlError, match="non-JSON page"):
+        apply(hub, client, journal, yes=True, out=CrashAfterFirstDelete(hub))
+    hub.answer_html = 0
+    assert set(hub.tag_digests("acme/app")) == {t for _, _, tags in SEED[:9] for t in tags} - {"pr-1"}
+
+
+def test_a_rerun_after_a_crash_finishes_the_interrupted_plan(hub: HubEmulator, client: HubClient, tmp_path: Path):
+    journal = Journal(tmp_path / "j.json", hub.url)
+    before = seeded_tags(hub)
+    _crash(hub, client, journal)
+    assert journal.path.exists()
+    plan = apply(hub, client, journal, yes=False)
+    assert seeded_tags(hub)["acme/app"] == {t: d for t, d in before["acme/app"].items() if t != "pr-1"}
+    assert f"expire acme/app@{FIRST}" in plan
+    apply(hub, client, journal, yes=True)
+    after = seeded_tags(hub)
+    for repository, tags in before.items():
+        gone = EXPIRED_TAGS.get(repository, set())
+        assert after[repository] == {t: d for t, d in tags.items() if t not in gone}, repository
+    assert not journal.path.exists()
+
+
+def test_without_the_journal_a_rerun_would_leave_an_expired_image(
+    hub: HubEmulator, client: HubClient, tmp_path: Path
+):
+    """Why the journal exists: with pr-1 gone, the first image no longer counts among the newest pr-* images, so
+    pr-2 moves up and a fresh evaluation keeps it."""
+    journal = Journal(tmp_path / "j.json", hub.url)
+    _crash(hub, client, journal)
+    journal.remove()
+    apply(hub, client, journal, yes=True)
+    assert "pr-2" in hub.tag_digests("acme/app")
+
+
+def test_an_interrupted_image_that_was_tagged_again_is_evaluated_afresh(
+    hub: HubEmulator, client: HubClient, tmp_path: Path
+):
+    journal = Journal(tmp_path / "j.json", hub.url)
+    _crash(hub, client, journal)
+    hub.push_tag("acme/app", "v2.0.0", FIRST, NOW)  # protected now: it must keep release-1
+    out = apply(hub, client, journal, yes=True)
+    assert "tagged again since: evaluated afresh" in out
+    assert hub.tag_digests("acme/app")["release-1"] == FIRST
+
+
+def test_a_tag_pushed_again_after_the_listing_is_left_alone(hub: HubEmulator, client: HubClient, tmp_path: Path):
+    class PushAfterPlan(io.StringIO):
+        def write(self, text: str) -> int:
+            if "dry run" not in text and " to delete, " in text:  # the plan is out, the deletes follow
+                hub.push_tag("acme/app", "pr-3", digest("pr-3-new"), NOW)
+            return super().write(text)
+
+    out = apply(hub, client, Journal(tmp_path / "j.json", hub.url), yes=True, out=PushAfterPlan())
+    assert f"left alone (pushed again as {digest('pr-3-new')}) acme/app:pr-3" in out
+    assert hub.tag_digests("acme/app")["pr-3"] == digest("pr-3-new")
+
+
+def test_journal_of_another_hub_is_ignored_and_a_broken_one_is_an_error(
+    hub: HubEmulator, client: HubClient, tmp_path: Path
+):
+    other = Journal(tmp_path / "j.json", "https://hub.example.com")
+    other.write({("acme/app", digest("latest")): ("latest",)}, NOW)
+    apply(hub, client, Journal(other.path, hub.url), yes=True)
+    assert "latest" in hub.tag_digests("acme/app")
+    other.path.write_text("{not json")
+    with pytest.raises(RegistryCtlError, match=r"retention journal .* unreadable"):
+        apply(hub, client, Journal(other.path, hub.url), yes=False)
+
+
+def test_a_repository_missing_on_hub_is_named(hub: HubEmulator, client: HubClient, tmp_path: Path):
+    del hub.state.repositories["acme/tools"]
+    with pytest.raises(RegistryCtlError, match=r"no repository acme/tools: deploy the stack"):
+        apply(hub, client, Journal(tmp_path / "j.json", hub.url), yes=False)
