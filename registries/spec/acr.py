@@ -18,7 +18,8 @@ from registries.spec.retention import RetentionSpec
 # ARM name patterns of the api-versions pulumi-azure-native 3 uses (azure-mgmt-containerregistry request builders).
 REGISTRY_NAME = re.compile(r"[a-zA-Z0-9]{5,50}")
 WEBHOOK_NAME = REGISTRY_NAME
-CHILD_NAME = re.compile(r"[a-zA-Z0-9-]{5,50}")  # scope maps, tokens, cache rules, credential sets
+CHILD_NAME = re.compile(r"[a-zA-Z0-9-]{5,50}")  # tokens, cache rules, credential sets
+SCOPE_MAP_NAME = re.compile(r"[a-zA-Z0-9_-]{5,50}")
 RESOURCE_GROUP = re.compile(r"[-\w._()]{0,89}[-\w_()]")  # 1-90, not ending in a period
 LOCATION = re.compile(r"[a-z][a-z0-9]{2,39}")  # westeurope, eastus2, switzerlandnorth
 # Repository names: lowercase path components separated by / (the OCI distribution rule ACR applies).
@@ -139,8 +140,8 @@ class AcrScopeMapRepository(CamelModel):
 class AcrScopeMap(CamelModel):
     """A named set of repository permissions that tokens get."""
 
-    name: ChildName
-    """Scope map name (5-50 letters, digits, -)."""
+    name: Annotated[str, _pattern(SCOPE_MAP_NAME, "must be 5-50 letters, digits, - or _ (ARM name rule)")]
+    """Scope map name (5-50 letters, digits, -, _)."""
     description: str = Field(default="", max_length=256)
     """What the scope map is for. Default: empty."""
     repositories: list[AcrScopeMapRepository] = Field(min_length=1)

@@ -151,7 +151,7 @@ def test_every_bad_key_is_named_in_one_error_with_its_value_and_what_is_allowed(
         f"{ROOT}.geoReplications[0].location": ("'West Europe'", "Azure region name"),
         f"{ROOT}.purge.schedule": ("'daily'", "5-field cron"),
         f"{ROOT}.repositories[0].name": ("'Team/API'", "lowercase"),
-        f"{ROOT}.scopeMaps[0].name": ("'sm'", "5-50 letters, digits or -"),
+        f"{ROOT}.scopeMaps[0].name": ("'sm'", "5-50 letters, digits, - or _"),
         f"{ROOT}.scopeMaps[0].repositories[0].actions[0]": ("'pull'", "content/read"),
         f"{ROOT}.tokens[0].name": ("'ci_push'", "5-50 letters, digits or -"),
         f"{ROOT}.tokens[0].passwords[0].name": ("'password3'", "'password1' or 'password2'"),
