@@ -10,11 +10,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from registries.spec import ConfigError
+from providers.dockerhub.client import Credentials
+from registries.spec import ConfigError, StackSpec
 from registryctl import automation
+from registryctl import cloud_registries as cloud
 from registryctl.backend import BackendConfigError
+from registryctl.docker_config import config_dir
 from registryctl.progress import Progress, masked
-from registryctl.registry_client import RegistryCtlError, login, trust_ca, verify
+from registryctl.registry_client import DockerProbe, ImageProbe, RegistryCtlError, login, trust_ca, verify
 from registryctl.retention_cli import add_retention_commands
 from registryctl.stack_files import PROJECT_DIR, stack_file, stack_name
 
@@ -75,37 +78,115 @@ def cmd_outputs(args: argparse.Namespace) -> int:
     return 0
 
 
+KIND_LABELS = {
+    "selfHosted": "self-hosted",
+    "ecr": "ECR",
+    "artifactRegistry": "Artifact Registry",
+    "acr": "ACR",
+    "dockerHub": "Docker Hub",
+}
+image_probe: ImageProbe = DockerProbe()
+"""How verify pushes and pulls its probe image (the docker CLI; unit tests put a recording fake here)."""
+
+
+def declared_kinds(spec: Any, outputs: dict[str, Any]) -> list[str]:
+    """The registry kinds the stack declares (its config), or has outputs of (kinds newer than this CLI's spec)."""
+    declared = {
+        "selfHosted": spec.self_hosted is not None,
+        "ecr": spec.ecr is not None or "ecr" in outputs,
+        "artifactRegistry": getattr(spec, "artifact_registry", None) is not None or "artifactRegistry" in outputs,
+        "acr": getattr(spec, "acr", None) is not None or "acr" in outputs,
+        "dockerHub": spec.docker_hub is not None,
+    }
+    return [kind for kind, present in declared.items() if present]
+
+
+def _each_kind(kinds: list[str], run: Callable[[str], str]) -> int:
+    """Run every kind (one failing does not hide the others); one line each; exit 1 if any failed."""
+    failed = 0
+    for kind in kinds:
+        try:
+            print(run(kind), flush=True)
+        except RegistryCtlError as error:
+            print(f"registryctl: {KIND_LABELS[kind]}: {error}", file=sys.stderr, flush=True)
+            failed += 1
+    return EXIT_FAILED if failed else 0
+
+
+def _hub_provider_credentials(spec: StackSpec, stack: Any) -> Callable[[], Credentials]:
+    from registryctl.hub_check import hub_credentials
+
+    hub = spec.docker_hub
+    assert hub is not None
+
+    def stack_secret() -> str | None:  # asked only when the environment has no Hub credentials
+        return automation.config_value(stack, "registries:dockerHubSecret")
+
+    return lambda: hub_credentials(hub, stack_secret)
+
+
+def _login_kind(kind: str, args: argparse.Namespace, spec: StackSpec, stack: Any, outputs: dict[str, Any]) -> str:
+    docker_dir = config_dir()
+    if kind == "selfHosted":
+        ca = trust_ca(outputs)
+        trusted = f" (trusted the stack's CA at {ca})" if ca is not None else ""
+        return f"self-hosted {outputs.get('endpoint')}: logged in as {login(outputs, args.user)}{trusted}"
+    if kind == "ecr":
+        return cloud.ecr_login(cloud.EcrOutputs.parse(outputs.get("ecr")), docker_dir)
+    if kind == "artifactRegistry":
+        return cloud.artifact_registry_login(cloud.ArtifactRegistryOutputs.parse(outputs.get(kind)), docker_dir)
+    if kind == "acr":
+        return cloud.acr_login(cloud.AcrOutputs.parse(outputs.get("acr")), docker_dir, args.user)
+    from registryctl.hub_check import choose_hub_login, hub_login
+
+    assert spec.docker_hub is not None
+    choice = choose_hub_login(
+        spec.docker_hub,
+        outputs.get("dockerHubTokens") or {},
+        outputs.get("dockerHubOrgTokens") or {},
+        _hub_provider_credentials(spec, stack),
+        args.user,
+    )
+    return hub_login(spec.docker_hub, choice, docker_dir)
+
+
+def _verify_kind(kind: str, args: argparse.Namespace, spec: StackSpec, stack: Any, outputs: dict[str, Any]) -> str:
+    docker_dir = config_dir()
+    if kind == "selfHosted":
+        trust_ca(outputs)
+        user = login(outputs, args.user)
+        digest = verify(outputs, probe=image_probe)
+        return f"self-hosted {outputs['endpoint']}: logged in as {user}, pushed and pulled {digest}"
+    if kind == "ecr":
+        ecr = cloud.EcrOutputs.parse(outputs.get("ecr"))
+        return cloud.ecr_verify(ecr, docker_dir, image_probe, args.repository)
+    if kind == "artifactRegistry":
+        registry = cloud.ArtifactRegistryOutputs.parse(outputs.get(kind))
+        return cloud.artifact_registry_verify(registry, docker_dir, image_probe, args.repository)
+    if kind == "acr":
+        acr = cloud.AcrOutputs.parse(outputs.get("acr"))
+        return cloud.acr_verify(acr, docker_dir, image_probe, args.repository, args.user)
+    from registryctl.hub_check import verify_docker_hub
+
+    assert spec.docker_hub is not None
+    names = verify_docker_hub(spec.docker_hub, _hub_provider_credentials(spec, stack)(), PROJECT_DIR)
+    return f"Docker Hub: {', '.join(names)} match the stack (read-only check)"
+
+
+def _kind_command(args: argparse.Namespace, run_kind: Callable[..., str]) -> int:
+    spec = automation.stack_spec(args.stack, PROJECT_DIR)  # which kinds the stack declares
+    stack = _stack(args.stack, args.backend)
+    outputs = {k: v.value for k, v in stack.outputs().items()}
+    kinds = declared_kinds(spec, outputs)
+    return _each_kind(kinds, lambda kind: run_kind(kind, args, spec, stack, outputs))
+
+
 def cmd_login(args: argparse.Namespace) -> int:
-    outputs = {k: v for k, (v, _secret) in _outputs(args.stack, args.backend).items()}
-    ca = trust_ca(outputs)
-    if ca is not None:
-        print(f"trusted the stack's CA at {ca}")
-    print(f"logged in to {outputs['endpoint']} as {login(outputs, args.user)}")
-    return 0
+    return _kind_command(args, _login_kind)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    spec = automation.stack_spec(args.stack, PROJECT_DIR)  # which kinds the stack declares
-    stack = _stack(args.stack, args.backend)
-    if spec.self_hosted is not None:
-        outputs = {k: v.value for k, v in stack.outputs().items()}
-        trust_ca(outputs)
-        login(outputs, args.user)
-        print(f"pushed and pulled {verify(outputs)} through {outputs['endpoint']}")
-    if spec.docker_hub is not None:
-        from registryctl.hub_check import hub_credentials, verify_docker_hub
-
-        def stack_secret() -> str | None:  # asked only when the environment has no Hub credentials
-            return automation.config_value(stack, "registries:dockerHubSecret")
-
-        names = verify_docker_hub(spec.docker_hub, hub_credentials(spec.docker_hub, stack_secret), PROJECT_DIR)
-        print(f"Docker Hub matches the stack: {', '.join(names)}")
-    if spec.ecr is not None:  # never report success for a kind that was not checked
-        raise RegistryCtlError(
-            "verify does not check registries:ecr yet; log in with the stack's loginCommand output and push a "
-            "probe image to check it by hand"
-        )
-    return 0
+    return _kind_command(args, _verify_kind)
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
@@ -155,7 +236,15 @@ def parser() -> argparse.ArgumentParser:
                 help="also delete manifests no tag names (on registry 2.x this breaks multi-platform images)",
             )
         if name in ("login", "verify"):
-            command.add_argument("--user", help="user to log in as; default: the first")
+            command.add_argument(
+                "--user",
+                help="self-hosted: the user to log in as; ACR and Docker Hub: the token (label) to log in with; "
+                "default: the first",
+            )
+        if name == "verify":
+            command.add_argument(
+                "--repository", help="ECR, Artifact Registry, ACR: the repository to push the probe to; default: first"
+            )
         command.set_defaults(run=run)
     return root
 

@@ -7,14 +7,17 @@ the same properties our repository provider manages.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from providers.dockerhub.client import Credentials, HubClient, HubError, HubNotFound, credentials_from_env
 from providers.dockerhub.resources import RepositoryProvider
 from registries.spec.dockerhub import DockerHubSpec
+from registryctl.docker_config import DOCKER_HUB_HOST, Credential, store_credential
 from registryctl.registry_client import RegistryCtlError
 
 
@@ -110,3 +113,105 @@ def verify_docker_hub(spec: DockerHubSpec, credentials: Credentials, base_dir: P
             f"stack:\n  {lines}"
         )
     return list(declared_repositories(spec, base_dir))
+
+
+# --- login -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HubLogin:
+    """The credential `registryctl login` hands docker for Docker Hub, and why that one."""
+
+    credential: Credential
+    why: str
+
+
+def _usable(active: bool, expires_at: datetime | None, now: datetime) -> bool:
+    return active and (expires_at is None or expires_at > now)
+
+
+def choose_hub_login(
+    spec: DockerHubSpec,
+    access_tokens: Mapping[str, str],
+    org_access_tokens: Mapping[str, str],
+    provider_credentials: Callable[[], Credentials],
+    requested: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> HubLogin:
+    """Which credential docker gets for Docker Hub.
+
+    A token the stack declares comes first: it is scoped (repo:read/write), revocable on its own and made
+    for docker clients. The first active, unexpired personal access token (the user who deployed it logs in
+    with it), else the first such organization token (the organization logs in). Only when the stack
+    declares neither does docker get the provider's own login (DOCKER_USERNAME + token/password, or
+    registries:dockerHubSecret), which can manage the whole namespace. `requested` picks a token by label
+    (`org/label` for an organization token).
+    """
+    environ = os.environ if environ is None else environ
+    now = now or datetime.now(UTC)
+    user = spec.username or environ.get("DOCKER_USERNAME") or ""
+    personal = [t for t in spec.access_tokens if t.label in access_tokens]
+    org = [t for t in spec.org_access_tokens if f"{t.org}/{t.label}" in org_access_tokens]
+    if requested is not None:
+        personal = [t for t in personal if t.label == requested]
+        org = [t for t in org if f"{t.org}/{t.label}" == requested]
+        if not personal and not org:
+            labels = [t.label for t in spec.access_tokens] + [f"{t.org}/{t.label}" for t in spec.org_access_tokens]
+            raise RegistryCtlError(
+                f"Docker Hub: no deployed token {requested!r} in the stack; tokens: {', '.join(labels) or 'none'}"
+            )
+    for token in personal:
+        if not _usable(token.active, token.expires_at, now):
+            continue
+        if not user:
+            raise RegistryCtlError(
+                f"Docker Hub: the access token {token.label!r} belongs to the user who deployed it; set "
+                "registries:dockerHub.username or DOCKER_USERNAME to that user"
+            )
+        why = f"the stack's personal access token {token.label!r} ({', '.join(token.scopes)}) of {user}"
+        return HubLogin(Credential(user, access_tokens[token.label]), why)
+    for org_token in org:
+        if _usable(org_token.active, org_token.expires_at, now):
+            key = f"{org_token.org}/{org_token.label}"
+            why = f"the stack's organization access token {key!r} (as {org_token.org})"
+            return HubLogin(Credential(org_token.org, org_access_tokens[key]), why)
+    if requested is not None:
+        raise RegistryCtlError(f"Docker Hub: the token {requested!r} is inactive or expired (see the stack file)")
+    if spec.access_tokens or spec.org_access_tokens:
+        raise RegistryCtlError(
+            "Docker Hub: every token the stack declares is inactive, expired or not deployed; activate one (active: "
+            "true) and run `registryctl up`, or log in with `docker login` yourself"
+        )
+    credentials = provider_credentials()
+    why = (
+        f"the provider's own login of {credentials.identifier} (the stack declares no access token; declare one "
+        "under registries:dockerHub.accessTokens to give docker a scoped credential instead)"
+    )
+    return HubLogin(Credential(credentials.identifier, credentials.secret), why)
+
+
+def check_hub_login(spec: DockerHubSpec, credential: Credential) -> bool:
+    """Log in to the Hub API with the credential (read-only); False when there is nothing to read it against."""
+    if not spec.repositories:
+        return False
+    repo = spec.repositories[0]
+    namespace = repo.namespace or spec.namespace
+    client = HubClient(spec.base_url, Credentials(credential.username, credential.secret))
+    try:
+        client.request("GET", f"/v2/namespaces/{namespace}/repositories/{repo.name}", f"repository {repo.name}")
+    except HubNotFound:
+        pass  # the login itself worked
+    except HubError as error:
+        raise RegistryCtlError(f"Docker Hub refused the chosen credential ({error})") from None
+    finally:
+        client.close()
+    return True
+
+
+def hub_login(spec: DockerHubSpec, choice: HubLogin, docker_dir: Path) -> str:
+    """Check the chosen credential against Hub, then store it for docker; returns the line to print."""
+    checked = check_hub_login(spec, choice.credential)
+    where = store_credential(docker_dir, DOCKER_HUB_HOST, choice.credential)
+    note = "" if checked else " (not checked: the stack declares no repository to read)"
+    return f"Docker Hub: logged in as {choice.credential.username} with {choice.why}; stored in {where}{note}"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import subprocess
 import tarfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 CERTS_D = Path("/etc/docker/certs.d")
 
@@ -76,28 +78,78 @@ def login(outputs: Mapping[str, Any], user: str | None = None, docker_config: Pa
     return name
 
 
-def verify(outputs: Mapping[str, Any], docker_config: Path | None = None) -> str:
+@dataclass(frozen=True)
+class ProbeImage:
+    """A generated image pushed to a registry: `repository:tag` and the manifest digest both ends agreed on."""
+
+    reference: str
+    digest: str
+
+    @property
+    def repository(self) -> str:
+        return self.reference.rsplit(":", 1)[0]
+
+
+class ProbeFailed(RegistryCtlError):
+    """The push/pull probe failed; `pushed` is the image when the push got through (so it can be deleted)."""
+
+    def __init__(self, message: str, pushed: ProbeImage | None = None) -> None:
+        super().__init__(message)
+        self.pushed = pushed
+
+
+class ImageProbe(Protocol):
+    """Push a generated image to `repository`, pull it back, return it (the docker CLI, or a fake in tests)."""
+
+    def push_pull(self, repository: str, docker_config: Path | None = None) -> ProbeImage: ...
+
+
+def probe_tag() -> str:
+    return f"registryctl-verify-{os.urandom(4).hex()}"
+
+
+class DockerProbe:
+    """The docker CLI: build a tiny `FROM scratch` image, push it, remove it locally, pull it back."""
+
+    def push_pull(self, repository: str, docker_config: Path | None = None) -> ProbeImage:
+        ref = f"{repository}:{probe_tag()}"
+        context = scratch_context({"Dockerfile": b"FROM scratch\nCOPY probe /probe\n", "probe": os.urandom(256)})
+        # The classic builder reads a tar context from stdin and needs no BuildKit plugin.
+        build = subprocess.run(
+            ["docker", "build", "-q", "-t", ref, "-"],
+            input=context,
+            capture_output=True,
+            check=False,
+            timeout=600,
+            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        )
+        if build.returncode != 0:
+            raise ProbeFailed(f"`docker build` of the probe image failed: {build.stderr.decode().strip()}")
+        try:
+            digest = pushed_digest(_docker(["push", ref], docker_config))
+        except RegistryCtlError as error:
+            _docker_quiet(["rmi", ref], docker_config)
+            raise ProbeFailed(str(error)) from None
+        pushed = ProbeImage(ref, digest) if digest else None
+        try:
+            _docker(["rmi", ref], docker_config)
+            _docker(["pull", ref], docker_config)
+            inspected = _docker(["image", "inspect", "--format", "{{json .RepoDigests}}", ref], docker_config)
+            pulled = pulled_digest(inspected, ref.rsplit(":", 1)[0])
+            _docker(["rmi", ref], docker_config)
+        except RegistryCtlError as error:
+            raise ProbeFailed(str(error), pushed) from None
+        if not digest or digest != pulled:
+            raise ProbeFailed(f"pushed digest {digest or '?'} but pulled {pulled or '?'}", pushed)
+        return ProbeImage(ref, digest)
+
+
+def _docker_quiet(args: list[str], docker_config: Path | None) -> None:
+    """Best-effort local cleanup; its failure must not hide the error being reported."""
+    with contextlib.suppress(RegistryCtlError):
+        _docker(args, docker_config)
+
+
+def verify(outputs: Mapping[str, Any], docker_config: Path | None = None, probe: ImageProbe | None = None) -> str:
     """Push a tiny generated image, remove it locally, pull it back; returns the digest both agreed on."""
-    endpoint = str(outputs["endpoint"])
-    ref = f"{endpoint}/registryctl/verify:{os.urandom(4).hex()}"
-    context = scratch_context({"Dockerfile": b"FROM scratch\nCOPY probe /probe\n", "probe": os.urandom(256)})
-    # The classic builder reads a tar context from stdin and needs no BuildKit plugin.
-    build = subprocess.run(
-        ["docker", "build", "-q", "-t", ref, "-"],
-        input=context,
-        capture_output=True,
-        check=False,
-        timeout=600,
-        env={**os.environ, "DOCKER_BUILDKIT": "0"},
-    )
-    if build.returncode != 0:
-        raise RegistryCtlError(f"`docker build` of the probe image failed: {build.stderr.decode().strip()}")
-    digest = pushed_digest(_docker(["push", ref], docker_config))
-    _docker(["rmi", ref], docker_config)
-    _docker(["pull", ref], docker_config)
-    inspected = _docker(["image", "inspect", "--format", "{{json .RepoDigests}}", ref], docker_config)
-    pulled = pulled_digest(inspected, ref.rsplit(":", 1)[0])
-    _docker(["rmi", ref], docker_config)
-    if not digest or digest != pulled:
-        raise RegistryCtlError(f"pushed digest {digest or '?'} but pulled {pulled or '?'}")
-    return digest
+    return (probe or DockerProbe()).push_pull(f"{outputs['endpoint']}/registryctl/verify", docker_config).digest

@@ -348,6 +348,8 @@ def test_an_ecr_stack_needs_the_aws_plugin_once():
 
 
 def test_verify_of_an_ecr_stack_never_reports_success_for_what_it_did_not_check(fake, capsys):
-    fake.set_scenario(outputs={})
+    fake.set_scenario(outputs={})  # declared but not deployed
     assert main(["verify", "-s", "aws"]) == EXIT_FAILED
-    assert "verify does not check registries:ecr yet" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "ECR: the stack output ecr is missing" in err
+    assert out == ""

@@ -1,0 +1,351 @@
+"""`registryctl login` and `verify` for the cloud registries a stack declares: ECR, Artifact Registry, ACR.
+
+Each reads the stack's outputs (`ecr`, `artifactRegistry`, `acr`). Login writes docker's config
+(registryctl.docker_config: merged per host, 0600, no secret printed). Verify logs in, pushes a generated
+probe image to a declared repository, pulls it back, and deletes it with the platform's own API or CLI:
+ECR `BatchDeleteImage` (boto3), Artifact Registry `gcloud artifacts docker images delete`, ACR
+`az acr repository delete`. A probe that was pushed is deleted even when the pull fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from registryctl.docker_config import Credential, merge_config, store_credential, use_credential_helper
+from registryctl.registry_client import ImageProbe, ProbeFailed, ProbeImage, RegistryCtlError
+
+find_executable: Callable[[str], str | None] = shutil.which
+"""How an executable is looked up on PATH (tests replace it to take a helper away)."""
+
+ECR_HELPER = "docker-credential-ecr-login"
+GCLOUD_HELPER = "docker-credential-gcloud"
+ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
+NO_AWS_CREDENTIALS = (
+    "no ECR credential helper and no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
+    "AWS_SECRET_ACCESS_KEY), or install amazon-ecr-credential-helper (docker-credential-ecr-login) and configure "
+    "AWS credentials for it"
+)
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RegistryCtlError(f"the stack output {where} is missing or not an object: is it deployed? run `up` first")
+    return value
+
+
+def _required(outputs: Mapping[str, Any], key: str, where: str) -> Any:
+    value = outputs.get(key)
+    if value in (None, "", {}):
+        raise RegistryCtlError(f"the stack output {where}.{key} is missing: run `registryctl up` for this stack first")
+    return value
+
+
+def _host(url: str) -> str:
+    return url.split("/", 1)[0]
+
+
+def pick_repository(repositories: Mapping[str, str], wanted: str | None, kind: str) -> tuple[str, str]:
+    """(name, url) of the repository to probe: `wanted`, else the first declared one."""
+    if not repositories:
+        raise RegistryCtlError(f"{kind}: the stack declares no repository to push a probe image to")
+    if wanted is None:
+        name = next(iter(repositories))
+    elif wanted in repositories:
+        name = wanted
+    else:
+        known = ", ".join(repositories)
+        raise RegistryCtlError(f"{kind}: no repository {wanted!r} in the stack; repositories: {known}")
+    return name, str(repositories[name])
+
+
+def run_probe(
+    probe: ImageProbe, repository_url: str, docker_dir: Path, delete: Callable[[ProbeImage], None]
+) -> ProbeImage:
+    """Push/pull a probe to `repository_url`, then delete it (also after a failed pull)."""
+    try:
+        image = probe.push_pull(repository_url, docker_dir)
+    except ProbeFailed as error:
+        if error.pushed is not None:
+            try:
+                delete(error.pushed)
+            except RegistryCtlError as cleanup:
+                raise RegistryCtlError(
+                    f"{error}; the probe {error.pushed.reference} ({error.pushed.digest}) was pushed and could not "
+                    f"be deleted: {cleanup}"
+                ) from None
+        raise
+    delete(image)
+    return image
+
+
+def _run_cli(argv: list[str], what: str, env: Mapping[str, str] | None = None) -> str:
+    """Run a platform CLI (gcloud, az) with no secret in argv; its stderr becomes the error."""
+    try:
+        result = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,  # never wait on a prompt
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+            env={**os.environ, **(env or {})},
+        )
+    except FileNotFoundError:
+        raise RegistryCtlError(f"{what}: {argv[0]} is not on PATH") from None
+    if result.returncode != 0:
+        raise RegistryCtlError(f"{what} failed (`{' '.join(argv[:4])} ...`): {result.stderr.strip()}")
+    return result.stdout
+
+
+# --- ECR -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EcrOutputs:
+    registry: str
+    account: str
+    region: str
+    repositories: dict[str, str]
+
+    @classmethod
+    def parse(cls, value: Any) -> EcrOutputs:
+        outputs = _mapping(value, "ecr")
+        registry = str(_required(outputs, "registry", "ecr"))
+        match = ECR_HOST.match(registry)
+        if match is None:
+            expected = "ACCOUNT.dkr.ecr.REGION.amazonaws.com"
+            raise RegistryCtlError(f"ecr.registry: {registry!r} is not an ECR registry host ({expected})")
+        repositories = {str(k): str(v) for k, v in _mapping(outputs.get("repositories"), "ecr.repositories").items()}
+        return cls(registry, match["account"], match["region"], repositories)
+
+
+def ecr_client(region: str) -> Any:
+    """boto3's ECR client: credentials, profile and endpoint (AWS_ENDPOINT_URL_ECR) as the AWS CLI finds them."""
+    import boto3
+
+    return boto3.client("ecr", region_name=region)
+
+
+def aws_credentials_found() -> bool:
+    import boto3
+
+    return boto3.Session().get_credentials() is not None
+
+
+def _aws_error(error: Exception, action: str) -> RegistryCtlError:
+    from botocore.exceptions import ClientError
+
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "")
+        hint = f"; your AWS identity needs {action}" if "denied" in (code + message).lower() else ""
+        return RegistryCtlError(f"{action}: {code} {message}{hint}")
+    return RegistryCtlError(f"{action}: {error}")
+
+
+def ecr_login(ecr: EcrOutputs, docker_dir: Path, client_factory: Callable[[str], Any] = ecr_client) -> str:
+    """The ecr-login credential helper when it is installed (no stored secret), else a 12-hour token."""
+    if find_executable(ECR_HELPER):
+        path = use_credential_helper(docker_dir, [ecr.registry], "ecr-login")
+        line = f"ECR {ecr.registry}: docker gets tokens from the ecr-login credential helper (credHelpers in {path})"
+        if not aws_credentials_found():
+            line += "; note: no AWS credentials found, the helper needs them (set AWS_PROFILE)"
+        return line
+    if not aws_credentials_found():
+        raise RegistryCtlError(NO_AWS_CREDENTIALS)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        answer = client_factory(ecr.region).get_authorization_token(registryIds=[ecr.account])
+    except (BotoCoreError, ClientError) as error:
+        raise _aws_error(error, "ecr:GetAuthorizationToken") from None
+    data = answer["authorizationData"][0]
+    username, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    where = store_credential(docker_dir, ecr.registry, Credential(username, password))
+    expires = data.get("expiresAt")
+    until = f", valid until {expires.isoformat()}" if hasattr(expires, "isoformat") else ""
+    return (
+        f"ECR {ecr.registry}: token login (ecr:GetAuthorizationToken; {ECR_HELPER} is not on PATH) stored in "
+        f"{where}{until}"
+    )
+
+
+def ecr_delete(client: Any, ecr: EcrOutputs, repository: str, digest: str) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        answer = client.batch_delete_image(
+            registryId=ecr.account, repositoryName=repository, imageIds=[{"imageDigest": digest}]
+        )
+    except (BotoCoreError, ClientError) as error:
+        raise _aws_error(error, "ecr:BatchDeleteImage") from None
+    failures = answer.get("failures") or []
+    if failures:
+        reasons = "; ".join(f"{f.get('failureCode')}: {f.get('failureReason')}" for f in failures)
+        raise RegistryCtlError(f"ecr:BatchDeleteImage of {repository}@{digest}: {reasons}")
+
+
+def ecr_verify(
+    ecr: EcrOutputs,
+    docker_dir: Path,
+    probe: ImageProbe,
+    repository: str | None = None,
+    client_factory: Callable[[str], Any] = ecr_client,
+) -> str:
+    """Login, push/pull a probe to a declared repository, delete it with ecr:BatchDeleteImage."""
+    if not aws_credentials_found():  # checked first: without them the probe could be pushed but never deleted
+        raise RegistryCtlError(
+            "verify deletes its probe image with ecr:BatchDeleteImage, which needs AWS credentials: set AWS_PROFILE "
+            "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+        )
+    name, url = pick_repository(ecr.repositories, repository, "ECR")
+    ecr_login(ecr, docker_dir, client_factory)
+    client = client_factory(ecr.region)
+    image = run_probe(probe, url, docker_dir, lambda image: ecr_delete(client, ecr, name, image.digest))
+    return f"ECR {ecr.registry}: pushed, pulled and deleted {image.digest} in {name}"
+
+
+# --- Artifact Registry ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArtifactRegistryOutputs:
+    hosts: list[str]
+    repositories: dict[str, str]
+
+    @classmethod
+    def parse(cls, value: Any) -> ArtifactRegistryOutputs:
+        outputs = _mapping(value, "artifactRegistry")
+        registries = _mapping(outputs.get("registries") or {}, "artifactRegistry.registries")
+        repositories = {
+            str(k): str(v)
+            for k, v in _mapping(outputs.get("repositories") or {}, "artifactRegistry.repositories").items()
+        }
+        # gcr.io-named repositories live on their own hosts (gcr.io, eu.gcr.io), not <location>-docker.pkg.dev.
+        hosts = sorted({str(h) for h in registries.values()} | {_host(url) for url in repositories.values()})
+        if not hosts:
+            raise RegistryCtlError("the stack output artifactRegistry has no registries and no repositories: run `up`")
+        return cls(hosts, repositories)
+
+
+GCLOUD_MISSING = (
+    "Artifact Registry logins go through the gcloud credential helper ({what} is not on PATH): install the Google "
+    "Cloud CLI (https://cloud.google.com/sdk/docs/install) and run `gcloud auth login`"
+)
+
+
+def artifact_registry_login(outputs: ArtifactRegistryOutputs, docker_dir: Path) -> str:
+    """credHelpers -> gcloud for every host of the stack (docker-credential-gcloud uses your gcloud account)."""
+    if not find_executable(GCLOUD_HELPER):
+        raise RegistryCtlError(GCLOUD_MISSING.format(what=GCLOUD_HELPER))
+    path = use_credential_helper(docker_dir, outputs.hosts, "gcloud")
+    return (
+        f"Artifact Registry {', '.join(outputs.hosts)}: docker gets tokens from the gcloud credential helper "
+        f"(your `gcloud auth` account; credHelpers in {path})"
+    )
+
+
+def artifact_registry_delete(image: ProbeImage) -> None:
+    # --delete-tags: Artifact Registry refuses to delete a digest that a tag still names.
+    by_digest = f"{image.repository}@{image.digest}"
+    argv = ["gcloud", "artifacts", "docker", "images", "delete", by_digest, "--delete-tags", "--quiet"]
+    _run_cli(argv, f"deleting the probe image {by_digest}")
+
+
+def artifact_registry_verify(
+    outputs: ArtifactRegistryOutputs, docker_dir: Path, probe: ImageProbe, repository: str | None = None
+) -> str:
+    if not find_executable("gcloud"):
+        raise RegistryCtlError(GCLOUD_MISSING.format(what="gcloud"))
+    name, url = pick_repository(outputs.repositories, repository, "Artifact Registry")
+    artifact_registry_login(outputs, docker_dir)
+    # An Artifact Registry repository holds many images: the probe is an image of its own inside it.
+    image = run_probe(probe, f"{url}/registryctl-verify", docker_dir, artifact_registry_delete)
+    return f"Artifact Registry {_host(url)}: pushed, pulled and deleted {image.digest} in {name}"
+
+
+# --- ACR -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AcrOutputs:
+    login_server: str
+    repositories: dict[str, str]
+    token_configs: dict[str, str]
+
+    @classmethod
+    def parse(cls, value: Any) -> AcrOutputs:
+        outputs = _mapping(value, "acr")
+        login_server = str(_required(outputs, "loginServer", "acr"))
+        repositories = {str(k): str(v) for k, v in _mapping(outputs.get("repositories") or {}, "acr").items()}
+        tokens = outputs.get("dockerConfigJson") or {}
+        tokens = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in _mapping(tokens, "acr").items()}
+        return cls(login_server, repositories, tokens)
+
+    @property
+    def registry_name(self) -> str:
+        return self.login_server.split(".", 1)[0]
+
+
+AZ_MISSING = "the Azure CLI (az) is not on PATH: install it (https://aka.ms/azure-cli) and run `az login`"
+
+
+def acr_login(outputs: AcrOutputs, docker_dir: Path, token: str | None = None) -> str:
+    """A repository-scoped token's credential when the stack declares tokens, else `az acr login`."""
+    if outputs.token_configs:
+        if token is not None and token not in outputs.token_configs:
+            raise RegistryCtlError(f"ACR: no token {token!r} in the stack; tokens: {', '.join(outputs.token_configs)}")
+        name = token or next(iter(outputs.token_configs))
+        try:
+            fragment = json.loads(outputs.token_configs[name])
+        except ValueError:
+            raise RegistryCtlError(f"ACR: the dockerConfigJson of token {name!r} is not JSON") from None
+        where = merge_config(docker_dir, fragment)
+        return f"ACR {outputs.login_server}: logged in with the stack's repository-scoped token {name!r} ({where})"
+    if token is not None:
+        raise RegistryCtlError(f"ACR: --user {token!r}: the stack declares no tokens (registries:acr.tokens)")
+    if not find_executable("az"):
+        raise RegistryCtlError(f"ACR: the stack declares no token, so login uses your Azure identity, but {AZ_MISSING}")
+    _run_cli(
+        ["az", "acr", "login", "--name", outputs.registry_name],
+        f"`az acr login --name {outputs.registry_name}`",
+        {"DOCKER_CONFIG": str(docker_dir)},
+    )
+    return (
+        f"ACR {outputs.login_server}: logged in with your Azure identity (`az acr login --name "
+        f"{outputs.registry_name}`; the stack declares no token)"
+    )
+
+
+def acr_delete(outputs: AcrOutputs, image: ProbeImage) -> None:
+    repository = image.repository.removeprefix(f"{outputs.login_server}/")
+    by_digest = f"{repository}@{image.digest}"
+    argv = ["az", "acr", "repository", "delete", "--name", outputs.registry_name, "--image", by_digest, "--yes"]
+    _run_cli(argv, f"deleting the probe image {by_digest}")
+
+
+def acr_verify(
+    outputs: AcrOutputs,
+    docker_dir: Path,
+    probe: ImageProbe,
+    repository: str | None = None,
+    token: str | None = None,
+) -> str:
+    if not find_executable("az"):  # checked first: the probe must be deletable before it is pushed
+        raise RegistryCtlError(f"ACR: verify deletes its probe image with `az acr repository delete`, but {AZ_MISSING}")
+    if outputs.repositories:
+        name, url = pick_repository(outputs.repositories, repository, "ACR")
+    else:  # ACR creates a repository on first push
+        name, url = "registryctl-verify", f"{outputs.login_server}/registryctl-verify"
+    acr_login(outputs, docker_dir, token)
+    image = run_probe(probe, url, docker_dir, lambda image: acr_delete(outputs, image))
+    return f"ACR {outputs.login_server}: pushed, pulled and deleted {image.digest} in {name}"

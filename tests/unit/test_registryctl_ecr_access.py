@@ -1,0 +1,251 @@
+"""`registryctl login|verify -s STACK` for ECR, on moto's ECR API (127.0.0.1, IAM enforcement on).
+
+What moto answers is the control plane: GetAuthorizationToken (token shape, expiry), BatchDeleteImage, and
+the images a push would leave (put_image). ECR's data plane (docker push/pull to *.dkr.ecr.*) does not exist
+here: the probe is a recording stand-in (tests/support/recording_probe.py) that lands its image in moto
+the way a push would. The stack is opened through the recording `pulumi` stand-in (boundary test).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import registryctl.cli
+from registryctl import cloud_registries as cloud
+from registryctl.cli import EXIT_FAILED, main
+from registryctl.registry_client import ProbeImage
+from registryctl.stack_files import PROJECT_DIR
+from tests.support.fake_pulumi_cli import FakePulumi, use_fake_pulumi
+from tests.support.moto_server import MotoServer, start_moto
+from tests.support.recording_probe import RecordingProbe, fake_executable
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's account
+HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    server = start_moto(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ecr(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto's ECR with the stack's two repositories; AWS credentials in the environment as a user's would be."""
+    client = moto.client("ecr", REGION)
+    for name in ("app", "worker"):
+        client.create_repository(repositoryName=name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto.admin_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto.admin_secret)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no credential lookup leaves 127.0.0.1
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    yield client
+    for name in ("app", "worker"):
+        client.delete_repository(repositoryName=name, force=True)
+
+
+def _outputs(client: Any) -> dict[str, Any]:
+    """The `ecr` stack output as the program exports it, built from what moto holds."""
+    urls = {r["repositoryName"]: r["repositoryUri"] for r in client.describe_repositories()["repositories"]}
+    registry = next(iter(urls.values())).split("/", 1)[0]
+    return {
+        "registry": registry,
+        "repositories": dict(sorted(urls.items())),
+        "loginCommand": f"aws ecr get-login-password --region {REGION} | docker login --username AWS "
+        f"--password-stdin {registry}",
+        "dockerConfigJson": json.dumps({"credHelpers": {registry: "ecr-login"}}),
+        "lifecyclePolicies": {},
+        "ciRoleArn": None,
+    }
+
+
+def _push_to_moto(client: Any) -> RecordingProbe:
+    """A probe whose push lands a manifest in moto's repository, as docker push would in ECR."""
+
+    def land(image: ProbeImage) -> None:
+        host_and_path, tag = image.reference.rsplit(":", 1)
+        repository = host_and_path.split("/", 1)[1]
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST_TYPE, "config": {"digest": image.digest}})
+        client.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag, imageDigest=image.digest)
+
+    return RecordingProbe(on_push=land)
+
+
+def _no_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cloud, "find_executable", lambda name: None if name == cloud.ECR_HELPER else shutil.which(name))
+
+
+def _docker_config(tmp_path: Path) -> Path:
+    return tmp_path / "docker"
+
+
+@pytest.fixture
+def docker_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = _docker_config(tmp_path)
+    directory.mkdir()
+    (directory / "config.json").write_text(json.dumps({"auths": {"ghcr.io": {"auth": "bWU6eA=="}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(directory))
+    return directory
+
+
+# --- login ---------------------------------------------------------------------------------------------
+
+
+def test_without_the_helper_login_stores_moto_s_authorization_token_for_the_registry(ecr, docker_dir, monkeypatch):
+    _no_helper(monkeypatch)
+    line = cloud.ecr_login(cloud.EcrOutputs.parse(_outputs(ecr)), docker_dir)
+    expected = ecr.get_authorization_token(registryIds=[ACCOUNT])["authorizationData"][0]["authorizationToken"]
+    written = json.loads((docker_dir / "config.json").read_text())
+    assert written["auths"][HOST] == {"auth": expected}
+    assert base64.b64decode(expected).decode().startswith("AWS:")  # ECR's user name is AWS
+    assert written["auths"]["ghcr.io"] == {"auth": "bWU6eA=="}  # kept
+    assert stat.S_IMODE((docker_dir / "config.json").stat().st_mode) == 0o600
+    assert "token login (ecr:GetAuthorizationToken" in line
+    assert base64.b64decode(expected).decode().split(":", 1)[1] not in line
+
+
+def test_with_the_helper_on_path_login_writes_cred_helpers_and_no_secret(ecr, docker_dir, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    fake_executable(bin_dir, cloud.ECR_HELPER)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(shutil.which('python3') or '/usr/bin/python3').parent}")
+    line = cloud.ecr_login(cloud.EcrOutputs.parse(_outputs(ecr)), docker_dir)
+    written = json.loads((docker_dir / "config.json").read_text())
+    assert written["credHelpers"] == {HOST: "ecr-login"}
+    assert set(written["auths"]) == {"ghcr.io"}
+    assert "ecr-login credential helper" in line
+
+
+def test_no_helper_and_no_aws_credentials_says_what_to_set(ecr, docker_dir, monkeypatch, tmp_path):
+    _no_helper(monkeypatch)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws of the machine's user
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    before = (docker_dir / "config.json").read_text()
+    with pytest.raises(
+        cloud.RegistryCtlError, match="no ECR credential helper and no AWS credentials: set AWS_PROFILE"
+    ):
+        cloud.ecr_login(cloud.EcrOutputs.parse(_outputs(ecr)), docker_dir)
+    assert (docker_dir / "config.json").read_text() == before
+
+
+def test_an_identity_without_get_authorization_token_gets_an_error_naming_the_permission(ecr, docker_dir, monkeypatch):
+    # moto does not enforce IAM on ECR: AWS's AccessDenied answer comes from botocore's Stubber instead.
+    from botocore.stub import Stubber
+
+    _no_helper(monkeypatch)
+    client = cloud.ecr_client(REGION)
+    stubber = Stubber(client)
+    message = "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:GetAuthorizationToken"
+    stubber.add_client_error("get_authorization_token", "AccessDeniedException", message)
+    with stubber, pytest.raises(cloud.RegistryCtlError, match="your AWS identity needs ecr:GetAuthorizationToken"):
+        cloud.ecr_login(cloud.EcrOutputs.parse(_outputs(ecr)), docker_dir, lambda region: client)
+
+
+def test_the_registry_output_must_be_an_ecr_host():
+    with pytest.raises(cloud.RegistryCtlError, match="not an ECR registry host"):
+        cloud.EcrOutputs.parse({"registry": "ghcr.io", "repositories": {}})
+    with pytest.raises(cloud.RegistryCtlError, match="run `up` first"):
+        cloud.EcrOutputs.parse(None)
+
+
+# --- verify --------------------------------------------------------------------------------------------
+
+
+def test_verify_logs_in_first_pushes_pulls_and_deletes_only_its_probe(ecr, docker_dir, monkeypatch):
+    _no_helper(monkeypatch)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST_TYPE, "config": {"digest": "sha256:" + "a" * 64}})
+    ecr.put_image(repositoryName="app", imageManifest=manifest, imageTag="v1")  # a user's image
+    probe = _push_to_moto(ecr)
+    line = cloud.ecr_verify(cloud.EcrOutputs.parse(_outputs(ecr)), docker_dir, probe)
+    [push] = probe.pushes
+    assert push.repository == f"{HOST}/app"  # the first declared repository
+    assert HOST in push.docker_config["auths"]  # logged in before the push
+    assert [i.get("imageTag") for i in ecr.list_images(repositoryName="app")["imageIds"]] == ["v1"]
+    assert line == f"ECR {HOST}: pushed, pulled and deleted {push.image.digest} in app"
+
+
+def test_verify_deletes_the_probe_even_when_the_pull_fails(ecr, docker_dir, monkeypatch):
+    _no_helper(monkeypatch)
+    probe = _push_to_moto(ecr)
+    probe.fail_pull = "`docker pull` failed: manifest unknown"
+    with pytest.raises(cloud.RegistryCtlError, match="manifest unknown"):
+        cloud.ecr_verify(cloud.EcrOutputs.parse(_outputs(ecr)), docker_dir, probe, repository="worker")
+    assert probe.pushes[0].repository == f"{HOST}/worker"
+    assert ecr.list_images(repositoryName="worker")["imageIds"] == []
+
+
+def test_verify_of_an_unknown_repository_names_the_declared_ones(ecr, docker_dir, monkeypatch):
+    _no_helper(monkeypatch)
+    with pytest.raises(cloud.RegistryCtlError, match="no repository 'api' in the stack; repositories: app, worker"):
+        cloud.ecr_verify(cloud.EcrOutputs.parse(_outputs(ecr)), docker_dir, RecordingProbe(), repository="api")
+
+
+def test_verify_without_aws_credentials_stops_before_pushing(ecr, docker_dir, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    fake_executable(bin_dir, cloud.ECR_HELPER)  # docker could push through the helper, but nothing could delete
+    monkeypatch.setattr(cloud, "find_executable", lambda name: str(bin_dir / name))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    probe = RecordingProbe()
+    with pytest.raises(cloud.RegistryCtlError, match="ecr:BatchDeleteImage, which needs AWS credentials"):
+        cloud.ecr_verify(cloud.EcrOutputs.parse(_outputs(ecr)), docker_dir, probe)
+    assert probe.pushes == []
+
+
+# --- through the CLI -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
+    return use_fake_pulumi(tmp_path, monkeypatch, outputs={})
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "project"
+    (root / "stacks").mkdir(parents=True)
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copy(PROJECT_DIR / "stacks" / "Pulumi.aws.yaml", root / "stacks" / "Pulumi.aws.yaml")
+    monkeypatch.setattr(registryctl.cli, "PROJECT_DIR", root)
+    return root
+
+
+def test_cli_login_and_verify_of_an_ecr_stack_print_one_line(fake, project, ecr, docker_dir, monkeypatch, capsys):
+    _no_helper(monkeypatch)
+    fake.set_scenario(outputs={"ecr": {"value": _outputs(ecr), "secret": False}})
+    probe = _push_to_moto(ecr)
+    monkeypatch.setattr(registryctl.cli, "image_probe", probe)
+    assert main(["login", "-s", "aws"]) == 0
+    assert main(["verify", "-s", "aws"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0].startswith(f"ECR {HOST}: token login")
+    assert lines[1] == f"ECR {HOST}: pushed, pulled and deleted {probe.pushes[0].image.digest} in app"
+    token = json.loads((docker_dir / "config.json").read_text())["auths"][HOST]["auth"]
+    assert token not in out + err
+    assert base64.b64decode(token).decode().split(":", 1)[1] not in out + err
+
+
+def test_cli_verify_of_an_undeployed_ecr_stack_fails_with_what_to_do(fake, project, ecr, capsys):
+    assert main(["verify", "-s", "aws"]) == EXIT_FAILED
+    assert "ECR: the stack output ecr is missing or not an object: is it deployed? run `up` first" in (
+        capsys.readouterr().err
+    )
