@@ -2,7 +2,8 @@
 
 Routes: /v2/auth/token; repositories (namespace create/get/list, legacy patch/privacy/delete,
 immutabletags); personal and organization access tokens; webhook pipelines; org groups (teams)
-and repository group permissions. JWTs expire; the token
+and repository group permissions; tags (the documented namespace list/read routes with Hub's tag fields,
+and the legacy delete route Hub's UI uses; `push_tag` seeds them). JWTs expire; the token
 secret is returned only in the create response (a PATCH answers it redacted as `***`, a GET as
 ""); dates come back in Hub's own forms (microseconds for personal tokens), whatever the request
 sent; lists paginate with absolute `next` URLs; errors use Hub's shapes. Switches make it answer

@@ -3,17 +3,15 @@ API client, how tags become images, the plan, the deletes, and the journal that 
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.retention.intent import evaluate
-from components.retention.model import Image
 from providers.dockerhub.client import Credentials, HubClient
 from registries.spec import load_stack_spec
 from registries.spec.dockerhub import DockerHubSpec
@@ -21,54 +19,27 @@ from registries.spec.retention import load_retention
 from registryctl.hub_retention import Journal, run_hub_apply
 from registryctl.registry_client import RegistryCtlError
 from tests.support.hub_emulator import HubEmulator
+from tests.support.hub_retention_scenario import (
+    EXPIRED_TAGS,
+    FIRST,
+    NOW,
+    REPOSITORIES,
+    RETENTION,
+    SEED,
+    TOOLS_RETENTION,
+    digest,
+    expected_images,
+    hub_config,
+    seed,
+    tags_on,
+    without_expired,
+)
 
 USER, PASSWORD = "acmebot", "hub-password-unit"
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
-RETENTION = {
-    "protect": ["latest", "v*.*.*"],
-    "keepLatest": [{"tag": "release-*", "count": 1}, {"tag": "pr-*", "count": 2}],
-    "taggedDays": 30,
-}
-TOOLS_RETENTION = {"keepLatest": [{"tag": "*", "count": 2}]}
-
-
-def digest(name: str) -> str:
-    return f"sha256:{hashlib.sha256(name.encode()).hexdigest()}"
-
-
-# The image deleted first (smallest digest of acme/app): two tags, each governed by a different rule.
-FIRST = "sha256:00000000" + digest("first")[15:]
-# (repository, digest, {tag: age in days}). One image may carry tags pushed at different times.
-SEED: list[tuple[str, str, dict[str, int]]] = [
-    ("acme/app", FIRST, {"release-1": 5, "pr-1": 5}),  # release-* keeps release-2 only; counts among pr-* newest
-    ("acme/app", digest("release-2"), {"release-2": 1}),
-    ("acme/app", digest("pr-2"), {"pr-2": 10}),
-    ("acme/app", digest("pr-3"), {"pr-3": 20}),
-    ("acme/app", digest("latest"), {"latest": 100}),
-    ("acme/app", digest("v1"), {"v1.0.0": 2, "pr-0": 2}),  # protected, yet the newest pr-* image
-    ("acme/app", digest("feature-x"), {"feature-x": 60}),
-    ("acme/app", digest("feature-y"), {"feature-y": 10}),
-    ("acme/app", digest("build-7"), {"build-7": 90, "candidate": 3}),  # pushed again 3 days ago: newest push counts
-    ("acme/tools", digest("t1"), {"t1": 1}),
-    ("acme/tools", digest("t2"), {"t2": 2}),
-    ("acme/tools", digest("t3"), {"t3": 3}),
-    ("acme/docs", digest("d1"), {"d1": 400}),  # retention: {} here: never touched
-]
-EXPIRED_TAGS = {"acme/app": {"release-1", "pr-1", "pr-2", "pr-3", "feature-x"}, "acme/tools": {"t3"}}
 
 
 def hub_spec(url: str) -> DockerHubSpec:
-    config = {
-        "namespace": "acme",
-        "baseUrl": url,
-        "retention": RETENTION,
-        "repositories": [
-            {"name": "app"},
-            {"name": "tools", "retention": TOOLS_RETENTION},
-            {"name": "docs", "retention": {}},
-        ],
-    }
-    spec = load_stack_spec({"dockerHub": config}, "hub").docker_hub
+    spec = load_stack_spec({"dockerHub": hub_config(url)}, "hub").docker_hub
     assert spec is not None
     return spec
 
@@ -76,11 +47,9 @@ def hub_spec(url: str) -> DockerHubSpec:
 @pytest.fixture
 def hub() -> Iterator[HubEmulator]:
     with HubEmulator(users={USER: PASSWORD}) as emulator:
-        for name in ("app", "tools", "docs"):
-            emulator.state.repositories[f"acme/{name}"] = {"name": name, "namespace": "acme"}
-        for repository, image, tags in SEED:
-            for tag, age in tags.items():
-                emulator.push_tag(repository, tag, image, NOW - timedelta(days=age))
+        for name in REPOSITORIES:
+            emulator.state.repositories[name] = {"name": name.split("/")[1], "namespace": "acme"}
+        seed(emulator)
         yield emulator
 
 
@@ -89,19 +58,6 @@ def client(hub: HubEmulator) -> Iterator[HubClient]:
     hub_client = HubClient(hub.url, Credentials(USER, PASSWORD), sleep=lambda _s: None)
     yield hub_client
     hub_client.close()
-
-
-def expected_images() -> list[Image]:
-    """The seed as the evaluator sees it: one image per digest, pushed at its newest tag's push."""
-    return [
-        Image(repository, image, tuple(sorted(tags)), NOW - timedelta(days=min(tags.values())))
-        for repository, image, tags in SEED
-        if repository != "acme/docs"
-    ]
-
-
-def seeded_tags(hub: HubEmulator) -> dict[str, dict[str, str]]:
-    return {repository: hub.tag_digests(repository) for repository in ("acme/app", "acme/tools", "acme/docs")}
 
 
 def apply(hub: HubEmulator, client: HubClient, journal: Journal, yes: bool, out: Any = None) -> str:
@@ -132,9 +88,9 @@ def test_delete_tag_is_idempotent_also_when_the_answer_is_lost(hub: HubEmulator,
 
 
 def test_the_plan_deletes_nothing_and_matches_the_evaluator(hub: HubEmulator, client: HubClient, tmp_path: Path):
-    before = seeded_tags(hub)
+    before = tags_on(hub)
     plan = apply(hub, client, Journal(tmp_path / "j.json", hub.url), yes=False)
-    assert seeded_tags(hub) == before
+    assert tags_on(hub) == before
     assert not [m for m, _ in hub.state.requests if m == "DELETE"]
     images = expected_images()
     intent = load_retention(RETENTION)
@@ -155,13 +111,11 @@ def test_the_plan_deletes_nothing_and_matches_the_evaluator(hub: HubEmulator, cl
 
 
 def test_yes_deletes_exactly_the_expired_tags(hub: HubEmulator, client: HubClient, tmp_path: Path):
-    before = seeded_tags(hub)
+    before = tags_on(hub)
     journal = Journal(tmp_path / "j.json", hub.url)
     out = apply(hub, client, journal, yes=True)
-    after = seeded_tags(hub)
-    for repository, tags in before.items():
-        gone = EXPIRED_TAGS.get(repository, set())
-        assert after[repository] == {t: d for t, d in tags.items() if t not in gone}, repository
+    after = tags_on(hub)
+    assert after == without_expired(before)
     assert {"latest", "v1.0.0", "pr-0"} <= set(after["acme/app"])  # protected images keep every tag
     deleted = {line.split()[1] for line in out.splitlines() if line.startswith("deleted acme/")}
     assert deleted == {f"{r}:{t}" for r, tags in EXPIRED_TAGS.items() for t in tags}
@@ -196,23 +150,19 @@ def _crash(hub: HubEmulator, client: HubClient, journal: Journal) -> None:
 
 def test_a_rerun_after_a_crash_finishes_the_interrupted_plan(hub: HubEmulator, client: HubClient, tmp_path: Path):
     journal = Journal(tmp_path / "j.json", hub.url)
-    before = seeded_tags(hub)
+    before = tags_on(hub)
     _crash(hub, client, journal)
     assert journal.path.exists()
     plan = apply(hub, client, journal, yes=False)
-    assert seeded_tags(hub)["acme/app"] == {t: d for t, d in before["acme/app"].items() if t != "pr-1"}
+    assert tags_on(hub)["acme/app"] == {t: d for t, d in before["acme/app"].items() if t != "pr-1"}
     assert f"expire acme/app@{FIRST}" in plan
     apply(hub, client, journal, yes=True)
-    after = seeded_tags(hub)
-    for repository, tags in before.items():
-        gone = EXPIRED_TAGS.get(repository, set())
-        assert after[repository] == {t: d for t, d in tags.items() if t not in gone}, repository
+    after = tags_on(hub)
+    assert after == without_expired(before)
     assert not journal.path.exists()
 
 
-def test_without_the_journal_a_rerun_would_leave_an_expired_image(
-    hub: HubEmulator, client: HubClient, tmp_path: Path
-):
+def test_without_the_journal_a_rerun_would_leave_an_expired_image(hub: HubEmulator, client: HubClient, tmp_path: Path):
     """Why the journal exists: with pr-1 gone, the first image no longer counts among the newest pr-* images, so
     pr-2 moves up and a fresh evaluation keeps it."""
     journal = Journal(tmp_path / "j.json", hub.url)
