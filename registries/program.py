@@ -12,11 +12,14 @@ from typing import Any
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
+from components.acr import Acr
 from components.dockerhub import DockerHub, DockerHubArgs
 from components.ecr import EcrRegistry
 from components.selfhosted import SelfHostedRegistry, SelfHostedRegistryArgs
+from registries.mapping.acr import acr_args
 from registries.mapping.ecr import ecr_args
 from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec
+from registries.spec.acr import plain_secret_problems as acr_plain_secrets
 from registries.spec.ecr import plain_secret_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -39,6 +42,8 @@ def read_raw_config() -> dict[str, Any]:
 def load_spec() -> StackSpec:
     spec = load_stack_spec(read_raw_config(), pulumi.get_stack(), PROJECT_DIR)
     if spec.ecr is not None and (problems := plain_secret_problems(spec.ecr, is_config_secret(f"{PROJECT}:ecr"))):
+        raise ConfigError(problems)
+    if spec.acr is not None and (problems := acr_plain_secrets(spec.acr, is_config_secret(f"{PROJECT}:acr"))):
         raise ConfigError(problems)
     return spec
 
@@ -86,6 +91,14 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "dockerConfigJson": ecr.docker_config_json,
             "lifecyclePolicies": ecr.lifecycle_policies,
             "ciRoleArn": ecr.ci_role_arn,
+        }
+    if spec.acr is not None:
+        acr = Acr("acr", acr_args(spec.acr, spec.is_production))
+        outputs["acr"] = {
+            "loginServer": acr.login_server,
+            "repositories": acr.repository_urls,
+            "loginCommand": acr.login_command,
+            "dockerConfigJson": acr.docker_config_json,
         }
     return outputs
 

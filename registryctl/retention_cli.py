@@ -4,7 +4,8 @@ simulate --platform {intent,ecr,artifact-registry,acr} --policy POLICY.json --im
     prints {"expire": [digests], "keep": [digests]}, each sorted; exit 0. A malformed file exits 2 naming the field.
     For ecr, --images may also be `aws ecr describe-images` output (or a list of such pages), --policy may be
     `aws ecr get-lifecycle-policy` output, and --stack/--stack-file with --repository evaluates the policy a stack
-    declares for one repository instead of --policy.
+    declares for one repository instead of --policy. For acr, --stack/--stack-file evaluates the registry's declared
+    document (untaggedRetentionDays + the purge task's filters) on every image, or on --repository's only.
 compile --platform {ecr,artifact-registry,acr} --intent FILE
     prints the native document (for ecr exactly the text LifecyclePolicy.policy receives), or exits 2 naming the
     rule the platform cannot express."""
@@ -22,10 +23,12 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
+from components.acr import purge_document as acr_purge_document
 from components.retention import acr, artifact_registry, ecr
 from components.retention.intent import evaluate
 from components.retention.model import Image, Outcome, PolicyError, RetentionIntent
-from registries.spec import load_stack_spec
+from registries.mapping.acr import acr_args
+from registries.spec import StackSpec, load_stack_spec
 from registries.spec.base import ConfigError, ConfigProblem, problems_from_validation_error
 from registries.spec.ecr import retention_intent
 from registries.spec.retention import load_retention
@@ -223,9 +226,8 @@ def ecr_policy_document(document: Any, path: Path) -> Any:
         raise InputError(f"policy {path}: lifecyclePolicyText: not JSON ({error})") from None
 
 
-def declared_ecr_policy(args: argparse.Namespace) -> tuple[Any, str]:
-    """The lifecycle policy document the stack declares for --repository (its own retention over the defaults),
-    or None when it declares none; and where it comes from, for messages."""
+def declared_stack(args: argparse.Namespace) -> tuple[StackSpec, Path]:
+    """The validated spec of --stack/--stack-file, and its path; InputError saying what is wrong with the file."""
     path: Path = args.stack_file or stack_file(args.stack)
     if not path.is_file():
         known = ", ".join(sorted(stack_name(p) for p in (PROJECT_DIR / "stacks").glob("Pulumi.*.yaml")))
@@ -238,6 +240,13 @@ def declared_ecr_policy(args: argparse.Namespace) -> tuple[Any, str]:
         spec = load_stack_spec(config, stack_name(path), PROJECT_DIR)
     except ConfigError as error:
         raise InputError(f"stack {path}: {error}") from None
+    return spec, path
+
+
+def declared_ecr_policy(args: argparse.Namespace) -> tuple[Any, str]:
+    """The lifecycle policy document the stack declares for --repository (its own retention over the defaults),
+    or None when it declares none; and where it comes from, for messages."""
+    spec, path = declared_stack(args)
     if spec.ecr is None:
         raise InputError(f"stack {path}: declares no registries:ecr, so --stack needs another stack")
     where = f"stack {stack_name(path)}, repository {args.repository}"
@@ -249,16 +258,40 @@ def declared_ecr_policy(args: argparse.Namespace) -> tuple[Any, str]:
     raise InputError(f"--repository {args.repository!r}: not a repository of {path}; declared: {declared}")
 
 
+def declared_acr_policy(args: argparse.Namespace) -> tuple[Any, str]:
+    """The ACR document the stack's registry declares (retention policy days + the purge task's per-repository
+    filters, as the Acr component builds them), or None when it deletes nothing; and where it comes from."""
+    spec, path = declared_stack(args)
+    if spec.acr is None:
+        raise InputError(f"stack {path}: declares no registries:acr, so --stack needs another stack")
+    declared = [repo.name for repo in spec.acr.repositories]
+    if args.repository is not None and args.repository not in declared:
+        raise InputError(
+            f"--repository {args.repository!r}: not a repository of {path}; declared: {', '.join(declared)}"
+        )
+    document = acr_purge_document(acr_args(spec.acr, spec.is_production))
+    where = f"stack {stack_name(path)}" + (f", repository {args.repository}" if args.repository else "")
+    return (document if document["retentionDays"] is not None or document["purge"] else None), where
+
+
+# Platforms whose policy --stack/--stack-file can read from a stack file, and whether they need --repository.
+DECLARED_POLICIES: dict[str, tuple[Callable[[argparse.Namespace], tuple[Any, str]], bool]] = {
+    "ecr": (declared_ecr_policy, True),
+    "acr": (declared_acr_policy, False),
+}
+
+
 def _policy_source_problem(args: argparse.Namespace) -> str | None:
     from_stack = args.stack is not None or args.stack_file is not None
     if args.stack is not None and args.stack_file is not None:
         return "give --stack or --stack-file, not both"
     if from_stack and args.policy is not None:
         return "give --policy or --stack/--stack-file with --repository, not both"
-    if from_stack and args.platform != "ecr":
-        return f"--stack/--stack-file work with --platform ecr only (got --platform {args.platform})"
-    if from_stack and args.repository is None:
-        return "--stack/--stack-file need --repository NAME (one of the stack's ECR repositories)"
+    if from_stack and args.platform not in DECLARED_POLICIES:
+        platforms = ", ".join(DECLARED_POLICIES)
+        return f"--stack/--stack-file work with --platform {platforms} (got --platform {args.platform})"
+    if from_stack and args.repository is None and DECLARED_POLICIES[args.platform][1]:
+        return f"--stack/--stack-file need --repository NAME (one of the stack's {args.platform} repositories)"
     if not from_stack and args.repository is not None:
         return "--repository needs --stack or --stack-file"
     if not from_stack and args.policy is None:
@@ -274,11 +307,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         images, note = load_images(args.images)
         if args.policy is None:
-            document, source = declared_ecr_policy(args)
-            others = [image for image in images if image.repository != args.repository]
+            document, source = DECLARED_POLICIES[args.platform][0](args)
+            others = [image for image in images if args.repository and image.repository != args.repository]
             if others:
                 print(f"registryctl: skipping {len(others)} images of other repositories", file=sys.stderr)
-            images = [image for image in images if image.repository == args.repository]
+            images = [image for image in images if not args.repository or image.repository == args.repository]
         else:
             document = _json(args.policy, "policy")
             if args.platform == "ecr":
@@ -331,10 +364,13 @@ def add_retention_commands(sub: Any) -> None:
         help="the native document (intent: the retention block; ecr: also `aws ecr get-lifecycle-policy` output)",
     )
     simulate.add_argument(
-        "--stack", help="ecr: instead of --policy, the policy stacks/Pulumi.<STACK>.yaml declares for --repository"
+        "--stack",
+        help="ecr, acr: instead of --policy, the policy stacks/Pulumi.<STACK>.yaml declares (ecr: for --repository)",
     )
     simulate.add_argument("--stack-file", type=Path, help="as --stack, with a stack file path")
-    simulate.add_argument("--repository", help="with --stack/--stack-file: the ECR repository name, e.g. team/api")
+    simulate.add_argument(
+        "--repository", help="with --stack/--stack-file: the repository name, e.g. team/api (acr: optional)"
+    )
     simulate.add_argument(
         "--images",
         required=True,

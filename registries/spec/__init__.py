@@ -16,18 +16,22 @@ from registries.spec.base import (
     problems_from_validation_error,
     validate_section,
 )
+from registries.spec.acr import AcrSpec, acr_problems
 from registries.spec.dockerhub import DockerHubSpec, dockerhub_problems
 from registries.spec.ecr import EcrSpec, ecr_problems
 from registries.spec.selfhosted import S3_ONLY_KEYS, STORAGE_KINDS, SelfHostedSpec, selfhosted_problems
 
 PROJECT = "registries"
 # Top-level keys of the `registries:` namespace and the model of each.
-SECTIONS: dict[str, type[CamelModel]] = {"selfHosted": SelfHostedSpec, "dockerHub": DockerHubSpec, "ecr": EcrSpec}
+SECTIONS: dict[str, type[CamelModel]] = {"selfHosted": SelfHostedSpec, "dockerHub": DockerHubSpec, "ecr": EcrSpec,
+    "acr": AcrSpec,
+}
 # Plain secret keys that are read by providers at call time, not by the schema.
 CREDENTIAL_KEYS = frozenset({"dockerHubSecret"})
 UNION_TAGS = STORAGE_KINDS
 
 __all__ = [
+    "AcrSpec",
     "ConfigError",
     "ConfigProblem",
     "DockerHubSpec",
@@ -45,6 +49,7 @@ class StackSpec(CamelModel):
     self_hosted: SelfHostedSpec | None = None
     docker_hub: DockerHubSpec | None = None
     ecr: EcrSpec | None = None
+    acr: AcrSpec | None = None
 
     @property
     def is_production(self) -> bool:
@@ -107,6 +112,9 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
     ecr = sections.get("ecr")
     if isinstance(ecr, EcrSpec):
         problems.extend(ecr_problems(ecr, stack))
+    acr = sections.get("acr")
+    if isinstance(acr, AcrSpec):
+        problems.extend(acr_problems(acr, stack))
     if problems:
         raise ConfigError(problems)
     return StackSpec(
@@ -114,4 +122,5 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
         self_hosted=self_hosted if isinstance(self_hosted, SelfHostedSpec) else None,
         docker_hub=docker_hub if isinstance(docker_hub, DockerHubSpec) else None,
         ecr=ecr if isinstance(ecr, EcrSpec) else None,
+        acr=acr if isinstance(acr, AcrSpec) else None,
     )

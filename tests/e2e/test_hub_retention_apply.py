@@ -5,13 +5,9 @@ tags are pushed with chosen digests and push times, and apply deletes exactly wh
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -21,6 +17,7 @@ from registries.spec.retention import load_retention
 from registryctl.stack_files import PROJECT_DIR
 from tests.e2e.test_dockerhub import apply as deploy
 from tests.e2e.test_dockerhub import engine
+from tests.support import registryctl_process
 from tests.support.hub_emulator import HubEmulator
 from tests.support.hub_retention_scenario import (
     EXPIRED_TAGS,
@@ -47,25 +44,9 @@ class Scenario:
     env: dict[str, str]
     journal: Path
 
-    def registryctl(self, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
-        """`python -m registryctl ARGS` with this scenario's project (its stack file); Hub credentials come from
-        the environment, as in CI."""
-        code = (
-            "import sys; from pathlib import Path; import registryctl.cli as cli; "
-            "cli.PROJECT_DIR = Path(sys.argv[1]); sys.exit(cli.main(sys.argv[2:]))"
-        )
-        return subprocess.Popen(
-            [sys.executable, "-c", code, str(self.project), *args],
-            cwd=PROJECT_DIR,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            **kwargs,
-        )
-
     def run(self, *args: str) -> tuple[str, str]:
-        process = self.registryctl(*args)
+        """`registryctl ARGS` on this scenario's project; Hub credentials come from the environment, as in CI."""
+        process = registryctl_process.start(self.project, self.env, *args)
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, f"registryctl {' '.join(args)} exited {process.returncode}:\n{out}\n{err}"
         assert PASSWORD not in out + err
@@ -118,18 +99,8 @@ def test_apply_plans_then_deletes_exactly_the_evaluators_expire_set(scenario: Sc
 def test_apply_killed_after_its_first_tag_delete_keeps_kept_images_and_a_rerun_finishes(scenario: Scenario):
     before = tags_on(scenario.hub)
     args = ("retention", "apply", "-s", STACK, "--now", NOW.isoformat(), "--yes", "--delete-interval", "30")
-    process = scenario.registryctl(*args, start_new_session=True)
-    assert process.stdout is not None
-    first = ""
-    for line in process.stdout:
-        if line.startswith("deleted "):
-            first = line
-            break
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    process.stdout.close()
-    assert process.stderr is not None
-    process.stderr.close()
+    process = registryctl_process.start(scenario.project, scenario.env, *args, new_session=True)
+    first = registryctl_process.kill_at_first(process, "deleted ")
     # The first expired image has two tags; the kill comes between them.
     assert first.split()[1] == "acme/app:pr-1", first
     after_kill = tags_on(scenario.hub)

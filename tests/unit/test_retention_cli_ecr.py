@@ -215,12 +215,13 @@ def test_stack_and_policy_cannot_both_be_given_and_stack_is_for_ecr(tmp_path: Pa
     policy = write(tmp_path, "policy.json", compiled_policy(tmp_path, {"untaggedDays": 7}))
     both = simulate(tmp_path, API_PAGE, "--stack", "aws", "--repository", "team/api", "--policy", policy)
     assert both.returncode == 2
-    acr = registryctl(
-        "retention", "simulate", "--platform", "acr", "--stack", "aws", "--repository", "team/api",
+    # A stack declares no intent document: --stack is for the platforms whose policy a stack file declares.
+    intent = registryctl(
+        "retention", "simulate", "--platform", "intent", "--stack", "aws", "--repository", "team/api",
         "--images", write(tmp_path, "images.json", API_PAGE), "--now", NOW,
     )  # fmt: skip
-    assert acr.returncode == 2
-    assert "--platform ecr" in acr.stderr
+    assert intent.returncode == 2
+    assert "--platform ecr" in intent.stderr
 
 
 def test_an_invalid_stack_file_exits_2_naming_the_key(tmp_path: Path) -> None:
