@@ -1,17 +1,18 @@
 """EcrRegistry: private AWS ECR repositories with immutable tags, scanning, encryption, a lifecycle policy compiled
 from a retention intent, and a repository policy with exactly the pull/push actions each principal needs."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the component-provider analyzer reads these annotations at run time.
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
+from components.retention.args import RetentionArgs, retention_intent
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
 from components.retention.patterns import tag_matches
@@ -25,140 +26,268 @@ LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 # "Private registry permissions": cross-account replication).
 REPLICATION_ACTIONS = ("ecr:CreateRepository", "ecr:ReplicateImage")
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
+# ECR's repository name pattern (CreateRepository API), 2 to 256 characters.
+REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
+REPOSITORY_NAME_RULE = (
+    "must be 2-256 characters: lowercase letters and digits, separated by one of . _ - or by / (e.g. team/api)"
+)
 
 
-@dataclass(frozen=True)
-class EcrRepositoryArgs:
+def repository_name_problem(name: object) -> str | None:
+    """Why `name` is not an ECR repository name, or None."""
+    if not isinstance(name, str) or not (2 <= len(name) <= 256 and REPOSITORY_NAME.fullmatch(name)):
+        return REPOSITORY_NAME_RULE
+    return None
+
+
+class EcrEncryptionType(StrEnum):
+    """How ECR encrypts image layers at rest."""
+
+    AES256 = "AES256"
+    """S3-managed keys."""
+    KMS = "KMS"
+    """AWS KMS: the given key, or the AWS-managed key aws/ecr."""
+
+
+class EcrScanType(StrEnum):
+    """Registry scanning type."""
+
+    BASIC = "BASIC"
+    """ECR's basic scanning."""
+    ENHANCED = "ENHANCED"
+    """Amazon Inspector."""
+
+
+class EcrEventKind(StrEnum):
+    """An image event a notification forwards."""
+
+    PUSH = "push"
+    """A successful image push."""
+    DELETE = "delete"
+    """A successful image delete."""
+    SCAN = "scan"
+    """A completed image scan (basic: ECR; enhanced: Amazon Inspector)."""
+
+
+class EcrRepositoryArgs(TypedDict):
     """One ECR repository."""
 
     name: str
-    """Repository name, e.g. team/api. Required."""
-    immutable_tags: bool = True
-    """Tags cannot be overwritten (IMMUTABLE, or IMMUTABLE_WITH_EXCLUSION with mutable_tags). Default: True."""
-    mutable_tags: Sequence[str] = ()
+    """Repository name, e.g. team/api: 2-256 lowercase letters and digits separated by . _ - or /."""
+    immutable_tags: NotRequired[bool]
+    """Tags cannot be overwritten (IMMUTABLE, or IMMUTABLE_WITH_EXCLUSION with mutable_tags). Default: true."""
+    mutable_tags: NotRequired[list[str]]
     """ECR wildcard filters of the tags that stay mutable; only with immutable_tags. Default: none."""
-    scan_on_push: bool = True
-    """Scan images for vulnerabilities on push. Default: True."""
-    encryption_type: Literal["AES256", "KMS"] = "AES256"
+    scan_on_push: NotRequired[bool]
+    """Scan images for vulnerabilities on push. Default: true."""
+    encryption_type: NotRequired[EcrEncryptionType]
     """Encryption at rest. Default: AES256."""
-    kms_key: pulumi.Input[str] | None = None
+    kms_key: NotRequired[pulumi.Input[str]]
     """KMS key ARN when encryption_type is KMS (e.g. another resource's `arn`). Default: the AWS-managed key."""
-    retention: RetentionIntent | None = None
-    """Which images the lifecycle policy deletes. Default: None (no lifecycle policy)."""
-    readers: Sequence[pulumi.Input[str]] = ()
+    retention: NotRequired[RetentionArgs]
+    """Which images the lifecycle policy deletes. Default: none (no lifecycle policy)."""
+    readers: NotRequired[list[pulumi.Input[str]]]
     """Account ids or IAM principal ARNs allowed to pull (e.g. a role's `arn`). Default: none."""
-    writers: Sequence[pulumi.Input[str]] = ()
+    writers: NotRequired[list[pulumi.Input[str]]]
     """Account ids or IAM principal ARNs allowed to push and pull. Default: none."""
-    lambda_readers: bool = False
-    """Let Lambda functions of the repository's own account pull. Default: False."""
-    force_delete: bool = False
-    """Deleting the repository deletes its images. Default: False (deleting a repository with images fails)."""
-    protect: bool = False
-    """Pulumi protect on the repository (set on production stacks). Default: False."""
+    lambda_readers: NotRequired[bool]
+    """Let Lambda functions of the repository's own account pull. Default: false."""
+    force_delete: NotRequired[bool]
+    """Deleting the repository deletes its images. Default: false (deleting a repository with images fails)."""
+    protect: NotRequired[bool]
+    """Pulumi protect on the repository (set on production stacks). Default: false."""
 
 
-@dataclass(frozen=True)
-class ReplicationDestinationArgs:
+class EcrCachedRepositoryArgs(TypedDict):
+    """Settings of the repositories a pull-through cache creates (its repository creation template)."""
+
+    immutable_tags: NotRequired[bool]
+    """Tags cannot be overwritten (IMMUTABLE, or IMMUTABLE_WITH_EXCLUSION with mutable_tags). Default: true."""
+    mutable_tags: NotRequired[list[str]]
+    """ECR wildcard filters of the tags that stay mutable; only with immutable_tags. Default: none."""
+    encryption_type: NotRequired[EcrEncryptionType]
+    """Encryption at rest. Default: AES256."""
+    kms_key: NotRequired[pulumi.Input[str]]
+    """KMS key ARN when encryption_type is KMS. Default: the AWS-managed key."""
+    retention: NotRequired[RetentionArgs]
+    """Which cached images the lifecycle policy deletes. Default: none (no lifecycle policy)."""
+
+
+class EcrReplicationDestinationArgs(TypedDict):
+    """Where a replication rule copies images."""
+
     region: pulumi.Input[str]
-    """Destination region. Required."""
-    registry_id: pulumi.Input[str] | None = None
+    """Destination region."""
+    registry_id: NotRequired[pulumi.Input[str]]
     """Destination account id. Default: this registry's account."""
 
 
-@dataclass(frozen=True)
-class ReplicationRuleArgs:
-    destinations: Sequence[ReplicationDestinationArgs]
-    """Where to copy images. Required."""
-    prefixes: Sequence[str] = ()
+class EcrReplicationRuleArgs(TypedDict):
+    """One replication rule."""
+
+    destinations: list[EcrReplicationDestinationArgs]
+    """Where to copy images."""
+    prefixes: NotRequired[list[str]]
     """Repository name prefixes the rule applies to. Default: every repository."""
 
 
-@dataclass(frozen=True)
-class ReplicationSourceArgs:
+class EcrReplicationSourceArgs(TypedDict):
     """Another account allowed to replicate into this registry (the destination side of cross-account replication)."""
 
     account_id: pulumi.Input[str]
-    """The source account id (12 digits). Required."""
-    prefixes: Sequence[str] = ()
+    """The source account id (12 digits)."""
+    prefixes: NotRequired[list[str]]
     """Repository name prefixes it may create and replicate into (e.g. team/). Default: every repository."""
 
 
-@dataclass(frozen=True)
-class PullThroughCacheArgs:
+class EcrPullThroughCacheArgs(TypedDict):
+    """A pull-through cache rule: ECR caches the images of an upstream registry under a prefix."""
+
     prefix: str
-    """Repository name prefix of the cached images, e.g. dockerhub. Required."""
+    """Repository name prefix of the cached images, e.g. dockerhub."""
     upstream_url: str
-    """Upstream registry host, e.g. registry-1.docker.io. Required."""
-    credentials: pulumi.Input[str] | None = None
-    """Upstream login as the JSON {"username": ..., "accessToken": ...} (a secret). Default: anonymous."""
+    """Upstream registry host, e.g. registry-1.docker.io."""
+    credentials: NotRequired[pulumi.Input[str]]
+    """Secret. Upstream login as the JSON {"username": ..., "accessToken": ...}. Default: anonymous."""
 
 
-@dataclass(frozen=True)
-class RegistrySettingsArgs:
+class EcrRegistrySettingsArgs(TypedDict):
     """Account-wide singletons of one region: declare them from exactly one stack."""
 
-    scan_type: Literal["BASIC", "ENHANCED"] | None = None
-    """Registry scanning type; None leaves scanning unmanaged. Default: None."""
-    continuous_scan: Sequence[str] = ()
+    scan_type: NotRequired[EcrScanType]
+    """Registry scanning type. Default: scanning left unmanaged."""
+    continuous_scan: NotRequired[list[str]]
     """Wildcard repository filters scanned continuously (ENHANCED). Default: none."""
-    scan_on_push: Sequence[str] = ()
+    scan_on_push: NotRequired[list[str]]
     """Wildcard repository filters scanned on push. Default: none."""
-    replication: Sequence[ReplicationRuleArgs] = ()
+    replication: NotRequired[list[EcrReplicationRuleArgs]]
     """Replication rules. Default: none (no ReplicationConfiguration)."""
-    replication_sources: Sequence[ReplicationSourceArgs] = ()
+    replication_sources: NotRequired[list[EcrReplicationSourceArgs]]
     """Accounts that may replicate into this registry: the registry policy (it replaces any registry policy the
     region has). Default: none (no RegistryPolicy)."""
-    pull_through_cache: Sequence[PullThroughCacheArgs] = ()
+    pull_through_cache: NotRequired[list[EcrPullThroughCacheArgs]]
     """Pull-through cache rules. Default: none."""
-    cached_repositories: EcrRepositoryArgs | None = None
-    """Settings of the repositories a pull-through cache creates (creation template; `name` is unused).
-    Default: immutable tags, AES256, no lifecycle policy."""
+    cached_repositories: NotRequired[EcrCachedRepositoryArgs]
+    """Settings of the repositories a pull-through cache creates. Default: immutable tags, AES256, no lifecycle
+    policy."""
 
 
-@dataclass(frozen=True)
-class NotificationArgs:
+class EcrNotificationArgs(TypedDict):
     """Image events POSTed by EventBridge to a URL, through an API destination."""
 
     name: str
-    """Name, part of the child resource names. Required."""
+    """Name, part of the child resource names."""
     url: pulumi.Input[str]
-    """HTTPS endpoint (kept secret). Required."""
+    """Secret. HTTPS endpoint receiving the events."""
     auth_header_name: str
-    """Header that authenticates EventBridge to the receiver. Required."""
+    """Header that authenticates EventBridge to the receiver."""
     auth_header_value: pulumi.Input[str]
-    """Its value (kept secret; EventBridge stores it in a managed secret). Required."""
-    events: Sequence[Literal["push", "delete", "scan"]] = ("push",)
-    """Which events. Default: push."""
-    repositories: Sequence[str] = ()
-    """Repository names; default: every repository of this registry."""
+    """Secret. Its value (EventBridge stores it in a managed secret)."""
+    # Strings, not EcrEventKind: the SDK's component provider maps a list of enums to a list of empty objects.
+    events: NotRequired[list[str]]
+    """Which events: push, delete and/or scan (EcrEventKind values). Default: push."""
+    repositories: NotRequired[list[str]]
+    """Repository names. Default: every repository of this registry."""
 
 
-@dataclass(frozen=True)
-class GithubOidcRoleArgs:
+class EcrGithubOidcArgs(TypedDict):
     """A role GitHub Actions workflows of one repository assume through OIDC to push."""
 
     repository: str
-    """GitHub repository, owner/name. Required."""
-    refs: Sequence[str]
-    """Refs allowed to assume the role (refs/heads/main, refs/tags/v*). Required."""
-    create_provider: bool = False
-    """Declare the account's token.actions.githubusercontent.com OIDC provider. Default: False (it exists)."""
+    """GitHub repository, owner/name."""
+    refs: list[str]
+    """Refs allowed to assume the role (refs/heads/main, refs/tags/v*)."""
+    create_provider: NotRequired[bool]
+    """Declare the account's token.actions.githubusercontent.com OIDC provider. Default: false (it exists)."""
 
 
-@dataclass(frozen=True)
-class EcrRegistryArgs:
+class EcrRegistryArgs(TypedDict):
     """Repositories of one account and region."""
 
     region: pulumi.Input[str]
-    """AWS region of every repository, e.g. eu-west-1. Required."""
-    repositories: Sequence[EcrRepositoryArgs] = field(default_factory=tuple)
-    """The repositories; at least one. Required."""
-    registry_settings: RegistrySettingsArgs | None = None
-    """Registry scanning, replication and pull-through cache. Default: None (left as the account has them)."""
-    notifications: Sequence[NotificationArgs] = ()
+    """AWS region of every repository, e.g. eu-west-1."""
+    repositories: list[EcrRepositoryArgs]
+    """The repositories; at least one."""
+    registry_settings: NotRequired[EcrRegistrySettingsArgs]
+    """Registry scanning, replication and pull-through cache. Default: left as the account has them."""
+    notifications: NotRequired[list[EcrNotificationArgs]]
     """EventBridge notifications of image events. Default: none."""
-    github_oidc: GithubOidcRoleArgs | None = None
-    """A push role for GitHub Actions. Default: None."""
+    github_oidc: NotRequired[EcrGithubOidcArgs]
+    """A push role for GitHub Actions. Default: none."""
+
+
+@dataclass(frozen=True)
+class _Repository:
+    """A repository's args with their defaults, checked: what the component declares from."""
+
+    name: str
+    immutable_tags: bool = True
+    mutable_tags: tuple[str, ...] = ()
+    scan_on_push: bool = True
+    encryption_type: str = EcrEncryptionType.AES256.value
+    kms_key: pulumi.Input[str] | None = None
+    lifecycle_policy: str | None = None
+    readers: tuple[pulumi.Input[str], ...] = ()
+    writers: tuple[pulumi.Input[str], ...] = ()
+    lambda_readers: bool = False
+    force_delete: bool = False
+    protect: bool = False
+
+
+def _member(enum: type[Enum], value: object, where: str) -> Any:
+    """The plain value of `enum`'s member `value` (a member or its string); ValueError naming `where`."""
+    try:
+        return enum(value).value
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in enum)
+        raise ValueError(f"{where}: {value!r} must be one of {allowed}") from None
+
+
+def _storage_settings(args: EcrRepositoryArgs | EcrCachedRepositoryArgs, where: str) -> dict[str, Any]:
+    """Tag mutability, encryption and retention of `args` (a repository or the creation template), checked."""
+    immutable_tags = bool(args.get("immutable_tags", True))
+    mutable_tags = tuple(args.get("mutable_tags", []))
+    encryption_type = _member(EcrEncryptionType, args.get("encryption_type", "AES256"), f"{where}.encryption_type")
+    kms_key = args.get("kms_key")
+    if mutable_tags and not immutable_tags:
+        raise ValueError(f"{where}.mutable_tags: only allowed with immutable_tags=True")
+    if kms_key is not None and encryption_type != EcrEncryptionType.KMS.value:
+        raise ValueError(f"{where}.kms_key: only allowed with encryption_type='KMS'")
+    return {
+        "immutable_tags": immutable_tags,
+        "mutable_tags": mutable_tags,
+        "encryption_type": encryption_type,
+        "kms_key": kms_key,
+        "lifecycle_policy": _lifecycle_policy(retention_intent(args.get("retention"), f"{where}.retention"), where),
+    }
+
+
+def _lifecycle_policy(intent: RetentionIntent, where: str) -> str | None:
+    """The lifecycle policy text of `intent` (None when it deletes nothing); ValueError naming `where`.retention for
+    a rule ECR cannot express."""
+    if intent.is_empty:
+        return None
+    try:
+        return lifecycle_policy_text(intent)
+    except PolicyError as error:
+        raise ValueError(f"{where}.retention: {error}") from None
+
+
+def _repository(args: EcrRepositoryArgs, where: str) -> _Repository:
+    """`args` with their defaults, checked, naming the arg (`where`) on an error."""
+    name = args.get("name")
+    if problem := repository_name_problem(name):
+        raise ValueError(f"{where}.name: {name!r} {problem}")
+    return _Repository(
+        name=args["name"],
+        scan_on_push=bool(args.get("scan_on_push", True)),
+        readers=tuple(args.get("readers", [])),
+        writers=tuple(args.get("writers", [])),
+        lambda_readers=bool(args.get("lambda_readers", False)),
+        force_delete=bool(args.get("force_delete", False)),
+        protect=bool(args.get("protect", False)),
+        **_storage_settings(args, where),
+    )
 
 
 def event_patterns(
@@ -235,40 +364,59 @@ def resource_suffix(repository: str) -> str:
     return repository.replace("/", "--")
 
 
-def _check(args: EcrRegistryArgs) -> None:
-    """Run-time checks of what the args alone can tell, naming the arg (library users bypass the config schema)."""
-    if not args.repositories:
+def _check(args: EcrRegistryArgs) -> list[_Repository]:
+    """Run-time checks of what the args alone can tell, naming the arg (library users bypass the config schema);
+    returns the repositories with their defaults."""
+    if not args.get("repositories"):
         raise ValueError("EcrRegistryArgs.repositories: declare at least one repository")
-    seen: set[str] = set()
-    for index, repo in enumerate(args.repositories):
+    repositories: list[_Repository] = []
+    for index, repo_args in enumerate(args["repositories"]):
         where = f"EcrRegistryArgs.repositories[{index}]"
-        if repo.name in seen:
+        repo = _repository(repo_args, where)
+        if repo.name in (seen.name for seen in repositories):
             raise ValueError(f"{where}.name: {repo.name!r} is declared twice")
-        seen.add(repo.name)
-        if repo.mutable_tags and not repo.immutable_tags:
-            raise ValueError(f"{where}.mutable_tags: only allowed with immutable_tags=True")
-        if repo.kms_key is not None and repo.encryption_type != "KMS":
-            raise ValueError(f"{where}.kms_key: only allowed with encryption_type='KMS'")
+        repositories.append(repo)
+    names = {repo.name for repo in repositories}
     hook_names: set[str] = set()
-    for index, hook in enumerate(args.notifications):
+    for index, hook in enumerate(args.get("notifications", [])):
         where = f"EcrRegistryArgs.notifications[{index}]"
-        if hook.name in hook_names:
-            raise ValueError(f"{where}.name: {hook.name!r} is declared twice")
-        hook_names.add(hook.name)
-        if not hook.events or not set(hook.events) <= {"push", "delete", "scan"}:
-            raise ValueError(f"{where}.events: one or more of push, delete, scan (got {list(hook.events)})")
-        if unknown := sorted(set(hook.repositories) - seen):
+        if hook["name"] in hook_names:
+            raise ValueError(f"{where}.name: {hook['name']!r} is declared twice")
+        hook_names.add(hook["name"])
+        events = hook.get("events", [EcrEventKind.PUSH])
+        if not events:
+            raise ValueError(f"{where}.events: one or more of push, delete, scan (got [])")
+        for event_index, event in enumerate(events):
+            _member(EcrEventKind, event, f"{where}.events[{event_index}]")
+        if unknown := sorted(set(hook.get("repositories", [])) - names):
             raise ValueError(f"{where}.repositories: {unknown} are not repositories of this registry")
-    sources = args.registry_settings.replication_sources if args.registry_settings is not None else ()
+        url = hook["url"]
+        if isinstance(url, str):  # an Output is checked when its value is known
+            _check_hook_url(url, f"{where}.url")
+    settings = args.get("registry_settings") or {}
+    if "scan_type" in settings:
+        _member(EcrScanType, settings["scan_type"], "EcrRegistryArgs.registry_settings.scan_type")
+    _storage_settings(
+        settings.get("cached_repositories") or {}, "EcrRegistryArgs.registry_settings.cached_repositories"
+    )
     source_accounts: set[str] = set()
-    for index, source in enumerate(sources):
+    for index, source in enumerate(settings.get("replication_sources", [])):
         where = f"EcrRegistryArgs.registry_settings.replication_sources[{index}].account_id"
-        if isinstance(source.account_id, str):  # an Output is checked when the policy is rendered
-            if not ACCOUNT_ID.fullmatch(source.account_id):
-                raise ValueError(f"{where}: {source.account_id!r} must be a 12-digit AWS account id")
-            if source.account_id in source_accounts:
-                raise ValueError(f"{where}: {source.account_id!r} is declared twice; list its prefixes together")
-            source_accounts.add(source.account_id)
+        account = source["account_id"]
+        if isinstance(account, str):  # an Output is checked when the policy is rendered
+            if not ACCOUNT_ID.fullmatch(account):
+                raise ValueError(f"{where}: {account!r} must be a 12-digit AWS account id")
+            if account in source_accounts:
+                raise ValueError(f"{where}: {account!r} is declared twice; list its prefixes together")
+            source_accounts.add(account)
+    return repositories
+
+
+def _check_hook_url(url: str, where: str) -> str:
+    """EventBridge API destinations call HTTPS endpoints only. The URL is a secret: the message does not show it."""
+    if not url.startswith("https://") or any(c.isspace() for c in url):
+        raise ValueError(f"{where}: must be an https:// URL without spaces (the value is secret, not shown)")
+    return url
 
 
 def registry_policy_document(repository_arn: str, sources: Sequence[tuple[str, Sequence[str]]]) -> dict[str, Any]:
@@ -299,7 +447,7 @@ def registry_policy_document(repository_arn: str, sources: Sequence[tuple[str, S
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def tag_mutability(repo: EcrRepositoryArgs) -> str:
+def tag_mutability(repo: _Repository) -> str:
     if not repo.immutable_tags:
         return "MUTABLE"
     return "IMMUTABLE_WITH_EXCLUSION" if repo.mutable_tags else "IMMUTABLE"
@@ -308,9 +456,9 @@ def tag_mutability(repo: EcrRepositoryArgs) -> str:
 def tag_is_mutable(repo: EcrRepositoryArgs, tag: str) -> bool:
     """Whether ECR lets `tag` be pushed again in `repo`: exclusion filters are AWS wildcards matching the whole tag
     (`*` = any sequence), not regexes."""
-    if not repo.immutable_tags:
+    if not repo.get("immutable_tags", True):
         return True
-    return any(tag_matches(pattern, tag) for pattern in repo.mutable_tags)
+    return any(tag_matches(pattern, tag) for pattern in repo.get("mutable_tags", []))
 
 
 def repository_policy_document(
@@ -379,13 +527,17 @@ class EcrRegistry(pulumi.ComponentResource):
     """~/.docker/config.json content that uses the ecr-login credential helper (no stored password)."""
 
     def __init__(self, name: str, args: EcrRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("registries:ecr:EcrRegistry", name, None, opts)
-        _check(args)
+        repos = _check(args)  # before any resource: a bad arg declares nothing
+        # The old token stays an alias, so stacks created before keep their URNs.
+        alias = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_="registries:ecr:EcrRegistry")])
+        super().__init__("registries:index:EcrRegistry", name, None, pulumi.ResourceOptions.merge(opts, alias))
+        region = args["region"]
+        settings = args.get("registry_settings")
         urls: dict[str, pulumi.Output[str]] = {}
         arns: dict[str, pulumi.Output[str]] = {}
         policies: dict[str, str] = {}
         repositories: list[aws.ecr.Repository] = []
-        for index, repo in enumerate(args.repositories):
+        for repo in repos:
             suffix = resource_suffix(repo.name)
             encryption = aws.ecr.RepositoryEncryptionConfigurationArgs(
                 encryption_type=repo.encryption_type, kms_key=repo.kms_key
@@ -393,7 +545,7 @@ class EcrRegistry(pulumi.ComponentResource):
             repository = aws.ecr.Repository(
                 f"{name}-repo-{suffix}",
                 name=repo.name,
-                region=args.region,
+                region=region,
                 image_tag_mutability=tag_mutability(repo),
                 image_tag_mutability_exclusion_filters=[
                     aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs(filter=tag, filter_type="WILDCARD")
@@ -412,17 +564,13 @@ class EcrRegistry(pulumi.ComponentResource):
             repositories.append(repository)
             urls[repo.name] = repository.repository_url
             arns[repo.name] = repository.arn
-            if repo.retention is not None and not repo.retention.is_empty:
-                try:
-                    policy = lifecycle_policy_text(repo.retention)
-                except PolicyError as error:
-                    raise ValueError(f"EcrRegistryArgs.repositories[{index}].retention: {error}") from None
-                policies[repo.name] = policy
+            if repo.lifecycle_policy is not None:
+                policies[repo.name] = repo.lifecycle_policy
                 aws.ecr.LifecyclePolicy(
                     f"{name}-lifecycle-{suffix}",
                     repository=repository.name,
-                    region=args.region,
-                    policy=policy,
+                    region=region,
+                    policy=repo.lifecycle_policy,
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             if repo.readers or repo.writers or repo.lambda_readers:
@@ -430,25 +578,30 @@ class EcrRegistry(pulumi.ComponentResource):
                 aws.ecr.RepositoryPolicy(
                     f"{name}-policy-{suffix}",
                     repository=repository.name,
-                    region=args.region,
+                    region=region,
                     policy=_policy_text(repo.readers, repo.writers, account),
                     opts=pulumi.ResourceOptions(parent=self),
                 )
 
         first = repositories[0]
-        if args.registry_settings is not None:
-            self._registry_settings(name, args.region, args.registry_settings, first.registry_id, first.arn)
-            if args.registry_settings.replication_sources:
-                self._registry_policy(name, args.region, args.registry_settings.replication_sources, first.arn)
+        scan_type: str | None = None
+        if settings is not None:
+            self._registry_settings(name, region, settings, first.registry_id, first.arn)
+            if sources := settings.get("replication_sources"):
+                self._registry_policy(name, region, sources, first.arn)
+            if "scan_type" in settings:
+                scan_type = _member(EcrScanType, settings["scan_type"], "registry_settings.scan_type")
 
-        scan_type = args.registry_settings.scan_type if args.registry_settings is not None else None
-        for hook in args.notifications:
-            patterns = event_patterns(hook.events, hook.repositories or list(urls), scan_type)
-            self._notification(name, args.region, hook, patterns, first.registry_id)
+        for index, hook in enumerate(args.get("notifications", [])):
+            events = [_member(EcrEventKind, event, "events") for event in hook.get("events", [EcrEventKind.PUSH])]
+            patterns = event_patterns(events, hook.get("repositories") or list(urls), scan_type)
+            where = f"EcrRegistryArgs.notifications[{index}]"
+            self._notification(name, region, hook, where, patterns, first.registry_id)
 
+        github = args.get("github_oidc")
         self.ci_role_arn = (
-            self._github_role(name, args.github_oidc, list(arns.values()), first.registry_id)
-            if args.github_oidc is not None
+            self._github_role(name, github, list(arns.values()), first.registry_id)
+            if github is not None
             else pulumi.Output.from_input(None)
         )
 
@@ -459,7 +612,7 @@ class EcrRegistry(pulumi.ComponentResource):
         self.lifecycle_policies = pulumi.Output.from_input(policies)
         self.login_command = pulumi.Output.format(
             "aws ecr get-login-password --region {0} | docker login --username AWS --password-stdin {1}",
-            args.region,
+            region,
             self.registry,
         )
         self.docker_config_json = self.registry.apply(
@@ -530,18 +683,22 @@ class EcrRegistry(pulumi.ComponentResource):
         self,
         name: str,
         region: pulumi.Input[str],
-        sources: Sequence[ReplicationSourceArgs],
+        sources: Sequence[EcrReplicationSourceArgs],
         repository_arn: pulumi.Output[str],
     ) -> None:
         def render(values: list[Any]) -> str:
             arn, *accounts = values
             document = registry_policy_document(
-                arn, [(account, tuple(source.prefixes)) for account, source in zip(accounts, sources, strict=True)]
+                arn,
+                [
+                    (account, tuple(source.get("prefixes", [])))
+                    for account, source in zip(accounts, sources, strict=True)
+                ],
             )
             return json.dumps(document, indent=2)
 
         # Any repository ARN of this registry carries its partition, region and account.
-        policy = pulumi.Output.all(repository_arn, *[source.account_id for source in sources]).apply(render)
+        policy = pulumi.Output.all(repository_arn, *[source["account_id"] for source in sources]).apply(render)
         aws.ecr.RegistryPolicy(
             f"{name}-registry-policy", policy=policy, region=region, opts=pulumi.ResourceOptions(parent=self)
         )
@@ -550,11 +707,11 @@ class EcrRegistry(pulumi.ComponentResource):
         self,
         name: str,
         region: pulumi.Input[str],
-        settings: RegistrySettingsArgs,
+        settings: EcrRegistrySettingsArgs,
         account: pulumi.Output[str],
         repository_arn: pulumi.Output[str],
     ) -> None:
-        if settings.scan_type is not None:
+        if "scan_type" in settings:
             scan_rules = [
                 aws.ecr.RegistryScanningConfigurationRuleArgs(
                     scan_frequency=frequency,
@@ -564,37 +721,37 @@ class EcrRegistry(pulumi.ComponentResource):
                     ],
                 )
                 for frequency, filters in (
-                    ("CONTINUOUS_SCAN", settings.continuous_scan),
-                    ("SCAN_ON_PUSH", settings.scan_on_push),
+                    ("CONTINUOUS_SCAN", settings.get("continuous_scan", [])),
+                    ("SCAN_ON_PUSH", settings.get("scan_on_push", [])),
                 )
                 if filters
             ]
             aws.ecr.RegistryScanningConfiguration(
                 f"{name}-scanning",
-                scan_type=settings.scan_type,
+                scan_type=_member(EcrScanType, settings["scan_type"], "registry_settings.scan_type"),
                 rules=scan_rules or None,
                 region=region,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        if settings.replication:
+        if replication := settings.get("replication"):
             replication_rules = [
                 aws.ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(
                     destinations=[
                         aws.ecr.ReplicationConfigurationReplicationConfigurationRuleDestinationArgs(
-                            region=destination.region,
-                            registry_id=destination.registry_id if destination.registry_id is not None else account,
+                            region=destination["region"],
+                            registry_id=destination.get("registry_id", account),
                         )
-                        for destination in rule.destinations
+                        for destination in rule["destinations"]
                     ],
                     repository_filters=[
                         aws.ecr.ReplicationConfigurationReplicationConfigurationRuleRepositoryFilterArgs(
                             filter=prefix, filter_type="PREFIX_MATCH"
                         )
-                        for prefix in rule.prefixes
+                        for prefix in rule.get("prefixes", [])
                     ]
                     or None,
                 )
-                for rule in settings.replication
+                for rule in replication
             ]
             aws.ecr.ReplicationConfiguration(
                 f"{name}-replication",
@@ -604,46 +761,46 @@ class EcrRegistry(pulumi.ComponentResource):
                 region=region,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        template = settings.cached_repositories or EcrRepositoryArgs(name="pull-through-cache")
-        lifecycle = (
-            lifecycle_policy_text(template.retention)
-            if template.retention is not None and not template.retention.is_empty
-            else None
+        where = "EcrRegistryArgs.registry_settings.cached_repositories"
+        template = _Repository(
+            "pull-through-cache", **_storage_settings(settings.get("cached_repositories") or {}, where)
         )
-        for rule in settings.pull_through_cache:
+        for rule in settings.get("pull_through_cache", []):
+            prefix = rule["prefix"]
+            credentials = rule.get("credentials")
             credential_arn: pulumi.Input[str] | None = None
-            if rule.credentials is not None:
+            if credentials is not None:
                 # ECR reads upstream credentials only from secrets named ecr-pullthroughcache/<anything>.
                 secret = aws.secretsmanager.Secret(
-                    f"{name}-ptc-secret-{rule.prefix}",
-                    name=f"ecr-pullthroughcache/{rule.prefix}",
-                    description=f"Upstream credentials of the ECR pull-through cache rule {rule.prefix}",
+                    f"{name}-ptc-secret-{prefix}",
+                    name=f"ecr-pullthroughcache/{prefix}",
+                    description=f"Upstream credentials of the ECR pull-through cache rule {prefix}",
                     # The name is fixed: a 30-day recovery window would block the next up after a destroy.
                     recovery_window_in_days=0,
                     region=region,
                     opts=pulumi.ResourceOptions(parent=self),
                 )
                 aws.secretsmanager.SecretVersion(
-                    f"{name}-ptc-secret-value-{rule.prefix}",
+                    f"{name}-ptc-secret-value-{prefix}",
                     secret_id=secret.id,
-                    secret_string=pulumi.Output.secret(rule.credentials),
+                    secret_string=pulumi.Output.secret(credentials),
                     region=region,
                     opts=pulumi.ResourceOptions(parent=self),
                 )
                 credential_arn = secret.arn
             cache_rule = aws.ecr.PullThroughCacheRule(
-                f"{name}-ptc-{rule.prefix}",
-                ecr_repository_prefix=rule.prefix,
-                upstream_registry_url=rule.upstream_url,
+                f"{name}-ptc-{prefix}",
+                ecr_repository_prefix=prefix,
+                upstream_registry_url=rule["upstream_url"],
                 credential_arn=credential_arn,
                 region=region,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             aws.ecr.RepositoryCreationTemplate(
-                f"{name}-template-{rule.prefix}",
-                prefix=rule.prefix,
+                f"{name}-template-{prefix}",
+                prefix=prefix,
                 applied_fors=["PULL_THROUGH_CACHE"],
-                description=f"Repositories the pull-through cache {rule.prefix} creates",
+                description=f"Repositories the pull-through cache {prefix} creates",
                 image_tag_mutability=tag_mutability(template),
                 image_tag_mutability_exclusion_filters=[
                     aws.ecr.RepositoryCreationTemplateImageTagMutabilityExclusionFilterArgs(
@@ -657,9 +814,9 @@ class EcrRegistry(pulumi.ComponentResource):
                         encryption_type=template.encryption_type, kms_key=template.kms_key
                     )
                 ],
-                lifecycle_policy=lifecycle,
+                lifecycle_policy=template.lifecycle_policy,
                 custom_role_arn=(
-                    self._template_role(name, rule.prefix, template.kms_key, repository_arn)
+                    self._template_role(name, prefix, template.kms_key, repository_arn)
                     if template.encryption_type == "KMS"
                     else None
                 ),
@@ -671,21 +828,23 @@ class EcrRegistry(pulumi.ComponentResource):
         self,
         name: str,
         region: pulumi.Input[str],
-        hook: NotificationArgs,
+        hook: EcrNotificationArgs,
+        where: str,
         patterns: dict[str, dict[str, Any]],
         account: pulumi.Output[str],
     ) -> None:
-        prefix = f"{name}-hook-{hook.name}"
+        hook_name = hook["name"]
+        prefix = f"{name}-hook-{hook_name}"
         child = pulumi.ResourceOptions(parent=self)
         connection = aws.cloudwatch.EventConnection(
             f"{prefix}-connection",
             authorization_type="API_KEY",
             auth_parameters=aws.cloudwatch.EventConnectionAuthParametersArgs(
                 api_key=aws.cloudwatch.EventConnectionAuthParametersApiKeyArgs(
-                    key=hook.auth_header_name, value=pulumi.Output.secret(hook.auth_header_value)
+                    key=hook["auth_header_name"], value=pulumi.Output.secret(hook["auth_header_value"])
                 )
             ),
-            description=f"ECR notification {hook.name}",
+            description=f"ECR notification {hook_name}",
             region=region,
             opts=child,
         )
@@ -693,7 +852,10 @@ class EcrRegistry(pulumi.ComponentResource):
             f"{prefix}-destination",
             connection_arn=connection.arn,
             http_method="POST",
-            invocation_endpoint=pulumi.Output.secret(hook.url),
+            # A URL from another resource is checked once known (the value stays the same, and secret).
+            invocation_endpoint=pulumi.Output.secret(hook["url"]).apply(
+                lambda url: _check_hook_url(url, f"{where}.url")
+            ),
             invocation_rate_limit_per_second=10,
             region=region,
             opts=child,
@@ -707,7 +869,7 @@ class EcrRegistry(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{prefix}-role",
-            description=f"EventBridge invokes the API destination of ECR notification {hook.name}",
+            description=f"EventBridge invokes the API destination of ECR notification {hook_name}",
             assume_role_policy=account.apply(
                 lambda account_id: json.dumps(
                     {
@@ -744,7 +906,7 @@ class EcrRegistry(pulumi.ComponentResource):
         for group, pattern in patterns.items():
             rule = aws.cloudwatch.EventRule(
                 f"{prefix}-rule-{group}",
-                description=f"ECR {group} events of notification {hook.name}",
+                description=f"ECR {group} events of notification {hook_name}",
                 event_pattern=json.dumps(pattern, indent=2),
                 region=region,
                 opts=child,
@@ -790,12 +952,12 @@ class EcrRegistry(pulumi.ComponentResource):
     def _github_role(
         self,
         name: str,
-        github: GithubOidcRoleArgs,
+        github: EcrGithubOidcArgs,
         repository_arns: list[pulumi.Output[str]],
         account: pulumi.Output[str],
     ) -> pulumi.Output[str | None]:
         child = pulumi.ResourceOptions(parent=self)
-        if github.create_provider:
+        if github.get("create_provider", False):
             provider_arn: pulumi.Output[str] = aws.iam.OpenIdConnectProvider(
                 f"{name}-github-oidc",
                 url=f"https://{GITHUB_OIDC_HOST}",
@@ -808,9 +970,9 @@ class EcrRegistry(pulumi.ComponentResource):
             )
         role = aws.iam.Role(
             f"{name}-ci-role",
-            description=f"GitHub Actions of {github.repository} push to ECR",
+            description=f"GitHub Actions of {github['repository']} push to ECR",
             assume_role_policy=provider_arn.apply(
-                lambda arn: json.dumps(github_trust_policy(arn, github.repository, github.refs), indent=2)
+                lambda arn: json.dumps(github_trust_policy(arn, github["repository"], github["refs"]), indent=2)
             ),
             max_session_duration=3600,
             opts=child,

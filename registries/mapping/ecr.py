@@ -7,87 +7,108 @@ import json
 import pulumi
 
 from components.ecr import (
+    EcrCachedRepositoryArgs,
+    EcrEncryptionType,
+    EcrGithubOidcArgs,
+    EcrNotificationArgs,
+    EcrPullThroughCacheArgs,
     EcrRegistryArgs,
+    EcrRegistrySettingsArgs,
+    EcrReplicationDestinationArgs,
+    EcrReplicationRuleArgs,
     EcrRepositoryArgs,
-    GithubOidcRoleArgs,
-    NotificationArgs,
-    PullThroughCacheArgs,
-    RegistrySettingsArgs,
-    ReplicationDestinationArgs,
-    ReplicationRuleArgs,
-    ReplicationSourceArgs,
+    EcrScanType,
 )
+from components.retention.args import retention_args
 from registries.spec.ecr import PTC_UPSTREAMS, EcrRepositorySettings, EcrSpec, retention_intent
 
 
+def _storage_args(settings: EcrRepositorySettings) -> EcrCachedRepositoryArgs:
+    """What a repository and the pull-through cache's creation template share: tags, encryption, retention."""
+    args: EcrCachedRepositoryArgs = {
+        "immutable_tags": settings.immutable_tags,
+        "mutable_tags": list(settings.mutable_tags),
+        "encryption_type": EcrEncryptionType.KMS if settings.encryption.kind == "kms" else EcrEncryptionType.AES256,
+    }
+    if settings.encryption.kms_key_id is not None:
+        args["kms_key"] = settings.encryption.kms_key_id
+    if (intent := retention_intent(settings)) is not None:
+        args["retention"] = retention_args(intent)
+    return args
+
+
 def _ecr_repository_args(name: str, settings: EcrRepositorySettings, production: bool) -> EcrRepositoryArgs:
-    return EcrRepositoryArgs(
-        name=name,
-        immutable_tags=settings.immutable_tags,
-        mutable_tags=tuple(settings.mutable_tags),
-        scan_on_push=settings.scan_on_push,
-        encryption_type="KMS" if settings.encryption.kind == "kms" else "AES256",
-        kms_key=settings.encryption.kms_key_id,
-        retention=retention_intent(settings),
-        readers=tuple(settings.readers),
-        writers=tuple(settings.writers),
-        lambda_readers=settings.lambda_readers,
-        force_delete=settings.force_delete,
-        protect=production,
-    )
+    return {
+        "name": name,
+        **_storage_args(settings),
+        "scan_on_push": settings.scan_on_push,
+        "readers": list(settings.readers),
+        "writers": list(settings.writers),
+        "lambda_readers": settings.lambda_readers,
+        "force_delete": settings.force_delete,
+        "protect": production,
+    }
 
 
-def _ecr_registry_settings(spec: EcrSpec) -> RegistrySettingsArgs:
-    caches = []
+def _ecr_registry_settings(spec: EcrSpec) -> EcrRegistrySettingsArgs:
+    caches: list[EcrPullThroughCacheArgs] = []
     for rule in spec.pull_through_cache:
-        credentials = None
+        cache: EcrPullThroughCacheArgs = {"prefix": rule.prefix, "upstream_url": PTC_UPSTREAMS[rule.upstream][0]}
         if rule.credentials is not None:
             login = {"username": rule.credentials.username, "accessToken": rule.credentials.token.get_secret_value()}
-            credentials = pulumi.Output.secret(json.dumps(login))
-        caches.append(PullThroughCacheArgs(rule.prefix, PTC_UPSTREAMS[rule.upstream][0], credentials))
-    return RegistrySettingsArgs(
-        scan_type=spec.scanning.type if spec.scanning is not None else None,
-        continuous_scan=tuple(spec.scanning.continuous) if spec.scanning is not None else (),
-        scan_on_push=tuple(spec.scanning.on_push) if spec.scanning is not None else (),
-        replication=tuple(
-            ReplicationRuleArgs(
-                destinations=tuple(ReplicationDestinationArgs(d.region, d.registry_id) for d in rule.destinations),
-                prefixes=tuple(rule.filters),
+            cache["credentials"] = pulumi.Output.secret(json.dumps(login))
+        caches.append(cache)
+    settings: EcrRegistrySettingsArgs = {
+        "replication": [
+            EcrReplicationRuleArgs(
+                destinations=[_destination(d.region, d.registry_id) for d in rule.destinations],
+                prefixes=list(rule.filters),
             )
             for rule in spec.replication
-        ),
-        replication_sources=tuple(
-            ReplicationSourceArgs(source.account, tuple(source.prefixes)) for source in spec.replication_sources
-        ),
-        pull_through_cache=tuple(caches),
-        cached_repositories=_ecr_repository_args("pull-through-cache", spec.defaults, production=False),
-    )
+        ],
+        "replication_sources": [
+            {"account_id": source.account, "prefixes": list(source.prefixes)} for source in spec.replication_sources
+        ],
+        "pull_through_cache": caches,
+        "cached_repositories": _storage_args(spec.defaults),
+    }
+    if spec.scanning is not None:
+        settings["scan_type"] = EcrScanType(spec.scanning.type)
+        settings["continuous_scan"] = list(spec.scanning.continuous)
+        settings["scan_on_push"] = list(spec.scanning.on_push)
+    return settings
+
+
+def _destination(region: str, registry_id: str | None) -> EcrReplicationDestinationArgs:
+    destination: EcrReplicationDestinationArgs = {"region": region}
+    if registry_id is not None:
+        destination["registry_id"] = registry_id
+    return destination
 
 
 def ecr_args(spec: EcrSpec, production: bool) -> EcrRegistryArgs:
     """Map the validated `registries:ecr` config (defaults inherited) to the component's args."""
-    repositories = tuple(
-        _ecr_repository_args(repo.name, spec.effective(repo), production) for repo in spec.repositories
-    )
-    settings = _ecr_registry_settings(spec) if spec.manage_registry_settings else None
-    notifications = tuple(
-        NotificationArgs(
-            name=hook.name,
-            url=pulumi.Output.secret(hook.url.get_secret_value()),
-            auth_header_name=hook.auth_header.name,
-            auth_header_value=pulumi.Output.secret(hook.auth_header.token.get_secret_value()),
-            events=tuple(hook.events),
-            repositories=tuple(hook.repositories),
+    args: EcrRegistryArgs = {
+        "region": spec.region,
+        "repositories": [
+            _ecr_repository_args(repo.name, spec.effective(repo), production) for repo in spec.repositories
+        ],
+        "notifications": [
+            EcrNotificationArgs(
+                name=hook.name,
+                url=pulumi.Output.secret(hook.url.get_secret_value()),
+                auth_header_name=hook.auth_header.name,
+                auth_header_value=pulumi.Output.secret(hook.auth_header.token.get_secret_value()),
+                events=list(hook.events),
+                repositories=list(hook.repositories),
+            )
+            for hook in spec.notifications
+        ],
+    }
+    if spec.manage_registry_settings:
+        args["registry_settings"] = _ecr_registry_settings(spec)
+    if (github := spec.ci.github_oidc) is not None:
+        args["github_oidc"] = EcrGithubOidcArgs(
+            repository=github.repository, refs=list(github.refs), create_provider=github.create_provider
         )
-        for hook in spec.notifications
-    )
-    github = spec.ci.github_oidc
-    return EcrRegistryArgs(
-        region=spec.region,
-        repositories=repositories,
-        registry_settings=settings,
-        notifications=notifications,
-        github_oidc=GithubOidcRoleArgs(github.repository, tuple(github.refs), github.create_provider)
-        if github is not None
-        else None,
-    )
+    return args

@@ -172,16 +172,16 @@ def test_immutable_tags_refuse_a_second_push_except_excluded_tags(moto: MotoServ
     engine = _engine(moto)
     _apply(engine, _config(prefix))
     ecr = _client(moto, "ecr")
-    api = EcrRepositoryArgs(f"{prefix}/api", mutable_tags=("latest", "dev-*"))
+    api = EcrRepositoryArgs(name=f"{prefix}/api", mutable_tags=["latest", "dev-*"])
     # Tags on which moto's regex matching (re.match) and AWS's wildcards agree; where they differ
     # (`devx` matches the regex dev-* but not the wildcard) our own semantics are unit-tested.
     for tag in ("v1.0.0", "latest", "dev-42", "release"):
-        ecr.put_image(repositoryName=api.name, imageManifest=_manifest(f"{tag}-first"), imageTag=tag)
+        ecr.put_image(repositoryName=api["name"], imageManifest=_manifest(f"{tag}-first"), imageTag=tag)
         if tag_is_mutable(api, tag):
-            ecr.put_image(repositoryName=api.name, imageManifest=_manifest(f"{tag}-second"), imageTag=tag)
+            ecr.put_image(repositoryName=api["name"], imageManifest=_manifest(f"{tag}-second"), imageTag=tag)
         else:
             with pytest.raises(ClientError, match="ImageAlreadyExistsException"):
-                ecr.put_image(repositoryName=api.name, imageManifest=_manifest(f"{tag}-second"), imageTag=tag)
+                ecr.put_image(repositoryName=api["name"], imageManifest=_manifest(f"{tag}-second"), imageTag=tag)
     # A mutable repository takes the same tag twice.
     scratch = f"{prefix}/scratch"
     ecr.put_image(repositoryName=scratch, imageManifest=_manifest("s1"), imageTag="v1")
@@ -379,6 +379,7 @@ def test_notifications_and_ci_role_apply_to_eventbridge_sqs_and_iam(moto: MotoSe
     ]
     assert destination["InvocationEndpoint"] == hook_url
     assert destination["HttpMethod"] == "POST"
+    queue_arn: str | None = None
     for rule_name, rule in rules.items():
         by_name = json.loads(rule["EventPattern"])["detail"]["repository-name"]
         assert by_name in ([f"{prefix}/api"], [{"suffix": f":repository/{prefix}/api"}])  # Inspector names the ARN
@@ -393,6 +394,7 @@ def test_notifications_and_ci_role_apply_to_eventbridge_sqs_and_iam(moto: MotoSe
         assert document["Statement"] == [
             {"Effect": "Allow", "Action": "events:InvokeApiDestination", "Resource": destination["ApiDestinationArn"]}
         ]
+    assert queue_arn is not None, "no rule targets the destination"
     queue_url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]
     queue_policy = json.loads(
         sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["Policy"])["Attributes"]["Policy"]

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 import pytest
 
 from components import ecr as ecr_component
-from components.ecr import EcrRegistry, EcrRegistryArgs, EcrRepositoryArgs
+from components.ecr import EcrEncryptionType, EcrRegistry, EcrRegistryArgs, EcrRepositoryArgs
 from components.retention.ecr import lifecycle_policy_text, parse_lifecycle_policy
 from components.retention.model import KeepLatest, RetentionIntent
 from tests.support.pulumi_runtime import contains_secret, run_program
@@ -147,7 +147,7 @@ def test_a_replacement_never_deletes_the_repository_first(run, monkeypatch: pyte
 
 def test_children_are_parented_named_and_the_component_is_typed(run):
     mocks, _ = run(ecr=ECR)
-    component = [r for r in mocks.resources if r.typ == "registries:ecr:EcrRegistry"]
+    component = [r for r in mocks.resources if r.typ == "registries:index:EcrRegistry"]
     assert [r.name for r in component] == ["ecr"]
     for resource in mocks.resources:
         if resource.typ.startswith("aws:"):
@@ -170,7 +170,9 @@ def _library_program() -> dict[str, Any]:
         "lib",
         EcrRegistryArgs(
             region=pulumi.Output.from_input("ap-south-1"),
-            repositories=[EcrRepositoryArgs(name="svc", encryption_type="KMS", kms_key=key_arn, readers=[reader])],
+            repositories=[
+                EcrRepositoryArgs(name="svc", encryption_type=EcrEncryptionType.KMS, kms_key=key_arn, readers=[reader])
+            ],
         ),
     )
     return {"urls": registry.repository_urls, "login": registry.login_command}
@@ -192,9 +194,9 @@ def test_library_args_take_outputs_of_other_resources_and_keep_secrets():
     ("repositories", "message"),
     [
         ([], "EcrRegistryArgs.repositories: declare at least one"),
-        ([EcrRepositoryArgs("a1"), EcrRepositoryArgs("a1")], "repositories[1].name: 'a1' is declared twice"),
-        ([EcrRepositoryArgs("a1", immutable_tags=False, mutable_tags=["x"])], "repositories[0].mutable_tags"),
-        ([EcrRepositoryArgs("a1", kms_key="arn:aws:kms:x")], "repositories[0].kms_key"),
+        ([EcrRepositoryArgs(name="a1"), EcrRepositoryArgs(name="a1")], "repositories[1].name: 'a1' is declared twice"),
+        ([EcrRepositoryArgs(name="a1", immutable_tags=False, mutable_tags=["x"])], "repositories[0].mutable_tags"),
+        ([EcrRepositoryArgs(name="a1", kms_key="arn:aws:kms:x")], "repositories[0].kms_key"),
     ],
 )
 def test_library_args_are_checked_naming_the_arg(repositories: list[EcrRepositoryArgs], message: str):

@@ -139,8 +139,8 @@ def test_nothing_granted_means_no_policy():
     ],
 )
 def test_exclusion_filters_are_wildcards_over_the_whole_tag(filters: list[str], tag: str, mutable: bool):
-    assert tag_is_mutable(EcrRepositoryArgs("app", mutable_tags=filters), tag) is mutable
+    assert tag_is_mutable(EcrRepositoryArgs(name="app", mutable_tags=filters), tag) is mutable
 
 
 def test_every_tag_is_mutable_in_a_mutable_repository():
-    assert tag_is_mutable(EcrRepositoryArgs("app", immutable_tags=False), "v1")
+    assert tag_is_mutable(EcrRepositoryArgs(name="app", immutable_tags=False), "v1")

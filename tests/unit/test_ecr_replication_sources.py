@@ -13,9 +13,9 @@ import pytest
 from components import ecr as ecr_component
 from components.ecr import (
     EcrRegistryArgs,
+    EcrRegistrySettingsArgs,
+    EcrReplicationSourceArgs,
     EcrRepositoryArgs,
-    RegistrySettingsArgs,
-    ReplicationSourceArgs,
     registry_policy_document,
 )
 from registries.spec import ConfigError, load_stack_spec
@@ -168,18 +168,21 @@ def test_the_document_for_library_users():
 @pytest.mark.parametrize(
     ("sources", "message"),
     [
-        ([ReplicationSourceArgs("1234")], r"replication_sources\[0\].account_id: '1234' must be a 12-digit"),
         (
-            [ReplicationSourceArgs(SOURCE_ALL), ReplicationSourceArgs(SOURCE_ALL)],
+            [EcrReplicationSourceArgs(account_id="1234")],
+            r"replication_sources\[0\].account_id: '1234' must be a 12-digit",
+        ),
+        (
+            [EcrReplicationSourceArgs(account_id=SOURCE_ALL), EcrReplicationSourceArgs(account_id=SOURCE_ALL)],
             r"replication_sources\[1\].account_id: '111122223333' is declared twice",
         ),
     ],
 )
-def test_library_args_are_checked_naming_the_arg(sources: list[ReplicationSourceArgs], message: str):
+def test_library_args_are_checked_naming_the_arg(sources: list[EcrReplicationSourceArgs], message: str):
     args = EcrRegistryArgs(
         region="eu-west-1",
         repositories=[EcrRepositoryArgs(name="team/api")],
-        registry_settings=RegistrySettingsArgs(replication_sources=sources),
+        registry_settings=EcrRegistrySettingsArgs(replication_sources=sources),
     )
     with pytest.raises(ValueError, match=message):
         ecr_component._check(args)
