@@ -13,13 +13,16 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from components.acr import Acr
+from components.artifact_registry import ArtifactRegistry
 from components.dockerhub import DockerHub, DockerHubArgs
 from components.ecr import EcrRegistry
 from components.selfhosted import SelfHostedRegistry, SelfHostedRegistryArgs
 from registries.mapping.acr import acr_args
+from registries.mapping.artifact_registry import artifact_registry_args
 from registries.mapping.ecr import ecr_args
 from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec
 from registries.spec.acr import plain_secret_problems as acr_plain_secrets
+from registries.spec.artifact_registry import plain_secret_problems as artifact_registry_plain_secrets
 from registries.spec.ecr import plain_secret_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -42,6 +45,11 @@ def read_raw_config() -> dict[str, Any]:
 def load_spec() -> StackSpec:
     spec = load_stack_spec(read_raw_config(), pulumi.get_stack(), PROJECT_DIR)
     if spec.ecr is not None and (problems := plain_secret_problems(spec.ecr, is_config_secret(f"{PROJECT}:ecr"))):
+        raise ConfigError(problems)
+    section = f"{PROJECT}:artifactRegistry"
+    if spec.artifact_registry is not None and (
+        problems := artifact_registry_plain_secrets(spec.artifact_registry, is_config_secret(section))
+    ):
         raise ConfigError(problems)
     if spec.acr is not None and (problems := acr_plain_secrets(spec.acr, is_config_secret(f"{PROJECT}:acr"))):
         raise ConfigError(problems)
@@ -91,6 +99,15 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "dockerConfigJson": ecr.docker_config_json,
             "lifecyclePolicies": ecr.lifecycle_policies,
             "ciRoleArn": ecr.ci_role_arn,
+        }
+    if spec.artifact_registry is not None:
+        gar = ArtifactRegistry("artifact-registry", artifact_registry_args(spec.artifact_registry, spec.is_production))
+        outputs["artifactRegistry"] = {
+            "registries": gar.registries,
+            "repositories": gar.repository_urls,
+            "loginCommand": gar.login_command,
+            "dockerConfigJson": gar.docker_config_json,
+            "ciServiceAccount": gar.ci_service_account_email,
         }
     if spec.acr is not None:
         acr = Acr("acr", acr_args(spec.acr, spec.is_production))

@@ -51,6 +51,8 @@ def required_plugins(spec: StackSpec) -> list[Plugin]:
             needs.append(("aws", "pulumi-aws", "registries:selfHosted.storage (kind: s3, create: true)"))
     if spec.ecr is not None and not any(name == "aws" for name, _, _ in needs):
         needs.append(("aws", "pulumi-aws", "registries:ecr (repositories and their policies)"))
+    if spec.artifact_registry is not None:
+        needs.append(("gcp", "pulumi-gcp", "registries:artifactRegistry (repositories, IAM, Pub/Sub)"))
     if spec.acr is not None:
         needs.append(("azure-native", "pulumi-azure-native", "registries:acr (registry, tokens, webhooks, tasks)"))
     return [Plugin(name, sdk_version(package), package, reason) for name, package, reason in needs]

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from registries.spec.acr import AcrSpec, acr_problems
+from registries.spec.artifact_registry import ArtifactRegistrySpec, artifact_registry_problems
 from registries.spec.base import (
     CamelModel,
     ConfigError,
@@ -16,14 +18,17 @@ from registries.spec.base import (
     problems_from_validation_error,
     validate_section,
 )
-from registries.spec.acr import AcrSpec, acr_problems
 from registries.spec.dockerhub import DockerHubSpec, dockerhub_problems
 from registries.spec.ecr import EcrSpec, ecr_problems
 from registries.spec.selfhosted import S3_ONLY_KEYS, STORAGE_KINDS, SelfHostedSpec, selfhosted_problems
 
 PROJECT = "registries"
 # Top-level keys of the `registries:` namespace and the model of each.
-SECTIONS: dict[str, type[CamelModel]] = {"selfHosted": SelfHostedSpec, "dockerHub": DockerHubSpec, "ecr": EcrSpec,
+SECTIONS: dict[str, type[CamelModel]] = {
+    "selfHosted": SelfHostedSpec,
+    "dockerHub": DockerHubSpec,
+    "ecr": EcrSpec,
+    "artifactRegistry": ArtifactRegistrySpec,
     "acr": AcrSpec,
 }
 # Plain secret keys that are read by providers at call time, not by the schema.
@@ -32,6 +37,7 @@ UNION_TAGS = STORAGE_KINDS
 
 __all__ = [
     "AcrSpec",
+    "ArtifactRegistrySpec",
     "ConfigError",
     "ConfigProblem",
     "DockerHubSpec",
@@ -49,6 +55,7 @@ class StackSpec(CamelModel):
     self_hosted: SelfHostedSpec | None = None
     docker_hub: DockerHubSpec | None = None
     ecr: EcrSpec | None = None
+    artifact_registry: ArtifactRegistrySpec | None = None
     acr: AcrSpec | None = None
 
     @property
@@ -112,6 +119,9 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
     ecr = sections.get("ecr")
     if isinstance(ecr, EcrSpec):
         problems.extend(ecr_problems(ecr, stack))
+    artifact_registry = sections.get("artifactRegistry")
+    if isinstance(artifact_registry, ArtifactRegistrySpec):
+        problems.extend(artifact_registry_problems(artifact_registry))
     acr = sections.get("acr")
     if isinstance(acr, AcrSpec):
         problems.extend(acr_problems(acr, stack))
@@ -122,5 +132,6 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
         self_hosted=self_hosted if isinstance(self_hosted, SelfHostedSpec) else None,
         docker_hub=docker_hub if isinstance(docker_hub, DockerHubSpec) else None,
         ecr=ecr if isinstance(ecr, EcrSpec) else None,
+        artifact_registry=artifact_registry if isinstance(artifact_registry, ArtifactRegistrySpec) else None,
         acr=acr if isinstance(acr, AcrSpec) else None,
     )

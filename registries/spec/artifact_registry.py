@@ -1,0 +1,456 @@
+"""The `registries:artifactRegistry` config: Google Artifact Registry Docker repositories (also the `gcr.io`-named
+ones that serve old Container Registry paths), Docker Hub mirrors, virtual repositories, Pub/Sub notifications and
+a CI service account, validated before any resource is declared."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, SecretStr, field_validator
+
+from components.retention.artifact_registry import compile_cleanup_policies
+from components.retention.model import PolicyError, RetentionIntent
+from registries.spec.base import CamelModel, ConfigProblem, repeated
+from registries.spec.retention import RetentionSpec
+
+ROOT = "registries:artifactRegistry"
+# Project ids: 6-30 characters, lowercase letters, digits and hyphens, starting with a letter, not ending in -.
+PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+PROJECT_NUMBER = re.compile(r"[0-9]{6,20}")
+# Artifact Registry locations: a region (europe-west1, us-central1) or a multi-region (us, europe, asia).
+LOCATION = re.compile(r"us|europe|asia|[a-z]+-[a-z]+[0-9]{1,2}")
+# Repository ids: lowercase letters, digits and hyphens, starting with a letter, ending with a letter or digit.
+REPOSITORY_ID = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# Container Registry host -> the multi-region its Artifact Registry repository lives in (transition guide).
+GCR_DOMAIN_LOCATIONS = {"gcr.io": "us", "us.gcr.io": "us", "eu.gcr.io": "europe", "asia.gcr.io": "asia"}
+# IAM principals in the syntax IAM policies take.
+MEMBER = re.compile(
+    r"(user|serviceAccount|group):[^@\s:]+@[^@\s:]+\.[a-z]{2,}|domain:[a-z0-9.-]+\.[a-z]{2,}"
+    r"|principal(Set)?://iam\.googleapis\.com/\S+|allUsers|allAuthenticatedUsers"
+)
+PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+MAX_LABELS = 64
+KMS_KEY = re.compile(
+    r"projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/locations/([a-z0-9-]+)/keyRings/[\w-]+/cryptoKeys/[\w-]+"
+)
+SECRET_VERSION = re.compile(r"projects/[a-z0-9-]{1,30}/secrets/[\w-]{1,255}/versions/([0-9]+|latest)")
+SERVICE_ACCOUNT_EMAIL = re.compile(r"[a-z0-9-]{6,30}@[a-z0-9-]+\.iam\.gserviceaccount\.com|[\w.+-]+@[\w-]+\.[\w.-]+")
+SERVICE_ACCOUNT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+POOL_ID = re.compile(r"[a-z][a-z0-9-]{2,30}[a-z0-9]")
+NOTIFICATION_NAME = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+def _pattern(regex: re.Pattern[str], allowed: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not regex.fullmatch(value):
+            raise ValueError(allowed)
+        return value
+
+    return AfterValidator(check)
+
+
+def _unique(values: list[str]) -> list[str]:
+    for index in repeated(values):
+        raise ValueError(f"[{index}] repeats {values[index]!r}; each entry may appear once")
+    return values
+
+
+def _labels(labels: dict[str, str]) -> dict[str, str]:
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"at most {MAX_LABELS} labels (got {len(labels)})")
+    for key, value in labels.items():
+        if not LABEL_KEY.fullmatch(key):
+            raise ValueError(f"key {key!r} must be 1-63 of [a-z0-9_-], starting with a lowercase letter")
+        if not LABEL_VALUE.fullmatch(value):
+            raise ValueError(f"value {value!r} of {key!r} must be 0-63 of [a-z0-9_-] (lowercase)")
+    return labels
+
+
+Member = Annotated[
+    str,
+    _pattern(
+        MEMBER,
+        "must be an IAM principal: user:<email>, serviceAccount:<email>, group:<email>, domain:<domain>, "
+        "principal://iam.googleapis.com/..., principalSet://iam.googleapis.com/..., allUsers or allAuthenticatedUsers",
+    ),
+]
+Members = Annotated[list[Member], AfterValidator(_unique)]
+Labels = Annotated[dict[str, str], AfterValidator(_labels)]
+RepositoryId = Annotated[
+    str,
+    _pattern(
+        REPOSITORY_ID,
+        "must be 1-63 lowercase letters, digits and -, starting with a letter, ending in a letter or digit",
+    ),
+]
+KmsKeyName = Annotated[
+    str,
+    _pattern(
+        KMS_KEY, "must be a Cloud KMS key name projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>"
+    ),
+]
+
+
+class ArtifactRegistryRepositorySettings(CamelModel):
+    """What every repository (and each gcr.io-named one) inherits from `defaults` and may override."""
+
+    immutable_tags: bool | None = None
+    """Tags cannot be moved or deleted once pushed (new tags are still allowed). Default: true on prod stacks,
+    false elsewhere."""
+    vulnerability_scanning: bool = True
+    """Scan images (INHERITED: the project's Container Scanning API decides; false: DISABLED for this repository).
+    Default: true."""
+    retention: RetentionSpec | None = None
+    """Which images the cleanup policies delete (see Retention in README); Artifact Registry cannot express
+    keepLatest, nor protect patterns other than PREFIX*. Default: none (no cleanup policies)."""
+    readers: Members = []
+    """IAM principals granted roles/artifactregistry.reader (pull), e.g. serviceAccount:run@p.iam.gserviceaccount.com.
+    Default: none."""
+    writers: Members = []
+    """IAM principals granted roles/artifactregistry.writer (push and pull). Default: none."""
+    labels: Labels = {}
+    """Labels of the repository (keys and values lowercase [a-z0-9_-]). Default: none."""
+    kms_key_name: KmsKeyName | None = None
+    """Customer-managed encryption key in the repository's location; it cannot change after creation (a change
+    replaces the repository). Default: Google-managed encryption."""
+
+
+class ArtifactRegistryRepositorySpec(CamelModel):
+    """One Docker repository; every key but `name` and `description` overrides the same key of `defaults`."""
+
+    name: RepositoryId
+    """Repository id, e.g. apps (the image path is <location>-docker.pkg.dev/<project>/<name>/<image>)."""
+    description: str = Field(default="", max_length=2048)
+    """Description of the repository. Default: empty."""
+    immutable_tags: bool | None = None
+    """Overrides defaults.immutableTags."""
+    vulnerability_scanning: bool | None = None
+    """Overrides defaults.vulnerabilityScanning."""
+    retention: RetentionSpec | None = None
+    """Overrides defaults.retention as a whole ({} for no cleanup policies)."""
+    readers: Members | None = None
+    """Overrides defaults.readers ([] for none)."""
+    writers: Members | None = None
+    """Overrides defaults.writers ([] for none)."""
+    labels: Labels | None = None
+    """Overrides defaults.labels."""
+    kms_key_name: KmsKeyName | None = None
+    """Overrides defaults.kmsKeyName."""
+
+
+class ArtifactRegistryUpstreamCredentials(CamelModel):
+    """Docker Hub login of a mirror; the password stays in Secret Manager (Artifact Registry reads it there)."""
+
+    username: str = Field(min_length=1, max_length=255)
+    """Docker Hub user name."""
+    password_secret_version: Annotated[
+        str,
+        _pattern(
+            SECRET_VERSION,
+            "must be a Secret Manager version name projects/<project>/secrets/<secret>/versions/<n|latest>",
+        ),
+    ]
+    """The Secret Manager version holding the Docker Hub access token; the Artifact Registry service agent is
+    granted roles/secretmanager.secretAccessor on its secret."""
+
+
+class ArtifactRegistryMirror(CamelModel):
+    """A REMOTE repository caching Docker Hub: `docker pull <location>-docker.pkg.dev/<project>/<name>/library/x`."""
+
+    name: RepositoryId
+    """Repository id of the mirror, e.g. dockerhub."""
+    description: str = Field(default="", max_length=2048)
+    """Description. Default: empty."""
+    upstream: Literal["docker-hub"] = "docker-hub"
+    """The upstream registry (Artifact Registry's public DOCKER_HUB). Default: docker-hub."""
+    credentials: ArtifactRegistryUpstreamCredentials | None = None
+    """Docker Hub login (authenticated pulls get Hub's higher rate limit). Default: anonymous."""
+    readers: Members = []
+    """IAM principals granted roles/artifactregistry.reader. Default: none."""
+    labels: Labels = {}
+    """Labels. Default: none."""
+    retention: RetentionSpec | None = None
+    """Which cached images the cleanup policies delete. Default: none."""
+
+
+class ArtifactRegistryVirtualUpstream(CamelModel):
+    """One repository a virtual repository reads from."""
+
+    repository: RepositoryId
+    """A repository or mirror declared in this section."""
+    priority: int = Field(ge=1, le=1_000_000)
+    """Pull order: the upstream with the greater priority is tried first."""
+
+
+class ArtifactRegistryVirtual(CamelModel):
+    """A VIRTUAL repository: one pull path over several repositories and mirrors, in priority order."""
+
+    name: RepositoryId
+    """Repository id of the virtual repository."""
+    description: str = Field(default="", max_length=2048)
+    """Description. Default: empty."""
+    upstreams: list[ArtifactRegistryVirtualUpstream] = Field(min_length=1, max_length=20)
+    """The repositories it reads from (1-20), each with a distinct priority."""
+    readers: Members = []
+    """IAM principals granted roles/artifactregistry.reader. Default: none."""
+    labels: Labels = {}
+    """Labels. Default: none."""
+
+
+class ArtifactRegistryOidc(CamelModel):
+    """Pub/Sub signs each push with an OIDC token of this service account; the receiver verifies it."""
+
+    service_account_email: Annotated[
+        str, _pattern(SERVICE_ACCOUNT_EMAIL, "must be a service account email, e.g. hooks@p.iam.gserviceaccount.com")
+    ]
+    """The service account whose identity the tokens carry."""
+    audience: str | None = Field(default=None, min_length=1)
+    """The token's audience. Default: the push URL."""
+
+
+class ArtifactRegistryNotification(CamelModel):
+    """Artifact Registry's Docker events (INSERT, DELETE of images and tags), pushed by Pub/Sub to a URL."""
+
+    name: Annotated[
+        str, _pattern(NOTIFICATION_NAME, "must be 3-32 lowercase letters, digits and -, starting with a letter")
+    ]
+    """Name of the notification; the push subscription is gcr-<name>."""
+    url: SecretStr
+    """The receiver's https:// URL (a secret: without oidc it must carry a token in its query string)."""
+    oidc: ArtifactRegistryOidc | None = None
+    """Authenticate pushes with an OIDC token: {serviceAccountEmail, audience}. Default: none (the URL's token)."""
+    max_delivery_attempts: int = Field(default=5, ge=5, le=100)
+    """Deliveries before a message goes to the dead-letter topic gcr-dead-letters (5-100). Default: 5."""
+
+
+class ArtifactRegistryGithubOidc(CamelModel):
+    """GitHub Actions of one repository impersonate the CI service account through Workload Identity Federation."""
+
+    repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    """The GitHub repository, owner/name."""
+    refs: list[str] = Field(min_length=1)
+    """Git refs whose workflows may push: refs/heads/<branch> or refs/tags/<tag>, `*` allowed."""
+    pool_id: Annotated[
+        str, _pattern(POOL_ID, "must be 4-32 lowercase letters, digits and -, starting with a letter")
+    ] = "github"
+    """Workload identity pool id (a deleted pool's id stays taken for 30 days). Default: github."""
+
+    @field_validator("refs")
+    @classmethod
+    def _refs(cls, refs: list[str]) -> list[str]:
+        for index, ref in enumerate(refs):
+            if not re.fullmatch(r"refs/(heads|tags)/[A-Za-z0-9._/*-]+", ref):
+                raise ValueError(f"[{index}] {ref!r} must be refs/heads/<branch> or refs/tags/<tag> (`*` allowed)")
+            if ref.removeprefix("refs/heads/").removeprefix("refs/tags/").strip("*/") == "":
+                raise ValueError(f"[{index}] {ref!r} matches every branch or tag; name the ones that may push")
+        return _unique(refs)
+
+
+class ArtifactRegistryCi(CamelModel):
+    """A service account that may push to every standard repository of this section."""
+
+    service_account_id: Annotated[
+        str, _pattern(SERVICE_ACCOUNT_ID, "must be 6-30 lowercase letters, digits and -, starting with a letter")
+    ] = "registry-ci"
+    """Account id of the CI service account (<id>@<project>.iam.gserviceaccount.com). Default: registry-ci."""
+    github_oidc: ArtifactRegistryGithubOidc | None = None
+    """GitHub Actions through Workload Identity Federation: {repository, refs, poolId}. Default: none."""
+
+
+class ArtifactRegistrySpec(CamelModel):
+    """Google Artifact Registry: Docker repositories of one project and location."""
+
+    project: Annotated[str, _pattern(PROJECT_ID, "must be a Google Cloud project id (6-30 of [a-z0-9-])")]
+    """Google Cloud project id."""
+    location: Annotated[
+        str,
+        _pattern(LOCATION, "must be an Artifact Registry location: a region such as europe-west1, or us/europe/asia"),
+    ]
+    """Location of the repositories, mirrors and virtual repositories, e.g. europe-west1."""
+    project_number: Annotated[str, _pattern(PROJECT_NUMBER, "must be the project's number (digits)")] | None = None
+    """The project's number, naming the Google service agents granted access (mirror secrets, dead letters).
+    Default: looked up from the project (organizations.getProject)."""
+    defaults: ArtifactRegistryRepositorySettings = ArtifactRegistryRepositorySettings()
+    """Settings every repository and gcr.io-named repository inherits."""
+    repositories: list[ArtifactRegistryRepositorySpec] = []
+    """Standard Docker repositories: [{name, description, ...overrides}]. Default: none."""
+    gcr_domains: Annotated[
+        list[Literal["gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io"]], AfterValidator(_unique)
+    ] = []
+    """Container Registry hosts to keep serving (gcr.io/<project>/<image>): each becomes a repository of that name in
+    its multi-region (gcr.io, us.gcr.io: us; eu.gcr.io: europe; asia.gcr.io: asia), with `defaults`. Default: none."""
+    mirrors: list[ArtifactRegistryMirror] = []
+    """Docker Hub mirrors (REMOTE repositories). Default: none."""
+    virtual: list[ArtifactRegistryVirtual] = []
+    """Virtual repositories over declared repositories and mirrors. Default: none."""
+    cleanup_dry_run: bool = False
+    """Evaluate cleanup policies without deleting anything (Artifact Registry logs what it would delete).
+    Default: false."""
+    notifications: list[ArtifactRegistryNotification] = []
+    """Push subscriptions of the project's `gcr` topic, where Artifact Registry publishes Docker events.
+    Default: none."""
+    create_gcr_topic: bool = True
+    """Declare the `gcr` topic; false when the project already has it (e.g. from Container Registry).
+    Default: true."""
+    ci: ArtifactRegistryCi | None = None
+    """A CI service account with push access: {serviceAccountId, githubOidc}. Default: none."""
+
+    def effective(self, repository: ArtifactRegistryRepositorySpec) -> ArtifactRegistryRepositorySettings:
+        """The settings of `repository`: its own keys over `defaults`."""
+        keys = set(ArtifactRegistryRepositorySettings.model_fields)
+        overrides = {key: getattr(repository, key) for key in repository.model_fields_set & keys}
+        return self.defaults.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def retention_intent(retention: RetentionSpec | None) -> RetentionIntent | None:
+    """The retention intent, or None when it deletes nothing (no cleanup policies)."""
+    if retention is None:
+        return None
+    intent = retention.intent()
+    return None if intent.is_empty else intent
+
+
+def _url_problem(url: str, oidc: bool) -> str | None:
+    parts = urlsplit(url)
+    loopback = parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_HOSTS
+    if not (parts.scheme == "https" or loopback) or not parts.hostname or " " in url:
+        return "must be an https:// URL (http:// only to 127.0.0.1/localhost, which only the Pub/Sub emulator reaches)"
+    if not oidc and not parts.query:
+        return (
+            "without oidc, must carry a secret token in its query string (https://hooks.example.com/ar?token=...): "
+            "Pub/Sub pushes are otherwise unauthenticated"
+        )
+    return None
+
+
+def artifact_registry_problems(spec: ArtifactRegistrySpec) -> list[ConfigProblem]:
+    """What only the whole section can tell: names, inherited keys, retention Artifact Registry cannot express,
+    references between repositories, notification URLs."""
+    problems: list[ConfigProblem] = []
+    if not (spec.repositories or spec.gcr_domains or spec.mirrors or spec.virtual or spec.notifications):
+        problems.append(
+            ConfigProblem(
+                ROOT, "nothing", "declare at least one of repositories, gcrDomains, mirrors, virtual, notifications"
+            )
+        )
+    names = [
+        *((f"repositories[{i}].name", r.name) for i, r in enumerate(spec.repositories)),
+        *((f"mirrors[{i}].name", m.name) for i, m in enumerate(spec.mirrors)),
+        *((f"virtual[{i}].name", v.name) for i, v in enumerate(spec.virtual)),
+    ]
+    for index in repeated(name for _, name in names):
+        where, name = names[index]
+        problems.append(
+            ConfigProblem(
+                f"{ROOT}.{where}",
+                repr(name),
+                "repeats a repository name (repositories, mirrors and virtual share one namespace per location)",
+            )
+        )
+    settings_at: list[tuple[str, str, ArtifactRegistryRepositorySettings, str]] = [
+        (f"{ROOT}.repositories[{i}]", r.name, spec.effective(r), spec.location) for i, r in enumerate(spec.repositories)
+    ]
+    settings_at += [
+        (f"{ROOT}.defaults (inherited by {domain})", domain, spec.defaults, GCR_DOMAIN_LOCATIONS[domain])
+        for domain in spec.gcr_domains
+    ]
+    for where, name, settings, location in settings_at:
+        key = settings.kms_key_name
+        if key is not None and (match := KMS_KEY.fullmatch(key)) and match.group(2) != location:
+            problems.append(
+                ConfigProblem(
+                    f"{where}.kmsKeyName",
+                    repr(key),
+                    f"must be a key in the repository's location {location!r} (repository {name}); Artifact Registry "
+                    "refuses a key elsewhere",
+                )
+            )
+        for index, member in enumerate(settings.writers):
+            if member in PUBLIC_MEMBERS:
+                problems.append(
+                    ConfigProblem(f"{where}.writers[{index}]", repr(member), "anyone could push; name principals")
+                )
+    retentions: list[tuple[str, RetentionSpec | None]] = [(f"{ROOT}.defaults.retention", spec.defaults.retention)]
+    retentions += [
+        (f"{ROOT}.repositories[{i}].retention", r.retention)
+        for i, r in enumerate(spec.repositories)
+        if r.retention is not None
+    ]
+    retentions += [(f"{ROOT}.mirrors[{i}].retention", m.retention) for i, m in enumerate(spec.mirrors)]
+    for where, retention in retentions:
+        intent = retention_intent(retention)
+        if intent is not None:
+            try:
+                compile_cleanup_policies(intent)
+            except PolicyError as error:
+                problems.append(
+                    ConfigProblem(
+                        f"{where}.{error.where}", "this rule", f"Artifact Registry cannot express it: {error.problem}"
+                    )
+                )
+    upstream_names = {r.name for r in spec.repositories} | {m.name for m in spec.mirrors}
+    for index, virtual in enumerate(spec.virtual):
+        repos = [u.repository for u in virtual.upstreams]
+        priorities = [u.priority for u in virtual.upstreams]
+        for up_index, upstream in enumerate(virtual.upstreams):
+            where = f"{ROOT}.virtual[{index}].upstreams[{up_index}]"
+            if upstream.repository not in upstream_names:
+                problems.append(
+                    ConfigProblem(
+                        f"{where}.repository",
+                        repr(upstream.repository),
+                        f"must be one of the declared repositories or mirrors: {sorted(upstream_names)}",
+                    )
+                )
+        for up_index in repeated(repos):
+            problems.append(
+                ConfigProblem(
+                    f"{ROOT}.virtual[{index}].upstreams[{up_index}].repository",
+                    repr(repos[up_index]),
+                    "repeats an upstream",
+                )
+            )
+        for up_index in repeated(priorities):
+            problems.append(
+                ConfigProblem(
+                    f"{ROOT}.virtual[{index}].upstreams[{up_index}].priority",
+                    repr(priorities[up_index]),
+                    "repeats a priority; give each upstream its own so the pull order is defined",
+                )
+            )
+    notification_names = [hook.name for hook in spec.notifications]
+    for index in repeated(notification_names):
+        problems.append(
+            ConfigProblem(f"{ROOT}.notifications[{index}].name", repr(notification_names[index]), "repeats a name")
+        )
+    for index, hook in enumerate(spec.notifications):
+        # The URL is a secret: the problem never shows it.
+        if problem := _url_problem(hook.url.get_secret_value(), hook.oidc is not None):
+            problems.append(ConfigProblem(f"{ROOT}.notifications[{index}].url", "a secret value (not shown)", problem))
+    return problems
+
+
+def plain_secret_problems(spec: ArtifactRegistrySpec, section_is_secret: bool) -> list[ConfigProblem]:
+    """Notification URLs (they carry the receiver's token) in a `registries:artifactRegistry` not stored
+    encrypted: named, never shown."""
+    if section_is_secret:
+        return []
+    how = "must be set as a secret: pulumi config set --secret --path '{path}' <value>"
+    paths = [f"{ROOT}.notifications[{i}].url" for i, _ in enumerate(spec.notifications)]
+    return [ConfigProblem(path, "a value in plain text (not shown)", how.format(path=path)) for path in paths]
+
+
+__all__ = [
+    "GCR_DOMAIN_LOCATIONS",
+    "ArtifactRegistryRepositorySettings",
+    "ArtifactRegistryRepositorySpec",
+    "ArtifactRegistrySpec",
+    "artifact_registry_problems",
+    "plain_secret_problems",
+    "retention_intent",
+]
