@@ -93,6 +93,9 @@ class HubEmulator:
         self.answer_html = 0
         self._create_faults: list[tuple[str, float]] = []
         self._delete_faults: list[int] = []
+        self.forbid_tag_deletes: str | None = None
+        """When set, tag deletes are refused with 403 and this `detail` (as Hub answers a JWT it will not
+        let delete, e.g. "access is forbidden with a JWT issued from a personal access token")."""
         self._ids = iter(range(1000, 10**9))
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -599,6 +602,8 @@ class HubEmulator:
         if one and method in ("GET", "HEAD"):
             return 200, tags[name]
         if delete and method == "DELETE":
+            if self.forbid_tag_deletes is not None:
+                return 403, {"detail": self.forbid_tag_deletes}
             del tags[name]
             return 204, None
         return 405, {"message": "method not allowed"}

@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+import registryctl.cli
 from components.retention.intent import evaluate
 from providers.dockerhub.client import Credentials, HubClient
 from registries.spec import load_stack_spec
 from registries.spec.dockerhub import DockerHubSpec
 from registries.spec.retention import load_retention
+from registryctl.cli import EXIT_FAILED, main
 from registryctl.hub_retention import Journal, run_hub_apply
 from registryctl.registry_client import RegistryCtlError
 from tests.support.hub_emulator import HubEmulator
@@ -211,3 +214,28 @@ def test_a_repository_missing_on_hub_is_named(hub: HubEmulator, client: HubClien
     del hub.state.repositories["acme/tools"]
     with pytest.raises(RegistryCtlError, match=r"no repository acme/tools: deploy the stack"):
         apply(hub, client, Journal(tmp_path / "j.json", hub.url), yes=False)
+
+
+def test_a_refused_delete_names_the_credentials_and_keeps_the_journal(
+    hub: HubEmulator, client: HubClient, tmp_path: Path
+):
+    hub.forbid_tag_deletes = "access is forbidden with a JWT issued from a personal access token"
+    journal = Journal(tmp_path / "j.json", hub.url)
+    with pytest.raises(RegistryCtlError, match=r"403 access is forbidden .* repo:admin scope") as raised:
+        apply(hub, client, journal, yes=True)
+    assert PASSWORD not in str(raised.value)
+    assert journal.path.exists()  # the next run (with rights) finishes the same plan
+    hub.forbid_tag_deletes = None
+    apply(hub, client, journal, yes=True)
+    assert not journal.path.exists()
+
+
+def test_apply_without_any_retention_block_says_where_to_put_one(tmp_path: Path, monkeypatch, capsys):
+    (tmp_path / "stacks").mkdir()
+    stack = {"config": {"registries:dockerHub": {"namespace": "acme", "repositories": [{"name": "app"}]}}}
+    (tmp_path / "stacks" / "Pulumi.hub.yaml").write_text(yaml.safe_dump(stack))
+    monkeypatch.setattr(registryctl.cli, "PROJECT_DIR", tmp_path)
+    assert main(["retention", "apply", "-s", "hub"]) == EXIT_FAILED
+    assert "registries:dockerHub.retention, or retention on a registries:dockerHub repository" in (
+        capsys.readouterr().err
+    )
