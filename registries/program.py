@@ -16,10 +16,11 @@ from components.acr import Acr
 from components.artifact_registry import ArtifactRegistry
 from components.dockerhub import DockerHub, DockerHubArgs
 from components.ecr import EcrRegistry
-from components.selfhosted import SelfHostedRegistry, SelfHostedRegistryArgs
+from components.selfhosted import SelfHostedRegistry
 from registries.mapping.acr import acr_args
 from registries.mapping.artifact_registry import artifact_registry_args
 from registries.mapping.ecr import ecr_args
+from registries.mapping.selfhosted import selfhosted_args
 from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec
 from registries.spec.acr import plain_secret_problems as acr_plain_secrets
 from registries.spec.artifact_registry import plain_secret_problems as artifact_registry_plain_secrets
@@ -61,13 +62,7 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
     outputs: dict[str, pulumi.Input[Any]] = {}
     if spec.self_hosted is not None:
         sh = spec.self_hosted
-        registry = SelfHostedRegistry(
-            "selfhosted",
-            SelfHostedRegistryArgs(
-                spec=sh,
-                protect_data=sh.protect if sh.protect is not None else spec.is_production,
-            ),
-        )
+        registry = SelfHostedRegistry("selfhosted", selfhosted_args(sh, spec.is_production))
         outputs.update(
             {
                 "endpoint": registry.endpoint,

@@ -119,7 +119,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     import docker
     import docker.errors
 
-    from components.selfhosted.config_file import registry_layout
+    from components.selfhosted.config_file import config_path
     from registryctl import automation, cli
 
     spec = automation.stack_spec(args.stack, cli.PROJECT_DIR)
@@ -141,8 +141,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
             container = client.containers.get(name)
         except docker.errors.NotFound:
             raise RegistryCtlError(f"no registry container {name!r}: deploy the stack first") from None
-        config_path = registry_layout(spec.self_hosted).config_path
-        output = garbage_collect(container, config_path, lambda m: print(f"gc: {m}", flush=True), args.delete_untagged)
+        path = config_path(spec.self_hosted.registry_major)
+        output = garbage_collect(container, path, lambda m: print(f"gc: {m}", flush=True), args.delete_untagged)
     finally:
         client.close()
     print(gc_summary(output))

@@ -1,5 +1,47 @@
 """A self-hosted CNCF distribution registry on a Docker host."""
 
-from components.selfhosted.registry import SelfHostedRegistry, SelfHostedRegistryArgs
+from components.selfhosted.args import (
+    SelfHostedBlobCache,
+    SelfHostedKeyAlgorithm,
+    SelfHostedLogArgs,
+    SelfHostedLogFormatter,
+    SelfHostedLogLevel,
+    SelfHostedMinimumTls,
+    SelfHostedNetworkMode,
+    SelfHostedNotificationAction,
+    SelfHostedNotificationArgs,
+    SelfHostedRegistryArgs,
+    SelfHostedS3Args,
+    SelfHostedS3Encryption,
+    SelfHostedS3StorageClass,
+    SelfHostedStorageArgs,
+    SelfHostedTlsArgs,
+    SelfHostedTlsMode,
+    SelfHostedUiArgs,
+    SelfHostedUploadPurgingArgs,
+    SelfHostedUserArgs,
+)
+from components.selfhosted.registry import SelfHostedRegistry
 
-__all__ = ["SelfHostedRegistry", "SelfHostedRegistryArgs"]
+__all__ = [
+    "SelfHostedBlobCache",
+    "SelfHostedKeyAlgorithm",
+    "SelfHostedLogArgs",
+    "SelfHostedLogFormatter",
+    "SelfHostedLogLevel",
+    "SelfHostedMinimumTls",
+    "SelfHostedNetworkMode",
+    "SelfHostedNotificationAction",
+    "SelfHostedNotificationArgs",
+    "SelfHostedRegistry",
+    "SelfHostedRegistryArgs",
+    "SelfHostedS3Args",
+    "SelfHostedS3Encryption",
+    "SelfHostedS3StorageClass",
+    "SelfHostedStorageArgs",
+    "SelfHostedTlsArgs",
+    "SelfHostedTlsMode",
+    "SelfHostedUiArgs",
+    "SelfHostedUploadPurgingArgs",
+    "SelfHostedUserArgs",
+]

@@ -1,14 +1,16 @@
-"""Render the registry's one complete config.yml from the validated spec (pure, no Pulumi)."""
+"""Render the registry's one complete config.yml from plain settings (pure, no Pulumi).
+
+`RegistrySettings` holds resolved values (a hostname that was an Output arrives here as a string, inside an
+apply), so the Docker component today and other targets later (Kubernetes, a mirror mode) share this renderer.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-
-from registries.spec.selfhosted import S3StorageSpec, SelfHostedSpec
 
 DATA_DIR = "/var/lib/registry"
 HTPASSWD_PATH = "/auth/htpasswd"
@@ -20,6 +22,101 @@ PRIVATE_FILE_MODE = "0400"
 """Keys, htpasswd and config.yml (it may hold webhook Authorization headers): the registry runs as root."""
 PUBLIC_FILE_MODE = "0444"
 """Certificates."""
+BRIDGE_DEBUG_PORT = 5001
+"""The debug server's port inside the container with bridge networking."""
+
+
+@dataclass(frozen=True)
+class UploadPurgingSettings:
+    enabled: bool = True
+    age: str = "168h"
+    interval: str = "24h"
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """The s3 driver's settings; `bucket` is the bucket's name (an output when the program creates it)."""
+
+    bucket: str
+    region: str
+    region_endpoint: str | None = None
+    force_path_style: bool = False
+    secure: bool = True
+    skip_verify: bool = False
+    v4_auth: bool = True
+    encryption: str = "AES256"
+    kms_key_id: str | None = None
+    chunk_size: int = 10 * 1024 * 1024
+    multipart_copy_chunk_size: int = 32 * 1024 * 1024
+    multipart_copy_max_concurrency: int = 100
+    multipart_copy_threshold_size: int = 32 * 1024 * 1024
+    root_directory: str = "/registry"
+    storage_class: str = "STANDARD"
+    redirect_disable: bool = False
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    delete_enabled: bool = True
+    upload_purging: UploadPurgingSettings = UploadPurgingSettings()
+    cache: str = "inmemory"
+    s3: S3Settings | None = None
+    """None: the filesystem driver on DATA_DIR."""
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    name: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    authorization: str | None = None
+    """Value of the Authorization header: makes the rendered file secret-bearing."""
+    timeout: str = "5s"
+    threshold: int = 5
+    backoff: str = "1s"
+    ignored_media_types: tuple[str, ...] = ()
+    ignored_actions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    serves_tls: bool = True
+    title: str = "Docker registry"
+    delete_images: bool = True
+    catalog_elements_limit: int = 1000
+    show_content_digest: bool = True
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Everything config.yml (and the UI's files) depend on, as plain resolved values."""
+
+    name: str = "registry"
+    """Container name; the htpasswd realm is "<name> registry"."""
+    hostname: str = "localhost"
+    port: int = 5000
+    bind_address: str = "127.0.0.1"
+    network_mode: str = "bridge"
+    major_version: int = 2
+    debug_listen_port: int = BRIDGE_DEBUG_PORT
+    tls_mode: str = "selfSigned"
+    minimum_tls: str = "tls1.2"
+    log_level: str = "info"
+    log_formatter: str = "text"
+    catalog_max_entries: int = 1000
+    storage: StorageSettings = StorageSettings()
+    notifications: tuple[NotificationSettings, ...] = ()
+    ui: UiSettings | None = None
+    """None: no UI."""
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.hostname}:{self.port}"
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_mode != "none"
 
 
 @dataclass(frozen=True)
@@ -31,26 +128,41 @@ class RegistryLayout:
     debug_addr: str
 
 
-def registry_layout(spec: SelfHostedSpec) -> RegistryLayout:
-    # v3 moved the config; host networking listens on the host's own address and port.
-    config_path = "/etc/distribution/config.yml" if spec.registry_major == 3 else "/etc/docker/registry/config.yml"
-    if spec.network_mode == "host":
+def config_path(major_version: int) -> str:
+    """Where the registry reads config.yml: v3 moved it."""
+    return "/etc/distribution/config.yml" if major_version == 3 else "/etc/docker/registry/config.yml"
+
+
+def debug_listen_port(network_mode: str, debug_host_port: int) -> int:
+    """The port the debug server listens on: in the container (bridge) or on the host (host networking)."""
+    return debug_host_port if network_mode == "host" else BRIDGE_DEBUG_PORT
+
+
+def default_debug_port(port: int) -> int:
+    """The debug server's host port when none is given: next to the registry's."""
+    return port + 1 if port < 65535 else port - 1
+
+
+def registry_layout(settings: RegistrySettings) -> RegistryLayout:
+    path = config_path(settings.major_version)
+    if settings.network_mode == "host":
         # On the host's loopback only: the debug server also serves pprof and expvar.
-        return RegistryLayout(config_path, f"{spec.bind_address}:{spec.port}", f"127.0.0.1:{spec.debug_listen_port}")
+        return RegistryLayout(
+            path, f"{settings.bind_address}:{settings.port}", f"127.0.0.1:{settings.debug_listen_port}"
+        )
     # Bridge: all container interfaces, so the port published on the host's 127.0.0.1 reaches it.
-    return RegistryLayout(config_path, ":5000", f":{spec.debug_listen_port}")
+    return RegistryLayout(path, ":5000", f":{settings.debug_listen_port}")
 
 
-def health_url(spec: SelfHostedSpec) -> str:
-    """The debug server's health endpoint, checked from inside the container."""
-    return f"http://127.0.0.1:{spec.debug_listen_port}/debug/health"
+def health_url(debug_port: int) -> str:
+    """The debug server's health endpoint (listening on `debug_port`), checked from inside the container."""
+    return f"http://127.0.0.1:{debug_port}/debug/health"
 
 
-def _notification_endpoint(spec: SelfHostedSpec, index: int, authorization: str | None) -> dict[str, Any]:
-    hook = spec.notifications[index]
+def _notification_endpoint(hook: NotificationSettings) -> dict[str, Any]:
     headers: dict[str, list[str]] = {k: [v] for k, v in sorted(hook.headers.items())}
-    if authorization is not None:
-        headers["Authorization"] = [authorization]
+    if hook.authorization is not None:
+        headers["Authorization"] = [hook.authorization]
     endpoint: dict[str, Any] = {
         "name": hook.name,
         "url": hook.url,
@@ -64,107 +176,95 @@ def _notification_endpoint(spec: SelfHostedSpec, index: int, authorization: str 
     return endpoint
 
 
-def _driver_key(spec: SelfHostedSpec) -> str:
-    return "s3" if isinstance(spec.storage, S3StorageSpec) else "filesystem"
-
-
-def _driver_settings(spec: SelfHostedSpec, bucket: str | None) -> dict[str, Any]:
-    storage = spec.storage
-    if not isinstance(storage, S3StorageSpec):
-        return {"rootdirectory": DATA_DIR, "maxthreads": 100}
-    name = bucket or storage.bucket
-    if not name:
-        raise ValueError("render_registry_config needs the bucket name of S3 storage")
-    s3: dict[str, Any] = {"region": storage.region, "bucket": name}
-    if storage.region_endpoint is not None:
-        s3["regionendpoint"] = storage.region_endpoint
+def _s3_driver(s3: S3Settings) -> dict[str, Any]:
+    if not s3.bucket:
+        raise ValueError("storage.s3.bucket: render_registry_config needs the bucket name of S3 storage")
+    driver: dict[str, Any] = {"region": s3.region, "bucket": s3.bucket}
+    if s3.region_endpoint is not None:
+        driver["regionendpoint"] = s3.region_endpoint
     # v2.8 infers path style from a custom endpoint; v3 needs it said (distribution#4528).
-    if storage.path_style:
-        s3["forcepathstyle"] = True
+    if s3.force_path_style:
+        driver["forcepathstyle"] = True
     # distribution sends `encrypt` without `keyid` as x-amz-server-side-encryption: AES256 (s3-aws
     # getEncryptionMode), so aws:kms without a key, and none, send no header: the bucket default applies.
-    per_object_sse = storage.encryption == "AES256" or storage.kms_key_id is not None
-    s3.update(
+    per_object_sse = s3.encryption == "AES256" or s3.kms_key_id is not None
+    driver.update(
         {
             "encrypt": per_object_sse,
-            "secure": storage.secure,
-            "skipverify": storage.skip_verify,
-            "v4auth": storage.v4_auth,
-            "chunksize": storage.chunk_size,
-            "multipartcopychunksize": storage.multipart_copy_chunk_size,
-            "multipartcopymaxconcurrency": storage.multipart_copy_max_concurrency,
-            "multipartcopythresholdsize": storage.multipart_copy_threshold_size,
-            "rootdirectory": storage.root_directory,
-            "storageclass": storage.storage_class,
+            "secure": s3.secure,
+            "skipverify": s3.skip_verify,
+            "v4auth": s3.v4_auth,
+            "chunksize": s3.chunk_size,
+            "multipartcopychunksize": s3.multipart_copy_chunk_size,
+            "multipartcopymaxconcurrency": s3.multipart_copy_max_concurrency,
+            "multipartcopythresholdsize": s3.multipart_copy_threshold_size,
+            "rootdirectory": s3.root_directory,
+            "storageclass": s3.storage_class,
         }
     )
-    if storage.encryption == "aws:kms" and storage.kms_key_id is not None:
-        s3["keyid"] = storage.kms_key_id
-    return s3
+    if s3.encryption == "aws:kms" and s3.kms_key_id is not None:
+        driver["keyid"] = s3.kms_key_id
+    return driver
 
 
-def render_registry_config(
-    spec: SelfHostedSpec,
-    notification_authorizations: Mapping[str, str] | None = None,
-    bucket: str | None = None,
-) -> str:
+def render_registry_config(settings: RegistrySettings) -> str:
     """The complete config.yml. Only http.secret and storage credentials stay out of it (they go by env).
 
-    `bucket` is the S3 bucket name when the program creates the bucket (an output of that resource).
-    `notification_authorizations` maps an endpoint name to its Authorization header value; it makes
-    the result secret-bearing, so the caller renders inside an Output that carries the secret.
-    """
-    auths = notification_authorizations or {}
-    layout = registry_layout(spec)
-    storage = spec.storage
-    tls = spec.tls.mode != "none"
-    scheme = "https" if tls else "http"
+    A notification's `authorization` makes the result secret-bearing: the caller renders inside an Output
+    that carries the secret."""
+    layout = registry_layout(settings)
+    storage = settings.storage
+    scheme = "https" if settings.tls else "http"
 
     headers: dict[str, list[str]] = {"X-Content-Type-Options": ["nosniff"]}
     # HSTS would make browsers upgrade a plain-HTTP UI on the same host to https, where nothing answers.
-    if tls and not (spec.ui.enabled and not spec.ui_serves_tls):
+    if settings.tls and not (settings.ui is not None and not settings.ui.serves_tls):
         headers["Strict-Transport-Security"] = ["max-age=31536000"]
     http: dict[str, Any] = {
         "addr": layout.listen_addr,
-        "host": f"{scheme}://{spec.endpoint}",
+        "host": f"{scheme}://{settings.endpoint}",
         "headers": headers,
         "debug": {"addr": layout.debug_addr, "prometheus": {"enabled": True, "path": "/metrics"}},
     }
-    if tls:
-        http["tls"] = {"certificate": CERT_PATH, "key": KEY_PATH, "minimumtls": spec.tls.minimum_tls}
+    if settings.tls:
+        http["tls"] = {"certificate": CERT_PATH, "key": KEY_PATH, "minimumtls": settings.minimum_tls}
 
+    driver = (
+        ("s3", _s3_driver(storage.s3))
+        if storage.s3 is not None
+        else ("filesystem", {"rootdirectory": DATA_DIR, "maxthreads": 100})
+    )
+    purging = storage.upload_purging
     storage_map: dict[str, Any] = {
-        _driver_key(spec): _driver_settings(spec, bucket),
+        driver[0]: driver[1],
         "delete": {"enabled": storage.delete_enabled},
         "maintenance": {
             "uploadpurging": {
-                "enabled": storage.upload_purging.enabled,
-                "age": storage.upload_purging.age,
-                "interval": storage.upload_purging.interval,
-                "dryrun": storage.upload_purging.dry_run,
+                "enabled": purging.enabled,
+                "age": purging.age,
+                "interval": purging.interval,
+                "dryrun": purging.dry_run,
             },
             "readonly": {"enabled": False},
         },
     }
-    if isinstance(storage, S3StorageSpec) and storage.redirect_disable:
+    if storage.s3 is not None and storage.s3.redirect_disable:
         storage_map["redirect"] = {"disable": True}
     if storage.cache != "none":
         storage_map["cache"] = {"blobdescriptor": storage.cache}
 
     config: dict[str, Any] = {
         "version": 0.1,
-        "log": {"level": spec.log.level, "formatter": spec.log.formatter, "fields": {"service": "registry"}},
+        "log": {"level": settings.log_level, "formatter": settings.log_formatter, "fields": {"service": "registry"}},
         "storage": storage_map,
         "http": http,
-        "auth": {"htpasswd": {"realm": f"{spec.name} registry", "path": HTPASSWD_PATH}},
+        "auth": {"htpasswd": {"realm": f"{settings.name} registry", "path": HTPASSWD_PATH}},
         "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
-        "catalog": {"maxentries": spec.catalog_max_entries},
+        "catalog": {"maxentries": settings.catalog_max_entries},
     }
-    if spec.notifications:
+    if settings.notifications:
         config["notifications"] = {
             "events": {"includereferences": True},
-            "endpoints": [
-                _notification_endpoint(spec, i, auths.get(hook.name)) for i, hook in enumerate(spec.notifications)
-            ],
+            "endpoints": [_notification_endpoint(hook) for hook in settings.notifications],
         }
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)

@@ -1,13 +1,14 @@
-"""SelfHostedRegistry: distribution on a Docker host, with TLS, htpasswd users, a data volume and the UI."""
+"""SelfHostedRegistry: distribution on a Docker host, with TLS, htpasswd users, a data volume or S3, and the UI.
 
-from __future__ import annotations
-
-from dataclasses import dataclass
+No `from __future__ import annotations` here: the component-provider analyzer reads the annotations.
+"""
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.selfhosted import settings as s
+from components.selfhosted.args import SelfHostedRegistryArgs
 from components.selfhosted.config_file import (
     CERT_PATH,
     DATA_DIR,
@@ -16,8 +17,10 @@ from components.selfhosted.config_file import (
     PRIVATE_FILE_MODE,
     PUBLIC_FILE_MODE,
     REGISTRY_ALIAS,
+    RegistrySettings,
+    config_path,
+    debug_listen_port,
     health_url,
-    registry_layout,
     render_registry_config,
 )
 from components.selfhosted.credentials import docker_config_json
@@ -30,105 +33,162 @@ from components.selfhosted.ui import (
     ui_container_port,
     ui_environment,
     ui_nginx_files,
+    ui_nginx_paths,
 )
 from components.selfhosted.users import declare_users
-from registries.spec.selfhosted import S3StorageSpec, SelfHostedSpec
 
-__all__ = ["REGISTRY_ALIAS", "SelfHostedRegistry", "SelfHostedRegistryArgs"]
+__all__ = ["REGISTRY_ALIAS", "TYPE_TOKEN", "SelfHostedRegistry", "SelfHostedRegistryArgs"]
 
-
-@dataclass(frozen=True)
-class SelfHostedRegistryArgs:
-    spec: SelfHostedSpec
-    """The validated `registries:selfHosted` config."""
-    protect_data: bool
-    """Protect the data volume from deletion (prod stacks)."""
+TYPE_TOKEN = "registries:index:SelfHostedRegistry"  # noqa: S105 - a type token, not a password
+OLD_TYPE_TOKEN = "registries:selfhosted:SelfHostedRegistry"  # noqa: S105 - a type token, not a password
+"""The token before the library rework: an alias keeps existing stacks' URNs."""
+MANAGED_BY = "registries.managed-by"
 
 
 class SelfHostedRegistry(pulumi.ComponentResource):
+    """A CNCF distribution registry on a Docker host: TLS (generated CA or provided certificate), htpasswd
+    users with bcrypt hashes, images on a retained Docker volume or in S3, optional web UI and webhooks."""
+
     endpoint: pulumi.Output[str]
     """host:port that clients push to and pull from."""
     ui_url: pulumi.Output[str]
     """URL of the web UI, or "" when it is off."""
     ca_cert_pem: pulumi.Output[str]
-    """CA certificate clients must trust (copy to /etc/docker/certs.d/<endpoint>/ca.crt)."""
+    """CA certificate clients must trust (copy to /etc/docker/certs.d/<endpoint>/ca.crt); "" without TLS."""
     user_passwords: pulumi.Output[dict[str, str]]
-    """user -> password (secret)."""
+    """Secret. User name -> password."""
     docker_config_json: pulumi.Output[str]
-    """~/.docker/config.json logging in as the first user (secret)."""
+    """Secret. ~/.docker/config.json logging in as the first user."""
     login_command: pulumi.Output[str]
     """`docker login` command line, without the password."""
     container_name: pulumi.Output[str]
+    """Name of the registry's Docker container."""
     volume_name: pulumi.Output[str]
     """Docker volume holding the images ("" with S3 storage)."""
     bucket: pulumi.Output[str]
-    """S3 bucket holding the images ("" with filesystem storage)."""
+    """S3 bucket holding the images ("" with a Docker volume)."""
 
     def __init__(self, name: str, args: SelfHostedRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("registries:selfhosted:SelfHostedRegistry", name, None, opts)
-        spec = args.spec
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=OLD_TYPE_TOKEN)]))
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        s.validate_args(args)
+        docker_name = s.container_name(args)
+        hostname = pulumi.Output.from_input(args.get("hostname", s.DEFAULT_HOSTNAME))
+        port = s.port(args)
+        bridge = s.network_mode(args) == "bridge"
         child = pulumi.ResourceOptions(parent=self)
         # Docker names are unique: a replacement must remove the old object before creating the new one.
         replace_first = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
-        labels = [docker.ContainerLabelArgs(label="registries.managed-by", value="pulumi")]
 
         network = None
-        if spec.network_mode == "bridge":
+        if bridge:
             network = docker.Network(
                 f"{name}-network",
-                name=f"{spec.name}-net",
-                labels=[docker.NetworkLabelArgs(label="registries.managed-by", value="pulumi")],
+                name=f"{docker_name}-net",
+                labels=[docker.NetworkLabelArgs(label=MANAGED_BY, value="pulumi")],
                 opts=replace_first,
             )
-        volume: docker.Volume | None = None
-        s3: S3Storage | None = None
-        if isinstance(spec.storage, S3StorageSpec):
-            bucket_name = spec.storage.bucket
-            if bucket_name is None:  # the schema requires it: S3 names are global, so none is derived
-                raise ValueError("storage.bucket: required for S3 storage (a globally unique bucket name)")
-            s3 = declare_s3_storage(name, spec.storage, bucket_name, protect=args.protect_data, parent=self)
-        else:
-            # The data outlives the container, and a `destroy`: retained, and protected in prod.
-            # A derived name is fixed once created, so renaming the registry keeps its data (review M8);
-            # an explicit volumeName is followed.
-            volume = docker.Volume(
-                f"{name}-data",
-                name=spec.data_volume_name,
-                labels=[docker.VolumeLabelArgs(label="registries.managed-by", value="pulumi")],
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    retain_on_delete=True,
-                    protect=args.protect_data,
-                    ignore_changes=["name"] if spec.volume_name is None else None,
-                ),
-            )
-        image = docker.RemoteImage(f"{name}-image", name=spec.image, keep_locally=True, opts=child)
-
-        names = [user.name for user in spec.users]
-        given = [
-            (user.name, user.password.get_secret_value() if user.password is not None else None) for user in spec.users
-        ]
-        passwords, htpasswd = declare_users(name, given, spec.password_length, self)
-
-        http_secret = random.RandomPassword(f"{name}-http-secret", length=64, special=False, opts=child)
-        tls_material = declare_tls(name, spec, self)
-
-        auth_names = [hook.name for hook in spec.notifications if hook.authorization is not None]
-        auth_values = [
-            pulumi.Output.secret(hook.authorization.get_secret_value())
-            for hook in spec.notifications
-            if hook.authorization is not None
-        ]
-        bucket = s3.bucket if s3 is not None else pulumi.Output.from_input("")
-        config_yml = pulumi.Output.all(bucket, *auth_values).apply(
-            lambda values: render_registry_config(
-                spec, dict(zip(auth_names, values[1:], strict=True)), bucket=values[0] or None
-            )
+        volume, s3 = self._storage(name, args)
+        image = docker.RemoteImage(
+            f"{name}-image", name=args.get("image", s.DEFAULT_IMAGE), keep_locally=True, opts=child
         )
 
-        layout = registry_layout(spec)
+        user_list = s.users(args)
+        names = [user["name"] for user in user_list]
+        passwords, htpasswd = declare_users(
+            name,
+            [(user["name"], user.get("password")) for user in user_list],
+            args.get("password_length", s.DEFAULT_PASSWORD_LENGTH),
+            self,
+        )
+        http_secret = random.RandomPassword(f"{name}-http-secret", length=64, special=False, opts=child)
+        tls_material = declare_tls(name, s.tls_args(args), hostname, bridge, self)
+
+        bucket = s3.bucket if s3 is not None else pulumi.Output.from_input("")
+        # Only what the files hold is resolved: a password or key among it would make them secret.
+        settings = pulumi.Output.from_input(s.rendered_args(args, bucket if s3 is not None else None)).apply(
+            s.registry_settings
+        )
+        container = self._registry_container(
+            name, args, image.image_id, settings, htpasswd, http_secret, tls_material, s3, volume, network
+        )
+
+        ui_url: pulumi.Output[str] = pulumi.Output.from_input("")
+        if s.ui_enabled(args) and network is not None:
+            ui_url = self._ui(name, args, settings, hostname, tls_material, network, container)
+
+        endpoint = pulumi.Output.concat(hostname, f":{port}")
+        first_user = names[0]
+        self.endpoint = endpoint
+        self.ui_url = ui_url
+        self.ca_cert_pem = tls_material.ca_cert_pem if tls_material is not None else pulumi.Output.from_input("")
+        self.user_passwords = pulumi.Output.secret(
+            pulumi.Output.all(*passwords).apply(lambda pws: dict(zip(names, pws, strict=True)))
+        )
+        self.docker_config_json = pulumi.Output.secret(
+            pulumi.Output.all(endpoint, passwords[0]).apply(lambda v: docker_config_json(v[0], first_user, v[1]))
+        )
+        self.login_command = pulumi.Output.concat(
+            "docker login ", endpoint, f" --username {first_user} --password-stdin"
+        )
+        self.container_name = container.name
+        self.volume_name = volume.name if volume is not None else pulumi.Output.from_input("")
+        self.bucket = bucket
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "uiUrl": self.ui_url,
+                "caCertPem": self.ca_cert_pem,
+                "userPasswords": self.user_passwords,
+                "dockerConfigJson": self.docker_config_json,
+                "loginCommand": self.login_command,
+                "containerName": self.container_name,
+                "volumeName": self.volume_name,
+                "bucket": self.bucket,
+            }
+        )
+
+    def _storage(self, name: str, args: SelfHostedRegistryArgs) -> tuple[docker.Volume | None, S3Storage | None]:
+        """The retained data volume, or the S3 bucket (declared or existing)."""
+        protect = args.get("protect", False)
+        s3_args = s.s3_args(args)
+        if s3_args is not None:
+            return None, declare_s3_storage(name, s3_args, protect=protect, parent=self)
+        # The data outlives the container, and a `destroy`: retained, and protected when asked.
+        # A derived name is fixed once created, so renaming the registry keeps its data (review M8);
+        # an explicit volume_name is followed.
+        explicit = args.get("volume_name")
+        volume = docker.Volume(
+            f"{name}-data",
+            name=explicit if explicit is not None else f"{s.container_name(args)}-data",
+            labels=[docker.VolumeLabelArgs(label=MANAGED_BY, value="pulumi")],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                retain_on_delete=True,
+                protect=protect,
+                ignore_changes=["name"] if explicit is None else None,
+            ),
+        )
+        return volume, None
+
+    def _registry_container(
+        self,
+        name: str,
+        args: SelfHostedRegistryArgs,
+        image_id: pulumi.Output[str],
+        settings: pulumi.Output[RegistrySettings],
+        htpasswd: pulumi.Output[str],
+        http_secret: random.RandomPassword,
+        tls_material: TlsMaterial | None,
+        s3: S3Storage | None,
+        volume: docker.Volume | None,
+        network: docker.Network | None,
+    ) -> docker.Container:
+        major = s.major_version(args)
         uploads = [
-            docker.ContainerUploadArgs(file=layout.config_path, content=config_yml, permissions=PRIVATE_FILE_MODE),
+            docker.ContainerUploadArgs(
+                file=config_path(major), content=settings.apply(render_registry_config), permissions=PRIVATE_FILE_MODE
+            ),
             docker.ContainerUploadArgs(file=HTPASSWD_PATH, content=htpasswd, permissions=PRIVATE_FILE_MODE),
         ]
         if tls_material is not None:
@@ -139,17 +199,17 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(file=KEY_PATH, content=tls_material.key_pem, permissions=PRIVATE_FILE_MODE)
             )
         envs: list[pulumi.Input[str]] = [pulumi.Output.concat("REGISTRY_HTTP_SECRET=", http_secret.result)]
-        if spec.registry_major == 3:
+        if major == 3:
             envs.append("OTEL_TRACES_EXPORTER=none")
         if s3 is not None and s3.access_key_id is not None and s3.secret_access_key is not None:
             # Only credentials go by env: REGISTRY_STORAGE=s3 would replace the whole storage map.
             envs.append(pulumi.Output.concat("REGISTRY_STORAGE_S3_ACCESSKEY=", s3.access_key_id))
             envs.append(pulumi.Output.concat("REGISTRY_STORAGE_S3_SECRETKEY=", s3.secret_access_key))
-
-        container = docker.Container(
+        debug_port = debug_listen_port(s.network_mode(args), s.debug_host_port(args))
+        return docker.Container(
             f"{name}-registry",
-            name=spec.name,
-            image=image.image_id,
+            name=s.container_name(args),
+            image=image_id,
             restart="unless-stopped",
             must_run=True,
             wait=True,
@@ -171,88 +231,87 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 None
                 if network is None
                 else [
-                    docker.ContainerPortArgs(internal=5000, external=spec.port, ip=spec.bind_address),
-                    # Metrics, health and pprof: on the host's loopback only.
                     docker.ContainerPortArgs(
-                        internal=spec.debug_listen_port, external=spec.debug_host_port, ip="127.0.0.1"
+                        internal=5000,
+                        external=s.port(args),
+                        ip=args.get("bind_address", s.DEFAULT_BIND_ADDRESS),
                     ),
+                    # Metrics, health and pprof: on the host's loopback only.
+                    docker.ContainerPortArgs(internal=debug_port, external=s.debug_host_port(args), ip="127.0.0.1"),
                 ]
             ),
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "wget", "-q", "-O", "/dev/null", health_url(spec)],
+                tests=["CMD", "wget", "-q", "-O", "/dev/null", health_url(debug_port)],
                 interval="5s",
                 timeout="3s",
                 retries=3,
                 start_period="2s",
             ),
-            labels=labels,
-            opts=replace_first,
+            labels=[docker.ContainerLabelArgs(label=MANAGED_BY, value="pulumi")],
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
-        ui_url = ""
-        if spec.ui.enabled and network is not None:
-            ui_image = docker.RemoteImage(f"{name}-ui-image", name=spec.ui.image, keep_locally=True, opts=child)
-            docker.Container(
-                f"{name}-ui",
-                name=f"{spec.name}-ui",
-                image=ui_image.image_id,
-                restart="unless-stopped",
-                must_run=True,
-                envs=ui_environment(spec),
-                uploads=self._ui_uploads(spec, tls_material),
-                networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
-                ports=[
-                    docker.ContainerPortArgs(
-                        internal=ui_container_port(spec), external=spec.ui.port, ip=spec.ui.bind_address
-                    )
-                ],
-                labels=labels,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[container], delete_before_replace=True),
-            )
-            wildcard = spec.ui.bind_address in ("0.0.0.0", "::")  # noqa: S104 - a comparison, not a bind
-            host = spec.hostname if wildcard else spec.ui.bind_address
-            ui_url = f"{'https' if spec.ui_serves_tls else 'http'}://{host}:{spec.ui.port}"
-
-        first_user = names[0]
-        self.endpoint = pulumi.Output.from_input(spec.endpoint)
-        self.ui_url = pulumi.Output.from_input(ui_url)
-        self.ca_cert_pem = tls_material.ca_cert_pem if tls_material is not None else pulumi.Output.from_input("")
-        self.user_passwords = pulumi.Output.secret(
-            pulumi.Output.all(*passwords).apply(lambda pws: dict(zip(names, pws, strict=True)))
+    def _ui(
+        self,
+        name: str,
+        args: SelfHostedRegistryArgs,
+        settings: pulumi.Output[RegistrySettings],
+        hostname: pulumi.Output[str],
+        tls_material: TlsMaterial | None,
+        network: docker.Network,
+        registry: docker.Container,
+    ) -> pulumi.Output[str]:
+        """The UI container, same-origin with the registry over its network; returns the UI's URL."""
+        ui = s.ui_args(args)
+        serves_tls = s.ui_serves_tls(args)
+        ui_port = ui.get("port", s.DEFAULT_UI_PORT)
+        bind_address = ui.get("bind_address", s.DEFAULT_BIND_ADDRESS)
+        ui_image = docker.RemoteImage(
+            f"{name}-ui-image",
+            name=ui.get("image", s.DEFAULT_UI_IMAGE),
+            keep_locally=True,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        self.docker_config_json = pulumi.Output.secret(
-            passwords[0].apply(lambda pw: docker_config_json(spec.endpoint, first_user, pw))
+        docker.Container(
+            f"{name}-ui",
+            name=f"{s.container_name(args)}-ui",
+            image=ui_image.image_id,
+            restart="unless-stopped",
+            must_run=True,
+            envs=settings.apply(ui_environment),
+            uploads=self._ui_uploads(s.tls_mode(args), serves_tls, settings, tls_material),
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+            ports=[docker.ContainerPortArgs(internal=ui_container_port(serves_tls), external=ui_port, ip=bind_address)],
+            labels=[docker.ContainerLabelArgs(label=MANAGED_BY, value="pulumi")],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[registry], delete_before_replace=True),
         )
-        self.login_command = pulumi.Output.from_input(
-            f"docker login {spec.endpoint} --username {first_user} --password-stdin"
-        )
-        self.container_name = container.name
-        self.volume_name = volume.name if volume is not None else pulumi.Output.from_input("")
-        self.bucket = bucket
-        self.register_outputs(
-            {
-                "endpoint": self.endpoint,
-                "uiUrl": self.ui_url,
-                "caCertPem": self.ca_cert_pem,
-                "users": self.user_passwords,
-                "dockerConfigJson": self.docker_config_json,
-                "loginCommand": self.login_command,
-            }
+        return pulumi.Output.all(bind_address, hostname).apply(
+            lambda values: s.ui_url(values[0], values[1], serves_tls, ui_port)
         )
 
     @staticmethod
-    def _ui_uploads(spec: SelfHostedSpec, tls_material: TlsMaterial | None) -> list[docker.ContainerUploadArgs]:
+    def _ui_uploads(
+        tls_mode: str,
+        serves_tls: bool,
+        settings: pulumi.Output[RegistrySettings],
+        tls_material: TlsMaterial | None,
+    ) -> list[docker.ContainerUploadArgs]:
         """The registry's CA for the UI->registry hop and, with ui.tls, the registry's certificate and key."""
         uploads = [
-            docker.ContainerUploadArgs(file=f.path, content=f.content, permissions=PUBLIC_FILE_MODE)
-            for f in ui_nginx_files(spec)
+            docker.ContainerUploadArgs(
+                file=path,
+                content=settings.apply(lambda resolved, i=index: ui_nginx_files(resolved)[i].content),
+                permissions=PUBLIC_FILE_MODE,
+            )
+            for index, path in enumerate(ui_nginx_paths(tls_mode, serves_tls))
         ]
         if tls_material is None:
             return uploads
-        # Provided certificates come with tls.caCertificate (the schema requires it with the UI).
-        ca_pem = tls_material.ca_cert_pem
-        uploads.append(docker.ContainerUploadArgs(file=UI_CA_PATH, content=ca_pem, permissions=PUBLIC_FILE_MODE))
-        if spec.ui_serves_tls:
+        # Provided certificates come with tls.ca_certificate (the stack config requires it with the UI).
+        uploads.append(
+            docker.ContainerUploadArgs(file=UI_CA_PATH, content=tls_material.ca_cert_pem, permissions=PUBLIC_FILE_MODE)
+        )
+        if serves_tls:
             uploads.append(
                 docker.ContainerUploadArgs(
                     file=UI_CERT_PATH, content=tls_material.cert_pem, permissions=PUBLIC_FILE_MODE

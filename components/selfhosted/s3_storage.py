@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from registries.spec.selfhosted import S3StorageSpec
+from components.selfhosted.args import SelfHostedS3Args
+from components.selfhosted.settings import text
 
 # What distribution's S3 driver calls, and nothing else.
 BUCKET_ACTIONS = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
@@ -99,20 +100,23 @@ class S3Storage:
     secret_access_key: pulumi.Output[str] | None
 
 
-def declare_s3_storage(
-    name: str, storage: S3StorageSpec, bucket_name: str, *, protect: bool, parent: pulumi.Resource
-) -> S3Storage:
-    """Declare the bucket and its IAM user (create: true), or pass the existing bucket through."""
-    if not storage.create:
-        keys = storage.access_key, storage.secret_key
+def declare_s3_storage(name: str, storage: SelfHostedS3Args, *, protect: bool, parent: pulumi.Resource) -> S3Storage:
+    """Declare the bucket and its IAM user (create, the default), or pass the existing bucket through."""
+    bucket_name = storage["bucket"]
+    if not storage.get("create", True):
+        access_key, secret_key = storage.get("access_key"), storage.get("secret_key")
+        if (access_key is None) != (secret_key is None):
+            raise ValueError("storage.s3.access_key, storage.s3.secret_key: give both keys or neither")
         return S3Storage(
             bucket=pulumi.Output.from_input(bucket_name),
-            access_key_id=None if keys[0] is None else pulumi.Output.secret(keys[0].get_secret_value()),
-            secret_access_key=None if keys[1] is None else pulumi.Output.secret(keys[1].get_secret_value()),
+            access_key_id=None if access_key is None else pulumi.Output.secret(access_key),
+            secret_access_key=None if secret_key is None else pulumi.Output.secret(secret_key),
         )
 
     child = pulumi.ResourceOptions(parent=parent)
-    region = storage.region
+    region = storage["region"]
+    encryption = text(storage.get("encryption", "AES256"))
+    kms_key_id = storage.get("kms_key_id")
     # The images outlive a destroy or a replacement of the stack; prod also refuses to delete it.
     bucket = aws.s3.Bucket(
         f"{name}-bucket",
@@ -138,9 +142,9 @@ def declare_s3_storage(
         rules=[
             aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                 apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm=storage.encryption, kms_master_key_id=storage.kms_key_id
+                    sse_algorithm=encryption, kms_master_key_id=kms_key_id
                 ),
-                bucket_key_enabled=storage.encryption == "aws:kms",
+                bucket_key_enabled=encryption == "aws:kms",
             )
         ],
         opts=bucket_opts,
@@ -167,14 +171,12 @@ def declare_s3_storage(
         status="Enabled",
         filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
         abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-            days_after_initiation=storage.abort_incomplete_upload_days
+            days_after_initiation=storage.get("abort_incomplete_upload_days", 7)
         ),
         noncurrent_version_expiration=(
             None
-            if storage.noncurrent_version_expiration_days is None
-            else aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                noncurrent_days=storage.noncurrent_version_expiration_days
-            )
+            if (noncurrent_days := storage.get("noncurrent_version_expiration_days")) is None
+            else aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=noncurrent_days)
         ),
     )
     aws.s3.BucketLifecycleConfiguration(
@@ -190,10 +192,11 @@ def declare_s3_storage(
         opts=pulumi.ResourceOptions.merge(bucket_opts, pulumi.ResourceOptions(depends_on=[public_access_block])),
     )
 
-    kms_key_arn = storage.kms_key_id if storage.encryption == "aws:kms" else None
+    kms_key_arn = kms_key_id if encryption == "aws:kms" else None
+    root_directory = storage.get("root_directory", "/registry")
     user = aws.iam.User(
         f"{name}-s3-user",
-        name=f"{bucket_name}-registry"[:64],
+        name=pulumi.Output.from_input(bucket_name).apply(lambda b: f"{b}-registry"[:64]),
         tags={"managed-by": "pulumi", "purpose": "container-registry"},
         opts=child,
     )
@@ -201,7 +204,9 @@ def declare_s3_storage(
         f"{name}-s3-policy",
         name="registry-s3-access",
         user=user.name,
-        policy=bucket.bucket.apply(lambda b: least_privilege_bucket_policy(b, storage.root_directory, kms_key_arn)),
+        policy=pulumi.Output.all(bucket.bucket, kms_key_arn).apply(
+            lambda values: least_privilege_bucket_policy(values[0], root_directory, values[1])
+        ),
         opts=child,
     )
     key = aws.iam.AccessKey(f"{name}-s3-key", user=user.name, opts=child)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_tls as tls
 
+from components.selfhosted.args import SelfHostedTlsArgs
 from components.selfhosted.config_file import REGISTRY_ALIAS
-from registries.spec.selfhosted import SelfHostedSpec
+from components.selfhosted.settings import DEFAULT_IP_SANS, text
 
 SERVER_USES = ["digital_signature", "key_encipherment", "server_auth"]
 CA_USES = ["cert_signing", "crl_signing", "digital_signature"]
@@ -29,48 +30,65 @@ def _private_key(name: str, algorithm: str, parent: pulumi.Resource) -> tls.Priv
     return tls.PrivateKey(name, algorithm="ECDSA", ecdsa_curve="P256", opts=pulumi.ResourceOptions(parent=parent))
 
 
-def declare_tls(name: str, spec: SelfHostedSpec, parent: pulumi.Resource) -> TlsMaterial | None:
-    """Declare the TLS resources for `spec.tls.mode` as children of `parent`; None when TLS is off."""
-    cfg = spec.tls
-    if cfg.mode == "none":
+def server_dns_names(hostname: str, extra_dns_names: list[str], bridge: bool) -> list[str]:
+    """The generated certificate's DNS SANs: the hostname first, the extra names, and the network alias."""
+    names = [hostname, *[n for n in extra_dns_names if n != hostname]]
+    if bridge and REGISTRY_ALIAS not in names:
+        # The UI (and anything else on the registry's network) verifies the registry by its alias.
+        names.append(REGISTRY_ALIAS)
+    return names
+
+
+def declare_tls(
+    name: str, cfg: SelfHostedTlsArgs, hostname: pulumi.Input[str], bridge: bool, parent: pulumi.Resource
+) -> TlsMaterial | None:
+    """Declare the TLS resources for `cfg["mode"]` as children of `parent`; None when TLS is off."""
+    mode = text(cfg.get("mode", "selfSigned"))
+    if mode == "none":
         return None
-    if cfg.mode == "provided":
-        # Both are required by the schema in this mode.
-        assert cfg.certificate is not None
-        assert cfg.private_key is not None
+    if mode == "provided":
+        certificate, private_key = cfg.get("certificate"), cfg.get("private_key")
+        if certificate is None or private_key is None:
+            raise ValueError("tls.certificate and tls.private_key: required with tls.mode provided")
         return TlsMaterial(
-            cert_pem=pulumi.Output.secret(cfg.certificate.get_secret_value()),
-            key_pem=pulumi.Output.secret(cfg.private_key.get_secret_value()),
-            ca_cert_pem=pulumi.Output.from_input(cfg.ca_certificate or ""),
+            cert_pem=pulumi.Output.secret(certificate),
+            key_pem=pulumi.Output.secret(private_key),
+            ca_cert_pem=pulumi.Output.from_input(cfg.get("ca_certificate") or ""),
         )
 
     child = pulumi.ResourceOptions(parent=parent)
-    ca_key = _private_key(f"{name}-ca-key", cfg.key_algorithm, parent)
+    algorithm = text(cfg.get("key_algorithm", "ECDSA"))
+    validity_hours = cfg.get("validity_hours", 8760)
+    ca_validity_hours = cfg.get("ca_validity_hours", 87600)
+    early_renewal_hours = cfg.get("early_renewal_hours", 720)
+    ca_key = _private_key(f"{name}-ca-key", algorithm, parent)
     ca_cert = tls.SelfSignedCert(
         f"{name}-ca-cert",
         private_key_pem=ca_key.private_key_pem,
         is_ca_certificate=True,
         # Named after the hostname, not `name`: renaming the registry must not make clients re-trust a new CA.
-        subject=tls.SelfSignedCertSubjectArgs(common_name=f"{spec.hostname} registry CA", organization="registries"),
-        validity_period_hours=cfg.ca_validity_hours,
-        early_renewal_hours=min(cfg.early_renewal_hours, cfg.ca_validity_hours - 1),
+        subject=tls.SelfSignedCertSubjectArgs(
+            common_name=pulumi.Output.concat(hostname, " registry CA"), organization="registries"
+        ),
+        validity_period_hours=ca_validity_hours,
+        early_renewal_hours=min(early_renewal_hours, ca_validity_hours - 1),
         allowed_uses=CA_USES,
         # Strict verifiers (Python 3.13's default context, VERIFY_X509_STRICT) want key identifiers.
         set_subject_key_id=True,
         set_authority_key_id=True,
         opts=child,
     )
-    server_key = _private_key(f"{name}-server-key", cfg.key_algorithm, parent)
-    dns_names = [spec.hostname, *[n for n in cfg.extra_dns_names if n != spec.hostname]]
-    if spec.network_mode == "bridge" and REGISTRY_ALIAS not in dns_names:
-        # The UI (and anything else on the registry's network) verifies the registry by its alias.
-        dns_names.append(REGISTRY_ALIAS)
+    server_key = _private_key(f"{name}-server-key", algorithm, parent)
+    extra = cfg.get("extra_dns_names") or []
+    dns_names = pulumi.Output.all(hostname, *extra).apply(
+        lambda names: server_dns_names(names[0], list(names[1:]), bridge)
+    )
     request = tls.CertRequest(
         f"{name}-server-csr",
         private_key_pem=server_key.private_key_pem,
-        subject=tls.CertRequestSubjectArgs(common_name=spec.hostname, organization="registries"),
+        subject=tls.CertRequestSubjectArgs(common_name=hostname, organization="registries"),
         dns_names=dns_names,
-        ip_addresses=list(cfg.ip_addresses),
+        ip_addresses=list(cfg.get("ip_addresses", DEFAULT_IP_SANS)),
         opts=child,
     )
     server_cert = tls.LocallySignedCert(
@@ -78,8 +96,8 @@ def declare_tls(name: str, spec: SelfHostedSpec, parent: pulumi.Resource) -> Tls
         cert_request_pem=request.cert_request_pem,
         ca_private_key_pem=ca_key.private_key_pem,
         ca_cert_pem=ca_cert.cert_pem,
-        validity_period_hours=cfg.validity_hours,
-        early_renewal_hours=cfg.early_renewal_hours,
+        validity_period_hours=validity_hours,
+        early_renewal_hours=early_renewal_hours,
         allowed_uses=SERVER_USES,
         set_subject_key_id=True,  # its authority key identifier comes from the CA's subject key identifier
         opts=child,

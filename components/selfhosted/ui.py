@@ -1,11 +1,10 @@
-"""Environment and nginx files of the joxit/docker-registry-ui container (pure, no Pulumi)."""
+"""Environment and nginx files of the joxit/docker-registry-ui container (pure, no Pulumi, plain settings)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.selfhosted.config_file import REGISTRY_ALIAS
-from registries.spec.selfhosted import SelfHostedSpec
+from components.selfhosted.config_file import REGISTRY_ALIAS, RegistrySettings, UiSettings
 
 UI_PLAIN_PORT = 80
 """joxit's own nginx server (plain HTTP)."""
@@ -27,45 +26,59 @@ class UiFile:
     content: str
 
 
-def ui_environment(spec: SelfHostedSpec) -> list[str]:
+def _ui(settings: RegistrySettings) -> UiSettings:
+    if settings.ui is None:
+        raise ValueError("ui.enabled: the UI's files are rendered only for a registry with the UI on")
+    return settings.ui
+
+
+def ui_environment(settings: RegistrySettings) -> list[str]:
     """Same-origin UI: nginx in the UI container proxies /v2 to the registry's network alias.
 
     The registry answers CORS preflight with 401, so a cross-origin UI cannot work.
     NGINX_RESOLVER makes nginx re-resolve the alias after the registry container is recreated.
     """
-    ui = spec.ui
+    ui = _ui(settings)
     return [
         "SINGLE_REGISTRY=true",
         f"REGISTRY_TITLE={ui.title}",
-        f"NGINX_PROXY_PASS_URL={registry_upstream_url(spec)}",
+        f"NGINX_PROXY_PASS_URL={registry_upstream_url(settings.tls_mode)}",
         f"NGINX_RESOLVER={DOCKER_DNS}",
-        f"DELETE_IMAGES={str(spec.delete_images).lower()}",
+        f"DELETE_IMAGES={str(ui.delete_images).lower()}",
         f"CATALOG_ELEMENTS_LIMIT={ui.catalog_elements_limit}",
         f"SHOW_CONTENT_DIGEST={str(ui.show_content_digest).lower()}",
-        f"PULL_URL={spec.endpoint}",
+        f"PULL_URL={settings.endpoint}",
     ]
 
 
-def registry_upstream_url(spec: SelfHostedSpec) -> str:
-    scheme = "http" if spec.tls.mode == "none" else "https"
+def registry_upstream_url(tls_mode: str) -> str:
+    scheme = "http" if tls_mode == "none" else "https"
     return f"{scheme}://{REGISTRY_ALIAS}:5000"
 
 
-def upstream_verified_name(spec: SelfHostedSpec) -> str:
+def upstream_verified_name(settings: RegistrySettings) -> str:
     """The name the UI checks in the registry's certificate: the alias is a SAN of the generated one;
     a provided certificate covers `hostname`."""
-    return REGISTRY_ALIAS if spec.tls.mode == "selfSigned" else spec.hostname
+    return REGISTRY_ALIAS if settings.tls_mode == "selfSigned" else settings.hostname
 
 
-def ui_container_port(spec: SelfHostedSpec) -> int:
-    return UI_TLS_PORT if spec.ui_serves_tls else UI_PLAIN_PORT
+def ui_container_port(serves_tls: bool) -> int:
+    return UI_TLS_PORT if serves_tls else UI_PLAIN_PORT
 
 
-def ui_nginx_files(spec: SelfHostedSpec) -> list[UiFile]:
+def ui_nginx_paths(tls_mode: str, serves_tls: bool) -> list[str]:
+    """Where `ui_nginx_files` puts its files: known before any input resolves (it shapes the uploads)."""
+    if tls_mode == "none":
+        return []
+    return [UI_UPSTREAM_CONF_PATH, *([UI_TLS_SERVER_CONF_PATH] if serves_tls else [])]
+
+
+def ui_nginx_files(settings: RegistrySettings) -> list[UiFile]:
     """nginx configuration added to the image's own: verification of the registry's certificate on the
     UI->registry hop (nginx skips it by default) and, with ui.tls, an HTTPS server with the registry's
     certificate. The CA, certificate and key files themselves are uploaded by the component."""
-    if spec.tls.mode == "none":
+    ui = _ui(settings)
+    if not settings.tls:
         return []
     files = [
         UiFile(
@@ -74,12 +87,12 @@ def ui_nginx_files(spec: SelfHostedSpec) -> list[UiFile]:
             "proxy_ssl_verify on;\n"
             "proxy_ssl_verify_depth 2;\n"
             f"proxy_ssl_trusted_certificate {UI_CA_PATH};\n"
-            f"proxy_ssl_name {upstream_verified_name(spec)};\n"
+            f"proxy_ssl_name {upstream_verified_name(settings)};\n"
             "proxy_ssl_server_name on;\n",
         )
     ]
-    if spec.ui_serves_tls:
-        protocols = "TLSv1.3" if spec.tls.minimum_tls == "tls1.3" else "TLSv1.2 TLSv1.3"
+    if ui.serves_tls:
+        protocols = "TLSv1.3" if settings.minimum_tls == "tls1.3" else "TLSv1.2 TLSv1.3"
         files.append(
             UiFile(
                 UI_TLS_SERVER_CONF_PATH,
@@ -104,11 +117,12 @@ server {{
     location /v2 {{
         proxy_http_version 1.1;
         proxy_set_header Host $http_host;
-        set $registry_server "{registry_upstream_url(spec)}";
+        set $registry_server "{registry_upstream_url(settings.tls_mode)}";
         proxy_pass $registry_server;
     }}
 }}
 """,
             )
         )
+    assert [f.path for f in files] == ui_nginx_paths(settings.tls_mode, ui.serves_tls)
     return files

@@ -29,7 +29,7 @@ import yaml
 
 from components.retention.intent import evaluate
 from components.retention.model import Image
-from components.selfhosted.config_file import registry_layout
+from components.selfhosted.config_file import config_path as registry_config_path
 from registries.spec import load_stack_spec
 from registries.spec.retention import load_retention
 from registryctl.stack_files import PROJECT_DIR
@@ -343,7 +343,7 @@ def test_gc_after_an_interrupted_gc_restores_the_config_and_the_registry_takes_p
     container = deployment.registry_container(scenario.outputs)
     self_hosted = load_stack_spec({"selfHosted": scenario.spec}, scenario.stack).self_hosted
     assert self_hosted is not None
-    config_path = registry_layout(self_hosted).config_path
+    config_path = registry_config_path(self_hosted.registry_major)
     original = read_file(container, config_path)
     assert original is not None
     # What a gc killed inside its window leaves: the saved config, and a registry restarted read-only.

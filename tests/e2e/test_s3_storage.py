@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from components.selfhosted.config_file import registry_layout
+from components.selfhosted.config_file import config_path as registry_config_path
 from components.selfhosted.s3_storage import OBJECT_ACTIONS
 from registries.spec.selfhosted import SelfHostedSpec
 from tests.e2e.conftest import Deployment
@@ -316,7 +316,7 @@ def test_registry_lists_only_under_its_root_directory(deployment, docker_client,
     client.api("GET", "/v2/team/listed-a/tags/list", auth=(user, password)).raise_for_status()
     deleted = client.api("DELETE", f"/v2/team/listed-b/manifests/{digest}", auth=(user, password))
     assert deleted.status_code == 202
-    config_path = registry_layout(SelfHostedSpec.model_validate(spec)).config_path
+    config_path = registry_config_path(SelfHostedSpec.model_validate(spec).registry_major)
     gc = deployment.registry_container(outputs).exec_run(["registry", "garbage-collect", config_path])
     assert gc.exit_code == 0, gc.output.decode(errors="replace")[-2000:]
 

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import yaml
 
-from components.selfhosted.config_file import HTPASSWD_PATH, health_url, registry_layout, render_registry_config
+from components.selfhosted.config_file import (
+    HTPASSWD_PATH,
+    NotificationSettings,
+    RegistrySettings,
+    health_url,
+    registry_layout,
+    render_registry_config,
+)
 from registries.spec.selfhosted import SelfHostedSpec
+from tests.support.selfhosted import rendered_config, settings_of
 
 
 def rendered(**spec: object) -> dict:
-    return yaml.safe_load(render_registry_config(SelfHostedSpec.model_validate(spec)))
+    return yaml.safe_load(rendered_config(spec))
 
 
 def test_default_config_has_delete_maintenance_tls_auth_and_health():
@@ -44,7 +52,7 @@ def test_headers_are_lists_and_hsts_only_with_tls():
 
 
 def test_http_secret_is_never_in_the_file():
-    text = render_registry_config(SelfHostedSpec())
+    text = rendered_config(SelfHostedSpec())
     assert "secret" not in yaml.safe_load(text)["http"]
 
 
@@ -59,18 +67,18 @@ def test_delete_can_be_disabled_and_purging_tuned():
 
 def test_v3_reads_config_from_distribution_path():
     spec = SelfHostedSpec(image="registry:3.0.0")
-    assert registry_layout(spec).config_path == "/etc/distribution/config.yml"
-    assert registry_layout(SelfHostedSpec()).config_path == "/etc/docker/registry/config.yml"
+    assert registry_layout(settings_of(spec)).config_path == "/etc/distribution/config.yml"
+    assert registry_layout(settings_of(SelfHostedSpec())).config_path == "/etc/docker/registry/config.yml"
 
 
 def test_host_network_listens_on_bind_address_and_port():
     spec = SelfHostedSpec(network_mode="host", bind_address="127.0.0.1", port=5443)
-    config = yaml.safe_load(render_registry_config(spec))
+    config = yaml.safe_load(rendered_config(spec))
     assert config["http"]["addr"] == "127.0.0.1:5443"
     assert config["http"]["debug"]["addr"] == "127.0.0.1:5444"
-    assert health_url(spec) == "http://127.0.0.1:5444/debug/health"
+    assert health_url(settings_of(spec).debug_listen_port) == "http://127.0.0.1:5444/debug/health"
     moved = SelfHostedSpec(network_mode="host", port=5443, debug_port=15443)
-    assert yaml.safe_load(render_registry_config(moved))["http"]["debug"]["addr"] == "127.0.0.1:15443"
+    assert yaml.safe_load(rendered_config(moved))["http"]["debug"]["addr"] == "127.0.0.1:15443"
 
 
 def test_notifications_render_headers_as_lists_with_the_authorization():
@@ -91,7 +99,7 @@ def test_notifications_render_headers_as_lists_with_the_authorization():
             ]
         }
     )
-    config = yaml.safe_load(render_registry_config(spec, {"audit": "Bearer abc"}))
+    config = yaml.safe_load(rendered_config(spec))
     (endpoint,) = config["notifications"]["endpoints"]
     assert endpoint == {
         "name": "audit",
@@ -112,7 +120,21 @@ def test_hsts_is_off_only_when_a_plain_http_ui_shares_the_host():
 
 def test_bridge_debug_server_listens_on_every_container_interface_so_its_published_port_reaches_it():
     spec = SelfHostedSpec()
-    assert registry_layout(spec).debug_addr == ":5001"
-    assert health_url(spec) == "http://127.0.0.1:5001/debug/health"
+    assert registry_layout(settings_of(spec)).debug_addr == ":5001"
+    assert health_url(settings_of(spec).debug_listen_port) == "http://127.0.0.1:5001/debug/health"
     assert spec.debug_host_port == 5001
     assert SelfHostedSpec(port=5443).debug_host_port == 5444
+
+
+def test_the_renderer_takes_plain_settings_that_another_target_can_build_without_a_spec():
+    """A later target (Kubernetes, a mirror) builds RegistrySettings itself: hostname and webhooks as resolved."""
+    settings = RegistrySettings(
+        name="mirror",
+        hostname="pet-name.localhost",
+        port=5443,
+        notifications=(NotificationSettings(name="hook", url="https://hooks.example/x", authorization="Bearer t"),),
+    )
+    config = yaml.safe_load(render_registry_config(settings))
+    assert config["http"]["host"] == "https://pet-name.localhost:5443"
+    assert config["auth"]["htpasswd"]["realm"] == "mirror registry"
+    assert config["notifications"]["endpoints"][0]["headers"] == {"Authorization": ["Bearer t"]}

@@ -7,11 +7,11 @@ import json
 import pytest
 import yaml
 
-from components.selfhosted.config_file import render_registry_config
 from components.selfhosted.s3_storage import deny_insecure_transport_policy, least_privilege_bucket_policy
 from registries.spec import ConfigError
 from registries.spec.selfhosted import SelfHostedSpec
 from tests.support.pulumi_runtime import is_secret
+from tests.support.selfhosted import rendered_config
 from tests.unit.conftest import problem_at, record_options
 
 CONTAINER = "docker:index/container:Container"
@@ -86,8 +86,10 @@ def test_bucket_policy_denies_every_request_without_tls():
 
 
 def test_rendered_s3_storage_keeps_delete_maintenance_and_cache():
-    spec = SelfHostedSpec.model_validate({"storage": {**S3, "chunkSize": 16 * 1024 * 1024, "rootDirectory": "/imgs"}})
-    storage = yaml.safe_load(render_registry_config(spec, bucket="acme-bucket"))["storage"]
+    spec = SelfHostedSpec.model_validate(
+        {"storage": {**S3, "bucket": "acme-bucket", "chunkSize": 16 * 1024 * 1024, "rootDirectory": "/imgs"}}
+    )
+    storage = yaml.safe_load(rendered_config(spec))["storage"]
     assert "filesystem" not in storage
     assert storage["delete"] == {"enabled": True}
     assert storage["maintenance"]["uploadpurging"]["enabled"] is True
@@ -125,7 +127,7 @@ def test_custom_endpoint_sets_path_style_and_kms_sets_keyid():
             },
         }
     )
-    storage = yaml.safe_load(render_registry_config(spec))["storage"]
+    storage = yaml.safe_load(rendered_config(spec))["storage"]
     assert storage["s3"]["regionendpoint"] == "https://minio.internal:9000"
     assert storage["s3"]["forcepathstyle"] is True
     assert storage["s3"]["keyid"] == "arn:aws:kms:eu-west-1:1:key/abc"
@@ -134,7 +136,7 @@ def test_custom_endpoint_sets_path_style_and_kms_sets_keyid():
 
 def _rendered_s3(storage: dict) -> dict:
     spec = SelfHostedSpec.model_validate({"storage": storage})
-    return yaml.safe_load(render_registry_config(spec))["storage"]["s3"]
+    return yaml.safe_load(rendered_config(spec))["storage"]["s3"]
 
 
 def test_per_object_encryption_follows_distributions_encrypt_and_keyid_semantics():
