@@ -235,7 +235,7 @@ def run_hub_apply(
         )
     except HubError as error:
         hint = ""
-        if error.status == 403:
+        if error.status == 403 and "DELETE" in str(error):
             hint = (
                 "; the credentials may not delete tags here: log in as a member with admin rights on the repository "
                 "(a personal access token needs the repo:admin scope: Read, Write, Delete)"

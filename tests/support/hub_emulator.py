@@ -594,7 +594,7 @@ class HubEmulator:
         tags = state.tags.get(key, {})
         if listing and method in ("GET", "HEAD"):
             # Hub lists the most recently updated first.
-            ordered = sorted(tags.values(), key=lambda t: (t["last_updated"], t["name"]), reverse=True)
+            ordered = sorted(tags.values(), key=lambda t: (t["last_updated"] or "", t["name"]), reverse=True)
             return 200, self._page(ordered, path, query)
         name = unquote(match.group(3)) if not listing else ""
         if name not in tags:

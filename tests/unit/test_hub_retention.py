@@ -239,3 +239,23 @@ def test_apply_without_any_retention_block_says_where_to_put_one(tmp_path: Path,
     assert "registries:dockerHub.retention, or retention on a registries:dockerHub repository" in (
         capsys.readouterr().err
     )
+
+
+def test_tags_without_a_digest_or_a_push_time_are_never_deleted_for_it(
+    hub: HubEmulator, client: HubClient, tmp_path: Path
+):
+    old = NOW - timedelta(days=400)
+    legacy = hub.push_tag("acme/app", "legacy", digest("legacy"), old)
+    legacy["digest"] = None  # an old tag Hub lists with its single platform image only: grouped by that digest
+    broken = hub.push_tag("acme/app", "broken", digest("broken"), old, platforms=("amd64", "arm64"))
+    broken["digest"] = None  # several platform images and no digest: which image it is cannot be told
+    undated = hub.push_tag("acme/app", "undated", digest("undated"), old)
+    undated["tag_last_pushed"] = undated["last_updated"] = None
+    relisted = hub.push_tag("acme/app", "relisted", digest("relisted"), old)
+    relisted["tag_last_pushed"] = None  # falls back to last_updated (old): expires under taggedDays
+    out = apply(hub, client, Journal(tmp_path / "j.json", hub.url), yes=True)
+    assert "tag acme/app:broken has no digest on Docker Hub: left alone" in out
+    assert f"keep   acme/app@{digest('undated')} pushed unknown" in out
+    assert f"deleted acme/app:legacy ({digest('legacy')})" in out
+    assert f"deleted acme/app:relisted ({digest('relisted')})" in out
+    assert {"broken", "undated"} <= set(hub.tag_digests("acme/app"))
