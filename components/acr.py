@@ -370,7 +370,7 @@ class Acr(pulumi.ComponentResource):
     login_command: pulumi.Output[str]
     """Shell command logging Docker in with the caller's Azure CLI login (az acr login -n <name>)."""
     docker_config_json: pulumi.Output[dict[str, str]]
-    """Token name -> ~/.docker/config.json logging in with its first password (secret)."""
+    """Secret. Token name -> ~/.docker/config.json logging in with its first password."""
     purge_task_yaml: pulumi.Output[str | None]
     """The ACR Tasks YAML of the purge task (None without retention)."""
 

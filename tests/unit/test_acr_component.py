@@ -396,3 +396,15 @@ def test_library_args_are_checked_naming_the_arg():
     for args, message in cases:
         with pytest.raises(ValueError, match=re.escape(message)):
             run_program(AzureMocks(), stack="dev", config={}, program=program(args))  # type: ignore[arg-type]
+
+
+def test_an_acr_stack_installs_the_azure_native_plugin_of_the_installed_sdk():
+    from importlib import metadata
+
+    from registries.spec import load_stack_spec
+    from registryctl.plugins import required_plugins
+
+    plugins = required_plugins(load_stack_spec({"acr": ACR}, "dev"))
+    assert [(p.name, p.version, p.package) for p in plugins] == [
+        ("azure-native", metadata.version("pulumi-azure-native"), "pulumi-azure-native")
+    ]
