@@ -249,3 +249,41 @@ def test_cli_verify_of_an_undeployed_ecr_stack_fails_with_what_to_do(fake, proje
     assert "ECR: the stack output ecr is missing or not an object: is it deployed? run `up` first" in (
         capsys.readouterr().err
     )
+
+
+def test_the_programs_own_ecr_output_logs_in_and_verifies_against_moto(
+    fake, project, moto, docker_dir, monkeypatch, capsys
+):
+    # The `ecr` output as the program exports it (recording mocks; ACCOUNT is the mocks' and moto's account),
+    # so a change of its keys or host format breaks this test, not a user's login.
+    from tests.support.pulumi_runtime import run_program
+    from tests.support.recording_mocks import RecordingMocks
+    from tests.unit.test_ecr_schema import ECR
+
+    outputs = run_program(RecordingMocks(), stack="aws", config={"registries:ecr": json.dumps(ECR)})
+    ecr_output = outputs["ecr"].value
+    assert ecr_output["registry"] == HOST
+    assert ecr_output["loginCommand"].endswith(f"docker login --username AWS --password-stdin {HOST}")
+    client = moto.client("ecr", REGION)
+    for name in ecr_output["repositories"]:
+        client.create_repository(repositoryName=name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto.admin_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto.admin_secret)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    _no_helper(monkeypatch)
+    fake.set_scenario(outputs={"ecr": {"value": ecr_output, "secret": outputs["ecr"].secret}})
+    probe = _push_to_moto(client)
+    monkeypatch.setattr(registryctl.cli, "image_probe", probe)
+    try:
+        assert main(["login", "-s", "aws"]) == 0
+        assert main(["verify", "-s", "aws"]) == 0, capsys.readouterr().err
+        auth = json.loads((docker_dir / "config.json").read_text())["auths"][HOST]["auth"]
+        # The same credential the loginCommand's `aws ecr get-login-password` pipes into `docker login -u AWS`.
+        token = client.get_authorization_token(registryIds=[ACCOUNT])["authorizationData"][0]["authorizationToken"]
+        assert auth == token
+        assert probe.pushes[0].repository == f"{HOST}/team/api"
+        assert client.list_images(repositoryName="team/api")["imageIds"] == []
+    finally:
+        for name in ecr_output["repositories"]:
+            client.delete_repository(repositoryName=name, force=True)
