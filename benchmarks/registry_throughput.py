@@ -1,11 +1,26 @@
 """Push and pull throughput of the deployed registry (TLS + auth) against the same binary with neither.
 
-Deploys the program's `local` stack with the local engine (as the end-to-end tests do), starts the
-same registry image with its default config (plain HTTP, no auth) beside it, and the `local` stack
-with S3 storage on a moto server for each chunk size asked for; pushes and pulls a generated image of
-about 200 MB in 10 MB layers through each. Prints MB/s and the ratio of deployed to plain.
+Deploys the program's `local` stack with the local engine (as the end-to-end tests do) and starts the
+same registry image with its default config (plain HTTP, no auth) beside it. Then, in rounds that
+alternate which registry goes first (A B, B A, ...), each with freshly generated images:
 
-    python -m benchmarks.registry_throughput [--size-mb 200] [--layer-mb 10] [--s3-chunk-mb 5 10 32]
+- alone: one image of `--size-mb` in `--layer-mb` layers, pushed to and pulled from each registry;
+- concurrent: `--clients` different images of `--client-mb` each, pushed at once, then pulled at once.
+
+For every case it records the wall time, the registry container's CPU seconds (its cgroup), the
+Docker daemon's CPU seconds (the client side: it compresses layers on push) and the requests in the
+registry's access log. Prints the medians per case and the deployed/plain ratios last.
+
+`--per-request` times sequential `GET /v2/` against the same binary with each way of authenticating
+(no auth, htpasswd at several bcrypt costs, TLS with and without keep-alive) and against the deployed
+registry; `--profile` samples a Go CPU profile from the deployed registry's loopback debug server
+during one push and prints where its CPU went. `--s3-chunk-mb` adds the deployed stack with S3
+storage (moto) per chunk size, alone case only. Everything it starts is removed at the end
+(containers with their anonymous volumes, networks, volumes, images, CA trust entries).
+
+    flock /tmp/registries-e2e.lock python -m benchmarks.registry_throughput \
+        [--rounds 3] [--size-mb 200] [--layer-mb 10] [--clients 10] [--client-mb 50] \
+        [--per-request] [--profile] [--s3-chunk-mb 5 10 32]
 """
 
 from __future__ import annotations
@@ -13,49 +28,144 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import gzip
+import io
 import json
 import os
+import re
+import statistics
+import tarfile
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import bcrypt
 import docker
+import requests
 import yaml
+from docker.errors import APIError, ImageNotFound
 
 from tests.support.e2e_stack import load_e2e_stack
 from tests.support.engine_aws import AwsApplier
 from tests.support.engine_docker import E2E_LABEL, DockerApplier
+from tests.support.engine_tls import issue_chain
 from tests.support.images import build_registry_image, build_scratch_image
 from tests.support.local_engine import LocalEngine
 from tests.support.moto_server import MotoServer, start_moto
-from tests.support.pulumi_runtime import run_program
+from tests.support.pulumi_runtime import run_program, unwrap
 from tests.support.registry_client import RegistryUser
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN_PORT = 5100
 S3_PORT = 5200
+PROBE_PORT = 5300
+PROBE_TLS_PORT = 5301
+PROBE_COSTS = (4, 5, 6, 10)
+"""bcrypt costs whose per-request price --per-request measures."""
+ProbeCase = tuple[str, Any, RegistryUser, tuple[str, str] | None, bool]
+"""(what, container, client, credentials, keep-alive) of one --per-request row."""
+PROFILE_CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
+    ("htpasswd (bcrypt.CompareHashAndPassword)", ("golang.org/x/crypto/bcrypt.CompareHashAndPassword",)),
+    ("TLS records (crypto/tls Conn.Read/Write)", ("crypto/tls.(*Conn).Read", "crypto/tls.(*Conn).Write")),
+    ("TLS handshakes", ("crypto/tls.(*Conn).Handshake", "crypto/tls.(*Conn).HandshakeContext")),
+    ("digests (crypto/sha256)", ("crypto/sha256.",)),
+    ("garbage collector", ("runtime.gcBgMarkWorker",)),
+]
+"""Where a push's registry CPU goes, by the functions whose cumulative time says it."""
+ACCESS_LINE = re.compile(r'"(GET|HEAD|PUT|POST|PATCH|DELETE) \S+ HTTP/[\d.]+" (\d{3}) ')
+"""One request in the registry's access log (Apache combined format, written by gorilla/handlers)."""
 
 
 @dataclass
 class Target:
     name: str
     client: RegistryUser
+    container: Any
     cleanup: Callable[[], None] = lambda: None
+    debug_url: str | None = None
+    """The loopback debug server (pprof), where the registry has one published."""
+    credentials: tuple[str, str] | None = None
+    """A user's name and password, where the registry asks for one."""
 
 
-def _timed(action: Callable[[], object]) -> float:
+@dataclass
+class Sample:
+    seconds: float
+    megabytes: float
+    registry_cpu_s: float
+    dockerd_cpu_s: float
+    requests: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def mb_s(self) -> float:
+        return self.megabytes / self.seconds
+
+
+# -- CPU and request accounting -----------------------------------------------------------------
+
+
+def container_cpu_seconds(container: Any) -> float:
+    """CPU seconds a container used so far, from its cgroup (v1 or v2), else from `docker stats`."""
+    cid = container.id
+    for path in (
+        f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage",
+        f"/sys/fs/cgroup/cpu,cpuacct/docker/{cid}/cpuacct.usage",
+    ):
+        with contextlib.suppress(OSError):
+            return int(Path(path).read_text()) / 1e9
+    for path in (f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat", f"/sys/fs/cgroup/docker/{cid}/cpu.stat"):
+        with contextlib.suppress(OSError):
+            stat = dict(line.split() for line in Path(path).read_text().splitlines())
+            return int(stat["usage_usec"]) / 1e6
+    return container.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+
+
+def dockerd_cpu_seconds() -> float:
+    """CPU seconds of the Docker daemon (the client that compresses, uploads and unpacks layers)."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = Path("/var/run/docker.pid").read_text().strip()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return float("nan")
+
+
+def access_log(container: Any) -> list[tuple[str, str]]:
+    """(method, status) of every request the registry logged so far."""
+    text = container.logs(stdout=True, stderr=True).decode(errors="replace")
+    return ACCESS_LINE.findall(text)
+
+
+def _request_counts(before: list[tuple[str, str]], after: list[tuple[str, str]]) -> Counter[str]:
+    new = after[len(before) :]
+    counts: Counter[str] = Counter(method for method, _ in new)
+    counts["total"] = len(new)
+    counts["401"] = sum(1 for _, status in new if status == "401")
+    return counts
+
+
+def measured(target: Target, megabytes: float, action: Callable[[], object]) -> Sample:
+    log_before = access_log(target.container)
+    cpu_before, dockerd_before = container_cpu_seconds(target.container), dockerd_cpu_seconds()
     start = time.perf_counter()
     action()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return Sample(
+        seconds,
+        megabytes,
+        container_cpu_seconds(target.container) - cpu_before,
+        dockerd_cpu_seconds() - dockerd_before,
+        _request_counts(log_before, access_log(target.container)),
+    )
 
 
-def _drop_local(client: docker.DockerClient, refs: list[str]) -> None:
-    for ref in refs:
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            client.images.remove(ref, force=True)
+# -- registries -----------------------------------------------------------------------------------
 
 
 def deploy(client: docker.DockerClient, session: str, label: str, spec: dict, moto: MotoServer | None = None) -> Target:
@@ -71,7 +181,15 @@ def deploy(client: docker.DockerClient, session: str, label: str, spec: dict, mo
     user = RegistryUser(values["endpoint"], values["caCertPem"])
     name, password = next(iter(values["users"].items()))
     user.login(name, password)
-    return Target(label, user, user.close)
+    debug_port = spec.get("debugPort", spec.get("port", 5000) + 1)
+    return Target(
+        label,
+        user,
+        client.containers.get(values["containerName"]),
+        user.close,
+        debug_url=f"http://127.0.0.1:{debug_port}",
+        credentials=(name, password),
+    )
 
 
 def s3_spec(base: dict, moto: MotoServer, chunk_mb: int, port: int, session: str) -> dict:
@@ -88,58 +206,369 @@ def s3_spec(base: dict, moto: MotoServer, chunk_mb: int, port: int, session: str
     return spec
 
 
-def start_plain_registry(client: docker.DockerClient, image: str, session: str) -> Target:
-    container = client.containers.run(
-        image,
-        detach=True,
-        name=f"bench-plain-{session}",
-        ports={"5000/tcp": ("127.0.0.1", PLAIN_PORT)},
-        labels={E2E_LABEL: session},
-    )
-    user = RegistryUser(f"localhost:{PLAIN_PORT}", "", tls=False)
+def _wait_serving(user: RegistryUser, expected: set[int]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        try:
-            if user.api("GET", "/v2/").status_code == 200:
-                break
-        except Exception:  # noqa: S110 - still starting
-            pass
+        with contextlib.suppress(requests.RequestException):
+            if user.api("GET", "/v2/").status_code in expected:
+                return
         time.sleep(0.2)
+    raise RuntimeError(f"registry at {user.endpoint} did not answer")
+
+
+def _archive(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name.lstrip("/"))
+            info.size, info.mode = len(data), 0o400
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def start_same_binary(
+    client: docker.DockerClient,
+    image: str,
+    session: str,
+    role: str,
+    port: int,
+    env: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
+    ca_pem: str = "",
+) -> tuple[Any, RegistryUser]:
+    """The registry image with its default config, changed only by `env` (and the `files` it names)."""
+    container = client.containers.create(
+        image,
+        name=f"bench-{role}-{session}",
+        ports={"5000/tcp": ("127.0.0.1", port)},
+        environment=env or {},
+        labels={E2E_LABEL: session},
+    )
+    if files:
+        container.put_archive("/", _archive(files))
+    container.start()
+    user = RegistryUser(f"localhost:{port}", ca_pem, tls=bool(ca_pem))
+    try:
+        _wait_serving(user, {200, 401})
+    except Exception:
+        container.remove(force=True, v=True)
+        user.close()
+        raise
+    return container, user
+
+
+def start_plain_registry(client: docker.DockerClient, image: str, session: str) -> Target:
+    container, user = start_same_binary(client, image, session, "plain", PLAIN_PORT)
 
     def cleanup() -> None:
         container.remove(force=True, v=True)  # the image's VOLUME /var/lib/registry is anonymous: remove it too
         user.close()
 
-    return Target("same binary, no TLS, no auth", user, cleanup)
+    return Target("same binary, no TLS, no auth", user, container, cleanup)
 
 
-def measure(
-    client: docker.DockerClient, targets: list[Target], size_mb: int, layer_mb: int
-) -> dict[str, dict[str, float]]:
+# -- images and cases -----------------------------------------------------------------------------
+
+
+def _drop_local(client: docker.DockerClient, refs: list[str]) -> None:
+    for ref in refs:
+        with contextlib.suppress(ImageNotFound):
+            client.images.remove(ref, force=True)
+
+
+def _refs(targets: list[Target], repository: str, tag: str) -> list[str]:
+    return [f"{t.client.endpoint}/{repository}:{tag}" for t in targets]
+
+
+def _fresh_image(client: docker.DockerClient, size_mb: int, layer_mb: int) -> tuple[str, float]:
+    """A new image of random (incompressible) layers; returns (tag, MB)."""
     layers = [os.urandom(layer_mb * 1024 * 1024) for _ in range(max(1, size_mb // layer_mb))]
-    total_mb = sum(len(layer) for layer in layers) / 1024 / 1024
-    source = f"bench-src/payload:{uuid.uuid4().hex[:8]}"
+    megabytes = sum(len(layer) for layer in layers) / 1024 / 1024
+    source = f"bench-src/payload:{uuid.uuid4().hex[:10]}"
     build_scratch_image(client, source, layers)
-    del layers
-    repository, tag = "bench/payload", "v1"
-    refs = [source] + [f"{t.client.endpoint}/{repository}:{tag}" for t in targets]
-    results: dict[str, dict[str, float]] = {}
-    for target in targets:
-        seconds = _timed(lambda t=target: t.client.push(source, repository, tag))
-        results[target.name] = {"push_s": seconds, "push_mb_s": total_mb / seconds}
-    for target in targets:
-        _drop_local(client, refs)
-        seconds = _timed(lambda t=target: t.client.pull(repository, tag))
-        results[target.name].update(pull_s=seconds, pull_mb_s=total_mb / seconds)
+    return source, megabytes
+
+
+def _parallel(actions: list[Callable[[], object]]) -> None:
+    with ThreadPoolExecutor(max_workers=len(actions)) as pool:
+        for future in [pool.submit(action) for action in actions]:
+            future.result()
+
+
+Results = dict[str, dict[str, list[Sample]]]
+"""case -> target name -> samples, one per round."""
+
+
+def run_round(
+    client: docker.DockerClient,
+    pair: list[Target],
+    extra: list[Target],
+    args: argparse.Namespace,
+    results: Results,
+    order: list[Target],
+) -> None:
+    """One round: the alone and concurrent cases on every target, in `order`, on fresh images."""
+    every = pair + extra
+    repository, tag = f"bench/payload-{uuid.uuid4().hex[:6]}", "v1"
+    source, megabytes = _fresh_image(client, args.size_mb, args.layer_mb)
+    refs = [source, *_refs(every, repository, tag)]
+    for target in [*order, *extra]:
+        results["push alone"].setdefault(target.name, []).append(
+            measured(target, megabytes, lambda t=target: t.client.push(source, repository, tag))
+        )
+    for target in [*order, *extra]:
+        _drop_local(client, refs)  # nothing local may be reused: every layer comes over the wire
+        results["pull alone"].setdefault(target.name, []).append(
+            measured(target, megabytes, lambda t=target: t.client.pull(repository, tag))
+        )
     _drop_local(client, refs)
-    results["_meta"] = {"image_mb": total_mb, "layers": float(size_mb // layer_mb)}
-    return results
+    if args.clients <= 0:
+        return
+    images = [_fresh_image(client, args.client_mb, args.layer_mb) for _ in range(args.clients)]
+    total_mb = sum(mb for _, mb in images)
+    names = [(f"bench/client{i}-{uuid.uuid4().hex[:6]}", "v1") for i in range(args.clients)]
+    local = [tag_ for tag_, _ in images] + [r for name, t in names for r in _refs(pair, name, t)]
+    for target in order:
+        pushes: list[Callable[[], object]] = [
+            lambda t=target, s=src, n=name: t.client.push(s, n[0], n[1])
+            for (src, _), name in zip(images, names, strict=True)
+        ]
+        results["push concurrent"].setdefault(target.name, []).append(
+            measured(target, total_mb, lambda p=pushes: _parallel(p))
+        )
+    for target in order:
+        _drop_local(client, local)
+        pulls: list[Callable[[], object]] = [lambda t=target, n=name: t.client.pull(n[0], n[1]) for name in names]
+        results["pull concurrent"].setdefault(target.name, []).append(
+            measured(target, total_mb, lambda p=pulls: _parallel(p))
+        )
+    _drop_local(client, local)
+
+
+# -- per-request cost -----------------------------------------------------------------------------
+
+
+def _median_ms(url: str, auth: tuple[str, str] | None, verify: str | bool, keep_alive: bool, count: int) -> float:
+    times = []
+    session = requests.Session()
+    session.get(url, auth=auth, verify=verify, timeout=30)  # warm up: first connection and handshake
+    for _ in range(count):
+        if not keep_alive:
+            session.close()
+            session = requests.Session()
+        start = time.perf_counter()
+        response = session.get(url, auth=auth, verify=verify, timeout=30)
+        times.append(time.perf_counter() - start)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url} answered {response.status_code}")
+    session.close()
+    return statistics.median(times) * 1000
+
+
+def per_request_costs(
+    client: docker.DockerClient, image: str, session: str, deployed: Target, plain: Target, count: int
+) -> list[tuple[str, float, float]]:
+    """(what, ms per request, registry CPU ms per request) of sequential `GET /v2/` on the same binary."""
+    password = uuid.uuid4().hex + uuid.uuid4().hex  # a 64-character random password, like a generated one
+    htpasswd = "".join(
+        f"cost{cost}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode()}\n" for cost in PROBE_COSTS
+    )
+    auth_env = {
+        "REGISTRY_AUTH": "htpasswd",
+        "REGISTRY_AUTH_HTPASSWD_REALM": "bench",
+        "REGISTRY_AUTH_HTPASSWD_PATH": "/auth/htpasswd",
+    }
+    chain = issue_chain({"algorithm": "ECDSA", "ecdsaCurve": "P256"}, "localhost", ca_hours=2, cert_hours=1)
+    key_pem = unwrap(chain["key"]["privateKeyPem"])
+    tls_files = {"/certs/server.crt": chain["cert"]["certPem"], "/certs/server.key": key_pem}
+    tls_env = {"REGISTRY_HTTP_TLS_CERTIFICATE": "/certs/server.crt", "REGISTRY_HTTP_TLS_KEY": "/certs/server.key"}
+    probes: list[tuple[Any, RegistryUser]] = []
+    rows: list[tuple[str, float, float]] = []
+    try:
+        auth = start_same_binary(
+            client, image, session, "probe-auth", PROBE_PORT, auth_env, {"/auth/htpasswd": htpasswd}
+        )
+        probes.append(auth)
+        ca_pem = chain["ca"]["certPem"]
+        tls = start_same_binary(client, image, session, "probe-tls", PROBE_TLS_PORT, tls_env, tls_files, ca_pem=ca_pem)
+        probes.append(tls)
+        cases: list[ProbeCase] = [("no TLS, no auth (plain)", plain.container, plain.client, None, True)]
+        cases += [(f"no TLS, htpasswd cost {c}", auth[0], auth[1], (f"cost{c}", password), True) for c in PROBE_COSTS]
+        cases.append(("TLS keep-alive, no auth", tls[0], tls[1], None, True))
+        cases.append(("TLS new connection each, no auth", tls[0], tls[1], None, False))
+        cases.append(
+            ("deployed (TLS keep-alive + htpasswd)", deployed.container, deployed.client, deployed.credentials, True)
+        )
+        for what, container, user, credential, keep_alive in cases:
+            before = container_cpu_seconds(container)
+            ms = _median_ms(f"{user.base_url}/v2/", credential, user.ca_file or False, keep_alive, count)
+            rows.append((what, ms, (container_cpu_seconds(container) - before) * 1000 / (count + 1)))
+    finally:
+        for container, user in probes:
+            container.remove(force=True, v=True)
+            user.close()
+    return rows
+
+
+# -- CPU profile (pprof protobuf, decoded here: no Go toolchain on these machines) -----------------
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
+    """(field number, wire type, value) of a protobuf message: ints for varints, bytes for the rest."""
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 2:
+            size, pos = _varint(data, pos)
+            value, pos = data[pos : pos + size], pos + size
+        elif wire == 1:
+            value, pos = data[pos : pos + 8], pos + 8
+        elif wire == 5:
+            value, pos = data[pos : pos + 4], pos + 4
+        else:
+            raise ValueError(f"protobuf wire type {wire} not supported")
+        yield number, wire, value
+
+
+def _ints(wire: int, value: Any) -> list[int]:
+    """A repeated integer field: packed (bytes of varints) or one varint."""
+    if wire == 0:
+        return [value]
+    out, pos = [], 0
+    while pos < len(value):
+        item, pos = _varint(value, pos)
+        out.append(item)
+    return out
+
+
+def profile_functions(profile: bytes) -> tuple[float, dict[str, float], dict[str, float]]:
+    """(total CPU seconds, flat seconds per function, cumulative seconds per function) of a Go CPU profile."""
+    data = gzip.decompress(profile) if profile[:2] == b"\x1f\x8b" else profile
+    strings: list[str] = []
+    functions: dict[int, int] = {}
+    locations: dict[int, list[int]] = {}
+    samples: list[tuple[list[int], list[int]]] = []
+    for number, _wire, value in _fields(data):
+        if number == 6:
+            strings.append(value.decode(errors="replace"))
+        elif number == 5:
+            fn = {n: v for n, _, v in _fields(value)}
+            functions[fn.get(1, 0)] = fn.get(2, 0)
+        elif number == 4:
+            ident, lines = 0, []
+            for n, _, v in _fields(value):
+                if n == 1:
+                    ident = v
+                elif n == 4:
+                    lines.append(next((lv for ln, _, lv in _fields(v) if ln == 1), 0))
+            locations[ident] = lines
+        elif number == 2:
+            ids: list[int] = []
+            values: list[int] = []
+            for n, w, v in _fields(value):
+                if n == 1:
+                    ids += _ints(w, v)
+                elif n == 2:
+                    values += _ints(w, v)
+            samples.append((ids, values))
+    flat: dict[str, float] = defaultdict(float)
+    cumulative: dict[str, float] = defaultdict(float)
+    total = 0.0
+    for ids, values in samples:
+        seconds = values[-1] / 1e9  # the last sample type of a CPU profile is cpu/nanoseconds
+        total += seconds
+        names = [strings[functions[f]] for loc in ids for f in reversed(locations.get(loc, []))]
+        if names:
+            flat[names[0]] += seconds
+        for name in set(names):
+            cumulative[name] += seconds
+    return total, flat, cumulative
+
+
+def profile_push(client: docker.DockerClient, target: Target, args: argparse.Namespace) -> None:
+    assert target.debug_url is not None
+    source, megabytes = _fresh_image(client, args.size_mb, args.layer_mb)
+    repository = f"bench/profiled-{uuid.uuid4().hex[:6]}"
+    profile: dict[str, bytes] = {}
+    seconds = 8
+
+    def sample() -> None:
+        url = f"{target.debug_url}/debug/pprof/profile?seconds={seconds}"
+        profile["data"] = requests.get(url, timeout=seconds + 30).content
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        target.client.push(source, repository, "v1")
+    finally:
+        sampler.join()
+        _drop_local(client, [source, *_refs([target], repository, "v1")])
+    total, flat, cumulative = profile_functions(profile["data"])
+    print(f"\nCPU profile of {target.name}, {seconds} s during a {megabytes:.0f} MB push: {total:.2f} CPU s sampled")
+    for category, prefixes in PROFILE_CATEGORIES:
+        spent = sum(v for name, v in cumulative.items() if name in prefixes or name.startswith(prefixes))
+        print(f"  {category:44} {spent:6.2f} s  {spent / max(total, 1e-9):4.0%}")
+    print("  top functions by own CPU:")
+    for name, value in sorted(flat.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"    {value:6.2f} s  {value / max(total, 1e-9):4.0%}  {name}")
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def _median(samples: list[Sample], attribute: str) -> float:
+    return statistics.median(getattr(s, attribute) for s in samples)
+
+
+def print_results(results: Results, deployed: Target, plain: Target) -> None:
+    columns = ("MB/s", "min", "max", "reg CPU s", "dockerd s", "requests", "401s")
+    widths = (7, 6, 6, 9, 9, 8, 5)
+    print(f"\n{'case':16} {'registry':42} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
+    for case, by_target in results.items():
+        for name, samples in by_target.items():
+            speeds = [s.mb_s for s in samples]
+            requests_ = statistics.median(s.requests["total"] for s in samples)
+            unauthorized = statistics.median(s.requests["401"] for s in samples)
+            print(
+                f"{case:16} {name:42} {statistics.median(speeds):7.1f} {min(speeds):6.1f} {max(speeds):6.1f} "
+                f"{_median(samples, 'registry_cpu_s'):9.2f} {_median(samples, 'dockerd_cpu_s'):9.2f} "
+                f"{requests_:8.0f} {unauthorized:5.0f}"
+            )
+    print(f"\nrounds: {len(next(iter(results['push alone'].values())))} (medians; min/max show the spread)")
+    ratios = []
+    for case, by_target in results.items():
+        if deployed.name in by_target and plain.name in by_target:
+            ratio = _median(by_target[deployed.name], "mb_s") / _median(by_target[plain.name], "mb_s")
+            ratios.append(f"{case} {ratio:.2f}")
+    print("ratio deployed/plain (median MB/s): " + ", ".join(ratios))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median of these)")
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--layer-mb", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=10, help="concurrent clients; 0 skips the concurrent case")
+    parser.add_argument("--client-mb", type=int, default=50, help="each concurrent client's image")
+    parser.add_argument(
+        "--per-request", type=int, default=0, metavar="N", help="time N sequential GET /v2/ per auth mode"
+    )
+    parser.add_argument("--profile", action="store_true", help="CPU profile of the deployed registry during a push")
     parser.add_argument("--s3-chunk-mb", type=int, nargs="*", default=[5, 10, 32], help="S3 chunk sizes to compare")
     args = parser.parse_args()
     client = docker.from_env(timeout=600)
@@ -151,31 +580,39 @@ def main() -> None:
     targets: list[Target] = []
     _stack, base, _ = load_e2e_stack(ROOT / "stacks" / "Pulumi.local.yaml")
     moto = start_moto(Path(tempfile.mkdtemp(prefix="bench-moto-"))) if args.s3_chunk_mb else None
+    results: Results = {"push alone": {}, "pull alone": {}, "push concurrent": {}, "pull concurrent": {}}
     try:
-        targets.append(deploy(client, session, "deployed, volume (TLS + htpasswd)", base))
-        targets.append(start_plain_registry(client, image, session))
+        deployed = deploy(client, session, "deployed, volume (TLS + htpasswd)", base)
+        targets.append(deployed)
+        plain = start_plain_registry(client, image, session)
+        targets.append(plain)
+        s3_targets = []
         for i, chunk in enumerate(args.s3_chunk_mb):
             assert moto is not None
             spec = s3_spec(base, moto, chunk, S3_PORT + 10 * i, session)
-            targets.append(deploy(client, session, f"deployed, S3 (moto) chunk {chunk} MiB", spec, moto))
-        results = measure(client, targets, args.size_mb, args.layer_mb)
+            s3_targets.append(deploy(client, session, f"deployed, S3 (moto) chunk {chunk} MiB", spec, moto))
+        targets += s3_targets
+        if args.per_request:
+            rows = per_request_costs(client, image, session, deployed, plain, args.per_request)
+            print(f"\nsequential GET /v2/, same binary, median of {args.per_request} (registry CPU per request)")
+            for what, ms, cpu_ms in rows:
+                print(f"  {what:42} {ms:7.1f} ms  {cpu_ms:6.1f} ms CPU")
+        if args.profile:
+            profile_push(client, deployed, args)
+        for round_number in range(args.rounds):
+            order = [deployed, plain] if round_number % 2 == 0 else [plain, deployed]
+            run_round(client, [deployed, plain], s3_targets, args, results, order)
+            print(f"round {round_number + 1}/{args.rounds} done", flush=True)
     finally:
         for target in targets:
             target.cleanup()
         DockerApplier(client, session).remove_everything()
+        for dangling in client.images.list(name="bench-src/payload"):
+            with contextlib.suppress(APIError):
+                client.images.remove(dangling.id, force=True)
         if moto is not None:
             moto.stop()
-    meta = results.pop("_meta")
-    print(f"image: {meta['image_mb']:.0f} MB in {meta['layers']:.0f} layers (random bytes, incompressible)")
-    print(f"{'registry':40} {'push MB/s':>10} {'pull MB/s':>10}")
-    for name, figures in results.items():
-        print(f"{name:40} {figures['push_mb_s']:10.1f} {figures['pull_mb_s']:10.1f}")
-    names = list(results)
-    base, secured = results[names[1]], results[names[0]]
-    print(
-        f"ratio deployed/plain: push {secured['push_mb_s'] / base['push_mb_s']:.2f}, "
-        f"pull {secured['pull_mb_s'] / base['pull_mb_s']:.2f}"
-    )
+    print_results({k: v for k, v in results.items() if v}, deployed, plain)
 
 
 if __name__ == "__main__":

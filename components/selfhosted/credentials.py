@@ -8,7 +8,15 @@ from collections.abc import Sequence
 
 import bcrypt
 
-BCRYPT_COST = 10
+GIVEN_PASSWORD_COST = 10
+"""bcrypt cost of a password a person chose: its entropy is unknown, so the work factor is what slows
+offline guessing of it (OWASP's minimum for bcrypt)."""
+GENERATED_PASSWORD_COST = 4
+"""bcrypt cost of a generated password (bcrypt's lowest). It is at least MIN_GENERATED_LENGTH characters
+drawn uniformly from 66, so >= 96 bits: guessing it offline is infeasible whatever the cost (2**95 tries
+on average), and the registry checks it on every request (a cost-10 check is ~50 ms of CPU, cost 4 ~1 ms)."""
+MIN_GENERATED_LENGTH = 16
+"""Shortest generated password hashed at GENERATED_PASSWORD_COST: 16 * log2(66) = 96.7 bits."""
 SALT_BYTES = 16
 """bcrypt salts are 128 bits."""
 _STANDARD_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -23,8 +31,11 @@ def bcrypt_salt(salt: bytes) -> str:
     return base64.b64encode(salt).decode().rstrip("=").translate(_TO_BCRYPT_B64)
 
 
-def bcrypt_hash_with_salt(password: str, salt: bytes) -> str:
-    """bcrypt hash of a user-supplied password with a salt the caller keeps (a RandomBytes in state).
+def bcrypt_hash_with_salt(password: str, salt: bytes, cost: int = GIVEN_PASSWORD_COST) -> str:
+    """bcrypt hash of a password with a salt the caller keeps (a RandomBytes in state).
+
+    `cost` stays GIVEN_PASSWORD_COST for a password a person supplied; only a generated one gets
+    GENERATED_PASSWORD_COST (its entropy, not the work factor, is what makes guessing infeasible).
 
     A fresh salt on every run would change the htpasswd file, and so restart the registry, on every
     `pulumi up`; a salt derived from the password would let anyone holding the file test guesses
@@ -33,7 +44,9 @@ def bcrypt_hash_with_salt(password: str, salt: bytes) -> str:
     """
     if len(password.encode()) > 72:
         raise ValueError("bcrypt reads at most 72 bytes of a password; use a shorter one")
-    return bcrypt.hashpw(password.encode(), f"$2b${BCRYPT_COST:02d}${bcrypt_salt(salt)}".encode()).decode()
+    if not 4 <= cost <= 31:
+        raise ValueError(f"bcrypt cost {cost} is outside 4..31")
+    return bcrypt.hashpw(password.encode(), f"$2b${cost:02d}${bcrypt_salt(salt)}".encode()).decode()
 
 
 def htpasswd_file(entries: Sequence[tuple[str, str]]) -> str:
