@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, StrictBool
 
+from components.dockerhub_names import (  # the component's naming rules: one definition of each
+    NAMESPACE,
+    REPOSITORY_NAME,
+    org_token_resource_name,
+    permission_resource_name,
+    token_resource_name,
+    urn_part,
+    webhook_resource_name,
+)
 from registries.spec.base import CamelModel, ConfigProblem, repeated
 from registries.spec.retention import RetentionSpec
 
-# Docker IDs and organisation names: 4-30 lowercase letters and digits.
-NAMESPACE = r"^[a-z0-9]{4,30}$"
-# Hub's repository naming rule (2-255 characters).
-REPOSITORY_NAME = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
 Namespace = Annotated[str, Field(pattern=NAMESPACE)]
 
 
@@ -48,27 +52,6 @@ def _expiry(value: object) -> datetime:
 
 
 ExpiresAt = Annotated[datetime, BeforeValidator(_expiry)]
-
-
-def urn_part(text: str) -> str:
-    """How a free-text name (token label, webhook name) appears in a resource name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
-
-
-def token_resource_name(label: str) -> str:
-    return urn_part(label)
-
-
-def org_token_resource_name(org: str, label: str) -> str:
-    return f"{org}-{urn_part(label)}"
-
-
-def webhook_resource_name(namespace: str, repository: str, hook: str) -> str:
-    return f"{namespace}-{repository}-{urn_part(hook)}"
-
-
-def permission_resource_name(org: str, repository: str, team: str) -> str:
-    return f"{org}-{repository}-{team}"
 
 
 class WebhookSpec(CamelModel):

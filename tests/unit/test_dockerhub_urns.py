@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from tests.unit.conftest import ROOT
-from tests.unit.urn_snapshot import SNAPSHOTS, assert_declares_the_snapshot, write_snapshot
+from tests.unit.urn_snapshot import SNAPSHOTS, assert_declares_the_snapshot, component_registration, write_snapshot
 
 SNAPSHOT = SNAPSHOTS / "dockerhub_urns.json"
 
@@ -30,3 +30,9 @@ def take_snapshot() -> None:
 
 def test_hub_configs_declare_the_urns_and_inputs_of_before_the_refactoring():
     assert_declares_the_snapshot(SNAPSHOT, "dockerHub")
+
+
+def test_the_component_has_the_package_token_and_its_old_one_as_an_alias():
+    typ, aliases = component_registration("dockerHub", snapshot_cases()[0]["config"], "hub", "dockerhub")
+    assert typ == "registries:index:DockerHub"
+    assert aliases == ["registries:dockerhub:DockerHub"]
