@@ -14,11 +14,12 @@ from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from components.acr import Acr
 from components.artifact_registry import ArtifactRegistry
-from components.dockerhub import DockerHub, DockerHubArgs
+from components.dockerhub import DockerHub
 from components.ecr import EcrRegistry
 from components.selfhosted import SelfHostedRegistry
 from registries.mapping.acr import acr_args
 from registries.mapping.artifact_registry import artifact_registry_args
+from registries.mapping.dockerhub import dockerhub_args
 from registries.mapping.ecr import ecr_args
 from registries.mapping.selfhosted import selfhosted_args
 from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec
@@ -77,7 +78,7 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             }
         )
     if spec.docker_hub is not None:
-        hub = DockerHub("dockerhub", DockerHubArgs(spec.docker_hub, spec.is_production, PROJECT_DIR))
+        hub = DockerHub("dockerhub", dockerhub_args(spec.docker_hub, spec.is_production, PROJECT_DIR))
         outputs.update(
             {
                 "dockerHubRepositories": hub.repositories,
