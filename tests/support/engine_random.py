@@ -44,6 +44,22 @@ def random_string(inputs: dict[str, Any]) -> str:
     return "".join(chars)
 
 
+# A few words of each list pulumi-random (golang-petname) draws from: enough for distinct names per run.
+PET_ADVERBS = ("briskly", "calmly", "gladly", "quietly", "rapidly", "warmly")
+PET_ADJECTIVES = ("brave", "calm", "eager", "jolly", "lucky", "proud", "quick", "witty")
+PET_NAMES = ("badger", "falcon", "gecko", "heron", "lemur", "otter", "panda", "walrus")
+
+
+def random_pet(inputs: dict[str, Any]) -> str:
+    """The pet name pulumi-random returns as the ID: [prefix] adverbs... adjective name, joined by separator."""
+    length = int(inputs.get("length", 2))
+    words = [secrets.choice(PET_ADVERBS) for _ in range(max(length - 2, 0))]
+    words += [secrets.choice(PET_ADJECTIVES)] if length >= 2 else []
+    words.append(secrets.choice(PET_NAMES))
+    prefix = inputs.get("prefix")
+    return str(inputs.get("separator", "-")).join([prefix, *words] if prefix else words)
+
+
 def apply_random(typ: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if typ == "random:index/randomPassword:RandomPassword":
         result = random_string(inputs)
@@ -69,4 +85,6 @@ def apply_random(typ: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]
             "dec": prefix + str(int.from_bytes(raw, "big")),
         }
         return b64_url, outs
+    if typ == "random:index/randomPet:RandomPet":
+        return random_pet(inputs), dict(inputs)
     raise NotImplementedError(f"local engine: no random handler for {typ}")

@@ -49,6 +49,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # A fixed salt keeps the mock deterministic, as provider state keeps the real hash stable.
             hashed = bcrypt.hashpw(password.encode(), b"$2a$04$abcdefghijklmnopqrstuu").decode()
             outs.update(result=wrap_secret(password), bcryptHash=wrap_secret(hashed))
+        elif typ == "random:index/randomPet:RandomPet":
+            # A pet name as pulumi-random makes it (its ID), derived from the resource name.
+            return f"{args.name}-{_fake(args.name, 'pet')[:6]}", outs
         elif typ == "random:index/randomBytes:RandomBytes":
             raw = hashlib.sha256(f"{args.name}/bytes".encode()).digest()[: int(unwrap(inputs["length"]))]
             outs.update(base64=wrap_secret(base64.b64encode(raw).decode()), hex=wrap_secret(raw.hex()))
