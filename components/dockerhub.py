@@ -8,6 +8,7 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
+from components.arg_checks import enum_value
 from components.dockerhub_names import (
     NAMESPACE,
     REPOSITORY_NAME,
@@ -203,13 +204,9 @@ def _matches(pattern: str | re.Pattern[str], value: object) -> bool:
     return isinstance(value, str) and re.fullmatch(pattern, value) is not None
 
 
-def _member(enum: type[StrEnum], value: object, where: str) -> str:
-    """The plain value of `enum`'s member `value` (a member or its string); ValueError naming `where`."""
-    try:
-        return enum(value).value
-    except ValueError:
-        allowed = ", ".join(repr(member.value) for member in enum)
-        raise ValueError(f"{where}: {value!r} must be one of {allowed}") from None
+def _check_namespace(value: object, where: str) -> None:
+    if not _matches(NAMESPACE, value):
+        raise ValueError(f"{where}: {value!r} must be 4-30 lowercase letters and digits")
 
 
 def _check_text(value: object, limit: int, where: str) -> None:
@@ -239,8 +236,7 @@ def _check(args: DockerHubArgs) -> None:
     """Run-time checks of what the args alone can tell, naming the arg (library users bypass the config schema)."""
     root = "DockerHubArgs"
     namespace = args.get("namespace")
-    if not _matches(NAMESPACE, namespace):
-        raise ValueError(f"{root}.namespace: {namespace!r} must be 4-30 lowercase letters and digits")
+    _check_namespace(namespace, f"{root}.namespace")
     base_url = args.get("base_url", DEFAULT_BASE_URL)
     if isinstance(base_url, str) and not _matches(BASE_URL, base_url):
         raise ValueError(f"{root}.base_url: {base_url!r} must be http(s)://host[:port] without a path")
@@ -250,8 +246,8 @@ def _check(args: DockerHubArgs) -> None:
         name = repo.get("name")
         if not (_matches(REPOSITORY_NAME, name) and 2 <= len(str(name)) <= 255):
             raise ValueError(f"{where}.name: {name!r} must be 2-255 lowercase letters, digits and . _ - separators")
-        if "namespace" in repo and not _matches(NAMESPACE, repo["namespace"]):
-            raise ValueError(f"{where}.namespace: {repo['namespace']!r} must be 4-30 lowercase letters and digits")
+        if "namespace" in repo:
+            _check_namespace(repo["namespace"], f"{where}.namespace")
         _check_text(repo.get("description"), MAX_DESCRIPTION, f"{where}.description")
         _check_text(repo.get("full_description"), MAX_FULL_DESCRIPTION, f"{where}.full_description")
         for j, hook in enumerate(repo.get("webhooks", [])):
@@ -293,12 +289,11 @@ def _check(args: DockerHubArgs) -> None:
     org_tokens = args.get("org_access_tokens", [])
     for i, org_token in enumerate(org_tokens):
         where = f"{root}.org_access_tokens[{i}]"
-        if not _matches(NAMESPACE, org_token.get("org")):
-            raise ValueError(f"{where}.org: {org_token.get('org')!r} must be 4-30 lowercase letters and digits")
+        _check_namespace(org_token.get("org"), f"{where}.org")
         if not org_token.get("resources"):
             raise ValueError(f"{where}.resources: give at least one {{path, scopes}}")
         for k, resource in enumerate(org_token["resources"]):
-            _member(DockerHubOrgTokenResourceType, resource.get("type", "TYPE_REPO"), f"{where}.resources[{k}].type")
+            enum_value(DockerHubOrgTokenResourceType, resource.get("type", "TYPE_REPO"), f"{where}.resources[{k}].type")
             for m, scope in enumerate(resource.get("scopes") or [None]):
                 if not _matches(ORG_TOKEN_SCOPE, scope):
                     raise ValueError(
@@ -314,12 +309,11 @@ def _check(args: DockerHubArgs) -> None:
     teams = args.get("teams", [])
     for i, team in enumerate(teams):
         where = f"{root}.teams[{i}]"
-        if not _matches(NAMESPACE, team.get("org")):
-            raise ValueError(f"{where}.org: {team.get('org')!r} must be 4-30 lowercase letters and digits")
+        _check_namespace(team.get("org"), f"{where}.org")
         if not _matches(TEAM_NAME, team.get("name")):
             raise ValueError(f"{where}.name: {team.get('name')!r} must be 1-30 lowercase letters, digits, _ -")
         for k, grant in enumerate(team.get("permissions", [])):
-            _member(DockerHubTeamPermission, grant.get("permission", "read"), f"{where}.permissions[{k}].permission")
+            enum_value(DockerHubTeamPermission, grant.get("permission", "read"), f"{where}.permissions[{k}].permission")
     _unique(
         [f"{team['org']}/{team['name']}" for team in teams],
         "team",
@@ -409,7 +403,7 @@ class DockerHub(pulumi.ComponentResource):
                 "description": org_token.get("description", ""),
                 "resources": [
                     {
-                        "type": _member(DockerHubOrgTokenResourceType, resource.get("type", "TYPE_REPO"), "type"),
+                        "type": enum_value(DockerHubOrgTokenResourceType, resource.get("type", "TYPE_REPO"), "type"),
                         "path": resource["path"],
                         "scopes": list(resource["scopes"]),
                     }
@@ -446,7 +440,9 @@ class DockerHub(pulumi.ComponentResource):
                         # being updated in a preview) only addresses it in Hub's API.
                         "team": team_name,
                         "teamId": team.teamId,
-                        "permission": _member(DockerHubTeamPermission, grant.get("permission", "read"), "permission"),
+                        "permission": enum_value(
+                            DockerHubTeamPermission, grant.get("permission", "read"), "permission"
+                        ),
                     },
                     pulumi.ResourceOptions(
                         parent=self, depends_on=[repo_resource] if repo_resource is not None else []

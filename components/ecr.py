@@ -6,12 +6,13 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
+from components.arg_checks import enum_value
 from components.retention.args import RetentionArgs, retention_intent
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
@@ -234,20 +235,11 @@ class _Repository:
     protect: bool = False
 
 
-def _member(enum: type[Enum], value: object, where: str) -> Any:
-    """The plain value of `enum`'s member `value` (a member or its string); ValueError naming `where`."""
-    try:
-        return enum(value).value
-    except ValueError:
-        allowed = ", ".join(repr(member.value) for member in enum)
-        raise ValueError(f"{where}: {value!r} must be one of {allowed}") from None
-
-
 def _storage_settings(args: EcrRepositoryArgs | EcrCachedRepositoryArgs, where: str) -> dict[str, Any]:
     """Tag mutability, encryption and retention of `args` (a repository or the creation template), checked."""
     immutable_tags = bool(args.get("immutable_tags", True))
     mutable_tags = tuple(args.get("mutable_tags", []))
-    encryption_type = _member(EcrEncryptionType, args.get("encryption_type", "AES256"), f"{where}.encryption_type")
+    encryption_type = enum_value(EcrEncryptionType, args.get("encryption_type", "AES256"), f"{where}.encryption_type")
     kms_key = args.get("kms_key")
     if mutable_tags and not immutable_tags:
         raise ValueError(f"{where}.mutable_tags: only allowed with immutable_tags=True")
@@ -387,7 +379,7 @@ def _check(args: EcrRegistryArgs) -> list[_Repository]:
         if not events:
             raise ValueError(f"{where}.events: one or more of push, delete, scan (got [])")
         for event_index, event in enumerate(events):
-            _member(EcrEventKind, event, f"{where}.events[{event_index}]")
+            enum_value(EcrEventKind, event, f"{where}.events[{event_index}]")
         if unknown := sorted(set(hook.get("repositories", [])) - names):
             raise ValueError(f"{where}.repositories: {unknown} are not repositories of this registry")
         url = hook["url"]
@@ -395,7 +387,7 @@ def _check(args: EcrRegistryArgs) -> list[_Repository]:
             _check_hook_url(url, f"{where}.url")
     settings = args.get("registry_settings") or {}
     if "scan_type" in settings:
-        _member(EcrScanType, settings["scan_type"], "EcrRegistryArgs.registry_settings.scan_type")
+        enum_value(EcrScanType, settings["scan_type"], "EcrRegistryArgs.registry_settings.scan_type")
     _storage_settings(
         settings.get("cached_repositories") or {}, "EcrRegistryArgs.registry_settings.cached_repositories"
     )
@@ -590,10 +582,10 @@ class EcrRegistry(pulumi.ComponentResource):
             if sources := settings.get("replication_sources"):
                 self._registry_policy(name, region, sources, first.arn)
             if "scan_type" in settings:
-                scan_type = _member(EcrScanType, settings["scan_type"], "registry_settings.scan_type")
+                scan_type = enum_value(EcrScanType, settings["scan_type"], "registry_settings.scan_type")
 
         for index, hook in enumerate(args.get("notifications", [])):
-            events = [_member(EcrEventKind, event, "events") for event in hook.get("events", [EcrEventKind.PUSH])]
+            events = [enum_value(EcrEventKind, event, "events") for event in hook.get("events", [EcrEventKind.PUSH])]
             patterns = event_patterns(events, hook.get("repositories") or list(urls), scan_type)
             where = f"EcrRegistryArgs.notifications[{index}]"
             self._notification(name, region, hook, where, patterns, first.registry_id)
@@ -728,7 +720,7 @@ class EcrRegistry(pulumi.ComponentResource):
             ]
             aws.ecr.RegistryScanningConfiguration(
                 f"{name}-scanning",
-                scan_type=_member(EcrScanType, settings["scan_type"], "registry_settings.scan_type"),
+                scan_type=enum_value(EcrScanType, settings["scan_type"], "registry_settings.scan_type"),
                 rules=scan_rules or None,
                 region=region,
                 opts=pulumi.ResourceOptions(parent=self),
