@@ -89,6 +89,20 @@ class UiSettings:
 
 
 @dataclass(frozen=True)
+class RedisSettings:
+    """A shared blob-descriptor cache (storage.cache.blobdescriptor: redis), e.g. for several replicas."""
+
+    addr: str
+    """host:port of the Redis server."""
+    password: str | None = None
+    """Redis AUTH password: makes the rendered file secret-bearing."""
+    db: int = 0
+    dial_timeout: str = "1s"
+    read_timeout: str = "1s"
+    write_timeout: str = "1s"
+
+
+@dataclass(frozen=True)
 class RegistrySettings:
     """Everything config.yml (and the UI's files) depend on, as plain resolved values."""
 
@@ -109,6 +123,12 @@ class RegistrySettings:
     notifications: tuple[NotificationSettings, ...] = ()
     ui: UiSettings | None = None
     """None: no UI."""
+    external_url: str | None = None
+    """http.host when a proxy in front terminates TLS (a Kubernetes Ingress); None: from hostname and port."""
+    redis: RedisSettings | None = None
+    """A Redis blob-descriptor cache instead of `storage.cache`; None: no Redis."""
+    read_only: bool = False
+    """storage.maintenance.readonly: refuse pushes and deletes (while garbage-collect runs)."""
 
     @property
     def endpoint(self) -> str:
@@ -207,6 +227,22 @@ def _s3_driver(s3: S3Settings) -> dict[str, Any]:
     return driver
 
 
+def _redis(redis: RedisSettings, major_version: int) -> dict[str, Any]:
+    # v3 moved to go-redis UniversalOptions: a list of addresses (reference/selfhosted.md section 2).
+    section: dict[str, Any] = {"addrs": [redis.addr]} if major_version == 3 else {"addr": redis.addr}
+    if redis.password is not None:
+        section["password"] = redis.password
+    section.update(
+        {
+            "db": redis.db,
+            "dialtimeout": redis.dial_timeout,
+            "readtimeout": redis.read_timeout,
+            "writetimeout": redis.write_timeout,
+        }
+    )
+    return section
+
+
 def render_registry_config(settings: RegistrySettings) -> str:
     """The complete config.yml. Only http.secret and storage credentials stay out of it (they go by env).
 
@@ -222,7 +258,7 @@ def render_registry_config(settings: RegistrySettings) -> str:
         headers["Strict-Transport-Security"] = ["max-age=31536000"]
     http: dict[str, Any] = {
         "addr": layout.listen_addr,
-        "host": f"{scheme}://{settings.endpoint}",
+        "host": settings.external_url or f"{scheme}://{settings.endpoint}",
         "headers": headers,
         "debug": {"addr": layout.debug_addr, "prometheus": {"enabled": True, "path": "/metrics"}},
     }
@@ -245,12 +281,14 @@ def render_registry_config(settings: RegistrySettings) -> str:
                 "interval": purging.interval,
                 "dryrun": purging.dry_run,
             },
-            "readonly": {"enabled": False},
+            "readonly": {"enabled": settings.read_only},
         },
     }
     if storage.s3 is not None and storage.s3.redirect_disable:
         storage_map["redirect"] = {"disable": True}
-    if storage.cache != "none":
+    if settings.redis is not None:
+        storage_map["cache"] = {"blobdescriptor": "redis"}
+    elif storage.cache != "none":
         storage_map["cache"] = {"blobdescriptor": storage.cache}
 
     config: dict[str, Any] = {
@@ -262,6 +300,8 @@ def render_registry_config(settings: RegistrySettings) -> str:
         "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
         "catalog": {"maxentries": settings.catalog_max_entries},
     }
+    if settings.redis is not None:
+        config["redis"] = _redis(settings.redis, settings.major_version)
     if settings.notifications:
         config["notifications"] = {
             "events": {"includereferences": True},
