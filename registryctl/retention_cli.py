@@ -5,7 +5,9 @@ simulate --platform {intent,ecr,artifact-registry,acr} --policy POLICY.json --im
     For ecr, --images may also be `aws ecr describe-images` output (or a list of such pages), --policy may be
     `aws ecr get-lifecycle-policy` output, and --stack/--stack-file with --repository evaluates the policy a stack
     declares for one repository instead of --policy. For acr, --stack/--stack-file evaluates the registry's declared
-    document (untaggedRetentionDays + the purge task's filters) on every image, or on --repository's only.
+    document (untaggedRetentionDays + the purge task's filters) on every image, or on --repository's only. For
+    artifact-registry, --stack/--stack-file with --repository (a repository, gcr.io domain or mirror) evaluates its
+    declared cleanup policies on every image given (their `repository` is the package, i.e. the image name).
 compile --platform {ecr,artifact-registry,acr} --intent FILE
     prints the native document (for ecr exactly the text LifecyclePolicy.policy receives), or exits 2 naming the
     rule the platform cannot express."""
@@ -24,10 +26,12 @@ import yaml
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from components.acr import purge_document as acr_purge_document
+from components.artifact_registry import compiled_cleanup
 from components.retention import acr, artifact_registry, ecr
 from components.retention.intent import evaluate
 from components.retention.model import Image, Outcome, PolicyError, RetentionIntent
 from registries.mapping.acr import acr_args
+from registries.mapping.artifact_registry import artifact_registry_args
 from registries.spec import StackSpec, load_stack_spec
 from registries.spec.base import ConfigError, ConfigProblem, problems_from_validation_error
 from registries.spec.ecr import retention_intent
@@ -274,10 +278,27 @@ def declared_acr_policy(args: argparse.Namespace) -> tuple[Any, str]:
     return (document if document["retentionDays"] is not None or document["purge"] else None), where
 
 
+def declared_artifact_registry_policy(args: argparse.Namespace) -> tuple[Any, str]:
+    """The `cleanupPolicies` map the stack declares for the Artifact Registry repository, gcr.io domain or mirror
+    --repository (exactly what the component sends), or None when it declares none; and where it comes from."""
+    spec, path = declared_stack(args)
+    if spec.artifact_registry is None:
+        raise InputError(f"stack {path}: declares no registries:artifactRegistry, so --stack needs another stack")
+    mapped = artifact_registry_args(spec.artifact_registry, spec.is_production)
+    where = f"stack {stack_name(path)}, repository {args.repository}"
+    candidates = [*mapped.get("repositories", []), *mapped.get("mirrors", [])]
+    for repository in candidates:
+        if repository["name"] == args.repository:
+            return compiled_cleanup(repository.get("retention"), "retention") or None, where
+    declared = ", ".join(repository["name"] for repository in candidates)
+    raise InputError(f"--repository {args.repository!r}: not a repository of {path}; declared: {declared}")
+
+
 # Platforms whose policy --stack/--stack-file can read from a stack file, and whether they need --repository.
 DECLARED_POLICIES: dict[str, tuple[Callable[[argparse.Namespace], tuple[Any, str]], bool]] = {
     "ecr": (declared_ecr_policy, True),
     "acr": (declared_acr_policy, False),
+    "artifact-registry": (declared_artifact_registry_policy, True),
 }
 
 
@@ -308,10 +329,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         images, note = load_images(args.images)
         if args.policy is None:
             document, source = DECLARED_POLICIES[args.platform][0](args)
-            others = [image for image in images if args.repository and image.repository != args.repository]
+            # Artifact Registry: the images are those of --repository, each `repository` the package inside it.
+            by_repository = args.repository if args.platform != "artifact-registry" else None
+            others = [image for image in images if by_repository and image.repository != by_repository]
             if others:
                 print(f"registryctl: skipping {len(others)} images of other repositories", file=sys.stderr)
-            images = [image for image in images if not args.repository or image.repository == args.repository]
+            images = [image for image in images if not by_repository or image.repository == by_repository]
         else:
             document = _json(args.policy, "policy")
             if args.platform == "ecr":
@@ -365,7 +388,8 @@ def add_retention_commands(sub: Any) -> None:
     )
     simulate.add_argument(
         "--stack",
-        help="ecr, acr: instead of --policy, the policy stacks/Pulumi.<STACK>.yaml declares (ecr: for --repository)",
+        help="ecr, acr, artifact-registry: instead of --policy, the policy stacks/Pulumi.<STACK>.yaml declares "
+        "(ecr, artifact-registry: for --repository)",
     )
     simulate.add_argument("--stack-file", type=Path, help="as --stack, with a stack file path")
     simulate.add_argument(

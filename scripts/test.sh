@@ -13,6 +13,10 @@ done
 # pyright (PyPI) runs on Node.js, and Debian's own python3 needs python3-venv for `-m venv`.
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# The Artifact Registry e2e runs the gcloud Pub/Sub emulator (a Java server): Debian's JRE, and the emulator package
+# of the Google Cloud CLI (in the machine image; from the Google Cloud apt repository where that is configured).
+command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+[ -d /usr/lib/google-cloud-sdk/platform/pubsub-emulator ] || need_apt+=(google-cloud-cli-pubsub-emulator)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -4,19 +4,17 @@ pulumi-gcp accepts any string for enums and durations; the API does not. Each de
 policies included) is turned into the CreateRepositoryRequest the provider sends (REST JSON: the same field names,
 cleanup policies as a map keyed by id) and parsed by protobuf's strict JSON parser into
 google.cloud.artifactregistry_v1's message: an unknown field, an enum value the API lacks or a duration that is not
-"<seconds>s" fails. IAM members go through google.iam.v1's SetIamPolicyRequest the same way."""
+"<seconds>s" fails. IAM members go through google.iam.v1's SetIamPolicyRequest the same way. (The parsing runs in a
+subprocess: tests/support/artifact_registry_api.py says why.)"""
 
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from google.cloud import artifactregistry_v1
-from google.iam.v1 import iam_policy_pb2
-from google.protobuf import json_format
 
+from tests.support.artifact_registry_api import check_in_subprocess
 from tests.unit.test_artifact_registry_component import REPO, REPO_IAM, run_ar
 from tests.unit.test_artifact_registry_schema import AR, ar_config
 
@@ -34,44 +32,43 @@ def create_repository_request(inputs: dict[str, Any]) -> dict[str, Any]:
     return {"parent": parent, "repositoryId": inputs["repositoryId"], "repository": repository}
 
 
-def parse_request(body: dict[str, Any]) -> artifactregistry_v1.CreateRepositoryRequest:
-    message = artifactregistry_v1.CreateRepositoryRequest.pb(artifactregistry_v1.CreateRepositoryRequest())
-    json_format.ParseDict(body, message)  # strict: unknown fields, bad enums and durations raise ParseError
-    return artifactregistry_v1.CreateRepositoryRequest.wrap(message)
-
-
-def declared_repositories(config: dict[str, Any], stack: str = "dev") -> dict[str, dict[str, Any]]:
+def parsed_repositories(config: dict[str, Any], stack: str = "dev") -> dict[str, dict[str, Any]]:
+    """Resource name -> the Repository as the API's message holds it; fails naming each request the API refuses."""
     mocks, _ = run_ar(config, stack)
-    return {r.name: r.plain for r in mocks.of_type(REPO)}
+    declared = {r.name: r.plain for r in mocks.of_type(REPO)}
+    results = check_in_subprocess([("createRepository", create_repository_request(i)) for i in declared.values()])
+    refused = {name: r["error"] for name, r in zip(declared, results, strict=True) if "error" in r}
+    assert not refused, refused
+    return {name: r["parsed"]["repository"] for name, r in zip(declared, results, strict=True)}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_declared_repository_is_a_valid_create_repository_request(stack: str):
-    repositories = declared_repositories(AR, stack)
+    repositories = parsed_repositories(AR, stack)
     assert len(repositories) == 6  # apps, scratch, gcr.io, eu.gcr.io, the mirror, the virtual repository
-    for name, inputs in repositories.items():
-        request = parse_request(create_repository_request(inputs))
-        repository = request.repository
-        assert repository.format_ == artifactregistry_v1.Repository.Format.DOCKER, name
-        if inputs["mode"] == "STANDARD_REPOSITORY":
-            assert repository.docker_config.immutable_tags is (
-                stack == "prod" and name != "artifact-registry-repo-scratch"
-            )
-    apps = parse_request(create_repository_request(repositories["artifact-registry-repo-apps"])).repository
-    # The durations arrive as the API's Duration, in seconds (7 and 90 days), not as the "7d" the API refuses.
-    policies = apps.cleanup_policies
-    assert policies["delete-untagged"].condition.older_than == timedelta(days=7)
-    assert policies["delete-tagged"].condition.older_than == timedelta(days=90)
-    assert policies["protect"].action == artifactregistry_v1.CleanupPolicy.Action.KEEP
-    assert list(policies["protect"].condition.tag_prefixes) == ["v"]
-    assert apps.vulnerability_scanning_config.enablement_config.name == "INHERITED"
-    mirror = parse_request(create_repository_request(repositories["artifact-registry-mirror-dockerhub"])).repository
-    assert mirror.mode == artifactregistry_v1.Repository.Mode.REMOTE_REPOSITORY
-    assert mirror.remote_repository_config.docker_repository.public_repository.name == "DOCKER_HUB"
-    credentials = mirror.remote_repository_config.upstream_credentials.username_password_credentials
-    assert credentials.password_secret_version == "projects/acme-prod-1/secrets/dockerhub-token/versions/latest"
-    virtual = parse_request(create_repository_request(repositories["artifact-registry-virtual-all"])).repository
-    assert [(p.id, p.priority) for p in virtual.virtual_repository_config.upstream_policies] == [
+    for name, repository in repositories.items():
+        assert repository["format"] == "DOCKER", name
+        if repository["mode"] == "STANDARD_REPOSITORY":
+            immutable = stack == "prod" and name != "artifact-registry-repo-scratch"
+            assert repository.get("dockerConfig", {}).get("immutableTags", False) is immutable, name
+    apps = repositories["artifact-registry-repo-apps"]
+    # The durations reach the API as Durations in seconds (7 and 90 days), not as the "7d" it refuses.
+    policies = apps["cleanupPolicies"]
+    assert policies["delete-untagged"]["condition"] == {"tagState": "UNTAGGED", "olderThan": "604800s"}
+    assert policies["delete-tagged"]["condition"] == {"tagState": "TAGGED", "olderThan": "7776000s"}
+    assert policies["protect"] == {
+        "id": "protect",
+        "action": "KEEP",
+        "condition": {"tagState": "TAGGED", "tagPrefixes": ["v"]},
+    }
+    assert apps["vulnerabilityScanningConfig"] == {"enablementConfig": "INHERITED"}
+    mirror = repositories["artifact-registry-mirror-dockerhub"]
+    assert mirror["mode"] == "REMOTE_REPOSITORY"
+    assert mirror["remoteRepositoryConfig"]["dockerRepository"] == {"publicRepository": "DOCKER_HUB"}
+    credentials = mirror["remoteRepositoryConfig"]["upstreamCredentials"]["usernamePasswordCredentials"]
+    assert credentials["passwordSecretVersion"] == "projects/acme-prod-1/secrets/dockerhub-token/versions/latest"
+    virtual = repositories["artifact-registry-virtual-all"]
+    assert [(p["id"], p["priority"]) for p in virtual["virtualRepositoryConfig"]["upstreamPolicies"]] == [
         ("apps", 100),
         ("dockerhub", 10),
     ]
@@ -87,44 +84,48 @@ def test_repositories_with_labels_kms_and_dry_run_are_valid_requests():
         },
         gcrDomains=[],
     )
-    for inputs in declared_repositories(config).values():
-        repository = parse_request(create_repository_request(inputs)).repository
-        if "cleanupPolicies" in inputs:
-            assert repository.cleanup_policy_dry_run is True
-        if inputs["mode"] == "STANDARD_REPOSITORY":
-            assert repository.kms_key_name.endswith("/cryptoKeys/images")
-            assert dict(repository.labels) == {"team": "platform", "env": "dev"}
+    for repository in parsed_repositories(config).values():
+        if "cleanupPolicies" in repository:
+            assert repository["cleanupPolicyDryRun"] is True
+        if repository["mode"] == "STANDARD_REPOSITORY":
+            assert repository["kmsKeyName"].endswith("/cryptoKeys/images")
+            assert repository["labels"] == {"team": "platform", "env": "dev"}
 
 
-@pytest.mark.parametrize(
-    ("mutate", "complaint"),
-    [
-        # What the provider would take without a word, and the API refuses.
-        (lambda p: p[0]["condition"].update(olderThan="7d"), 'Duration must end with letter "s"'),
-        (lambda p: p[0]["condition"].update(tagState="UNTAGGD"), "Invalid enum value UNTAGGD"),
-        (lambda p: p[0].update(action="EXPIRE"), "Invalid enum value EXPIRE"),
-        (lambda p: p[0]["condition"].update(tagPrefix=["v"]), 'no field named "tagPrefix"'),
-        # A policy with both a condition and mostRecentVersions: the API's oneof allows one.
-        (lambda p: p[0].update(mostRecentVersions={"keepCount": 3}), 'multiple "condition_type" oneof fields'),
-        (
-            lambda p: p.__setitem__(0, {"id": "k", "action": "KEEP", "mostRecentVersions": {"keepCount": "3x"}}),
-            "keepCount",
-        ),
-    ],
-)
-def test_a_policy_the_provider_accepts_but_the_api_refuses_fails_this_check(mutate: Any, complaint: str):
-    inputs = declared_repositories(AR)["artifact-registry-repo-apps"]
-    mutate(inputs["cleanupPolicies"])
-    with pytest.raises(json_format.ParseError, match=complaint):
-        parse_request(create_repository_request(inputs))
+MUTATIONS = [
+    # What the provider would take without a word, and the API refuses.
+    (lambda p: p[0]["condition"].update(olderThan="7d"), 'Duration must end with letter "s"'),
+    (lambda p: p[0]["condition"].update(tagState="UNTAGGD"), "Invalid enum value UNTAGGD"),
+    (lambda p: p[0].update(action="EXPIRE"), "Invalid enum value EXPIRE"),
+    (lambda p: p[0]["condition"].update(tagPrefix=["v"]), 'no field named "tagPrefix"'),
+    # A policy with both a condition and mostRecentVersions: the API's oneof allows one.
+    (lambda p: p[0].update(mostRecentVersions={"keepCount": 3}), 'multiple "condition_type" oneof fields'),
+    (lambda p: p.__setitem__(0, {"id": "k", "action": "KEEP", "mostRecentVersions": {"keepCount": "3x"}}), "keepCount"),
+]
+
+
+def test_policies_the_provider_accepts_but_the_api_refuses_fail_this_check():
+    mocks, _ = run_ar(AR)
+    apps = next(r.plain for r in mocks.of_type(REPO) if r.name == "artifact-registry-repo-apps")
+    bodies = []
+    for mutate, _complaint in MUTATIONS:
+        inputs = copy.deepcopy(apps)
+        mutate(inputs["cleanupPolicies"])
+        bodies.append(("createRepository", create_repository_request(inputs)))
+    results = check_in_subprocess([("createRepository", create_repository_request(apps)), *bodies])
+    assert "parsed" in results[0]  # the declared one passes...
+    for (_mutate, complaint), result in zip(MUTATIONS, results[1:], strict=True):
+        assert complaint in result.get("error", ""), result  # ...each wrong shape is refused, saying why
 
 
 def test_iam_members_are_valid_set_iam_policy_bindings():
     mocks, _ = run_ar(AR)
     grants = [r.plain for r in mocks.of_type(REPO_IAM)]
     assert grants
+    bodies = []
     for grant in grants:
         resource = f"projects/{grant['project']}/locations/{grant['location']}/repositories/{grant['repository']}"
-        body = {"resource": resource, "policy": {"bindings": [{"role": grant["role"], "members": [grant["member"]]}]}}
-        request = json_format.ParseDict(body, iam_policy_pb2.SetIamPolicyRequest())
-        assert request.policy.bindings[0].role in ("roles/artifactregistry.reader", "roles/artifactregistry.writer")
+        policy = {"bindings": [{"role": grant["role"], "members": [grant["member"]]}]}
+        bodies.append(("setIamPolicy", {"resource": resource, "policy": policy}))
+    for grant, result in zip(grants, check_in_subprocess(bodies), strict=True):
+        assert result["parsed"]["policy"]["bindings"][0]["members"] == [grant["member"]]
