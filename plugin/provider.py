@@ -13,6 +13,8 @@ from pulumi.errors import InputPropertyError
 from pulumi.provider.experimental.analyzer import PropertyDefinition, PropertyType
 from pulumi.provider.experimental.component import ComponentProvider
 
+from components.acr import Acr
+from components.artifact_registry import ArtifactRegistry
 from components.dockerhub import DockerHub
 from components.ecr import EcrRegistry
 from components.selfhosted.registry import SelfHostedRegistry
@@ -23,7 +25,7 @@ SECRET_MARKER = "Secret."  # noqa: S105 - a docstring prefix, not a credential
 """How a docstring says its property is secret (COMMON.md, library conventions)."""
 WHOLE_OBJECT_OUTPUT = "cannot be secret or unknown as a whole object; make its fields secret instead"
 """Why an object input that arrives as one Output is refused (the SDK would map it to an empty object)."""
-COMPONENTS: list[type[pulumi.ComponentResource]] = [SelfHostedRegistry, DockerHub, EcrRegistry]
+COMPONENTS: list[type[pulumi.ComponentResource]] = [SelfHostedRegistry, DockerHub, EcrRegistry, ArtifactRegistry, Acr]
 """Every component the plugin hosts, in schema order."""
 
 

@@ -1,0 +1,135 @@
+"""The provider constructs the real components from what the engine sends (camelCase, nested, secrets and
+values computed by other resources), and it hosts the very classes the stack program and the library example use."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import pulumi
+import pytest
+
+from plugin.provider import COMPONENTS, RegistriesProvider
+from tests.support.component_provider import OUTPUT_VALUE_SIG, construct, run_under_mocks, wire_secret_output
+from tests.support.pulumi_runtime import SECRET_SIG, contains_secret, run_program
+from tests.support.recording_mocks import RecordingMocks
+from tests.unit.conftest import ALL_STACK_FILES, stack_config
+from tests.unit.test_acr_component import AzureMocks
+from tests.unit.test_artifact_registry_component import GcpMocks
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY_EXAMPLE = ROOT / "examples" / "library" / "__main__.py"
+PET_URN = "urn:pulumi:dev::consumer::random:index/randomPet:RandomPet::host"
+
+
+def computed(value: Any, *dependencies: str) -> dict[str, Any]:
+    """A value another resource computed, as the engine sends it (an output value with its dependencies)."""
+    return {SECRET_SIG: OUTPUT_VALUE_SIG, "value": value, "dependencies": list(dependencies)}
+
+
+def test_self_hosted_registry_from_engine_inputs():
+    mocks = RecordingMocks()
+    provider = RegistriesProvider()
+    wire = {
+        "hostname": computed("pet-42.registry.internal", PET_URN),
+        "port": 5443.0,
+        "users": [{"name": "ci", "password": wire_secret_output("ci-password-123456")}, {"name": "admin"}],
+        "tls": {"mode": "selfSigned", "validityHours": 4380.0},
+    }
+    outputs = run_under_mocks(mocks, lambda: construct(provider, "registries:index:SelfHostedRegistry", "reg", wire))
+
+    csr = mocks.find("tls:index/certRequest:CertRequest", "reg-server-csr").plain
+    assert csr["dnsNames"][0] == "pet-42.registry.internal"
+    cert = mocks.find("tls:index/locallySignedCert:LocallySignedCert", "reg-server-cert").plain
+    assert cert["validityPeriodHours"] == 4380
+    container = mocks.find("docker:index/container:Container", "reg-registry")
+    assert {"internal": 5000, "external": 5443, "ip": "127.0.0.1"} in container.plain["ports"]
+    assert contains_secret(container.inputs["uploads"])  # the htpasswd file travels as a secret
+    htpasswd = next(u["content"] for u in container.plain["uploads"] if u["file"].endswith("htpasswd"))
+    hashes = dict(line.split(":", 1) for line in htpasswd.splitlines())
+    assert bcrypt.checkpw(b"ci-password-123456", hashes["ci"].encode())
+    # Only the user without a password gets a generated one.
+    generated = [r.name for r in mocks.of_type("random:index/randomPassword:RandomPassword")]
+    assert [name for name in generated if name.startswith("reg-password-")] == ["reg-password-admin"]
+
+    assert outputs["endpoint"].value == "pet-42.registry.internal:5443"
+    assert outputs["userPasswords"].secret
+    assert outputs["userPasswords"].value["ci"] == "ci-password-123456"
+    assert outputs["dockerConfigJson"].secret
+
+
+def test_a_bad_input_is_refused_before_any_resource_naming_it():
+    mocks = RecordingMocks()
+    provider = RegistriesProvider()
+    wire = {"users": [{"name": "a:b"}]}
+    with pytest.raises(Exception, match=r"users\[0\]\.name"):
+        run_under_mocks(mocks, lambda: construct(provider, "registries:index:SelfHostedRegistry", "reg", wire))
+    assert [r.typ for r in mocks.resources if not r.typ.startswith("registries:")] == []
+
+
+@pytest.fixture
+def constructed(monkeypatch: pytest.MonkeyPatch) -> list[type]:
+    """Records each component construction, but only for the exact classes the provider hosts."""
+    built: list[type] = []
+    for component in COMPONENTS:
+        original = component.__init__
+
+        def recording_init(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> None:
+            built.append(type(self))
+            _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(component, "__init__", recording_init)
+    return built
+
+
+COMPONENT_OF_CONFIG_KEY = {
+    "registries:selfHosted": "SelfHostedRegistry",
+    "registries:dockerHub": "DockerHub",
+    "registries:ecr": "EcrRegistry",
+    "registries:artifactRegistry": "ArtifactRegistry",
+    "registries:acr": "Acr",
+}
+
+
+class CloudMocks(AzureMocks, GcpMocks):
+    """The recording mocks answering as pulumi-azure-native and pulumi-gcp do (ids, provider functions), as the
+    Acr and ArtifactRegistry tests use them: the cloud stack files run only against those answers."""
+
+
+def test_the_stack_program_constructs_the_hosted_classes(constructed: list[type]):
+    expected: set[str] = set()
+    for path in ALL_STACK_FILES:
+        stack, config, secret_keys = stack_config(path)
+        expected |= {COMPONENT_OF_CONFIG_KEY[key] for key in config if key in COMPONENT_OF_CONFIG_KEY}
+        run_program(CloudMocks(), stack=stack, config=config, secret_keys=secret_keys)
+    # Every kind the stack files declare went through the class the provider hosts (a copy would not be recorded).
+    assert {"SelfHostedRegistry", "DockerHub", "EcrRegistry", "Acr"} <= expected
+    assert {cls.__name__ for cls in constructed} == expected
+
+
+def test_the_library_example_constructs_the_hosted_class(constructed: list[type]):
+    def program() -> dict[str, pulumi.Output[Any]]:
+        runpy.run_path(str(LIBRARY_EXAMPLE), run_name="__main__")
+        return {}
+
+    run_under_mocks(RecordingMocks(), program)
+    assert [cls.__name__ for cls in constructed] == ["SelfHostedRegistry"]
+
+
+def test_the_provider_hosts_the_library_classes():
+    from components.acr import Acr
+    from components.artifact_registry import ArtifactRegistry
+    from components.dockerhub import DockerHub
+    from components.ecr import EcrRegistry
+    from components.selfhosted.registry import SelfHostedRegistry
+
+    hosted = RegistriesProvider()._components
+    assert hosted == {
+        "SelfHostedRegistry": SelfHostedRegistry,
+        "DockerHub": DockerHub,
+        "EcrRegistry": EcrRegistry,
+        "ArtifactRegistry": ArtifactRegistry,
+        "Acr": Acr,
+    }
