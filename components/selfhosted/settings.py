@@ -6,6 +6,7 @@ in an apply and turned into `RegistrySettings` by `registry_settings`, which the
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from enum import Enum
@@ -144,6 +145,10 @@ def validate_args(args: SelfHostedRegistryArgs) -> None:
             raise ValueError(f"users[{index}].name: {user_name!r} must be 1-64 of letters, digits, . _ @ - (no ':')")
         if user_name in names[:index]:
             raise ValueError(f"users[{index}].name: {user_name!r} is given twice; user names must be unique")
+    for index, hook in enumerate(args.get("notifications") or []):
+        for header in hook.get("headers") or {}:
+            if header.lower() == "authorization":
+                raise ValueError(f"notifications[{index}].headers.{header}: use the secret `authorization` instead")
     hooks = [hook.get("name") for hook in args.get("notifications") or []]
     for index, hook_name in enumerate(hooks):
         if hook_name in hooks[:index]:
@@ -224,18 +229,44 @@ def _headers(headers: Mapping[str, pulumi.Input[str]]) -> dict[str, str]:
     return {name: resolved(value) for name, value in headers.items()}
 
 
+DNS_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+def _ip_address(path: str, value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{path}: {value!r} must be an IPv4 or IPv6 address such as 127.0.0.1") from None
+    return value
+
+
+def _dns_name(path: str, value: str) -> str:
+    if not (isinstance(value, str) and len(value) <= 253 and DNS_NAME.fullmatch(value)):
+        raise ValueError(f"{path}: {value!r} must be a DNS name such as registry.example.com")
+    return value
+
+
+def _url(path: str, value: str) -> str:
+    if not (isinstance(value, str) and re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value)):
+        raise ValueError(f"{path}: must be an http:// or https:// URL")  # the value may carry a token: not shown
+    return value
+
+
 def registry_settings(args: SelfHostedRegistryArgs) -> RegistrySettings:
-    """The plain settings of `args`, whose inputs are resolved (call it inside an apply)."""
+    """The plain settings of `args`, whose inputs are resolved (call it inside an apply): checks what only the
+    resolved values show (a hostname from another resource), raising ValueError naming the arg."""
     storage = storage_args(args)
     purging = storage.get("upload_purging") or {}
     s3 = s3_args(args)
     ui = ui_args(args)
     log = log_args(args)
-    hostname = resolved(args.get("hostname", DEFAULT_HOSTNAME))
+    hostname = _dns_name("hostname", resolved(args.get("hostname", DEFAULT_HOSTNAME)))
+    if ui_enabled(args):
+        _ip_address("ui.bind_address", resolved(ui.get("bind_address", DEFAULT_BIND_ADDRESS)))
     notifications = tuple(
         NotificationSettings(
             name=hook["name"],
-            url=resolved(hook["url"]),
+            url=_url(f"notifications[{index}].url", resolved(hook["url"])),
             headers=_headers(hook.get("headers") or {}),
             authorization=resolved(auth) if (auth := hook.get("authorization")) is not None else None,
             timeout=hook.get("timeout", "5s"),
@@ -244,13 +275,13 @@ def registry_settings(args: SelfHostedRegistryArgs) -> RegistrySettings:
             ignored_media_types=tuple(hook.get("ignored_media_types") or ()),
             ignored_actions=tuple(text(action) for action in hook.get("ignored_actions") or ()),
         )
-        for hook in args.get("notifications") or []
+        for index, hook in enumerate(args.get("notifications") or [])
     )
     return RegistrySettings(
         name=container_name(args),
         hostname=hostname,
         port=port(args),
-        bind_address=resolved(args.get("bind_address", DEFAULT_BIND_ADDRESS)),
+        bind_address=_ip_address("bind_address", resolved(args.get("bind_address", DEFAULT_BIND_ADDRESS))),
         network_mode=network_mode(args),
         major_version=major_version(args),
         debug_listen_port=debug_listen_port(network_mode(args), debug_host_port(args)),

@@ -3,8 +3,11 @@ shape), the analyzer's view of the args, run-time errors naming the arg, and the
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import bcrypt
@@ -211,3 +214,42 @@ def test_the_library_example_feeds_the_pet_hostname_and_the_random_password_to_t
     assert user == USER
     assert bcrypt.checkpw(password.encode(), hashed.encode())
     assert not bcrypt.checkpw(b"another-password", hashed.encode())
+
+
+@pytest.fixture
+def abandoned_failures() -> Iterator[list[dict[str, Any]]]:
+    """A run that fails inside an apply leaves every dependent resource's output futures failed and unread;
+    collect them here instead of letting asyncio print each one at exit."""
+    loop = asyncio.get_event_loop()
+    previous = loop.get_exception_handler()
+    abandoned: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: abandoned.append(context))
+    try:
+        yield abandoned
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"hostname": "bad host!"}, "hostname: 'bad host!' must be a DNS name"),
+        ({"bind_address": "localhost"}, "bind_address: 'localhost' must be an IPv4 or IPv6 address"),
+        ({"ui": {"enabled": True, "bind_address": "everywhere"}}, "ui.bind_address: 'everywhere' must be an IPv4"),
+        ({"notifications": [{"name": "a", "url": "ftp://token@x"}]}, "notifications.0..url: must be an http"),
+    ],
+)
+def test_an_input_that_resolves_to_a_bad_value_fails_the_run_naming_the_arg(args, message, abandoned_failures):
+    """Values from other resources are checked once they resolve (the update fails, naming the arg)."""
+
+    def as_outputs(value: Any) -> Any:  # every leaf arrives as another resource's output would
+        if isinstance(value, dict):
+            return {k: v if k in ("name", "enabled") else as_outputs(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [as_outputs(v) for v in value]
+        return pulumi.Output.from_input(value)
+
+    with pytest.raises(Exception, match=message) as failure:
+        _declare(lambda: {"r": SelfHostedRegistry("bad", as_outputs(args)).endpoint})
+    assert "token@x" not in str(failure.value)
