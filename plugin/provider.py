@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi
 from pulumi.errors import InputPropertyError
-from pulumi.provider.experimental.analyzer import PropertyDefinition, PropertyType
+from pulumi.provider.experimental.analyzer import PropertyDefinition, PropertyType, TypeDefinition
 from pulumi.provider.experimental.component import ComponentProvider
 
 from components.acr import Acr
@@ -70,6 +70,24 @@ def _integers(value: Any, prop: PropertyDefinition, path: str) -> Any:
     return value
 
 
+def _enum_member(value: Any, type_def: TypeDefinition, path: str) -> Any:
+    if isinstance(value, pulumi.Output):
+        raise InputPropertyError(path, f"{path}: must be a plain value")
+    try:
+        return type_def.python_type(value)
+    except ValueError as error:
+        allowed = ", ".join(repr(member.value) for member in type_def.enum or [])
+        raise InputPropertyError(path, f"{path}: {value!r} is not one of {allowed}") from error
+
+
+def _enum_items(value: Any, type_def: TypeDefinition, path: str) -> Any:
+    if isinstance(value, list):
+        return [_enum_member(item, type_def, f"{path}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, dict):
+        return {key: _enum_member(item, type_def, f"{path}.{key}") for key, item in value.items()}
+    raise InputPropertyError(path, f"{path}: {value!r} is not a list")
+
+
 class RegistriesProvider(ComponentProvider):
     """The SDK's ComponentProvider over `components`, serving the schema with secret properties marked."""
 
@@ -93,8 +111,9 @@ class RegistriesProvider(ComponentProvider):
 
         pulumi 3.272's mapping converts an integer input with int() and then overwrites it with the wire's float
         (a missing `continue`), fails with a TypeError on an integer that is an Output (secret, or another
-        resource's), never converts integers in lists or maps, and maps a whole object that arrives as an
-        Output to an empty one. Nested objects are mapped by recursive calls to this same method."""
+        resource's), never converts integers in lists or maps, maps each item of a list of enum values as an
+        object (every item becomes {}), and maps a whole object that arrives as an Output to an empty one.
+        Nested objects are mapped by recursive calls to this same method."""
         if isinstance(inputs, pulumi.Output):  # an item of a list or map of objects
             raise InputPropertyError(property_path, f"{property_path}: {WHOLE_OBJECT_OUTPUT}")
         if not isinstance(inputs, dict):
@@ -112,6 +131,11 @@ class RegistriesProvider(ComponentProvider):
                 # The SDK maps names inside plain dicts and lists only: it would hand the component camelCase keys.
                 refused = "must be a plain value" if type_def.enum else WHOLE_OBJECT_OUTPUT
                 raise InputPropertyError(path, f"{path}: {refused}")
+            if type_def is not None and type_def.enum and named is not prop:
+                # A list or map of enum values: the SDK maps each item as an object, turning "push" into {}.
+                resolved_later[mapping[schema_name]] = _enum_items(value, type_def, path)
+                staged[schema_name] = [] if isinstance(value, list) else {}  # stand-in, replaced below
+                continue
             converted = _integers(value, prop, path)
             if isinstance(converted, pulumi.Output) and prop.type == PropertyType.INTEGER:
                 resolved_later[mapping[schema_name]] = converted

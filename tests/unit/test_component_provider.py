@@ -50,6 +50,10 @@ class ProbeArgs(TypedDict):
     """Secret. A token for the API."""
     timeout_seconds: NotRequired[pulumi.Input[int]]
     """Request timeout, possibly another resource's output. Default: 30."""
+    fallback_modes: NotRequired[list[ProbeMode]]
+    """Modes to try after `mode`. Default: none."""
+    mode_by_region: NotRequired[dict[str, ProbeMode]]
+    """Mode per region. Default: none."""
 
 
 class Probe(pulumi.ComponentResource):
@@ -69,6 +73,10 @@ class Probe(pulumi.ComponentResource):
         if not isinstance(port, int) or not isinstance(mode, ProbeMode) or not all(isinstance(u, int) for u in uids):
             raise TypeError(f"port {port!r} and uids {uids!r} must be int, mode {mode!r} a ProbeMode")
         timeout = pulumi.Output.from_input(args.get("timeout_seconds", 30)).apply(_int_text)
+        fallbacks = args.get("fallback_modes", [])
+        by_region = args.get("mode_by_region", {})
+        if not all(isinstance(m, ProbeMode) for m in [*fallbacks, *by_region.values()]):
+            raise TypeError(f"fallback modes {fallbacks!r} and modes by region {by_region!r} must be ProbeModes")
         passwords: list[pulumi.Output[str]] = []
         for user in users:
             given = user.get("password")
@@ -91,6 +99,8 @@ class Probe(pulumi.ComponentResource):
                     f"{user['name']}:{uid}" for user, uid in zip(args.get("users", []), uids, strict=True)
                 ),
                 "timeout": timeout,
+                "fallbacks": ",".join(m.value for m in fallbacks),
+                "regions": ",".join(f"{region}={m.value}" for region, m in sorted(by_region.items())),
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -152,6 +162,8 @@ def test_probe_is_constructed_from_wire_inputs():
         "mode": "safe",
         "apiToken": wire_secret("tok-123"),
         "timeoutSeconds": wire_secret_output(45.0),
+        "fallbackModes": ["safe", "fast"],
+        "modeByRegion": {"eu": "safe", "us": "fast"},
         "users": [{"name": "ci", "password": wire_secret_output("ci-password-1"), "uid": 1001.0}, {"name": "admin"}],
     }
 
@@ -168,6 +180,8 @@ def test_probe_is_constructed_from_wire_inputs():
         "token": "tok-123",
         "users": "ci:1001,admin:1000",
         "timeout": "45",
+        "fallbacks": "safe,fast",
+        "regions": "eu=safe,us=fast",
     }
     assert mocks.find("random:index/randomPassword:RandomPassword", "probe-admin").plain["length"] == 20
     assert [r.name for r in mocks.of_type("random:index/randomPassword:RandomPassword")] == ["probe-admin"]
@@ -205,9 +219,17 @@ def test_a_fractional_integer_input_is_refused_naming_it():
         ),
         ({"hostname": "h", "users": wire_secret([{"name": "ci"}])}, r"users: cannot be secret .* whole object"),
         ({"hostname": "h", "mode": wire_secret("safe")}, "mode: must be a plain value"),
+        (
+            {"hostname": "h", "fallbackModes": ["safe", "slow"]},
+            r"fallbackModes\[1\]: 'slow' is not one of 'fast', 'safe'",
+        ),
+        (
+            {"hostname": "h", "modeByRegion": {"eu": wire_secret_output("safe")}},
+            r"modeByRegion\.eu: must be a plain value",
+        ),
     ],
 )
-def test_an_object_or_enum_that_is_an_output_is_refused_naming_it(wire: dict[str, Any], refused: str):
+def test_a_bad_object_or_enum_input_is_refused_naming_it(wire: dict[str, Any], refused: str):
     provider = RegistriesProvider([Probe])
 
     def program() -> dict[str, Any]:

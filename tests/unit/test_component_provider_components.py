@@ -3,6 +3,7 @@ values computed by other resources), and it hosts the very classes the stack pro
 
 from __future__ import annotations
 
+import json
 import runpy
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import bcrypt
 import pulumi
 import pytest
+import yaml
 
 from plugin.provider import COMPONENTS, RegistriesProvider
 from tests.support.component_provider import OUTPUT_VALUE_SIG, construct, run_under_mocks, wire_secret_output
@@ -37,6 +39,9 @@ def test_self_hosted_registry_from_engine_inputs():
         "port": 5443.0,
         "users": [{"name": "ci", "password": wire_secret_output("ci-password-123456")}, {"name": "admin"}],
         "tls": {"mode": "selfSigned", "validityHours": 4380.0},
+        "notifications": [
+            {"name": "ci", "url": computed("https://ci.example.test/hook", PET_URN), "ignoredActions": ["pull"]}
+        ],
     }
     outputs = run_under_mocks(mocks, lambda: construct(provider, "registries:index:SelfHostedRegistry", "reg", wire))
 
@@ -47,6 +52,9 @@ def test_self_hosted_registry_from_engine_inputs():
     container = mocks.find("docker:index/container:Container", "reg-registry")
     assert {"internal": 5000, "external": 5443, "ip": "127.0.0.1"} in container.plain["ports"]
     assert contains_secret(container.inputs["uploads"])  # the htpasswd file travels as a secret
+    config = yaml.safe_load(next(u["content"] for u in container.plain["uploads"] if u["file"].endswith("config.yml")))
+    [endpoint] = config["notifications"]["endpoints"]
+    assert (endpoint["url"], endpoint["ignore"]["actions"]) == ("https://ci.example.test/hook", ["pull"])
     htpasswd = next(u["content"] for u in container.plain["uploads"] if u["file"].endswith("htpasswd"))
     hashes = dict(line.split(":", 1) for line in htpasswd.splitlines())
     assert bcrypt.checkpw(b"ci-password-123456", hashes["ci"].encode())
@@ -58,6 +66,112 @@ def test_self_hosted_registry_from_engine_inputs():
     assert outputs["userPasswords"].secret
     assert outputs["userPasswords"].value["ci"] == "ci-password-123456"
     assert outputs["dockerConfigJson"].secret
+
+
+ROLE_URN = "urn:pulumi:dev::consumer::aws:iam/role:Role::ci"
+
+
+def test_ecr_registry_from_engine_inputs():
+    mocks = CloudMocks()
+    wire = {
+        "region": "eu-west-1",
+        "repositories": [
+            {
+                "name": "team/api",
+                "readers": [computed("arn:aws:iam::123456789012:role/ci", ROLE_URN)],
+                "encryptionType": "AES256",
+                "retention": {"untaggedDays": 7.0},
+            }
+        ],
+    }
+    outputs = run_under_mocks(
+        mocks, lambda: construct(RegistriesProvider(), "registries:index:EcrRegistry", "ecr", wire)
+    )
+
+    repository = mocks.find("aws:ecr/repository:Repository", "ecr-repo-team--api").plain
+    assert (repository["name"], repository["region"]) == ("team/api", "eu-west-1")
+    policy = json.loads(mocks.find("aws:ecr/repositoryPolicy:RepositoryPolicy", "ecr-policy-team--api").plain["policy"])
+    assert policy["Statement"][0]["Principal"]["AWS"] == ["arn:aws:iam::123456789012:role/ci"]
+    lifecycle = json.loads(
+        mocks.find("aws:ecr/lifecyclePolicy:LifecyclePolicy", "ecr-lifecycle-team--api").plain["policy"]
+    )
+    assert lifecycle["rules"][0]["selection"]["countNumber"] == 7
+    assert outputs["repositoryUrls"].value == {"team/api": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/api"}
+
+
+def test_docker_hub_from_engine_inputs():
+    mocks = CloudMocks()
+    wire = {
+        "namespace": "acme",
+        "repositories": [
+            {
+                "name": "api",
+                "description": computed("The API", ROLE_URN),
+                "webhooks": [{"name": "ci", "url": wire_secret_output("https://ci.example.test/hook?token=abc")}],
+            }
+        ],
+    }
+    outputs = run_under_mocks(mocks, lambda: construct(RegistriesProvider(), "registries:index:DockerHub", "hub", wire))
+
+    repository = mocks.find("pulumi-python:dynamic/dockerhub:Repository", "hub-repo-acme-api").plain
+    assert (repository["namespace"], repository["name"], repository["description"]) == ("acme", "api", "The API")
+    hook = mocks.find("pulumi-python:dynamic/dockerhub:Webhook", "hub-hook-acme-api-ci")
+    assert contains_secret(hook.inputs["hookUrl"])
+    assert hook.plain["hookUrl"] == "https://ci.example.test/hook?token=abc"
+    assert outputs["repositories"].value == ["acme/api"]
+
+
+def test_artifact_registry_from_engine_inputs():
+    mocks = CloudMocks()
+    account = "urn:pulumi:dev::consumer::gcp:serviceaccount/account:Account::ci"
+    wire = {
+        "project": computed("acme-prod", account),
+        "location": "europe-west1",
+        "repositories": [
+            {"name": "apps", "readers": [computed("serviceAccount:ci@acme-prod.iam.gserviceaccount.com", account)]}
+        ],
+    }
+    outputs = run_under_mocks(
+        mocks, lambda: construct(RegistriesProvider(), "registries:index:ArtifactRegistry", "ar", wire)
+    )
+
+    repository = mocks.find("gcp:artifactregistry/repository:Repository", "ar-repo-apps").plain
+    assert (repository["project"], repository["location"], repository["repositoryId"]) == (
+        "acme-prod",
+        "europe-west1",
+        "apps",
+    )
+    [member] = mocks.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
+    assert (member.plain["role"], member.plain["member"]) == (
+        "roles/artifactregistry.reader",
+        "serviceAccount:ci@acme-prod.iam.gserviceaccount.com",
+    )
+    assert outputs["repositoryUrls"].value == {"apps": "europe-west1-docker.pkg.dev/acme-prod/apps"}
+
+
+def test_acr_from_engine_inputs():
+    mocks = CloudMocks()
+    wire = {
+        "name": "acmeregistry",
+        "resourceGroup": {"name": "rg-registries", "location": "westeurope"},
+        "sku": "Premium",
+        "webhooks": [
+            {
+                "name": "cihook",
+                "url": wire_secret_output("https://ci.example.test/acr?t=1"),
+                "actions": ["push", "delete"],
+            }
+        ],
+    }
+    outputs = run_under_mocks(mocks, lambda: construct(RegistriesProvider(), "registries:index:Acr", "acr", wire))
+
+    registry = mocks.find("azure-native:containerregistry:Registry", "acr-registry").plain
+    assert (registry["registryName"], registry["sku"]) == ("acmeregistry", {"name": "Premium"})
+    [webhook] = mocks.of_type("azure-native:containerregistry:Webhook")
+    # A list of enum values: the SDK's own mapping would have turned each action into {}.
+    assert webhook.plain["actions"] == ["push", "delete"]
+    assert contains_secret(webhook.inputs["serviceUri"])
+    assert outputs["loginServer"].value == "acmeregistry.azurecr.io"
 
 
 def test_a_bad_input_is_refused_before_any_resource_naming_it():
