@@ -25,6 +25,8 @@ SECRET_MARKER = "Secret."  # noqa: S105 - a docstring prefix, not a credential
 """How a docstring says its property is secret (COMMON.md, library conventions)."""
 WHOLE_OBJECT_OUTPUT = "cannot be secret or unknown as a whole object; make its fields secret instead"
 """Why an object input that arrives as one Output is refused (the SDK would map it to an empty object)."""
+PLAIN_OUTPUT = "must be a plain value (it decides which resources are declared), not an output or a secret"
+"""Why an Output given for a plain property is refused (the component would get an Output where it needs a value)."""
 COMPONENTS: list[type[pulumi.ComponentResource]] = [SelfHostedRegistry, DockerHub, EcrRegistry, ArtifactRegistry, Acr]
 """Every component the plugin hosts, in schema order."""
 
@@ -72,7 +74,7 @@ def _integers(value: Any, prop: PropertyDefinition, path: str) -> Any:
 
 def _enum_member(value: Any, type_def: TypeDefinition, path: str) -> Any:
     if isinstance(value, pulumi.Output):
-        raise InputPropertyError(path, f"{path}: must be a plain value")
+        raise InputPropertyError(path, f"{path}: {PLAIN_OUTPUT}")
     try:
         return type_def.python_type(value)
     except ValueError as error:
@@ -129,13 +131,20 @@ class RegistriesProvider(ComponentProvider):
             type_def = self.get_type_definition(named) if named is not None else None
             if type_def is not None and isinstance(value, pulumi.Output):
                 # The SDK maps names inside plain dicts and lists only: it would hand the component camelCase keys.
-                refused = "must be a plain value" if type_def.enum else WHOLE_OBJECT_OUTPUT
+                refused = PLAIN_OUTPUT if type_def.enum else WHOLE_OBJECT_OUTPUT
                 raise InputPropertyError(path, f"{path}: {refused}")
             if type_def is not None and type_def.enum and named is not prop:
                 # A list or map of enum values: the SDK maps each item as an object, turning "push" into {}.
                 resolved_later[mapping[schema_name]] = _enum_items(value, type_def, path)
                 staged[schema_name] = [] if isinstance(value, list) else {}  # stand-in, replaced below
                 continue
+            if prop.plain and isinstance(value, pulumi.Output):
+                # Plain values decide which resources are declared: an unknown or secret one cannot.
+                raise InputPropertyError(path, f"{path}: {PLAIN_OUTPUT}")
+            if prop.items is not None and prop.items.plain and not prop.items.ref and isinstance(value, list):
+                for index, item in enumerate(value):
+                    if isinstance(item, pulumi.Output):
+                        raise InputPropertyError(f"{path}[{index}]", f"{path}[{index}]: {PLAIN_OUTPUT}")
             converted = _integers(value, prop, path)
             if isinstance(converted, pulumi.Output) and prop.type == PropertyType.INTEGER:
                 resolved_later[mapping[schema_name]] = converted

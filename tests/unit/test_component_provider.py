@@ -219,6 +219,8 @@ def test_a_fractional_integer_input_is_refused_naming_it():
         ),
         ({"hostname": "h", "users": wire_secret([{"name": "ci"}])}, r"users: cannot be secret .* whole object"),
         ({"hostname": "h", "mode": wire_secret("safe")}, "mode: must be a plain value"),
+        ({"hostname": "h", "port": wire_secret_output(5000.0)}, "port: must be a plain value"),
+        ({"hostname": "h", "users": [{"name": wire_secret_output("ci")}]}, r"users\[0\]\.name: must be a plain value"),
         (
             {"hostname": "h", "fallbackModes": ["safe", "slow"]},
             r"fallbackModes\[1\]: 'slow' is not one of 'fast', 'safe'",
