@@ -333,12 +333,19 @@ def role_definition_id(scope_id: str, role: str) -> str:
 
 def _check(args: AcrArgs) -> None:
     """Run-time checks of what the args alone can tell, naming the arg (library users bypass the config schema)."""
-    premium = AcrSku(args["sku"]) == AcrSku.PREMIUM
-    for key in ("geo_replications", "zone_redundancy", "untagged_retention_days"):
-        if args.get(key) not in (None, False, []) and not premium:
-            raise ValueError(f"AcrArgs.{key}: needs sku Premium (got {AcrSku(args['sku']).value})")
-    if args.get("public_network_access") is False and not premium:
-        raise ValueError(f"AcrArgs.public_network_access: False needs sku Premium (got {AcrSku(args['sku']).value})")
+    try:
+        sku = AcrSku(args["sku"])
+    except ValueError:
+        raise ValueError(f"AcrArgs.sku: {args['sku']!r} must be Basic, Standard or Premium") from None
+    premium_only = {
+        "geo_replications": bool(args.get("geo_replications")),
+        "zone_redundancy": args.get("zone_redundancy", False) is True,
+        "untagged_retention_days": args.get("untagged_retention_days") is not None,  # 0 days is a policy too
+        "public_network_access": args.get("public_network_access", True) is False,
+    }
+    for key, used in premium_only.items():
+        if used and sku != AcrSku.PREMIUM:
+            raise ValueError(f"AcrArgs.{key}: needs sku Premium (got {sku.value})")
     resource_group = args["resource_group"]
     if resource_group.get("create") and "location" not in resource_group:
         raise ValueError("AcrArgs.resource_group.location: required with create=True")
