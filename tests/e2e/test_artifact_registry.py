@@ -184,7 +184,9 @@ def test_an_event_the_receiver_keeps_refusing_is_parked_in_the_dead_letter_subsc
         deadline = time.monotonic() + 240  # 5 attempts with the declared 10 s..600 s backoff take about 90 s
         parked: list[dict[str, Any]] = []
         while not parked and time.monotonic() < deadline:
-            parked = requests.post(pull, json={"maxMessages": 10}, timeout=30).json().get("receivedMessages", [])
+            # returnImmediately: a pull otherwise waits for messages (the emulator's long poll).
+            answer = requests.post(pull, json={"maxMessages": 10, "returnImmediately": True}, timeout=60)
+            parked = answer.json().get("receivedMessages", [])
             time.sleep(2)
         assert len(parked) == 1, f"nothing dead-lettered after {len(receiver.received)} deliveries"
         message = parked[0]["message"]
