@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import yaml
 
 from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec
+from registries.spec.artifact_registry import plain_secret_problems as artifact_registry_plain_secrets
 from registries.spec.base import is_production_stack
 from registries.spec.ecr import plain_secret_problems
 from registryctl.backend import choose_backend
@@ -60,6 +61,11 @@ def stack_file_spec(path: Path, stack: str, project_dir: Path = PROJECT_DIR) -> 
         config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
         problems = plain_secret_problems(spec.ecr, _holds_encrypted(config.get(f"{PROJECT}:ecr")))
         if problems:
+            raise ConfigError(problems)
+    if spec.artifact_registry is not None:
+        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+        section = config.get(f"{PROJECT}:artifactRegistry")
+        if problems := artifact_registry_plain_secrets(spec.artifact_registry, _holds_encrypted(section)):
             raise ConfigError(problems)
     return spec
 
