@@ -229,7 +229,9 @@ def ref_condition(refs: Sequence[str]) -> str:
             terms.append(f"assertion.ref.startsWith('{ref[:-1]}')")
         else:
             regex = ".*".join(re.escape(part) for part in ref.split("*"))
-            terms.append(f"assertion.ref.matches('^{regex}$')")
+            # CEL string literals take \\ for one backslash (a bare \. is an invalid escape there).
+            cel_literal = regex.replace("\\", "\\\\")
+            terms.append(f"assertion.ref.matches('^{cel_literal}$')")
     return " || ".join(terms)
 
 

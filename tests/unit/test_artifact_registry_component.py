@@ -4,6 +4,7 @@ other resources: every input, secret and output."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pulumi
@@ -301,9 +302,15 @@ def test_ci_service_account_pushes_to_standard_repositories_through_github_feder
 def test_github_ref_patterns_become_cel():
     condition = github_condition("o/r", ["refs/tags/v*.*", "refs/heads/main"])
     assert condition == (
-        "assertion.repository == 'o/r' && (assertion.ref.matches('^refs/tags/v.*\\..*$') || "
+        "assertion.repository == 'o/r' && (assertion.ref.matches('^refs/tags/v.*\\\\..*$') || "
         "assertion.ref == 'refs/heads/main')"
     )
+    # The CEL literal holds \\. (CEL has no \. escape); unescaped, it is the RE2 pattern for a literal dot.
+    literal = re.search(r"matches\('(.*?)'\)", condition)
+    assert literal is not None
+    pattern = re.compile(literal.group(1).replace("\\\\", "\\"))
+    assert pattern.fullmatch("refs/tags/v1.2")
+    assert not pattern.fullmatch("refs/tags/v12")
 
 
 def test_stack_outputs_are_exactly_the_keys_registryctl_reads():
