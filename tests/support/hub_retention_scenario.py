@@ -37,12 +37,14 @@ SEED: list[tuple[str, str, dict[str, int]]] = [
     ("acme/app", digest("feature-x"), {"feature-x": 60}),
     ("acme/app", digest("feature-y"), {"feature-y": 10}),
     ("acme/app", digest("build-7"), {"build-7": 90, "candidate": 3}),  # pushed again 3 days ago: newest push counts
+    ("acme/app", digest("nightly"), {"nightly": 45}),  # a multi-platform index (see MULTI_PLATFORM)
     ("acme/tools", digest("t1"), {"t1": 1}),
     ("acme/tools", digest("t2"), {"t2": 2}),
     ("acme/tools", digest("t3"), {"t3": 3}),
     ("acme/docs", digest("d1"), {"d1": 400}),  # retention: {} here: never touched
 ]
-EXPIRED_TAGS = {"acme/app": {"release-1", "pr-1", "pr-2", "pr-3", "feature-x"}, "acme/tools": {"t3"}}
+MULTI_PLATFORM = {digest("nightly"): ("amd64", "arm64")}
+EXPIRED_TAGS = {"acme/app": {"release-1", "pr-1", "pr-2", "pr-3", "feature-x", "nightly"}, "acme/tools": {"t3"}}
 """Worked out by hand from the rules; the tests also check it against the evaluator."""
 
 
@@ -63,7 +65,7 @@ def seed(hub: HubEmulator) -> None:
     """Push every tag of SEED (the repositories must exist)."""
     for repository, image, tags in SEED:
         for tag, age in tags.items():
-            hub.push_tag(repository, tag, image, NOW - timedelta(days=age))
+            hub.push_tag(repository, tag, image, NOW - timedelta(days=age), MULTI_PLATFORM.get(image, ("amd64",)))
 
 
 def expected_images() -> list[Image]:
