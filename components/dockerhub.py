@@ -20,8 +20,6 @@ from components.dockerhub_names import (
 from providers.dockerhub import AccessToken, OrgAccessToken, Repository, RepositoryTeamPermission, Team, Webhook
 
 DEFAULT_BASE_URL = "https://hub.docker.com"
-# Personal access token scopes Hub grants (Docker Hub API: "Create a personal access token").
-TOKEN_SCOPES = ("repo:admin", "repo:write", "repo:read", "repo:public_read")
 ORG_TOKEN_SCOPE = re.compile(r"scope-[a-z-]+")
 TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 BASE_URL = re.compile(r"https?://[^\s/]+(:[0-9]+)?")
@@ -38,6 +36,19 @@ class DockerHubTeamPermission(StrEnum):
     """Pull and push."""
     ADMIN = "admin"
     """Pull, push and change the repository's settings."""
+
+
+class DockerHubTokenScope(StrEnum):
+    """What a personal access token may do."""
+
+    REPO_ADMIN = "repo:admin"
+    """Read, write and delete repositories."""
+    REPO_WRITE = "repo:write"
+    """Push and pull."""
+    REPO_READ = "repo:read"
+    """Pull, also private repositories."""
+    REPO_PUBLIC_READ = "repo:public_read"
+    """Pull public repositories."""
 
 
 class DockerHubOrgTokenResourceType(StrEnum):
@@ -94,8 +105,8 @@ class DockerHubAccessTokenArgs(TypedDict):
 
     label: str
     """Token label (1-100 characters), unique."""
-    scopes: list[str]
-    """One or more of repo:admin, repo:write, repo:read, repo:public_read; a change replaces the token."""
+    scopes: list[DockerHubTokenScope]
+    """One or more scopes; a change replaces the token."""
     expires_at: NotRequired[str]
     """Expiry: an ISO 8601 date-time with a time zone (e.g. 2030-01-31T00:00:00Z), in the future when the token
     is created. Default: never."""
@@ -275,10 +286,10 @@ def _check(args: DockerHubArgs) -> None:
     for i, token in enumerate(tokens):
         where = f"{root}.access_tokens[{i}]"
         if not token.get("scopes"):
-            raise ValueError(f"{where}.scopes: give at least one of {', '.join(TOKEN_SCOPES)}")
+            allowed = ", ".join(scope.value for scope in DockerHubTokenScope)
+            raise ValueError(f"{where}.scopes: give at least one of {allowed}")
         for k, scope in enumerate(token["scopes"]):
-            if scope not in TOKEN_SCOPES:
-                raise ValueError(f"{where}.scopes[{k}]: {scope!r} must be one of {', '.join(TOKEN_SCOPES)}")
+            enum_value(DockerHubTokenScope, scope, f"{where}.scopes[{k}]")
         if "expires_at" in token:
             _expiry(token["expires_at"], f"{where}.expires_at")
     _unique(
@@ -385,7 +396,7 @@ class DockerHub(pulumi.ComponentResource):
             props: dict[str, Any] = {
                 **common,
                 "label": token["label"],
-                "scopes": list(token["scopes"]),
+                "scopes": [enum_value(DockerHubTokenScope, scope, "scope") for scope in token["scopes"]],
                 "active": token.get("active", True),
             }
             if "expires_at" in token:

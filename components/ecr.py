@@ -184,9 +184,8 @@ class EcrNotificationArgs(TypedDict):
     """Header that authenticates EventBridge to the receiver."""
     auth_header_value: pulumi.Input[str]
     """Secret. Its value (EventBridge stores it in a managed secret)."""
-    # Strings, not EcrEventKind: the SDK's component provider maps a list of enums to a list of empty objects.
-    events: NotRequired[list[str]]
-    """Which events: push, delete and/or scan (EcrEventKind values). Default: push."""
+    events: NotRequired[list[EcrEventKind]]
+    """Which events. Default: push."""
     repositories: NotRequired[list[str]]
     """Repository names. Default: every repository of this registry."""
 

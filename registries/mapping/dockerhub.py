@@ -14,6 +14,7 @@ from components.dockerhub import (
     DockerHubRepositoryArgs,
     DockerHubTeamArgs,
     DockerHubTeamPermission,
+    DockerHubTokenScope,
 )
 from registries.spec.dockerhub import DockerHubSpec, HubRepositorySpec
 
@@ -51,7 +52,7 @@ def dockerhub_args(spec: DockerHubSpec, production: bool, base_dir: Path) -> Doc
     for token in spec.access_tokens:
         token_args: DockerHubAccessTokenArgs = {
             "label": token.label,
-            "scopes": list(token.scopes),
+            "scopes": [DockerHubTokenScope(scope) for scope in token.scopes],
             "active": token.active,
         }
         if token.expires_at is not None:

@@ -9,6 +9,7 @@ import pulumi
 from components.ecr import (
     EcrCachedRepositoryArgs,
     EcrEncryptionType,
+    EcrEventKind,
     EcrGithubOidcArgs,
     EcrNotificationArgs,
     EcrPullThroughCacheArgs,
@@ -99,7 +100,7 @@ def ecr_args(spec: EcrSpec, production: bool) -> EcrRegistryArgs:
                 url=pulumi.Output.secret(hook.url.get_secret_value()),
                 auth_header_name=hook.auth_header.name,
                 auth_header_value=pulumi.Output.secret(hook.auth_header.token.get_secret_value()),
-                events=list(hook.events),
+                events=[EcrEventKind(event) for event in hook.events],
                 repositories=list(hook.repositories),
             )
             for hook in spec.notifications

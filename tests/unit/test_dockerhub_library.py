@@ -128,7 +128,7 @@ def _hub(**changes: Any) -> DockerHubArgs:
         ),
         (
             _hub(access_tokens=[{"label": "x", "scopes": ["repo:all"]}]),
-            "DockerHubArgs.access_tokens[0].scopes[0]: 'repo:all' must be one of repo:admin",
+            "DockerHubArgs.access_tokens[0].scopes[0]: 'repo:all' must be one of 'repo:admin', 'repo:write'",
         ),
         (_hub(access_tokens=[{"label": "x", "scopes": []}]), "DockerHubArgs.access_tokens[0].scopes: give at least"),
         (
@@ -198,7 +198,7 @@ def test_the_analyzer_reads_both_components():
     assert "Default: https://hub.docker.com." in str(hub.inputs["baseUrl"].description)
     types = result["type_definitions"]
     hub_types = {name for name, t in types.items() if t.module == "components.dockerhub"}
-    assert len(hub_types) == 10  # 8 TypedDicts, 2 enums
+    assert len(hub_types) == 11  # 8 TypedDicts, 3 enums
     assert all(name.startswith("DockerHub") for name in hub_types)  # names are package-global
     repository = types["DockerHubRepositoryArgs"].properties
     assert repository["fullDescription"].plain is None  # text, possibly another resource's output
