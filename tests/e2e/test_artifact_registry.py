@@ -196,3 +196,25 @@ def test_an_event_the_receiver_keeps_refusing_is_parked_in_the_dead_letter_subsc
         assert len(receiver.received) == 5  # maxDeliveryAttempts, as declared
     finally:
         engine.destroy()
+
+
+def test_a_push_endpoint_changed_out_of_band_shows_on_refresh_and_up_restores_it(
+    pubsub: PubSubEmulator, receiver: Receiver, project: str
+):
+    engine = _engine(pubsub)
+    url = f"http://127.0.0.1:{receiver.port}/ar-events?token={uuid.uuid4().hex}"
+    _apply(engine, _config(project, url))
+    subscription = pubsub.url(f"projects/{project}/subscriptions/gcr-deploy")
+    try:
+        # Someone points the subscription elsewhere by hand.
+        changed = {"pushConfig": {"pushEndpoint": f"http://127.0.0.1:{receiver.port}/elsewhere"}}
+        answer = requests.patch(subscription, json={"subscription": changed, "updateMask": "pushConfig"}, timeout=30)
+        answer.raise_for_status()
+        steps = {step.urn.rsplit("::", 1)[1]: step.op for step in engine.refresh()}
+        assert steps["artifact-registry-hook-deploy"] == "update"  # refresh reports the drift
+        _apply(engine, _config(project, url))
+        ops = {step.urn.rsplit("::", 1)[1]: step.op for step in engine.plan}
+        assert ops["artifact-registry-hook-deploy"] == "update"
+        assert requests.get(subscription, timeout=30).json()["pushConfig"]["pushEndpoint"] == url
+    finally:
+        engine.destroy()
