@@ -16,11 +16,13 @@ from components.acr import Acr
 from components.artifact_registry import ArtifactRegistry
 from components.dockerhub import DockerHub
 from components.ecr import EcrRegistry
+from components.kubernetes_registry import KubernetesRegistry
 from components.selfhosted import SelfHostedRegistry
 from registries.mapping.acr import acr_args
 from registries.mapping.artifact_registry import artifact_registry_args
 from registries.mapping.dockerhub import dockerhub_args
 from registries.mapping.ecr import ecr_args
+from registries.mapping.kubernetes import kubernetes_args
 from registries.mapping.selfhosted import selfhosted_args
 from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec
 from registries.spec.acr import plain_secret_problems as acr_plain_secrets
@@ -61,7 +63,21 @@ def load_spec() -> StackSpec:
 def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
     """Declare everything `spec` selects; returns the stack outputs."""
     outputs: dict[str, pulumi.Input[Any]] = {}
-    if spec.self_hosted is not None:
+    if spec.self_hosted is not None and spec.self_hosted.platform == "kubernetes":
+        cluster = KubernetesRegistry("selfhosted", kubernetes_args(spec.self_hosted, spec.is_production))
+        outputs.update(
+            {
+                "endpoint": cluster.endpoint,
+                "caCertPem": cluster.ca_cert_pem,
+                "users": cluster.user_passwords,
+                "dockerConfigJson": cluster.docker_config_json,
+                "loginCommand": cluster.login_command,
+                "kubernetesNamespace": cluster.namespace,
+                "kubernetesDeployment": cluster.deployment_name,
+                "bucket": cluster.bucket,
+            }
+        )
+    elif spec.self_hosted is not None:
         sh = spec.self_hosted
         registry = SelfHostedRegistry("selfhosted", selfhosted_args(sh, spec.is_production))
         outputs.update(

@@ -42,7 +42,10 @@ def required_plugins(spec: StackSpec) -> list[Plugin]:
     """Exactly the resource plugins the program declares resources of for this stack's config."""
     needs: list[tuple[str, str, str]] = []
     if spec.self_hosted is not None:
-        needs.append(("docker", "pulumi-docker", "registries:selfHosted (network, volume, container)"))
+        if spec.self_hosted.platform == "kubernetes":
+            needs.append(("kubernetes", "pulumi-kubernetes", "registries:selfHosted.platform: kubernetes"))
+        else:
+            needs.append(("docker", "pulumi-docker", "registries:selfHosted (network, volume, container)"))
         if spec.self_hosted.tls.mode == "selfSigned":
             needs.append(("tls", "pulumi-tls", "registries:selfHosted.tls.mode: selfSigned"))
         needs.append(("random", "pulumi-random", "registries:selfHosted (passwords, http.secret)"))

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Discriminator, Field, SecretStr, Tag
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
 from registries.spec.base import CamelModel, ConfigProblem, repeated
+from registries.spec.kubernetes import DOCKER_ONLY_KEYS, KubernetesSpec, kubernetes_problems
 from registries.spec.retention import RetentionSpec
 
 DURATION = r"^[0-9]+(ms|s|m|h)$"
@@ -307,6 +308,12 @@ class SelfHostedSpec(CamelModel):
     retention: RetentionSpec | None = None
     """Which images `registryctl retention apply` deletes (protect, keepLatest, untaggedDays, taggedDays); needs
     storage.deleteEnabled: true. Default: none (nothing is deleted)."""
+    platform: Literal["docker", "kubernetes"] = "docker"
+    """Where the registry runs: docker (a container on the Docker host) or kubernetes (a Deployment behind an
+    Ingress, settings in `kubernetes`). Default: docker."""
+    kubernetes: KubernetesSpec | None = None
+    """platform: kubernetes only: namespace, replicas, ingress, resources, autoscaling, Redis, garbage collection.
+    Default: the block's defaults."""
 
     @property
     def registry_major(self) -> int:
@@ -440,6 +447,7 @@ def selfhosted_problems(spec: SelfHostedSpec, stack: str) -> list[ConfigProblem]
     if spec.debug_host_port == spec.port:
         bad("debugPort", spec.debug_host_port, f"must differ from the registry's port ({spec.port})")
     out.extend(_storage_problems(spec, bad))
+    _platform_problems(spec, bad)
     major = image_major_version(spec.image)
     if spec.major_version is None and major is None:
         bad("majorVersion", None, f"required (2 or 3) when the image tag does not name a version: {spec.image!r}")
@@ -452,6 +460,38 @@ def selfhosted_problems(spec: SelfHostedSpec, stack: str) -> list[ConfigProblem]
             f"pin a full version (e.g. registry:2.8.3) on stack {stack!r}; 'latest' and bare majors only on 'local'",
         )
     return out
+
+
+def _platform_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], None]) -> None:
+    """Keys of one platform refused on the other, naming the key; the kubernetes block's own rules."""
+    if spec.platform == "docker":
+        if spec.kubernetes is not None:
+            bad("kubernetes", "a kubernetes block", "only with platform: kubernetes")
+        return
+    for key in DOCKER_ONLY_KEYS:
+        if to_snake(key) in spec.model_fields_set:
+            value = getattr(spec, to_snake(key))
+            bad(key, value, "a Docker-host key, not with platform: kubernetes (the Service and Ingress publish it)")
+    if spec.ui.enabled:
+        bad("ui.enabled", True, "the web UI runs on the Docker target only, not with platform: kubernetes")
+    kubernetes = spec.kubernetes or KubernetesSpec()
+    kubernetes_problems(kubernetes, spec.storage.kind, bad)
+    if kubernetes.ingress.tls_secret_name is not None and spec.tls.mode != "selfSigned":
+        bad(
+            "kubernetes.ingress.tlsSecretName",
+            kubernetes.ingress.tls_secret_name,
+            "only with tls.mode: selfSigned (the existing Secret replaces the generated certificate), "
+            f"not {spec.tls.mode!r}",
+        )
+    if kubernetes.s3_role_arn is not None:
+        storage = spec.storage
+        if not isinstance(storage, S3StorageSpec) or storage.create or storage.access_key is not None:
+            bad(
+                "kubernetes.s3RoleArn",
+                kubernetes.s3_role_arn,
+                "needs storage.kind: s3 with create: false and no access keys (the role, not an IAM user, reaches"
+                " the bucket: grant it the registry's S3 actions)",
+            )
 
 
 def _kms_key_arn_in(key_id: str, region: str) -> bool:

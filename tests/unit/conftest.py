@@ -15,8 +15,18 @@ from tests.support.recording_mocks import RecordingMocks
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
-STACK_FILES = [p for p in ALL_STACK_FILES if "registries:selfHosted" in yaml.safe_load(p.read_text())["config"]]
-"""The stack files that declare a self-hosted registry."""
+
+
+def _self_hosted_platform(path: Path) -> str | None:
+    """Where a stack file's self-hosted registry runs (docker, kubernetes), or None without one."""
+    section = yaml.safe_load(path.read_text())["config"].get("registries:selfHosted")
+    return None if section is None else section.get("platform", "docker")
+
+
+STACK_FILES = [p for p in ALL_STACK_FILES if _self_hosted_platform(p) == "docker"]
+"""The stack files that declare a self-hosted registry on a Docker host."""
+KUBERNETES_STACK_FILES = [p for p in ALL_STACK_FILES if _self_hosted_platform(p) == "kubernetes"]
+"""The stack files that declare a self-hosted registry on Kubernetes."""
 
 # What a user sets with `pulumi config set --secret --path` before deploying a stack file that needs it.
 TEST_CERT = "-----BEGIN CERTIFICATE-----\nMIIB-test-chain\n-----END CERTIFICATE-----\n"
