@@ -487,3 +487,11 @@ def test_docker_and_kubernetes_render_the_same_config_apart_from_the_documented_
     for path in DOCUMENTED_DIFFERENCES:
         docker, kubernetes = _without(docker, path), _without(kubernetes, path)
     assert docker == kubernetes
+
+
+def test_a_second_run_with_the_same_config_declares_identical_objects():
+    first, _ = _run_stack_file()
+    second, _ = _run_stack_file()
+    # Declaration order follows the async runtime; what is declared must not change.
+    assert {(r.typ, r.name): r.inputs for r in first.resources} == {(r.typ, r.name): r.inputs for r in second.resources}
+    assert len(first.resources) == len(second.resources)
