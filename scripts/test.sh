@@ -16,6 +16,8 @@ python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 # The Artifact Registry e2e runs the gcloud Pub/Sub emulator (a Java server): Debian's JRE, and the emulator package
 # of the Google Cloud CLI (in the machine image; from the Google Cloud apt repository where that is configured).
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+# The Kubernetes manifests are decoded offline by kubectl (in the machine image; else Debian's kubernetes-client).
+command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 [ -d /usr/lib/google-cloud-sdk/platform/pubsub-emulator ] || need_apt+=(google-cloud-cli-pubsub-emulator)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"
