@@ -495,3 +495,29 @@ def test_a_second_run_with_the_same_config_declares_identical_objects():
     # Declaration order follows the async runtime; what is declared must not change.
     assert {(r.typ, r.name): r.inputs for r in first.resources} == {(r.typ, r.name): r.inputs for r in second.resources}
     assert len(first.resources) == len(second.resources)
+
+
+def test_an_existing_tls_secret_replaces_the_generated_certificate():
+    mocks, outputs = _run({"platform": "kubernetes", "kubernetes": {"ingress": {"tlsSecretName": "registry-cert"}}})
+    ingress = _object(mocks, "Ingress", "registry")
+    assert ingress["spec"]["tls"] == [{"hosts": ["localhost"], "secretName": "registry-cert"}]
+    assert not [r for r in mocks.resources if r.typ.startswith("tls:")]
+    assert not [m for m in manifests(mocks) if m["kind"] == "Secret" and m["metadata"]["name"] == "registry-tls"]
+    assert outputs["caCertPem"].value == ""
+
+
+def test_a_provided_certificate_goes_into_the_tls_secret_as_a_secret():
+    from tests.unit.conftest import TEST_CERT, TEST_KEY
+
+    mocks, _ = _run(
+        {
+            "platform": "kubernetes",
+            "tls": {"mode": "provided", "certificate": TEST_CERT, "privateKey": TEST_KEY},
+        }
+    )
+    declared = _declared(mocks, SECRET, "selfhosted-tls")
+    assert is_secret(declared.inputs["stringData"])
+    assert declared.plain["type"] == "kubernetes.io/tls"
+    assert declared.plain["stringData"]["tls.crt"] == TEST_CERT
+    assert declared.plain["stringData"]["tls.key"] == TEST_KEY
+    assert not [r for r in mocks.resources if r.typ.startswith("tls:")]
