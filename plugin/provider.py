@@ -17,6 +17,7 @@ from components.acr import Acr
 from components.artifact_registry import ArtifactRegistry
 from components.dockerhub import DockerHub
 from components.ecr import EcrRegistry
+from components.kubernetes_registry import KubernetesRegistry
 from components.selfhosted.registry import SelfHostedRegistry
 
 PACKAGE = "registries"
@@ -27,7 +28,14 @@ WHOLE_OBJECT_OUTPUT = "cannot be secret or unknown as a whole object; make its f
 """Why an object input that arrives as one Output is refused (the SDK would map it to an empty object)."""
 PLAIN_OUTPUT = "must be a plain value (it decides which resources are declared), not an output or a secret"
 """Why an Output given for a plain property is refused (the component would get an Output where it needs a value)."""
-COMPONENTS: list[type[pulumi.ComponentResource]] = [SelfHostedRegistry, DockerHub, EcrRegistry, ArtifactRegistry, Acr]
+COMPONENTS: list[type[pulumi.ComponentResource]] = [
+    SelfHostedRegistry,
+    KubernetesRegistry,
+    DockerHub,
+    EcrRegistry,
+    ArtifactRegistry,
+    Acr,
+]
 """Every component the plugin hosts, in schema order."""
 
 

@@ -71,6 +71,32 @@ def test_self_hosted_registry_from_engine_inputs():
 ROLE_URN = "urn:pulumi:dev::consumer::aws:iam/role:Role::ci"
 
 
+def test_kubernetes_registry_from_engine_inputs():
+    mocks = CloudMocks()
+    wire = {
+        "hostname": computed("pet-42.registry.internal", PET_URN),
+        "replicas": 2.0,
+        "storage": {"s3": {"bucket": computed("acme-images", ROLE_URN), "region": "eu-west-1", "create": False}},
+        "s3RoleArn": computed("arn:aws:iam::111122223333:role/registry-s3", ROLE_URN),
+        "users": [{"name": "ci", "password": wire_secret_output("ci-password-123456")}],
+    }
+    outputs = run_under_mocks(
+        mocks, lambda: construct(RegistriesProvider(), "registries:index:KubernetesRegistry", "k8s", wire)
+    )
+
+    assert mocks.find("kubernetes:apps/v1:Deployment", "k8s-deployment").plain["spec"]["replicas"] == 2
+    account = mocks.find("kubernetes:core/v1:ServiceAccount", "k8s-service-account").plain
+    assert (
+        account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == "arn:aws:iam::111122223333:role/registry-s3"
+    )
+    ingress = mocks.find("kubernetes:networking.k8s.io/v1:Ingress", "k8s-ingress").plain
+    assert ingress["spec"]["rules"][0]["host"] == "pet-42.registry.internal"
+    secret = mocks.find("kubernetes:core/v1:Secret", "k8s-secret")
+    assert contains_secret(secret.inputs)
+    assert outputs["endpoint"].value == "pet-42.registry.internal"
+    assert outputs["bucket"].value == "acme-images"
+
+
 def test_ecr_registry_from_engine_inputs():
     mocks = CloudMocks()
     wire = {
@@ -244,11 +270,13 @@ def test_the_provider_hosts_the_library_classes():
     from components.artifact_registry import ArtifactRegistry
     from components.dockerhub import DockerHub
     from components.ecr import EcrRegistry
+    from components.kubernetes_registry import KubernetesRegistry
     from components.selfhosted.registry import SelfHostedRegistry
 
     hosted = RegistriesProvider()._components
     assert hosted == {
         "SelfHostedRegistry": SelfHostedRegistry,
+        "KubernetesRegistry": KubernetesRegistry,
         "DockerHub": DockerHub,
         "EcrRegistry": EcrRegistry,
         "ArtifactRegistry": ArtifactRegistry,

@@ -11,6 +11,7 @@ from plugin.package_schema import SNAPSHOT, render
 from plugin.provider import RegistriesProvider
 
 SELF_HOSTED = "registries:index:SelfHostedRegistry"
+KUBERNETES = "registries:index:KubernetesRegistry"
 DOCKER_HUB = "registries:index:DockerHub"
 ECR = "registries:index:EcrRegistry"
 ARTIFACT_REGISTRY = "registries:index:ArtifactRegistry"
@@ -66,7 +67,7 @@ def test_the_snapshot_is_current():
 
 def test_the_package_hosts_every_component_as_a_component(schema: dict[str, Any]):
     assert schema["name"] == "registries"
-    assert set(schema["resources"]) == {SELF_HOSTED, DOCKER_HUB, ECR, ARTIFACT_REGISTRY, ACR}
+    assert set(schema["resources"]) == {SELF_HOSTED, KUBERNETES, DOCKER_HUB, ECR, ARTIFACT_REGISTRY, ACR}
     for token, resource in schema["resources"].items():
         assert resource["isComponent"] is True, token
 
@@ -75,6 +76,7 @@ def test_the_package_hosts_every_component_as_a_component(schema: dict[str, Any]
     "token",
     [
         SELF_HOSTED,
+        KUBERNETES,
         DOCKER_HUB,
         pytest.param(
             ECR,
@@ -212,3 +214,21 @@ def test_docker_hub(schema: dict[str, Any]):
     assert outputs["repositories"]["items"]["type"] == "string"
     for name in ("accessTokens", "orgAccessTokens"):
         assert (outputs[name]["additionalProperties"]["type"], outputs[name].get("secret")) == ("string", True)
+
+
+def test_kubernetes_registry(schema: dict[str, Any]):
+    def p(path: str) -> dict[str, Any]:
+        return prop(schema, KUBERNETES, path)
+
+    assert required(schema, KUBERNETES, "") == []
+    assert _is_input_string(p("hostname"))
+    assert _is_input_string(p("s3RoleArn"))  # often an IAM role declared next to it
+    assert (p("replicas")["type"], p("replicas").get("plain")) == ("integer", True)
+    # The same users, TLS and storage shapes as the Docker target.
+    assert p("users")["items"]["$ref"] == "#/types/registries:index:SelfHostedUserArgs"
+    assert p("users[].password").get("secret") is True
+    assert p("storage.s3.secretKey").get("secret") is True
+    outputs = schema["resources"][KUBERNETES]["properties"]
+    assert (outputs["endpoint"]["type"], outputs["endpoint"].get("secret")) == ("string", None)
+    assert outputs["dockerConfigJson"].get("secret") is True
+    assert outputs["userPasswords"].get("secret") is True
