@@ -24,8 +24,11 @@ PACKAGE = "registries"
 """Package name: resource tokens are `registries:index:<ClassName>`."""
 SECRET_MARKER = "Secret."  # noqa: S105 - a docstring prefix, not a credential
 """How a docstring says its property is secret (COMMON.md, library conventions)."""
-WHOLE_OBJECT_OUTPUT = "cannot be secret or unknown as a whole object; make its fields secret instead"
-"""Why an object input that arrives as one Output is refused (the SDK would map it to an empty object)."""
+WHOLE_OBJECT_OUTPUT = (
+    "cannot be secret or unknown as a whole object; give its secret fields as secret outputs (pulumi.secret) instead"
+)
+"""Why an object input that arrives as one Output is refused (the SDK would map it to an empty object). It also
+arrives so when a secret inside it was sent as a plain secret value: the SDK then marks the whole object secret."""
 PLAIN_OUTPUT = "must be a plain value (it decides which resources are declared), not an output or a secret"
 """Why an Output given for a plain property is refused (the component would get an Output where it needs a value)."""
 COMPONENTS: list[type[pulumi.ComponentResource]] = [
