@@ -410,10 +410,9 @@ class KubernetesRegistry(pulumi.ComponentResource):
                 {
                     "type": "ClusterIP",
                     "selector": labels(self._app, "registry"),
-                    "ports": [
-                        {"name": "http", "port": REGISTRY_PORT, "target_port": "http", "protocol": "TCP"},
-                        {"name": "debug", "port": DEBUG_PORT, "target_port": "debug", "protocol": "TCP"},
-                    ],
+                    # Not the debug port: its /debug/vars shows the config, the Redis password included
+                    # (distribution 2.8's expvar); /metrics is scraped per pod from the namespace instead.
+                    "ports": [{"name": "http", "port": REGISTRY_PORT, "target_port": "http", "protocol": "TCP"}],
                 },
             ),
             opts=namespace_opts,
