@@ -24,10 +24,7 @@ from registries.mapping.dockerhub import dockerhub_args
 from registries.mapping.ecr import ecr_args
 from registries.mapping.kubernetes import kubernetes_args
 from registries.mapping.selfhosted import selfhosted_args
-from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec
-from registries.spec.acr import plain_secret_problems as acr_plain_secrets
-from registries.spec.artifact_registry import plain_secret_problems as artifact_registry_plain_secrets
-from registries.spec.ecr import plain_secret_problems
+from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec, plain_secret_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,14 +45,7 @@ def read_raw_config() -> dict[str, Any]:
 
 def load_spec() -> StackSpec:
     spec = load_stack_spec(read_raw_config(), pulumi.get_stack(), PROJECT_DIR)
-    if spec.ecr is not None and (problems := plain_secret_problems(spec.ecr, is_config_secret(f"{PROJECT}:ecr"))):
-        raise ConfigError(problems)
-    section = f"{PROJECT}:artifactRegistry"
-    if spec.artifact_registry is not None and (
-        problems := artifact_registry_plain_secrets(spec.artifact_registry, is_config_secret(section))
-    ):
-        raise ConfigError(problems)
-    if spec.acr is not None and (problems := acr_plain_secrets(spec.acr, is_config_secret(f"{PROJECT}:acr"))):
+    if problems := plain_secret_problems(spec, lambda key: is_config_secret(f"{PROJECT}:{key}")):
         raise ConfigError(problems)
     return spec
 

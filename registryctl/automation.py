@@ -14,10 +14,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec
-from registries.spec.artifact_registry import plain_secret_problems as artifact_registry_plain_secrets
+from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec, plain_secret_problems
 from registries.spec.base import is_production_stack
-from registries.spec.ecr import plain_secret_problems
 from registryctl.backend import choose_backend
 from registryctl.plugins import Plugin, cli_stderr, install_plugins, required_plugins
 from registryctl.progress import Progress
@@ -54,19 +52,12 @@ def _holds_encrypted(value: Any) -> bool:
 
 
 def stack_file_spec(path: Path, stack: str, project_dir: Path = PROJECT_DIR) -> StackSpec:
-    """The validated config of a stack file, refusing ECR secrets held in plain text as the program does (a key
+    """The validated config of a stack file, refusing secrets held in plain text as the program does (a key
     with any `secure:` value in it is secret as a whole to the program, so the same rule applies here)."""
     spec = load_stack_spec(read_stack_config(path), stack, project_dir)
-    if spec.ecr is not None:
-        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-        problems = plain_secret_problems(spec.ecr, _holds_encrypted(config.get(f"{PROJECT}:ecr")))
-        if problems:
-            raise ConfigError(problems)
-    if spec.artifact_registry is not None:
-        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-        section = config.get(f"{PROJECT}:artifactRegistry")
-        if problems := artifact_registry_plain_secrets(spec.artifact_registry, _holds_encrypted(section)):
-            raise ConfigError(problems)
+    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    if problems := plain_secret_problems(spec, lambda key: _holds_encrypted(config.get(f"{PROJECT}:{key}"))):
+        raise ConfigError(problems)
     return spec
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from registries.spec import acr, artifact_registry, ecr
 from registries.spec.acr import AcrSpec, acr_problems
 from registries.spec.artifact_registry import ArtifactRegistrySpec, artifact_registry_problems
 from registries.spec.base import (
@@ -45,6 +46,7 @@ __all__ = [
     "SelfHostedSpec",
     "StackSpec",
     "load_stack_spec",
+    "plain_secret_problems",
 ]
 
 
@@ -135,3 +137,24 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
         artifact_registry=artifact_registry if isinstance(artifact_registry, ArtifactRegistrySpec) else None,
         acr=acr if isinstance(acr, AcrSpec) else None,
     )
+
+
+def plain_secret_problems(spec: StackSpec, stored_encrypted: Callable[[str], bool]) -> list[ConfigProblem]:
+    """Secrets held by a section that is not stored encrypted: named, never shown.
+
+    `stored_encrypted(key)` says whether `registries:<key>` is a secret in the stack's config. `pulumi config set
+    --secret --path` encrypts the whole key, so a plain key holding a token or a hook URL was set without --secret."""
+    sections: list[tuple[str, list[str]]] = []
+    if spec.ecr is not None:
+        sections.append(("ecr", ecr.secret_value_paths(spec.ecr)))
+    if spec.artifact_registry is not None:
+        sections.append(("artifactRegistry", artifact_registry.secret_value_paths(spec.artifact_registry)))
+    if spec.acr is not None:
+        sections.append(("acr", acr.secret_value_paths(spec.acr)))
+    how = "must be set as a secret: pulumi config set --secret --path '{path}' <value>"
+    return [
+        ConfigProblem(path, "a value in plain text (not shown)", how.format(path=path))
+        for key, paths in sections
+        if not stored_encrypted(key)
+        for path in paths
+    ]

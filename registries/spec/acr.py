@@ -457,19 +457,16 @@ def acr_problems(spec: AcrSpec, stack: str) -> list[ConfigProblem]:
     return problems
 
 
-def plain_secret_problems(spec: AcrSpec, section_is_secret: bool) -> list[ConfigProblem]:
-    """Webhook URLs and header values in a `registries:acr` that is not stored encrypted: named, never shown."""
-    if section_is_secret:
-        return []
+def secret_value_paths(spec: AcrSpec) -> list[str]:
+    """The keys of `registries:acr` holding secrets (webhook URLs and header values)."""
     root = "registries:acr"
-    how = "must be set as a secret: pulumi config set --secret --path '{path}' <value>"
     paths = [f"{root}.webhooks[{i}].url" for i, _ in enumerate(spec.webhooks)]
     paths += [
         f"{root}.webhooks[{i}].customHeaders[{j}].secret"
         for i, hook in enumerate(spec.webhooks)
         for j, _ in enumerate(hook.custom_headers)
     ]
-    return [ConfigProblem(path, "a value in plain text (not shown)", how.format(path=path)) for path in paths]
+    return paths
 
 
-__all__ = ["AcrRepositorySpec", "AcrSpec", "acr_problems", "plain_secret_problems"]
+__all__ = ["AcrRepositorySpec", "AcrSpec", "acr_problems", "secret_value_paths"]

@@ -437,14 +437,9 @@ def artifact_registry_problems(spec: ArtifactRegistrySpec) -> list[ConfigProblem
     return problems
 
 
-def plain_secret_problems(spec: ArtifactRegistrySpec, section_is_secret: bool) -> list[ConfigProblem]:
-    """Notification URLs (they carry the receiver's token) in a `registries:artifactRegistry` not stored
-    encrypted: named, never shown."""
-    if section_is_secret:
-        return []
-    how = "must be set as a secret: pulumi config set --secret --path '{path}' <value>"
-    paths = [f"{ROOT}.notifications[{i}].url" for i, _ in enumerate(spec.notifications)]
-    return [ConfigProblem(path, "a value in plain text (not shown)", how.format(path=path)) for path in paths]
+def secret_value_paths(spec: ArtifactRegistrySpec) -> list[str]:
+    """The keys of `registries:artifactRegistry` holding secrets (notification URLs carry the receiver's token)."""
+    return [f"{ROOT}.notifications[{i}].url" for i, _ in enumerate(spec.notifications)]
 
 
 __all__ = [
@@ -453,6 +448,6 @@ __all__ = [
     "ArtifactRegistryRepositorySpec",
     "ArtifactRegistrySpec",
     "artifact_registry_problems",
-    "plain_secret_problems",
     "retention_intent",
+    "secret_value_paths",
 ]

@@ -503,13 +503,9 @@ def _notification_problems(spec: EcrSpec) -> list[ConfigProblem]:
     return problems
 
 
-def plain_secret_problems(spec: EcrSpec, section_is_secret: bool) -> list[ConfigProblem]:
-    """Secrets in a `registries:ecr` that is not stored encrypted: named, never shown. `pulumi config set --secret
-    --path` encrypts the whole key, so a plain key holding a token or a hook URL was set without --secret."""
-    if section_is_secret:
-        return []
+def secret_value_paths(spec: EcrSpec) -> list[str]:
+    """The keys of `registries:ecr` holding secrets (hook URLs and tokens, upstream tokens)."""
     root = "registries:ecr"
-    how = "must be set as a secret: pulumi config set --secret --path '{path}' <value>"
     paths = [f"{root}.notifications[{i}].url" for i, _ in enumerate(spec.notifications)]
     paths += [f"{root}.notifications[{i}].authHeader.token" for i, _ in enumerate(spec.notifications)]
     paths += [
@@ -517,7 +513,7 @@ def plain_secret_problems(spec: EcrSpec, section_is_secret: bool) -> list[Config
         for i, rule in enumerate(spec.pull_through_cache)
         if rule.credentials is not None
     ]
-    return [ConfigProblem(path, "a value in plain text (not shown)", how.format(path=path)) for path in paths]
+    return paths
 
 
 __all__ = [
@@ -527,6 +523,6 @@ __all__ = [
     "EcrRepositorySpec",
     "EcrSpec",
     "ecr_problems",
-    "plain_secret_problems",
     "retention_intent",
+    "secret_value_paths",
 ]

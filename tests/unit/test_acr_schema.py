@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from registries.spec import ConfigError, load_stack_spec
-from registries.spec.acr import plain_secret_problems
+from registries.spec import ConfigError, load_stack_spec, plain_secret_problems
 from tests.unit.conftest import problem_at
 
 ROOT = "registries:acr"
@@ -271,9 +270,8 @@ def test_secret_values_are_never_shown_even_when_of_the_wrong_type():
 
 
 def test_webhook_secrets_in_a_plain_config_are_named_not_shown():
-    spec = load_stack_spec({"acr": ACR}, "dev").acr
-    assert spec is not None
-    problems = plain_secret_problems(spec, section_is_secret=False)
+    stack = load_stack_spec({"acr": ACR}, "dev")
+    problems = plain_secret_problems(stack, lambda key: False)
     assert [p.path for p in problems] == [f"{ROOT}.webhooks[0].url", f"{ROOT}.webhooks[0].customHeaders[0].secret"]
     assert all(HOOK_URL not in str(p) and HOOK_HEADER not in str(p) for p in problems)
-    assert plain_secret_problems(spec, section_is_secret=True) == []
+    assert plain_secret_problems(stack, lambda key: key == "acr") == []

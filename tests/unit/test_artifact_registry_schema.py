@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from registries.spec import ConfigError, load_stack_spec
-from registries.spec.artifact_registry import plain_secret_problems
+from registries.spec import ConfigError, load_stack_spec, plain_secret_problems
 
 HOOK_URL = "https://hooks.example.com/ar?token=s3cr3t-hook-token"
 AR: dict[str, Any] = {
@@ -194,9 +193,8 @@ def test_github_refs_that_match_everything_are_refused():
 
 
 def test_hook_urls_in_plain_text_are_named_never_shown():
-    spec = load_stack_spec({"artifactRegistry": AR}, "dev").artifact_registry
-    assert spec is not None
-    found = plain_secret_problems(spec, section_is_secret=False)
+    stack = load_stack_spec({"artifactRegistry": AR}, "dev")
+    found = plain_secret_problems(stack, lambda key: False)
     assert [p.path for p in found] == ["registries:artifactRegistry.notifications[0].url"]
     assert "s3cr3t" not in str(found[0])
-    assert plain_secret_problems(spec, section_is_secret=True) == []
+    assert plain_secret_problems(stack, lambda key: key == "artifactRegistry") == []

@@ -71,3 +71,27 @@ def test_up_refuses_plain_secrets_before_anything_runs(
     # Exit 2 (config), not 3 (no Pulumi CLI on this machine) or 1: refused before the CLI is looked for.
     assert main(["up", "-s", "hooks", "--yes"]) == EXIT_CONFIG
     assert "registries:ecr.notifications[0].url" in capsys.readouterr().err
+
+
+def test_validate_refuses_plain_acr_webhook_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    # One rule for every cloud section: the ACR webhook URL and header value are secrets too.
+    path = tmp_path / "stacks" / "Pulumi.acrhooks.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "config:\n"
+        "  registries:acr:\n"
+        "    resourceGroup: {name: rg-registry}\n"
+        "    name: acmeregistry01\n"
+        "    sku: Standard\n"
+        "    webhooks:\n"
+        "      - name: deployhook\n"
+        f"        url: {HOOK_URL}\n"
+        "        actions: [push]\n"
+        f"        customHeaders: [{{name: Authorization, secret: {HOOK_TOKEN}}}]\n"
+    )
+    assert main(["validate", "--stack-file", str(path)]) == EXIT_CONFIG
+    captured = capsys.readouterr()
+    for key in ("registries:acr.webhooks[0].url", "registries:acr.webhooks[0].customHeaders[0].secret"):
+        assert f"pulumi config set --secret --path '{key}'" in captured.err
+    assert HOOK_URL not in captured.err + captured.out
+    assert HOOK_TOKEN not in captured.err + captured.out
