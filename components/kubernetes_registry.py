@@ -339,7 +339,12 @@ class KubernetesRegistry(pulumi.ComponentResource):
             namespace = k8s.core.v1.Namespace(
                 f"{name}-namespace",
                 metadata={"name": self._ns, "labels": {"app.kubernetes.io/managed-by": "pulumi"}},
-                opts=child,
+                # Deleting a namespace deletes the claim in it: with images on a claim, both are retained.
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    retain_on_delete=s.s3_args(self._docker_args) is None,
+                    protect=args.get("protect", False) and s.s3_args(self._docker_args) is None,
+                ),
             )
             namespace_opts = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         self._child = namespace_opts

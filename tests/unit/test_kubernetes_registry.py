@@ -209,6 +209,16 @@ def test_a_single_pod_on_a_claim_is_recreated_and_keeps_its_data(monkeypatch):
     assert outputs["bucket"].value == ""
 
 
+def test_a_claim_keeps_its_namespace_on_destroy_s3_does_not(monkeypatch):
+    # Deleting a namespace deletes every object in it, the retained claim included.
+    options = record_options(monkeypatch, pulumi_kubernetes.core.v1, "Namespace")
+    _run({"platform": "kubernetes", "protect": True})
+    assert options["selfhosted-namespace"].retain_on_delete is True
+    assert options["selfhosted-namespace"].protect is True
+    _run({"platform": "kubernetes", "storage": S3})
+    assert options["selfhosted-namespace"].retain_on_delete is False
+
+
 def test_created_s3_keys_go_by_env_from_the_secret():
     mocks, _ = _run({"platform": "kubernetes", "storage": {**S3, "create": True}, "kubernetes": {"replicas": 2}})
     (container,) = _pod(mocks)["containers"]
