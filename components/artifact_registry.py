@@ -303,6 +303,8 @@ class ArtifactRegistry(pulumi.ComponentResource):
     """`gcloud auth configure-docker <hosts>`: makes Docker use gcloud's credentials for every host."""
     docker_config_json: pulumi.Output[str]
     """~/.docker/config.json content with the gcloud credential helper for every host (no stored password)."""
+    push_repositories: pulumi.Output[list[str]]
+    """Names of the standard repositories, the ones that accept pushes (mirrors and virtual ones are pull-only)."""
     ci_service_account_email: pulumi.Output[str | None]
     """Email of the CI service account (None without ci)."""
 
@@ -428,6 +430,7 @@ class ArtifactRegistry(pulumi.ComponentResource):
         hosts = docker_hosts(locations, list(urls))
         self.registries = pulumi.Output.from_input({loc: registry_host(loc) for loc in dict.fromkeys(locations)})
         self.repository_urls = pulumi.Output.all(**urls).apply(dict) if urls else pulumi.Output.from_input({})
+        self.push_repositories = pulumi.Output.from_input([repo_name for repo_name, _ in standard])
         self.login_command = pulumi.Output.from_input(
             f"gcloud auth configure-docker {','.join(hosts)}" if hosts else ""
         )
@@ -436,6 +439,7 @@ class ArtifactRegistry(pulumi.ComponentResource):
             {
                 "registries": self.registries,
                 "repositoryUrls": self.repository_urls,
+                "pushRepositories": self.push_repositories,
                 "loginCommand": self.login_command,
                 "dockerConfigJson": self.docker_config_json,
                 "ciServiceAccountEmail": self.ci_service_account_email,

@@ -107,6 +107,7 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
         outputs["artifactRegistry"] = {
             "registries": gar.registries,
             "repositories": gar.repository_urls,
+            "pushRepositories": gar.push_repositories,
             "loginCommand": gar.login_command,
             "dockerConfigJson": gar.docker_config_json,
             "ciServiceAccount": gar.ci_service_account_email,

@@ -221,6 +221,8 @@ def ecr_verify(
 class ArtifactRegistryOutputs:
     hosts: list[str]
     repositories: dict[str, str]
+    push_repositories: list[str]
+    """The standard repositories; mirrors and virtual repositories are pull-only."""
 
     @classmethod
     def parse(cls, value: Any) -> ArtifactRegistryOutputs:
@@ -234,7 +236,10 @@ class ArtifactRegistryOutputs:
         hosts = sorted({str(h) for h in registries.values()} | {_host(url) for url in repositories.values()})
         if not hosts:
             raise RegistryCtlError("the stack output artifactRegistry has no registries and no repositories: run `up`")
-        return cls(hosts, repositories)
+        pushable = outputs.get("pushRepositories")
+        # Outputs of an older deployment lack the key: every repository counts as one to push to.
+        push_repositories = [str(name) for name in pushable] if isinstance(pushable, list) else sorted(repositories)
+        return cls(hosts, repositories, push_repositories)
 
 
 GCLOUD_MISSING = (
@@ -266,7 +271,15 @@ def artifact_registry_verify(
 ) -> str:
     if not find_executable("gcloud"):
         raise RegistryCtlError(GCLOUD_MISSING.format(what="gcloud"))
-    name, url = pick_repository(outputs.repositories, repository, "Artifact Registry")
+    if repository is not None and repository in outputs.repositories and repository not in outputs.push_repositories:
+        raise RegistryCtlError(
+            f"Artifact Registry: {repository!r} is a mirror or virtual repository (pull-only); "
+            f"push the probe to one of: {', '.join(outputs.push_repositories) or 'none declared'}"
+        )
+    pushable = {name: outputs.repositories[name] for name in outputs.push_repositories if name in outputs.repositories}
+    name, url = pick_repository(
+        pushable if repository is None else outputs.repositories, repository, "Artifact Registry"
+    )
     artifact_registry_login(outputs, docker_dir)
     # An Artifact Registry repository holds many images: the probe is an image of its own inside it.
     image = run_probe(probe, f"{url}/registryctl-verify", docker_dir, artifact_registry_delete)

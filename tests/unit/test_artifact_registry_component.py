@@ -316,7 +316,17 @@ def test_github_ref_patterns_become_cel():
 def test_stack_outputs_are_exactly_the_keys_registryctl_reads():
     _, outputs = run_ar(AR)
     out: StackOutput = outputs["artifactRegistry"]
-    assert set(out.value) == {"registries", "repositories", "loginCommand", "dockerConfigJson", "ciServiceAccount"}
+    assert set(out.value) == {
+        "registries",
+        "repositories",
+        "pushRepositories",
+        "loginCommand",
+        "dockerConfigJson",
+        "ciServiceAccount",
+    }
+    # Mirrors and virtual repositories are listed among the repositories, but only standard ones take pushes.
+    assert set(out.value["pushRepositories"]) < set(out.value["repositories"])
+    assert not set(out.value["pushRepositories"]) & ({m["name"] for m in AR["mirrors"]} | {AR["virtual"][0]["name"]})
     assert out.value["registries"] == {
         "europe-west1": "europe-west1-docker.pkg.dev",
         "us": "us-docker.pkg.dev",

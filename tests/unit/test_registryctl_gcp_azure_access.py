@@ -271,3 +271,30 @@ def test_login_of_a_stack_with_several_kinds_writes_each_into_one_docker_config(
     out, err = capsys.readouterr()
     assert len(out.splitlines()) == 2
     assert TOKEN_PASSWORD not in out + err
+
+
+AR_WITH_PULL_ONLY = {
+    **AR_OUTPUTS,
+    # As the engine returns outputs: keys sorted, so the virtual repository `all` comes first.
+    "repositories": {
+        "all": "europe-west1-docker.pkg.dev/acme-prod/all",
+        "apps": "europe-west1-docker.pkg.dev/acme-prod/apps",
+        "dockerhub": "europe-west1-docker.pkg.dev/acme-prod/dockerhub",
+    },
+    "pushRepositories": ["apps"],
+}
+
+
+def test_ar_verify_pushes_to_a_standard_repository_never_a_mirror_or_virtual_one(tools, docker_dir):
+    probe = RecordingProbe()
+    cloud.artifact_registry_verify(cloud.ArtifactRegistryOutputs.parse(AR_WITH_PULL_ONLY), docker_dir, probe)
+    assert probe.pushes[0].repository == "europe-west1-docker.pkg.dev/acme-prod/apps/registryctl-verify"
+
+
+@pytest.mark.parametrize("pull_only", ["all", "dockerhub"])
+def test_ar_verify_on_a_pull_only_repository_says_so_before_pushing(tools, docker_dir, pull_only):
+    probe = RecordingProbe()
+    outputs = cloud.ArtifactRegistryOutputs.parse(AR_WITH_PULL_ONLY)
+    with pytest.raises(cloud.RegistryCtlError, match=f"'{pull_only}' is a mirror or virtual repository.*: apps"):
+        cloud.artifact_registry_verify(outputs, docker_dir, probe, repository=pull_only)
+    assert probe.pushes == []
