@@ -1018,6 +1018,9 @@ class KubernetesRegistry(pulumi.ComponentResource):
                 "name": step,
                 "image": kubectl,
                 "command": ["kubectl", *command, *namespaced],
+                # kubectl keeps its discovery cache under $HOME/.kube: on the emptyDir, the root is read-only.
+                "env": [{"name": "HOME", "value": "/tmp"}],  # noqa: S108 - the pod's own emptyDir
+                "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],  # noqa: S108 - the pod's own emptyDir
                 "resources": kubectl_resources,
                 "security_context": security,
             }

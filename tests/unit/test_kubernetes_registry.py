@@ -332,6 +332,14 @@ def test_gc_switches_to_the_read_only_variant_collects_and_switches_back():
     collect = pod["initContainers"][2]["command"][-1]
     assert collect.startswith("registry garbage-collect /etc/docker/registry/config.yml;")
     assert pod["containers"][1]["command"][-1] == "exit $(cat /status/exit-code)"
+    # kubectl writes its cache under $HOME: a writable emptyDir, as the root filesystem is read-only.
+    tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
+    assert "emptyDir" in tmp
+    for step in [*pod["initContainers"], *pod["containers"]]:
+        if step["command"][0] == "kubectl":
+            assert step["securityContext"]["readOnlyRootFilesystem"] is True
+            assert {"name": "HOME", "value": "/tmp"} in step["env"]
+            assert {"name": "tmp", "mountPath": "/tmp"} in step["volumeMounts"]
 
     role = _object(mocks, "Role", "registry-gc")
     deployments = next(r for r in role["rules"] if r["resources"] == ["deployments"])
