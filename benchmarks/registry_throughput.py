@@ -67,6 +67,7 @@ PLAIN_PORT = 5100
 S3_PORT = 5200
 PROBE_PORT = 5300
 PROBE_TLS_PORT = 5301
+DIAGNOSTIC_PORT = 5310
 PROBE_COSTS = (4, 5, 6, 10)
 """bcrypt costs whose per-request price --per-request measures."""
 ProbeCase = tuple[str, Any, RegistryUser, tuple[str, str] | None, bool]
@@ -79,7 +80,7 @@ PROFILE_CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("garbage collector", ("runtime.gcBgMarkWorker",)),
 ]
 """Where a push's registry CPU goes, by the functions whose cumulative time says it."""
-ACCESS_LINE = re.compile(r'"(GET|HEAD|PUT|POST|PATCH|DELETE) \S+ HTTP/[\d.]+" (\d{3}) ')
+ACCESS_LINE = re.compile(r'"(GET|HEAD|PUT|POST|PATCH|DELETE) \S+ (HTTP/[\d.]+)" (\d{3}) ')
 """One request in the registry's access log (Apache combined format, written by gorilla/handlers)."""
 
 
@@ -136,17 +137,18 @@ def dockerd_cpu_seconds() -> float:
     return float("nan")
 
 
-def access_log(container: Any) -> list[tuple[str, str]]:
-    """(method, status) of every request the registry logged so far."""
+def access_log(container: Any) -> list[tuple[str, str, str]]:
+    """(method, protocol, status) of every request the registry logged so far."""
     text = container.logs(stdout=True, stderr=True).decode(errors="replace")
     return ACCESS_LINE.findall(text)
 
 
-def _request_counts(before: list[tuple[str, str]], after: list[tuple[str, str]]) -> Counter[str]:
+def _request_counts(before: list[tuple[str, str, str]], after: list[tuple[str, str, str]]) -> Counter[str]:
     new = after[len(before) :]
-    counts: Counter[str] = Counter(method for method, _ in new)
+    counts: Counter[str] = Counter(method for method, _, _ in new)
+    counts.update(protocol for _, protocol, _ in new)
     counts["total"] = len(new)
-    counts["401"] = sum(1 for _, status in new if status == "401")
+    counts["401"] = sum(1 for _, _, status in new if status == "401")
     return counts
 
 
@@ -258,6 +260,23 @@ def start_same_binary(
     return container, user
 
 
+AUTH_ENV = {
+    "REGISTRY_AUTH": "htpasswd",
+    "REGISTRY_AUTH_HTPASSWD_REALM": "bench",
+    "REGISTRY_AUTH_HTPASSWD_PATH": "/auth/htpasswd",
+}
+"""htpasswd auth for the same binary, from a file at /auth/htpasswd."""
+
+
+def _tls_material() -> tuple[dict[str, str], dict[str, str], str]:
+    """(files, env, CA PEM) that make the same binary serve TLS for localhost, as the deployed one does."""
+    chain = issue_chain({"algorithm": "ECDSA", "ecdsaCurve": "P256"}, "localhost", ca_hours=2, cert_hours=1)
+    key = unwrap(chain["key"]["privateKeyPem"])
+    files = {"/certs/server.crt": chain["cert"]["certPem"], "/certs/server.key": key}
+    env = {"REGISTRY_HTTP_TLS_CERTIFICATE": "/certs/server.crt", "REGISTRY_HTTP_TLS_KEY": "/certs/server.key"}
+    return files, env, chain["ca"]["certPem"]
+
+
 def start_plain_registry(client: docker.DockerClient, image: str, session: str) -> Target:
     container, user = start_same_binary(client, image, session, "plain", PLAIN_PORT)
 
@@ -302,22 +321,22 @@ Results = dict[str, dict[str, list[Sample]]]
 
 def run_round(
     client: docker.DockerClient,
-    pair: list[Target],
-    extra: list[Target],
+    compared: list[Target],
+    alone_only: list[Target],
     args: argparse.Namespace,
     results: Results,
-    order: list[Target],
 ) -> None:
-    """One round: the alone and concurrent cases on every target, in `order`, on fresh images."""
-    every = pair + extra
+    """One round on fresh images: the alone cases on every target, the concurrent cases on `compared`,
+    each case visiting the targets in the order given (the caller rotates it from round to round)."""
+    every = compared + alone_only
     repository, tag = f"bench/payload-{uuid.uuid4().hex[:6]}", "v1"
     source, megabytes = _fresh_image(client, args.size_mb, args.layer_mb)
     refs = [source, *_refs(every, repository, tag)]
-    for target in [*order, *extra]:
+    for target in every:
         results["push alone"].setdefault(target.name, []).append(
             measured(target, megabytes, lambda t=target: t.client.push(source, repository, tag))
         )
-    for target in [*order, *extra]:
+    for target in every:
         _drop_local(client, refs)  # nothing local may be reused: every layer comes over the wire
         results["pull alone"].setdefault(target.name, []).append(
             measured(target, megabytes, lambda t=target: t.client.pull(repository, tag))
@@ -328,8 +347,8 @@ def run_round(
     images = [_fresh_image(client, args.client_mb, args.layer_mb) for _ in range(args.clients)]
     total_mb = sum(mb for _, mb in images)
     names = [(f"bench/client{i}-{uuid.uuid4().hex[:6]}", "v1") for i in range(args.clients)]
-    local = [tag_ for tag_, _ in images] + [r for name, t in names for r in _refs(pair, name, t)]
-    for target in order:
+    local = [tag_ for tag_, _ in images] + [r for name, t in names for r in _refs(compared, name, t)]
+    for target in compared:
         pushes: list[Callable[[], object]] = [
             lambda t=target, s=src, n=name: t.client.push(s, n[0], n[1])
             for (src, _), name in zip(images, names, strict=True)
@@ -337,13 +356,47 @@ def run_round(
         results["push concurrent"].setdefault(target.name, []).append(
             measured(target, total_mb, lambda p=pushes: _parallel(p))
         )
-    for target in order:
+    for target in compared:
         _drop_local(client, local)
         pulls: list[Callable[[], object]] = [lambda t=target, n=name: t.client.pull(n[0], n[1]) for name in names]
         results["pull concurrent"].setdefault(target.name, []).append(
             measured(target, total_mb, lambda p=pulls: _parallel(p))
         )
     _drop_local(client, local)
+
+
+def start_diagnostic_targets(client: docker.DockerClient, image: str, session: str, cost: int) -> list[Target]:
+    """The same binary with one of the deployed registry's layers at a time, to attribute a gap."""
+    password = uuid.uuid4().hex + uuid.uuid4().hex
+    htpasswd = f"bench:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode()}\n"
+    tls_files, tls_env, ca = _tls_material()
+    auth_env = AUTH_ENV
+    no_h2 = {"REGISTRY_HTTP_HTTP2_DISABLED": "true"}
+    variants: list[tuple[str, dict[str, str], dict[str, str], bool]] = [
+        ("same binary, TLS, no auth", tls_env, tls_files, True),
+        ("same binary, TLS without HTTP/2, no auth", {**tls_env, **no_h2}, tls_files, True),
+        (
+            f"same binary, TLS w/o HTTP/2 + htpasswd cost {cost}",
+            {**tls_env, **no_h2, **auth_env},
+            {**tls_files, "/auth/htpasswd": htpasswd},
+            True,
+        ),
+    ]
+    targets: list[Target] = []
+    for index, (label, env, files, tls) in enumerate(variants):
+        ca_pem = ca if tls else ""
+        port = DIAGNOSTIC_PORT + index
+        container, user = start_same_binary(client, image, session, f"diag{index}", port, env, files, ca_pem)
+        credentials = ("bench", password) if "REGISTRY_AUTH" in env else None
+        if credentials is not None:
+            user.login(*credentials)
+
+        def cleanup(c: Any = container, u: RegistryUser = user) -> None:
+            c.remove(force=True, v=True)
+            u.close()
+
+        targets.append(Target(label, user, container, cleanup, credentials=credentials))
+    return targets
 
 
 # -- per-request cost -----------------------------------------------------------------------------
@@ -374,15 +427,8 @@ def per_request_costs(
     htpasswd = "".join(
         f"cost{cost}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode()}\n" for cost in PROBE_COSTS
     )
-    auth_env = {
-        "REGISTRY_AUTH": "htpasswd",
-        "REGISTRY_AUTH_HTPASSWD_REALM": "bench",
-        "REGISTRY_AUTH_HTPASSWD_PATH": "/auth/htpasswd",
-    }
-    chain = issue_chain({"algorithm": "ECDSA", "ecdsaCurve": "P256"}, "localhost", ca_hours=2, cert_hours=1)
-    key_pem = unwrap(chain["key"]["privateKeyPem"])
-    tls_files = {"/certs/server.crt": chain["cert"]["certPem"], "/certs/server.key": key_pem}
-    tls_env = {"REGISTRY_HTTP_TLS_CERTIFICATE": "/certs/server.crt", "REGISTRY_HTTP_TLS_KEY": "/certs/server.key"}
+    auth_env = AUTH_ENV
+    tls_files, tls_env, ca_pem = _tls_material()
     probes: list[tuple[Any, RegistryUser]] = []
     rows: list[tuple[str, float, float]] = []
     try:
@@ -390,7 +436,6 @@ def per_request_costs(
             client, image, session, "probe-auth", PROBE_PORT, auth_env, {"/auth/htpasswd": htpasswd}
         )
         probes.append(auth)
-        ca_pem = chain["ca"]["certPem"]
         tls = start_same_binary(client, image, session, "probe-tls", PROBE_TLS_PORT, tls_env, tls_files, ca_pem=ca_pem)
         probes.append(tls)
         cases: list[ProbeCase] = [("no TLS, no auth (plain)", plain.container, plain.client, None, True)]
@@ -520,6 +565,7 @@ def profile_push(client: docker.DockerClient, target: Target, args: argparse.Nam
         _drop_local(client, [source, *_refs([target], repository, "v1")])
     total, flat, cumulative = profile_functions(profile["data"])
     print(f"\nCPU profile of {target.name}, {seconds} s during a {megabytes:.0f} MB push: {total:.2f} CPU s sampled")
+    print("  cumulative CPU under (a function may sit under two of these):")
     for category, prefixes in PROFILE_CATEGORIES:
         spent = sum(v for name, v in cumulative.items() if name in prefixes or name.startswith(prefixes))
         print(f"  {category:44} {spent:6.2f} s  {spent / max(total, 1e-9):4.0%}")
@@ -536,26 +582,30 @@ def _median(samples: list[Sample], attribute: str) -> float:
 
 
 def print_results(results: Results, deployed: Target, plain: Target) -> None:
-    columns = ("MB/s", "min", "max", "reg CPU s", "dockerd s", "requests", "401s")
-    widths = (7, 6, 6, 9, 9, 8, 5)
+    columns = ("MB/s", "min", "max", "reg CPU s", "dockerd s", "requests", "401s", "HTTP/2")
+    widths = (7, 6, 6, 9, 9, 8, 5, 6)
     print(f"\n{'case':16} {'registry':42} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for case, by_target in results.items():
         for name, samples in by_target.items():
             speeds = [s.mb_s for s in samples]
             requests_ = statistics.median(s.requests["total"] for s in samples)
             unauthorized = statistics.median(s.requests["401"] for s in samples)
+            http2 = statistics.median(s.requests["HTTP/2.0"] for s in samples)
             print(
                 f"{case:16} {name:42} {statistics.median(speeds):7.1f} {min(speeds):6.1f} {max(speeds):6.1f} "
                 f"{_median(samples, 'registry_cpu_s'):9.2f} {_median(samples, 'dockerd_cpu_s'):9.2f} "
-                f"{requests_:8.0f} {unauthorized:5.0f}"
+                f"{requests_:8.0f} {unauthorized:5.0f} {http2:6.0f}"
             )
     print(f"\nrounds: {len(next(iter(results['push alone'].values())))} (medians; min/max show the spread)")
-    ratios = []
-    for case, by_target in results.items():
-        if deployed.name in by_target and plain.name in by_target:
-            ratio = _median(by_target[deployed.name], "mb_s") / _median(by_target[plain.name], "mb_s")
-            ratios.append(f"{case} {ratio:.2f}")
-    print("ratio deployed/plain (median MB/s): " + ", ".join(ratios))
+    others = [name for name in results["push alone"] if name not in (deployed.name, plain.name)]
+    for name in [*others, deployed.name]:  # the deployed registry's ratios last
+        ratios = [
+            f"{case} {_median(by_target[name], 'mb_s') / _median(by_target[plain.name], 'mb_s'):.2f}"
+            for case, by_target in results.items()
+            if name in by_target and plain.name in by_target
+        ]
+        label = "deployed" if name == deployed.name else name
+        print(f"ratio {label} / plain (median MB/s): " + ", ".join(ratios))
 
 
 def main() -> None:
@@ -569,6 +619,12 @@ def main() -> None:
         "--per-request", type=int, default=0, metavar="N", help="time N sequential GET /v2/ per auth mode"
     )
     parser.add_argument("--profile", action="store_true", help="CPU profile of the deployed registry during a push")
+    parser.add_argument(
+        "--diagnostic",
+        type=int,
+        metavar="COST",
+        help="also the same binary with TLS, TLS without HTTP/2, and that plus htpasswd at bcrypt COST",
+    )
     parser.add_argument("--s3-chunk-mb", type=int, nargs="*", default=[5, 10, 32], help="S3 chunk sizes to compare")
     args = parser.parse_args()
     client = docker.from_env(timeout=600)
@@ -592,6 +648,8 @@ def main() -> None:
             spec = s3_spec(base, moto, chunk, S3_PORT + 10 * i, session)
             s3_targets.append(deploy(client, session, f"deployed, S3 (moto) chunk {chunk} MiB", spec, moto))
         targets += s3_targets
+        diagnostic = start_diagnostic_targets(client, image, session, args.diagnostic) if args.diagnostic else []
+        targets += diagnostic
         if args.per_request:
             rows = per_request_costs(client, image, session, deployed, plain, args.per_request)
             print(f"\nsequential GET /v2/, same binary, median of {args.per_request} (registry CPU per request)")
@@ -600,8 +658,9 @@ def main() -> None:
         if args.profile:
             profile_push(client, deployed, args)
         for round_number in range(args.rounds):
-            order = [deployed, plain] if round_number % 2 == 0 else [plain, deployed]
-            run_round(client, [deployed, plain], s3_targets, args, results, order)
+            compared = [deployed, plain, *diagnostic]
+            shift = round_number % len(compared)  # each target goes first in turn: no position bias
+            run_round(client, compared[shift:] + compared[:shift], s3_targets, args, results)
             print(f"round {round_number + 1}/{args.rounds} done", flush=True)
     finally:
         for target in targets:
