@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -98,13 +99,50 @@ def validate_section(model: type[ModelT], value: Any) -> ModelT:
     return model.model_validate_json(json.dumps(value, default=str))
 
 
-def _is_secret_path(loc: Iterable[str | int]) -> bool:
-    parts = [part for part in loc if isinstance(part, str)]
-    # Webhook and notification URLs carry the receiver's secret (Hub signs nothing; ECR's is a secret input).
-    return any(part in SECRET_KEY_NAMES for part in parts) or parts[-2:] in (
-        ["webhooks", "url"],
-        ["notifications", "url"],
+# The plain fields of a webhook or notification of any section (names, event filters, delivery tuning).
+_HOOK_PLAIN_FIELDS = frozenset({
+    "name", "actions", "events", "scope", "enabled", "repositories", "timeout", "threshold", "backoff",
+    "ignoredMediaTypes", "ignoredActions", "maxDeliveryAttempts",
+})  # fmt: skip
+# Subtrees whose items carry a receiver's secret (a hook URL with a token, a header value, a login): every value
+# at or under an item is secret unless its key is one of that subtree's known plain fields, so a new or mistyped
+# field there is hidden by default.
+_SECRET_SUBTREE_PLAIN_FIELDS: dict[str, frozenset[str]] = {
+    "webhooks": _HOOK_PLAIN_FIELDS,
+    "notifications": _HOOK_PLAIN_FIELDS,
+    "customHeaders": frozenset(),  # a header value put under `name` is still a header value
+    "headers": frozenset(),
+    "authHeader": frozenset(),
+    "credentials": frozenset({"passwordSecretVersion"}),  # Artifact Registry's: a Secret Manager name, not the secret
+}
+
+
+# Fragments of key names that hold a secret, to hide the value of an unknown key such as `apiToken` or `passwd`.
+_SECRET_NAME_FRAGMENTS = ("pass", "pwd", "token", "secret", "auth", "cred", "private", "apikey")
+
+
+def _secret_like(key: str) -> bool:
+    """Whether an unknown key's name looks like a secret one, misspelled (`pasword`, `tokn`) or not."""
+    lower = key.lower()
+    return any(fragment in lower for fragment in _SECRET_NAME_FRAGMENTS) or any(
+        SequenceMatcher(None, lower, name.lower()).ratio() >= 0.75 for name in SECRET_KEY_NAMES
     )
+
+
+def _is_secret_path(loc: Sequence[str | int], unknown_key: bool = False) -> bool:
+    if any(part in SECRET_KEY_NAMES for part in loc if isinstance(part, str)):
+        return True
+    if unknown_key and isinstance(loc[-1], str) and _secret_like(loc[-1]):
+        return True
+    for index, part in enumerate(loc):
+        plain = _SECRET_SUBTREE_PLAIN_FIELDS.get(part) if isinstance(part, str) else None
+        if plain is None:
+            continue
+        below = [p for p in loc[index + 1 :] if isinstance(p, str)]
+        # Secret unless exactly one known plain key (or a plain list's item) below the subtree's item.
+        if not (len(below) == 1 and below[0] in plain):
+            return True
+    return False
 
 
 def _show(value: object, secret: bool) -> str:
@@ -139,6 +177,10 @@ def problems_from_validation_error(
             allowed = _TYPE_ALLOWED[kind]
         else:
             allowed = item["msg"].removeprefix("Value error, ")
-        value = "nothing" if kind == "missing" else _show(item.get("input"), _is_secret_path(loc))
+        value = (
+            "nothing"
+            if kind == "missing"
+            else _show(item.get("input"), _is_secret_path(loc, kind == "extra_forbidden"))
+        )
         problems.append(ConfigProblem(path=path, value=value, allowed=allowed))
     return problems

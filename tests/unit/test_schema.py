@@ -205,7 +205,7 @@ WRONG_TYPES: list[tuple[dict[str, Any], str, str, str]] = [
     (
         {"notifications": [{"name": "a", "url": "http://x", "headers": {"X-Team": 1}}]},
         "notifications[0].headers.X-Team",
-        "1",
+        "a secret value (not shown)",  # a header value: never shown
         "must be a string",
     ),
 ]
