@@ -224,6 +224,20 @@ def dockerhub_problems(spec: DockerHubSpec, stack: str, base_dir: Path) -> list[
                 bad(where, repo.full_description_file, f"no such file under {base_dir}")
             elif len(path.read_text(encoding="utf-8")) > 25000:
                 bad(where, repo.full_description_file, "Hub allows at most 25,000 characters")
+    for i, repo in enumerate(repos):
+        # Hub refuses to delete immutable tags: `retention apply` would stop at the first one, on every re-run.
+        block = spec.retention_of(repo)
+        if repo.immutable_tags.enabled and block is not None and not block.intent().is_empty:
+            given = "a retention block" if repo.retention is not None else "nothing: it inherits dockerHub.retention"
+            out.append(
+                ConfigProblem(
+                    f"{root}.repositories[{i}].retention",
+                    given,
+                    "rules not allowed with immutableTags.enabled: Docker Hub refuses to delete immutable tags, so "
+                    "`registryctl retention apply` would fail partway; set `retention: {}` here or disable "
+                    "immutableTags",
+                )
+            )
     # Resource names are built from these keys; two entries with one name would crash the deployment.
     hooks = [(i, j, r, h) for i, r in enumerate(repos) for j, h in enumerate(r.webhooks)]
     hook_names = [webhook_resource_name(r.namespace or spec.namespace, r.name, h.name) for _, _, r, h in hooks]

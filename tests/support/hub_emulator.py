@@ -52,6 +52,16 @@ def _expiry(value: Any, microseconds: bool) -> str | None:
     return _hub_time(moment, microseconds)
 
 
+def _immutable(repository: dict[str, Any], tag: str) -> bool:
+    """Whether the repository's immutable-tag settings cover `tag` (enabled, no rules: every tag; else a rule
+    regex matching the whole tag)."""
+    settings = repository.get("immutable_tags_settings") or {}
+    if not settings.get("enabled"):
+        return False
+    rules = settings.get("rules") or []
+    return not rules or any(re.fullmatch(rule, tag) for rule in rules)
+
+
 def _jwt(subject: str, ttl: float) -> str:
     def b64(data: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
@@ -604,6 +614,13 @@ class HubEmulator:
         if delete and method == "DELETE":
             if self.forbid_tag_deletes is not None:
                 return 403, {"detail": self.forbid_tag_deletes}
+            if _immutable(state.repositories[key], name):
+                # Hub refuses it (its docs: immutable tags cannot be deleted); the exact status and message are not
+                # published, so this is a 400 in Hub's error shape.
+                return 400, {
+                    "errinfo": {},
+                    "message": f"httperror 400: tag '{name}' is immutable and cannot be deleted",
+                }
             del tags[name]
             return 204, None
         return 405, {"message": "method not allowed"}

@@ -16,7 +16,7 @@ RETENTION = {"protect": ["latest"], "keepLatest": [{"tag": "pr-*", "count": 3}],
 HUB: dict[str, Any] = {
     "namespace": "acme",
     "repositories": [
-        {"name": "app", "description": "The app", "immutableTags": {"enabled": True, "rules": ["v.*"]}},
+        {"name": "app", "description": "The app", "immutableTags": {"enabled": False, "rules": ["v.*"]}},
         {"name": "tools", "namespace": "acmeops", "private": False},
         {"name": "docs"},
     ],
