@@ -14,11 +14,12 @@ Hub cannot delete an image by digest: an expired image goes away tag by tag (`DE
 /v2/repositories/{ns}/{repo}/tags/{tag}/`, the route Hub's UI and hub-tool use; the published spec has none), and the
 untagged manifest stays on Hub. A run killed between two tags of one image leaves an image with fewer tags, which a
 fresh evaluation might keep (e.g. it now matches only a rule that keeps it). So before the first delete the plan's
-expire set (digest and tags per image) is written to a journal ($XDG_STATE_HOME/registries/retention/, per stack);
-the next run finishes the journaled images whose remaining tags still point at the journaled digest and gained no
-new tag, then removes the journal. Each tag is read again right before its delete and left alone when it now points
-at another image (a push since the listing). Untagged images are not listed by the tags API, so `untaggedDays` does
-not apply on Hub."""
+expire set (digest, tags and push time per image) is written to a journal ($XDG_STATE_HOME/registries/retention/,
+per stack); the next run re-evaluates the journaled images whose remaining tags still point at the journaled digest
+and gained no new tag, as journaled (every tag, push time) under TODAY's retention: it finishes those still expired,
+leaves and reports those no longer expired (e.g. a `protect` added since), then removes the journal. Each tag is
+read again right before its delete and left alone when it now points at another image (a push since the listing).
+Untagged images are not listed by the tags API, so `untaggedDays` does not apply on Hub."""
 
 from __future__ import annotations
 
@@ -110,6 +111,14 @@ def evaluate_each(intents: Mapping[str, RetentionIntent], images: Sequence[Image
 
 
 @dataclass(frozen=True)
+class JournaledImage:
+    """An image as the interrupted run planned it: every tag it had, and its push time (None in older journals)."""
+
+    tags: frozenset[str]
+    pushed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Journal:
     """The expire set of a run that deletes, written before its first delete and removed after its last."""
 
@@ -120,13 +129,16 @@ class Journal:
     def for_stack(stack: str, base_url: str, environ: Mapping[str, str] = os.environ) -> Journal:
         return Journal(state_dir(environ) / "retention" / f"{stack}.dockerhub.json", base_url)
 
-    def load(self, note: Callable[[str], None]) -> dict[Key, frozenset[str]]:
-        """The journaled images and their tags; {} when there is none (or it is of another Hub)."""
+    def load(self, note: Callable[[str], None]) -> dict[Key, JournaledImage]:
+        """The journaled images; {} when there is none (or it is of another Hub)."""
         if not self.path.exists():
             return {}
         try:
             document = json.loads(self.path.read_text())
-            images = {(e["repository"], e["digest"]): frozenset(e["tags"]) for e in document["images"]}
+            images = {
+                (e["repository"], e["digest"]): JournaledImage(frozenset(e["tags"]), hub_time(e.get("pushedAt")))
+                for e in document["images"]
+            }
             base_url = document["baseUrl"]
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise RegistryCtlError(
@@ -138,12 +150,19 @@ class Journal:
             return {}
         return images
 
-    def write(self, images: Mapping[Key, Sequence[str]], now: datetime) -> None:
+    def write(
+        self, images: Mapping[Key, Sequence[str]], now: datetime, pushed_at: Mapping[Key, datetime] | None = None
+    ) -> None:
+        pushed = pushed_at or {}
         document = {
             "version": JOURNAL_VERSION,
             "baseUrl": self.base_url,
             "plannedAt": now.astimezone(UTC).isoformat(),
-            "images": [{"repository": r, "digest": d, "tags": list(images[r, d])} for r, d in sorted(images)],
+            "images": [
+                {"repository": r, "digest": d, "tags": list(images[r, d])}
+                | ({"pushedAt": pushed[r, d].astimezone(UTC).isoformat()} if (r, d) in pushed else {})
+                for r, d in sorted(images)
+            ],
         }
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = self.path.with_suffix(".partial")
@@ -157,17 +176,17 @@ class Journal:
         self.path.unlink(missing_ok=True)
 
 
-def unfinished(journaled: Mapping[Key, frozenset[str]], listing: Listing) -> tuple[dict[Key, tuple[str, ...]], int]:
+def unfinished(journaled: Mapping[Key, JournaledImage], listing: Listing) -> tuple[dict[Key, tuple[str, ...]], int]:
     """Journaled images to finish (still tagged, only with journaled tags) with their remaining tags, and how many
     changed since (a new tag: they are evaluated afresh instead)."""
     current = {image.key: image.tags for image in listing.images}
     pending: dict[Key, tuple[str, ...]] = {}
     changed = 0
-    for key, tags in journaled.items():
+    for key, image in journaled.items():
         remaining = current.get(key)
         if not remaining:
             continue  # every tag gone (or the repository no longer enforced): nothing to finish
-        if set(remaining) <= tags:
+        if set(remaining) <= image.tags:
             pending[key] = remaining
         else:
             changed += 1
@@ -208,13 +227,26 @@ def run_hub_apply(
         raise RegistryCtlError("registries:dockerHub: no repository has a retention block with rules")
     try:
         listing, no_digest = list_hub_images(client, list(intents), now, progress)
-        outcome = evaluate_each(intents, listing.images, now)
-        pending, changed = unfinished(journal.load(progress), listing)
-        plan = Outcome(
-            expire=outcome.expire | pending.keys(), keep=frozenset(k for k in outcome.keep if k not in pending)
-        )
-        reasons = {key: "finishing an interrupted apply" for key in pending if key not in outcome.expire}
+        journaled = journal.load(progress)
+        pending, changed = unfinished(journaled, listing)
+        # A half-deleted image is judged as the interrupted run saw it (every tag, its push time), by today's rules.
+        images = [
+            Image(
+                i.repository, i.digest, tuple(sorted(journaled[i.key].tags)), journaled[i.key].pushed_at or i.pushed_at
+            )
+            if i.key in pending
+            else i
+            for i in listing.images
+        ]
+        plan = evaluate_each(intents, images, now)
+        reasons = {key: "finishing an interrupted apply" for key in pending if key in plan.expire}
         notes = [f"tag {ref} has no digest on Docker Hub: left alone" for ref in no_digest]
+        if no_longer := sorted(key for key in pending if key not in plan.expire):
+            names = ", ".join(f"{r}@{d}" for r, d in no_longer)
+            notes.append(
+                f"{len(no_longer)} images of an interrupted apply are no longer expired under today's retention: "
+                f"left alone and dropped from the journal: {names}"
+            )
         if changed:
             notes.append(f"{changed} images of an interrupted apply were tagged again since: evaluated afresh")
         if any(intent.untagged_days for intent in intents.values()):
@@ -223,7 +255,9 @@ def run_hub_apply(
         if not show_plan("\n".join([text, *notes]), yes, out):
             return plan
         tags = {image.key: image.tags for image in listing.images}
-        journal.write({key: tags[key] for key in plan.expire}, now)
+        planned = {image.key: image for image in images if image.key in plan.expire}
+        known = {k: i.pushed_at for k, i in planned.items() if k not in listing.unknown_time}  # not a stand-in `now`
+        journal.write({k: i.tags for k, i in planned.items()}, now, known)
         refs = [(r, d, tag) for r, d in sorted(plan.expire) for tag in tags[r, d]]
         deleted = delete_each(
             refs,

@@ -186,6 +186,28 @@ def test_an_interrupted_image_that_was_tagged_again_is_evaluated_afresh(
     assert hub.tag_digests("acme/app")["release-1"] == FIRST
 
 
+def test_a_rerun_finishes_only_the_journaled_images_todays_retention_still_expires(
+    hub: HubEmulator, client: HubClient, tmp_path: Path
+):
+    """Interrupted, then `protect: [release-1]` is added: the rest of the first image (release-1) is kept and
+    reported, the journaled images still expired are deleted."""
+    journal = Journal(tmp_path / "j.json", hub.url)
+    before = tags_on(hub)
+    _crash(hub, client, journal)
+    config = hub_config(hub.url)
+    config["retention"] = {**RETENTION, "protect": [*RETENTION["protect"], "release-1"]}
+    spec = load_stack_spec({"dockerHub": config}, "hub").docker_hub
+    assert spec is not None
+    out = io.StringIO()
+    run_hub_apply(spec, client, journal, now=NOW, yes=True, out=out, err=io.StringIO())
+    assert hub.tag_digests("acme/app")["release-1"] == FIRST
+    assert f"acme/app@{FIRST}" in out.getvalue().split("no longer expired", 1)[1]
+    expected = without_expired(before)
+    expected["acme/app"]["release-1"] = FIRST
+    assert tags_on(hub) == expected
+    assert not journal.path.exists()
+
+
 def test_a_tag_pushed_again_after_the_listing_is_left_alone(hub: HubEmulator, client: HubClient, tmp_path: Path):
     class PushAfterPlan(io.StringIO):
         def write(self, text: str) -> int:
