@@ -11,6 +11,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_azure_native as azure
 
+from components.arg_checks import enum_value
 from components.retention.acr import compile_acr_policy
 from components.retention.args import RetentionArgs, retention_intent
 from components.retention.model import PolicyError, RetentionIntent
@@ -251,18 +252,19 @@ def repository_regex(repository: str) -> str:
     return repository.replace(".", r"\.")
 
 
-def repository_intents(args: AcrArgs) -> list[tuple[str, RetentionIntent]]:
-    """(repository, effective intent) for each repository whose retention deletes something; ValueError naming
-    the arg of a bad rule."""
+def repository_intents(args: AcrArgs) -> list[tuple[str, str, RetentionIntent]]:
+    """(arg path of its retention, repository, effective intent) for each repository whose retention deletes
+    something; ValueError naming the arg of a bad rule."""
     default = retention_intent(args.get("retention"), "AcrArgs.retention")
     intents = []
     for index, repo in enumerate(args.get("repositories", [])):
         if "retention" in repo:
-            intent = retention_intent(repo["retention"], f"AcrArgs.repositories[{index}].retention")
+            where = f"AcrArgs.repositories[{index}].retention"
+            intent = retention_intent(repo["retention"], where)
         else:
-            intent = default
+            where, intent = "AcrArgs.retention", default  # inherited: the rule is the registry's
         if not intent.is_empty:
-            intents.append((repo["name"], intent))
+            intents.append((where, repo["name"], intent))
     return intents
 
 
@@ -271,11 +273,11 @@ def purge_document(args: AcrArgs) -> dict[str, Any]:
     simulate --platform acr` takes): each repository's compiled purge tasks with its filters, repositories with the
     same retention grouped into one command per task."""
     groups: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
-    for index, (repository, intent) in enumerate(repository_intents(args)):
+    for where, repository, intent in repository_intents(args):
         try:
             compiled = compile_acr_policy(intent)["purge"]
         except PolicyError as error:
-            raise ValueError(f"AcrArgs.repositories[{index}].retention.{error}") from None
+            raise ValueError(f"{where}.{error}") from None
         tasks, repositories = groups.setdefault(json.dumps(compiled, sort_keys=True), (compiled, []))
         repositories.append(repository)
     purge = []
@@ -315,6 +317,16 @@ def purge_task_yaml(commands: list[str], timeout: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def push_tokens(args: AcrArgs) -> list[str]:
+    """Enabled tokens whose scope map allows content/write on some repository."""
+    writers = {
+        scope_map["name"]
+        for scope_map in args.get("scope_maps", [])
+        if any("content/write" in entry["actions"] for entry in scope_map["repositories"])
+    }
+    return [t["name"] for t in args.get("tokens", []) if t.get("enabled", True) and t["scope_map"] in writers]
+
+
 def docker_config(login_server: str, username: str, password: str) -> str:
     """~/.docker/config.json content logging in to the registry with a token."""
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
@@ -333,10 +345,7 @@ def role_definition_id(scope_id: str, role: str) -> str:
 
 def _check(args: AcrArgs) -> None:
     """Run-time checks of what the args alone can tell, naming the arg (library users bypass the config schema)."""
-    try:
-        sku = AcrSku(args["sku"])
-    except ValueError:
-        raise ValueError(f"AcrArgs.sku: {args['sku']!r} must be Basic, Standard or Premium") from None
+    sku = AcrSku(enum_value(AcrSku, args["sku"], "AcrArgs.sku"))
     premium_only = {
         "geo_replications": bool(args.get("geo_replications")),
         "zone_redundancy": args.get("zone_redundancy", False) is True,
@@ -360,9 +369,12 @@ def _check(args: AcrArgs) -> None:
                 f"AcrArgs.cache_rules[{index}].credential_set: {rule['credential_set']!r} is not in credential_sets"
             )
     for index, hook in enumerate(args.get("webhooks", [])):
-        actions = [AcrWebhookAction(action) for action in hook["actions"]]
-        if not actions:
+        for action_index, action in enumerate(hook["actions"]):
+            enum_value(AcrWebhookAction, action, f"AcrArgs.webhooks[{index}].actions[{action_index}]")
+        if not hook["actions"]:
             raise ValueError(f"AcrArgs.webhooks[{index}].actions: at least one of push, delete, quarantine")
+    for index, assignment in enumerate(args.get("role_assignments", [])):
+        enum_value(AcrRole, assignment["role"], f"AcrArgs.role_assignments[{index}].role")
 
 
 class Acr(pulumi.ComponentResource):
@@ -377,14 +389,16 @@ class Acr(pulumi.ComponentResource):
     login_command: pulumi.Output[str]
     """Shell command logging Docker in with the caller's Azure CLI login (az acr login -n <name>)."""
     docker_config_json: pulumi.Output[dict[str, str]]
-    """Secret. Token name -> ~/.docker/config.json logging in with its first password."""
+    """Secret. Enabled token name -> ~/.docker/config.json logging in with its first password."""
+    push_tokens: pulumi.Output[list[str]]
+    """Enabled tokens whose scope map allows content/write (the ones a push can log in with)."""
     purge_task_yaml: pulumi.Output[str | None]
     """The ACR Tasks YAML of the purge task (None without retention)."""
 
     def __init__(self, name: str, args: AcrArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("registries:index:Acr", name, None, opts)
-        _check(args)
+        _check(args)  # before any resource: a bad arg declares nothing
         document = purge_document(args)
+        super().__init__("registries:index:Acr", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         resource_group = args["resource_group"]
         group_name: pulumi.Input[str] = resource_group["name"]
@@ -501,6 +515,7 @@ class Acr(pulumi.ComponentResource):
         )
         self.login_command = pulumi.Output.concat("az acr login -n ", registry.name)
         self.docker_config_json = pulumi.Output.secret(pulumi.Output.all(**configs).apply(dict))
+        self.push_tokens = pulumi.Output.from_input(push_tokens(args))
         self.purge_task_yaml = pulumi.Output.from_input(
             purge_task_yaml(purge_commands(document, args.get("purge", {}).get("dry_run", False)),
                             args.get("purge", {}).get("timeout", 3600))
@@ -513,6 +528,7 @@ class Acr(pulumi.ComponentResource):
                 "repositoryUrls": self.repository_urls,
                 "loginCommand": self.login_command,
                 "dockerConfigJson": self.docker_config_json,
+                "pushTokens": self.push_tokens,
                 "purgeTaskYaml": self.purge_task_yaml,
             }
         )
@@ -597,7 +613,7 @@ class Acr(pulumi.ComponentResource):
                     pulumi.ResourceOptions(parent=self, depends_on=[resource]),
                 )
                 values.append(password.value)
-            if values:
+            if values and token.get("enabled", True):  # a disabled token cannot log in
                 configs[token["name"]] = pulumi.Output.secret(
                     pulumi.Output.all(registry.login_server, values[0]).apply(
                         lambda v, user=token["name"]: docker_config(v[0], user, v[1])

@@ -25,6 +25,14 @@ GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 # Repositories named after a Container Registry host serve gcr.io/<project>/<image> (transition guide).
 GCR_DOMAINS = frozenset({"gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io"})
 WEEK = "604800s"
+# What Artifact Registry accepts (also checked by registries.spec for stack config; library users bypass it).
+PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+LOCATION = re.compile(r"us|europe|asia|[a-z]+-[a-z]+[0-9]{1,2}")
+LOCATIONS_ALLOWED = "a region such as europe-west1, or us/europe/asia"
+REPOSITORY_ID = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+REPOSITORY_ID_ALLOWED = (
+    "must be 1-63 lowercase letters, digits and -, starting with a letter, ending in a letter or digit"
+)
 
 
 class ArtifactRegistryRepositoryArgs(TypedDict):
@@ -255,19 +263,32 @@ def _check(args: ArtifactRegistryArgs) -> None:
     notifications = args.get("notifications", [])
     if not (repositories or mirrors or virtual or notifications):
         raise ValueError("ArtifactRegistryArgs: declare at least one of repositories, mirrors, virtual, notifications")
-    seen: dict[tuple[str, str], str] = {}
-    entries = [("repositories", r.get("location", args["location"]), r["name"]) for r in repositories]
-    entries += [("mirrors", args["location"], m["name"]) for m in mirrors]
-    entries += [("virtual", args["location"], v["name"]) for v in virtual]
-    counters: dict[str, int] = {}
-    for kind, location, name in entries:
-        index = counters.get(kind, 0)
-        counters[kind] = index + 1
-        if (location, name) in seen:
+    project = args["project"]
+    if isinstance(project, str) and not PROJECT_ID.fullmatch(project):
+        raise ValueError(f"project: {project!r} must be a Google Cloud project id (6-30 of [a-z0-9-], from a letter)")
+    entries = [
+        (f"repositories[{i}]", r.get("location", args["location"]), r["name"]) for i, r in enumerate(repositories)
+    ]
+    entries += [(f"mirrors[{i}]", args["location"], m["name"]) for i, m in enumerate(mirrors)]
+    entries += [(f"virtual[{i}]", args["location"], v["name"]) for i, v in enumerate(virtual)]
+    if not LOCATION.fullmatch(args["location"]):
+        raise ValueError(f"location: {args['location']!r} must be an Artifact Registry location ({LOCATIONS_ALLOWED})")
+    # Resource names carry the repository id but not its location: an id may be used once, in one location.
+    seen: dict[str, tuple[str, str]] = {}
+    for where, location, name in entries:
+        if where.startswith("repositories") and not LOCATION.fullmatch(location):
             raise ValueError(
-                f"{kind}[{index}].name: {name!r} is declared twice in {location} (as {seen[location, name]})"
+                f"{where}.location: {location!r} must be an Artifact Registry location ({LOCATIONS_ALLOWED})"
             )
-        seen[location, name] = kind
+        if not (REPOSITORY_ID.fullmatch(name) or (where.startswith("repositories") and name in GCR_DOMAINS)):
+            raise ValueError(f"{where}.name: {name!r} {REPOSITORY_ID_ALLOWED} (or a gcr.io host for a repository)")
+        if name in seen:
+            first, first_location = seen[name]
+            raise ValueError(
+                f"{where}.name: {name!r} is declared twice (also {first} in {first_location}); each repository name "
+                "may be used once"
+            )
+        seen[name] = (where, location)
     upstream_names = {r["name"] for r in repositories if r.get("location", args["location"]) == args["location"]}
     upstream_names |= {m["name"] for m in mirrors}
     for index, repo in enumerate(virtual):
@@ -305,12 +326,14 @@ class ArtifactRegistry(pulumi.ComponentResource):
     """~/.docker/config.json content with the gcloud credential helper for every host (no stored password)."""
     push_repositories: pulumi.Output[list[str]]
     """Names of the standard repositories, the ones that accept pushes (mirrors and virtual ones are pull-only)."""
+    immutable_repositories: pulumi.Output[list[str]]
+    """Names of the standard repositories with immutable tags (a pushed tag can never be deleted there)."""
     ci_service_account_email: pulumi.Output[str | None]
     """Email of the CI service account (None without ci)."""
 
     def __init__(self, name: str, args: ArtifactRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _check(args)  # before any resource: a bad arg declares nothing
         super().__init__("registries:index:ArtifactRegistry", name, None, opts)
-        _check(args)
         self._name = name
         self._project = args["project"]
         location = args["location"]
@@ -431,6 +454,9 @@ class ArtifactRegistry(pulumi.ComponentResource):
         self.registries = pulumi.Output.from_input({loc: registry_host(loc) for loc in dict.fromkeys(locations)})
         self.repository_urls = pulumi.Output.all(**urls).apply(dict) if urls else pulumi.Output.from_input({})
         self.push_repositories = pulumi.Output.from_input([repo_name for repo_name, _ in standard])
+        self.immutable_repositories = pulumi.Output.from_input(
+            [repo["name"] for repo in args.get("repositories", []) if repo.get("immutable_tags", False)]
+        )
         self.login_command = pulumi.Output.from_input(
             f"gcloud auth configure-docker {','.join(hosts)}" if hosts else ""
         )
@@ -440,6 +466,7 @@ class ArtifactRegistry(pulumi.ComponentResource):
                 "registries": self.registries,
                 "repositoryUrls": self.repository_urls,
                 "pushRepositories": self.push_repositories,
+                "immutableRepositories": self.immutable_repositories,
                 "loginCommand": self.login_command,
                 "dockerConfigJson": self.docker_config_json,
                 "ciServiceAccountEmail": self.ci_service_account_email,

@@ -108,6 +108,7 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "registries": gar.registries,
             "repositories": gar.repository_urls,
             "pushRepositories": gar.push_repositories,
+            "immutableRepositories": gar.immutable_repositories,
             "loginCommand": gar.login_command,
             "dockerConfigJson": gar.docker_config_json,
             "ciServiceAccount": gar.ci_service_account_email,
@@ -119,6 +120,7 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "repositories": acr.repository_urls,
             "loginCommand": acr.login_command,
             "dockerConfigJson": acr.docker_config_json,
+            "pushTokens": acr.push_tokens,
         }
     return outputs
 

@@ -223,6 +223,8 @@ class ArtifactRegistryOutputs:
     repositories: dict[str, str]
     push_repositories: list[str]
     """The standard repositories; mirrors and virtual repositories are pull-only."""
+    immutable_repositories: list[str]
+    """Standard repositories with immutable tags: a probe tag pushed there could never be deleted."""
 
     @classmethod
     def parse(cls, value: Any) -> ArtifactRegistryOutputs:
@@ -233,13 +235,14 @@ class ArtifactRegistryOutputs:
             for k, v in _mapping(outputs.get("repositories") or {}, "artifactRegistry.repositories").items()
         }
         # gcr.io-named repositories live on their own hosts (gcr.io, eu.gcr.io), not <location>-docker.pkg.dev.
+        # No host at all: a notifications-only stack (login and verify then have nothing to do).
         hosts = sorted({str(h) for h in registries.values()} | {_host(url) for url in repositories.values()})
-        if not hosts:
-            raise RegistryCtlError("the stack output artifactRegistry has no registries and no repositories: run `up`")
         pushable = outputs.get("pushRepositories")
         # Outputs of an older deployment lack the key: every repository counts as one to push to.
         push_repositories = [str(name) for name in pushable] if isinstance(pushable, list) else sorted(repositories)
-        return cls(hosts, repositories, push_repositories)
+        immutable = outputs.get("immutableRepositories")
+        immutable_repositories = [str(name) for name in immutable] if isinstance(immutable, list) else []
+        return cls(hosts, repositories, push_repositories, immutable_repositories)
 
 
 GCLOUD_MISSING = (
@@ -250,6 +253,8 @@ GCLOUD_MISSING = (
 
 def artifact_registry_login(outputs: ArtifactRegistryOutputs, docker_dir: Path) -> str:
     """credHelpers -> gcloud for every host of the stack (docker-credential-gcloud uses your gcloud account)."""
+    if not outputs.hosts:
+        return "Artifact Registry: the stack declares no repository (notifications only): nothing to log in to"
     if not find_executable(GCLOUD_HELPER):
         raise RegistryCtlError(GCLOUD_MISSING.format(what=GCLOUD_HELPER))
     path = use_credential_helper(docker_dir, outputs.hosts, "gcloud")
@@ -269,14 +274,38 @@ def artifact_registry_delete(image: ProbeImage) -> None:
 def artifact_registry_verify(
     outputs: ArtifactRegistryOutputs, docker_dir: Path, probe: ImageProbe, repository: str | None = None
 ) -> str:
+    standard = [name for name in outputs.push_repositories if name in outputs.repositories]
+    if repository is None and not standard:
+        return (
+            "Artifact Registry: nothing to probe: the stack declares no standard repository (mirrors and virtual "
+            "repositories are pull-only); nothing was pushed"
+        )
     if not find_executable("gcloud"):
         raise RegistryCtlError(GCLOUD_MISSING.format(what="gcloud"))
+    # Immutable tags cannot be deleted: a probe pushed there would stay for good.
+    mutable = [name for name in standard if name not in outputs.immutable_repositories]
     if repository is not None and repository in outputs.repositories and repository not in outputs.push_repositories:
         raise RegistryCtlError(
             f"Artifact Registry: {repository!r} is a mirror or virtual repository (pull-only); "
-            f"push the probe to one of: {', '.join(outputs.push_repositories) or 'none declared'}"
+            f"push the probe to one of: {', '.join(mutable) or 'none declared'}"
         )
-    pushable = {name: outputs.repositories[name] for name in outputs.push_repositories if name in outputs.repositories}
+    if repository is not None and repository in outputs.immutable_repositories:
+        suggestion = (
+            f"use --repository <a mutable one>: {', '.join(mutable)}"
+            if mutable
+            else "no standard repository has mutable tags, so nothing can be probed without leaving a tag"
+        )
+        raise RegistryCtlError(
+            f"Artifact Registry: {repository!r} has immutable tags: a probe tag pushed there could never be deleted; "
+            f"{suggestion}"
+        )
+    if repository is None and not mutable:
+        raise RegistryCtlError(
+            f"Artifact Registry: every standard repository ({', '.join(standard)}) has immutable tags: nothing can be "
+            "probed without leaving a tag that can never be deleted (declare a repository with immutableTags: false "
+            "to verify pushes)"
+        )
+    pushable = {name: outputs.repositories[name] for name in mutable}
     name, url = pick_repository(
         pushable if repository is None else outputs.repositories, repository, "Artifact Registry"
     )
@@ -294,6 +323,8 @@ class AcrOutputs:
     login_server: str
     repositories: dict[str, str]
     token_configs: dict[str, str]
+    push_tokens: list[str] | None
+    """Enabled tokens whose scope map allows content/write (None: outputs of an older deployment, unknown)."""
 
     @classmethod
     def parse(cls, value: Any) -> AcrOutputs:
@@ -302,7 +333,9 @@ class AcrOutputs:
         repositories = {str(k): str(v) for k, v in _mapping(outputs.get("repositories") or {}, "acr").items()}
         tokens = outputs.get("dockerConfigJson") or {}
         tokens = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in _mapping(tokens, "acr").items()}
-        return cls(login_server, repositories, tokens)
+        pushers = outputs.get("pushTokens")
+        push_tokens = [str(name) for name in pushers] if isinstance(pushers, list) else None
+        return cls(login_server, repositories, tokens, push_tokens)
 
     @property
     def registry_name(self) -> str:
@@ -339,6 +372,24 @@ def acr_login(outputs: AcrOutputs, docker_dir: Path, token: str | None = None) -
     )
 
 
+def _push_token(outputs: AcrOutputs, token: str | None) -> str | None:
+    """The token verify logs in with: `token`, else the first that may push (scope map with content/write)."""
+    if not outputs.token_configs or outputs.push_tokens is None:
+        return token
+    pushers = [name for name in outputs.push_tokens if name in outputs.token_configs]
+    if token is not None and token in outputs.token_configs and token not in pushers:
+        raise RegistryCtlError(
+            f"ACR: --user: token {token!r} may not push (its scope map lacks content/write, so the probe push would "
+            f"be refused); tokens that may push: {', '.join(pushers) or 'none'}"
+        )
+    if token is None and not pushers:
+        raise RegistryCtlError(
+            f"ACR: none of the stack's tokens ({', '.join(outputs.token_configs)}) may push (no scope map with "
+            "content/write): declare a token whose scope map allows content/write on a repository to verify pushes"
+        )
+    return token if token is not None else pushers[0]
+
+
 def acr_delete(outputs: AcrOutputs, image: ProbeImage) -> None:
     repository = image.repository.removeprefix(f"{outputs.login_server}/")
     by_digest = f"{repository}@{image.digest}"
@@ -359,6 +410,6 @@ def acr_verify(
         name, url = pick_repository(outputs.repositories, repository, "ACR")
     else:  # ACR creates a repository on first push
         name, url = "registryctl-verify", f"{outputs.login_server}/registryctl-verify"
-    acr_login(outputs, docker_dir, token)
+    acr_login(outputs, docker_dir, _push_token(outputs, token))
     image = run_probe(probe, url, docker_dir, lambda image: acr_delete(outputs, image))
     return f"ACR {outputs.login_server}: pushed, pulled and deleted {image.digest} in {name}"

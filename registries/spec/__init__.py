@@ -123,7 +123,7 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
         problems.extend(ecr_problems(ecr, stack))
     artifact_registry = sections.get("artifactRegistry")
     if isinstance(artifact_registry, ArtifactRegistrySpec):
-        problems.extend(artifact_registry_problems(artifact_registry))
+        problems.extend(artifact_registry_problems(artifact_registry, stack))
     acr = sections.get("acr")
     if isinstance(acr, AcrSpec):
         problems.extend(acr_problems(acr, stack))

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator
 
 from components.retention.artifact_registry import compile_cleanup_policies
 from components.retention.model import PolicyError, RetentionIntent
-from registries.spec.base import CamelModel, ConfigProblem, repeated
+from registries.spec.base import CamelModel, ConfigProblem, is_production_stack, repeated
 from registries.spec.retention import RetentionSpec
 
 ROOT = "registries:artifactRegistry"
@@ -330,9 +330,43 @@ def _url_problem(url: str, oidc: bool) -> str | None:
     return None
 
 
-def artifact_registry_problems(spec: ArtifactRegistrySpec) -> list[ConfigProblem]:
-    """What only the whole section can tell: names, inherited keys, retention Artifact Registry cannot express,
-    references between repositories, notification URLs."""
+def _immutable_tagged_days_problems(spec: ArtifactRegistrySpec, stack: str) -> list[ConfigProblem]:
+    """taggedDays compiles to a DELETE TAGGED cleanup policy; Artifact Registry cannot delete an image whose tags are
+    immutable, so on such a repository the policy (and the simulator) would promise deletions that never happen."""
+    production = is_production_stack(stack)
+    owners: list[tuple[str, str, RetentionSpec | None, ArtifactRegistryRepositorySettings]] = [
+        (
+            f"{ROOT}.repositories[{i}]" if r.retention is not None else f"{ROOT}.defaults (inherited by {r.name})",
+            r.name,
+            r.retention if r.retention is not None else spec.defaults.retention,
+            spec.effective(r),
+        )
+        for i, r in enumerate(spec.repositories)
+    ]
+    owners += [
+        (f"{ROOT}.defaults (inherited by {d})", d, spec.defaults.retention, spec.defaults) for d in spec.gcr_domains
+    ]
+    problems = []
+    for where, name, retention, settings in owners:
+        immutable = settings.immutable_tags if settings.immutable_tags is not None else production
+        intent = retention_intent(retention)
+        if immutable and intent is not None and intent.tagged_days is not None:
+            why = "immutableTags: true" if settings.immutable_tags else "the default on prod stacks"
+            problems.append(
+                ConfigProblem(
+                    f"{where}.retention.taggedDays",
+                    str(intent.tagged_days),
+                    f"repository {name} has immutable tags ({why}): Artifact Registry cannot delete a tagged image "
+                    "there, so this cleanup policy would never delete what it promises; set immutableTags: false on "
+                    "the repository or drop taggedDays (untaggedDays still applies)",
+                )
+            )
+    return problems
+
+
+def artifact_registry_problems(spec: ArtifactRegistrySpec, stack: str) -> list[ConfigProblem]:
+    """What only the whole section can tell: names, inherited keys, retention Artifact Registry cannot express (or
+    cannot carry out on immutable tags), references between repositories, notification URLs."""
     problems: list[ConfigProblem] = []
     if not (spec.repositories or spec.gcr_domains or spec.mirrors or spec.virtual or spec.notifications):
         problems.append(
@@ -395,6 +429,7 @@ def artifact_registry_problems(spec: ArtifactRegistrySpec) -> list[ConfigProblem
                         f"{where}.{error.where}", "this rule", f"Artifact Registry cannot express it: {error.problem}"
                     )
                 )
+    problems += _immutable_tagged_days_problems(spec, stack)
     upstream_names = {r.name for r in spec.repositories} | {m.name for m in spec.mirrors}
     for index, virtual in enumerate(spec.virtual):
         repos = [u.repository for u in virtual.upstreams]

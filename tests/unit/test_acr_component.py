@@ -146,6 +146,7 @@ def test_an_existing_group_and_a_basic_tier_send_no_premium_settings():
         "repositories": {},
         "loginCommand": "az acr login -n acme12345",
         "dockerConfigJson": {},
+        "pushTokens": [],
     }
 
 
@@ -230,7 +231,9 @@ def test_scope_maps_and_tokens_with_generated_passwords_as_secret_docker_configs
     docker = json.loads(configs.value["dockerConfigJson"]["ci-push"])
     auth = base64.b64decode(docker["auths"]["acmeregistry01.azurecr.io"]["auth"]).decode()
     assert auth == f"ci-push:{password_of(f'{registry_id}/tokens/ci-push', 'password1')}"
-    assert set(configs.value["dockerConfigJson"]) == {"ci-push", "ci-disabled"}
+    # A disabled token cannot log in: it gets no docker config (login and verify would otherwise pick it).
+    assert set(configs.value["dockerConfigJson"]) == {"ci-push"}
+    assert configs.value["pushTokens"] == ["ci-push"]
 
 
 def test_webhooks_carry_their_url_and_headers_as_secrets():
@@ -411,3 +414,48 @@ def test_an_acr_stack_installs_the_azure_native_plugin_of_the_installed_sdk():
     assert [(p.name, p.version, p.package) for p in plugins] == [
         ("azure-native", metadata.version("pulumi-azure-native"), "pulumi-azure-native")
     ]
+
+
+def _lib(**changes: Any) -> dict[str, Any]:
+    return {"resource_group": {"name": "rg"}, "name": "abcde", "sku": AcrSku.PREMIUM, **changes}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            _lib(role_assignments=[{"principal_id": "p", "role": "AcrAdmin"}]),
+            "AcrArgs.role_assignments[0].role: 'AcrAdmin' must be one of 'AcrPull', 'AcrPush', 'AcrDelete'",
+        ),
+        (
+            _lib(webhooks=[{"name": "hookone", "url": "https://h", "actions": ["push", "pull"]}]),
+            "AcrArgs.webhooks[0].actions[1]: 'pull' must be one of 'push', 'delete', 'quarantine'",
+        ),
+        (
+            # The bad rule is on the second repository: its own index, not its place among those with retention.
+            _lib(
+                repositories=[{"name": "a"}, {"name": "b", "retention": {"keep_latest": [{"tag": "v*", "count": 2}]}}]
+            ),
+            "AcrArgs.repositories[1].retention.keepLatest[0]",
+        ),
+        (
+            # Inherited from the registry's retention: named there, not as a repository's.
+            _lib(retention={"keep_latest": [{"tag": "v*", "count": 2}]}, repositories=[{"name": "a"}]),
+            "AcrArgs.retention.keepLatest[0]",
+        ),
+    ],
+)
+def test_bad_enum_values_and_purge_rules_name_the_arg_and_declare_nothing(args: dict[str, Any], message: str):
+    mocks = AzureMocks()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run_program(mocks, stack="dev", config={}, program=lambda: {"x": Acr("bad", args).login_server})  # type: ignore[arg-type]
+    assert mocks.resources == []  # not even the component
+
+
+def test_a_second_run_declares_identical_inputs():
+    first, first_outputs = run_acr(ACR)
+    second, second_outputs = run_acr(ACR)
+    declared = [{(r.typ, r.name): r.plain for r in mocks.resources} for mocks in (first, second)]
+    assert declared[0] == declared[1]
+    assert len(declared[0]) == len(first.resources)  # no two resources share a type and name
+    assert first_outputs["acr"].value == second_outputs["acr"].value

@@ -44,13 +44,17 @@ def parsed_repositories(config: dict[str, Any], stack: str = "dev") -> dict[str,
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_declared_repository_is_a_valid_create_repository_request(stack: str):
-    repositories = parsed_repositories(AR, stack)
+    # On prod, repositories have immutable tags, where taggedDays is refused (a cleanup policy cannot delete them).
+    prod_defaults = {**AR["defaults"], "retention": {"protect": ["v*"], "untaggedDays": 7}}
+    repositories = parsed_repositories(AR if stack == "dev" else ar_config(defaults=prod_defaults), stack)
     assert len(repositories) == 6  # apps, scratch, gcr.io, eu.gcr.io, the mirror, the virtual repository
     for name, repository in repositories.items():
         assert repository["format"] == "DOCKER", name
         if repository["mode"] == "STANDARD_REPOSITORY":
             immutable = stack == "prod" and name != "artifact-registry-repo-scratch"
             assert repository.get("dockerConfig", {}).get("immutableTags", False) is immutable, name
+    if stack != "dev":
+        return  # the cleanup policies below are the dev stack's (taggedDays)
     apps = repositories["artifact-registry-repo-apps"]
     # The durations reach the API as Durations in seconds (7 and 90 days), not as the "7d" it refuses.
     policies = apps["cleanupPolicies"]

@@ -135,7 +135,9 @@ def test_prod_stacks_get_immutable_tags_and_protected_repositories(monkeypatch: 
         original(self, t, name, props, opts, *rest, **kw)
 
     monkeypatch.setattr(pulumi.CustomResource, "__init__", recording_init)
-    mocks, _ = run_ar(AR, stack="prod")
+    # Without taggedDays: prod repositories have immutable tags, which a cleanup policy cannot delete.
+    prod_config = ar_config(defaults={"retention": {"protect": ["v*"], "untaggedDays": 7}})
+    mocks, _ = run_ar(prod_config, stack="prod")
     repos = by_name(mocks, REPO)
     assert repos["artifact-registry-repo-apps"]["dockerConfig"] == {"immutableTags": True}
     assert "dockerConfig" not in repos["artifact-registry-repo-scratch"]  # immutableTags: false stays false
@@ -320,6 +322,7 @@ def test_stack_outputs_are_exactly_the_keys_registryctl_reads():
         "registries",
         "repositories",
         "pushRepositories",
+        "immutableRepositories",
         "loginCommand",
         "dockerConfigJson",
         "ciServiceAccount",
@@ -414,14 +417,14 @@ def test_inputs_from_other_resources_flow_into_the_declarations():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ({"project": "p", "location": "us"}, "declare at least one of"),
+        ({"project": "acme-prod-1", "location": "us"}, "declare at least one of"),
         (
-            {"project": "p", "location": "us", "repositories": [{"name": "a"}], "mirrors": [{"name": "a"}]},
+            {"project": "acme-prod-1", "location": "us", "repositories": [{"name": "a"}], "mirrors": [{"name": "a"}]},
             r"mirrors\[0\]\.name: 'a' is declared twice",
         ),
         (
             {
-                "project": "p",
+                "project": "acme-prod-1",
                 "location": "us",
                 "repositories": [{"name": "a", "retention": {"keep_latest": [{"tag": "v*", "count": 3}]}}],
             },
@@ -429,7 +432,7 @@ def test_inputs_from_other_resources_flow_into_the_declarations():
         ),
         (
             {
-                "project": "p",
+                "project": "acme-prod-1",
                 "location": "us",
                 "virtual": [{"name": "v", "upstreams": [{"repository": "x", "priority": 1}]}],
             },
@@ -437,14 +440,14 @@ def test_inputs_from_other_resources_flow_into_the_declarations():
         ),
         (
             {
-                "project": "p",
+                "project": "acme-prod-1",
                 "location": "us",
                 "notifications": [{"name": "n", "url": "https://x/?t", "max_delivery_attempts": 3}],
             },
             r"notifications\[0\]\.max_delivery_attempts: 3 must be 5-100",
         ),
         (
-            {"project": "p", "location": "us", "mirrors": [{"name": "m", "username": "u"}]},
+            {"project": "acme-prod-1", "location": "us", "mirrors": [{"name": "m", "username": "u"}]},
             r"mirrors\[0\]: username and password_secret_version go together",
         ),
     ],
@@ -452,3 +455,54 @@ def test_inputs_from_other_resources_flow_into_the_declarations():
 def test_library_args_are_checked_at_run_time_naming_the_arg(args: dict[str, Any], message: str):
     with pytest.raises(Exception, match=message):
         _library(lambda: args)
+
+
+def test_immutable_repositories_are_an_output_so_verify_can_avoid_them(monkeypatch: pytest.MonkeyPatch):
+    # Dev stack: only the repository that says so; prod stack: every standard repository but the mutable `scratch`.
+    _, dev = run_ar(ar_config(defaults={}, repositories=[{"name": "apps", "immutableTags": True}, {"name": "scratch"}]))
+    assert dev["artifactRegistry"].value["immutableRepositories"] == ["apps"]
+    config = ar_config(
+        defaults={"retention": {"untaggedDays": 7}},
+        repositories=[{"name": "apps"}, {"name": "scratch", "immutableTags": False}],
+    )
+    _, prod = run_ar(config, stack="prod")
+    assert prod["artifactRegistry"].value["immutableRepositories"] == ["apps", "gcr.io", "eu.gcr.io"]
+
+
+def _lib_args(**changes: Any) -> dict[str, Any]:
+    return {"project": "acme-prod-1", "location": "us", **changes}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            # One id in two locations: both resources would be named lib-repo-apps (a duplicate URN).
+            _lib_args(repositories=[{"name": "apps"}, {"name": "apps", "location": "europe"}]),
+            r"repositories\[1\]\.name: 'apps' is declared twice \(also repositories\[0\] in us\); each repository "
+            r"name may be used once",
+        ),
+        (_lib_args(repositories=[{"name": "Apps"}]), r"repositories\[0\]\.name: 'Apps' must be 1-63 lowercase"),
+        (_lib_args(mirrors=[{"name": "hub_1"}]), r"mirrors\[0\]\.name: 'hub_1' must be 1-63 lowercase"),
+        (
+            _lib_args(virtual=[{"name": "-v", "upstreams": [{"repository": "x", "priority": 1}]}]),
+            r"virtual\[0\]\.name: '-v' must be 1-63 lowercase",
+        ),
+        (
+            _lib_args(location="mars-north", repositories=[{"name": "a"}]),
+            r"location: 'mars-north' must be an Artifact Registry location",
+        ),
+        (
+            _lib_args(repositories=[{"name": "a", "location": "Europe"}]),
+            r"repositories\[0\]\.location: 'Europe' must be an Artifact Registry location",
+        ),
+        (_lib_args(project="Acme", repositories=[{"name": "a"}]), r"project: 'Acme' must be a Google Cloud project id"),
+    ],
+)
+def test_repository_ids_locations_and_project_are_checked_before_anything_is_declared(
+    args: dict[str, Any], message: str
+):
+    mocks = GcpMocks()
+    with pytest.raises(ValueError, match=message):
+        run_program(mocks, stack="dev", config={}, program=lambda: {"x": ArtifactRegistry("lib", args).login_command})  # type: ignore[arg-type]
+    assert mocks.resources == []

@@ -198,3 +198,35 @@ def test_hook_urls_in_plain_text_are_named_never_shown():
     assert [p.path for p in found] == ["registries:artifactRegistry.notifications[0].url"]
     assert "s3cr3t" not in str(found[0])
     assert plain_secret_problems(stack, lambda key: key == "artifactRegistry") == []
+
+
+def test_tagged_days_on_a_repository_with_immutable_tags_is_refused_naming_the_key():
+    # Immutable tags cannot be deleted: a DELETE TAGGED cleanup policy there would never delete what it promises.
+    root = "registries:artifactRegistry"
+    prod = problems(AR, stack="prod")  # defaults.retention.taggedDays 90; prod repositories are immutable by default
+    assert set(prod) == {
+        f"{root}.defaults (inherited by apps).retention.taggedDays",
+        f"{root}.defaults (inherited by gcr.io).retention.taggedDays",
+        f"{root}.defaults (inherited by eu.gcr.io).retention.taggedDays",
+    }
+    text = prod[f"{root}.defaults (inherited by apps).retention.taggedDays"]
+    assert "immutable tags (the default on prod stacks)" in text
+    assert "immutableTags: false" in text
+    assert text.endswith("(got 90)")
+    dev = problems(
+        ar_config(
+            defaults={},
+            gcrDomains=[],
+            repositories=[{"name": "apps", "immutableTags": True, "retention": {"untaggedDays": 7, "taggedDays": 30}}],
+            virtual=[],
+        )
+    )
+    assert set(dev) == {f"{root}.repositories[0].retention.taggedDays"}
+    assert (
+        "repository apps has immutable tags (immutableTags: true)"
+        in dev[f"{root}.repositories[0].retention.taggedDays"]
+    )
+    # Mutable repositories keep their taggedDays, also on prod (the example's scratch repository).
+    load_stack_spec(
+        {"artifactRegistry": ar_config(defaults={"immutableTags": False, "retention": {"taggedDays": 9}})}, "prod"
+    )

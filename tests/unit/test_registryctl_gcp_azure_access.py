@@ -298,3 +298,73 @@ def test_ar_verify_on_a_pull_only_repository_says_so_before_pushing(tools, docke
     with pytest.raises(cloud.RegistryCtlError, match=f"'{pull_only}' is a mirror or virtual repository.*: apps"):
         cloud.artifact_registry_verify(outputs, docker_dir, probe, repository=pull_only)
     assert probe.pushes == []
+
+
+AR_WITH_IMMUTABLE = {**AR_WITH_PULL_ONLY, "pushRepositories": ["apps", "gcr.io"], "immutableRepositories": ["apps"]}
+
+
+def test_ar_verify_never_pushes_to_a_repository_with_immutable_tags(tools, docker_dir):
+    # Its probe tag could not be deleted (immutable tags cannot be deleted): the mutable gcr.io is probed instead.
+    outputs = cloud.ArtifactRegistryOutputs.parse({**AR_WITH_IMMUTABLE, "repositories": AR_OUTPUTS["repositories"]})
+    probe = RecordingProbe()
+    cloud.artifact_registry_verify(outputs, docker_dir, probe)
+    assert [p.repository for p in probe.pushes] == ["gcr.io/acme-prod/registryctl-verify"]
+    with pytest.raises(
+        cloud.RegistryCtlError,
+        match=r"'apps' has immutable tags: a probe tag pushed there could never be deleted; "
+        r"use --repository <a mutable one>: gcr\.io",
+    ):
+        cloud.artifact_registry_verify(outputs, docker_dir, probe, repository="apps")
+    assert len(probe.pushes) == 1
+
+
+def test_ar_verify_when_every_standard_repository_is_immutable_says_nothing_can_be_probed(tools, docker_dir):
+    outputs = cloud.ArtifactRegistryOutputs.parse(AR_WITH_IMMUTABLE | {"pushRepositories": ["apps"]})
+    probe = RecordingProbe()
+    with pytest.raises(cloud.RegistryCtlError, match=r"every standard repository \(apps\) has immutable tags: nothing"):
+        cloud.artifact_registry_verify(outputs, docker_dir, probe)
+    assert probe.pushes == []
+    assert executable_calls(tools, "gcloud") == []
+
+
+@pytest.mark.parametrize(
+    "outputs",
+    [
+        # notifications only: no host, no repository
+        {"registries": {}, "repositories": {}, "pushRepositories": [], "immutableRepositories": [],
+         "loginCommand": "", "dockerConfigJson": "{}", "ciServiceAccount": None},
+        # a mirror and a virtual repository only: pull-only
+        AR_WITH_PULL_ONLY | {"pushRepositories": [], "immutableRepositories": []},
+    ],
+)  # fmt: skip
+def test_ar_verify_with_no_standard_repository_reports_nothing_to_probe_as_success(tools, docker_dir, outputs):
+    probe = RecordingProbe()
+    line = cloud.artifact_registry_verify(cloud.ArtifactRegistryOutputs.parse(outputs), docker_dir, probe)
+    assert "nothing to probe" in line
+    assert probe.pushes == []
+
+
+ACR_WITH_PUSH_TOKENS = {
+    **ACR_OUTPUTS,
+    # As the engine returns outputs: keys sorted, so the pull-only token comes first.
+    "dockerConfigJson": {"ci-pull": _token_config("ci-pull"), "ci-push": _token_config("ci-push")},
+    "pushTokens": ["ci-push"],
+}
+
+
+def test_acr_verify_logs_in_with_a_token_that_may_push(tools, docker_dir):
+    # dockerConfigJson comes back with sorted keys: ci-pull first. The probe needs a token with content/write.
+    probe = RecordingProbe()
+    cloud.acr_verify(cloud.AcrOutputs.parse(ACR_WITH_PUSH_TOKENS), docker_dir, probe)
+    auth = probe.pushes[0].docker_config["auths"]["acmeregistry.azurecr.io"]["auth"]
+    assert base64.b64decode(auth).decode().startswith("ci-push:")
+
+
+def test_acr_verify_with_a_pull_only_token_or_none_that_may_push_names_the_choice(tools, docker_dir):
+    probe = RecordingProbe()
+    outputs = cloud.AcrOutputs.parse(ACR_WITH_PUSH_TOKENS)
+    with pytest.raises(cloud.RegistryCtlError, match=r"token 'ci-pull' may not push .*content/write.*: ci-push"):
+        cloud.acr_verify(outputs, docker_dir, probe, token="ci-pull")
+    with pytest.raises(cloud.RegistryCtlError, match=r"none of the stack's tokens \(ci-pull, ci-push\) may push"):
+        cloud.acr_verify(cloud.AcrOutputs.parse(ACR_WITH_PUSH_TOKENS | {"pushTokens": []}), docker_dir, probe)
+    assert probe.pushes == []
