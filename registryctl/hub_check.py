@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from components.dockerhub import DockerHub
 from providers.dockerhub.client import Credentials, HubClient, HubError, HubNotFound, credentials_from_env
 from providers.dockerhub.resources import RepositoryProvider
+from registries.mapping.dockerhub import repository_settings
 from registries.spec.dockerhub import DockerHubSpec
 from registryctl.docker_config import DOCKER_HUB_HOST, Credential, store_credential
 from registryctl.registry_client import RegistryCtlError
@@ -35,18 +37,13 @@ class Drift:
 
 
 def declared_repositories(spec: DockerHubSpec, base_dir: Path) -> dict[str, dict[str, Any]]:
-    """namespace/name -> the settings the stack declares, as the repository provider sends them."""
+    """namespace/name -> the settings the stack declares, as the repository provider receives them (the mapping
+    layer's args turned into provider inputs by the component itself)."""
     declared: dict[str, dict[str, Any]] = {}
     for repo in spec.repositories:
-        full = repo.full_description
-        if repo.full_description_file is not None:
-            full = (base_dir / repo.full_description_file).read_text(encoding="utf-8")
-        declared[f"{repo.namespace or spec.namespace}/{repo.name}"] = {
-            "description": repo.description,
-            "fullDescription": full or "",
-            "private": repo.private,
-            "immutableTags": {"enabled": repo.immutable_tags.enabled, "rules": list(repo.immutable_tags.rules)},
-        }
+        settings = repository_settings(repo, base_dir)
+        props = DockerHub._repository_props(settings, settings.get("namespace", spec.namespace))
+        declared[f"{props.pop('namespace')}/{props.pop('name')}"] = props
     return declared
 
 

@@ -27,21 +27,29 @@ def _full_description(repo: HubRepositorySpec, base_dir: Path) -> str:
     return repo.full_description or ""
 
 
-def _repository_args(repo: HubRepositorySpec, protect: bool, base_dir: Path) -> DockerHubRepositoryArgs:
+def repository_settings(repo: HubRepositorySpec, base_dir: Path) -> DockerHubRepositoryArgs:
+    """A repository's args without protect and webhooks: the settings Hub holds, which `registryctl verify`
+    compares with Hub (plain values only, usable outside a Pulumi program)."""
     args: DockerHubRepositoryArgs = {
         "name": repo.name,
         "description": repo.description,
         "full_description": _full_description(repo, base_dir),
         "private": repo.private,
         "immutable_tags": {"enabled": repo.immutable_tags.enabled, "rules": list(repo.immutable_tags.rules)},
+    }
+    if repo.namespace is not None:
+        args["namespace"] = repo.namespace
+    return args
+
+
+def _repository_args(repo: HubRepositorySpec, protect: bool, base_dir: Path) -> DockerHubRepositoryArgs:
+    return {
+        **repository_settings(repo, base_dir),
         "protect": protect if repo.protect is None else repo.protect,
         "webhooks": [
             {"name": hook.name, "url": pulumi.Output.secret(hook.url.get_secret_value())} for hook in repo.webhooks
         ],
     }
-    if repo.namespace is not None:
-        args["namespace"] = repo.namespace
-    return args
 
 
 def dockerhub_args(spec: DockerHubSpec, production: bool, base_dir: Path) -> DockerHubArgs:

@@ -22,10 +22,10 @@ import registryctl.cli
 from registryctl import cloud_registries as cloud
 from registryctl.cli import EXIT_FAILED, main
 from registryctl.registry_client import ProbeImage
-from registryctl.stack_files import PROJECT_DIR
 from tests.support.fake_pulumi_cli import FakePulumi, use_fake_pulumi
 from tests.support.moto_server import MotoServer, start_moto
 from tests.support.recording_probe import RecordingProbe, fake_executable
+from tests.support.registryctl_project import project_copy
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's account
@@ -220,12 +220,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "project"
-    (root / "stacks").mkdir(parents=True)
-    shutil.copy(PROJECT_DIR / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copy(PROJECT_DIR / "stacks" / "Pulumi.aws.yaml", root / "stacks" / "Pulumi.aws.yaml")
-    monkeypatch.setattr(registryctl.cli, "PROJECT_DIR", root)
-    return root
+    return project_copy(tmp_path, monkeypatch, "aws")
 
 
 def test_cli_login_and_verify_of_an_ecr_stack_print_one_line(fake, project, ecr, docker_dir, monkeypatch, capsys):

@@ -20,9 +20,9 @@ import pytest
 import registryctl.cli
 from registryctl import cloud_registries as cloud
 from registryctl.cli import EXIT_FAILED, main
-from registryctl.stack_files import PROJECT_DIR
 from tests.support.fake_pulumi_cli import FakePulumi, use_fake_pulumi
 from tests.support.recording_probe import RecordingProbe, executable_calls, fake_executable
+from tests.support.registryctl_project import project_copy
 
 TOKEN_PASSWORD = "acr-token-password-not-for-logs"
 AR_OUTPUTS = {
@@ -220,12 +220,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "project"
-    (root / "stacks").mkdir(parents=True)
-    shutil.copy(PROJECT_DIR / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copy(PROJECT_DIR / "stacks" / "Pulumi.aws.yaml", root / "stacks" / "Pulumi.clouds.yaml")
-    monkeypatch.setattr(registryctl.cli, "PROJECT_DIR", root)
-    return root
+    return project_copy(tmp_path, monkeypatch, "aws", as_stack="clouds")
 
 
 def test_a_stack_with_several_kinds_verifies_each_one_line_per_kind_and_fails_if_one_fails(

@@ -6,23 +6,21 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-import registryctl.cli
 from providers.dockerhub.client import Credentials, HubClient
 from registries.spec.dockerhub import DockerHubSpec
 from registryctl.cli import EXIT_FAILED, main
 from registryctl.docker_config import DOCKER_HUB_HOST
 from registryctl.hub_check import choose_hub_login
 from registryctl.registry_client import RegistryCtlError
-from registryctl.stack_files import PROJECT_DIR
-from tests.support.fake_pulumi_cli import FakePulumi, use_fake_pulumi
+from tests.support.fake_pulumi_cli import FakePulumi
 from tests.support.hub_emulator import HubEmulator
+from tests.support.registryctl_project import fake_pulumi_without_hub_login, project_copy, quick_hub
 
 USER, PASSWORD = "acmebot", "hub-password-not-for-logs"
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
@@ -97,17 +95,13 @@ def test_a_personal_token_needs_to_know_whose_it_is():
 
 @pytest.fixture
 def hub() -> Iterator[HubEmulator]:
-    with HubEmulator(users={USER: PASSWORD}) as emulator:
-        emulator.retry_after = "0"
+    with quick_hub({USER: PASSWORD}) as emulator:
         yield emulator
 
 
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
-    fake = use_fake_pulumi(tmp_path, monkeypatch, outputs={})
-    for name in ("DOCKER_USERNAME", "DOCKER_HUB_TOKEN", "DOCKER_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    return fake
+    return fake_pulumi_without_hub_login(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -121,9 +115,7 @@ def docker_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: HubEmulator) -> Path:
-    root = tmp_path / "project"
-    (root / "stacks").mkdir(parents=True)
-    shutil.copy(PROJECT_DIR / "Pulumi.yaml", root / "Pulumi.yaml")
+    root = project_copy(tmp_path, monkeypatch)
     (root / "stacks" / "Pulumi.hub.yaml").write_text(
         "config:\n"
         "  registries:dockerHub:\n"
@@ -131,7 +123,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: HubEmulator) -
         "    repositories: [{name: api, description: The API}]\n"
         "    accessTokens: [{label: ci-push, scopes: ['repo:write']}]\n"
     )
-    monkeypatch.setattr(registryctl.cli, "PROJECT_DIR", root)
     return root
 
 

@@ -6,43 +6,35 @@ recording `pulumi` stand-in (boundary test: no real CLI here).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import registryctl.cli
 from providers.dockerhub.client import Credentials, HubClient
 from registryctl.cli import EXIT_FAILED, main
-from registryctl.stack_files import PROJECT_DIR
-from tests.support.fake_pulumi_cli import FakePulumi, use_fake_pulumi
+from tests.support.fake_pulumi_cli import FakePulumi
 from tests.support.hub_emulator import HubEmulator
+from tests.support.registryctl_project import fake_pulumi_without_hub_login, project_copy, quick_hub
 
 USER, PASSWORD = "acmebot", "hub-password-not-for-logs"
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubEmulator]:
-    with HubEmulator(users={USER: PASSWORD}) as emulator:
-        emulator.retry_after = "0"
+def hub() -> Iterator[HubEmulator]:
+    with quick_hub({USER: PASSWORD}) as emulator:
         yield emulator
 
 
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
-    fake = use_fake_pulumi(tmp_path, monkeypatch, outputs={})
-    for name in ("DOCKER_USERNAME", "DOCKER_HUB_TOKEN", "DOCKER_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    return fake
+    return fake_pulumi_without_hub_login(tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: HubEmulator) -> Path:
     """The project with a Docker Hub stack pointed at the emulator."""
-    root = tmp_path / "project"
-    (root / "stacks").mkdir(parents=True)
-    shutil.copy(PROJECT_DIR / "Pulumi.yaml", root / "Pulumi.yaml")
+    root = project_copy(tmp_path, monkeypatch)
     (root / "README.md").write_text("# api\n\nThe API.\n")
     (root / "stacks" / "Pulumi.hub.yaml").write_text(
         "config:\n"
@@ -57,7 +49,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: HubEmulator) -
         "        description: Jobs\n"
         "        private: false\n"
     )
-    monkeypatch.setattr(registryctl.cli, "PROJECT_DIR", root)
     return root
 
 
