@@ -4,13 +4,17 @@ credentials) nor an unknown key's value, whatever shape the mistake takes: throu
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel, SecretStr
 
-from registries.spec import ConfigError, load_stack_spec
+from registries.spec import SECTIONS, ConfigError, load_stack_spec
+from registries.spec.base import _is_secret_path  # pyright: ignore[reportPrivateUsage]
 from registryctl.cli import EXIT_CONFIG, main
 
 SECRET = "leakme-7f3a9c"
@@ -125,3 +129,26 @@ def test_registryctl_validate_never_shows_the_secret(
     captured = capsys.readouterr()
     assert f"registries:{section}.{path}" in captured.err
     assert SECRET not in captured.err + captured.out
+
+
+def _secret_fields(model: type[BaseModel], loc: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """The config path (list items as [0]) of every SecretStr field under `model`."""
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        stack: list[tuple[Any, tuple[str | int, ...]]] = [(field.annotation, (*loc, key))]
+        while stack:
+            annotation, where = stack.pop()
+            if annotation is SecretStr:
+                yield where
+            elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                yield from _secret_fields(annotation, where)
+            else:
+                item = (*where, 0) if typing.get_origin(annotation) is list else where
+                stack.extend((arg, item) for arg in typing.get_args(annotation))
+
+
+def test_every_secret_field_of_every_section_is_hidden_in_errors():
+    """A secret field added to any section is hidden by the rule (or the rule must be extended)."""
+    paths = [(section, loc) for section, model in SECTIONS.items() for loc in _secret_fields(model)]
+    assert len(paths) >= 12  # the walk finds them: hook URLs, header values, tokens, passwords, keys
+    assert [f"{section}{list(loc)}" for section, loc in paths if not _is_secret_path(loc)] == []
