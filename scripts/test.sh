@@ -57,4 +57,6 @@ echo "==> ruff"
 echo "==> pyright"
 "$VENV/bin/pyright" --pythonpath "$VENV/bin/python"
 echo "==> pytest"
-"$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+# Native tracebacks: CPython 3.11.7's ast.parse can fail ("AST constructor recursion depth mismatch") when pytest
+# parses a large generated SDK module to draw a long traceback, which turns one failing test into an INTERNALERROR.
+"$VENV/bin/python" -m pytest -p no:cacheprovider --tb=native "$@"

@@ -25,7 +25,13 @@ from tests.support.engine_docker import DockerApplier
 from tests.support.engine_dynamic import dynamic_backend
 from tests.support.hub_emulator import HubEmulator
 from tests.support.images import build_scratch_image
-from tests.support.local_engine import EngineError, LocalEngine, format_plan, protected_delete_message
+from tests.support.local_engine import (
+    EngineError,
+    LocalEngine,
+    format_plan,
+    plan_only_backend,
+    protected_delete_message,
+)
 from tests.support.pulumi_runtime import config_from_stack_file, run_program
 
 pytestmark = pytest.mark.e2e
@@ -240,6 +246,9 @@ def test_preview_of_each_example_stack_plans_creates_and_changes_nothing(path, d
     engine.add_backend(DockerApplier(docker_client, "preview-only").backend())
     engine.add_backend(dynamic_backend())
     engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
+    # No local backend holds these; a preview only plans them (an `up` would refuse).
+    engine.add_backend(plan_only_backend("gcp:", "azure-native:", "kubernetes:"))
+    engine.add_function("azure-native:authorization:getClientToken", lambda args: {"token": "preview-arm-token"})
     before = _docker_objects(docker_client)
     aws_before = _aws_objects(moto)
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
