@@ -125,6 +125,13 @@ def cmd_gc(args: argparse.Namespace) -> int:
     spec = automation.stack_spec(args.stack, cli.PROJECT_DIR)
     if spec.self_hosted is None:
         raise RegistryCtlError(f"stack {args.stack!r} declares no registries:selfHosted")
+    if spec.self_hosted.platform == "kubernetes":
+        # No Docker container to exec into: the cluster's CronJob collects with the registry read-only.
+        raise RegistryCtlError(
+            "registries:selfHosted.platform is kubernetes: garbage collection runs in the cluster as the CronJob "
+            "set by registries:selfHosted.kubernetes.garbageCollect (enabled: true); "
+            "`kubectl create job --from=cronjob/<name>-gc` runs it now"
+        )
     if not spec.self_hosted.storage.delete_enabled:
         raise RegistryCtlError(
             "registries:selfHosted.storage.deleteEnabled is false: nothing is ever deleted, so gc has nothing to free"

@@ -32,6 +32,7 @@ from registryctl.retention_apply import (
     parse_created,
     run_apply,
 )
+from registryctl.stack_files import PROJECT_DIR
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -287,3 +288,15 @@ def test_a_registry_with_a_publicly_trusted_certificate_is_reached_over_https(tm
         assert api.verify is True
     finally:
         api.close()
+
+
+def test_gc_on_a_kubernetes_stack_points_at_the_cronjob(project, capsys):
+    # There is no Docker container to exec into; the message says where collection happens instead.
+    config = yaml.safe_load((PROJECT_DIR / "stacks" / "Pulumi.k8s.yaml").read_text())["config"]
+    config["registries:selfHosted"]["storage"]["deleteEnabled"] = True
+    (project / "stacks" / "Pulumi.local.yaml").write_text(yaml.safe_dump({"config": config}))
+    assert main(["gc", "-s", "local"]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "platform is kubernetes" in err
+    assert "registries:selfHosted.kubernetes.garbageCollect" in err
+    assert "no registry container" not in err
