@@ -33,6 +33,7 @@ import io
 import json
 import os
 import re
+import shutil
 import statistics
 import tarfile
 import tempfile
@@ -635,7 +636,8 @@ def main() -> None:
     session = uuid.uuid4().hex[:12]
     targets: list[Target] = []
     _stack, base, _ = load_e2e_stack(ROOT / "stacks" / "Pulumi.local.yaml")
-    moto = start_moto(Path(tempfile.mkdtemp(prefix="bench-moto-"))) if args.s3_chunk_mb else None
+    moto_dir = Path(tempfile.mkdtemp(prefix="bench-moto-"))
+    moto = start_moto(moto_dir) if args.s3_chunk_mb else None
     results: Results = {"push alone": {}, "pull alone": {}, "push concurrent": {}, "pull concurrent": {}}
     try:
         deployed = deploy(client, session, "deployed, volume (TLS + htpasswd)", base)
@@ -671,6 +673,7 @@ def main() -> None:
                 client.images.remove(dangling.id, force=True)
         if moto is not None:
             moto.stop()
+        shutil.rmtree(moto_dir, ignore_errors=True)
     print_results({k: v for k, v in results.items() if v}, deployed, plain)
 
 
