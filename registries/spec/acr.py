@@ -12,7 +12,15 @@ from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from components.retention.acr import compile_acr_policy
 from components.retention.model import PolicyError, RetentionIntent
-from registries.spec.base import CamelModel, ConfigProblem, is_production_stack, repeated
+from registries.spec.base import (
+    CamelModel,
+    ConfigProblem,
+    is_production_stack,
+    pattern,
+    repeated,
+    repeated_problems,
+    unique,
+)
 from registries.spec.retention import RetentionSpec
 
 # ARM name patterns of the api-versions pulumi-azure-native 3 uses (azure-mgmt-containerregistry request builders).
@@ -49,33 +57,18 @@ MAX_WEBHOOKS = {"Basic": 2, "Standard": 10, "Premium": 500}
 MAX_RETENTION_DAYS = 365
 
 
-def _pattern(regex: re.Pattern[str], allowed: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if not regex.fullmatch(value):
-            raise ValueError(allowed)
-        return value
-
-    return AfterValidator(check)
-
-
-def _unique(values: list[str]) -> list[str]:
-    for index in repeated(values):
-        raise ValueError(f"[{index}] repeats {values[index]!r}; each entry may appear once")
-    return values
-
-
-Location = Annotated[str, _pattern(LOCATION, "must be an Azure region name such as westeurope or eastus2")]
+Location = Annotated[str, pattern(LOCATION, "must be an Azure region name such as westeurope or eastus2")]
 RepositoryName = Annotated[
     str,
-    _pattern(REPOSITORY_NAME, "must be lowercase letters and digits separated by . _ - or / (e.g. team/api)"),
+    pattern(REPOSITORY_NAME, "must be lowercase letters and digits separated by . _ - or / (e.g. team/api)"),
 ]
-ChildName = Annotated[str, _pattern(CHILD_NAME, "must be 5-50 letters, digits or - (ARM name rule)")]
+ChildName = Annotated[str, pattern(CHILD_NAME, "must be 5-50 letters, digits or - (ARM name rule)")]
 
 
 class AcrResourceGroup(CamelModel):
     """The resource group holding the registry: an existing one, or one this stack creates."""
 
-    name: Annotated[str, _pattern(RESOURCE_GROUP, "must be 1-90 letters, digits, - _ . ( ), not ending in a period")]
+    name: Annotated[str, pattern(RESOURCE_GROUP, "must be 1-90 letters, digits, - _ . ( ), not ending in a period")]
     """Resource group name."""
     create: bool = False
     """Declare the resource group (it is deleted with the stack). Default: false (it exists)."""
@@ -118,7 +111,7 @@ class AcrRepositorySpec(CamelModel):
 class AcrPurge(CamelModel):
     """How the scheduled ACR Task that runs `acr purge` (the compiled retention) is run."""
 
-    schedule: Annotated[str, _pattern(CRON, "must be a 5-field cron expression in UTC, e.g. '0 3 * * *'")] = "0 3 * * *"
+    schedule: Annotated[str, pattern(CRON, "must be a 5-field cron expression in UTC, e.g. '0 3 * * *'")] = "0 3 * * *"
     """When the purge task runs (cron, UTC). Default: '0 3 * * *' (daily at 03:00)."""
     dry_run: bool = False
     """Only log what would be deleted (acr purge --dry-run). Default: false."""
@@ -130,17 +123,17 @@ class AcrScopeMapRepository(CamelModel):
     """What a scope map allows on one repository (or on every repository under a namespace/*)."""
 
     repository: Annotated[
-        str, _pattern(SCOPE_REPOSITORY, "must be a repository name, optionally ending in /* (e.g. team/*)")
+        str, pattern(SCOPE_REPOSITORY, "must be a repository name, optionally ending in /* (e.g. team/*)")
     ]
     """Repository name, or namespace/* for every repository below it."""
-    actions: Annotated[list[Literal[SCOPE_ACTIONS]], AfterValidator(_unique)] = Field(min_length=1)  # type: ignore[valid-type]
+    actions: Annotated[list[Literal[SCOPE_ACTIONS]], AfterValidator(unique)] = Field(min_length=1)  # type: ignore[valid-type]
     """content/read (pull), content/write (push), content/delete, metadata/read, metadata/write."""
 
 
 class AcrScopeMap(CamelModel):
     """A named set of repository permissions that tokens get."""
 
-    name: Annotated[str, _pattern(SCOPE_MAP_NAME, "must be 5-50 letters, digits, - or _ (ARM name rule)")]
+    name: Annotated[str, pattern(SCOPE_MAP_NAME, "must be 5-50 letters, digits, - or _ (ARM name rule)")]
     """Scope map name (5-50 letters, digits, -, _)."""
     description: str = Field(default="", max_length=256)
     """What the scope map is for. Default: empty."""
@@ -173,7 +166,7 @@ class AcrToken(CamelModel):
 class AcrWebhookHeader(CamelModel):
     """A header ACR sends with each webhook call (e.g. the receiver's token)."""
 
-    name: Annotated[str, _pattern(HEADER_NAME, "must be 1-64 letters, digits or - (an HTTP header name)")]
+    name: Annotated[str, pattern(HEADER_NAME, "must be 1-64 letters, digits or - (an HTTP header name)")]
     """Header name, e.g. Authorization."""
     secret: SecretStr
     """Header value. Set it as a secret (pulumi config set --secret --path ...)."""
@@ -182,11 +175,11 @@ class AcrWebhookHeader(CamelModel):
 class AcrWebhook(CamelModel):
     """A native ACR webhook: ACR POSTs an event to `url` on each action."""
 
-    name: Annotated[str, _pattern(WEBHOOK_NAME, "must be 5-50 letters or digits (ARM webhook name rule)")]
+    name: Annotated[str, pattern(WEBHOOK_NAME, "must be 5-50 letters or digits (ARM webhook name rule)")]
     """Webhook name (5-50 letters and digits)."""
     url: SecretStr
     """https:// endpoint receiving the events (a secret: it often carries a token)."""
-    actions: Annotated[list[Literal["push", "delete", "quarantine"]], AfterValidator(_unique)] = Field(min_length=1)
+    actions: Annotated[list[Literal["push", "delete", "quarantine"]], AfterValidator(unique)] = Field(min_length=1)
     """Which events: push, delete, quarantine."""
     scope: str = Field(default="", pattern=r"^$|^[a-z0-9._/-]+(:([A-Za-z0-9_][A-Za-z0-9._-]{0,127}|\*))?$")
     """repository:tag the events come from ('team/api:*' every tag of team/api; 'team/api' means team/api:latest).
@@ -205,17 +198,17 @@ class AcrCredentialSet(CamelModel):
     login_server: Literal[CACHE_UPSTREAMS]  # type: ignore[valid-type]
     """The upstream registry, e.g. docker.io."""
     username_secret_uri: Annotated[
-        str, _pattern(KEY_VAULT_SECRET, "must be a Key Vault secret URI https://<vault>.vault.azure.net/secrets/<name>")
+        str, pattern(KEY_VAULT_SECRET, "must be a Key Vault secret URI https://<vault>.vault.azure.net/secrets/<name>")
     ]
     """Key Vault secret holding the upstream user name."""
     password_secret_uri: Annotated[
-        str, _pattern(KEY_VAULT_SECRET, "must be a Key Vault secret URI https://<vault>.vault.azure.net/secrets/<name>")
+        str, pattern(KEY_VAULT_SECRET, "must be a Key Vault secret URI https://<vault>.vault.azure.net/secrets/<name>")
     ]
     """Key Vault secret holding the upstream password or access token."""
     key_vault_id: (
         Annotated[
             str,
-            _pattern(
+            pattern(
                 KEY_VAULT_ID,
                 "must be a Key Vault resource id /subscriptions/<id>/resourceGroups/<rg>/providers/"
                 "Microsoft.KeyVault/vaults/<name>",
@@ -244,7 +237,7 @@ class AcrCacheRule(CamelModel):
 class AcrRoleAssignment(CamelModel):
     """An Azure RBAC role on the registry for a principal (a managed identity, app, user or group)."""
 
-    principal_id: Annotated[str, _pattern(GUID, "must be an object id (GUID) of a Microsoft Entra principal")]
+    principal_id: Annotated[str, pattern(GUID, "must be an object id (GUID) of a Microsoft Entra principal")]
     """Object id of the principal."""
     role: Literal["AcrPull", "AcrPush", "AcrDelete"]
     """AcrPull: pull; AcrPush: push and pull; AcrDelete: delete images."""
@@ -257,9 +250,7 @@ class AcrSpec(CamelModel):
 
     resource_group: AcrResourceGroup
     """{name} of an existing resource group, or {name, create: true, location}."""
-    name: Annotated[
-        str, _pattern(REGISTRY_NAME, "must be 5-50 letters or digits (no - or _); globally unique in Azure")
-    ]
+    name: Annotated[str, pattern(REGISTRY_NAME, "must be 5-50 letters or digits (no - or _); globally unique in Azure")]
     """Registry name; the login server is <name lowercased>.azurecr.io."""
     location: Location | None = None
     """Region of the registry. Default: the resource group's."""
@@ -305,9 +296,7 @@ class AcrSpec(CamelModel):
 
 
 def _names_problems(root: str, key: str, names: list[str]) -> list[ConfigProblem]:
-    return [
-        ConfigProblem(f"{root}.{key}[{index}].name", repr(names[index]), "repeats a name") for index in repeated(names)
-    ]
+    return repeated_problems(f"{root}.{key}" + "[{}].name", names, "repeats a name")
 
 
 def _premium_problems(spec: AcrSpec, root: str) -> list[ConfigProblem]:
@@ -370,10 +359,7 @@ def acr_problems(spec: AcrSpec, stack: str) -> list[ConfigProblem]:
                     f"{root}.geoReplications[{index}].location", repr(location), "is the registry's own region"
                 )
             )
-    for index in repeated(replicas):
-        problems.append(
-            ConfigProblem(f"{root}.geoReplications[{index}].location", repr(replicas[index]), "repeats a region")
-        )
+    problems += repeated_problems(root + ".geoReplications[{}].location", replicas, "repeats a region")
     repositories = [repo.name for repo in spec.repositories]
     problems += _names_problems(root, "repositories", repositories)
     for index, repo in enumerate(spec.repositories):
@@ -404,9 +390,9 @@ def acr_problems(spec: AcrSpec, stack: str) -> list[ConfigProblem]:
                 )
             )
         slots = [password.name for password in token.passwords]
-        for slot in repeated(slots):
-            problems.append(ConfigProblem(f"{root}.tokens[{index}].passwords[{slot}].name", repr(slots[slot]),
-                                          "repeats a password slot"))  # fmt: skip
+        problems += repeated_problems(
+            f"{root}.tokens[{index}]" + ".passwords[{}].name", slots, "repeats a password slot"
+        )
     if len(spec.webhooks) > MAX_WEBHOOKS[spec.sku]:
         problems.append(
             ConfigProblem(
@@ -447,9 +433,7 @@ def acr_problems(spec: AcrSpec, stack: str) -> list[ConfigProblem]:
                                           f"logs in to {credential_sets[rule.credential_set].login_server}, "
                                           f"not to {host}"))  # fmt: skip
     targets = [rule.target for rule in spec.cache_rules]
-    for index in repeated(targets):
-        problems.append(ConfigProblem(f"{root}.cacheRules[{index}].target", repr(targets[index]),
-                                      "repeats a target repository"))  # fmt: skip
+    problems += repeated_problems(root + ".cacheRules[{}].target", targets, "repeats a target repository")
     assignments = [(a.principal_id.lower(), a.role) for a in spec.role_assignments]
     for index in repeated(assignments):
         problems.append(ConfigProblem(f"{root}.roleAssignments[{index}]", repr(list(assignments[index])),

@@ -12,7 +12,15 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator
 
 from components.retention.artifact_registry import compile_cleanup_policies
 from components.retention.model import PolicyError, RetentionIntent
-from registries.spec.base import CamelModel, ConfigProblem, is_production_stack, repeated
+from registries.spec.base import (
+    CamelModel,
+    ConfigProblem,
+    is_production_stack,
+    pattern,
+    repeated,
+    repeated_problems,
+    unique,
+)
 from registries.spec.retention import RetentionSpec
 
 ROOT = "registries:artifactRegistry"
@@ -45,21 +53,6 @@ NOTIFICATION_NAME = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 
-def _pattern(regex: re.Pattern[str], allowed: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if not regex.fullmatch(value):
-            raise ValueError(allowed)
-        return value
-
-    return AfterValidator(check)
-
-
-def _unique(values: list[str]) -> list[str]:
-    for index in repeated(values):
-        raise ValueError(f"[{index}] repeats {values[index]!r}; each entry may appear once")
-    return values
-
-
 def _labels(labels: dict[str, str]) -> dict[str, str]:
     if len(labels) > MAX_LABELS:
         raise ValueError(f"at most {MAX_LABELS} labels (got {len(labels)})")
@@ -73,24 +66,24 @@ def _labels(labels: dict[str, str]) -> dict[str, str]:
 
 Member = Annotated[
     str,
-    _pattern(
+    pattern(
         MEMBER,
         "must be an IAM principal: user:<email>, serviceAccount:<email>, group:<email>, domain:<domain>, "
         "principal://iam.googleapis.com/..., principalSet://iam.googleapis.com/..., allUsers or allAuthenticatedUsers",
     ),
 ]
-Members = Annotated[list[Member], AfterValidator(_unique)]
+Members = Annotated[list[Member], AfterValidator(unique)]
 Labels = Annotated[dict[str, str], AfterValidator(_labels)]
 RepositoryId = Annotated[
     str,
-    _pattern(
+    pattern(
         REPOSITORY_ID,
         "must be 1-63 lowercase letters, digits and -, starting with a letter, ending in a letter or digit",
     ),
 ]
 KmsKeyName = Annotated[
     str,
-    _pattern(
+    pattern(
         KMS_KEY, "must be a Cloud KMS key name projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>"
     ),
 ]
@@ -150,7 +143,7 @@ class ArtifactRegistryUpstreamCredentials(CamelModel):
     """Docker Hub user name."""
     password_secret_version: Annotated[
         str,
-        _pattern(
+        pattern(
             SECRET_VERSION,
             "must be a Secret Manager version name projects/<project>/secrets/<secret>/versions/<n|latest>",
         ),
@@ -206,7 +199,7 @@ class ArtifactRegistryOidc(CamelModel):
     """Pub/Sub signs each push with an OIDC token of this service account; the receiver verifies it."""
 
     service_account_email: Annotated[
-        str, _pattern(SERVICE_ACCOUNT_EMAIL, "must be a service account email, e.g. hooks@p.iam.gserviceaccount.com")
+        str, pattern(SERVICE_ACCOUNT_EMAIL, "must be a service account email, e.g. hooks@p.iam.gserviceaccount.com")
     ]
     """The service account whose identity the tokens carry."""
     audience: str | None = Field(default=None, min_length=1)
@@ -217,7 +210,7 @@ class ArtifactRegistryNotification(CamelModel):
     """Artifact Registry's Docker events (INSERT, DELETE of images and tags), pushed by Pub/Sub to a URL."""
 
     name: Annotated[
-        str, _pattern(NOTIFICATION_NAME, "must be 3-32 lowercase letters, digits and -, starting with a letter")
+        str, pattern(NOTIFICATION_NAME, "must be 3-32 lowercase letters, digits and -, starting with a letter")
     ]
     """Name of the notification; the push subscription is gcr-<name>."""
     url: SecretStr
@@ -236,7 +229,7 @@ class ArtifactRegistryGithubOidc(CamelModel):
     refs: list[str] = Field(min_length=1)
     """Git refs whose workflows may push: refs/heads/<branch> or refs/tags/<tag>, `*` allowed."""
     pool_id: Annotated[
-        str, _pattern(POOL_ID, "must be 4-32 lowercase letters, digits and -, starting with a letter")
+        str, pattern(POOL_ID, "must be 4-32 lowercase letters, digits and -, starting with a letter")
     ] = "github"
     """Workload identity pool id (a deleted pool's id stays taken for 30 days). Default: github."""
 
@@ -248,14 +241,14 @@ class ArtifactRegistryGithubOidc(CamelModel):
                 raise ValueError(f"[{index}] {ref!r} must be refs/heads/<branch> or refs/tags/<tag> (`*` allowed)")
             if ref.removeprefix("refs/heads/").removeprefix("refs/tags/").strip("*/") == "":
                 raise ValueError(f"[{index}] {ref!r} matches every branch or tag; name the ones that may push")
-        return _unique(refs)
+        return unique(refs)
 
 
 class ArtifactRegistryCi(CamelModel):
     """A service account that may push to every standard repository of this section."""
 
     service_account_id: Annotated[
-        str, _pattern(SERVICE_ACCOUNT_ID, "must be 6-30 lowercase letters, digits and -, starting with a letter")
+        str, pattern(SERVICE_ACCOUNT_ID, "must be 6-30 lowercase letters, digits and -, starting with a letter")
     ] = "registry-ci"
     """Account id of the CI service account (<id>@<project>.iam.gserviceaccount.com). Default: registry-ci."""
     github_oidc: ArtifactRegistryGithubOidc | None = None
@@ -265,14 +258,14 @@ class ArtifactRegistryCi(CamelModel):
 class ArtifactRegistrySpec(CamelModel):
     """Google Artifact Registry: Docker repositories of one project and location."""
 
-    project: Annotated[str, _pattern(PROJECT_ID, "must be a Google Cloud project id (6-30 of [a-z0-9-])")]
+    project: Annotated[str, pattern(PROJECT_ID, "must be a Google Cloud project id (6-30 of [a-z0-9-])")]
     """Google Cloud project id."""
     location: Annotated[
         str,
-        _pattern(LOCATION, "must be an Artifact Registry location: a region such as europe-west1, or us/europe/asia"),
+        pattern(LOCATION, "must be an Artifact Registry location: a region such as europe-west1, or us/europe/asia"),
     ]
     """Location of the repositories, mirrors and virtual repositories, e.g. europe-west1."""
-    project_number: Annotated[str, _pattern(PROJECT_NUMBER, "must be the project's number (digits)")] | None = None
+    project_number: Annotated[str, pattern(PROJECT_NUMBER, "must be the project's number (digits)")] | None = None
     """The project's number, naming the Google service agents granted access (mirror secrets, dead letters).
     Default: looked up from the project (organizations.getProject)."""
     defaults: ArtifactRegistryRepositorySettings = ArtifactRegistryRepositorySettings()
@@ -280,7 +273,7 @@ class ArtifactRegistrySpec(CamelModel):
     repositories: list[ArtifactRegistryRepositorySpec] = []
     """Standard Docker repositories: [{name, description, ...overrides}]. Default: none."""
     gcr_domains: Annotated[
-        list[Literal["gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io"]], AfterValidator(_unique)
+        list[Literal["gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io"]], AfterValidator(unique)
     ] = []
     """Container Registry hosts to keep serving (gcr.io/<project>/<image>): each becomes a repository of that name in
     its multi-region (gcr.io, us.gcr.io: us; eu.gcr.io: europe; asia.gcr.io: asia), with `defaults`. Default: none."""
@@ -444,27 +437,15 @@ def artifact_registry_problems(spec: ArtifactRegistrySpec, stack: str) -> list[C
                         f"must be one of the declared repositories or mirrors: {sorted(upstream_names)}",
                     )
                 )
-        for up_index in repeated(repos):
-            problems.append(
-                ConfigProblem(
-                    f"{ROOT}.virtual[{index}].upstreams[{up_index}].repository",
-                    repr(repos[up_index]),
-                    "repeats an upstream",
-                )
-            )
-        for up_index in repeated(priorities):
-            problems.append(
-                ConfigProblem(
-                    f"{ROOT}.virtual[{index}].upstreams[{up_index}].priority",
-                    repr(priorities[up_index]),
-                    "repeats a priority; give each upstream its own so the pull order is defined",
-                )
-            )
-    notification_names = [hook.name for hook in spec.notifications]
-    for index in repeated(notification_names):
-        problems.append(
-            ConfigProblem(f"{ROOT}.notifications[{index}].name", repr(notification_names[index]), "repeats a name")
+        upstreams = f"{ROOT}.virtual[{index}].upstreams"
+        problems += repeated_problems(upstreams + "[{}].repository", repos, "repeats an upstream")
+        problems += repeated_problems(
+            upstreams + "[{}].priority",
+            priorities,
+            "repeats a priority; give each upstream its own so the pull order is defined",
         )
+    notification_names = [hook.name for hook in spec.notifications]
+    problems += repeated_problems(ROOT + ".notifications[{}].name", notification_names, "repeats a name")
     for index, hook in enumerate(spec.notifications):
         # The URL is a secret: the problem never shows it.
         if problem := _url_problem(hook.url.get_secret_value(), hook.oidc is not None):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ItemT = TypeVar("ItemT", bound=Hashable)
 
 # Key names whose values are never echoed back in an error message.
 SECRET_KEY_NAMES = frozenset(
@@ -74,6 +76,29 @@ def repeated(values: Iterable[Hashable]) -> Iterator[int]:
         if value in seen:
             yield index
         seen.add(value)
+
+
+def repeated_problems(path: str, values: Sequence[Hashable], allowed: str) -> list[ConfigProblem]:
+    """A ConfigProblem for each value that repeats an earlier one; `path` has `{}` where the index goes."""
+    return [ConfigProblem(path.format(index), repr(values[index]), allowed) for index in repeated(values)]
+
+
+def pattern(regex: re.Pattern[str], allowed: str) -> AfterValidator:
+    """A field validator: the whole string matches `regex`, else `allowed` (pydantic adds the key and value)."""
+
+    def check(value: str) -> str:
+        if not regex.fullmatch(value):
+            raise ValueError(allowed)
+        return value
+
+    return AfterValidator(check)
+
+
+def unique(values: list[ItemT]) -> list[ItemT]:
+    """A list validator: no entry twice."""
+    for index in repeated(values):
+        raise ValueError(f"[{index}] repeats {values[index]!r}; each entry may appear once")
+    return values
 
 
 # What a value of the wrong JSON type should have been, in the words of a YAML/JSON config.

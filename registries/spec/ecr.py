@@ -10,7 +10,15 @@ from pydantic.alias_generators import to_snake
 
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
-from registries.spec.base import CamelModel, ConfigProblem, is_production_stack, repeated
+from registries.spec.base import (
+    CamelModel,
+    ConfigProblem,
+    is_production_stack,
+    pattern,
+    repeated,
+    repeated_problems,
+    unique,
+)
 from registries.spec.retention import RetentionSpec
 from registries.spec.selfhosted import _kms_key_arn_in as kms_key_arn_in  # the S3 storage's key-ARN rule, shared
 
@@ -74,17 +82,8 @@ ACCOUNT_ID = re.compile(r"[0-9]{12}")
 REGISTRY_SETTINGS_KEYS = ("scanning", "replication", "replicationSources", "pullThroughCache")
 
 
-def _pattern(regex: re.Pattern[str], allowed: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if not regex.fullmatch(value):
-            raise ValueError(allowed)
-        return value
-
-    return AfterValidator(check)
-
-
 Region = Annotated[str, AfterValidator(_check_region)]
-AccountId = Annotated[str, _pattern(ACCOUNT_ID, "must be a 12-digit AWS account id, e.g. 111122223333")]
+AccountId = Annotated[str, pattern(ACCOUNT_ID, "must be a 12-digit AWS account id, e.g. 111122223333")]
 MutableTagFilter = Annotated[str, AfterValidator(_check_filter)]
 Principal = Annotated[str, AfterValidator(_check_principal)]
 RepositoryName = Annotated[str, AfterValidator(_check_repository_name)]
@@ -106,18 +105,12 @@ class EcrEncryption(CamelModel):
         return self
 
 
-def _unique(values: list[str]) -> list[str]:
-    for index in repeated(values):
-        raise ValueError(f"[{index}] repeats {values[index]!r}; each entry may appear once")
-    return values
-
-
 class EcrRepositorySettings(CamelModel):
     """What every repository inherits from `defaults` and may override."""
 
     immutable_tags: bool = True
     """Tags cannot be overwritten (IMMUTABLE; IMMUTABLE_WITH_EXCLUSION when mutableTags is set). Default: true."""
-    mutable_tags: Annotated[list[MutableTagFilter], AfterValidator(_unique)] = Field(
+    mutable_tags: Annotated[list[MutableTagFilter], AfterValidator(unique)] = Field(
         default=[], max_length=MAX_MUTABLE_TAG_FILTERS
     )
     """Tags that stay mutable on an immutable repository: ECR wildcard filters (at most 2 `*`), at most 5.
@@ -129,9 +122,9 @@ class EcrRepositorySettings(CamelModel):
     Default: aes256."""
     retention: RetentionSpec | None = None
     """Which images the lifecycle policy deletes (see Retention in README). Default: none (no lifecycle policy)."""
-    readers: Annotated[list[Principal], AfterValidator(_unique)] = []
+    readers: Annotated[list[Principal], AfterValidator(unique)] = []
     """Account ids or IAM principal ARNs allowed to pull. Default: none (only the account's own IAM policies)."""
-    writers: Annotated[list[Principal], AfterValidator(_unique)] = []
+    writers: Annotated[list[Principal], AfterValidator(unique)] = []
     """Account ids or IAM principal ARNs allowed to push and pull. Default: none."""
     lambda_readers: bool = False
     """Let AWS Lambda (lambda.amazonaws.com, this account only) pull images for functions. Default: false."""
@@ -147,7 +140,7 @@ class EcrRepositorySpec(CamelModel):
     """Repository name, e.g. team/api (lowercase; / separates a namespace)."""
     immutable_tags: bool | None = None
     """Overrides defaults.immutableTags."""
-    mutable_tags: Annotated[list[MutableTagFilter], AfterValidator(_unique)] | None = Field(
+    mutable_tags: Annotated[list[MutableTagFilter], AfterValidator(unique)] | None = Field(
         default=None, max_length=MAX_MUTABLE_TAG_FILTERS
     )
     """Overrides defaults.mutableTags ([] for none)."""
@@ -157,9 +150,9 @@ class EcrRepositorySpec(CamelModel):
     """Overrides defaults.encryption."""
     retention: RetentionSpec | None = None
     """Overrides defaults.retention as a whole ({} for no lifecycle policy)."""
-    readers: Annotated[list[Principal], AfterValidator(_unique)] | None = None
+    readers: Annotated[list[Principal], AfterValidator(unique)] | None = None
     """Overrides defaults.readers ([] for none)."""
-    writers: Annotated[list[Principal], AfterValidator(_unique)] | None = None
+    writers: Annotated[list[Principal], AfterValidator(unique)] | None = None
     """Overrides defaults.writers ([] for none)."""
     lambda_readers: bool | None = None
     """Overrides defaults.lambdaReaders."""
@@ -172,11 +165,9 @@ class EcrScanning(CamelModel):
 
     type: Literal["BASIC", "ENHANCED"] = "BASIC"
     """BASIC (ECR's own scanner) or ENHANCED (Amazon Inspector, billed per image). Default: BASIC."""
-    continuous: list[
-        Annotated[str, _pattern(SCAN_FILTER, "must be a repository name filter ([a-z0-9._/-] and *)")]
-    ] = []
+    continuous: list[Annotated[str, pattern(SCAN_FILTER, "must be a repository name filter ([a-z0-9._/-] and *)")]] = []
     """Repositories scanned continuously (ENHANCED only): wildcard filters such as team/*. Default: none."""
-    on_push: list[Annotated[str, _pattern(SCAN_FILTER, "must be a repository name filter ([a-z0-9._/-] and *)")]] = []
+    on_push: list[Annotated[str, pattern(SCAN_FILTER, "must be a repository name filter ([a-z0-9._/-] and *)")]] = []
     """Repositories scanned on push: wildcard filters. Default: none (each repository's scanOnPush applies)."""
 
     @model_validator(mode="after")
@@ -201,7 +192,7 @@ class EcrReplicationRule(CamelModel):
 
     destinations: list[EcrReplicationDestination] = Field(min_length=1, max_length=25)
     """Where to replicate (1-25)."""
-    filters: list[Annotated[str, _pattern(REPLICATION_FILTER, "must be a repository name prefix ([a-z0-9._/-])")]] = (
+    filters: list[Annotated[str, pattern(REPLICATION_FILTER, "must be a repository name prefix ([a-z0-9._/-])")]] = (
         Field(default=[], max_length=100)
     )
     """Repository name prefixes (e.g. team/). Default: every repository."""
@@ -213,7 +204,7 @@ class EcrReplicationSource(CamelModel):
 
     account: AccountId
     """The source account id (12 digits)."""
-    prefixes: list[Annotated[str, _pattern(REPLICATION_FILTER, "must be a repository name prefix ([a-z0-9._/-])")]] = (
+    prefixes: list[Annotated[str, pattern(REPLICATION_FILTER, "must be a repository name prefix ([a-z0-9._/-])")]] = (
         Field(default=[], max_length=100)
     )
     """Repository name prefixes it may create and replicate into (e.g. team/). Default: every repository."""
@@ -231,7 +222,7 @@ class EcrCredentials(CamelModel):
 class EcrPullThroughCache(CamelModel):
     """A pull-through cache rule: `docker pull <registry>/<prefix>/<image>` fetches from the upstream."""
 
-    prefix: Annotated[str, _pattern(PTC_PREFIX, "must be lowercase letters and digits separated by . _ -")] = Field(
+    prefix: Annotated[str, pattern(PTC_PREFIX, "must be lowercase letters and digits separated by . _ -")] = Field(
         min_length=2, max_length=30
     )
     """Repository name prefix of the cached images (2-30 characters), e.g. dockerhub."""
@@ -347,12 +338,7 @@ def ecr_problems(spec: EcrSpec, stack: str) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     production = is_production_stack(stack)
     names = [repo.name for repo in spec.repositories]
-    for index in repeated(names):
-        problems.append(
-            ConfigProblem(
-                f"{root}.repositories[{index}].name", repr(names[index]), "repeats a name; each repository once"
-            )
-        )
+    problems += repeated_problems(root + ".repositories[{}].name", names, "repeats a name; each repository once")
     encryptions = [(f"{root}.defaults", spec.defaults.encryption)]
     encryptions += [
         (f"{root}.repositories[{index}]", repo.encryption)
@@ -433,14 +419,11 @@ def _registry_settings_problems(spec: EcrSpec) -> list[ConfigProblem]:
                     )
                 )
     accounts = [source.account for source in spec.replication_sources]
-    for index in repeated(accounts):
-        problems.append(
-            ConfigProblem(
-                f"{root}.replicationSources[{index}].account",
-                repr(accounts[index]),
-                "repeats an account; declare each source account once (list its prefixes together)",
-            )
-        )
+    problems += repeated_problems(
+        root + ".replicationSources[{}].account",
+        accounts,
+        "repeats an account; declare each source account once (list its prefixes together)",
+    )
     for index, account in enumerate(accounts):
         if account == spec.account_id:
             problems.append(
@@ -452,10 +435,7 @@ def _registry_settings_problems(spec: EcrSpec) -> list[ConfigProblem]:
                 )
             )
     prefixes = [rule.prefix for rule in spec.pull_through_cache]
-    for index in repeated(prefixes):
-        problems.append(
-            ConfigProblem(f"{root}.pullThroughCache[{index}].prefix", repr(prefixes[index]), "repeats a prefix")
-        )
+    problems += repeated_problems(root + ".pullThroughCache[{}].prefix", prefixes, "repeats a prefix")
     for index, rule in enumerate(spec.pull_through_cache):
         # Checked here, not in a model validator: a model's error would echo the whole object, token included.
         needs = PTC_UPSTREAMS[rule.upstream][1]
@@ -477,20 +457,14 @@ def _notification_problems(spec: EcrSpec) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     declared = {repo.name for repo in spec.repositories}
     notification_names = [hook.name for hook in spec.notifications]
-    for index in repeated(notification_names):
-        problems.append(ConfigProblem(f"{root}[{index}].name", repr(notification_names[index]), "repeats a name"))
+    problems += repeated_problems(root + "[{}].name", notification_names, "repeats a name")
     for index, hook in enumerate(spec.notifications):
         # The URL is a secret: the problem never shows it.
         if not hook.url.get_secret_value().startswith("https://"):
             problems.append(
                 ConfigProblem(f"{root}[{index}].url", "a secret value (not shown)", "must be an https:// URL")
             )
-        for event_index in repeated(hook.events):
-            problems.append(
-                ConfigProblem(
-                    f"{root}[{index}].events[{event_index}]", repr(hook.events[event_index]), "repeats an event"
-                )
-            )
+        problems += repeated_problems(f"{root}[{index}]" + ".events[{}]", hook.events, "repeats an event")
         for repo_index, name in enumerate(hook.repositories):
             if name not in declared:
                 problems.append(
