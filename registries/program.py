@@ -24,7 +24,7 @@ from registries.mapping.dockerhub import dockerhub_args
 from registries.mapping.ecr import ecr_args
 from registries.mapping.kubernetes import kubernetes_args
 from registries.mapping.selfhosted import selfhosted_args
-from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec, plain_secret_problems
+from registries.spec import PROJECT, ConfigError, SelfHostedSpec, StackSpec, load_stack_spec, plain_secret_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -67,7 +67,8 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
                 "bucket": cluster.bucket,
             }
         )
-    elif spec.self_hosted is not None:
+    registry: SelfHostedRegistry | None = None
+    if spec.self_hosted is not None and spec.self_hosted.platform == "docker":
         sh = spec.self_hosted
         registry = SelfHostedRegistry("selfhosted", selfhosted_args(sh, spec.is_production))
         outputs.update(
@@ -83,6 +84,10 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
                 "bucket": registry.bucket,
             }
         )
+        if sh.mode == "mirror":
+            outputs.update(_mirror_outputs(registry))
+    if spec.mirrors:
+        outputs["mirrors"] = {mirror.name: _declare_mirror(mirror, spec, registry) for mirror in spec.mirrors}
     if spec.docker_hub is not None:
         hub = DockerHub("dockerhub", dockerhub_args(spec.docker_hub, spec.is_production, PROJECT_DIR))
         outputs.update(
@@ -123,6 +128,46 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "pushTokens": acr.push_tokens,
         }
     return outputs
+
+
+def _mirror_outputs(mirror: SelfHostedRegistry) -> dict[str, pulumi.Input[Any]]:
+    return {
+        "mirrorUrl": mirror.mirror_url,
+        "daemonJson": mirror.daemon_json,
+        "mirrorCaPath": mirror.mirror_ca_path,
+        "containerdHostsToml": mirror.containerd_hosts_toml,
+    }
+
+
+def _declare_mirror(
+    mirror: SelfHostedSpec, spec: StackSpec, registry: SelfHostedRegistry | None
+) -> dict[str, pulumi.Input[Any]]:
+    """One `registries:mirrors` item; a mirror of this stack's own selfHosted registry trusts its CA."""
+    args = selfhosted_args(mirror, spec.is_production)
+    own = spec.self_hosted
+    mirror_args = args.get("mirror")
+    scheme = "https" if own is not None and own.tls.mode != "none" else "http"
+    mirrors_own = (
+        registry is not None
+        and own is not None
+        and mirror_args is not None
+        and mirror_args.get("upstream") == f"{scheme}://{own.endpoint}"
+    )
+    if mirrors_own and registry is not None and mirror_args is not None and scheme == "https":
+        mirror_args.setdefault("ca_certificate", registry.ca_cert_pem)
+    # distribution 2.8 asks the upstream for its auth challenge at start and panics when it cannot reach it.
+    opts = pulumi.ResourceOptions(depends_on=[registry]) if mirrors_own and registry is not None else None
+    component = SelfHostedRegistry(f"mirror-{mirror.name}", args, opts)
+    return {
+        "endpoint": component.endpoint,
+        "caCertPem": component.ca_cert_pem,
+        "users": component.user_passwords,
+        "dockerConfigJson": component.docker_config_json,
+        "loginCommand": component.login_command,
+        "containerName": component.container_name,
+        "volumeName": component.volume_name,
+        **_mirror_outputs(component),
+    }
 
 
 def pulumi_program() -> None:

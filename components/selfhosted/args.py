@@ -123,6 +123,32 @@ class SelfHostedNotificationAction(StrEnum):
     """A blob was mounted from another repository."""
 
 
+class SelfHostedMode(StrEnum):
+    """What the registry is for."""
+
+    REGISTRY = "registry"
+    """Clients push and pull."""
+    MIRROR = "mirror"
+    """A read-only pull-through cache of `mirror.upstream` (pushes refused, deletes off)."""
+
+
+class SelfHostedMirrorArgs(TypedDict):
+    """mode mirror: the upstream this pull-through cache proxies (distribution's `proxy:` section)."""
+
+    upstream: NotRequired[pulumi.Input[str]]
+    """URL of the upstream registry (proxy.remoteurl). Default: https://registry-1.docker.io."""
+    username: NotRequired[pulumi.Input[str]]
+    """User the mirror logs in to the upstream as; passed as env REGISTRY_PROXY_USERNAME. Default: anonymous."""
+    password: NotRequired[pulumi.Input[str]]
+    """Secret. The upstream password or token, with `username`; passed as env REGISTRY_PROXY_PASSWORD, never in
+    config.yml. Default: none."""
+    ttl: NotRequired[str]
+    """proxy.ttl, how long cached content is kept (Go duration; registry 3.x only). Default: 168h."""
+    ca_certificate: NotRequired[pulumi.Input[str]]
+    """PEM of a private CA the upstream's certificate chains to, added to the registry's trust directory.
+    Default: the image's public roots."""
+
+
 class SelfHostedTlsArgs(TypedDict):
     """How the registry serves TLS."""
 
@@ -331,3 +357,7 @@ class SelfHostedRegistryArgs(TypedDict):
     """The web UI. Default: off."""
     notifications: NotRequired[list[SelfHostedNotificationArgs]]
     """Webhook endpoints for push/pull/delete events. Default: none."""
+    mode: NotRequired[SelfHostedMode]
+    """registry, or mirror: a read-only pull-through cache of `mirror.upstream` (deletes off). Default: registry."""
+    mirror: NotRequired[SelfHostedMirrorArgs]
+    """mode mirror: the upstream, its credentials and CA, the cache TTL. Default: Docker Hub, anonymous."""

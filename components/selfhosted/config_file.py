@@ -6,9 +6,11 @@ apply), so the Docker component today and other targets later (Kubernetes, a mir
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -24,6 +26,10 @@ PUBLIC_FILE_MODE = "0444"
 """Certificates."""
 BRIDGE_DEBUG_PORT = 5001
 """The debug server's port inside the container with bridge networking."""
+UPSTREAM_CA_PATH = "/etc/ssl/certs/registries-upstream-ca.crt"
+"""A mirror's extra upstream CA: Go's crypto/x509 reads every file in /etc/ssl/certs into the system pool
+(besides the bundle file), so the image's public roots stay trusted too."""
+DOCKER_HUB_UPSTREAM = "https://registry-1.docker.io"
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,15 @@ class RedisSettings:
 
 
 @dataclass(frozen=True)
+class ProxySettings:
+    """mode mirror: distribution's `proxy:` section. Credentials are not here: they go by env only."""
+
+    remote_url: str = DOCKER_HUB_UPSTREAM
+    ttl: str | None = None
+    """proxy.ttl (registry 3.x); None: the registry's default."""
+
+
+@dataclass(frozen=True)
 class RegistrySettings:
     """Everything config.yml (and the UI's files) depend on, as plain resolved values."""
 
@@ -129,6 +144,8 @@ class RegistrySettings:
     """A Redis blob-descriptor cache instead of `storage.cache`; None: no Redis."""
     read_only: bool = False
     """storage.maintenance.readonly: refuse pushes and deletes (while garbage-collect runs)."""
+    proxy: ProxySettings | None = None
+    """mode mirror: a pull-through cache of proxy.remote_url; None: a registry clients push to."""
 
     @property
     def endpoint(self) -> str:
@@ -302,9 +319,50 @@ def render_registry_config(settings: RegistrySettings) -> str:
     }
     if settings.redis is not None:
         config["redis"] = _redis(settings.redis, settings.major_version)
+    if settings.proxy is not None:
+        if settings.proxy.ttl is not None and settings.major_version != 3:
+            raise ValueError("mirror.ttl: proxy.ttl exists in registry 3.x only (2.8 refuses the key)")
+        proxy: dict[str, Any] = {"remoteurl": settings.proxy.remote_url}
+        if settings.proxy.ttl is not None:
+            proxy["ttl"] = settings.proxy.ttl
+        config["proxy"] = proxy
     if settings.notifications:
         config["notifications"] = {
             "events": {"includereferences": True},
             "endpoints": [_notification_endpoint(hook) for hook in settings.notifications],
         }
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+def docker_certs_d_ca_path(endpoint: str) -> str:
+    """Where a Docker host installs a registry's CA (and where containerd's hosts.toml points)."""
+    return f"/etc/docker/certs.d/{endpoint}/ca.crt"
+
+
+def mirror_daemon_json(mirror_url: str, endpoint: str, tls: bool) -> str:
+    """The /etc/docker/daemon.json keys that send a Docker host's Docker Hub pulls through the mirror (dockerd
+    uses registry-mirrors for docker.io only); a plain-HTTP mirror is an insecure registry to dockerd."""
+    fragment: dict[str, Any] = {"registry-mirrors": [mirror_url]}
+    if not tls:
+        fragment["insecure-registries"] = [endpoint]
+    return json.dumps(fragment, indent=2) + "\n"
+
+
+def mirror_containerd_hosts_toml(upstream: str, mirror_url: str, endpoint: str, tls: bool) -> str:
+    """containerd's /etc/containerd/certs.d/<namespace>/hosts.toml: pull and resolve through the mirror, then
+    the upstream itself. The namespace is docker.io for Docker Hub, else the upstream's host[:port]."""
+    lines = [
+        f"# /etc/containerd/certs.d/{upstream_namespace(upstream)}/hosts.toml",
+        f'server = "{upstream.rstrip("/")}"',
+        "",
+        f'[host."{mirror_url}"]',
+        '  capabilities = ["pull", "resolve"]',
+    ]
+    lines.append(f'  ca = "{docker_certs_d_ca_path(endpoint)}"' if tls else "  skip_verify = true")
+    return "\n".join(lines) + "\n"
+
+
+def upstream_namespace(upstream: str) -> str:
+    """The registry host an image reference names for `upstream`: docker.io for Docker Hub."""
+    host = urlsplit(upstream).netloc
+    return "docker.io" if host in ("registry-1.docker.io", "index.docker.io", "docker.io") else host

@@ -17,10 +17,14 @@ from components.selfhosted.config_file import (
     PRIVATE_FILE_MODE,
     PUBLIC_FILE_MODE,
     REGISTRY_ALIAS,
+    UPSTREAM_CA_PATH,
     RegistrySettings,
     config_path,
     debug_listen_port,
+    docker_certs_d_ca_path,
     health_url,
+    mirror_containerd_hosts_toml,
+    mirror_daemon_json,
     render_registry_config,
 )
 from components.selfhosted.credentials import docker_config_json
@@ -67,6 +71,16 @@ class SelfHostedRegistry(pulumi.ComponentResource):
     """Docker volume holding the images ("" with S3 storage)."""
     bucket: pulumi.Output[str]
     """S3 bucket holding the images ("" with a Docker volume)."""
+    mirror_url: pulumi.Output[str]
+    """mode mirror: the URL Docker hosts list in registry-mirrors (https://<endpoint>); "" for a registry."""
+    daemon_json: pulumi.Output[str]
+    """mode mirror: the /etc/docker/daemon.json keys sending a host's Docker Hub pulls through the mirror
+    (merge them; install caCertPem at `mirror_ca_path` first); "" for a registry."""
+    mirror_ca_path: pulumi.Output[str]
+    """mode mirror with TLS: where a Docker host installs caCertPem (/etc/docker/certs.d/<endpoint>/ca.crt);
+    "" otherwise."""
+    containerd_hosts_toml: pulumi.Output[str]
+    """mode mirror: containerd's certs.d/<upstream>/hosts.toml (path in its first line); "" for a registry."""
 
     def __init__(self, name: str, args: SelfHostedRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=OLD_TYPE_TOKEN)]))
@@ -134,6 +148,7 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         self.container_name = container.name
         self.volume_name = volume.name if volume is not None else pulumi.Output.from_input("")
         self.bucket = bucket
+        self._mirror_outputs(args, hostname)
         self.register_outputs(
             {
                 "endpoint": self.endpoint,
@@ -145,7 +160,30 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 "containerName": self.container_name,
                 "volumeName": self.volume_name,
                 "bucket": self.bucket,
+                "mirrorUrl": self.mirror_url,
+                "daemonJson": self.daemon_json,
+                "mirrorCaPath": self.mirror_ca_path,
+                "containerdHostsToml": self.containerd_hosts_toml,
             }
+        )
+
+    def _mirror_outputs(self, args: SelfHostedRegistryArgs, hostname: pulumi.Output[str]) -> None:
+        """What Docker and containerd hosts need to pull through the mirror; "" for a registry."""
+        if not s.is_mirror(args):
+            self.mirror_url = self.daemon_json = self.mirror_ca_path = self.containerd_hosts_toml = (
+                pulumi.Output.from_input("")
+            )
+            return
+        tls = s.tls_mode(args) != "none"
+        endpoint = pulumi.Output.concat(hostname, f":{s.port(args)}")
+        upstream = pulumi.Output.from_input(s.mirror_args(args).get("upstream", s.DOCKER_HUB_UPSTREAM))
+        self.mirror_url = endpoint.apply(lambda e: f"{'https' if tls else 'http'}://{e}")
+        self.daemon_json = pulumi.Output.all(self.mirror_url, endpoint).apply(
+            lambda v: mirror_daemon_json(v[0], v[1], tls)
+        )
+        self.mirror_ca_path = endpoint.apply(lambda e: docker_certs_d_ca_path(e) if tls else "")
+        self.containerd_hosts_toml = pulumi.Output.all(upstream, self.mirror_url, endpoint).apply(
+            lambda v: mirror_containerd_hosts_toml(v[0], v[1], v[2], tls)
         )
 
     def _storage(self, name: str, args: SelfHostedRegistryArgs) -> tuple[docker.Volume | None, S3Storage | None]:
@@ -201,6 +239,17 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         envs: list[pulumi.Input[str]] = [pulumi.Output.concat("REGISTRY_HTTP_SECRET=", http_secret.result)]
         if major == 3:
             envs.append("OTEL_TRACES_EXPORTER=none")
+        mirror = s.mirror_args(args) if s.is_mirror(args) else None
+        if mirror is not None and "username" in mirror and "password" in mirror:
+            # Upstream credentials by env only: config.yml is readable by whoever reads the container's files.
+            envs.append(pulumi.Output.concat("REGISTRY_PROXY_USERNAME=", mirror["username"]))
+            envs.append(pulumi.Output.concat("REGISTRY_PROXY_PASSWORD=", pulumi.Output.secret(mirror["password"])))
+        if mirror is not None and "ca_certificate" in mirror:
+            uploads.append(
+                docker.ContainerUploadArgs(
+                    file=UPSTREAM_CA_PATH, content=mirror["ca_certificate"], permissions=PUBLIC_FILE_MODE
+                )
+            )
         if s3 is not None and s3.access_key_id is not None and s3.secret_access_key is not None:
             # Only credentials go by env: REGISTRY_STORAGE=s3 would replace the whole storage map.
             envs.append(pulumi.Output.concat("REGISTRY_STORAGE_S3_ACCESSKEY=", s3.access_key_id))

@@ -16,6 +16,7 @@ import pulumi
 
 from components.selfhosted.args import (
     SelfHostedLogArgs,
+    SelfHostedMirrorArgs,
     SelfHostedRegistryArgs,
     SelfHostedS3Args,
     SelfHostedStorageArgs,
@@ -24,7 +25,9 @@ from components.selfhosted.args import (
     SelfHostedUserArgs,
 )
 from components.selfhosted.config_file import (
+    DOCKER_HUB_UPSTREAM,
     NotificationSettings,
+    ProxySettings,
     RegistrySettings,
     S3Settings,
     StorageSettings,
@@ -128,8 +131,21 @@ def ui_serves_tls(args: SelfHostedRegistryArgs) -> bool:
     return given if given is not None else tls_mode(args) != "none"
 
 
+def mode(args: SelfHostedRegistryArgs) -> str:
+    return text(args.get("mode", "registry"))
+
+
+def is_mirror(args: SelfHostedRegistryArgs) -> bool:
+    return mode(args) == "mirror"
+
+
+def mirror_args(args: SelfHostedRegistryArgs) -> SelfHostedMirrorArgs:
+    return args.get("mirror") or {}
+
+
 def delete_enabled(args: SelfHostedRegistryArgs) -> bool:
-    return storage_args(args).get("delete_enabled", True)
+    """storage.delete.enabled: off by default for a mirror (the proxy manages its cache)."""
+    return storage_args(args).get("delete_enabled", not is_mirror(args))
 
 
 def force_path_style(s3: SelfHostedS3Args) -> bool:
@@ -176,6 +192,7 @@ def validate_args(args: SelfHostedRegistryArgs) -> None:
         raise ValueError("ui.enabled: the UI reaches the registry over its Docker network; use network_mode bridge")
     if ui_enabled(args) and ui_serves_tls(args) and mode == "none":
         raise ValueError("ui.tls: needs the registry's TLS (the UI serves the registry's certificate)")
+    _validate_mirror(args)
     s3 = s3_args(args)
     if s3 is not None:
         if args.get("volume_name") is not None:
@@ -186,11 +203,32 @@ def validate_args(args: SelfHostedRegistryArgs) -> None:
             raise ValueError("storage.s3.access_key: not with storage.s3.create (the component creates the key)")
 
 
+def _validate_mirror(args: SelfHostedRegistryArgs) -> None:
+    if mode(args) not in ("registry", "mirror"):
+        raise ValueError(f"mode: {mode(args)!r} must be registry or mirror")
+    if not is_mirror(args):
+        if args.get("mirror") is not None:
+            raise ValueError("mirror: only with mode mirror")
+        return
+    mirror = mirror_args(args)
+    if (mirror.get("username") is None) != (mirror.get("password") is None):
+        missing = "password" if mirror.get("password") is None else "username"
+        raise ValueError(f"mirror.{missing}: give mirror.username and mirror.password together, or neither")
+    if mirror.get("ttl") is not None and major_version(args) != 3:
+        raise ValueError("mirror.ttl: proxy.ttl exists in registry 3.x only (2.8 refuses the key)")
+    if storage_args(args).get("delete_enabled"):
+        raise ValueError("storage.delete_enabled: not with mode mirror (the proxy manages its own cache)")
+    if ui_args(args).get("delete_images"):
+        raise ValueError("ui.delete_images: not with mode mirror (a mirror is read-only)")
+
+
 def rendered_args(args: SelfHostedRegistryArgs, bucket: pulumi.Input[str] | None) -> SelfHostedRegistryArgs:
     """`args` without what the rendered files never hold (passwords, TLS material, S3 keys), so resolving
     it does not make them secret; `bucket` replaces the S3 bucket name (the created bucket's output)."""
     out = cast(dict[str, Any], dict(args))
     out.pop("users", None)
+    if "mirror" in out:  # upstream credentials go by env, its CA as a file of its own
+        out["mirror"] = {k: v for k, v in out["mirror"].items() if k in ("upstream", "ttl")}
     if "tls" in out:
         out["tls"] = {k: v for k, v in out["tls"].items() if k in ("mode", "minimum_tls")}
     s3 = s3_args(args)
@@ -311,7 +349,14 @@ def registry_settings(args: SelfHostedRegistryArgs) -> RegistrySettings:
         )
         if ui_enabled(args)
         else None,
+        proxy=_proxy_settings(args) if is_mirror(args) else None,
     )
+
+
+def _proxy_settings(args: SelfHostedRegistryArgs) -> ProxySettings:
+    mirror = mirror_args(args)
+    upstream = _url("mirror.upstream", resolved(mirror.get("upstream", DOCKER_HUB_UPSTREAM)))
+    return ProxySettings(remote_url=upstream, ttl=mirror.get("ttl"))
 
 
 def ui_url(ui_bind_address: str, hostname: str, serves_tls: bool, ui_port: int) -> str:

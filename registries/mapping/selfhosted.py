@@ -10,6 +10,8 @@ from components.selfhosted.args import (
     SelfHostedLogFormatter,
     SelfHostedLogLevel,
     SelfHostedMinimumTls,
+    SelfHostedMirrorArgs,
+    SelfHostedMode,
     SelfHostedNetworkMode,
     SelfHostedNotificationAction,
     SelfHostedNotificationArgs,
@@ -95,7 +97,7 @@ def _storage_args(spec: SelfHostedSpec) -> SelfHostedStorageArgs:
     storage = spec.storage
     purging = storage.upload_purging
     args: SelfHostedStorageArgs = {
-        "delete_enabled": storage.delete_enabled,
+        "delete_enabled": spec.delete_enabled,
         "upload_purging": {
             "enabled": purging.enabled,
             "age": purging.age,
@@ -140,6 +142,21 @@ def _notification_args(hook: NotificationEndpointSpec) -> SelfHostedNotification
     return args
 
 
+def _mirror_args(spec: SelfHostedSpec) -> SelfHostedMirrorArgs | None:
+    mirror = spec.mirror
+    if spec.mode != "mirror" or mirror is None:
+        return None
+    args: SelfHostedMirrorArgs = {"upstream": mirror.upstream}
+    if mirror.username is not None and mirror.password is not None:
+        args["username"] = mirror.username
+        args["password"] = mirror.password.get_secret_value()
+    if mirror.ttl is not None:
+        args["ttl"] = mirror.ttl
+    if mirror.upstream_ca_certificate is not None:
+        args["ca_certificate"] = mirror.upstream_ca_certificate
+    return args
+
+
 def selfhosted_args(spec: SelfHostedSpec, production: bool) -> SelfHostedRegistryArgs:
     """Map the validated `registries:selfHosted` config to the component's args; `production` protects the data
     unless the config says `protect`."""
@@ -164,4 +181,7 @@ def selfhosted_args(spec: SelfHostedSpec, production: bool) -> SelfHostedRegistr
     }
     if spec.volume_name is not None:
         args["volume_name"] = spec.volume_name
+    args["mode"] = SelfHostedMode(spec.mode)
+    if (mirror := _mirror_args(spec)) is not None:
+        args["mirror"] = mirror
     return args

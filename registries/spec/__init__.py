@@ -32,6 +32,8 @@ SECTIONS: dict[str, type[CamelModel]] = {
     "artifactRegistry": ArtifactRegistrySpec,
     "acr": AcrSpec,
 }
+MIRRORS = "mirrors"
+"""`registries:mirrors`: self-hosted specs in mode: mirror beside `selfHosted` (one model, SelfHostedSpec)."""
 # Plain secret keys that are read by providers at call time, not by the schema.
 CREDENTIAL_KEYS = frozenset({"dockerHubSecret"})
 UNION_TAGS = STORAGE_KINDS
@@ -59,6 +61,8 @@ class StackSpec(CamelModel):
     ecr: EcrSpec | None = None
     artifact_registry: ArtifactRegistrySpec | None = None
     acr: AcrSpec | None = None
+    mirrors: list[SelfHostedSpec] | None = None
+    """Pull-through caches (self-hosted specs in mode: mirror) declared beside `selfHosted`."""
 
     @property
     def is_production(self) -> bool:
@@ -87,12 +91,16 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
     base = base_dir or Path.cwd()
     problems: list[ConfigProblem] = []
     sections: dict[str, CamelModel] = {}
+    mirrors: list[SelfHostedSpec] = []
     for key, value in raw.items():
         if key in CREDENTIAL_KEYS:
             continue
+        if key == MIRRORS:
+            mirrors = _mirror_specs(value, stack, problems)
+            continue
         model = SECTIONS.get(key)
         if model is None:
-            allowed = ", ".join(sorted(SECTIONS) + sorted(CREDENTIAL_KEYS))
+            allowed = ", ".join(sorted([*SECTIONS, MIRRORS]) + sorted(CREDENTIAL_KEYS))
             problems.append(ConfigProblem(f"{PROJECT}:{key}", "a value", f"unknown key; known keys: {allowed}"))
             continue
         if not isinstance(value, Mapping):
@@ -104,18 +112,19 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
             sections[key] = validate_section(model, value)
         except ValidationError as error:
             problems.extend(_with_hints(problems_from_validation_error(f"{PROJECT}:{key}", error, UNION_TAGS)))
-    if not raw or not (set(raw) & set(SECTIONS)):
+    if not raw or not (set(raw) & {*SECTIONS, MIRRORS}):
         problems.append(
             ConfigProblem(
                 f"{PROJECT}:*",
                 "nothing",
-                f"declare at least one of: {', '.join(SECTIONS)} (see stacks/Pulumi.local.yaml)",
+                f"declare at least one of: {', '.join([*SECTIONS, MIRRORS])} (see stacks/Pulumi.local.yaml)",
             )
         )
     self_hosted = sections.get("selfHosted")
     docker_hub = sections.get("dockerHub")
     if isinstance(self_hosted, SelfHostedSpec):
         problems.extend(selfhosted_problems(self_hosted, stack))
+    problems.extend(_side_by_side_problems(self_hosted if isinstance(self_hosted, SelfHostedSpec) else None, mirrors))
     if isinstance(docker_hub, DockerHubSpec):
         problems.extend(dockerhub_problems(docker_hub, stack, base))
     ecr = sections.get("ecr")
@@ -136,7 +145,53 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
         ecr=ecr if isinstance(ecr, EcrSpec) else None,
         artifact_registry=artifact_registry if isinstance(artifact_registry, ArtifactRegistrySpec) else None,
         acr=acr if isinstance(acr, AcrSpec) else None,
+        mirrors=mirrors or None,
     )
+
+
+def _mirror_specs(value: Any, stack: str, problems: list[ConfigProblem]) -> list[SelfHostedSpec]:
+    """`registries:mirrors`: each item a self-hosted spec whose mode defaults to (and must be) mirror."""
+    root = f"{PROJECT}:{MIRRORS}"
+    if not isinstance(value, list):
+        problems.append(ConfigProblem(root, repr(type(value).__name__), "must be a list of self-hosted mirror specs"))
+        return []
+    specs: list[SelfHostedSpec] = []
+    for index, item in enumerate(value):
+        where = f"{root}[{index}]"
+        if not isinstance(item, Mapping):
+            problems.append(ConfigProblem(where, repr(type(item).__name__), "must be an object (a YAML mapping)"))
+            continue
+        try:
+            spec = validate_section(SelfHostedSpec, {"mode": "mirror", **item})
+        except ValidationError as error:
+            problems.extend(problems_from_validation_error(where, error, UNION_TAGS))
+            continue
+        if spec.mode != "mirror":
+            problems.append(
+                ConfigProblem(f"{where}.mode", repr(spec.mode), "mirror (declare a registry under selfHosted)")
+            )
+        problems.extend(selfhosted_problems(spec, stack, where))
+        specs.append(spec)
+    return specs
+
+
+def _side_by_side_problems(self_hosted: SelfHostedSpec | None, mirrors: list[SelfHostedSpec]) -> list[ConfigProblem]:
+    """Registries on one Docker host need distinct container names and host ports."""
+    problems: list[ConfigProblem] = []
+    placed = [(f"{PROJECT}:selfHosted", self_hosted)] if self_hosted is not None else []
+    placed += [(f"{PROJECT}:{MIRRORS}[{i}]", mirror) for i, mirror in enumerate(mirrors)]
+    names: dict[str, str] = {}
+    ports: dict[int, str] = {}
+    for where, spec in placed:
+        if spec.name in names:
+            other = names[spec.name]
+            problems.append(ConfigProblem(f"{where}.name", repr(spec.name), f"must differ from {other}.name"))
+        names.setdefault(spec.name, where)
+        for key, port in (("port", spec.port), ("debugPort", spec.debug_host_port)):
+            if port in ports:
+                problems.append(ConfigProblem(f"{where}.{key}", repr(port), f"already used by {ports[port]}"))
+            ports.setdefault(port, where)
+    return problems
 
 
 def plain_secret_problems(spec: StackSpec, stored_encrypted: Callable[[str], bool]) -> list[ConfigProblem]:

@@ -82,6 +82,10 @@ def render_reference() -> str:
         lines.append(f"# {PROJECT}:{section} (object; optional)")
         lines.extend(reference_lines(model, f"{PROJECT}:{section}"))
     lines.append(
+        f"# {PROJECT}:mirrors (list; optional): pull-through caches beside selfHosted, each item the same keys as"
+        f" {PROJECT}:selfHosted above with mode: mirror (the default here) and a mirror block."
+    )
+    lines.append(
         f"# {PROJECT}:dockerHubSecret: secret string; default none. Docker Hub password or token (or DOCKER_PASSWORD)."
     )
     lines.append(END)

@@ -261,6 +261,26 @@ class LogSpec(CamelModel):
     """log.formatter. Default: text."""
 
 
+class MirrorSpec(CamelModel):
+    """mode: mirror: the upstream registry this pull-through cache proxies (distribution's `proxy:` section)."""
+
+    upstream: Annotated[str, AfterValidator(_url)] = "https://registry-1.docker.io"
+    """URL of the upstream registry (proxy.remoteurl). Default: https://registry-1.docker.io (Docker Hub)."""
+    username: str | None = Field(default=None, min_length=1, max_length=256)
+    """User the mirror logs in to the upstream as (e.g. a Docker Hub account, for its higher pull limit).
+    Reaches the registry as env REGISTRY_PROXY_USERNAME, never in config.yml. Default: anonymous."""
+    password: SecretStr | None = None
+    """Secret. The upstream password or access token (pulumi config set --secret --path ...); given with
+    `username`. Reaches the registry as env REGISTRY_PROXY_PASSWORD, never in config.yml."""
+    ttl: Duration | None = None
+    """How long cached content is kept (proxy.ttl; 0s keeps it forever). registry 3.x only: 2.8 has no such key
+    and expires cached blobs after its fixed 168h. Default: the registry's (168h)."""
+    upstream_ca_certificate: str | None = None
+    """PEM of a private CA the upstream's certificate chains to; uploaded into the registry's trust directory
+    (/etc/ssl/certs). Default: the image's public roots; a mirror of the stack's own selfHosted registry
+    (same https URL) trusts that registry's generated CA by itself."""
+
+
 class SelfHostedSpec(CamelModel):
     """`registries:selfHosted`: a distribution registry on the Docker host pulumi-docker talks to."""
 
@@ -303,6 +323,11 @@ class SelfHostedSpec(CamelModel):
     """The web UI (joxit/docker-registry-ui). Default: off."""
     notifications: list[NotificationEndpointSpec] = []
     """Webhook endpoints for push/pull/delete events. Default: none."""
+    mode: Literal["registry", "mirror"] = "registry"
+    """registry: clients push and pull; mirror: a read-only pull-through cache of `mirror.upstream` (pushes are
+    refused, deletes off: the proxy manages its cache). Default: registry."""
+    mirror: MirrorSpec | None = None
+    """mode: mirror only: the upstream, its credentials and CA, the cache TTL."""
     protect: bool | None = None
     """Protect the data volume from `pulumi destroy`. Default: true on stacks whose name starts with prod."""
     retention: RetentionSpec | None = None
@@ -322,8 +347,13 @@ class SelfHostedSpec(CamelModel):
         return image_major_version(self.image) or 2
 
     @property
+    def delete_enabled(self) -> bool:
+        """storage.delete.enabled as rendered: always off for a mirror (the proxy manages its cache)."""
+        return self.storage.delete_enabled and self.mode == "registry"
+
+    @property
     def delete_images(self) -> bool:
-        return self.storage.delete_enabled if self.ui.delete_images is None else self.ui.delete_images
+        return self.delete_enabled if self.ui.delete_images is None else self.ui.delete_images
 
     @property
     def debug_host_port(self) -> int:
@@ -361,9 +391,9 @@ def image_major_version(image: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def selfhosted_problems(spec: SelfHostedSpec, stack: str) -> list[ConfigProblem]:
-    """Rules that span several keys, or depend on the stack; fields are already valid."""
-    root = "registries:selfHosted"
+def selfhosted_problems(spec: SelfHostedSpec, stack: str, root: str = "registries:selfHosted") -> list[ConfigProblem]:
+    """Rules that span several keys, or depend on the stack; fields are already valid. `root` names the
+    section in messages (registries:selfHosted, or registries:mirrors[i])."""
     out: list[ConfigProblem] = []
 
     def bad(path: str, value: object, allowed: str) -> None:
@@ -448,6 +478,7 @@ def selfhosted_problems(spec: SelfHostedSpec, stack: str) -> list[ConfigProblem]
         bad("debugPort", spec.debug_host_port, f"must differ from the registry's port ({spec.port})")
     out.extend(_storage_problems(spec, bad))
     _platform_problems(spec, bad)
+    _mirror_problems(spec, bad)
     major = image_major_version(spec.image)
     if spec.major_version is None and major is None:
         bad("majorVersion", None, f"required (2 or 3) when the image tag does not name a version: {spec.image!r}")
@@ -492,6 +523,36 @@ def _platform_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], N
                 "needs storage.kind: s3 with create: false and no access keys (the role, not an IAM user, reaches"
                 " the bucket: grant it the registry's S3 actions)",
             )
+
+
+def _mirror_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], None]) -> None:
+    """A mirror is a read-only proxy: its block, its credentials in pairs, what distribution 2.8 lacks."""
+    mirror = spec.mirror
+    if spec.mode == "registry":
+        if mirror is not None:
+            bad("mirror", "a mirror block", "only with mode: mirror")
+        return
+    if mirror is None:
+        bad("mirror", None, "required with mode: mirror (at least mirror.upstream, e.g. https://registry-1.docker.io)")
+        return
+    if (mirror.username is None) != (mirror.password is None):
+        missing = "mirror.password" if mirror.password is None else "mirror.username"
+        bad(missing, None, "give mirror.username and mirror.password together, or neither (anonymous upstream)")
+    if mirror.ttl is not None and spec.registry_major == 2:
+        bad(
+            "mirror.ttl",
+            mirror.ttl,
+            "only with registry 3.x (proxy.ttl is new in distribution 3.0; 2.8 refuses the key and keeps cached"
+            " blobs for a fixed 168h): remove it or use image registry:3.x",
+        )
+    if "delete_enabled" in spec.storage.model_fields_set and spec.storage.delete_enabled:
+        bad("storage.deleteEnabled", True, "false or absent with mode: mirror (the proxy manages its own cache)")
+    if spec.retention is not None:
+        bad("retention", "a retention block", "not with mode: mirror (the proxy expires its cache itself)")
+    if spec.ui.delete_images:
+        bad("ui.deleteImages", True, "not with mode: mirror (a mirror is read-only)")
+    if spec.platform == "kubernetes":
+        bad("mode", "mirror", "mode: mirror runs on platform: docker only (not yet on kubernetes)")
 
 
 def _kms_key_arn_in(key_id: str, region: str) -> bool:

@@ -78,6 +78,7 @@ def test_the_analyzer_reads_the_args_and_marks_secret_inputs():
         ("SelfHostedS3Args", "accessKey"),
         ("SelfHostedS3Args", "secretKey"),
         ("SelfHostedNotificationArgs", "authorization"),
+        ("SelfHostedMirrorArgs", "password"),
     }
     assert {"endpoint", "userPasswords", "dockerConfigJson", "loginCommand", "bucket"} <= set(component.outputs)
 

@@ -1,0 +1,301 @@
+"""Pull-through cache (issue 15): a mirror and its upstream, both deployed by the program onto Docker, used as
+Docker hosts use them. The upstream serves TLS with its generated CA and htpasswd auth; the mirror proxies it
+with the upstream's credentials (env only) and trusts its CA (uploaded into /etc/ssl/certs)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import secrets
+import tarfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import pytest
+from docker.errors import ImageNotFound
+
+from tests.e2e.conftest import Deployment
+from tests.support.e2e_stack import provided_certificate
+from tests.support.engine_docker import E2E_LABEL
+from tests.support.images import build_scratch_image
+from tests.support.pulumi_runtime import run_program
+from tests.support.registry_client import RegistryUser
+
+pytestmark = pytest.mark.e2e
+
+STACK = "mirror"
+UPSTREAM_PORT = 5643
+ANON_UPSTREAM_PORT = 5650
+MIRROR_PORT = 5700
+UPSTREAM_USER = "puller"
+MIRROR_USER = "reader"
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def _pair_config(upstream_password: str, mirror_password: str, mirror_upstream_password: str) -> dict[str, str]:
+    """selfHosted = an htpasswd (Basic auth) upstream with TLS; mirrors[0] proxies it with its credentials."""
+    upstream = {
+        "name": "e2e-upstream",
+        "port": UPSTREAM_PORT,
+        "users": [{"name": UPSTREAM_USER, "password": upstream_password}],
+    }
+    mirror = {
+        "name": "e2e-mirror",
+        "port": MIRROR_PORT,
+        # Host networking: the mirror reaches the upstream published on this machine's loopback.
+        "networkMode": "host",
+        "users": [{"name": MIRROR_USER, "password": mirror_password}],
+        "mirror": {
+            "upstream": f"https://localhost:{UPSTREAM_PORT}",
+            "username": UPSTREAM_USER,
+            "password": mirror_upstream_password,
+        },
+    }
+    return {"registries:selfHosted": json.dumps(upstream), "registries:mirrors": json.dumps([mirror])}
+
+
+def _mirror_spec(mirror_password: str, upstream_ca: str, **extra: Any) -> dict[str, Any]:
+    """selfHosted in mode mirror of the anonymous upstream, trusting its CA."""
+    return {
+        "name": "e2e-mirror",
+        "port": MIRROR_PORT,
+        "networkMode": "host",
+        "bindAddress": "127.0.0.1",
+        "users": [{"name": MIRROR_USER, "password": mirror_password}],
+        "mode": "mirror",
+        "mirror": {"upstream": f"https://localhost:{ANON_UPSTREAM_PORT}", "upstreamCaCertificate": upstream_ca},
+        **extra,
+    }
+
+
+@dataclass
+class AnonymousUpstream:
+    container: Any
+    endpoint: str
+    ca_pem: str
+
+
+@pytest.fixture
+def anonymous_upstream(docker_client: docker.DockerClient, registry_image: str) -> Iterator[AnonymousUpstream]:
+    """A distribution 2.8 registry serving TLS from a private CA, without auth (what 2.8's proxy can log in to
+    is a Bearer-token upstream such as Docker Hub; a Basic-auth upstream gets no credentials, see below)."""
+    cert, key, ca = provided_certificate("localhost")
+    container = docker_client.containers.create(
+        "registry:2.8.3",
+        environment={
+            "REGISTRY_HTTP_TLS_CERTIFICATE": "/certs/server.crt",
+            "REGISTRY_HTTP_TLS_KEY": "/certs/server.key",
+        },
+        ports={"5000/tcp": ("127.0.0.1", ANON_UPSTREAM_PORT)},
+        labels={E2E_LABEL: "mirror-upstream"},
+        name="e2e-anonymous-upstream",
+    )
+    try:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for path, content in (("certs/server.crt", cert), ("certs/server.key", key)):
+                info = tarfile.TarInfo(path)
+                info.size = len(content.encode())
+                tar.addfile(info, io.BytesIO(content.encode()))
+        container.put_archive("/", buffer.getvalue())
+        container.start()
+        yield AnonymousUpstream(container, f"localhost:{ANON_UPSTREAM_PORT}", ca)
+    finally:
+        container.remove(force=True, v=True)
+
+
+def _user(deployment: Deployment, endpoint: str, ca_pem: str) -> RegistryUser:
+    user = RegistryUser(endpoint, ca_pem)
+    deployment.clients.append(user)
+    return user
+
+
+def _image(docker_client: docker.DockerClient, name: str, layers: int = 2) -> str:
+    tag = f"e2e-src/{name}:latest"
+    build_scratch_image(docker_client, tag, [os.urandom(64 * 1024) for _ in range(layers)])
+    return tag
+
+
+def _layers(client: RegistryUser, auth: tuple[str, str] | None, repository: str, tag: str) -> list[str]:
+    manifest = client.api("GET", f"/v2/{repository}/manifests/{tag}", auth=auth, headers={"Accept": MANIFEST_V2})
+    assert manifest.status_code == 200, manifest.text
+    body = manifest.json()
+    return [body["config"]["digest"], *(layer["digest"] for layer in body["layers"])]
+
+
+def _blob_gets(container: Any, digest: str) -> int:
+    """GETs of one blob that the registry's access log shows it answered."""
+    logs = container.logs().decode(errors="replace")
+    return sum(
+        1
+        for line in logs.splitlines()
+        if "response completed" in line and "http.request.method=GET" in line and f"/blobs/{digest}" in line
+    )
+
+
+def _in_storage(container: Any, digest: str, timeout: float = 20) -> bool:
+    """Whether the blob's data file is in the registry's filesystem storage (the proxy stores it in the
+    background while it streams to the client, so wait a little)."""
+    hex_digest = digest.removeprefix("sha256:")
+    path = f"/var/lib/registry/docker/registry/v2/blobs/sha256/{hex_digest[:2]}/{hex_digest}/data"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if container.exec_run(["ls", path]).exit_code == 0:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.fixture
+def images(docker_client: docker.DockerClient) -> Iterator[dict[str, str]]:
+    built = {name: _image(docker_client, name) for name in ("cached", "uncached")}
+    yield built
+    for tag in built.values():
+        with contextlib.suppress(ImageNotFound):
+            docker_client.images.remove(tag, force=True)
+
+
+def _forget_locally(docker_client: docker.DockerClient, images: dict[str, str], upstream: RegistryUser) -> None:
+    """Drop the local copies, so that a pull downloads every layer (the daemon skips layers it has)."""
+    for name, tag in images.items():
+        for ref in (tag, f"{upstream.endpoint}/team/{name}:1.0"):
+            with contextlib.suppress(ImageNotFound):
+                docker_client.images.remove(ref, force=True)
+
+
+@pytest.fixture
+def passwords() -> dict[str, str]:
+    return {"upstream": secrets.token_urlsafe(24), "mirror": secrets.token_urlsafe(24)}
+
+
+def test_pull_through_the_mirror_caches_the_upstream_and_survives_its_outage(
+    deployment, docker_client, images, passwords, anonymous_upstream
+):
+    upstream = _user(deployment, anonymous_upstream.endpoint, anonymous_upstream.ca_pem)
+    pushed = {name: upstream.push(tag, f"team/{name}", "1.0") for name, tag in images.items()}
+    _forget_locally(docker_client, images, upstream)
+    spec = _mirror_spec(passwords["mirror"], anonymous_upstream.ca_pem)
+    outputs = deployment.apply(STACK, spec)
+    assert outputs["mirrorUrl"] == f"https://localhost:{MIRROR_PORT}"
+    assert json.loads(outputs["daemonJson"]) == {"registry-mirrors": [f"https://localhost:{MIRROR_PORT}"]}
+    mirror = deployment.client(outputs)
+    mirror.login(MIRROR_USER, passwords["mirror"])
+    mirror_container = deployment.registry_container(outputs)
+    upstream_container = anonymous_upstream.container
+
+    blobs = _layers(upstream, None, "team/cached", "1.0")
+    assert mirror.pull("team/cached", "1.0") == pushed["cached"]  # the upstream's digest, through the mirror
+    for digest in blobs:
+        assert _in_storage(mirror_container, digest), f"{digest} not in the mirror's storage"
+    first = {digest: _blob_gets(upstream_container, digest) for digest in blobs}
+    print(f"upstream blob GETs on the first pull through the mirror: {first}")
+    # distribution 2.8's proxy GETs a missed blob twice: streamed to the client (copyContent) and stored
+    # (storeLocal, registry/proxy/proxyblobstore.go); never more.
+    assert set(first.values()) <= {1, 2}, first
+
+    mirror.remove_local("team/cached", "1.0")
+    assert mirror.pull("team/cached", "1.0") == pushed["cached"]
+    second = {digest: _blob_gets(upstream_container, digest) for digest in blobs}
+    assert second == first, "a second pull through the mirror reached the upstream for blobs"
+
+    # A push to the mirror is refused: distribution's proxy mode has no write path.
+    refused = mirror.docker("push", f"{mirror.endpoint}/team/cached:1.0", check=False)
+    assert refused.returncode != 0
+    print(f"push to the mirror: {refused.stderr.strip()}")
+    upload = mirror.api("POST", "/v2/team/new/blobs/uploads/", auth=(MIRROR_USER, passwords["mirror"]))
+    print(f"upload through the API: {upload.status_code} {upload.text.strip()}")
+    assert upload.status_code == 405, upload.text
+    assert "UNSUPPORTED" in upload.text
+
+    # Re-applying the same config changes nothing.
+    deployment.apply(STACK, spec)
+    assert deployment.engine.changed() == []
+
+    # The upstream goes away: what the mirror cached still pulls; the rest fails clearly; the mirror is healthy.
+    upstream_container.stop(timeout=5)
+    mirror.remove_local("team/cached", "1.0")
+    assert mirror.pull("team/cached", "1.0") == pushed["cached"]
+    started = time.monotonic()
+    missing = mirror.docker("pull", f"{mirror.endpoint}/team/uncached:1.0", check=False)
+    print(f"uncached pull with the upstream down ({time.monotonic() - started:.1f}s): {missing.stderr.strip()}")
+    assert missing.returncode != 0
+    assert time.monotonic() - started < 60
+    assert re.search(r"manifest unknown|not found", missing.stderr, re.IGNORECASE), missing.stderr
+    assert mirror.api("GET", "/v2/", auth=(MIRROR_USER, passwords["mirror"])).status_code == 200
+    mirror_container.reload()
+    assert mirror_container.status == "running"
+
+
+def test_a_basic_auth_upstream_of_the_same_program_is_trusted_but_gets_no_credentials_from_2_8(
+    deployment, docker_client, images, passwords
+):
+    """The mirror trusts the program's own upstream CA by itself and holds the upstream's credentials in env only;
+    distribution 2.8 offers them only to a Bearer-token realm (proxyauth.go getAuthURLs), so a Basic-auth
+    (htpasswd) upstream answers the mirror 401 and the client gets `manifest unknown`, quickly."""
+    config = _pair_config(passwords["upstream"], passwords["mirror"], passwords["upstream"])
+    deployment.engine.begin_run()
+    deployment.outputs = run_program(deployment.engine, stack=STACK, config=config)
+    deployment.engine.end_run()
+    outputs = {key: output.value for key, output in deployment.outputs.items()}
+    upstream = _user(deployment, outputs["endpoint"], outputs["caCertPem"])
+    upstream.login(UPSTREAM_USER, passwords["upstream"])
+    upstream.push(images["cached"], "team/cached", "1.0")
+    mirror_out = outputs["mirrors"]["e2e-mirror"]
+    mirror_container = docker_client.containers.get(mirror_out["containerName"])
+    config_yml = mirror_container.exec_run(["cat", "/etc/docker/registry/config.yml"]).output.decode()
+    assert f"remoteurl: https://localhost:{UPSTREAM_PORT}" in config_yml
+    assert passwords["upstream"] not in config_yml
+    assert UPSTREAM_USER not in config_yml
+    env_names = {entry.split("=", 1)[0] for entry in mirror_container.attrs["Config"]["Env"]}
+    assert {"REGISTRY_PROXY_USERNAME", "REGISTRY_PROXY_PASSWORD"} <= env_names
+
+    mirror = _user(deployment, mirror_out["endpoint"], mirror_out["caCertPem"])
+    started = time.monotonic()
+    answer = mirror.api(
+        "GET", "/v2/team/cached/manifests/1.0", auth=(MIRROR_USER, passwords["mirror"]), headers={"Accept": MANIFEST_V2}
+    )
+    elapsed = time.monotonic() - started
+    print(f"mirror answered {answer.status_code} in {elapsed:.1f}s: {answer.text.strip()}")
+    assert elapsed < 30, "the mirror hung on the upstream"
+    assert answer.status_code == 404
+    mirror_logs = mirror_container.logs().decode(errors="replace")
+    assert "Challenge established with upstream" in mirror_logs  # TLS to the upstream verified with its CA
+    assert "x509" not in mirror_logs
+    upstream_logs = docker_client.containers.get(outputs["containerName"]).logs().decode(errors="replace")
+    # The mirror's own requests (Go-http-client), sent without credentials, and refused.
+    refused = re.findall(
+        r'"(?:GET|HEAD) /v2/team/cached/manifests/1\.0 HTTP/[0-9.]+" 401 [0-9]+ "[^"]*" "Go-http-client', upstream_logs
+    )
+    assert refused, "the upstream never refused the mirror's unauthenticated manifest request"
+    assert mirror.api("GET", "/v2/", auth=(MIRROR_USER, passwords["mirror"])).status_code == 200
+
+
+def test_switching_mode_replaces_the_container_and_keeps_the_volume(
+    deployment, docker_client, images, passwords, anonymous_upstream
+):
+    mirror_spec = _mirror_spec(passwords["mirror"], anonymous_upstream.ca_pem)
+    registry = {k: v for k, v in mirror_spec.items() if k not in ("mode", "mirror")}
+    outputs = deployment.apply(STACK, registry)
+    client = deployment.client(outputs)
+    client.login(MIRROR_USER, passwords["mirror"])
+    client.push(images["cached"], "team/kept", "1.0")
+    blobs = _layers(client, (MIRROR_USER, passwords["mirror"]), "team/kept", "1.0")
+    before = deployment.registry_container(outputs)
+
+    switched = deployment.apply(STACK, mirror_spec)
+    replaced = {name for op, _typ, name in deployment.engine.changed() if op == "replace"}
+    after = deployment.registry_container(switched)
+    assert after.id != before.id
+    assert "selfhosted-registry" in replaced
+    assert "selfhosted-data" not in replaced
+    assert switched["volumeName"] == outputs["volumeName"]
+    config_yml = after.exec_run(["cat", "/etc/docker/registry/config.yml"]).output.decode()
+    assert f"remoteurl: https://localhost:{ANON_UPSTREAM_PORT}" in config_yml
+    for digest in blobs:
+        assert _in_storage(after, digest, timeout=1), f"{digest} lost with the mode switch"
