@@ -289,6 +289,15 @@ def _check(args: ArtifactRegistryArgs) -> None:
                 "may be used once"
             )
         seen[name] = (where, location)
+    for index, repo in enumerate(repositories):
+        tagged_days = (repo.get("retention") or {}).get("tagged_days")
+        # Immutable tags cannot be deleted: a DELETE TAGGED cleanup policy there would never delete anything.
+        if repo.get("immutable_tags", False) and tagged_days is not None:
+            raise ValueError(
+                f"repositories[{index}].retention.tagged_days: {tagged_days} cannot delete anything: repository "
+                f"{repo['name']!r} has immutable tags, which Artifact Registry never deletes; set immutable_tags "
+                "False or drop tagged_days"
+            )
     upstream_names = {r["name"] for r in repositories if r.get("location", args["location"]) == args["location"]}
     upstream_names |= {m["name"] for m in mirrors}
     for index, repo in enumerate(virtual):

@@ -497,6 +497,10 @@ def _lib_args(**changes: Any) -> dict[str, Any]:
             r"repositories\[0\]\.location: 'Europe' must be an Artifact Registry location",
         ),
         (_lib_args(project="Acme", repositories=[{"name": "a"}]), r"project: 'Acme' must be a Google Cloud project id"),
+        (
+            _lib_args(repositories=[{"name": "a", "immutable_tags": True, "retention": {"tagged_days": 30}}]),
+            r"repositories\[0\]\.retention\.tagged_days: 30 cannot delete anything: repository 'a' has immutable tags",
+        ),
     ],
 )
 def test_repository_ids_locations_and_project_are_checked_before_anything_is_declared(
