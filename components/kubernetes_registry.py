@@ -240,7 +240,12 @@ def validate_kubernetes_args(args: KubernetesRegistryArgs) -> None:
         if not DNS_LABEL.fullmatch(value) or len(value) > 40:
             raise ValueError(f"{key}: {value!r} must be a DNS label of at most 40 characters (a-z 0-9 -)")
     s.validate_args(docker_shaped_args(args))
-    s.validate_args({"users": args.get("users") or s.DEFAULT_USERS})
+    s.validate_args(
+        {
+            "users": args.get("users") or s.DEFAULT_USERS,
+            "password_length": args.get("password_length", s.DEFAULT_PASSWORD_LENGTH),
+        }
+    )
     if most_replicas(args) >= 2 and s.s3_args(docker_shaped_args(args)) is None:
         raise ValueError(f"replicas: {most_replicas(args)} pods need storage.s3: a volume cannot be shared by replicas")
     if _replicas(args) < 1:

@@ -17,6 +17,10 @@ drawn uniformly from 66, so >= 96 bits: guessing it offline is infeasible whatev
 on average), and the registry checks it on every request (a cost-10 check is ~50 ms of CPU, cost 4 ~1 ms)."""
 MIN_GENERATED_LENGTH = 16
 """Shortest generated password hashed at GENERATED_PASSWORD_COST: 16 * log2(66) = 96.7 bits."""
+MAX_PASSWORD_BYTES = 72
+"""bcrypt reads only the first 72 bytes of a password: a longer one would be silently cut."""
+MIN_GIVEN_LENGTH = 12
+"""Shortest password a person may give (the stack config's minimum, checked for library users too)."""
 SALT_BYTES = 16
 """bcrypt salts are 128 bits."""
 _STANDARD_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -42,7 +46,7 @@ def bcrypt_hash_with_salt(password: str, salt: bytes, cost: int = GIVEN_PASSWORD
     without paying for bcrypt. The salt is random and independent of the password, and stays the same
     until the password changes (the RandomBytes resource has the password as its keeper).
     """
-    if len(password.encode()) > 72:
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
         raise ValueError("bcrypt reads at most 72 bytes of a password; use a shorter one")
     if not 4 <= cost <= 31:
         raise ValueError(f"bcrypt cost {cost} is outside 4..31")

@@ -36,6 +36,7 @@ from components.selfhosted.config_file import (
     debug_listen_port,
     default_debug_port,
 )
+from components.selfhosted.credentials import MAX_PASSWORD_BYTES, MIN_GENERATED_LENGTH
 
 DEFAULT_CONTAINER_NAME = "registry"
 DEFAULT_IMAGE = "registry:2.8.3"
@@ -161,6 +162,10 @@ def validate_args(args: SelfHostedRegistryArgs) -> None:
             raise ValueError(f"users[{index}].name: {user_name!r} must be 1-64 of letters, digits, . _ @ - (no ':')")
         if user_name in names[:index]:
             raise ValueError(f"users[{index}].name: {user_name!r} is given twice; user names must be unique")
+    length = args.get("password_length", DEFAULT_PASSWORD_LENGTH)
+    # >= 16 keeps a generated password >= 96 bits; bcrypt reads only the first 72 bytes.
+    if not isinstance(length, int) or not MIN_GENERATED_LENGTH <= length <= MAX_PASSWORD_BYTES:
+        raise ValueError(f"password_length: {length!r} must be {MIN_GENERATED_LENGTH}-{MAX_PASSWORD_BYTES}")
     for index, hook in enumerate(args.get("notifications") or []):
         for header in hook.get("headers") or {}:
             if header.lower() == "authorization":

@@ -12,7 +12,9 @@ import pulumi_random as random
 from components.selfhosted.credentials import (
     GENERATED_PASSWORD_COST,
     GIVEN_PASSWORD_COST,
+    MAX_PASSWORD_BYTES,
     MIN_GENERATED_LENGTH,
+    MIN_GIVEN_LENGTH,
     SALT_BYTES,
     bcrypt_hash_with_salt,
     htpasswd_file,
@@ -22,6 +24,19 @@ GENERATED_SPECIAL = "-_.~"
 """Special characters of generated passwords: safe unquoted in URLs, shells and YAML."""
 GENERATED_ALPHABET = string.ascii_letters + string.digits + GENERATED_SPECIAL
 """The 66 characters a generated password is drawn from."""
+
+
+def checked_given_password(index: int, password: str) -> str:
+    """`password` if bcrypt can use it whole and it is long enough; the error names users[index] only."""
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise ValueError(
+            f"users[{index}].password: {len(password.encode())} bytes; bcrypt reads at most {MAX_PASSWORD_BYTES}"
+        )
+    if len(password) < MIN_GIVEN_LENGTH:
+        raise ValueError(
+            f"users[{index}].password: {len(password)} characters; a given password needs at least {MIN_GIVEN_LENGTH}"
+        )
+    return password
 
 
 def _hashed_with_salt_in_state(
@@ -62,9 +77,12 @@ def declare_users(
         )
     passwords: list[pulumi.Output[str]] = []
     hashes: list[pulumi.Output[str]] = []
-    for user, password in users:
+    for index, (user, password) in enumerate(users):
         if password is not None:
-            given = pulumi.Output.secret(password)
+            # Checked once it resolves (it may come from another resource); the run fails naming the arg.
+            given = pulumi.Output.secret(
+                pulumi.Output.from_input(password).apply(lambda value, i=index: checked_given_password(i, value))
+            )
             passwords.append(given)
             hashes.append(_hashed_with_salt_in_state(name, user, given, GIVEN_PASSWORD_COST, parent))
             continue
