@@ -74,7 +74,7 @@ class KubernetesRegistryIngressArgs(TypedDict):
 
 
 class KubernetesRegistryNetworkPolicyArgs(TypedDict):
-    """NetworkPolicies: port 5000 from the ingress controller, the debug port from the namespace."""
+    """NetworkPolicies: port 5000 from the ingress controller; no pod reaches the debug port."""
 
     enabled: NotRequired[bool]
     """Declare them. Default: true."""
@@ -817,8 +817,8 @@ class KubernetesRegistry(pulumi.ComponentResource):
                             "from": [controller if ingress_enabled else same_namespace],
                             "ports": [{"port": REGISTRY_PORT, "protocol": "TCP"}],
                         },
-                        # Metrics, health, pprof: from this namespace only.
-                        {"from": [same_namespace], "ports": [{"port": DEBUG_PORT, "protocol": "TCP"}]},
+                        # No rule for the debug port: /debug/vars shows the config (Redis password); the kubelet's
+                        # probes come from the node, which NetworkPolicies do not filter.
                     ],
                 },
             ),
