@@ -35,6 +35,7 @@ from components.selfhosted.config_file import (
     render_registry_config,
 )
 from components.selfhosted.credentials import docker_config_json
+from components.selfhosted.load_balancer import REDIS_PORT, redis_conf
 from components.selfhosted.s3_storage import S3Storage, declare_s3_storage
 from components.selfhosted.tls import TlsMaterial, declare_tls
 from components.selfhosted.users import declare_users
@@ -42,7 +43,6 @@ from components.selfhosted.users import declare_users
 TYPE_TOKEN = "registries:index:KubernetesRegistry"  # noqa: S105 - a type token, not a password
 REGISTRY_PORT = 5000
 DEBUG_PORT = 5001
-REDIS_PORT = 6379
 REDIS_UID = 999
 """The redis image's own redis user."""
 CONFIG_KEY = "config.yml"
@@ -53,7 +53,13 @@ CONFIG_VOLUME_INDEX = 0
 DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 DEFAULT_NAME = "registry"
 DEFAULT_NAMESPACE = "registry"
-DEFAULT_KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.33.4"
+DEFAULT_KUBECTL_IMAGE = "alpine/k8s:1.33.4"
+"""kubectl and a shell (the GC script traps its switch back): registry.k8s.io/kubectl has no shell, and Bitnami
+stopped publishing versioned bitnami/kubectl tags in 2025; alpine/k8s is tagged per Kubernetes release."""
+GC_DEADLINE_SECONDS = 6 * 3600
+"""activeDeadlineSeconds of a GC Job: a hung step is stopped (SIGTERM) and the script still switches back."""
+GC_TOOLS_DIR = "/tools"
+"""emptyDir where an init container copies the registry binary, so one kubectl+shell container runs every step."""
 DEFAULT_REDIS_IMAGE = "redis:7.2.7-alpine"
 NGINX = "nginx.ingress.kubernetes.io"
 
@@ -138,7 +144,7 @@ class KubernetesRegistryGarbageCollectArgs(TypedDict):
     delete_untagged: NotRequired[bool]
     """Pass --delete-untagged. Default: false."""
     kubectl_image: NotRequired[str]
-    """Image with kubectl for the read-only switch. Default: registry.k8s.io/kubectl:v1.33.4."""
+    """Image with kubectl and /bin/sh that runs the GC script. Default: alpine/k8s:1.33.4."""
 
 
 class KubernetesRegistryArgs(TypedDict):
@@ -280,30 +286,73 @@ def secret_checksum(values: list[str]) -> str:
     return digest.hexdigest()
 
 
-def redis_conf(password: str, max_memory: str) -> str:
-    """redis.conf of the cache: a password, bounded memory evicting any key (as distribution asks), no disk."""
-    return (
-        f"requirepass {password}\n"
-        f"maxmemory {max_memory}\n"
-        "maxmemory-policy allkeys-lru\n"
-        'save ""\n'
-        "appendonly no\n"
-        f"port {REDIS_PORT}\n"
-    )
+NODE_PLACEHOLDER = "@NODE_NAME@"
+"""Where gc_patch's pin puts the GC pod's node; the script substitutes its $NODE_NAME (downward API)."""
 
 
-def gc_patch(name: str, key: str) -> str:
-    """JSON patch pointing the registry's config volume at `key` (config.yml or its read-only variant)."""
+def gc_patch(name: str, key: str, pin: str | None = None) -> str:
+    """JSON patch pointing the registry's config volume at `key` (config.yml or its read-only variant).
+
+    pin "add" keeps the registry pods on the GC pod's node (a ReadWriteOnce claim mounts on one node only, and
+    Recreate may otherwise reschedule the pod elsewhere: Multi-Attach); pin "remove" lifts that again."""
     path = f"/spec/template/spec/volumes/{CONFIG_VOLUME_INDEX}"
-    return json.dumps(
-        [
-            # Refuse to patch anything but our config volume, should the pod spec ever be reordered.
-            {"op": "test", "path": f"{path}/name", "value": "config"},
-            {"op": "test", "path": f"{path}/secret/secretName", "value": f"{name}-secret"},
-            {"op": "replace", "path": f"{path}/secret/items/0/key", "value": key},
-        ],
-        separators=(",", ":"),
-    )
+    operations: list[dict[str, Any]] = [
+        # Refuse to patch anything but our config volume, should the pod spec ever be reordered.
+        {"op": "test", "path": f"{path}/name", "value": "config"},
+        {"op": "test", "path": f"{path}/secret/secretName", "value": f"{name}-secret"},
+        {"op": "replace", "path": f"{path}/secret/items/0/key", "value": key},
+    ]
+    if pin == "add":
+        node = {"kubernetes.io/hostname": NODE_PLACEHOLDER}
+        operations.append({"op": "add", "path": "/spec/template/spec/nodeSelector", "value": node})
+    elif pin == "remove":
+        operations.append({"op": "remove", "path": "/spec/template/spec/nodeSelector"})
+    return json.dumps(operations, separators=(",", ":"))
+
+
+def gc_script(app: str, namespace: str, collect: list[str], redis: bool, pin_node: bool) -> str:
+    """The GC container's POSIX sh script: read-only, wait, collect, flush Redis, and read-write on EXIT.
+
+    The read-write switch is an EXIT trap set before the first step, so any failed step (or SIGTERM from
+    activeDeadlineSeconds) still switches back; long steps run in the background so a signal interrupts
+    `wait`, and a running garbage-collect is stopped before the registry accepts pushes again."""
+
+    def quoted(patch: str) -> str:  # the patches hold no single quote; the node name is spliced in unquoted
+        return "'" + patch.replace(NODE_PLACEHOLDER, "'\"$NODE_NAME\"'") + "'"
+
+    kubectl = f"kubectl --namespace {namespace}"
+    read_write = f"{kubectl} patch deployment {app} --type=json --patch {quoted(gc_patch(app, CONFIG_KEY))}"
+    if pin_node:  # without the pin (the read-only patch never applied) "remove" fails: switch the config alone
+        unpin = gc_patch(app, CONFIG_KEY, pin="remove")
+        read_write = f"{kubectl} patch deployment {app} --type=json --patch {quoted(unpin)} || {read_write}"
+    read_only = gc_patch(app, READ_ONLY_CONFIG_KEY, pin="add" if pin_node else None)
+    steps = [
+        f"{kubectl} patch deployment {app} --type=json --patch {quoted(read_only)}",
+        f"run {kubectl} rollout status deployment/{app} --timeout=30m",
+        "run " + " ".join(collect),
+    ]
+    if redis:
+        steps += [
+            f"run {kubectl} rollout restart deployment/{app}-redis",
+            f"run {kubectl} rollout status deployment/{app}-redis --timeout=10m",
+        ]
+    lines = [
+        "child=",
+        'run() { "$@" & child=$!; wait "$child"; }',
+        "switch_back() {",
+        "  status=$?",
+        "  set +e",  # errexit would end the trap at the first failing command, before the switch back
+        "  trap - EXIT TERM INT",
+        '  if [ -n "$child" ]; then kill "$child" 2>/dev/null; wait "$child"; fi',
+        f"  {read_write} || status=1",
+        '  exit "$status"',
+        "}",
+        "trap switch_back EXIT",
+        "trap 'exit 143' TERM INT",
+        "set -e",
+        *steps,
+    ]
+    return "\n".join(lines) + "\n"
 
 
 class KubernetesRegistry(pulumi.ComponentResource):
@@ -955,7 +1004,6 @@ class KubernetesRegistry(pulumi.ComponentResource):
         (no persistence) is restarted first, so no stale descriptor of a swept blob survives."""
         gc_name = f"{self._app}-gc"
         kubectl = gc.get("kubectl_image", DEFAULT_KUBECTL_IMAGE)
-        namespaced = ["--namespace", self._ns]
         k8s.core.v1.ServiceAccount(
             f"{self._name}-gc-service-account", metadata=self._metadata(gc_name, "gc"), opts=self._child
         )
@@ -984,21 +1032,19 @@ class KubernetesRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[role])),
         )
         config_file = config_path(s.major_version(self._docker_args))
-        collect = ["registry", "garbage-collect"]
+        collect = [f"{GC_TOOLS_DIR}/registry", "garbage-collect"]
         if gc.get("delete_untagged", False):
             collect.append("--delete-untagged")
         collect.append(config_file)
-        # Its exit code is kept for the `report` container: a failed GC must still switch the registry back.
-        gc_script = " ".join(collect) + "; echo $? > /status/exit-code"
         mounts: list[dict[str, Any]] = [
             self._config_mount(),
-            {"name": "status", "mount_path": "/status"},
             {"name": "tmp", "mount_path": "/tmp"},  # noqa: S108 - the pod's own emptyDir
+            {"name": "tools", "mount_path": GC_TOOLS_DIR, "read_only": True},
         ]
         volumes: list[dict[str, Any]] = [
             self._config_volume(CONFIG_KEY),
-            {"name": "status", "empty_dir": {"size_limit": "1Mi"}},
             {"name": "tmp", "empty_dir": {"size_limit": "1Gi"}},
+            {"name": "tools", "empty_dir": {"size_limit": "256Mi"}},
         ]
         affinity: dict[str, Any] | None = None
         if claim is not None:
@@ -1016,54 +1062,32 @@ class KubernetesRegistry(pulumi.ComponentResource):
                 }
             }
         security = self._container_security()
-        kubectl_resources = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
-
-        def kubectl_step(step: str, command: list[str]) -> dict[str, Any]:
-            return {
-                "name": step,
-                "image": kubectl,
-                "command": ["kubectl", *command, *namespaced],
-                # kubectl keeps its discovery cache under $HOME/.kube: on the emptyDir, the root is read-only.
-                "env": [{"name": "HOME", "value": "/tmp"}],  # noqa: S108 - the pod's own emptyDir
-                "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],  # noqa: S108 - the pod's own emptyDir
-                "resources": kubectl_resources,
+        script = gc_script(self._app, self._ns, collect, self._redis_enabled(), pin_node=claim is not None)
+        env = self._registry_env(s3, with_http_secret=False)
+        # kubectl keeps its discovery cache under $HOME/.kube: on the emptyDir, the root is read-only.
+        env.append({"name": "HOME", "value": "/tmp"})  # noqa: S108 - the pod's own emptyDir
+        env.append({"name": "NODE_NAME", "value_from": {"field_ref": {"field_path": "spec.nodeName"}}})
+        init = [
+            {
+                # The registry binary (static) into the emptyDir, for the one container that runs every step.
+                "name": "tools",
+                "image": self._args.get("image", s.DEFAULT_IMAGE),
+                "command": ["cp", "/bin/registry", f"{GC_TOOLS_DIR}/registry"],
+                "volume_mounts": [{"name": "tools", "mount_path": GC_TOOLS_DIR}],
+                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
                 "security_context": security,
             }
-
-        init = [
-            kubectl_step(
-                "read-only",
-                ["patch", "deployment", self._app, "--type=json", "--patch", gc_patch(self._app, READ_ONLY_CONFIG_KEY)],
-            ),
-            kubectl_step("wait-read-only", ["rollout", "status", f"deployment/{self._app}", "--timeout=30m"]),
+        ]
+        containers = [
             {
                 "name": "garbage-collect",
-                "image": self._args.get("image", s.DEFAULT_IMAGE),
-                "command": ["/bin/sh", "-c", gc_script],
-                "env": self._registry_env(s3, with_http_secret=False),
+                "image": kubectl,
+                "command": ["/bin/sh", "-c", script],
+                "env": env,
                 "volume_mounts": mounts,
                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
                 "security_context": security,
-            },
-        ]
-        if self._redis_enabled():
-            init += [
-                kubectl_step("flush-cache", ["rollout", "restart", f"deployment/{self._app}-redis"]),
-                kubectl_step("wait-cache", ["rollout", "status", f"deployment/{self._app}-redis", "--timeout=10m"]),
-            ]
-        containers = [
-            kubectl_step(
-                "read-write",
-                ["patch", "deployment", self._app, "--type=json", "--patch", gc_patch(self._app, CONFIG_KEY)],
-            ),
-            {
-                "name": "report",
-                "image": self._args.get("image", s.DEFAULT_IMAGE),
-                "command": ["/bin/sh", "-c", "exit $(cat /status/exit-code)"],
-                "volume_mounts": [{"name": "status", "mount_path": "/status", "read_only": True}],
-                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
-                "security_context": security,
-            },
+            }
         ]
         pod_spec: dict[str, Any] = {
             "service_account_name": gc_name,
@@ -1086,6 +1110,7 @@ class KubernetesRegistry(pulumi.ComponentResource):
                 "metadata": {"labels": labels(self._app, "gc")},
                 "spec": {
                     "backoff_limit": 0,
+                    "active_deadline_seconds": GC_DEADLINE_SECONDS,
                     "template": {"metadata": {"labels": labels(self._app, "gc")}, "spec": pod_spec},
                 },
             },

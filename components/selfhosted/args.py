@@ -56,6 +56,8 @@ class SelfHostedBlobCache(StrEnum):
     """An in-memory blob descriptor cache."""
     NONE = "none"
     """No cache."""
+    REDIS = "redis"
+    """A Redis container on the registry's network (bridge only), password generated, shared by the replicas."""
 
 
 class SelfHostedS3Encryption(StrEnum):
@@ -361,3 +363,11 @@ class SelfHostedRegistryArgs(TypedDict):
     """registry, or mirror: a read-only pull-through cache of `mirror.upstream` (deletes off). Default: registry."""
     mirror: NotRequired[SelfHostedMirrorArgs]
     """mode mirror: the upstream, its credentials and CA, the cache TTL. Default: Docker Hub, anonymous."""
+    replicas: NotRequired[int]
+    """Registry containers (<container_name>-1..N, unpublished) sharing storage.s3, the http secret and config.yml
+    behind a load balancer container (<container_name>-lb) published on bind_address:port; 2 or more need
+    storage.s3 and bridge networking. Default: 1 (one published container, no load balancer)."""
+    load_balancer_image: NotRequired[str]
+    """replicas >= 2: HAProxy image, pinned (reads /usr/local/etc/haproxy/haproxy.cfg). Default: haproxy:3.0.5."""
+    redis_image: NotRequired[str]
+    """storage.cache redis: Redis image, pinned. Default: redis:7.2.7-alpine."""

@@ -3,6 +3,9 @@
 No `from __future__ import annotations` here: the component-provider analyzer reads the annotations.
 """
 
+import dataclasses
+from typing import Any
+
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
@@ -18,6 +21,7 @@ from components.selfhosted.config_file import (
     PUBLIC_FILE_MODE,
     REGISTRY_ALIAS,
     UPSTREAM_CA_PATH,
+    RedisSettings,
     RegistrySettings,
     config_path,
     debug_listen_port,
@@ -28,6 +32,18 @@ from components.selfhosted.config_file import (
     render_registry_config,
 )
 from components.selfhosted.credentials import docker_config_json
+from components.selfhosted.load_balancer import (
+    DEFAULT_LOAD_BALANCER_IMAGE,
+    DEFAULT_REDIS_IMAGE,
+    HAPROXY_CONFIG_PATH,
+    REDIS_ALIAS,
+    REDIS_CONFIG_PATH,
+    REGISTRY_PORT,
+    haproxy_config,
+    redis_addr,
+    redis_config,
+    replica_alias,
+)
 from components.selfhosted.s3_storage import S3Storage, declare_s3_storage
 from components.selfhosted.tls import TlsMaterial, declare_tls
 from components.selfhosted.ui import (
@@ -123,9 +139,18 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         settings = pulumi.Output.from_input(s.rendered_args(args, bucket if s3 is not None else None)).apply(
             s.registry_settings
         )
-        container = self._registry_container(
-            name, args, image.image_id, settings, htpasswd, http_secret, tls_material, s3, volume, network
-        )
+        if s.redis_enabled(args) and network is not None:
+            settings = self._redis(name, args, settings, network)
+        # Replicas share the storage, the http secret (an upload may finish on another replica) and config.yml.
+        replicas = [
+            self._registry_container(
+                name, args, image.image_id, settings, htpasswd, http_secret, tls_material, s3, volume, network, index
+            )
+            for index in range(s.replicas(args))
+        ]
+        container = replicas[0]
+        if len(replicas) > 1 and network is not None:
+            container = self._load_balancer(name, args, network, replicas)
 
         ui_url: pulumi.Output[str] = pulumi.Output.from_input("")
         if s.ui_enabled(args) and network is not None:
@@ -145,7 +170,8 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         self.login_command = pulumi.Output.concat(
             "docker login ", endpoint, f" --username {first_user} --password-stdin"
         )
-        self.container_name = container.name
+        # With replicas: the first one (registryctl gc runs the registry binary in it).
+        self.container_name = replicas[0].name
         self.volume_name = volume.name if volume is not None else pulumi.Output.from_input("")
         self.bucket = bucket
         self._mirror_outputs(args, hostname)
@@ -221,7 +247,10 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         s3: S3Storage | None,
         volume: docker.Volume | None,
         network: docker.Network | None,
+        index: int = 0,
     ) -> docker.Container:
+        """Registry container `index` (0-based): published itself when it is the only one."""
+        alone = s.replicas(args) == 1
         major = s.major_version(args)
         uploads = [
             docker.ContainerUploadArgs(
@@ -256,8 +285,8 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             envs.append(pulumi.Output.concat("REGISTRY_STORAGE_S3_SECRETKEY=", s3.secret_access_key))
         debug_port = debug_listen_port(s.network_mode(args), s.debug_host_port(args))
         return docker.Container(
-            f"{name}-registry",
-            name=s.container_name(args),
+            f"{name}-registry" if index == 0 else f"{name}-registry-{index + 1}",
+            name=s.container_name(args) if alone else f"{s.container_name(args)}-{index + 1}",
             image=image_id,
             restart="unless-stopped",
             must_run=True,
@@ -274,11 +303,15 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             networks_advanced=(
                 None
                 if network is None
-                else [docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[REGISTRY_ALIAS])]
+                else [
+                    docker.ContainerNetworksAdvancedArgs(
+                        name=network.name, aliases=[REGISTRY_ALIAS if alone else replica_alias(index)]
+                    )
+                ]
             ),
             ports=(
                 None
-                if network is None
+                if network is None or not alone  # replicas are reached through the load balancer only
                 else [
                     docker.ContainerPortArgs(
                         internal=5000,
@@ -300,6 +333,88 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
+    def _redis(
+        self,
+        name: str,
+        args: SelfHostedRegistryArgs,
+        settings: pulumi.Output[RegistrySettings],
+        network: docker.Network,
+    ) -> pulumi.Output[RegistrySettings]:
+        """The Redis cache on the registry's network only (not published); returns `settings` pointing at it."""
+        password = random.RandomPassword(
+            f"{name}-redis-password", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self._sidecar(
+            name,
+            args,
+            "redis",
+            args.get("redis_image", DEFAULT_REDIS_IMAGE),
+            # The password is in a file, never on the command line (docker inspect shows the command).
+            command=["redis-server", REDIS_CONFIG_PATH],
+            # Readable by the image's redis user, which the official entrypoint switches to.
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=REDIS_CONFIG_PATH,
+                    content=pulumi.Output.secret(password.result).apply(redis_config),
+                    permissions=PUBLIC_FILE_MODE,
+                )
+            ],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[REDIS_ALIAS])],
+        )
+        return pulumi.Output.all(settings, pulumi.Output.secret(password.result)).apply(
+            lambda values: dataclasses.replace(values[0], redis=RedisSettings(addr=redis_addr(), password=values[1]))
+        )
+
+    def _load_balancer(
+        self, name: str, args: SelfHostedRegistryArgs, network: docker.Network, replicas: list[docker.Container]
+    ) -> docker.Container:
+        """HAProxy published on bind_address:port, passing TLS through to the healthy replicas."""
+        return self._sidecar(
+            name,
+            args,
+            "lb",
+            args.get("load_balancer_image", DEFAULT_LOAD_BALANCER_IMAGE),
+            depends_on=list(replicas),
+            command=["haproxy", "-f", HAPROXY_CONFIG_PATH],
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=HAPROXY_CONFIG_PATH, content=haproxy_config(len(replicas)), permissions=PUBLIC_FILE_MODE
+                )
+            ],
+            # The UI reaches the registry by REGISTRY_ALIAS: through the load balancer.
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[REGISTRY_ALIAS])],
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=REGISTRY_PORT, external=s.port(args), ip=args.get("bind_address", s.DEFAULT_BIND_ADDRESS)
+                )
+            ],
+        )
+
+    def _sidecar(
+        self,
+        name: str,
+        args: SelfHostedRegistryArgs,
+        role: str,
+        image: str,
+        depends_on: list[pulumi.Resource] | None = None,
+        **container: Any,
+    ) -> docker.Container:
+        """A pinned image and its container <container_name>-<role> beside the registry (UI, Redis, load
+        balancer): restarted unless stopped, removed before it is replaced (Docker names are unique)."""
+        pulled = docker.RemoteImage(
+            f"{name}-{role}-image", name=image, keep_locally=True, opts=pulumi.ResourceOptions(parent=self)
+        )
+        return docker.Container(
+            f"{name}-{role}",
+            name=f"{s.container_name(args)}-{role}",
+            image=pulled.image_id,
+            restart="unless-stopped",
+            must_run=True,
+            labels=[docker.ContainerLabelArgs(label=MANAGED_BY, value="pulumi")],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, delete_before_replace=True),
+            **container,
+        )
+
     def _ui(
         self,
         name: str,
@@ -315,24 +430,16 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         serves_tls = s.ui_serves_tls(args)
         ui_port = ui.get("port", s.DEFAULT_UI_PORT)
         bind_address = ui.get("bind_address", s.DEFAULT_BIND_ADDRESS)
-        ui_image = docker.RemoteImage(
-            f"{name}-ui-image",
-            name=ui.get("image", s.DEFAULT_UI_IMAGE),
-            keep_locally=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        docker.Container(
-            f"{name}-ui",
-            name=f"{s.container_name(args)}-ui",
-            image=ui_image.image_id,
-            restart="unless-stopped",
-            must_run=True,
+        self._sidecar(
+            name,
+            args,
+            "ui",
+            ui.get("image", s.DEFAULT_UI_IMAGE),
+            depends_on=[registry],
             envs=settings.apply(ui_environment),
             uploads=self._ui_uploads(s.tls_mode(args), serves_tls, settings, tls_material),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
             ports=[docker.ContainerPortArgs(internal=ui_container_port(serves_tls), external=ui_port, ip=bind_address)],
-            labels=[docker.ContainerLabelArgs(label=MANAGED_BY, value="pulumi")],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[registry], delete_before_replace=True),
         )
         return pulumi.Output.all(bind_address, hostname).apply(
             lambda values: s.ui_url(values[0], values[1], serves_tls, ui_port)

@@ -198,6 +198,7 @@ def validate_args(args: SelfHostedRegistryArgs) -> None:
     if ui_enabled(args) and ui_serves_tls(args) and mode == "none":
         raise ValueError("ui.tls: needs the registry's TLS (the UI serves the registry's certificate)")
     _validate_mirror(args)
+    _validate_replicas(args)
     s3 = s3_args(args)
     if s3 is not None:
         if args.get("volume_name") is not None:
@@ -206,6 +207,25 @@ def validate_args(args: SelfHostedRegistryArgs) -> None:
             raise ValueError("storage.s3.bucket: required (a globally unique bucket name)")
         if s3.get("create", True) and (s3.get("access_key") is not None or s3.get("secret_key") is not None):
             raise ValueError("storage.s3.access_key: not with storage.s3.create (the component creates the key)")
+
+
+def replicas(args: SelfHostedRegistryArgs) -> int:
+    return args.get("replicas", 1)
+
+
+def redis_enabled(args: SelfHostedRegistryArgs) -> bool:
+    return text(storage_args(args).get("cache", "inmemory")) == "redis"
+
+
+def _validate_replicas(args: SelfHostedRegistryArgs) -> None:
+    count = replicas(args)
+    if not isinstance(count, int) or not 1 <= count <= 20:
+        raise ValueError(f"replicas: {count!r} must be 1-20")
+    if count >= 2 and s3_args(args) is None:
+        raise ValueError(f"replicas: {count} replicas need storage.s3: a volume cannot be shared by replicas")
+    if network_mode(args) == "host" and (count >= 2 or redis_enabled(args)):
+        key = "replicas" if count >= 2 else "storage.cache"
+        raise ValueError(f"{key}: needs network_mode bridge (the load balancer and Redis reach the replicas over it)")
 
 
 def _validate_mirror(args: SelfHostedRegistryArgs) -> None:

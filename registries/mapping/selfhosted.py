@@ -182,6 +182,11 @@ def selfhosted_args(spec: SelfHostedSpec, production: bool) -> SelfHostedRegistr
     if spec.volume_name is not None:
         args["volume_name"] = spec.volume_name
     args["mode"] = SelfHostedMode(spec.mode)
+    if spec.replicas != 1:
+        args["replicas"] = spec.replicas
+        args["load_balancer_image"] = spec.load_balancer_image
+    if spec.storage.cache == "redis":
+        args["redis_image"] = spec.redis_image
     if (mirror := _mirror_args(spec)) is not None:
         args["mirror"] = mirror
     return args

@@ -104,8 +104,8 @@ class KubernetesGarbageCollectSpec(CamelModel):
     delete_untagged: bool = False
     """--delete-untagged: also delete manifests no tag points at (registry v2 can break multi-arch images).
     Default: false."""
-    kubectl_image: str = Field(default="registry.k8s.io/kubectl:v1.33.4", pattern=IMAGE)
-    """Image whose kubectl switches the registry to read-only and back. Default: registry.k8s.io/kubectl:v1.33.4."""
+    kubectl_image: str = Field(default="alpine/k8s:1.33.4", pattern=IMAGE)
+    """Image with kubectl and /bin/sh that runs the GC script (read-only, collect, back). Default: alpine/k8s:1.33.4."""
 
 
 class KubernetesSpec(CamelModel):
@@ -147,20 +147,36 @@ class KubernetesSpec(CamelModel):
         return max(self.replicas, self.autoscaling.max_replicas if self.autoscaling.enabled else 0)
 
 
-DOCKER_ONLY_KEYS = ("bindAddress", "port", "networkMode", "debugPort", "volumeName")
+DOCKER_ONLY_KEYS = (
+    "bindAddress",
+    "port",
+    "networkMode",
+    "debugPort",
+    "volumeName",
+    "replicas",
+    "loadBalancerImage",
+    "redisImage",
+)
 """Top-level selfHosted keys that only mean something on a Docker host."""
+
+
+def shared_storage_problems(
+    key: str, replicas: int, storage_kind: str, bad: Callable[[str, object, str], None]
+) -> None:
+    """Replicas share one storage: 2 or more need S3 (on either platform)."""
+    if replicas >= 2 and storage_kind != "s3":
+        bad(
+            key,
+            replicas,
+            "2 or more replicas need storage.kind: s3: a volume cannot be shared by replicas (each would see "
+            "only the images pushed to it, and uploads spread over them would fail)",
+        )
 
 
 def kubernetes_problems(spec: KubernetesSpec, storage_kind: str, bad: Callable[[str, object, str], None]) -> None:
     """Rules of the kubernetes block that span keys; `bad(path, value, allowed)` records one problem."""
-    if spec.most_replicas >= 2 and storage_kind != "s3":
-        key = "kubernetes.replicas" if spec.replicas >= 2 else "kubernetes.autoscaling.maxReplicas"
-        bad(
-            key,
-            spec.most_replicas,
-            "2 or more pods need storage.kind: s3: a volume cannot be shared by replicas (each pod would see "
-            "only the images pushed to it, and uploads spread over pods would fail)",
-        )
+    key = "kubernetes.replicas" if spec.replicas >= 2 else "kubernetes.autoscaling.maxReplicas"
+    shared_storage_problems(key, spec.most_replicas, storage_kind, bad)
     scaling = spec.autoscaling
     if scaling.enabled and scaling.min_replicas > scaling.max_replicas:
         bad("kubernetes.autoscaling.minReplicas", scaling.min_replicas, f"<= maxReplicas ({scaling.max_replicas})")

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Discriminator, Field, SecretStr, Tag
 from pydantic.alias_generators import to_camel, to_snake
 
 from registries.spec.base import CamelModel, ConfigProblem, repeated
-from registries.spec.kubernetes import DOCKER_ONLY_KEYS, KubernetesSpec, kubernetes_problems
+from registries.spec.kubernetes import DOCKER_ONLY_KEYS, KubernetesSpec, kubernetes_problems, shared_storage_problems
 from registries.spec.retention import RetentionSpec
 
 DURATION = r"^[0-9]+(ms|s|m|h)$"
@@ -101,8 +101,9 @@ class StorageCommonSpec(CamelModel):
     """Allow deleting manifests and blobs through the API (needed by the UI and clean-up jobs). Default: true."""
     upload_purging: UploadPurgingSpec = UploadPurgingSpec()
     """storage.maintenance.uploadpurging settings."""
-    cache: Literal["inmemory", "none"] = "inmemory"
-    """Blob descriptor cache. Default: inmemory."""
+    cache: Literal["inmemory", "none", "redis"] = "inmemory"
+    """Blob descriptor cache: inmemory, none, or redis (platform docker: a Redis container on the registry's
+    private network, password generated, shared by the replicas). Default: inmemory."""
 
 
 class FilesystemStorageSpec(StorageCommonSpec):
@@ -336,6 +337,13 @@ class SelfHostedSpec(CamelModel):
     platform: Literal["docker", "kubernetes"] = "docker"
     """Where the registry runs: docker (a container on the Docker host) or kubernetes (a Deployment behind an
     Ingress, settings in `kubernetes`). Default: docker."""
+    replicas: int = Field(default=1, ge=1, le=20)
+    """platform docker: registry containers sharing storage.kind s3 and the http secret behind an HAProxy
+    container published on bindAddress:port (2 or more need S3 and networkMode bridge). Default: 1."""
+    load_balancer_image: str = Field(default="haproxy:3.0.5", pattern=IMAGE)
+    """replicas >= 2: HAProxy image, pinned (reads /usr/local/etc/haproxy/haproxy.cfg). Default: haproxy:3.0.5."""
+    redis_image: str = Field(default="redis:7.2.7-alpine", pattern=IMAGE)
+    """storage.cache redis: Redis image, pinned (7.2 is the last BSD-licensed line). Default: redis:7.2.7-alpine."""
     kubernetes: KubernetesSpec | None = None
     """platform: kubernetes only: namespace, replicas, ingress, resources, autoscaling, Redis, garbage collection.
     Default: the block's defaults."""
@@ -498,7 +506,13 @@ def _platform_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], N
     if spec.platform == "docker":
         if spec.kubernetes is not None:
             bad("kubernetes", "a kubernetes block", "only with platform: kubernetes")
+        shared_storage_problems("replicas", spec.replicas, spec.storage.kind, bad)
+        if spec.network_mode == "host" and (spec.replicas >= 2 or spec.storage.cache == "redis"):
+            key, value = ("replicas", spec.replicas) if spec.replicas >= 2 else ("storage.cache", "redis")
+            bad(key, value, "needs networkMode: bridge (the load balancer and Redis reach the replicas over it)")
         return
+    if spec.storage.cache == "redis":
+        bad("storage.cache", "redis", "platform: docker only; on kubernetes use kubernetes.redis.enabled")
     for key in DOCKER_ONLY_KEYS:
         if to_snake(key) in spec.model_fields_set:
             value = getattr(spec, to_snake(key))

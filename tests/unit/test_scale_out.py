@@ -1,0 +1,112 @@
+"""Scale-out on a Docker host (issue 16): replicas behind HAProxy, sharing S3, the http secret, config.yml,
+and optionally a Redis blob-descriptor cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from registries.spec import ConfigError, load_stack_spec
+from tests.support.pulumi_runtime import contains_secret, is_secret, unwrap
+from tests.unit.conftest import ROOT
+
+CONTAINER = "docker:index/container:Container"
+S3 = {"kind": "s3", "create": False, "bucket": "acme-registry-images", "region": "eu-west-1"}
+
+
+def _problems(self_hosted: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(ConfigError) as caught:
+        load_stack_spec({"selfHosted": self_hosted}, "local", ROOT)
+    return {problem.path: problem.allowed for problem in caught.value.problems}
+
+
+def _upload(container: Any, path: str) -> tuple[str, bool]:
+    """(content, whether it reaches the provider as a secret) of the file uploaded at `path`."""
+    uploads = container.inputs["uploads"]
+    uploads_secret = contains_secret(uploads) and is_secret(uploads)
+    entry = next(u for u in unwrap(uploads) if u["file"] == path)
+    raw = next(u for u in (uploads["value"] if uploads_secret else uploads) if unwrap(u)["file"] == path)
+    return entry["content"], uploads_secret or contains_secret(raw)
+
+
+def test_two_replicas_on_a_volume_are_refused_saying_why():
+    problems = _problems({"replicas": 2})
+    assert "volume cannot be shared by replicas" in problems["registries:selfHosted.replicas"]
+    assert "storage.kind: s3" in problems["registries:selfHosted.replicas"]
+
+
+def test_replicas_and_redis_need_bridge_networking():
+    assert (
+        "networkMode: bridge"
+        in _problems({"replicas": 2, "storage": S3, "networkMode": "host"})["registries:selfHosted.replicas"]
+    )
+    assert (
+        "networkMode: bridge"
+        in _problems({"storage": {"cache": "redis"}, "networkMode": "host"})["registries:selfHosted.storage.cache"]
+    )
+
+
+def test_docker_scale_out_keys_are_refused_on_kubernetes():
+    problems = _problems({"platform": "kubernetes", "storage": {**S3, "cache": "redis"}, "replicas": 2})
+    assert "not with platform: kubernetes" in problems["registries:selfHosted.replicas"]
+    assert "kubernetes.redis.enabled" in problems["registries:selfHosted.storage.cache"]
+
+
+def test_three_replicas_share_one_config_and_secret_behind_a_published_load_balancer(run):
+    mocks, outputs = run(selfHosted={"name": "reg", "replicas": 3, "storage": {**S3, "cache": "redis"}})
+    replicas = [
+        mocks.find(CONTAINER, name) for name in ("selfhosted-registry", *(f"selfhosted-registry-{i}" for i in (2, 3)))
+    ]
+    assert [r.plain["name"] for r in replicas] == ["reg-1", "reg-2", "reg-3"]
+    assert all(r.plain.get("ports") in (None, []) for r in replicas), "replicas are reached through the LB only"
+    assert [r.plain["networksAdvanced"][0]["aliases"] for r in replicas] == [
+        ["registry-1"],
+        ["registry-2"],
+        ["registry-3"],
+    ]
+    configs = {_upload(r, "/etc/docker/registry/config.yml")[0] for r in replicas}
+    assert len(configs) == 1, "one config.yml for every replica"
+    config_yml = yaml.safe_load(configs.pop())
+    assert config_yml["storage"]["cache"] == {"blobdescriptor": "redis"}
+    assert config_yml["redis"]["addr"] == "registry-redis:6379"
+    secrets = {next(e for e in r.plain["envs"] if e.startswith("REGISTRY_HTTP_SECRET=")) for r in replicas}
+    assert len(secrets) == 1, "an upload started on one replica must finish on another"
+
+    lb = mocks.find(CONTAINER, "selfhosted-lb").plain
+    assert lb["name"] == "reg-lb"
+    assert lb["ports"] == [{"internal": 5000, "external": 5000, "ip": "127.0.0.1"}]
+    assert lb["networksAdvanced"] == [{"name": "reg-net", "aliases": ["registry"]}]
+    haproxy, _ = _upload(mocks.find(CONTAINER, "selfhosted-lb"), "/usr/local/etc/haproxy/haproxy.cfg")
+    for index in (1, 2, 3):
+        assert f"server replica{index} registry-{index}:5000 check port 5001" in haproxy
+    assert "mode tcp" in haproxy
+    assert "option httpchk GET /debug/health" in haproxy
+    assert mocks.find("docker:index/remoteImage:RemoteImage", "selfhosted-lb-image").plain["name"] == "haproxy:3.0.5"
+    assert outputs["endpoint"].value == "localhost:5000"
+    assert outputs["containerName"].value == "reg-1"
+
+
+def test_redis_is_private_and_its_password_a_secret_never_on_the_command_line(run):
+    mocks, _ = run(selfHosted={"replicas": 2, "storage": {**S3, "cache": "redis"}})
+    redis = mocks.find(CONTAINER, "selfhosted-redis")
+    assert redis.plain.get("ports") in (None, []), "Redis is on the private network only"
+    assert redis.plain["networksAdvanced"][0]["aliases"] == ["registry-redis"]
+    conf, conf_secret = _upload(redis, "/usr/local/etc/redis/redis.conf")
+    assert conf_secret
+    password = conf.split("requirepass ", 1)[1].split("\n", 1)[0]
+    assert len(password) == 48
+    assert not any(password in part for part in redis.plain["command"])
+    registry_config, config_secret = _upload(
+        mocks.find(CONTAINER, "selfhosted-registry"), "/etc/docker/registry/config.yml"
+    )
+    assert config_secret, "config.yml holds the Redis password: secret"
+    assert yaml.safe_load(registry_config)["redis"]["password"] == password
+
+
+def test_one_replica_is_published_itself_with_no_load_balancer(run):
+    mocks, _ = run(selfHosted={"storage": S3})
+    names = {r.name for r in mocks.of_type(CONTAINER)}
+    assert names == {"selfhosted-registry"}
+    assert mocks.find(CONTAINER, "selfhosted-registry").plain["ports"][0]["external"] == 5000
