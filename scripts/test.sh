@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(docker.io skopeo docker-registry busybox-static ca-certificates nginx-light)  # nginx: the UI stand-in image
+APT_PACKAGES=(docker.io skopeo docker-registry busybox-static ca-certificates nginx-light haproxy redis-server)  # nginx: the UI stand-in image; haproxy, redis-server: the scale-out images
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")

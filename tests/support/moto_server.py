@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,19 +52,21 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_moto(log_dir: Path) -> MotoServer:
-    """Start moto with IAM enforcement; raises (failing the run) if it does not answer."""
+def start_moto(log_dir: Path, command: Callable[[int], list[str]] | None = None) -> MotoServer:
+    """Start moto with IAM enforcement; raises (failing the run) if it does not answer. `command(port)` runs it
+    another way (e.g. in a container published on 127.0.0.1:port); default: moto_server on 127.0.0.1."""
     port = _free_port()
     binary = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
     if binary is None:
         raise RuntimeError("moto_server is not installed: pip install -r requirements-dev.txt")
+    argv = command(port) if command is not None else [binary, "-H", "127.0.0.1", "-p", str(port)]
     env = {
         **os.environ,
         "INITIAL_NO_AUTH_ACTION_COUNT": str(BOOTSTRAP_ACTIONS),
         "MOTO_ALLOW_NONEXISTENT_REGION": "false",
     }
     log = (log_dir / f"moto-{port}.log").open("wb")
-    process = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, env=env)
+    process = subprocess.Popen(argv, stdout=log, stderr=log, env=env)
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

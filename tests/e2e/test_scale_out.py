@@ -1,0 +1,195 @@
+"""Scale-out on a Docker host under faults (issue 16): three registry replicas sharing S3 (moto) and a Redis
+blob-descriptor cache behind HAProxy, deployed by the program through the local engine. What clients saw in each
+fault is printed (pytest -s) and asserted where the issue states it."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from components.selfhosted.load_balancer import REDIS_CONFIG_PATH
+from tests.e2e.conftest import Deployment
+from tests.support.e2e_stack import s3_storage_stack
+from tests.support.engine_aws import AwsApplier
+from tests.support.images import build_scratch_image
+from tests.support.moto_server import MotoServer, start_moto
+from tests.support.registry_client import RegistryUser, pushed_digest
+from tests.support.scale_out_images import (
+    PYTHON_RUNTIME_IMAGE,
+    build_load_balancer_image,
+    build_python_runtime_image,
+    build_redis_image,
+)
+
+pytestmark = pytest.mark.e2e
+
+MOTO_ALIAS = "moto"
+"""moto's name on the registry's network: the replicas are on a bridge network and cannot reach host loopback."""
+REPLICAS = 3
+PUSHES = 10
+ATTEMPTS = 3
+"""What a CI job does: retry a failed push (on top of the Docker daemon's own layer retries)."""
+
+
+@pytest.fixture(scope="module")
+def scale_out_images(docker_client: docker.DockerClient, registry_image: str) -> None:
+    build_python_runtime_image(docker_client)
+    build_load_balancer_image(docker_client)
+    build_redis_image(docker_client)
+
+
+@pytest.fixture
+def moto_on_network(
+    docker_client: docker.DockerClient, scale_out_images: None, tmp_path: Path
+) -> Iterator[tuple[MotoServer, str]]:
+    """moto in a container published on 127.0.0.1 (for the engine and the test) and joined to the registry's
+    network as `moto` as soon as the program creates that network; (server, container name)."""
+    name = f"e2e-moto-{uuid.uuid4().hex[:8]}"
+    python_home, venv = sys.base_prefix, str(Path(sys.prefix).resolve())
+    mounts = [arg for path in ("/usr", python_home, venv) for arg in ("-v", f"{path}:{path}:ro")]
+
+    def command(port: int) -> list[str]:
+        return [
+            *("docker", "run", "--rm", "--name", name, "-p", f"127.0.0.1:{port}:5000"),
+            *("-e", "INITIAL_NO_AUTH_ACTION_COUNT", "-e", "MOTO_ALLOW_NONEXISTENT_REGION", *mounts),
+            *(PYTHON_RUNTIME_IMAGE, f"{venv}/bin/python", "-m", "moto.server", "-H", "0.0.0.0", "-p", "5000"),
+        ]
+
+    server = start_moto(tmp_path, command)
+    try:
+        yield server, name
+    finally:
+        server.stop()
+        subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=False)
+
+
+@pytest.fixture
+def scaled(
+    deployment: Deployment, moto_on_network: tuple[MotoServer, str], base_stack: tuple[str, dict[str, Any]]
+) -> tuple[Deployment, dict[str, Any], RegistryUser]:
+    moto, moto_container = moto_on_network
+    engine = deployment.engine
+    docker_backend = next(b for b in engine.backends if b.prefixes == ("docker:",))
+    create = docker_backend.create
+
+    def create_then_join(typ: str, logical: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        created = create(typ, logical, inputs)
+        if typ == "docker:index/network:Network":  # moto joins before any replica starts
+            deployment.docker_client.networks.get(created[0]).connect(moto_container, aliases=[MOTO_ALIAS])
+        return created
+
+    engine.backends[engine.backends.index(docker_backend)] = dataclasses.replace(
+        docker_backend, create=create_then_join
+    )
+    deployment.engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
+    stack, spec, _bucket = s3_storage_stack(base_stack, f"http://{MOTO_ALIAS}:5000")
+    spec["networkMode"] = "bridge"
+    spec["replicas"] = REPLICAS
+    spec["storage"]["cache"] = "redis"
+    outputs = deployment.apply(stack, spec)
+    client = deployment.client(outputs)
+    user, password = next(iter(outputs["users"].items()))
+    client.login(user, password)
+    return deployment, outputs, client
+
+
+def _container(deployment: Deployment, outputs: dict[str, Any], suffix: str) -> Any:
+    base = outputs["containerName"].removesuffix("-1")
+    return deployment.docker_client.containers.get(f"{base}-{suffix}")
+
+
+def _source_images(docker_client: docker.DockerClient, count: int, prefix: str) -> list[str]:
+    tags = []
+    for index in range(count):
+        tag = f"e2e-src/{prefix}{index}:latest"
+        build_scratch_image(docker_client, tag, [os.urandom(32 * 1024), os.urandom(4 * 1024 * 1024)])
+        tags.append(tag)
+    return tags
+
+
+def _push_with_retries(client: RegistryUser, source: str, repository: str, seen: list[str]) -> str | None:
+    """The digest once a push succeeds within ATTEMPTS; every failure's last error line is recorded."""
+    for attempt in range(1, ATTEMPTS + 1):
+        ref = f"{client.endpoint}/{repository}:1"
+        client.docker("tag", source, ref)
+        result = client.docker("push", ref, check=False)
+        if result.returncode == 0:
+            digest = pushed_digest(result.stdout)
+            assert digest, f"a push that exited 0 reported no digest: {result.stdout}"
+            seen.append(f"{repository}: ok on attempt {attempt}")
+            return digest
+        error = (result.stderr.strip().splitlines() or ["(no message)"])[-1]
+        assert error, "a failed push must say why"
+        seen.append(f"{repository}: attempt {attempt} failed: {error}")
+    return None
+
+
+def test_pushes_survive_a_replica_killed_midway_and_every_pushed_digest_pulls_intact(scaled, docker_client):
+    deployment, outputs, client = scaled
+    sources = _source_images(docker_client, PUSHES, "killed")
+    seen: list[str] = []
+    victim = _container(deployment, outputs, "2")
+    killer = threading.Timer(2.0, victim.kill)
+    killer.start()
+    with ThreadPoolExecutor(max_workers=PUSHES) as pool:
+        digests = list(pool.map(lambda i: _push_with_retries(client, sources[i], f"ha/img{i}", seen), range(PUSHES)))
+    killer.join()
+    victim.reload()
+    print("\n".join(["replica killed during 10 concurrent pushes; clients saw:", *seen]))
+    assert victim.status != "running" or victim.attrs["RestartCount"] > 0, "the replica was not killed"
+    pushed = {i: d for i, d in enumerate(digests) if d is not None}
+    assert pushed, "no push succeeded"
+    for index, digest in pushed.items():
+        client.remove_local(f"ha/img{index}", "1")
+        assert client.pull(f"ha/img{index}", "1") == digest  # the daemon checks every blob's digest on pull
+    for index in set(range(PUSHES)) - set(pushed):  # a failed push left no half-visible tag
+        assert client.api("GET", f"/v2/ha/img{index}/manifests/1").status_code in (401, 404)
+
+
+def test_redis_killed_pushes_and_pulls_keep_working_and_it_is_used_again_when_back(scaled, docker_client):
+    deployment, outputs, client = scaled
+    redis = _container(deployment, outputs, "redis")
+    sources = _source_images(docker_client, 3, "redis")
+    before = client.push(sources[0], "cache/before", "1")
+    redis.stop(timeout=1)
+    started = time.monotonic()
+    during = client.push(sources[1], "cache/during", "1")
+    client.remove_local("cache/before", "1")
+    assert client.pull("cache/before", "1") == before
+    print(f"\nRedis stopped: push and pull succeeded ({time.monotonic() - started:.1f}s)")
+    redis.start()
+    time.sleep(2)
+    keys_before = _redis_keys(redis)
+    after = client.push(sources[2], "cache/after", "1")
+    client.remove_local("cache/during", "1")
+    assert client.pull("cache/during", "1") == during
+    assert client.pull("cache/after", "1") == after
+    keys_after = _redis_keys(redis)
+    print(f"Redis back: {keys_before} keys before a push and a pull, {keys_after} after")
+    assert keys_after > keys_before, "the replicas did not use Redis again once it was back"
+
+
+def _redis_keys(redis: Any) -> int:
+    """DBSIZE, asked inside the Redis container; the password read from its config file and given by env."""
+    archive, _ = redis.get_archive(REDIS_CONFIG_PATH)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(archive))) as tar:
+        member = tar.extractfile(tar.getmembers()[0])
+        assert member is not None
+        password = member.read().decode().split("requirepass ", 1)[1].split("\n", 1)[0]
+    result = redis.exec_run(["redis-cli", "DBSIZE"], environment={"REDISCLI_AUTH": password})
+    assert result.exit_code == 0, result.output
+    return int(result.output.decode().strip())
