@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -311,17 +312,36 @@ def test_gc_switches_to_the_read_only_variant_collects_and_switches_back():
     assert cron["concurrencyPolicy"] == "Forbid"
     job = cron["jobTemplate"]["spec"]
     assert job["backoffLimit"] == 0
+    # A hung step is stopped, and the script's EXIT trap still switches back.
+    assert job["activeDeadlineSeconds"] == 6 * 3600
     pod = job["template"]["spec"]
-    steps = [c["name"] for c in pod["initContainers"]]
-    assert steps == ["read-only", "wait-read-only", "garbage-collect", "flush-cache", "wait-cache"]
-    assert [c["name"] for c in pod["containers"]] == ["read-write", "report"]
+    assert [c["name"] for c in pod["initContainers"]] == ["tools"]
+    assert pod["initContainers"][0]["command"] == ["cp", "/bin/registry", "/tools/registry"]
+    (container,) = pod["containers"]
+    assert container["image"] == "alpine/k8s:1.33.4"
+    assert container["command"][:2] == ["/bin/sh", "-c"]
+    script = container["command"][2]
+    lines = script.splitlines()
+    first_step = next(i for i, line in enumerate(lines) if "config-readonly.yml" in line)
+    assert lines.index("trap switch_back EXIT") < lines.index("set -e") < first_step
+    order = [
+        script.index(step)
+        for step in (
+            "config-readonly.yml",
+            "rollout status deployment/registry ",
+            "/tools/registry garbage-collect",
+            "rollout restart deployment/registry-redis",
+            "rollout status deployment/registry-redis",
+        )
+    ]
+    assert order == sorted(order)
 
     # The patches address the registry's config volume: index, name and Secret as the Deployment declares them.
     registry_volume = _pod(mocks)["volumes"][CONFIG_VOLUME_INDEX]
-    patches = {}
-    for container in (pod["initContainers"][0], pod["containers"][0]):
-        command = container["command"]
-        patches[container["name"]] = json.loads(command[command.index("--patch") + 1])
+    patches = {
+        name: json.loads(re.search(rf"--patch '(\[[^']*{key}[^']*\])'", script).group(1))  # type: ignore[union-attr]
+        for name, key in (("read-only", "config-readonly.yml"), ("read-write", '"config.yml"'))
+    }
     for name, expected_key in (("read-only", "config-readonly.yml"), ("read-write", "config.yml")):
         tests, replace = patches[name][:-1], patches[name][-1]
         document = {"spec": {"template": {"spec": {"volumes": _pod(mocks)["volumes"]}}}}
@@ -330,17 +350,13 @@ def test_gc_switches_to_the_read_only_variant_collects_and_switches_back():
         assert replace["path"].endswith(f"/volumes/{CONFIG_VOLUME_INDEX}/secret/items/0/key")
         assert replace["value"] == expected_key
     assert registry_volume["secret"]["items"] == [{"key": "config.yml", "path": "config.yml"}]
-    collect = pod["initContainers"][2]["command"][-1]
-    assert collect.startswith("registry garbage-collect /etc/docker/registry/config.yml;")
-    assert pod["containers"][1]["command"][-1] == "exit $(cat /status/exit-code)"
+    assert "/tools/registry garbage-collect /etc/docker/registry/config.yml\n" in script
     # kubectl writes its cache under $HOME: a writable emptyDir, as the root filesystem is read-only.
     tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
     assert "emptyDir" in tmp
-    for step in [*pod["initContainers"], *pod["containers"]]:
-        if step["command"][0] == "kubectl":
-            assert step["securityContext"]["readOnlyRootFilesystem"] is True
-            assert {"name": "HOME", "value": "/tmp"} in step["env"]
-            assert {"name": "tmp", "mountPath": "/tmp"} in step["volumeMounts"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "HOME", "value": "/tmp"} in container["env"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
 
     role = _object(mocks, "Role", "registry-gc")
     deployments = next(r for r in role["rules"] if r["resources"] == ["deployments"])
