@@ -502,6 +502,10 @@ def _policy_text(
 
 
 class EcrRegistry(pulumi.ComponentResource):
+    """Private AWS ECR repositories (immutable tags, scan on push, encryption, a lifecycle policy compiled from the
+    retention rules, least-privilege repository policies), optionally the registry's scanning, replication and
+    pull-through cache, EventBridge notifications and a GitHub OIDC role for CI."""
+
     registry: pulumi.Output[str]
     """Registry host, <account>.dkr.ecr.<region>.amazonaws.com."""
     ci_role_arn: pulumi.Output[str | None]

@@ -78,10 +78,7 @@ def test_the_package_hosts_every_component_as_a_component(schema: dict[str, Any]
         SELF_HOSTED,
         KUBERNETES,
         DOCKER_HUB,
-        pytest.param(
-            ECR,
-            marks=pytest.mark.xfail(strict=True, reason="components/ecr.py: class EcrRegistry has no docstring"),
-        ),
+        ECR,
         ARTIFACT_REGISTRY,
         ACR,
     ],
