@@ -193,3 +193,48 @@ def _redis_keys(redis: Any) -> int:
     result = redis.exec_run(["redis-cli", "DBSIZE"], environment={"REDISCLI_AUTH": password})
     assert result.exit_code == 0, result.output
     return int(result.output.decode().strip())
+
+
+def test_s3_unreachable_for_10s_requests_fail_cleanly_and_nothing_is_corrupted(scaled, moto_on_network, docker_client):
+    _deployment, outputs, client = scaled
+    _moto, moto_container = moto_on_network
+    base = outputs["containerName"].removesuffix("-1")
+    network = docker_client.networks.get(f"{base}-net")
+    sources = _source_images(docker_client, 2, "outage")
+    before = client.push(sources[0], "outage/before", "1")
+    client.remove_local("outage/before", "1")
+    seen: list[str] = []
+
+    def attempt(action: str, *args: str) -> None:
+        started = time.monotonic()
+        result = client.docker(action, *args, check=False)
+        last = (result.stderr.strip().splitlines() or [""])[-1] if result.returncode else "ok"
+        seen.append(
+            f"{action} during the outage: exit {result.returncode} after {time.monotonic() - started:.1f}s: {last}"
+        )
+
+    network.disconnect(moto_container)  # S3 unreachable: the replicas' lookups of `moto` fail
+    try:
+        client.docker("tag", sources[1], f"{client.endpoint}/outage/during:1")
+        workers = [
+            threading.Thread(target=attempt, args=("push", f"{client.endpoint}/outage/during:1")),
+            threading.Thread(target=attempt, args=("pull", f"{client.endpoint}/outage/before:1")),
+        ]
+        for worker in workers:
+            worker.start()
+        time.sleep(10)
+    finally:
+        network.connect(moto_container, aliases=[MOTO_ALIAS])
+    for worker in workers:
+        worker.join(timeout=300)
+    print("\n".join(["S3 unreachable for 10 s; clients saw:", *seen]))
+    assert len(seen) == 2, "a client hung past 5 minutes"
+    assert all(not line.endswith(": ") for line in seen), "a failed request must say why"
+
+    # After the outage: what was pushed before pulls intact, and a push (retried as CI would) succeeds.
+    client.remove_local("outage/before", "1")
+    assert client.pull("outage/before", "1") == before
+    during = _push_with_retries(client, sources[1], "outage/during", seen)
+    assert during is not None, seen
+    client.remove_local("outage/during", "1")
+    assert client.pull("outage/during", "1") == during
