@@ -50,6 +50,17 @@ def contains_secret(value: Any) -> bool:
     return False
 
 
+def without_secrets(value: Any) -> Any:
+    """`value` with every secret replaced by "<secret>": what may be shown or stored in plain."""
+    if is_secret(value):
+        return "<secret>"
+    if isinstance(value, dict):
+        return {k: without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class StackOutput:
     value: Any

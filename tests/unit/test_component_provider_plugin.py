@@ -33,7 +33,7 @@ from pulumi.runtime.proto import (
 )
 
 from tests.support.component_provider import wire_secret_output
-from tests.support.pulumi_runtime import is_secret
+from tests.support.pulumi_runtime import is_secret, without_secrets
 from tests.support.recording_mocks import RecordingMocks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,18 +208,8 @@ def test_construct_over_grpc_declares_the_registry_with_the_engine(
     htpasswd = next(u["content"] for u in container.plain["uploads"] if u["file"].endswith("htpasswd"))
     assert bcrypt.checkpw(password.encode(), dict(line.split(":", 1) for line in htpasswd.splitlines())["ci"].encode())
     # The password reached the engine only inside secrets.
-    leaked = [r.name for r in mocks.resources if password in json.dumps(_without_secrets(r.inputs))]
+    leaked = [r.name for r in mocks.resources if password in json.dumps(without_secrets(r.inputs))]
     assert leaked == []
-
-
-def _without_secrets(value: Any) -> Any:
-    if is_secret(value):
-        return "<secret>"
-    if isinstance(value, dict):
-        return {k: _without_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_secrets(v) for v in value]
-    return value
 
 
 def test_the_plugin_serves_the_snapshot(served_schema: dict):

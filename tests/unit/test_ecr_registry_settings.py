@@ -12,7 +12,7 @@ import pytest
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import RetentionIntent
 from registries.spec import ConfigError, load_stack_spec
-from tests.support.pulumi_runtime import is_secret
+from tests.support.pulumi_runtime import is_secret, without_secrets
 from tests.unit.conftest import problem_at
 
 SCANNING = "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration"
@@ -40,17 +40,6 @@ SETTINGS: dict[str, Any] = {
         {"prefix": "k8s", "upstream": "registry.k8s.io"},
     ],
 }
-
-
-def _masked(value: Any) -> Any:
-    """The inputs with every secret replaced: what may be shown or stored in plain."""
-    if is_secret(value):
-        return "***"
-    if isinstance(value, dict):
-        return {k: _masked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v) for v in value]
-    return value
 
 
 def test_scanning_rules(run):
@@ -92,7 +81,7 @@ def test_pull_through_cache_login_is_a_secret_in_secrets_manager(run):
     assert "credentialArn" not in k8s
     assert [r.name for r in mocks.of_type(SECRET)] == ["ecr-ptc-secret-dockerhub"]
     # The token is nowhere in plain: not in any resource input, not in the outputs.
-    assert HUB_TOKEN not in json.dumps([_masked(r.inputs) for r in mocks.resources])
+    assert HUB_TOKEN not in json.dumps([without_secrets(r.inputs) for r in mocks.resources])
     assert HUB_TOKEN not in json.dumps({k: v.value for k, v in outputs.items()})
 
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from components.kubernetes_registry import CONFIG_VOLUME_INDEX
-from tests.support.pulumi_runtime import contains_secret, is_secret, run_program, unwrap
+from tests.support.pulumi_runtime import contains_secret, is_secret, run_program, unwrap, without_secrets
 from tests.support.recording_mocks import Declared, RecordingMocks
 from tests.unit.conftest import KUBERNETES_STACK_FILES, record_options, stack_config
 
@@ -260,22 +260,12 @@ def test_every_secret_value_is_a_pulumi_secret_and_nowhere_else_in_plain_text():
     for resource in mocks.resources:
         if resource.typ == SECRET or not resource.typ.startswith("kubernetes:"):
             continue
-        plain_part = json.dumps(_strip_secrets(resource.inputs))
+        plain_part = json.dumps(without_secrets(resource.inputs))
         for value in secret_values:
             assert value not in plain_part, (resource.name, "carries a secret in plain text")
     # The checksum that rolls the pods is plain (a digest of high-entropy values) so the pod template is not secret.
     template = _declared(mocks, DEPLOYMENT, "selfhosted-deployment").inputs["spec"]["template"]
     assert not contains_secret(template)
-
-
-def _strip_secrets(value: Any) -> Any:
-    if is_secret(value):
-        return "<secret>"
-    if isinstance(value, dict):
-        return {k: _strip_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strip_secrets(v) for v in value]
-    return value
 
 
 def test_a_config_change_rolls_the_pods_and_the_same_config_does_not():

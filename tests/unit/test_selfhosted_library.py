@@ -20,7 +20,7 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from components.selfhosted import SelfHostedRegistry, SelfHostedRegistryArgs
 from registries.mapping.selfhosted import selfhosted_args
 from registries.spec.selfhosted import SelfHostedSpec
-from tests.support.pulumi_runtime import is_secret, run_program, unwrap
+from tests.support.pulumi_runtime import is_secret, run_program, unwrap, without_secrets
 from tests.support.recording_mocks import RecordingMocks
 from tests.unit.test_selfhosted_unchanged import VARIANTS
 
@@ -150,18 +150,8 @@ def test_a_plain_authorization_header_given_by_a_library_user_still_travels_as_a
 
     mocks, _ = _declare(build)
     assert _secret_upload(mocks, CONFIG_YML)
-    without_secrets = json.dumps(_strip_secrets(mocks.find(CONTAINER, "selfhosted-registry").inputs))
-    assert "plain-given" not in without_secrets
-
-
-def _strip_secrets(value: Any) -> Any:
-    if is_secret(value):
-        return "[secret]"
-    if isinstance(value, dict):
-        return {k: _strip_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strip_secrets(v) for v in value]
-    return value
+    plain_inputs = json.dumps(without_secrets(mocks.find(CONTAINER, "selfhosted-registry").inputs))
+    assert "plain-given" not in plain_inputs
 
 
 @pytest.mark.parametrize(
