@@ -14,9 +14,8 @@ import pytest
 from moto.events.models import EventPattern
 
 from registries.spec import ConfigError, load_stack_spec
-from tests.support.pulumi_runtime import is_secret
+from tests.support.pulumi_runtime import is_secret, without_secrets
 from tests.unit.conftest import problem_at
-from tests.unit.test_ecr_registry_settings import _masked
 
 RULE = "aws:cloudwatch/eventRule:EventRule"
 TARGET = "aws:cloudwatch/eventTarget:EventTarget"
@@ -204,7 +203,7 @@ def test_url_and_header_token_are_secrets_everywhere(run):
     connection = mocks.find(CONNECTION, "ecr-hook-ci-connection")
     assert connection.plain["authorizationType"] == "API_KEY"
     assert connection.plain["authParameters"] == {"apiKey": {"key": "X-Hook-Token", "value": HOOK_TOKEN}}
-    everything = json.dumps([_masked(r.inputs) for r in mocks.resources])
+    everything = json.dumps([without_secrets(r.inputs) for r in mocks.resources])
     assert HOOK_URL not in everything
     assert HOOK_TOKEN not in everything
     assert HOOK_URL not in json.dumps({k: v.value for k, v in outputs.items()})
