@@ -2,7 +2,9 @@
 
 import json
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +23,18 @@ def _gc_container(self_hosted: dict[str, Any]) -> dict[str, Any]:
     return container
 
 
-def _run_script(script: str, tmp_path: Path, failing: str | None = None) -> tuple[int, list[list[str]]]:
-    """Run `script` with a kubectl that logs its args (and fails when they contain `failing`); the registry
-    binary at /tools/registry is a stub logging too. Returns the exit code and the logged calls in order."""
+def _run_script(
+    script: str, tmp_path: Path, failing: str | None = None, hanging: str | None = None
+) -> tuple[int, list[list[str]]]:
+    """Run `script` with a kubectl that logs its args (and fails when they contain `failing`, or hangs when they
+    contain `hanging`, until the script gets SIGTERM as from activeDeadlineSeconds); the registry binary at
+    /tools/registry is a stub logging too. Returns the exit code and the logged calls in order."""
     log = tmp_path / "calls.jsonl"
     stub = (
         "#!/usr/bin/env python3\n"
-        "import json, sys\n"
+        "import json, sys, time\n"
         f"open({str(log)!r}, 'a').write(json.dumps(sys.argv) + '\\n')\n"
+        f"if {hanging!r} and {hanging!r} in ' '.join(sys.argv): time.sleep(60)\n"
         f"sys.exit(1 if {failing!r} and {failing!r} in ' '.join(sys.argv) else 0)\n"
     )
     bin_dir = tmp_path / "bin"
@@ -38,9 +44,18 @@ def _run_script(script: str, tmp_path: Path, failing: str | None = None) -> tupl
         (bin_dir / name).chmod(0o755)
     script = script.replace("/tools/registry", str(bin_dir / "registry"))
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "NODE_NAME": "node-a"}
-    done = subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False)
-    calls = [json.loads(line)[1:] for line in log.read_text().splitlines()] if log.exists() else []
-    return done.returncode, calls
+    shell = subprocess.Popen(["/bin/sh", "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if hanging is not None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(hanging in " ".join(call) for call in _calls(log)):
+            time.sleep(0.1)
+        shell.send_signal(signal.SIGTERM)
+    code = shell.wait(timeout=30)
+    return code, _calls(log)
+
+
+def _calls(log: Path) -> list[list[str]]:
+    return [json.loads(line)[1:] for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def _patch(call: list[str]) -> list[dict[str, Any]]:
@@ -73,3 +88,13 @@ def test_a_failed_step_still_switches_back_to_read_write_and_fails_the_job(tmp_p
     assert _patch(last)[2]["value"] == "config.yml", "the last call switches back to the read-write config"
     if failing == "rollout status":  # never collect while the registry may still accept pushes
         assert not any("garbage-collect" in call for call in calls)
+
+
+@pytest.mark.parametrize("hanging", ["rollout status", "garbage-collect"])
+def test_a_hung_step_stopped_by_the_job_deadline_still_switches_back(tmp_path, hanging):
+    script = _gc_container(ON_A_CLAIM)["command"][2]
+    started = time.monotonic()
+    code, calls = _run_script(script, tmp_path, hanging=hanging)
+    assert time.monotonic() - started < 20, "the signal interrupted the hung step"
+    assert code != 0
+    assert _patch(calls[-1])[2]["value"] == "config.yml"
