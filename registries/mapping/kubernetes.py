@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from components.kubernetes_registry import KubernetesRegistryArgs, KubernetesRegistryResourceListArgs
+from registries.mapping import present
 from registries.mapping.selfhosted import selfhosted_args
 from registries.spec.kubernetes import KubernetesResourceListSpec, KubernetesSpec
 from registries.spec.selfhosted import SelfHostedSpec
@@ -28,12 +29,7 @@ SHARED_KEYS = (
 
 
 def _resource_list(spec: KubernetesResourceListSpec) -> KubernetesRegistryResourceListArgs:
-    out: KubernetesRegistryResourceListArgs = {}
-    if spec.cpu is not None:
-        out["cpu"] = spec.cpu
-    if spec.memory is not None:
-        out["memory"] = spec.memory
-    return out
+    return cast(KubernetesRegistryResourceListArgs, present(cpu=spec.cpu, memory=spec.memory))
 
 
 def kubernetes_args(spec: SelfHostedSpec, production: bool) -> KubernetesRegistryArgs:

@@ -4,6 +4,8 @@ version), so the component's own defaults never decide what a stack declares."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from components.selfhosted.args import (
     SelfHostedBlobCache,
     SelfHostedKeyAlgorithm,
@@ -25,6 +27,7 @@ from components.selfhosted.args import (
     SelfHostedUiArgs,
     SelfHostedUserArgs,
 )
+from registries.mapping import present, revealed
 from registries.spec.selfhosted import NotificationEndpointSpec, S3StorageSpec, SelfHostedSpec
 
 
@@ -40,13 +43,12 @@ def _tls_args(spec: SelfHostedSpec) -> SelfHostedTlsArgs:
         "early_renewal_hours": tls.early_renewal_hours,
         "minimum_tls": SelfHostedMinimumTls(tls.minimum_tls),
     }
-    if tls.certificate is not None:
-        args["certificate"] = tls.certificate.get_secret_value()
-    if tls.private_key is not None:
-        args["private_key"] = tls.private_key.get_secret_value()
-    if tls.ca_certificate is not None:
-        args["ca_certificate"] = tls.ca_certificate
-    return args
+    optional = present(
+        certificate=revealed(tls.certificate),
+        private_key=revealed(tls.private_key),
+        ca_certificate=tls.ca_certificate,
+    )
+    return cast(SelfHostedTlsArgs, {**args, **optional})
 
 
 def _user_args(spec: SelfHostedSpec) -> list[SelfHostedUserArgs]:
@@ -80,17 +82,14 @@ def _s3_args(storage: S3StorageSpec) -> SelfHostedS3Args:
         "redirect_disable": storage.redirect_disable,
         "abort_incomplete_upload_days": storage.abort_incomplete_upload_days,
     }
-    if storage.region_endpoint is not None:
-        args["region_endpoint"] = storage.region_endpoint
-    if storage.kms_key_id is not None:
-        args["kms_key_id"] = storage.kms_key_id
-    if storage.access_key is not None:
-        args["access_key"] = storage.access_key.get_secret_value()
-    if storage.secret_key is not None:
-        args["secret_key"] = storage.secret_key.get_secret_value()
-    if storage.noncurrent_version_expiration_days is not None:
-        args["noncurrent_version_expiration_days"] = storage.noncurrent_version_expiration_days
-    return args
+    optional = present(
+        region_endpoint=storage.region_endpoint,
+        kms_key_id=storage.kms_key_id,
+        access_key=revealed(storage.access_key),
+        secret_key=revealed(storage.secret_key),
+        noncurrent_version_expiration_days=storage.noncurrent_version_expiration_days,
+    )
+    return cast(SelfHostedS3Args, {**args, **optional})
 
 
 def _storage_args(spec: SelfHostedSpec) -> SelfHostedStorageArgs:
@@ -150,11 +149,8 @@ def _mirror_args(spec: SelfHostedSpec) -> SelfHostedMirrorArgs | None:
     if mirror.username is not None and mirror.password is not None:
         args["username"] = mirror.username
         args["password"] = mirror.password.get_secret_value()
-    if mirror.ttl is not None:
-        args["ttl"] = mirror.ttl
-    if mirror.upstream_ca_certificate is not None:
-        args["ca_certificate"] = mirror.upstream_ca_certificate
-    return args
+    optional = present(ttl=mirror.ttl, ca_certificate=mirror.upstream_ca_certificate)
+    return cast(SelfHostedMirrorArgs, {**args, **optional})
 
 
 def selfhosted_args(spec: SelfHostedSpec, production: bool) -> SelfHostedRegistryArgs:
