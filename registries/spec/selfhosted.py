@@ -567,6 +567,9 @@ def _mirror_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], Non
         bad("ui.deleteImages", True, "not with mode: mirror (a mirror is read-only)")
     if spec.platform == "kubernetes":
         bad("mode", "mirror", "mode: mirror runs on platform: docker only (not yet on kubernetes)")
+    if spec.replicas >= 2:
+        # distribution#3251: each proxy keeps its expiry schedule in one scheduler-state.json in the storage.
+        bad("replicas", spec.replicas, "1 with mode: mirror (the proxy's cache expiry state is per instance)")
 
 
 def _kms_key_arn_in(key_id: str, region: str) -> bool:

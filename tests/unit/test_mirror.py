@@ -55,6 +55,16 @@ def test_one_error_names_every_bad_mirror_key():
     assert "distribution 3.0" in problems["registries:selfHosted.mirror.ttl"]
 
 
+def test_a_mirror_runs_as_one_instance():
+    # Replicas would overwrite each other's scheduler-state.json in the shared bucket (distribution#3251).
+    s3 = {"kind": "s3", "bucket": "acme-mirror-cache", "region": "eu-west-1"}
+    problems = _problems(
+        {"selfHosted": {**_mirror(upstream="https://registry-1.docker.io"), "replicas": 2, "storage": s3}}
+    )
+    assert set(problems) == {"registries:selfHosted.replicas"}
+    assert "per instance" in problems["registries:selfHosted.replicas"]
+
+
 def test_mirror_block_and_mode_go_together():
     problems = _problems(
         {"selfHosted": {"mode": "mirror"}, "mirrors": [{"name": "m", "mode": "registry", "port": 5100}]}
