@@ -20,6 +20,7 @@ from typing import Any
 
 import docker
 import pytest
+import requests
 
 from components.selfhosted.load_balancer import REDIS_CONFIG_PATH
 from tests.e2e.conftest import Deployment
@@ -102,9 +103,26 @@ def scaled(
     spec["storage"]["cache"] = "redis"
     outputs = deployment.apply(stack, spec)
     client = deployment.client(outputs)
+    _wait_for_a_replica_behind_the_load_balancer(client)
     user, password = next(iter(outputs["users"].items()))
     client.login(user, password)
     return deployment, outputs, client
+
+
+def _wait_for_a_replica_behind_the_load_balancer(client: RegistryUser, seconds: float = 30) -> None:
+    """HAProxy marks a replica up only after its first health checks (every 2 s): until then it closes
+    connections (a client sees EOF), also right after a real `up`. Wait for the registry's 401 challenge."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            answer = requests.get(f"{client.base_url}/v2/", verify=client.ca_file or False, timeout=3)
+            if answer.status_code == 401:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no replica answered through the load balancer at {client.base_url} in {seconds}s")
+        time.sleep(0.5)
 
 
 def _container(deployment: Deployment, outputs: dict[str, Any], suffix: str) -> Any:
