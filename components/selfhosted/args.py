@@ -151,6 +151,21 @@ class SelfHostedMirrorArgs(TypedDict):
     Default: the image's public roots."""
 
 
+class SelfHostedTokenAuthArgs(TypedDict):
+    """Token authentication (distribution's auth.token) against an external token server (GitLab, Harbor core,
+    docker_auth, Keycloak): clients log in there and bring the JWT it signs; the registry has no htpasswd users."""
+
+    realm: pulumi.Input[str]
+    """URL clients get tokens from (auth.token.realm), e.g. https://gitlab.example.com/jwt/auth. Required."""
+    service: pulumi.Input[str]
+    """Service name tokens are issued for, their `aud` claim (auth.token.service). Required."""
+    issuer: pulumi.Input[str]
+    """The `iss` claim of the token server's tokens (auth.token.issuer). Required."""
+    root_cert_bundle: pulumi.Input[str]
+    """PEM of the certificate(s) tokens are signed with or chain to (public), uploaded as a file (0444) that
+    auth.token.rootcertbundle names. Required."""
+
+
 class SelfHostedTlsArgs(TypedDict):
     """How the registry serves TLS."""
 
@@ -349,6 +364,9 @@ class SelfHostedRegistryArgs(TypedDict):
     """htpasswd users (at least one). Default: one user named admin with a generated password."""
     password_length: NotRequired[int]
     """Length of generated passwords (16-72). Default: 32."""
+    token_auth: NotRequired[SelfHostedTokenAuthArgs]
+    """Token authentication instead of htpasswd `users` (not with `users` or the UI): no password is generated,
+    user_passwords is {}, docker_config_json "" and login_command names no user. Default: htpasswd users."""
     storage: NotRequired[SelfHostedStorageArgs]
     """Where the images live. Default: a retained Docker volume, deletes enabled."""
     catalog_max_entries: NotRequired[int]

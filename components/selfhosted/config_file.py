@@ -30,6 +30,8 @@ UPSTREAM_CA_PATH = "/etc/ssl/certs/registries-upstream-ca.crt"
 """A mirror's extra upstream CA: Go's crypto/x509 reads every file in /etc/ssl/certs into the system pool
 (besides the bundle file), so the image's public roots stay trusted too."""
 DOCKER_HUB_UPSTREAM = "https://registry-1.docker.io"
+TOKEN_ROOT_CERT_BUNDLE_PATH = "/auth/token-root-certs.pem"  # noqa: S105 - a path, not a password
+"""Token auth: the certificates tokens are signed with (public, PUBLIC_FILE_MODE); auth.token.rootcertbundle."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,17 @@ class ProxySettings:
 
 
 @dataclass(frozen=True)
+class TokenAuthSettings:
+    """auth.token: an external token server; the same keys in registry 2.8 and 3.x (3.x also takes `jwks` and
+    `signingalgorithms`, not rendered). With a `kid` header, 2.8 matches libtrust fingerprints and 3.x RFC 7638
+    thumbprints of the bundle's keys; an `x5c` chain to the bundle works with both."""
+
+    realm: str
+    service: str
+    issuer: str
+
+
+@dataclass(frozen=True)
 class RegistrySettings:
     """Everything config.yml (and the UI's files) depend on, as plain resolved values."""
 
@@ -146,6 +159,8 @@ class RegistrySettings:
     """storage.maintenance.readonly: refuse pushes and deletes (while garbage-collect runs)."""
     proxy: ProxySettings | None = None
     """mode mirror: a pull-through cache of proxy.remote_url; None: a registry clients push to."""
+    token_auth: TokenAuthSettings | None = None
+    """auth.token instead of auth.htpasswd; None: htpasswd users."""
 
     @property
     def endpoint(self) -> str:
@@ -260,6 +275,20 @@ def _redis(redis: RedisSettings, major_version: int) -> dict[str, Any]:
     return section
 
 
+def _auth(settings: RegistrySettings) -> dict[str, Any]:
+    token = settings.token_auth
+    if token is None:
+        return {"htpasswd": {"realm": f"{settings.name} registry", "path": HTPASSWD_PATH}}
+    return {
+        "token": {
+            "realm": token.realm,
+            "service": token.service,
+            "issuer": token.issuer,
+            "rootcertbundle": TOKEN_ROOT_CERT_BUNDLE_PATH,
+        }
+    }
+
+
 def render_registry_config(settings: RegistrySettings) -> str:
     """The complete config.yml. Only http.secret and storage credentials stay out of it (they go by env).
 
@@ -313,7 +342,7 @@ def render_registry_config(settings: RegistrySettings) -> str:
         "log": {"level": settings.log_level, "formatter": settings.log_formatter, "fields": {"service": "registry"}},
         "storage": storage_map,
         "http": http,
-        "auth": {"htpasswd": {"realm": f"{settings.name} registry", "path": HTPASSWD_PATH}},
+        "auth": _auth(settings),
         "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
         "catalog": {"maxentries": settings.catalog_max_entries},
     }

@@ -20,6 +20,7 @@ from components.selfhosted.config_file import (
     PRIVATE_FILE_MODE,
     PUBLIC_FILE_MODE,
     REGISTRY_ALIAS,
+    TOKEN_ROOT_CERT_BUNDLE_PATH,
     UPSTREAM_CA_PATH,
     RedisSettings,
     RegistrySettings,
@@ -123,14 +124,19 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             f"{name}-image", name=args.get("image", s.DEFAULT_IMAGE), keep_locally=True, opts=child
         )
 
-        user_list = s.users(args)
+        token_auth = s.token_auth_args(args)
+        # Token auth: the token server authenticates clients, so no htpasswd users nor generated passwords.
+        user_list = s.users(args) if token_auth is None else []
         names = [user["name"] for user in user_list]
-        passwords, htpasswd = declare_users(
-            name,
-            [(user["name"], user.get("password")) for user in user_list],
-            args.get("password_length", s.DEFAULT_PASSWORD_LENGTH),
-            self,
-        )
+        passwords: list[pulumi.Output[str]] = []
+        htpasswd: pulumi.Output[str] | None = None
+        if token_auth is None:
+            passwords, htpasswd = declare_users(
+                name,
+                [(user["name"], user.get("password")) for user in user_list],
+                args.get("password_length", s.DEFAULT_PASSWORD_LENGTH),
+                self,
+            )
         http_secret = random.RandomPassword(f"{name}-http-secret", length=64, special=False, opts=child)
         tls_material = declare_tls(name, s.tls_args(args), hostname, bridge, self)
 
@@ -157,19 +163,10 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             ui_url = self._ui(name, args, settings, hostname, tls_material, network, container)
 
         endpoint = pulumi.Output.concat(hostname, f":{port}")
-        first_user = names[0]
         self.endpoint = endpoint
         self.ui_url = ui_url
         self.ca_cert_pem = tls_material.ca_cert_pem if tls_material is not None else pulumi.Output.from_input("")
-        self.user_passwords = pulumi.Output.secret(
-            pulumi.Output.all(*passwords).apply(lambda pws: dict(zip(names, pws, strict=True)))
-        )
-        self.docker_config_json = pulumi.Output.secret(
-            pulumi.Output.all(endpoint, passwords[0]).apply(lambda v: docker_config_json(v[0], first_user, v[1]))
-        )
-        self.login_command = pulumi.Output.concat(
-            "docker login ", endpoint, f" --username {first_user} --password-stdin"
-        )
+        self._credential_outputs(endpoint, names, passwords)
         # With replicas: the first one (registryctl gc runs the registry binary in it).
         self.container_name = replicas[0].name
         self.volume_name = volume.name if volume is not None else pulumi.Output.from_input("")
@@ -191,6 +188,26 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 "mirrorCaPath": self.mirror_ca_path,
                 "containerdHostsToml": self.containerd_hosts_toml,
             }
+        )
+
+    def _credential_outputs(
+        self, endpoint: pulumi.Output[str], names: list[str], passwords: list[pulumi.Output[str]]
+    ) -> None:
+        """userPasswords, dockerConfigJson, loginCommand; with token auth (no users) {}, "" and a login without
+        a user: clients log in with their token server account."""
+        self.user_passwords = pulumi.Output.secret(
+            pulumi.Output.all(*passwords).apply(lambda pws: dict(zip(names, pws, strict=True)))
+        )
+        if not names:
+            self.docker_config_json = pulumi.Output.secret("")
+            self.login_command = pulumi.Output.concat("docker login ", endpoint)
+            return
+        first_user = names[0]
+        self.docker_config_json = pulumi.Output.secret(
+            pulumi.Output.all(endpoint, passwords[0]).apply(lambda v: docker_config_json(v[0], first_user, v[1]))
+        )
+        self.login_command = pulumi.Output.concat(
+            "docker login ", endpoint, f" --username {first_user} --password-stdin"
         )
 
     def _mirror_outputs(self, args: SelfHostedRegistryArgs, hostname: pulumi.Output[str]) -> None:
@@ -241,7 +258,7 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         args: SelfHostedRegistryArgs,
         image_id: pulumi.Output[str],
         settings: pulumi.Output[RegistrySettings],
-        htpasswd: pulumi.Output[str],
+        htpasswd: pulumi.Output[str] | None,
         http_secret: random.RandomPassword,
         tls_material: TlsMaterial | None,
         s3: S3Storage | None,
@@ -256,8 +273,20 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             docker.ContainerUploadArgs(
                 file=config_path(major), content=settings.apply(render_registry_config), permissions=PRIVATE_FILE_MODE
             ),
-            docker.ContainerUploadArgs(file=HTPASSWD_PATH, content=htpasswd, permissions=PRIVATE_FILE_MODE),
         ]
+        token_auth = s.token_auth_args(args)
+        if token_auth is not None:
+            uploads.append(
+                docker.ContainerUploadArgs(
+                    file=TOKEN_ROOT_CERT_BUNDLE_PATH,
+                    content=token_auth["root_cert_bundle"],
+                    permissions=PUBLIC_FILE_MODE,
+                )
+            )
+        if htpasswd is not None:
+            uploads.append(
+                docker.ContainerUploadArgs(file=HTPASSWD_PATH, content=htpasswd, permissions=PRIVATE_FILE_MODE)
+            )
         if tls_material is not None:
             uploads.append(
                 docker.ContainerUploadArgs(file=CERT_PATH, content=tls_material.cert_pem, permissions=PUBLIC_FILE_MODE)

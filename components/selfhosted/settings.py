@@ -21,6 +21,7 @@ from components.selfhosted.args import (
     SelfHostedS3Args,
     SelfHostedStorageArgs,
     SelfHostedTlsArgs,
+    SelfHostedTokenAuthArgs,
     SelfHostedUiArgs,
     SelfHostedUserArgs,
 )
@@ -31,6 +32,7 @@ from components.selfhosted.config_file import (
     RegistrySettings,
     S3Settings,
     StorageSettings,
+    TokenAuthSettings,
     UiSettings,
     UploadPurgingSettings,
     debug_listen_port,
@@ -92,6 +94,10 @@ def log_args(args: SelfHostedRegistryArgs) -> SelfHostedLogArgs:
 
 def users(args: SelfHostedRegistryArgs) -> list[SelfHostedUserArgs]:
     return args.get("users") or DEFAULT_USERS
+
+
+def token_auth_args(args: SelfHostedRegistryArgs) -> SelfHostedTokenAuthArgs | None:
+    return args.get("token_auth")
 
 
 def tls_mode(args: SelfHostedRegistryArgs) -> str:
@@ -199,6 +205,7 @@ def validate_args(args: SelfHostedRegistryArgs) -> None:
         raise ValueError("ui.tls: needs the registry's TLS (the UI serves the registry's certificate)")
     _validate_mirror(args)
     _validate_replicas(args)
+    _validate_token_auth(args)
     s3 = s3_args(args)
     if s3 is not None:
         if args.get("volume_name") is not None:
@@ -226,6 +233,20 @@ def _validate_replicas(args: SelfHostedRegistryArgs) -> None:
     if network_mode(args) == "host" and (count >= 2 or redis_enabled(args)):
         key = "replicas" if count >= 2 else "storage.cache"
         raise ValueError(f"{key}: needs network_mode bridge (the load balancer and Redis reach the replicas over it)")
+
+
+def _validate_token_auth(args: SelfHostedRegistryArgs) -> None:
+    token = token_auth_args(args)
+    if token is None:
+        return
+    for key in ("realm", "service", "issuer", "root_cert_bundle"):
+        if token.get(key) is None:
+            raise ValueError(f"token_auth.{key}: required with token_auth")
+    for key in ("users", "password_length"):
+        if args.get(key) is not None:
+            raise ValueError(f"{key}: not with token_auth (the token server authenticates clients)")
+    if ui_enabled(args):
+        raise ValueError("ui.enabled: not with token_auth (the UI logs in to the registry with Basic auth)")
 
 
 def _validate_mirror(args: SelfHostedRegistryArgs) -> None:
@@ -256,6 +277,8 @@ def rendered_args(args: SelfHostedRegistryArgs, bucket: pulumi.Input[str] | None
         out["mirror"] = {k: v for k, v in out["mirror"].items() if k in ("upstream", "ttl")}
     if "tls" in out:
         out["tls"] = {k: v for k, v in out["tls"].items() if k in ("mode", "minimum_tls")}
+    if "token_auth" in out:  # the bundle is a file of its own
+        out["token_auth"] = {k: v for k, v in out["token_auth"].items() if k != "root_cert_bundle"}
     s3 = s3_args(args)
     if s3 is not None:
         kept = {k: v for k, v in s3.items() if k not in ("access_key", "secret_key")}
@@ -375,6 +398,18 @@ def registry_settings(args: SelfHostedRegistryArgs) -> RegistrySettings:
         if ui_enabled(args)
         else None,
         proxy=_proxy_settings(args) if is_mirror(args) else None,
+        token_auth=_token_auth_settings(args),
+    )
+
+
+def _token_auth_settings(args: SelfHostedRegistryArgs) -> TokenAuthSettings | None:
+    token = token_auth_args(args)
+    if token is None:
+        return None
+    return TokenAuthSettings(
+        realm=_url("token_auth.realm", resolved(token["realm"])),
+        service=resolved(token["service"]),
+        issuer=resolved(token["issuer"]),
     )
 
 

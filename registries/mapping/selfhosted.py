@@ -24,6 +24,7 @@ from components.selfhosted.args import (
     SelfHostedStorageArgs,
     SelfHostedTlsArgs,
     SelfHostedTlsMode,
+    SelfHostedTokenAuthArgs,
     SelfHostedUiArgs,
     SelfHostedUserArgs,
 )
@@ -153,6 +154,18 @@ def _mirror_args(spec: SelfHostedSpec) -> SelfHostedMirrorArgs | None:
     return cast(SelfHostedMirrorArgs, {**args, **optional})
 
 
+def _token_auth_args(spec: SelfHostedSpec) -> SelfHostedTokenAuthArgs | None:
+    token = spec.token_auth
+    if token is None:
+        return None
+    return {
+        "realm": token.realm,
+        "service": token.service,
+        "issuer": token.issuer,
+        "root_cert_bundle": token.root_cert_bundle,
+    }
+
+
 def selfhosted_args(spec: SelfHostedSpec, production: bool) -> SelfHostedRegistryArgs:
     """Map the validated `registries:selfHosted` config to the component's args; `production` protects the data
     unless the config says `protect`."""
@@ -185,4 +198,9 @@ def selfhosted_args(spec: SelfHostedSpec, production: bool) -> SelfHostedRegistr
         args["redis_image"] = spec.redis_image
     if (mirror := _mirror_args(spec)) is not None:
         args["mirror"] = mirror
+    if (token_auth := _token_auth_args(spec)) is not None:
+        # The token server authenticates clients: no htpasswd users (nor their generated passwords).
+        del args["users"]
+        del args["password_length"]
+        args["token_auth"] = token_auth
     return args

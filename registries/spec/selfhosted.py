@@ -282,6 +282,43 @@ class MirrorSpec(CamelModel):
     (same https URL) trusts that registry's generated CA by itself."""
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
+
+
+def _realm(value: str) -> str:
+    value = _url(value)
+    host = re.sub(r":[0-9]+$", "", value.split("://", 1)[1].split("/", 1)[0])
+    if value.startswith("http://") and host not in LOOPBACK_HOSTS:
+        raise ValueError("must be an https:// URL (clients send their password to the realm); http:// on loopback only")
+    return value
+
+
+def _certificate_bundle(value: str) -> str:
+    if "PRIVATE KEY" in value:
+        raise ValueError("must hold certificates only (public): it is uploaded world-readable; remove the private key")
+    if not PEM_CERTIFICATE.search(value):
+        raise ValueError("must be PEM with at least one -----BEGIN CERTIFICATE----- block (the token signer's)")
+    return value
+
+
+class TokenAuthSpec(CamelModel):
+    """Token authentication (distribution's auth.token) against an external token server (GitLab, Harbor core,
+    docker_auth, Keycloak's docker-v2 protocol): clients log in there and bring the JWT it signs."""
+
+    realm: Annotated[str, AfterValidator(_realm)]
+    """URL clients get tokens from (auth.token.realm), e.g. https://gitlab.example.com/jwt/auth; https (http://
+    on loopback only). Required."""
+    service: str = Field(min_length=1, max_length=256)
+    """Service name the token server issues tokens for: its tokens' `aud` claim (auth.token.service), e.g.
+    container_registry. Required."""
+    issuer: str = Field(min_length=1, max_length=256)
+    """The `iss` claim the token server puts in its tokens (auth.token.issuer), e.g. gitlab-issuer. Required."""
+    root_cert_bundle: Annotated[str, AfterValidator(_certificate_bundle)]
+    """PEM of the certificate(s) tokens are signed with or chain to (public; no key): uploaded as a file (0444)
+    named by auth.token.rootcertbundle. Required."""
+
+
 class SelfHostedSpec(CamelModel):
     """`registries:selfHosted`: a distribution registry on the Docker host pulumi-docker talks to."""
 
@@ -312,6 +349,10 @@ class SelfHostedSpec(CamelModel):
     """TLS settings; on by default with a generated CA."""
     users: list[UserSpec] = Field(default=[UserSpec(name="admin")], min_length=1)
     """htpasswd users (at least one). Default: one generated user named admin."""
+    token_auth: TokenAuthSpec | None = None
+    """Token authentication against an external token server instead of htpasswd `users` (not with `users`,
+    `passwordLength` or the UI; the userPasswords output is empty, dockerConfigJson empty, loginCommand has no
+    user). Default: none (htpasswd users)."""
     password_length: int = Field(default=32, ge=16, le=72)
     """Length of generated passwords. Default: 32."""
     storage: StorageSpec = FilesystemStorageSpec()
@@ -487,6 +528,7 @@ def selfhosted_problems(spec: SelfHostedSpec, stack: str, root: str = "registrie
     out.extend(_storage_problems(spec, bad))
     _platform_problems(spec, bad)
     _mirror_problems(spec, bad)
+    _token_auth_problems(spec, bad)
     major = image_major_version(spec.image)
     if spec.major_version is None and major is None:
         bad("majorVersion", None, f"required (2 or 3) when the image tag does not name a version: {spec.image!r}")
@@ -570,6 +612,23 @@ def _mirror_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], Non
     if spec.replicas >= 2:
         # distribution#3251: each proxy keeps its expiry schedule in one scheduler-state.json in the storage.
         bad("replicas", spec.replicas, "1 with mode: mirror (the proxy's cache expiry state is per instance)")
+
+
+def _token_auth_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], None]) -> None:
+    """Token auth replaces the htpasswd users: the keys that only make sense with them are refused."""
+    if spec.token_auth is None:
+        return
+    for key in ("users", "password_length"):
+        if key in spec.model_fields_set:
+            bad(
+                to_camel(key),
+                "htpasswd users" if key == "users" else spec.password_length,
+                "not with tokenAuth (the token server authenticates clients; the registry has no htpasswd users)",
+            )
+    if spec.ui.enabled:
+        bad("ui.enabled", True, "not with tokenAuth (the UI logs in to the registry with Basic auth)")
+    if spec.platform == "kubernetes":
+        bad("tokenAuth", "a tokenAuth block", "platform: docker only (not yet on kubernetes)")
 
 
 def _kms_key_arn_in(key_id: str, region: str) -> bool:
