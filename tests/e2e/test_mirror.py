@@ -18,6 +18,7 @@ from typing import Any
 
 import docker
 import pytest
+import requests
 from docker.errors import ImageNotFound
 
 from tests.e2e.conftest import Deployment
@@ -26,6 +27,7 @@ from tests.support.engine_docker import E2E_LABEL
 from tests.support.images import build_scratch_image
 from tests.support.pulumi_runtime import run_program
 from tests.support.registry_client import RegistryUser
+from tests.support.token_server import TokenServer
 
 pytestmark = pytest.mark.e2e
 
@@ -299,3 +301,170 @@ def test_switching_mode_replaces_the_container_and_keeps_the_volume(
     assert f"remoteurl: https://localhost:{ANON_UPSTREAM_PORT}" in config_yml
     for digest in blobs:
         assert _in_storage(after, digest, timeout=1), f"{digest} lost with the mode switch"
+
+
+TOKEN_UPSTREAM_PORT = 5660
+BAD_MIRROR_PORT = 5710
+
+
+@pytest.fixture
+def token_server(passwords: dict[str, str]) -> Iterator[TokenServer]:
+    """The upstream's token server (Docker token spec, loopback): issues pull/push tokens to UPSTREAM_USER."""
+    with TokenServer(UPSTREAM_USER, passwords["upstream"]) as server:
+        yield server
+
+
+def _token_pair_config(server: TokenServer, passwords: dict[str, str]) -> dict[str, str]:
+    """selfHosted = an upstream with TLS and token auth against `server`; mirrors: one with the upstream's
+    credentials, one with a wrong password. Both trust the upstream's generated CA by themselves."""
+    upstream = {
+        "name": "e2e-tok-upstream",
+        "port": TOKEN_UPSTREAM_PORT,
+        "tokenAuth": {
+            "realm": server.realm,
+            "service": server.service,
+            "issuer": server.issuer,
+            "rootCertBundle": server.root_cert_bundle,
+        },
+    }
+
+    def mirror(name: str, port: int, password: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "port": port,
+            # Host networking: the mirror reaches the upstream and the token server on this machine's loopback.
+            "networkMode": "host",
+            "users": [{"name": MIRROR_USER, "password": passwords["mirror"]}],
+            "mirror": {
+                "upstream": f"https://localhost:{TOKEN_UPSTREAM_PORT}",
+                "username": UPSTREAM_USER,
+                "password": password,
+            },
+        }
+
+    mirrors = [
+        mirror("e2e-mirror", MIRROR_PORT, passwords["upstream"]),
+        mirror("e2e-badmirror", BAD_MIRROR_PORT, "wrong-" + secrets.token_urlsafe(12)),
+    ]
+    return {"registries:selfHosted": json.dumps(upstream), "registries:mirrors": json.dumps(mirrors)}
+
+
+def _bearer(server: TokenServer, password: str, scope: str) -> dict[str, str]:
+    """An Authorization header with a token from the realm, as a token-capable client gets it."""
+    answer = requests.get(
+        server.realm, params={"service": server.service, "scope": scope}, auth=(UPSTREAM_USER, password), timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def _timed(client: RegistryUser, password: str, path: str) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    answer = client.api("GET", path, auth=(MIRROR_USER, password), headers={"Accept": MANIFEST_V2})
+    return answer, time.monotonic() - started
+
+
+def test_a_token_auth_upstream_of_the_same_program_is_proxied_with_its_credentials_and_a_wrong_password_is_told(
+    deployment, docker_client, images, passwords, token_server
+):
+    """Upstream: selfHosted with TLS (generated CA) and tokenAuth against a token server; the mirror fetches
+    tokens there as the upstream's user (2.8 sends credentials to a Bearer realm only: proxyauth.go)."""
+    deployment.engine.begin_run()
+    deployment.outputs = run_program(deployment.engine, stack=STACK, config=_token_pair_config(token_server, passwords))
+    deployment.engine.end_run()
+    outputs = {key: output.value for key, output in deployment.outputs.items()}
+    assert outputs["users"] == {}
+    assert outputs["dockerConfigJson"] == ""
+    assert outputs["loginCommand"] == f"docker login localhost:{TOKEN_UPSTREAM_PORT}"
+    upstream_container = docker_client.containers.get(outputs["containerName"])
+    config_yml = upstream_container.exec_run(["cat", "/etc/docker/registry/config.yml"]).output.decode()
+    assert "rootcertbundle: /auth/token-root-certs.pem" in config_yml
+    assert "htpasswd" not in config_yml
+
+    # docker login to the upstream goes through the token flow (the daemon asks the realm), then push.
+    upstream = _user(deployment, outputs["endpoint"], outputs["caCertPem"])
+    upstream.login(UPSTREAM_USER, passwords["upstream"])
+    pushed = {name: upstream.push(tag, f"team/{name}", "1.0") for name, tag in images.items()}
+    anonymous = upstream.api("GET", "/v2/team/cached/manifests/1.0")
+    assert anonymous.status_code == 401
+    assert f'Bearer realm="{token_server.realm}"' in anonymous.headers["WWW-Authenticate"]
+    daemon_asks = [r for r in token_server.seen() if r.user == UPSTREAM_USER and "Go-http-client" not in r.user_agent]
+    assert any(r.status == 200 and any("push" in s for s in r.scopes) for r in daemon_asks), daemon_asks
+    _forget_locally(docker_client, images, upstream)
+    headers = {**_bearer(token_server, passwords["upstream"], "repository:team/cached:pull"), "Accept": MANIFEST_V2}
+    manifest = upstream.api("GET", "/v2/team/cached/manifests/1.0", headers=headers)
+    assert manifest.status_code == 200, manifest.text
+    blobs = [manifest.json()["config"]["digest"], *(layer["digest"] for layer in manifest.json()["layers"])]
+
+    # The right credentials: pulls through the mirror give the upstream's digests; its blobs are stored.
+    good = outputs["mirrors"]["e2e-mirror"]
+    mirror = _user(deployment, good["endpoint"], good["caCertPem"])
+    mirror.login(MIRROR_USER, passwords["mirror"])
+    before = len(token_server.seen())
+    assert mirror.pull("team/cached", "1.0") == pushed["cached"]
+    mirror_container = docker_client.containers.get(good["containerName"])
+    for digest in blobs:
+        assert _in_storage(mirror_container, digest), f"{digest} not in the mirror's storage"
+    mirror_asks = [r for r in token_server.seen()[before:] if "Go-http-client" in r.user_agent]
+    print(f"token requests of the mirror: {[(r.user, r.scopes, r.status) for r in mirror_asks]}")
+    assert mirror_asks, "the mirror never asked the token server"
+    assert all(r.user == UPSTREAM_USER and r.status == 200 for r in mirror_asks), mirror_asks
+    assert any("repository:team/cached:pull" in r.scopes for r in mirror_asks), mirror_asks
+    assert "Discovered token authentication URL: " + token_server.realm in mirror_container.logs().decode()
+
+    # A wrong password: what a client of the mirror sees, for a tag and for a digest, and how fast.
+    bad = outputs["mirrors"]["e2e-badmirror"]
+    bad_client = _user(deployment, bad["endpoint"], bad["caCertPem"])
+    before = len(token_server.seen())
+    tag_answer, tag_seconds = _timed(bad_client, passwords["mirror"], "/v2/team/cached/manifests/1.0")
+    digest_answer, digest_seconds = _timed(
+        bad_client, passwords["mirror"], f"/v2/team/cached/manifests/{pushed['cached']}"
+    )
+    print(
+        f"wrong upstream password, tag pull: {tag_answer.status_code} in {tag_seconds:.2f}s: {tag_answer.text.strip()}"
+    )
+    print(
+        f"wrong upstream password, digest pull: {digest_answer.status_code} in {digest_seconds:.2f}s:"
+        f" {digest_answer.text.strip()}"
+    )
+    refused = [r for r in token_server.seen()[before:] if "Go-http-client" in r.user_agent]
+    print(f"token server saw: {[(r.user, r.scopes, r.status) for r in refused]}")
+    bad_container = docker_client.containers.get(bad["containerName"])
+    told = [
+        line
+        for line in bad_container.logs().decode(errors="replace").splitlines()
+        if "/v2/team/cached/manifests" in line and ("level=error" in line or "response completed" in line)
+    ]
+    print("mirror log:\n" + "\n".join(told))
+    assert tag_seconds < 10, "the mirror hung on the upstream"
+    assert digest_seconds < 10, "the mirror hung on the upstream"
+    assert refused, "the mirror never asked the token server"
+    assert all(r.user == UPSTREAM_USER and r.status == 401 for r in refused), refused
+    # 2.8: a tag falls back to the mirror's own (empty) tag store on any remote error (proxytagservice.go Get).
+    assert tag_answer.status_code == 404
+    assert tag_answer.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+    # A digest returns the remote error, wrapped as UNKNOWN with the token server's 401 in its detail
+    # (proxymanifeststore.go Get -> handlers/manifests.go GetManifest: errcode.ErrorCodeUnknown.WithDetail(err)).
+    assert digest_answer.status_code == 500
+    error = digest_answer.json()["errors"][0]
+    assert error["code"] == "UNKNOWN"
+    assert "401" in json.dumps(error["detail"]) or "unauthorized" in json.dumps(error["detail"]).lower(), error
+    # The log says why for the digest only: the tag's fallback drops the remote error unlogged.
+    tag_line, digest_line = told[0], told[1]
+    assert "unknown tag=1.0" in tag_line
+    assert "unauthorized" not in tag_line.lower()
+    assert "unauthorized: invalid username or password" in digest_line
+
+    # What docker sees through that mirror.
+    bad_client.login(MIRROR_USER, passwords["mirror"])
+    started = time.monotonic()
+    pulled = bad_client.docker("pull", f"{bad_client.endpoint}/team/cached:1.0", check=False)
+    print(f"docker pull through the wrong-password mirror ({time.monotonic() - started:.1f}s): {pulled.stderr.strip()}")
+    assert pulled.returncode != 0
+    assert "manifest unknown" in pulled.stderr or "not found" in pulled.stderr, pulled.stderr
+    started = time.monotonic()
+    pulled = bad_client.docker("pull", f"{bad_client.endpoint}/team/cached@{pushed['cached']}", check=False)
+    print(f"docker pull by digest through it ({time.monotonic() - started:.1f}s): {pulled.stderr.strip()}")
+    assert pulled.returncode != 0
+    assert "500" in pulled.stderr, pulled.stderr
+    assert bad_client.api("GET", "/v2/", auth=(MIRROR_USER, passwords["mirror"])).status_code == 200
