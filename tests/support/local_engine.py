@@ -40,6 +40,11 @@ PROVIDER_KEY = "__provider"
 # else is updated in place. Read from kreuzwerker/terraform-provider-docker v3 (which pulumi-docker 4-5
 # bridges), hashicorp/terraform-provider-random, -tls, and -aws; each entry is tested.
 ALL_INPUTS = frozenset({"*"})
+# Types whose bridged provider asks for delete-before-replace on every replacement (tfbridge ResourceInfo
+# DeleteBeforeReplace: pulumi-docker's provider/resources.go sets it for docker_container). A resource's own
+# deleteBeforeReplace option, when set either way (deleteBeforeReplaceDefined), overrides that, as the
+# engine's step generator lets it.
+PROVIDER_DELETE_BEFORE_REPLACE = frozenset({"docker:index/container:Container"})
 REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "docker:index/container:Container": frozenset(
         [
@@ -185,7 +190,8 @@ class Options:
 
     protect: bool = False
     retain_on_delete: bool = False
-    delete_before_replace: bool = False
+    delete_before_replace: bool | None = None
+    """The option as given: None when the program left it unset (the provider's diff decides)."""
     ignore_changes: tuple[str, ...] = ()
     replace_on_changes: tuple[str, ...] = ()
     additional_secret_outputs: tuple[str, ...] = ()
@@ -442,7 +448,8 @@ def table_diff(typ: str, old: Applied, news: dict[str, Any]) -> Diff:
         if _has_unknown(after) or before != after:
             changed.append(key)
     replaces = tuple(k for k in changed if force_new is ALL_INPUTS or k in force_new)
-    return Diff(changes=bool(changed), replaces=replaces, changed_keys=tuple(changed))
+    dbr = bool(replaces) and typ in PROVIDER_DELETE_BEFORE_REPLACE
+    return Diff(changes=bool(changed), replaces=replaces, delete_before_replace=dbr, changed_keys=tuple(changed))
 
 
 def backend_diff(backend: Backend, old: Applied, news: dict[str, Any]) -> Diff:
@@ -514,7 +521,11 @@ def options_from_request(request: Any, aliases: list[str]) -> Options:
     return Options(
         protect=bool(request.protect),
         retain_on_delete=bool(request.retainOnDelete),
-        delete_before_replace=bool(request.deleteBeforeReplace),
+        delete_before_replace=(
+            bool(request.deleteBeforeReplace)
+            if request.deleteBeforeReplace or request.deleteBeforeReplaceDefined
+            else None
+        ),
         ignore_changes=tuple(request.ignoreChanges),
         replace_on_changes=tuple(request.replaceOnChanges),
         additional_secret_outputs=tuple(request.additionalSecretOutputs),
@@ -707,7 +718,10 @@ class LocalEngine(pulumi.runtime.Mocks):
             raise EngineError(message)
         # Unprotecting and replacing in one run is allowed: the old object is deleted under the new flag.
         old = replace(old, options=replace(old.options, protect=options.protect))
-        if options.delete_before_replace or diff.delete_before_replace:
+        delete_first = (
+            diff.delete_before_replace if options.delete_before_replace is None else options.delete_before_replace
+        )
+        if delete_first:
             self._delete_before_replace(old)
             return self._create(backend, new, news)
         self._condemned.append(old)  # create before delete: the old one goes at the end of the run

@@ -377,6 +377,24 @@ def test_replacement_with_delete_before_replace_deletes_first():
     assert engine.changed() == [("replace", VOLUME, "data")]
 
 
+def test_a_container_is_deleted_before_its_replacement_as_pulumi_docker_asks():
+    """pulumi-docker's provider/resources.go sets DeleteBeforeReplace on docker_container, so tfbridge's diff asks
+    the engine to delete first on every replacement (here with a fixed name, which create-first would break)."""
+    engine, fake = _engine()
+    _up(engine, lambda: {"c": docker.Container("box", name="box", image="img:1").name})
+    _up(engine, lambda: {"c": docker.Container("box", name="box", image="img:2").name})
+    assert fake.calls == [("create", "box"), ("delete", "box"), ("create", "box")]
+
+
+def test_delete_before_replace_false_overrides_the_provider_and_creates_the_container_first():
+    """The engine lets an explicit deleteBeforeReplace (true or false) override the provider's request."""
+    engine, fake = _engine()
+    first = pulumi.ResourceOptions(delete_before_replace=False)
+    _up(engine, lambda: {"c": docker.Container("box", name="box-a", image="img:1", opts=first).name})
+    _up(engine, lambda: {"c": docker.Container("box", name="box-b", image="img:2", opts=first).name})
+    assert fake.calls == [("create", "box-a"), ("create", "box-b"), ("delete", "box-a")]
+
+
 def test_create_before_delete_deletes_the_old_object_at_the_end():
     engine, fake = _engine()
     _up(engine, lambda: {"v": docker.Volume("data", name="v1").name})
@@ -564,7 +582,8 @@ def test_the_state_of_the_local_stack_holds_no_secret_in_plain():
     spec = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())["config"]["registries:selfHosted"]
     spec["users"] = [{"name": "admin"}, {"name": "ci", "password": "a-given-password-for-ci"}]
     engine.begin_run()
-    outputs = run_program(engine, stack="local", config={"registries:selfHosted": json.dumps(spec)})
+    config = {"registries:selfHosted": json.dumps(spec)}
+    outputs = run_program(engine, stack="local", config=config, secret_keys=list(config))
     engine.end_run()
     secrets = [*outputs["users"].value.values(), outputs["dockerConfigJson"].value]
     for applied in engine.resources.values():
