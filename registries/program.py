@@ -80,6 +80,7 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
                 "dockerConfigJson": registry.docker_config_json,
                 "loginCommand": registry.login_command,
                 "containerName": registry.container_name,
+                "replicaContainerNames": registry.replica_container_names,
                 "volumeName": registry.volume_name,
                 "bucket": registry.bucket,
             }

@@ -159,6 +159,9 @@ class RegistrySettings:
     """storage.maintenance.readonly: refuse pushes and deletes (while garbage-collect runs)."""
     proxy: ProxySettings | None = None
     """mode mirror: a pull-through cache of proxy.remote_url; None: a registry clients push to."""
+    drain_timeout: str | None = None
+    """http.draintimeout (replicas behind the load balancer): on SIGTERM stop accepting, finish what is in
+    flight; None: stop at once (one container)."""
     token_auth: TokenAuthSettings | None = None
     """auth.token instead of auth.htpasswd; None: htpasswd users."""
 
@@ -310,6 +313,8 @@ def render_registry_config(settings: RegistrySettings) -> str:
     }
     if settings.tls:
         http["tls"] = {"certificate": CERT_PATH, "key": KEY_PATH, "minimumtls": settings.minimum_tls}
+    if settings.drain_timeout is not None:
+        http["draintimeout"] = settings.drain_timeout
 
     driver = (
         ("s3", _s3_driver(storage.s3))

@@ -31,30 +31,44 @@ def redis_conf(password: str, max_memory: str) -> str:
     )
 
 
-def replica_alias(index: int) -> str:
-    """Network name of replica `index` (0-based); the load balancer holds REGISTRY_ALIAS itself."""
-    return f"{REGISTRY_ALIAS}-{index + 1}"
+REPLICA_ALIAS = f"{REGISTRY_ALIAS}-replica"
+"""Network name every replica holds: Docker's DNS answers it with all of their addresses, so the load balancer
+finds replicas by name, whatever their number and container names (a rolling replace renames them)."""
+MAX_REPLICA_SLOTS = 40
+"""HAProxy server slots filled from REPLICA_ALIAS: 2 x the largest `replicas`, since a rolling replace runs each
+replica's successor beside it until the old ones are removed."""
+READY_PORT = 8405
+"""The load balancer's own readiness endpoint (container loopback only): 200 once a replica is up."""
+READY_PATH = "/ready"
+
+DRAIN_TIMEOUT_SECONDS = 120
+"""http.draintimeout: on SIGTERM a replica stops accepting connections (the load balancer retries a refused one
+on another replica) and lets the requests in flight (a layer up- or download) finish for up to this long."""
+STOP_GRACE_SECONDS = DRAIN_TIMEOUT_SECONDS + 10
+"""Docker's stop timeout for a replica (and pulumi-docker's destroy_grace_seconds) before it is killed."""
 
 
 def redis_addr() -> str:
     return f"{REDIS_ALIAS}:{REDIS_PORT}"
 
 
-def haproxy_config(replicas: int) -> str:
-    """TCP passthrough (the replicas terminate TLS with the registry's certificate) to every replica, each
-    checked actively on its plain-HTTP debug server's /debug/health; a connection refused by a dying replica
-    is retried on another one (redispatch)."""
-    servers = "".join(
-        f"    server replica{index + 1} {replica_alias(index)}:{REGISTRY_PORT} check port {BRIDGE_DEBUG_PORT}"
-        " resolvers docker init-addr last,libc,none\n"
-        for index in range(replicas)
-    )
+def haproxy_config() -> str:
+    """TCP passthrough (the replicas terminate TLS with the registry's certificate) to every replica Docker's DNS
+    lists under REPLICA_ALIAS, each checked actively on its plain-HTTP debug server's /debug/health; a connection
+    refused by a dying replica is retried on another one (redispatch on every retry). The same text for any
+    number of replicas, so scaling or replacing replicas never restarts the load balancer. A readiness endpoint
+    on the container's loopback answers 200 once a replica is up (the container's health check)."""
     return (
         "global\n"
         "    maxconn 4096\n"
         "resolvers docker\n"
         f"    nameserver dns {DOCKER_DNS}\n"
-        "    hold valid 2s\n"
+        "    accepted_payload_size 8192\n"
+        "    resolve_retries 3\n"
+        "    timeout resolve 1s\n"
+        "    timeout retry 1s\n"
+        "    hold valid 1s\n"
+        "    hold obsolete 0s\n"
         "defaults\n"
         "    mode tcp\n"
         "    timeout connect 3s\n"
@@ -62,17 +76,34 @@ def haproxy_config(replicas: int) -> str:
         "    timeout client 15m\n"
         "    timeout server 15m\n"
         "    retries 3\n"
-        "    option redispatch\n"
+        "    option redispatch 1\n"
         "frontend registry\n"
         f"    bind :{REGISTRY_PORT}\n"
         "    default_backend replicas\n"
+        "frontend ready\n"
+        "    mode http\n"
+        f"    bind 127.0.0.1:{READY_PORT}\n"
+        "    timeout client 5s\n"
+        f"    monitor-uri {READY_PATH}\n"
+        "    monitor fail if { nbsrv(replicas) lt 1 }\n"
         "backend replicas\n"
         "    balance leastconn\n"
         "    option httpchk GET /debug/health\n"
         "    http-check expect status 200\n"
-        "    default-server inter 2s fall 2 rise 2\n"
-        f"{servers}"
+        f"    default-server inter 1s fall 2 rise 2 port {BRIDGE_DEBUG_PORT}\n"
+        f"    server-template replica 1-{MAX_REPLICA_SLOTS} {REPLICA_ALIAS}:{REGISTRY_PORT}"
+        " check resolvers docker init-addr none resolve-prefer ipv4\n"
     )
+
+
+def load_balancer_healthcheck() -> list[str]:
+    """The load balancer container's health check: its readiness endpoint answers 200 (bash builtins only: the
+    official haproxy image is Debian slim, without curl or wget)."""
+    script = (
+        f"exec 3<>/dev/tcp/127.0.0.1/{READY_PORT} && printf 'GET {READY_PATH} HTTP/1.0\\r\\n\\r\\n' >&3 && "
+        "read -r status <&3 && [[ $status == *' 200 '* ]]"
+    )
+    return ["CMD", "bash", "-c", script]
 
 
 def redis_config(password: str) -> str:

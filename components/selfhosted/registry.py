@@ -40,10 +40,12 @@ from components.selfhosted.load_balancer import (
     REDIS_ALIAS,
     REDIS_CONFIG_PATH,
     REGISTRY_PORT,
+    REPLICA_ALIAS,
+    STOP_GRACE_SECONDS,
     haproxy_config,
+    load_balancer_healthcheck,
     redis_addr,
     redis_config,
-    replica_alias,
 )
 from components.selfhosted.s3_storage import S3Storage, declare_s3_storage
 from components.selfhosted.tls import TlsMaterial, declare_tls
@@ -83,7 +85,9 @@ class SelfHostedRegistry(pulumi.ComponentResource):
     login_command: pulumi.Output[str]
     """`docker login` command line, without the password."""
     container_name: pulumi.Output[str]
-    """Name of the registry's Docker container."""
+    """Name of the registry's Docker container (with replicas: the first replica's)."""
+    replica_container_names: pulumi.Output[list[str]]
+    """Names of the registry containers: one, or every replica (generated: a rolling replace renames them)."""
     volume_name: pulumi.Output[str]
     """Docker volume holding the images ("" with S3 storage)."""
     bucket: pulumi.Output[str]
@@ -148,12 +152,25 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         if s.redis_enabled(args) and network is not None:
             settings = self._redis(name, args, settings, network)
         # Replicas share the storage, the http secret (an upload may finish on another replica) and config.yml.
-        replicas = [
-            self._registry_container(
-                name, args, image.image_id, settings, htpasswd, http_secret, tls_material, s3, volume, network, index
+        # Each one waits for its predecessor, so a change rolls through them one at a time.
+        replicas: list[docker.Container] = []
+        for index in range(s.replicas(args)):
+            replicas.append(
+                self._registry_container(
+                    name,
+                    args,
+                    image.image_id,
+                    settings,
+                    htpasswd,
+                    http_secret,
+                    tls_material,
+                    s3,
+                    volume,
+                    network,
+                    index,
+                    previous=replicas[-1] if replicas else None,
+                )
             )
-            for index in range(s.replicas(args))
-        ]
         container = replicas[0]
         if len(replicas) > 1 and network is not None:
             container = self._load_balancer(name, args, network, replicas)
@@ -169,6 +186,7 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         self._credential_outputs(endpoint, names, passwords)
         # With replicas: the first one (registryctl gc runs the registry binary in it).
         self.container_name = replicas[0].name
+        self.replica_container_names = pulumi.Output.all(*(replica.name for replica in replicas)).apply(list)
         self.volume_name = volume.name if volume is not None else pulumi.Output.from_input("")
         self.bucket = bucket
         self._mirror_outputs(args, hostname)
@@ -181,6 +199,7 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 "dockerConfigJson": self.docker_config_json,
                 "loginCommand": self.login_command,
                 "containerName": self.container_name,
+                "replicaContainerNames": self.replica_container_names,
                 "volumeName": self.volume_name,
                 "bucket": self.bucket,
                 "mirrorUrl": self.mirror_url,
@@ -265,8 +284,12 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         volume: docker.Volume | None,
         network: docker.Network | None,
         index: int = 0,
+        previous: docker.Container | None = None,
     ) -> docker.Container:
-        """Registry container `index` (0-based): published itself when it is the only one."""
+        """Registry container `index` (0-based): published itself when it is the only one. Replicas are reached
+        through the load balancer only, and are replaced create-before-delete under generated names: each
+        successor runs and is healthy (and, started after its predecessor's, in turn) before any old replica
+        stops, and a stopping replica drains (http.draintimeout)."""
         alone = s.replicas(args) == 1
         major = s.major_version(args)
         uploads = [
@@ -313,9 +336,12 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             envs.append(pulumi.Output.concat("REGISTRY_STORAGE_S3_ACCESSKEY=", s3.access_key_id))
             envs.append(pulumi.Output.concat("REGISTRY_STORAGE_S3_SECRETKEY=", s3.secret_access_key))
         debug_port = debug_listen_port(s.network_mode(args), s.debug_host_port(args))
+        # One container: a fixed name, removed before its successor starts (it holds the published port).
+        # Replicas: no name given, so Pulumi names each one and gives a replacement a new name.
+        grace = None if alone else STOP_GRACE_SECONDS
         return docker.Container(
             f"{name}-registry" if index == 0 else f"{name}-registry-{index + 1}",
-            name=s.container_name(args) if alone else f"{s.container_name(args)}-{index + 1}",
+            name=s.container_name(args) if alone else None,
             image=image_id,
             restart="unless-stopped",
             must_run=True,
@@ -334,7 +360,7 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 if network is None
                 else [
                     docker.ContainerNetworksAdvancedArgs(
-                        name=network.name, aliases=[REGISTRY_ALIAS if alone else replica_alias(index)]
+                        name=network.name, aliases=[REGISTRY_ALIAS if alone else REPLICA_ALIAS]
                     )
                 ]
             ),
@@ -359,7 +385,14 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 start_period="2s",
             ),
             labels=[docker.ContainerLabelArgs(label=MANAGED_BY, value="pulumi")],
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                delete_before_replace=alone,
+                depends_on=[previous] if previous is not None else None,
+            ),
+            # Replicas drain on SIGTERM (http.draintimeout) before Docker kills them.
+            stop_timeout=grace,
+            destroy_grace_seconds=grace,
         )
 
     def _redis(
@@ -407,9 +440,15 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             command=["haproxy", "-f", HAPROXY_CONFIG_PATH],
             uploads=[
                 docker.ContainerUploadArgs(
-                    file=HAPROXY_CONFIG_PATH, content=haproxy_config(len(replicas)), permissions=PUBLIC_FILE_MODE
+                    file=HAPROXY_CONFIG_PATH, content=haproxy_config(), permissions=PUBLIC_FILE_MODE
                 )
             ],
+            # `up` returns once a replica is up behind it (its readiness endpoint answers 200).
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=load_balancer_healthcheck(), interval="2s", timeout="2s", retries=3, start_period="1s"
+            ),
+            wait=True,
+            wait_timeout=120,
             # The UI reaches the registry by REGISTRY_ALIAS: through the load balancer.
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[REGISTRY_ALIAS])],
             ports=[

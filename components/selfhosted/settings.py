@@ -39,6 +39,7 @@ from components.selfhosted.config_file import (
     default_debug_port,
 )
 from components.selfhosted.credentials import MAX_PASSWORD_BYTES, MIN_GENERATED_LENGTH
+from components.selfhosted.load_balancer import DRAIN_TIMEOUT_SECONDS
 
 DEFAULT_CONTAINER_NAME = "registry"
 DEFAULT_IMAGE = "registry:2.8.3"
@@ -398,6 +399,7 @@ def registry_settings(args: SelfHostedRegistryArgs) -> RegistrySettings:
         if ui_enabled(args)
         else None,
         proxy=_proxy_settings(args) if is_mirror(args) else None,
+        drain_timeout=f"{DRAIN_TIMEOUT_SECONDS}s" if replicas(args) > 1 else None,
         token_auth=_token_auth_settings(args),
     )
 

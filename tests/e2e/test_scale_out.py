@@ -4,8 +4,11 @@ fault is printed (pytest -s) and asserted where the issue states it."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import hashlib
 import io
+import itertools
 import os
 import subprocess
 import sys
@@ -42,6 +45,7 @@ MOTO_ALIAS = "moto"
 """moto's name on the registry's network: the replicas are on a bridge network and cannot reach host loopback."""
 REPLICAS = 3
 PUSHES = 10
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 ATTEMPTS = 3
 """What a CI job does: retry a failed push (on top of the Docker daemon's own layer retries)."""
 
@@ -78,10 +82,31 @@ def moto_on_network(
         subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=False)
 
 
+@dataclasses.dataclass
+class Scaled:
+    deployment: Deployment
+    outputs: dict[str, Any]
+    client: RegistryUser
+    stack: str
+    spec: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.get("name", "registry"))
+
+    def container(self, role: str) -> Any:
+        """A sidecar (lb, redis) by its fixed name <name>-<role>."""
+        return self.deployment.docker_client.containers.get(f"{self.name}-{role}")
+
+    def replica(self, index: int) -> Any:
+        """Replica `index` (0-based): replicas have generated names, listed in an output."""
+        return self.deployment.docker_client.containers.get(self.outputs["replicaContainerNames"][index])
+
+
 @pytest.fixture
 def scaled(
     deployment: Deployment, moto_on_network: tuple[MotoServer, str], base_stack: tuple[str, dict[str, Any]]
-) -> tuple[Deployment, dict[str, Any], RegistryUser]:
+) -> Scaled:
     moto, moto_container = moto_on_network
     engine = deployment.engine
     docker_backend = next(b for b in engine.backends if b.prefixes == ("docker:",))
@@ -106,7 +131,7 @@ def scaled(
     _wait_for_a_replica_behind_the_load_balancer(client)
     user, password = next(iter(outputs["users"].items()))
     client.login(user, password)
-    return deployment, outputs, client
+    return Scaled(deployment, outputs, client, stack, spec)
 
 
 def _wait_for_a_replica_behind_the_load_balancer(client: RegistryUser, seconds: float = 30) -> None:
@@ -123,11 +148,6 @@ def _wait_for_a_replica_behind_the_load_balancer(client: RegistryUser, seconds: 
         if time.monotonic() > deadline:
             raise AssertionError(f"no replica answered through the load balancer at {client.base_url} in {seconds}s")
         time.sleep(0.5)
-
-
-def _container(deployment: Deployment, outputs: dict[str, Any], suffix: str) -> Any:
-    base = outputs["containerName"].removesuffix("-1")
-    return deployment.docker_client.containers.get(f"{base}-{suffix}")
 
 
 def _source_images(docker_client: docker.DockerClient, count: int, prefix: str) -> list[str]:
@@ -157,10 +177,10 @@ def _push_with_retries(client: RegistryUser, source: str, repository: str, seen:
 
 
 def test_pushes_survive_a_replica_killed_midway_and_every_pushed_digest_pulls_intact(scaled, docker_client):
-    deployment, outputs, client = scaled
+    client = scaled.client
     sources = _source_images(docker_client, PUSHES, "killed")
     seen: list[str] = []
-    victim = _container(deployment, outputs, "2")
+    victim = scaled.replica(1)
     killer = threading.Timer(2.0, victim.kill)
     killer.start()
     with ThreadPoolExecutor(max_workers=PUSHES) as pool:
@@ -179,8 +199,8 @@ def test_pushes_survive_a_replica_killed_midway_and_every_pushed_digest_pulls_in
 
 
 def test_redis_killed_pushes_and_pulls_keep_working_and_it_is_used_again_when_back(scaled, docker_client):
-    deployment, outputs, client = scaled
-    redis = _container(deployment, outputs, "redis")
+    client = scaled.client
+    redis = scaled.container("redis")
     sources = _source_images(docker_client, 3, "redis")
     before = client.push(sources[0], "cache/before", "1")
     redis.stop(timeout=1)
@@ -214,10 +234,9 @@ def _redis_keys(redis: Any) -> int:
 
 
 def test_s3_unreachable_for_10s_requests_fail_cleanly_and_nothing_is_corrupted(scaled, moto_on_network, docker_client):
-    _deployment, outputs, client = scaled
+    client = scaled.client
     _moto, moto_container = moto_on_network
-    base = outputs["containerName"].removesuffix("-1")
-    network = docker_client.networks.get(f"{base}-net")
+    network = docker_client.networks.get(f"{scaled.name}-net")
     sources = _source_images(docker_client, 2, "outage")
     before = client.push(sources[0], "outage/before", "1")
     client.remove_local("outage/before", "1")
@@ -256,3 +275,135 @@ def test_s3_unreachable_for_10s_requests_fail_cleanly_and_nothing_is_corrupted(s
     assert during is not None, seen
     client.remove_local("outage/during", "1")
     assert client.pull("outage/during", "1") == during
+
+
+@dataclasses.dataclass
+class PullLoop:
+    """Pulls one image over and over until stopped, recording each outcome: the Docker daemon (`docker pull`
+    after removing the local copy) or a keep-alive HTTP session (manifest, then every blob checked by digest)."""
+
+    client: RegistryUser
+    repository: str
+    digest: str
+    kind: str
+    done: int = 0
+    failures: list[str] = dataclasses.field(default_factory=list)
+
+    def run(self, stop: threading.Event, auth: tuple[str, str]) -> None:
+        session = requests.Session()
+        session.auth = auth
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                self._pull_once(session)
+                self.done += 1
+            except Exception as error:
+                self.failures.append(f"{self.kind} after {time.monotonic() - started:.1f}s: {error}")
+
+    def _pull_once(self, session: requests.Session) -> None:
+        if self.kind == "docker":
+            self.client.remove_local(self.repository, "1")
+            pulled = self.client.pull(self.repository, "1")
+            assert pulled == self.digest, f"pulled {pulled}, pushed {self.digest}"
+            return
+        base = f"{self.client.base_url}/v2/{self.repository}"
+        verify = self.client.ca_file or False  # per request: REQUESTS_CA_BUNDLE would override a session's
+        manifest = session.get(f"{base}/manifests/1", headers={"Accept": MANIFEST_V2}, timeout=30, verify=verify)
+        manifest.raise_for_status()
+        assert manifest.headers["Docker-Content-Digest"] == self.digest
+        body = manifest.json()
+        for blob in [body["config"], *body["layers"]]:
+            answer = session.get(f"{base}/blobs/{blob['digest']}", timeout=60, verify=verify)
+            answer.raise_for_status()
+            assert f"sha256:{hashlib.sha256(answer.content).hexdigest()}" == blob["digest"], "corrupted blob"
+
+
+def test_a_changed_config_rolls_through_the_replicas_one_at_a_time_and_continuous_pulls_never_fail(
+    scaled, docker_client
+):
+    """Scenario 2: a change every replica shares (a new user: new htpasswd) replaces the three replicas while two
+    Docker daemons' pulls and two HTTP clients pull in loops through the load balancer."""
+    client, outputs = scaled.client, scaled.outputs
+    user, password = next(iter(outputs["users"].items()))
+    # Each Docker daemon loop pulls an image of its own (removing a tag another loop pulls would race).
+    repositories = [f"rolling/img{index}" for index in range(2)]
+    digests = {
+        repository: client.push(source, repository, "1")
+        for repository, source in zip(repositories, _source_images(docker_client, 2, "rolling"), strict=True)
+    }
+    old_replicas = list(outputs["replicaContainerNames"])
+    lb = scaled.container("lb")
+    lb_started = lb.attrs["State"]["StartedAt"]
+
+    loops = [
+        *(PullLoop(client, repository, digests[repository], "docker") for repository in repositories),
+        *(PullLoop(client, repository, digests[repository], "http") for repository in repositories),
+    ]
+    stop = threading.Event()
+    recorder = ContainerEvents(docker_client)
+    threads = [threading.Thread(target=loop.run, args=(stop, (user, password))) for loop in loops]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(3)  # pulls are flowing before the change starts
+        before = sum(loop.done for loop in loops)
+        changed = copy.deepcopy(scaled.spec)
+        changed["users"] = [*changed.get("users", [{"name": "admin"}]), {"name": "rollout"}]
+        started = time.monotonic()
+        after_outputs = scaled.deployment.apply(scaled.stack, changed)
+        rollout = time.monotonic() - started
+        during = sum(loop.done for loop in loops) - before
+        time.sleep(3)  # and keep flowing once the old replicas are gone
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=120)
+        events = recorder.close()
+    failures = [failure for loop in loops for failure in loop.failures]
+    new_replicas = list(after_outputs["replicaContainerNames"])
+    print(
+        f"\nrolling replace of 3 replicas took {rollout:.1f}s; {during} pulls completed during it "
+        f"({', '.join(f'{loop.kind}: {loop.done}' for loop in loops)} in all); failures: {failures or 'none'}"
+    )
+    assert not failures, failures
+    assert during >= 8, "too few pulls ran during the rollout to prove anything"
+    assert len(new_replicas) == 3
+    assert not set(new_replicas) & set(old_replicas), "every replica was replaced"
+    running = {c.name for c in docker_client.containers.list(filters={"network": f"{scaled.name}-net"})}
+    assert set(new_replicas) <= running
+    assert not set(old_replicas) & {c.name for c in docker_client.containers.list(all=True)}, "old replicas removed"
+    lb.reload()
+    assert lb.attrs["State"]["StartedAt"] == lb_started, "the load balancer kept running"
+    assert "rollout" in after_outputs["users"]
+    client.login("rollout", after_outputs["users"]["rollout"])  # the new config is what serves
+    # One at a time: each successor starts once the one before it is healthy, and no old replica is stopped
+    # before the last successor is healthy (Docker's own event log of the rollout).
+    for earlier, later in itertools.pairwise(new_replicas):
+        assert events[later, "start"] > events[earlier, "health_status: healthy"], (earlier, later, events)
+    last_healthy = events[new_replicas[-1], "health_status: healthy"]
+    for old in old_replicas:
+        assert events[old, "kill"] > last_healthy, f"{old} was stopped before every successor was healthy"
+
+
+class ContainerEvents:
+    """(container name, event) -> time of its first occurrence (ns), read live from Docker's event stream (the
+    daemon keeps only its last 256 events, and the health checks' execs fill that in under a minute)."""
+
+    def __init__(self, docker_client: docker.DockerClient) -> None:
+        self.first: dict[tuple[str, str], int] = {}
+        self._stream = docker_client.events(decode=True, filters={"type": "container"})
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for event in self._stream:
+                key = (event["Actor"]["Attributes"].get("name", ""), event.get("status") or event["Action"])
+                self.first.setdefault(key, int(event["timeNano"]))
+        except Exception:  # the stream closed under the reader
+            return
+
+    def close(self) -> dict[tuple[str, str], int]:
+        self._stream.close()
+        self._thread.join(timeout=10)
+        return self.first

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import io
 import re
+import secrets
 import tarfile
 import time
 from typing import Any
 
 import docker
 import docker.errors
-from docker.models.containers import Container
+from docker.models.containers import Container, _create_container_args  # pyright: ignore[reportAttributeAccessIssue]
 from docker.types import Healthcheck
 
 from tests.support.local_engine import Applied, Backend, Read
@@ -256,7 +257,9 @@ class DockerApplier:
         network_mode = inputs.get("networkMode")
         kwargs: dict[str, Any] = {
             "image": inputs["image"],
-            "name": inputs.get("name", logical),
+            # No name given: pulumi-docker auto-names the container as Pulumi does (<logical>-<7 hex>), and a
+            # replacement gets a new name (so it can be created before the old one is deleted).
+            "name": inputs.get("name") or f"{logical}-{secrets.token_hex(4)[:7]}",
             "environment": list(inputs.get("envs") or []),
             "labels": _labels(inputs, self.session),
             "detach": True,
@@ -265,6 +268,8 @@ class DockerApplier:
             kwargs["command"] = list(inputs["command"])
         if inputs.get("entrypoints"):
             kwargs["entrypoint"] = list(inputs["entrypoints"])
+        if inputs.get("stopSignal"):
+            kwargs["stop_signal"] = inputs["stopSignal"]
         if inputs.get("restart") and inputs["restart"] != "no":
             kwargs["restart_policy"] = {"Name": inputs["restart"]}
         if inputs.get("user"):
@@ -299,7 +304,7 @@ class DockerApplier:
             kwargs["networking_config"] = {
                 first["name"]: self.client.api.create_endpoint_config(aliases=first.get("aliases"))
             }
-        container: Container = self.client.containers.create(**kwargs)
+        container = self._create(kwargs, inputs.get("stopTimeout"))
         try:
             for extra in networks[1:]:
                 self.client.networks.get(extra["name"]).connect(container, aliases=extra.get("aliases"))
@@ -315,6 +320,14 @@ class DockerApplier:
         container.reload()
         outs = {**inputs, "name": container.name, "networkDatas": _network_datas(container.attrs)}
         return container.id or "", outs
+
+    def _create(self, kwargs: dict[str, Any], stop_timeout: int | None) -> Container:
+        """containers.create, plus the stop timeout the Docker SDK's high-level create does not take."""
+        create_kwargs = _create_container_args({**kwargs, "version": self.client.api.api_version})
+        if stop_timeout is not None:
+            create_kwargs["stop_timeout"] = int(stop_timeout)
+        created = self.client.api.create_container(**create_kwargs)
+        return self.client.containers.get(created["Id"])
 
     def _wait(self, container: Container, inputs: dict[str, Any]) -> None:
         must_run = inputs.get("mustRun", True)
@@ -397,14 +410,23 @@ class DockerApplier:
         return None
 
     def delete_applied(self, applied: Applied) -> None:
-        """Delete as pulumi-docker does for this resource's inputs (removeVolumes defaults to true)."""
-        self.delete(applied.typ, applied.ident, remove_volumes=applied.inputs.get("removeVolumes", True) is not False)
+        """Delete as pulumi-docker does for this resource's inputs (removeVolumes defaults to true; with
+        destroyGraceSeconds the container is stopped with that timeout first, SIGTERM then SIGKILL)."""
+        self.delete(
+            applied.typ,
+            applied.ident,
+            remove_volumes=applied.inputs.get("removeVolumes", True) is not False,
+            grace_seconds=int(applied.inputs.get("destroyGraceSeconds") or 0),
+        )
 
-    def delete(self, typ: str, ident: str, remove_volumes: bool = True) -> None:
+    def delete(self, typ: str, ident: str, remove_volumes: bool = True, grace_seconds: int = 0) -> None:
         try:
             if typ == "docker:index/container:Container":
+                container = self.client.containers.get(ident)
+                if grace_seconds > 0:
+                    container.stop(timeout=grace_seconds)
                 # remove_volumes defaults to true in pulumi-docker: the container's anonymous volumes go with it.
-                self.client.containers.get(ident).remove(force=True, v=remove_volumes)
+                container.remove(force=True, v=remove_volumes)
             elif typ == "docker:index/network:Network":
                 self.client.networks.get(ident).remove()
             elif typ == "docker:index/volume:Volume":

@@ -49,6 +49,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # A fixed salt keeps the mock deterministic, as provider state keeps the real hash stable.
             hashed = bcrypt.hashpw(password.encode(), b"$2a$04$abcdefghijklmnopqrstuu").decode()
             outs.update(result=wrap_secret(password), bcryptHash=wrap_secret(hashed))
+        elif typ == "docker:index/container:Container" and not inputs.get("name"):
+            # No name given: auto-named as Pulumi does (<logical>-<7 characters>), here deterministically.
+            outs["name"] = f"{args.name}-{_fake(args.name, 'autoname')[:7]}"
         elif typ == "random:index/randomPet:RandomPet":
             # A pet name as pulumi-random makes it (its ID), derived from the resource name.
             return f"{args.name}-{_fake(args.name, 'pet')[:6]}", outs

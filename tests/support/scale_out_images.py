@@ -16,6 +16,7 @@ from tests.support.images import _linked_libraries
 HAPROXY_BINARY = Path("/usr/sbin/haproxy")
 REDIS_BINARY = Path("/usr/bin/redis-server")
 REDIS_CLI = Path("/usr/bin/redis-cli")
+BASH = Path("/bin/bash")
 DOCKERFILE = "FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\n"
 
 
@@ -61,7 +62,8 @@ def build_python_runtime_image(client: docker.DockerClient) -> str:
 
 
 def build_load_balancer_image(client: docker.DockerClient, tag: str = DEFAULT_LOAD_BALANCER_IMAGE) -> str:
-    return _build_binary_image(client, {"haproxy": HAPROXY_BINARY}, tag, "haproxy")
+    # bash too, as in the official (Debian) image: the container health check uses its /dev/tcp.
+    return _build_binary_image(client, {"haproxy": HAPROXY_BINARY, "bash": BASH}, tag, "haproxy")
 
 
 def build_redis_image(client: docker.DockerClient, tag: str = DEFAULT_REDIS_IMAGE) -> str:

@@ -3,16 +3,19 @@ and optionally a Redis blob-descriptor cache."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 import yaml
 
+import components.selfhosted.registry as registry_module
 from registries.spec import ConfigError, load_stack_spec
 from tests.support.pulumi_runtime import contains_secret, is_secret, unwrap
-from tests.unit.conftest import ROOT
+from tests.unit.conftest import ROOT, record_options
 
 CONTAINER = "docker:index/container:Container"
+CONFIG = "/etc/docker/registry/config.yml"
 S3 = {"kind": "s3", "create": False, "bucket": "acme-registry-images", "region": "eu-west-1"}
 
 
@@ -54,18 +57,21 @@ def test_docker_scale_out_keys_are_refused_on_kubernetes():
     assert "kubernetes.redis.enabled" in problems["registries:selfHosted.storage.cache"]
 
 
-def test_three_replicas_share_one_config_and_secret_behind_a_published_load_balancer(run):
+def test_three_replicas_share_one_config_and_secret_behind_a_published_load_balancer(run, monkeypatch):
+    options = record_options(monkeypatch, registry_module.docker, "Container")
     mocks, outputs = run(selfHosted={"name": "reg", "replicas": 3, "storage": {**S3, "cache": "redis"}})
-    replicas = [
-        mocks.find(CONTAINER, name) for name in ("selfhosted-registry", *(f"selfhosted-registry-{i}" for i in (2, 3)))
-    ]
-    assert [r.plain["name"] for r in replicas] == ["reg-1", "reg-2", "reg-3"]
+    logical = ("selfhosted-registry", "selfhosted-registry-2", "selfhosted-registry-3")
+    replicas = [mocks.find(CONTAINER, name) for name in logical]
+    # No name given: Pulumi names each replica and a replacement gets a new name, so it is created (and
+    # healthy) before the old one is deleted; each replica waits for the one before it (one at a time).
+    assert [r.plain.get("name") for r in replicas] == [None, None, None]
+    # Explicitly False: left unset, pulumi-docker's diff asks to delete every container first.
+    assert [options[name].delete_before_replace for name in logical] == [False, False, False]
+    assert options["selfhosted-registry"].depends_on is None
+    for before, after in itertools.pairwise(logical):
+        assert [d._name for d in options[after].depends_on] == [before]
     assert all(r.plain.get("ports") in (None, []) for r in replicas), "replicas are reached through the LB only"
-    assert [r.plain["networksAdvanced"][0]["aliases"] for r in replicas] == [
-        ["registry-1"],
-        ["registry-2"],
-        ["registry-3"],
-    ]
+    assert [r.plain["networksAdvanced"][0]["aliases"] for r in replicas] == [["registry-replica"]] * 3
     configs = {_upload(r, "/etc/docker/registry/config.yml")[0] for r in replicas}
     assert len(configs) == 1, "one config.yml for every replica"
     config_yml = yaml.safe_load(configs.pop())
@@ -73,19 +79,55 @@ def test_three_replicas_share_one_config_and_secret_behind_a_published_load_bala
     assert config_yml["redis"]["addr"] == "registry-redis:6379"
     secrets = {next(e for e in r.plain["envs"] if e.startswith("REGISTRY_HTTP_SECRET=")) for r in replicas}
     assert len(secrets) == 1, "an upload started on one replica must finish on another"
+    # A stopping replica drains: it stops accepting (the LB retries elsewhere) and finishes what is in flight.
+    assert config_yml["http"]["draintimeout"] == "120s"
+    for replica in replicas:
+        assert replica.plain["stopTimeout"] == replica.plain["destroyGraceSeconds"] == 130
+        assert "command" not in replica.plain, "the image's own entrypoint: SIGTERM reaches the registry"
 
     lb = mocks.find(CONTAINER, "selfhosted-lb").plain
     assert lb["name"] == "reg-lb"
     assert lb["ports"] == [{"internal": 5000, "external": 5000, "ip": "127.0.0.1"}]
     assert lb["networksAdvanced"] == [{"name": "reg-net", "aliases": ["registry"]}]
+    assert lb["wait"] is True, "up waits until a replica is up behind the load balancer"
+    assert lb["healthcheck"]["tests"][:3] == ["CMD", "bash", "-c"]
+    assert "/dev/tcp/127.0.0.1/8405" in lb["healthcheck"]["tests"][3]
     haproxy, _ = _upload(mocks.find(CONTAINER, "selfhosted-lb"), "/usr/local/etc/haproxy/haproxy.cfg")
-    for index in (1, 2, 3):
-        assert f"server replica{index} registry-{index}:5000 check port 5001" in haproxy
+    assert "server-template replica 1-40 registry-replica:5000 check resolvers docker init-addr none" in haproxy
+    assert "default-server inter 1s fall 2 rise 2 port 5001" in haproxy
+    assert "monitor fail if { nbsrv(replicas) lt 1 }" in haproxy
+    assert "option redispatch 1" in haproxy
     assert "mode tcp" in haproxy
     assert "option httpchk GET /debug/health" in haproxy
     assert mocks.find("docker:index/remoteImage:RemoteImage", "selfhosted-lb-image").plain["name"] == "haproxy:3.0.5"
     assert outputs["endpoint"].value == "localhost:5000"
-    assert outputs["containerName"].value == "reg-1"
+    names = outputs["replicaContainerNames"].value
+    assert [name.rsplit("-", 1)[0] for name in names] == list(logical), names
+    assert outputs["containerName"].value == names[0]
+
+
+def test_the_load_balancer_config_does_not_depend_on_the_number_of_replicas(run):
+    """Scaling 2 -> 3 changes no input of the load balancer: it keeps running (and its connections)."""
+    declared = []
+    for count in (2, 3):
+        mocks, _ = run(selfHosted={"replicas": count, "storage": S3})
+        declared.append(mocks.find(CONTAINER, "selfhosted-lb").plain)
+    assert declared[0] == declared[1]
+
+
+def test_one_registry_container_keeps_its_name_and_stops_at_once(run, monkeypatch):
+    options = record_options(monkeypatch, registry_module.docker, "Container")
+    mocks, outputs = run(selfHosted={"name": "reg", "storage": S3})
+    container = mocks.find(CONTAINER, "selfhosted-registry").plain
+    assert container["name"] == "reg"
+    assert options["selfhosted-registry"].delete_before_replace is True, "it holds the published port"
+    assert "command" not in container
+    assert "stopTimeout" not in container
+    config_yml = yaml.safe_load(
+        _upload(mocks.find(CONTAINER, "selfhosted-registry"), "/etc/docker/registry/config.yml")[0]
+    )
+    assert "draintimeout" not in config_yml["http"]
+    assert outputs["replicaContainerNames"].value == ["reg"]
 
 
 def test_redis_is_private_and_its_password_a_secret_never_on_the_command_line(run):
