@@ -6,7 +6,8 @@ are refused, pulls keep working): the container's config.yml is saved beside its
 readonly.enabled: true, the container restarted, GC run with `docker exec`, the saved config put back and the
 container restarted (which also drops the in-memory blob cache that still lists the deleted blobs).
 A run killed in the window leaves the saved copy; the next run restores from it, so the registry never stays
-read-only after a completed `gc`."""
+read-only after a completed `gc`. With `replicas`, every replica (the stack's replicaContainerNames) is read-only
+for the whole run, not only the one GC runs in."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import argparse
 import io
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -79,34 +80,60 @@ def gc_command(config_path: str, delete_untagged: bool) -> list[str]:
 
 
 def garbage_collect(
-    container: Any, config_path: str, progress: Callable[[str], None], delete_untagged: bool = False
+    containers: Sequence[Any], config_path: str, progress: Callable[[str], None], delete_untagged: bool = False
 ) -> str:
-    """Run GC in a read-only window of the registry container; returns GC's output. Restores the config always."""
+    """Run GC in a read-only window of the registry; returns GC's output. Restores the config always.
+
+    With replicas every one of them goes read-only before GC starts (a replica left writable would take pushes
+    whose layers GC, running in the first one, sees unreferenced and deletes) and each gets its config back."""
+    if not containers:
+        raise RegistryCtlError("no registry container to collect in")
     saved_path = config_path + SAVED_SUFFIX
-    original = read_file(container, saved_path)  # present only when an earlier gc was interrupted
-    if original is None:
-        original = read_file(container, config_path)
-        if original is None:
-            raise RegistryCtlError(f"container {container.name} has no {config_path}")
-        write_file(container, saved_path, original)
-    else:
-        progress(f"an earlier gc was interrupted: restoring {config_path} from {saved_path}")
+    originals = [_saved_original(container, config_path, saved_path, progress) for container in containers]
+    switched: list[Any] = []
     try:
-        write_file(container, config_path, read_only_config(original))
-        progress("registry restarting read-only (pulls work, pushes are refused)")
-        _restart(container)
+        for container, original in zip(containers, originals, strict=True):
+            write_file(container, config_path, read_only_config(original))
+            switched.append(container)
+            progress(f"{container.name} restarting read-only (pulls work, pushes are refused)")
+            _restart(container)
         command = gc_command(config_path, delete_untagged)
-        progress(f"running {' '.join(command)}")
-        result = container.exec_run(command)
+        progress(f"running {' '.join(command)} in {containers[0].name}")
+        result = containers[0].exec_run(command)
         output = result.output.decode(errors="replace")
         if result.exit_code != 0:
             raise RegistryCtlError(f"garbage-collect failed ({result.exit_code}): {output.strip()[-500:]}")
     finally:
-        write_file(container, config_path, original)
-        progress("registry restarting read-write")
-        _restart(container)
-        container.exec_run(["rm", "-f", saved_path])
+        # Every container whose config was saved gets it back, also after one failed to switch or restart.
+        problems: list[str] = []
+        for container, original in zip(containers, originals, strict=True):
+            try:
+                write_file(container, config_path, original)
+                if any(container is done for done in switched):
+                    progress(f"{container.name} restarting read-write")
+                    _restart(container)
+                container.exec_run(["rm", "-f", saved_path])
+            except Exception as error:  # the others are still put back; reported below
+                problems.append(f"{container.name}: {error}")
+        if problems:
+            raise RegistryCtlError(
+                f"could not put the deployed {config_path} back on {'; '.join(problems)} "
+                f"(its copy stays at {saved_path}; the next `registryctl gc` restores it)"
+            )
     return output
+
+
+def _saved_original(container: Any, config_path: str, saved_path: str, progress: Callable[[str], None]) -> bytes:
+    """The container's config as deployed, saved beside itself; from the saved copy of an interrupted gc."""
+    original = read_file(container, saved_path)  # present only when an earlier gc was interrupted
+    if original is not None:
+        progress(f"an earlier gc was interrupted: restoring {config_path} of {container.name} from {saved_path}")
+        return original
+    original = read_file(container, config_path)
+    if original is None:
+        raise RegistryCtlError(f"container {container.name} has no {config_path}")
+    write_file(container, saved_path, original)
+    return original
 
 
 def gc_summary(output: str) -> str:
@@ -142,14 +169,16 @@ def cmd_gc(args: argparse.Namespace) -> int:
         client = docker.from_env(timeout=600)
     except docker.errors.DockerException as error:
         raise RegistryCtlError(f"cannot reach the Docker host of the registry: {error}") from None
-    name = str(outputs.get("containerName") or "")
+    names = [str(n) for n in outputs.get("replicaContainerNames") or [outputs.get("containerName") or ""]]
     try:
-        try:
-            container = client.containers.get(name)
-        except docker.errors.NotFound:
-            raise RegistryCtlError(f"no registry container {name!r}: deploy the stack first") from None
+        containers = []
+        for name in names:
+            try:
+                containers.append(client.containers.get(name))
+            except docker.errors.NotFound:
+                raise RegistryCtlError(f"no registry container {name!r}: deploy the stack first") from None
         path = config_path(spec.self_hosted.registry_major)
-        output = garbage_collect(container, path, lambda m: print(f"gc: {m}", flush=True), args.delete_untagged)
+        output = garbage_collect(containers, path, lambda m: print(f"gc: {m}", flush=True), args.delete_untagged)
     finally:
         client.close()
     print(gc_summary(output))
