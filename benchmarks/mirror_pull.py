@@ -131,9 +131,9 @@ def main() -> None:
         engine = LocalEngine()
         engine.add_backend(applier.backend())
         engine.begin_run()
+        config = {"registries:selfHosted": json.dumps(spec)}  # holds a password: a secret key, as --secret stores it
         outputs = {
-            k: v.value
-            for k, v in run_program(engine, stack="bench", config={"registries:selfHosted": json.dumps(spec)}).items()
+            k: v.value for k, v in run_program(engine, stack="bench", config=config, secret_keys=list(config)).items()
         }
         engine.end_run()
         mirror = RegistryUser(outputs["endpoint"], outputs["caCertPem"])

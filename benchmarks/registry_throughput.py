@@ -178,7 +178,8 @@ def deploy(client: docker.DockerClient, session: str, label: str, spec: dict, mo
     if moto is not None:
         engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
     engine.begin_run()
-    outputs = run_program(engine, stack="local", config={"registries:selfHosted": json.dumps(spec)})
+    config = {"registries:selfHosted": json.dumps(spec)}  # a secret key, as `pulumi config set --secret` stores it
+    outputs = run_program(engine, stack="local", config=config, secret_keys=list(config))
     engine.end_run()
     values = {k: v.value for k, v in outputs.items()}
     user = RegistryUser(values["endpoint"], values["caCertPem"])

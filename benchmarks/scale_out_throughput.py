@@ -119,7 +119,8 @@ class ScaledRegistry:
         spec.update(name=f"bench-scale{self.replicas}", port=self.port, networkMode="bridge", replicas=self.replicas)
         spec["storage"]["cache"] = "redis"
         engine.begin_run()
-        outputs = run_program(engine, stack=stack, config={"registries:selfHosted": json.dumps(spec)})
+        config = {"registries:selfHosted": json.dumps(spec)}  # a secret key, as `pulumi config set --secret` stores it
+        outputs = run_program(engine, stack=stack, config=config, secret_keys=list(config))
         engine.end_run()
         values = {k: v.value for k, v in outputs.items()}
         self.user = RegistryUser(values["endpoint"], values["caCertPem"])

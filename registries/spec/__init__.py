@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from registries.spec import acr, artifact_registry, ecr
+from registries.spec import acr, artifact_registry, ecr, selfhosted
 from registries.spec.acr import AcrSpec, acr_problems
 from registries.spec.artifact_registry import ArtifactRegistrySpec, artifact_registry_problems
 from registries.spec.base import (
@@ -200,6 +200,11 @@ def plain_secret_problems(spec: StackSpec, stored_encrypted: Callable[[str], boo
     `stored_encrypted(key)` says whether `registries:<key>` is a secret in the stack's config. `pulumi config set
     --secret --path` encrypts the whole key, so a plain key holding a token or a hook URL was set without --secret."""
     sections: list[tuple[str, list[str]]] = []
+    if spec.self_hosted is not None:
+        sections.append(("selfHosted", selfhosted.secret_value_paths(spec.self_hosted, f"{PROJECT}:selfHosted")))
+    if spec.mirrors:
+        mirrors = [selfhosted.secret_value_paths(m, f"{PROJECT}:{MIRRORS}[{i}]") for i, m in enumerate(spec.mirrors)]
+        sections.append((MIRRORS, [path for paths in mirrors for path in paths]))
     if spec.ecr is not None:
         sections.append(("ecr", ecr.secret_value_paths(spec.ecr)))
     if spec.artifact_registry is not None:

@@ -696,3 +696,20 @@ def _storage_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], No
     if spec.registry_major == 3 and storage.region_endpoint is not None and storage.force_path_style is False:
         bad("storage.forcePathStyle", False, "registry v3 with a custom regionEndpoint needs forcePathStyle: true")
     return []
+
+
+def secret_value_paths(spec: SelfHostedSpec, root: str) -> list[str]:
+    """The keys under `root` (registries:selfHosted or registries:mirrors[i]) holding secrets: the TLS private key,
+    users' passwords, the S3 secret key, webhook Authorization values and the upstream password of a mirror."""
+    paths = [f"{root}.tls.privateKey"] if spec.tls.private_key is not None else []
+    paths += [f"{root}.users[{i}].password" for i, user in enumerate(spec.users) if user.password is not None]
+    if isinstance(spec.storage, S3StorageSpec) and spec.storage.secret_key is not None:
+        paths.append(f"{root}.storage.secretKey")
+    paths += [
+        f"{root}.notifications[{i}].authorization"
+        for i, endpoint in enumerate(spec.notifications)
+        if endpoint.authorization is not None
+    ]
+    if spec.mirror is not None and spec.mirror.password is not None:
+        paths.append(f"{root}.mirror.password")
+    return paths

@@ -92,14 +92,17 @@ class Deployment:
         if refresh:
             self.engine.refresh()
         self.engine.begin_run()
-        self.outputs = run_program(self.engine, stack=stack, config=runtime_config(spec))
+        # Stored as `pulumi config set --secret --path` stores a key holding passwords or keys.
+        config = runtime_config(spec)
+        self.outputs = run_program(self.engine, stack=stack, config=config, secret_keys=list(config))
         self.engine.end_run()
         return {k: v.value for k, v in self.outputs.items()}
 
     def preview(self, stack: str, spec: dict[str, Any]) -> list[Step]:
         """`pulumi preview`: the plan, per URN; nothing changes in any backend."""
         self.engine.begin_run()
-        run_program(self.engine, stack=stack, config=runtime_config(spec), preview=True)
+        config = runtime_config(spec)
+        run_program(self.engine, stack=stack, config=config, secret_keys=list(config), preview=True)
         self.engine.end_run()
         return list(self.engine.plan)
 

@@ -242,7 +242,7 @@ def test_a_basic_auth_upstream_of_the_same_program_is_trusted_but_gets_no_creden
     (htpasswd) upstream answers the mirror 401 and the client gets `manifest unknown`, quickly."""
     config = _pair_config(passwords["upstream"], passwords["mirror"], passwords["upstream"])
     deployment.engine.begin_run()
-    deployment.outputs = run_program(deployment.engine, stack=STACK, config=config)
+    deployment.outputs = run_program(deployment.engine, stack=STACK, config=config, secret_keys=list(config))
     deployment.engine.end_run()
     outputs = {key: output.value for key, output in deployment.outputs.items()}
     upstream = _user(deployment, outputs["endpoint"], outputs["caCertPem"])
@@ -370,7 +370,8 @@ def test_a_token_auth_upstream_of_the_same_program_is_proxied_with_its_credentia
     """Upstream: selfHosted with TLS (generated CA) and tokenAuth against a token server; the mirror fetches
     tokens there as the upstream's user (2.8 sends credentials to a Bearer realm only: proxyauth.go)."""
     deployment.engine.begin_run()
-    deployment.outputs = run_program(deployment.engine, stack=STACK, config=_token_pair_config(token_server, passwords))
+    config = _token_pair_config(token_server, passwords)
+    deployment.outputs = run_program(deployment.engine, stack=STACK, config=config, secret_keys=list(config))
     deployment.engine.end_run()
     outputs = {key: output.value for key, output in deployment.outputs.items()}
     assert outputs["users"] == {}

@@ -32,7 +32,8 @@ S3 = {"kind": "s3", "create": False, "bucket": "acme-registry-images", "region":
 def _run(self_hosted: dict[str, Any], stack: str = "k8s") -> tuple[RecordingMocks, dict[str, Any]]:
     mocks = RecordingMocks()
     config = {"registries:selfHosted": json.dumps(self_hosted)}
-    outputs = run_program(mocks, stack=stack, config=config)
+    # As `pulumi config set --secret --path` stores a key holding a secret (a TLS key, a password).
+    outputs = run_program(mocks, stack=stack, config=config, secret_keys=list(config))
     return mocks, outputs
 
 

@@ -109,7 +109,8 @@ def test_config_yml_proxies_the_upstream_with_deletes_off():
 def _declare_mirror(**mirror: Any) -> tuple[RecordingMocks, dict[str, Any]]:
     spec = _mirror(upstream="https://upstream.example:5443", **mirror)
     mocks = RecordingMocks()
-    outputs = run_program(mocks, stack="dev", config={"registries:selfHosted": json.dumps(spec)})
+    config = {"registries:selfHosted": json.dumps(spec)}
+    outputs = run_program(mocks, stack="dev", config=config, secret_keys=list(config) if "password" in mirror else [])
     return mocks, {key: output for key, output in outputs.items()}
 
 

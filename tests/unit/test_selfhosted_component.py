@@ -315,7 +315,9 @@ def _uploads(container: Any) -> dict[str, dict[str, Any]]:
 
 
 def test_keys_htpasswd_and_config_are_readable_by_root_only_and_certificates_by_all(run):
-    mocks, _ = run(selfHosted={"notifications": [{"name": "a", "url": "http://x", "authorization": "Bearer t"}]})
+    mocks, _ = run(
+        selfHosted={"notifications": [{"name": "a", "url": "http://x", "authorization": "Bearer t"}]}, secret=True
+    )
     modes = {
         path: upload.get("permissions")
         for path, upload in _uploads(mocks.find(CONTAINER, "selfhosted-registry")).items()
