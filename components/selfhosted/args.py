@@ -386,6 +386,7 @@ class SelfHostedRegistryArgs(TypedDict):
     behind a load balancer container (<container_name>-lb) published on bind_address:port; 2 or more need
     storage.s3 and bridge networking. Default: 1 (one published container, no load balancer)."""
     load_balancer_image: NotRequired[str]
-    """replicas >= 2: HAProxy image, pinned (reads /usr/local/etc/haproxy/haproxy.cfg). Default: haproxy:3.0.5."""
+    """replicas >= 2: HAProxy image, pinned (reads /usr/local/etc/haproxy/haproxy.cfg; has bash, which its health
+    check runs: the Debian-based images, not -alpine). Default: haproxy:3.0.5."""
     redis_image: NotRequired[str]
     """storage.cache redis: Redis image, pinned. Default: redis:7.2.7-alpine."""

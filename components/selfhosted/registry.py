@@ -287,9 +287,11 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         previous: docker.Container | None = None,
     ) -> docker.Container:
         """Registry container `index` (0-based): published itself when it is the only one. Replicas are reached
-        through the load balancer only, and are replaced create-before-delete under generated names: each
-        successor runs and is healthy (and, started after its predecessor's, in turn) before any old replica
-        stops, and a stopping replica drains (http.draintimeout)."""
+        through the load balancer only, under generated names, one replaced after the other: the first one
+        delete-before-replace (the same resource is the single container of `replicas: 1`, which holds the
+        published port the load balancer of a scale-out takes), the others create-before-delete. Each successor
+        runs and is healthy before the next replica is replaced, old replicas 2..N stop only once every successor
+        runs, and a stopping replica drains (http.draintimeout)."""
         alone = s.replicas(args) == 1
         major = s.major_version(args)
         uploads = [
@@ -337,8 +339,12 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             envs.append(pulumi.Output.concat("REGISTRY_STORAGE_S3_SECRETKEY=", s3.secret_access_key))
         debug_port = debug_listen_port(s.network_mode(args), s.debug_host_port(args))
         # One container: a fixed name, removed before its successor starts (it holds the published port).
-        # Replicas: no name given, so Pulumi names each one and gives a replacement a new name.
+        # Replicas: no name given, so Pulumi names each one and gives a replacement a new name. The first replica
+        # is the resource of the single container: deleting it first frees the port when 1 scales out to N (its
+        # peers serve while it is rebuilt in a rolling replace). The others are created before their old one is
+        # deleted; delete_before_replace=False is explicit, since pulumi-docker asks to delete containers first.
         grace = None if alone else STOP_GRACE_SECONDS
+        delete_first = alone or index == 0
         return docker.Container(
             f"{name}-registry" if index == 0 else f"{name}-registry-{index + 1}",
             name=s.container_name(args) if alone else None,
@@ -387,7 +393,7 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             labels=[docker.ContainerLabelArgs(label=MANAGED_BY, value="pulumi")],
             opts=pulumi.ResourceOptions(
                 parent=self,
-                delete_before_replace=alone,
+                delete_before_replace=delete_first,
                 depends_on=[previous] if previous is not None else None,
             ),
             # Replicas drain on SIGTERM (http.draintimeout) before Docker kills them.

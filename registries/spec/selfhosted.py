@@ -382,7 +382,8 @@ class SelfHostedSpec(CamelModel):
     """platform docker: registry containers sharing storage.kind s3 and the http secret behind an HAProxy
     container published on bindAddress:port (2 or more need S3 and networkMode bridge). Default: 1."""
     load_balancer_image: str = Field(default="haproxy:3.0.5", pattern=IMAGE)
-    """replicas >= 2: HAProxy image, pinned (reads /usr/local/etc/haproxy/haproxy.cfg). Default: haproxy:3.0.5."""
+    """replicas >= 2: HAProxy image, pinned (reads /usr/local/etc/haproxy/haproxy.cfg; has bash, which its health
+    check runs: the Debian-based images, not -alpine). Default: haproxy:3.0.5."""
     redis_image: str = Field(default="redis:7.2.7-alpine", pattern=IMAGE)
     """storage.cache redis: Redis image, pinned (7.2 is the last BSD-licensed line). Default: redis:7.2.7-alpine."""
     kubernetes: KubernetesSpec | None = None
@@ -552,6 +553,13 @@ def _platform_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], N
         if spec.network_mode == "host" and (spec.replicas >= 2 or spec.storage.cache == "redis"):
             key, value = ("replicas", spec.replicas) if spec.replicas >= 2 else ("storage.cache", "redis")
             bad(key, value, "needs networkMode: bridge (the load balancer and Redis reach the replicas over it)")
+        if spec.replicas >= 2 and "alpine" in spec.load_balancer_image.rsplit("/", 1)[-1]:
+            bad(
+                "loadBalancerImage",
+                spec.load_balancer_image,
+                "a Debian-based HAProxy image (e.g. haproxy:3.0.5): the load balancer's health check runs bash,"
+                " which the -alpine images lack",
+            )
         return
     if spec.storage.cache == "redis":
         bad("storage.cache", "redis", "platform: docker only; on kubernetes use kubernetes.redis.enabled")

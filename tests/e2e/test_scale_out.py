@@ -107,6 +107,16 @@ class Scaled:
 def scaled(
     deployment: Deployment, moto_on_network: tuple[MotoServer, str], base_stack: tuple[str, dict[str, Any]]
 ) -> Scaled:
+    return _deploy(deployment, moto_on_network, base_stack, REPLICAS)
+
+
+def _deploy(
+    deployment: Deployment,
+    moto_on_network: tuple[MotoServer, str],
+    base_stack: tuple[str, dict[str, Any]],
+    replicas: int,
+) -> Scaled:
+    """The program on S3 (moto joined to the registry's network) with a Redis cache and `replicas` replicas."""
     moto, moto_container = moto_on_network
     engine = deployment.engine
     docker_backend = next(b for b in engine.backends if b.prefixes == ("docker:",))
@@ -124,7 +134,7 @@ def scaled(
     deployment.engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
     stack, spec, _bucket = s3_storage_stack(base_stack, f"http://{MOTO_ALIAS}:5000")
     spec["networkMode"] = "bridge"
-    spec["replicas"] = REPLICAS
+    spec["replicas"] = replicas
     spec["storage"]["cache"] = "redis"
     outputs = deployment.apply(stack, spec)
     client = deployment.client(outputs)
@@ -376,12 +386,15 @@ def test_a_changed_config_rolls_through_the_replicas_one_at_a_time_and_continuou
     assert lb.attrs["State"]["StartedAt"] == lb_started, "the load balancer kept running"
     assert "rollout" in after_outputs["users"]
     client.login("rollout", after_outputs["users"]["rollout"])  # the new config is what serves
-    # One at a time: each successor starts once the one before it is healthy, and no old replica is stopped
-    # before the last successor is healthy (Docker's own event log of the rollout).
+    # One at a time (Docker's own event log of the rollout): the first replica is removed before its successor
+    # starts (its resource is the single container of replicas: 1, which holds the published port), each next
+    # successor starts once the one before it is healthy, and no other old replica is stopped before the last
+    # successor is healthy.
+    assert events[new_replicas[0], "start"] > events[old_replicas[0], "destroy"], events
     for earlier, later in itertools.pairwise(new_replicas):
         assert events[later, "start"] > events[earlier, "health_status: healthy"], (earlier, later, events)
     last_healthy = events[new_replicas[-1], "health_status: healthy"]
-    for old in old_replicas:
+    for old in old_replicas[1:]:
         assert events[old, "kill"] > last_healthy, f"{old} was stopped before every successor was healthy"
 
 
@@ -407,3 +420,33 @@ class ContainerEvents:
         self._stream.close()
         self._thread.join(timeout=10)
         return self.first
+
+
+def test_one_registry_scales_out_to_three_replicas_in_one_up_and_keeps_its_images(
+    deployment, moto_on_network, base_stack, docker_client
+):
+    """`replicas: 1` -> 3: the single container (it holds the published port) is deleted before its resource
+    becomes the first replica, so the load balancer can take the port; what was pushed before pulls after."""
+    single = _deploy(deployment, moto_on_network, base_stack, 1)
+    [source] = _source_images(docker_client, 1, "scale-up")
+    digest = single.client.push(source, "scale/before", "1")
+    [old_name] = single.outputs["replicaContainerNames"]
+    assert old_name == single.outputs["containerName"]
+
+    spec = {**single.spec, "replicas": REPLICAS}
+    outputs = deployment.apply(single.stack, spec)
+    client = deployment.client(outputs)
+    _wait_for_a_replica_behind_the_load_balancer(client)
+    user, password = next(iter(outputs["users"].items()))
+    client.login(user, password)
+    names = list(outputs["replicaContainerNames"])
+    print(f"\nscaled 1 -> {REPLICAS}: {old_name} -> {names}")
+    assert len(names) == REPLICAS
+    assert old_name not in {c.name for c in docker_client.containers.list(all=True)}, "the single one is removed"
+    lb = docker_client.containers.get(f"{single.name}-lb")
+    assert lb.status == "running"
+    client.remove_local("scale/before", "1")
+    assert client.pull("scale/before", "1") == digest
+    # The next `up` with the same config changes nothing.
+    deployment.apply(single.stack, spec)
+    assert deployment.engine.changed() == []

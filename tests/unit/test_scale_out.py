@@ -51,6 +51,14 @@ def test_replicas_and_redis_need_bridge_networking():
     )
 
 
+def test_an_alpine_load_balancer_image_is_refused_since_its_health_check_needs_bash():
+    problems = _problems({"replicas": 2, "storage": S3, "loadBalancerImage": "haproxy:3.0.5-alpine"})
+    assert "runs bash" in problems["registries:selfHosted.loadBalancerImage"]
+    assert "registries:selfHosted.loadBalancerImage" not in _problems(
+        {"replicas": 2, "storage": S3, "loadBalancerImage": "haproxy:3.0.5", "port": 70000}
+    )
+
+
 def test_docker_scale_out_keys_are_refused_on_kubernetes():
     problems = _problems({"platform": "kubernetes", "storage": {**S3, "cache": "redis"}, "replicas": 2})
     assert "not with platform: kubernetes" in problems["registries:selfHosted.replicas"]
@@ -65,8 +73,10 @@ def test_three_replicas_share_one_config_and_secret_behind_a_published_load_bala
     # No name given: Pulumi names each replica and a replacement gets a new name, so it is created (and
     # healthy) before the old one is deleted; each replica waits for the one before it (one at a time).
     assert [r.plain.get("name") for r in replicas] == [None, None, None]
-    # Explicitly False: left unset, pulumi-docker's diff asks to delete every container first.
-    assert [options[name].delete_before_replace for name in logical] == [False, False, False]
+    # The first deletes first: its resource is the single container of replicas: 1, holding the published port
+    # a scale-out's load balancer takes. The others explicitly False: left unset, pulumi-docker's diff asks to
+    # delete every container first.
+    assert [options[name].delete_before_replace for name in logical] == [True, False, False]
     assert options["selfhosted-registry"].depends_on is None
     for before, after in itertools.pairwise(logical):
         assert [d._name for d in options[after].depends_on] == [before]
