@@ -24,6 +24,7 @@ import yaml
 from registryctl.registry_client import RegistryCtlError
 
 SAVED_SUFFIX = ".before-gc"
+DEFAULT_STOP_TIMEOUT = 30
 CONFIG_MODE = 0o400  # as deployed: config.yml may hold webhook Authorization headers
 
 
@@ -59,16 +60,23 @@ def read_only_config(config_yml: bytes) -> bytes:
     return yaml.safe_dump(config, sort_keys=False).encode()
 
 
-def _restart(container: Any) -> None:
-    container.restart(timeout=30)
-    deadline = time.monotonic() + 60
+def _restart(container: Any, settle_seconds: float) -> None:
+    """Restart with the container's own stop timeout (a replica drains its requests); with settle_seconds > 0
+    (replicas behind the load balancer) also wait until it is healthy and the load balancer sends it requests
+    again, so the next replica's restart never leaves the load balancer without one."""
+    stop_timeout = (container.attrs.get("Config") or {}).get("StopTimeout") or DEFAULT_STOP_TIMEOUT
+    container.restart(timeout=stop_timeout)
+    deadline = time.monotonic() + 90
     while True:
         container.reload()
-        if container.status == "running":
-            return
+        health = ((container.attrs.get("State") or {}).get("Health") or {}).get("Status")
+        if container.status == "running" and (settle_seconds <= 0 or health in (None, "healthy")):
+            break
         if time.monotonic() > deadline:
-            raise RegistryCtlError(f"container {container.name} did not come back ({container.status})")
+            raise RegistryCtlError(f"container {container.name} did not come back ({container.status}, {health})")
         time.sleep(0.5)
+    if settle_seconds > 0:
+        time.sleep(settle_seconds)
 
 
 def gc_command(config_path: str, delete_untagged: bool) -> list[str]:
@@ -80,29 +88,39 @@ def gc_command(config_path: str, delete_untagged: bool) -> list[str]:
 
 
 def garbage_collect(
-    containers: Sequence[Any], config_path: str, progress: Callable[[str], None], delete_untagged: bool = False
+    containers: Sequence[Any],
+    config_path: str,
+    progress: Callable[[str], None],
+    delete_untagged: bool = False,
+    settle_seconds: float = 0.0,
 ) -> str:
     """Run GC in a read-only window of the registry; returns GC's output. Restores the config always.
 
     With replicas every one of them goes read-only before GC starts (a replica left writable would take pushes
-    whose layers GC, running in the first one, sees unreferenced and deletes) and each gets its config back."""
+    whose layers GC, running in the first one, sees unreferenced and deletes) and each gets its config back;
+    they restart one at a time, each healthy and back behind the load balancer (settle_seconds) before the
+    next, so pulls keep working."""
     if not containers:
         raise RegistryCtlError("no registry container to collect in")
     saved_path = config_path + SAVED_SUFFIX
     originals = [_saved_original(container, config_path, saved_path, progress) for container in containers]
     switched: list[Any] = []
+    failure: BaseException | None = None
     try:
         for container, original in zip(containers, originals, strict=True):
             write_file(container, config_path, read_only_config(original))
             switched.append(container)
             progress(f"{container.name} restarting read-only (pulls work, pushes are refused)")
-            _restart(container)
+            _restart(container, settle_seconds)
         command = gc_command(config_path, delete_untagged)
         progress(f"running {' '.join(command)} in {containers[0].name}")
         result = containers[0].exec_run(command)
         output = result.output.decode(errors="replace")
         if result.exit_code != 0:
             raise RegistryCtlError(f"garbage-collect failed ({result.exit_code}): {output.strip()[-500:]}")
+    except BaseException as error:
+        failure = error
+        raise
     finally:
         # Every container whose config was saved gets it back, also after one failed to switch or restart.
         problems: list[str] = []
@@ -111,14 +129,15 @@ def garbage_collect(
                 write_file(container, config_path, original)
                 if any(container is done for done in switched):
                     progress(f"{container.name} restarting read-write")
-                    _restart(container)
+                    _restart(container, settle_seconds)
                 container.exec_run(["rm", "-f", saved_path])
             except Exception as error:  # the others are still put back; reported below
                 problems.append(f"{container.name}: {error}")
         if problems:
+            before = f"; before that: {failure}" if failure is not None else ""
             raise RegistryCtlError(
                 f"could not put the deployed {config_path} back on {'; '.join(problems)} "
-                f"(its copy stays at {saved_path}; the next `registryctl gc` restores it)"
+                f"(its copy stays at {saved_path}; the next `registryctl gc` restores it){before}"
             )
     return output
 
@@ -147,6 +166,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     import docker.errors
 
     from components.selfhosted.config_file import config_path
+    from components.selfhosted.load_balancer import UP_AFTER_SECONDS
     from registryctl import automation, cli
 
     spec = automation.stack_spec(args.stack, cli.PROJECT_DIR)
@@ -165,11 +185,18 @@ def cmd_gc(args: argparse.Namespace) -> int:
         )
     stack = automation.open_stack(args.stack, args.backend, cli.PROJECT_DIR)
     outputs = {k: v.value for k, v in stack.outputs().items()}
+    names = [str(n) for n in outputs.get("replicaContainerNames") or [outputs.get("containerName") or ""]]
+    if len(names) != spec.self_hosted.replicas:
+        # Deployed by a version without replicaContainerNames (or config changed since): GC with a replica left
+        # writable would delete the layers of pushes it takes.
+        raise RegistryCtlError(
+            f"registries:selfHosted.replicas is {spec.self_hosted.replicas} but the stack's outputs name "
+            f"{len(names)} registry container(s): run `pulumi up -s {args.stack}` first"
+        )
     try:
         client = docker.from_env(timeout=600)
     except docker.errors.DockerException as error:
         raise RegistryCtlError(f"cannot reach the Docker host of the registry: {error}") from None
-    names = [str(n) for n in outputs.get("replicaContainerNames") or [outputs.get("containerName") or ""]]
     try:
         containers = []
         for name in names:
@@ -178,7 +205,13 @@ def cmd_gc(args: argparse.Namespace) -> int:
             except docker.errors.NotFound:
                 raise RegistryCtlError(f"no registry container {name!r}: deploy the stack first") from None
         path = config_path(spec.self_hosted.registry_major)
-        output = garbage_collect(containers, path, lambda m: print(f"gc: {m}", flush=True), args.delete_untagged)
+        output = garbage_collect(
+            containers,
+            path,
+            lambda m: print(f"gc: {m}", flush=True),
+            args.delete_untagged,
+            settle_seconds=UP_AFTER_SECONDS if len(containers) > 1 else 0.0,
+        )
     finally:
         client.close()
     print(gc_summary(output))

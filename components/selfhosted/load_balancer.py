@@ -41,6 +41,12 @@ READY_PORT = 8405
 """The load balancer's own readiness endpoint (container loopback only): 200 once a replica is up."""
 READY_PATH = "/ready"
 
+CHECK_INTERVAL_SECONDS = 1
+RISE_CHECKS = 2
+FALL_CHECKS = 2
+UP_AFTER_SECONDS = CHECK_INTERVAL_SECONDS * RISE_CHECKS + 1
+"""How long after a replica answers its health check HAProxy sends it connections again (rise checks, DNS)."""
+
 DRAIN_TIMEOUT_SECONDS = 120
 """http.draintimeout: on SIGTERM a replica stops accepting connections (the load balancer retries a refused one
 on another replica) and lets the requests in flight (a layer up- or download) finish for up to this long."""
@@ -90,7 +96,8 @@ def haproxy_config() -> str:
         "    balance leastconn\n"
         "    option httpchk GET /debug/health\n"
         "    http-check expect status 200\n"
-        f"    default-server inter 1s fall 2 rise 2 port {BRIDGE_DEBUG_PORT}\n"
+        f"    default-server inter {CHECK_INTERVAL_SECONDS}s fall {FALL_CHECKS} rise {RISE_CHECKS}"
+        f" port {BRIDGE_DEBUG_PORT}\n"
         f"    server-template replica 1-{MAX_REPLICA_SLOTS} {REPLICA_ALIAS}:{REGISTRY_PORT}"
         " check resolvers docker init-addr none resolve-prefer ipv4\n"
     )
