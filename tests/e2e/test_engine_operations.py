@@ -215,18 +215,21 @@ def test_preview_of_a_team_description_change_plans_an_update_of_its_permissions
 
 
 # 6 ------------------------------------------------------------------------------------------------
-def _preview_config(path: Path, hub_url: str) -> dict[str, str]:
-    """The example stack's config, plus what a user sets as secrets before the first `up`."""
+def _preview_config(path: Path, hub_url: str) -> tuple[dict[str, str], list[str]]:
+    """(config, secret keys): the example stack's config, plus what a user sets as secrets before the first `up`
+    (`pulumi config set --secret --path` encrypts the whole key it sets a path in)."""
     document = yaml.safe_load(path.read_text())
     config = config_from_stack_file(document)
+    secret_keys: list[str] = []
     if "registries:selfHosted" in config:
         spec = json.loads(config["registries:selfHosted"])
         if spec.get("tls", {}).get("mode") == "provided":
             spec["tls"]["certificate"], spec["tls"]["privateKey"], _ca = provided_certificate(spec["hostname"])
+            secret_keys.append("registries:selfHosted")
         config["registries:selfHosted"] = json.dumps(spec)
     if "registries:dockerHub" in config:
         config.update(_hub_stack_config(hub_url))
-    return config
+    return config, secret_keys
 
 
 def _aws_objects(moto: Any) -> tuple[set[str], set[str], set[str]]:
@@ -254,7 +257,8 @@ def test_preview_of_each_example_stack_plans_creates_and_changes_nothing(path, d
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
 
     engine.begin_run()
-    outputs = run_program(engine, stack=stack, config=_preview_config(path, hub.url), preview=True)
+    config, secret_keys = _preview_config(path, hub.url)
+    outputs = run_program(engine, stack=stack, config=config, secret_keys=secret_keys, preview=True)
     engine.end_run()
     print(format_plan(engine.plan))
 
