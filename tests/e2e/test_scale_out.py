@@ -24,6 +24,8 @@ from typing import Any
 import docker
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from components.selfhosted.load_balancer import REDIS_CONFIG_PATH
 from tests.e2e.conftest import Deployment
@@ -290,18 +292,28 @@ def test_s3_unreachable_for_10s_requests_fail_cleanly_and_nothing_is_corrupted(s
 @dataclasses.dataclass
 class PullLoop:
     """Pulls one image over and over until stopped, recording each outcome: the Docker daemon (`docker pull`
-    after removing the local copy) or a keep-alive HTTP session (manifest, then every blob checked by digest)."""
+    after removing the local copy) or a keep-alive HTTP session (manifest, then every blob checked by digest).
+
+    The HTTP session retries a GET once when its reused keep-alive connection is closed before any response
+    byte, as Go's transport (Docker, containerd, skopeo) does for idempotent requests (RFC 9112 9.3.1): a
+    draining replica closes its idle connections, and one can race a request sent on it. Nothing else is
+    retried (no status, no refused connection), and retries are counted."""
 
     client: RegistryUser
     repository: str
     digest: str
     kind: str
     done: int = 0
+    retried: int = 0
     failures: list[str] = dataclasses.field(default_factory=list)
 
     def run(self, stop: threading.Event, auth: tuple[str, str]) -> None:
         session = requests.Session()
         session.auth = auth
+        closed_before_response = Retry(
+            total=1, connect=0, read=1, status=0, other=0, redirect=0, allowed_methods=["GET"], backoff_factor=0
+        )
+        session.mount("https://", HTTPAdapter(max_retries=closed_before_response))
         while not stop.is_set():
             started = time.monotonic()
             try:
@@ -318,14 +330,20 @@ class PullLoop:
             return
         base = f"{self.client.base_url}/v2/{self.repository}"
         verify = self.client.ca_file or False  # per request: REQUESTS_CA_BUNDLE would override a session's
-        manifest = session.get(f"{base}/manifests/1", headers={"Accept": MANIFEST_V2}, timeout=30, verify=verify)
+        manifest = self._get(session, f"{base}/manifests/1", headers={"Accept": MANIFEST_V2}, timeout=30, verify=verify)
         manifest.raise_for_status()
         assert manifest.headers["Docker-Content-Digest"] == self.digest
         body = manifest.json()
         for blob in [body["config"], *body["layers"]]:
-            answer = session.get(f"{base}/blobs/{blob['digest']}", timeout=60, verify=verify)
+            answer = self._get(session, f"{base}/blobs/{blob['digest']}", timeout=60, verify=verify)
             answer.raise_for_status()
             assert f"sha256:{hashlib.sha256(answer.content).hexdigest()}" == blob["digest"], "corrupted blob"
+
+    def _get(self, session: requests.Session, url: str, **kwargs: Any) -> requests.Response:
+        answer = session.get(url, **kwargs)
+        retries = getattr(answer.raw, "retries", None)
+        self.retried += len(retries.history) if retries is not None else 0
+        return answer
 
 
 def test_a_changed_config_rolls_through_the_replicas_one_at_a_time_and_continuous_pulls_never_fail(
@@ -373,7 +391,8 @@ def test_a_changed_config_rolls_through_the_replicas_one_at_a_time_and_continuou
     new_replicas = list(after_outputs["replicaContainerNames"])
     print(
         f"\nrolling replace of 3 replicas took {rollout:.1f}s; {during} pulls completed during it "
-        f"({', '.join(f'{loop.kind}: {loop.done}' for loop in loops)} in all); failures: {failures or 'none'}"
+        f"({', '.join(f'{loop.kind}: {loop.done}' for loop in loops)} in all); failures: {failures or 'none'}; "
+        f"HTTP GETs retried after a keep-alive connection closed without a response: {sum(p.retried for p in loops)}"
     )
     assert not failures, failures
     assert during >= 8, "too few pulls ran during the rollout to prove anything"
