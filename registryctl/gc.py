@@ -104,12 +104,12 @@ def garbage_collect(
         raise RegistryCtlError("no registry container to collect in")
     saved_path = config_path + SAVED_SUFFIX
     originals = [_saved_original(container, config_path, saved_path, progress) for container in containers]
-    switched: list[Any] = []
+    switched = 0  # the first `switched` containers got the read-only config
     failure: BaseException | None = None
     try:
         for container, original in zip(containers, originals, strict=True):
             write_file(container, config_path, read_only_config(original))
-            switched.append(container)
+            switched += 1
             progress(f"{container.name} restarting read-only (pulls work, pushes are refused)")
             _restart(container, settle_seconds)
         command = gc_command(config_path, delete_untagged)
@@ -124,10 +124,10 @@ def garbage_collect(
     finally:
         # Every container whose config was saved gets it back, also after one failed to switch or restart.
         problems: list[str] = []
-        for container, original in zip(containers, originals, strict=True):
+        for index, (container, original) in enumerate(zip(containers, originals, strict=True)):
             try:
                 write_file(container, config_path, original)
-                if any(container is done for done in switched):
+                if index < switched:
                     progress(f"{container.name} restarting read-write")
                     _restart(container, settle_seconds)
                 container.exec_run(["rm", "-f", saved_path])
