@@ -7,6 +7,9 @@ resources are our own dynamic providers, served by the CLI's bundled Python dyna
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -61,11 +64,28 @@ def required_plugins(spec: StackSpec) -> list[Plugin]:
     return [Plugin(name, sdk_version(package), package, reason) for name, package, reason in needs]
 
 
+def ambient_plugin(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The executable `pulumi-resource-NAME` on PATH that the CLI will run instead of an installed plugin, or None.
+
+    The CLI's plugin lookup (sdk/go/common/workspace/plugins.go, getPluginInfoAndPath) takes a plugin found on
+    $PATH, whatever its version, before the plugin cache, unless PULUMI_IGNORE_AMBIENT_PLUGINS is true
+    (`1` or `true`, any case; the CLI's env.Bool).
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("PULUMI_IGNORE_AMBIENT_PLUGINS", "").lower() in ("1", "true"):
+        return None
+    return shutil.which(f"pulumi-resource-{name}", path=environ.get("PATH", os.defpath))
+
+
 def install_plugins(workspace: Any, plugins: list[Plugin]) -> None:
-    """`pulumi plugin install resource NAME VERSION` for each (a no-op when already installed)."""
+    """`pulumi plugin install resource NAME VERSION` for each (a no-op when already installed), except those
+    the CLI finds on PATH (ambient plugins), which it runs instead and which need no download."""
     from pulumi.automation.errors import CommandError
 
+    environ = {**os.environ, **(getattr(workspace, "env_vars", None) or {})}
     for plugin in plugins:
+        if ambient_plugin(plugin.name, environ) is not None:
+            continue
         try:
             workspace.install_plugin(plugin.name, plugin.version)
         except CommandError as error:
