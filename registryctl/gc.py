@@ -5,7 +5,11 @@ So GC runs inside the registry container while the registry is read-only (storag
 are refused, pulls keep working): the container's config.yml is saved beside itself, rewritten with
 readonly.enabled: true, the container restarted, GC run with `docker exec`, the saved config put back and the
 container restarted (which also drops the in-memory blob cache that still lists the deleted blobs).
-A run killed in the window leaves the saved copy; the next run restores from it, so the registry never stays
+With `storage.cache: redis` the cache lives in its own container and survives that restart (distribution#2945):
+a later push of the swept layers would get 200 on its HEADs, skip the uploads and leave an image that cannot be
+pulled. So the Redis container (no persistence: a restart empties it) is restarted after GC, while every replica
+is still read-only; gc refuses to start when it is not running, and leaves the registry read-only when it cannot
+be emptied. A run killed in the window leaves the saved copy; the next run restores from it, so the registry never stays
 read-only after a completed `gc`. With `replicas`, every replica (the stack's replicaContainerNames) is read-only
 for the whole run, not only the one GC runs in."""
 
@@ -87,24 +91,53 @@ def gc_command(config_path: str, delete_untagged: bool) -> list[str]:
     return ["registry", "garbage-collect", *(["--delete-untagged"] if delete_untagged else []), config_path]
 
 
+def _check_cache(cache: Any) -> None:
+    """The Redis cache must be up before the window opens: after GC it is emptied by a restart."""
+    cache.reload()
+    if cache.status != "running":
+        raise RegistryCtlError(
+            f"the Redis blob cache {cache.name} is {cache.status}: gc empties it after collecting (its entries of "
+            f"swept blobs would make later pushes skip their uploads); `docker start {cache.name}` first"
+        )
+
+
+def _empty_cache(cache: Any, progress: Callable[[str], None], config_path: str, saved_path: str) -> None:
+    """Restart the Redis cache (it keeps nothing on disk); the replicas are still read-only."""
+    progress(f"emptying the blob cache: restarting {cache.name} (the replicas are still read-only)")
+    try:
+        _restart(cache, 0.0)
+    except Exception as error:
+        raise RegistryCtlError(
+            f"could not empty the Redis blob cache {cache.name} after garbage-collect: {error}. The registry stays "
+            f"read-only (pulls work, pushes are refused): a push against the cache's entries of swept blobs would "
+            f"skip their uploads. Restart it (`docker restart {cache.name}`) and run `registryctl gc` again: it "
+            f"puts the deployed {config_path} back from {saved_path}"
+        ) from error
+
+
 def garbage_collect(
     containers: Sequence[Any],
     config_path: str,
     progress: Callable[[str], None],
     delete_untagged: bool = False,
     settle_seconds: float = 0.0,
+    cache: Any | None = None,
 ) -> str:
     """Run GC in a read-only window of the registry; returns GC's output. Restores the config always.
 
     With replicas every one of them goes read-only before GC starts (a replica left writable would take pushes
     whose layers GC, running in the first one, sees unreferenced and deletes) and each gets its config back;
     they restart one at a time, each healthy and back behind the load balancer (settle_seconds) before the
-    next, so pulls keep working."""
+    next, so pulls keep working. `cache` (the Redis container of storage.cache: redis) is emptied after GC, also
+    a failed one, before any replica is writable again; if that fails the replicas stay read-only."""
     if not containers:
         raise RegistryCtlError("no registry container to collect in")
+    if cache is not None:
+        _check_cache(cache)
     saved_path = config_path + SAVED_SUFFIX
     originals = [_saved_original(container, config_path, saved_path, progress) for container in containers]
     switched = 0  # the first `switched` containers got the read-only config
+    collecting = False  # garbage-collect started: it may have swept blobs the cache lists
     failure: BaseException | None = None
     try:
         for container, original in zip(containers, originals, strict=True):
@@ -114,6 +147,7 @@ def garbage_collect(
             _restart(container, settle_seconds)
         command = gc_command(config_path, delete_untagged)
         progress(f"running {' '.join(command)} in {containers[0].name}")
+        collecting = True
         result = containers[0].exec_run(command)
         output = result.output.decode(errors="replace")
         if result.exit_code != 0:
@@ -122,6 +156,8 @@ def garbage_collect(
         failure = error
         raise
     finally:
+        if collecting and cache is not None:
+            _empty_cache(cache, progress, config_path, saved_path)  # raises: the replicas stay read-only
         # Every container whose config was saved gets it back, also after one failed to switch or restart.
         problems: list[str] = []
         for index, (container, original) in enumerate(zip(containers, originals, strict=True)):
@@ -204,6 +240,16 @@ def cmd_gc(args: argparse.Namespace) -> int:
                 containers.append(client.containers.get(name))
             except docker.errors.NotFound:
                 raise RegistryCtlError(f"no registry container {name!r}: deploy the stack first") from None
+        cache = None
+        if spec.self_hosted.storage.cache == "redis":
+            cache_name = f"{spec.self_hosted.name}-redis"
+            try:
+                cache = client.containers.get(cache_name)
+            except docker.errors.NotFound:
+                raise RegistryCtlError(
+                    f"registries:selfHosted.storage.cache is redis but its container {cache_name!r} does not "
+                    f"exist: gc must empty it after collecting; run `pulumi up -s {args.stack}` first"
+                ) from None
         path = config_path(spec.self_hosted.registry_major)
         output = garbage_collect(
             containers,
@@ -211,6 +257,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
             lambda m: print(f"gc: {m}", flush=True),
             args.delete_untagged,
             settle_seconds=UP_AFTER_SECONDS if len(containers) > 1 else 0.0,
+            cache=cache,
         )
     finally:
         client.close()
