@@ -30,7 +30,14 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from tests.support.engine_random import apply_random
 from tests.support.engine_tls import apply_tls
-from tests.support.pulumi_runtime import SECRET_SIG, SECRET_VALUE, is_secret, unwrap, wrap_secret
+from tests.support.pulumi_runtime import (
+    SECRET_SIG,
+    SECRET_VALUE,
+    deserialize_keeping_secrets,
+    is_secret,
+    unwrap,
+    wrap_secret,
+)
 
 Handler = Callable[[str, str, dict[str, Any]], tuple[str, dict[str, Any]]]
 PROVIDER_KEY = "__provider"
@@ -452,6 +459,13 @@ def table_diff(typ: str, old: Applied, news: dict[str, Any]) -> Diff:
     return Diff(changes=bool(changed), replaces=replaces, delete_before_replace=dbr, changed_keys=tuple(changed))
 
 
+def read_resource(backend: Backend, applied: Applied) -> Read | None:
+    """The backend's read (refresh) of one resource; without a read of its own, its stored outputs while it exists."""
+    if backend.read is not None:
+        return backend.read(applied)
+    return Read(applied.ident, applied.outputs) if backend.exists(applied) else None
+
+
 def backend_diff(backend: Backend, old: Applied, news: dict[str, Any]) -> Diff:
     """The backend's own diff where it has one (dynamic providers, ECR), else the replace-on-change table's."""
     return backend.diff(old, news) if backend.diff is not None else table_diff(old.typ, old, news)
@@ -490,8 +504,9 @@ class EngineMonitor(MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return resource_pb2.RegisterResourceResponse(urn=urn)
         _ensure_event_loop()
-        # Unknowns stay unknown (preview), as the engine sees them.
-        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        # Unknowns stay unknown (preview), and secrets secret where the SDK put them (per element), as the
+        # engine sees them.
+        inputs = deserialize_keeping_secrets(request.object, keep_unknowns=True)
         options = options_from_request(request, self._alias_urns(request))
         ident, state = self.engine.register(urn, request.type, request.name, bool(request.custom), inputs, options)
         obj_proto = _sync_await(rpc.serialize_properties(state, {}))
@@ -845,11 +860,7 @@ class LocalEngine(pulumi.runtime.Mocks):
         for urn, applied in list(self.resources.items()):
             if not applied.custom:
                 continue
-            backend = self._backend(applied.typ)
-            if backend.read is not None:
-                found = backend.read(applied)
-            else:
-                found = Read(applied.ident, applied.outputs) if backend.exists(applied) else None
+            found = read_resource(self._backend(applied.typ), applied)
             if found is None:
                 del self.resources[urn]
                 self._record("delete", applied)

@@ -1,0 +1,77 @@
+"""What the installed Pulumi SDK package of a provider says about it: plugin version, resource types, input and
+output names, and the outputs its schema marks secret. The stand-ins serve exactly these."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import inspect
+import json
+import re
+from importlib import resources
+from typing import Any
+
+from pulumi import _types
+
+SdkResource = tuple[frozenset[str], frozenset[str], frozenset[str]]
+
+
+def plugin_version(package: str) -> str:
+    """The plugin version the SDK requests (its pulumi-plugin.json, as `pulumi plugin install` reads it)."""
+    document = json.loads(resources.files(f"pulumi_{package}").joinpath("pulumi-plugin.json").read_text())
+    return str(document["version"])
+
+
+@functools.cache
+def resource_classes(package: str) -> dict[str, tuple[str, str]]:
+    """type token -> (module, class name), from the SDK's resource module registration."""
+    spec = importlib.util.find_spec(f"pulumi_{package}")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"pulumi_{package} is not installed: the stand-in serves what its SDK declares")
+    with open(spec.origin, encoding="utf-8") as handle:
+        match = re.search(r'resource_modules="""(.*?)"""', handle.read(), re.S)
+    assert match is not None, f"pulumi_{package} registers no resource modules"
+    out: dict[str, tuple[str, str]] = {}
+    for module in json.loads(match.group(1)):
+        dotted = module["fqn"]
+        for token, name in module["classes"].items():
+            out[token] = (dotted, name)
+    return out
+
+
+@functools.cache
+def describe(package: str, token: str) -> SdkResource:
+    """(input names, output names, secret output names) of one resource type, as its SDK class declares them."""
+    dotted, name = resource_classes(package)[token]
+    module = importlib.import_module(dotted)
+    cls = getattr(module, name)
+    outputs = frozenset(
+        str(getattr(value.fget, "_pulumi_name", None) or key)
+        for key, value in vars(cls).items()
+        if isinstance(value, property)
+    )
+    args = getattr(module, f"{name}Args", None)
+    inputs = frozenset(_types.input_type_py_to_pulumi_names(args).values()) if args is not None else frozenset()
+    source = inspect.getsource(cls)
+    match = re.search(r"additional_secret_outputs=\[([^\]]*)\]", source)
+    secret = frozenset(re.findall(r'"([^"]+)"', match.group(1))) if match else frozenset()
+    return inputs, outputs, secret
+
+
+def schema(package: str, version: str, prefixes: tuple[str, ...]) -> dict[str, Any]:
+    """A package schema naming every resource type the stand-in serves with its input and output properties (any
+    type): enough for Pulumi YAML to resolve tokens and property references."""
+    any_type = {"$ref": "pulumi.json#/Any"}
+    types: dict[str, Any] = {}
+    for token in resource_classes(package):
+        if not token.startswith(prefixes):
+            continue
+        inputs, outputs, secret = describe(package, token)
+        types[token] = {
+            "inputProperties": {name: any_type for name in sorted(inputs)},
+            "properties": {
+                name: {**any_type, **({"secret": True} if name in secret else {})} for name in sorted(outputs | inputs)
+            },
+        }
+    return {"name": package, "version": version, "resources": types}
