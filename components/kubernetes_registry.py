@@ -1004,23 +1004,32 @@ class KubernetesRegistry(pulumi.ComponentResource):
         (no persistence) is restarted first, so no stale descriptor of a swept blob survives."""
         gc_name = f"{self._app}-gc"
         kubectl = gc.get("kubectl_image", DEFAULT_KUBECTL_IMAGE)
-        k8s.core.v1.ServiceAccount(
-            f"{self._name}-gc-service-account", metadata=self._metadata(gc_name, "gc"), opts=self._child
-        )
+        if self._args.get("s3_role_arn") is not None:
+            # IRSA: the EKS pod identity webhook gives AWS credentials only to a pod whose own ServiceAccount carries
+            # the role annotation, and the role's trust policy names that account: the GC pod (garbage-collect
+            # reads and deletes in S3) runs as the registry's account, with the token kubectl needs (the registry
+            # pods mount none, so only the GC pod can use the Role bound below).
+            account = self._app
+        else:
+            account = gc_name
+            k8s.core.v1.ServiceAccount(
+                f"{self._name}-gc-service-account", metadata=self._metadata(gc_name, "gc"), opts=self._child
+            )
         deployments = [self._app] + ([f"{self._app}-redis"] if self._redis_enabled() else [])
         role = k8s.rbac.v1.Role(
             f"{self._name}-gc-role",
             metadata=self._metadata(gc_name, "gc"),
             rules=[
-                # patch: the config switch and rollout restart; get/watch: rollout status, on these Deployments only.
+                # On these Deployments only, what the script's kubectl calls send (tests/unit/test_kubernetes_gc_rbac
+                # has the table and kubectl's sources): get (every call resolves its object), patch (the config
+                # switch, rollout restart), list and watch (rollout status lists and watches with the field selector
+                # metadata.name=<name>, to which resourceNames applies; without list it waits out its timeout).
                 {
                     "api_groups": ["apps"],
                     "resources": ["deployments"],
                     "resource_names": deployments,
-                    "verbs": ["get", "patch", "watch"],
+                    "verbs": ["get", "list", "patch", "watch"],
                 },
-                # rollout status lists the ReplicaSets to find the new one (list cannot be limited by name).
-                {"api_groups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list", "watch"]},
             ],
             opts=self._child,
         )
@@ -1028,7 +1037,7 @@ class KubernetesRegistry(pulumi.ComponentResource):
             f"{self._name}-gc-role-binding",
             metadata=self._metadata(gc_name, "gc"),
             role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": gc_name},
-            subjects=[{"kind": "ServiceAccount", "name": gc_name, "namespace": self._ns}],
+            subjects=[{"kind": "ServiceAccount", "name": account, "namespace": self._ns}],
             opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[role])),
         )
         config_file = config_path(s.major_version(self._docker_args))
@@ -1090,7 +1099,8 @@ class KubernetesRegistry(pulumi.ComponentResource):
             }
         ]
         pod_spec: dict[str, Any] = {
-            "service_account_name": gc_name,
+            "service_account_name": account,
+            "automount_service_account_token": True,  # kubectl's credentials (the registry's account mounts none)
             "restart_policy": "Never",
             "security_context": self._security_context(self._args.get("run_as_user", 1000)),
             "init_containers": init,
