@@ -17,6 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.kubernetes_names import ingress_host_problem
 from components.selfhosted import settings as s
 from components.selfhosted.args import (
     SelfHostedLogArgs,
@@ -262,6 +263,10 @@ def validate_kubernetes_args(args: KubernetesRegistryArgs) -> None:
     mode = s.text((args.get("tls") or {}).get("mode", "selfSigned"))
     if (args.get("ingress") or {}).get("tls_secret_name") is not None and mode != "selfSigned":
         raise ValueError(f"ingress.tls_secret_name: only with tls.mode selfSigned, not {mode!r}")
+    hostname = args.get("hostname", s.DEFAULT_HOSTNAME)
+    ingress_enabled = (args.get("ingress") or {}).get("enabled", True)
+    if ingress_enabled and isinstance(hostname, str) and (problem := ingress_host_problem(hostname)):
+        raise ValueError(f"hostname: {hostname!r} {problem}")
     if args.get("s3_role_arn") is not None:
         s3 = s.s3_args(docker_shaped_args(args))
         if s3 is None or s3.get("create", True) or s3.get("access_key") is not None:

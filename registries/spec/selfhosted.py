@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Discriminator, Field, SecretStr, Tag
 from pydantic.alias_generators import to_camel, to_snake
 
+from components.kubernetes_names import ingress_host_problem
 from registries.spec.base import CamelModel, ConfigProblem, repeated
 from registries.spec.kubernetes import DOCKER_ONLY_KEYS, KubernetesSpec, kubernetes_problems, shared_storage_problems
 from registries.spec.retention import RetentionSpec
@@ -571,6 +572,8 @@ def _platform_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], N
         bad("ui.enabled", True, "the web UI runs on the Docker target only, not with platform: kubernetes")
     kubernetes = spec.kubernetes or KubernetesSpec()
     kubernetes_problems(kubernetes, spec.storage.kind, bad)
+    if kubernetes.ingress.enabled and (problem := ingress_host_problem(spec.hostname)):
+        bad("hostname", spec.hostname, problem)
     if kubernetes.ingress.tls_secret_name is not None and spec.tls.mode != "selfSigned":
         bad(
             "kubernetes.ingress.tlsSecretName",

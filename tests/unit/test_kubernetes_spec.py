@@ -125,3 +125,31 @@ def test_a_kubernetes_stack_needs_the_kubernetes_plugin_not_docker():
     assert {"tls", "random", "aws"} <= set(plugins)
     docker = load_stack_spec({"selfHosted": {}}, "k8s", ROOT)
     assert "kubernetes" not in {plugin.name for plugin in required_plugins(docker)}
+
+
+# The API server's Ingress host rules (pkg/apis/networking/validation validateIngressRules): no IP address
+# (net.ParseIP), then IsDNS1123Subdomain (lower case). Both passed the hostname pattern before.
+REFUSED_HOSTS = {
+    "10.0.0.5": "not an IP address",
+    "Registry.Example.com": "lower-case DNS name",
+    "REGISTRY": "lower-case DNS name",
+}
+
+
+@pytest.mark.parametrize(("hostname", "why"), sorted(REFUSED_HOSTS.items()))
+def test_an_ingress_host_the_api_server_refuses_is_refused_by_the_spec_and_the_component(hostname, why):
+    problems = _problems({"platform": "kubernetes", "hostname": hostname})
+    assert why in problems["registries:selfHosted.hostname"]
+    with pytest.raises(ValueError, match=rf"^hostname: '{hostname}' must be .*{why}"):
+        validate_kubernetes_args({"hostname": hostname})
+
+
+def test_lower_case_names_pass_and_without_an_ingress_the_host_is_only_http_host():
+    for hostname in ("registry.example.com", "localhost", "r-1.example"):
+        assert _spec({"platform": "kubernetes", "hostname": hostname}).hostname == hostname
+        validate_kubernetes_args({"hostname": hostname})
+    spec = {"platform": "kubernetes", "hostname": "10.0.0.5", "kubernetes": {"ingress": {"enabled": False}}}
+    assert _spec(spec).hostname == "10.0.0.5"
+    validate_kubernetes_args({"hostname": "10.0.0.5", "ingress": {"enabled": False}})
+    # The Docker target serves any DNS name or address; the rule is the Ingress's.
+    assert _spec({"hostname": "Registry.Example.com"}).hostname == "Registry.Example.com"
