@@ -12,7 +12,7 @@ import pulumi
 import pulumi_azure_native as azure
 
 from components.arg_checks import enum_value
-from components.retention.acr import compile_acr_policy
+from components.retention.acr import ACR_CLI_IMAGE, compile_acr_policy
 from components.retention.args import RetentionArgs, retention_intent
 from components.retention.model import PolicyError, RetentionIntent
 from providers.acr.token_password import TokenPassword
@@ -310,8 +310,10 @@ def purge_commands(document: dict[str, Any], dry_run: bool) -> list[str]:
 
 
 def purge_task_yaml(commands: list[str], timeout: int) -> str:
-    """The ACR Tasks YAML running each command in turn (`acr` is the task runner's alias of the acr-cli image)."""
-    lines = [f"version: {PURGE_TASK_YAML_VERSION}", "steps:"]
+    """The ACR Tasks YAML running each command in turn. `acr` is an image alias: the task's own alias values come
+    before the built-in ones (acr-builder graph/preprocessor.go), so this pins the acr-cli release the retention
+    simulator models instead of whatever the built-in alias points at that day."""
+    lines = [f"version: {PURGE_TASK_YAML_VERSION}", "alias:", "  values:", f"    acr: {ACR_CLI_IMAGE}", "steps:"]
     for command in commands:
         lines += [f"  - cmd: {command}", "    disableWorkingDirectoryOverride: true", f"    timeout: {timeout}"]
     return "\n".join(lines) + "\n"

@@ -1,14 +1,14 @@
 """ACR: a simulator of the retention policy plus `acr purge` tasks, and the compiler intent -> that document.
 
 Document: {"retentionDays": N | null, "purge": [{"filters": ["repoRegex:tagRegex"], "ago": "30d", "keep": 3,
-"untagged": bool, "untaggedOnly": bool}]}, tasks run in order. Semantics (Azure/acr-cli cmd/acr/purge.go,
-cmd/repository/image_functions.go): the repo regex is anchored, the tag regex is not; a tag is deleted when it
-matches and was last updated before now - ago, except the `keep` newest such tags; --untagged then deletes the
-manifests without tags last updated before now - ago, except the `keep` newest; --untagged-only skips the tag
-step and ignores the tag regex. The retention policy deletes an untagged manifest `retentionDays` after it lost its
-last tag. Images carry one time, so a tag's and a manifest's last-update time are the image's push time, and an
-image untagged in the input is taken to have been untagged since its push. Regexes are run by Python's `re`
-(the same as RE2 for the patterns the compiler emits)."""
+"untagged": bool, "untaggedOnly": bool}]}, tasks run in order. Semantics of acr-cli ACR_CLI_VERSION (Azure/acr-cli
+cmd/acr/purge.go, cmd/repository/image_functions.go at that tag; the purge task pins that image): the repo regex is
+anchored, the tag regex is not; a tag is deleted when it matches and was last updated before now - ago, except the
+`keep` newest such tags; --untagged then deletes the manifests without tags last updated before now - ago, except
+the `keep` newest; --untagged-only skips the tag step and ignores the tag regex. The retention policy deletes an
+untagged manifest `retentionDays` after it lost its last tag. Images carry one time, so a tag's and a manifest's
+last-update time are the image's push time, and an image untagged in the input is taken to have been untagged since
+its push. Regexes are run by Python's `re` (the same as RE2 for the patterns the compiler emits)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ from components.retention.model import (
     newest_first,
 )
 
+ACR_CLI_VERSION = "0.18"
+"""The acr-cli release this simulator models: --untagged-only exists from 0.18 on, and --untagged honours --ago from
+0.17 on (before, it deleted every untagged manifest). The purge task runs exactly this image."""
+ACR_CLI_IMAGE = f"mcr.microsoft.com/acr/acr-cli:{ACR_CLI_VERSION}"
 MAX_RETENTION_DAYS = 365
 MAX_AGO = timedelta(days=150 * 365)  # acr-cli caps --ago at 150 years
 AGO = re.compile(r"(?:(\d+)d)?((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))*)")
