@@ -59,14 +59,12 @@ def describe(package: str, token: str) -> SdkResource:
     return inputs, outputs, secret
 
 
-def schema(package: str, version: str, prefixes: tuple[str, ...]) -> dict[str, Any]:
+def schema(package: str, version: str, served: frozenset[str]) -> dict[str, Any]:
     """A package schema naming every resource type the stand-in serves with its input and output properties (any
     type): enough for Pulumi YAML to resolve tokens and property references."""
     any_type = {"$ref": "pulumi.json#/Any"}
     types: dict[str, Any] = {}
-    for token in resource_classes(package):
-        if not token.startswith(prefixes):
-            continue
+    for token in sorted(served):
         inputs, outputs, secret = describe(package, token)
         types[token] = {
             "inputProperties": {name: any_type for name in sorted(inputs)},

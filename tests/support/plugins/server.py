@@ -48,6 +48,8 @@ class Plugin:
     """Given the provider configuration (camelCase keys, typed values), the backends its resources use."""
     describe: Callable[[str], tuple[frozenset[str], frozenset[str], frozenset[str]]]
     """Per type token: (input names, output names, secret output names) as the real provider's schema has them."""
+    types: frozenset[str] = frozenset()
+    """The resource types this stand-in serves (those its backend applies); any other fails Check, naming it."""
     autonamed: frozenset[str] = frozenset()
     """Types whose `name` the provider fills in when the program gives none (tfbridge's SetAutonaming)."""
     invokes: Mapping[str, Callable[[Plugin, dict[str, Any]], dict[str, Any]]] = field(default_factory=dict)
@@ -216,13 +218,11 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         if typ in self.plugin.autonamed and "name" not in news:
             olds = from_struct(request.olds)
             news["name"] = olds["name"] if "name" in olds else _autoname(name, bytes(request.randomSeed))
-        try:  # an unknown type fails here, before anything is planned
-            self.plugin.describe(typ)
-        except KeyError:
-            raise ValueError(
-                f"stand-in pulumi-resource-{self.plugin.name} {self.plugin.version}: unknown resource type {typ}"
-            ) from None
-        self.plugin.backend(typ)
+        if typ not in self.plugin.types:  # fails before anything is planned
+            raise NotImplementedError(
+                f"stand-in pulumi-resource-{self.plugin.name} {self.plugin.version} does not serve {typ}; it serves "
+                + ", ".join(sorted(self.plugin.types))
+            )
         return provider_pb2.CheckResponse(inputs=to_struct(news))
 
     @_rpc
