@@ -294,9 +294,13 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         runs, and a stopping replica drains (http.draintimeout)."""
         alone = s.replicas(args) == 1
         major = s.major_version(args)
+        # Always a secret: config.yml may hold webhook headers and URLs, and the Redis password. The engine keeps
+        # secretness per upload, so a secret htpasswd beside it would not cover it (review H1).
         uploads = [
             docker.ContainerUploadArgs(
-                file=config_path(major), content=settings.apply(render_registry_config), permissions=PRIVATE_FILE_MODE
+                file=config_path(major),
+                content=pulumi.Output.secret(settings.apply(render_registry_config)),
+                permissions=PRIVATE_FILE_MODE,
             ),
         ]
         token_auth = s.token_auth_args(args)

@@ -22,7 +22,6 @@ import pytest
 import yaml
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import (
     engine_pb2,
     engine_pb2_grpc,
@@ -33,7 +32,7 @@ from pulumi.runtime.proto import (
 )
 
 from tests.support.component_provider import wire_secret_output
-from tests.support.pulumi_runtime import is_secret, without_secrets
+from tests.support.pulumi_runtime import SecretKeepingMonitor, is_secret, without_secrets
 from tests.support.recording_mocks import RecordingMocks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,7 +112,7 @@ class Monitor(resource_pb2_grpc.ResourceMonitorServicer):
     """The engine's resource monitor over gRPC, answering as the SDK's MockMonitor does (RecordingMocks)."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
-        self.mock = MockMonitor(mocks)
+        self.mock = SecretKeepingMonitor(mocks)
         self.mock.make_urn = self.make_urn  # the SDK's reads this process's (unset) stack settings
 
     @staticmethod

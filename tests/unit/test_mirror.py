@@ -17,7 +17,7 @@ from components.selfhosted.config_file import (
     render_registry_config,
 )
 from registries.spec import ConfigError, load_stack_spec
-from tests.support.pulumi_runtime import is_secret, run_program, unwrap
+from tests.support.pulumi_runtime import env_element, is_secret, run_program, unwrap
 from tests.support.recording_mocks import RecordingMocks
 
 CONTAINER = "docker:index/container:Container"
@@ -118,7 +118,7 @@ def test_upstream_credentials_only_by_secret_env_and_the_ca_uploaded():
     mocks, outputs = _declare_mirror(username="acme", password=UPSTREAM_PASSWORD, upstreamCaCertificate=UPSTREAM_CA)
     container = mocks.find(CONTAINER, "selfhosted-registry")
     envs = container.inputs["envs"]
-    assert is_secret(envs)  # the list travels as one secret
+    assert is_secret(env_element(container.inputs, "REGISTRY_PROXY_PASSWORD"))  # per element, as the engine keeps it
     assert f"REGISTRY_PROXY_PASSWORD={UPSTREAM_PASSWORD}" in unwrap(envs)
     assert "REGISTRY_PROXY_USERNAME=acme" in unwrap(envs)
     uploads = {upload["file"]: upload["content"] for upload in container.plain["uploads"]}

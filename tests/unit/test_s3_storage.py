@@ -10,7 +10,7 @@ import yaml
 from components.selfhosted.s3_storage import deny_insecure_transport_policy, least_privilege_bucket_policy
 from registries.spec import ConfigError
 from registries.spec.selfhosted import SelfHostedSpec
-from tests.support.pulumi_runtime import is_secret
+from tests.support.pulumi_runtime import env_element, is_secret
 from tests.support.selfhosted import rendered_config
 from tests.unit.conftest import problem_at, record_options
 
@@ -191,7 +191,7 @@ def test_created_bucket_is_hardened_and_the_key_goes_only_by_secret_env(run):
     assert bucket_policy["bucket"] == "acme-registry-images"
     assert json.loads(bucket_policy["policy"]) == json.loads(deny_insecure_transport_policy("acme-registry-images"))
     registry = mocks.find(CONTAINER, "selfhosted-registry")
-    assert is_secret(registry.inputs["envs"])
+    assert is_secret(env_element(registry.inputs, "REGISTRY_STORAGE_S3_SECRETKEY"))
     names = [e.split("=", 1)[0] for e in registry.plain["envs"]]
     assert names == ["REGISTRY_HTTP_SECRET", "REGISTRY_STORAGE_S3_ACCESSKEY", "REGISTRY_STORAGE_S3_SECRETKEY"]
     assert "REGISTRY_STORAGE" not in names
@@ -240,7 +240,7 @@ def test_existing_bucket_declares_no_aws_resource_and_passes_keys_as_secrets(run
     mocks, outputs = run(selfHosted=config, secret=True)
     assert not [r for r in mocks.resources if r.typ.startswith("aws:")]
     registry = mocks.find(CONTAINER, "selfhosted-registry")
-    assert is_secret(registry.inputs["envs"])
+    assert is_secret(env_element(registry.inputs, "REGISTRY_STORAGE_S3_SECRETKEY"))
     assert "REGISTRY_STORAGE_S3_SECRETKEY=secret-key-value" in registry.plain["envs"]
     config_yml = next(u["content"] for u in registry.plain["uploads"] if u["file"].endswith("config.yml"))
     assert "secret-key-value" not in config_yml

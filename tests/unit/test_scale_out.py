@@ -11,7 +11,7 @@ import yaml
 
 import components.selfhosted.registry as registry_module
 from registries.spec import ConfigError, load_stack_spec
-from tests.support.pulumi_runtime import contains_secret, is_secret, unwrap
+from tests.support.pulumi_runtime import is_secret, unwrap, upload_content
 from tests.unit.conftest import ROOT, record_options
 
 CONTAINER = "docker:index/container:Container"
@@ -27,11 +27,8 @@ def _problems(self_hosted: dict[str, Any]) -> dict[str, str]:
 
 def _upload(container: Any, path: str) -> tuple[str, bool]:
     """(content, whether it reaches the provider as a secret) of the file uploaded at `path`."""
-    uploads = container.inputs["uploads"]
-    uploads_secret = contains_secret(uploads) and is_secret(uploads)
-    entry = next(u for u in unwrap(uploads) if u["file"] == path)
-    raw = next(u for u in (uploads["value"] if uploads_secret else uploads) if unwrap(u)["file"] == path)
-    return entry["content"], uploads_secret or contains_secret(raw)
+    content = upload_content(container.inputs, path)  # per element, as the engine keeps it
+    return unwrap(content), is_secret(content)
 
 
 def test_two_replicas_on_a_volume_are_refused_saying_why():

@@ -26,7 +26,14 @@ from cryptography.x509.oid import NameOID
 from components.selfhosted.credentials import bcrypt_hash_with_salt
 from tests.support.engine_random import apply_random
 from tests.support.engine_tls import apply_tls
-from tests.support.pulumi_runtime import contains_secret, is_secret, run_program, unwrap
+from tests.support.pulumi_runtime import (
+    contains_secret,
+    env_element,
+    is_secret,
+    run_program,
+    unwrap,
+    upload_content,
+)
 from tests.support.recording_mocks import RecordingMocks
 from tests.unit.conftest import STACK_FILES, TEST_KEY, record_options, stack_config
 
@@ -87,8 +94,13 @@ def test_secrets_are_secret_in_outputs_and_inputs(path):
     for public in ("endpoint", "loginCommand", "caCertPem", "uiUrl"):
         assert not outputs[public].secret, public
     registry = mocks.find(CONTAINER, "selfhosted-registry")
-    assert is_secret(registry.inputs["envs"]), "REGISTRY_HTTP_SECRET must travel as a secret"
-    assert is_secret(registry.inputs["uploads"]), "htpasswd and the TLS key must travel as secrets"
+    # Per element, as the engine keeps them: each secret env and upload is itself a secret.
+    assert is_secret(env_element(registry.inputs, "REGISTRY_HTTP_SECRET")), "REGISTRY_HTTP_SECRET must be a secret"
+    files = [u["file"] for u in unwrap(registry.inputs["uploads"])]
+    private = [file for file in files if file.endswith(("htpasswd", "config.yml", ".key"))]
+    assert len(private) >= 2
+    for file in private:
+        assert is_secret(upload_content(registry.inputs, file)), f"{file} must travel as a secret"
     passwords = outputs["users"].value.values()
     rendered = str({k: v for k, v in registry.plain.items() if k not in ("envs", "uploads")})
     assert not any(p in rendered for p in passwords)
@@ -343,7 +355,9 @@ def test_ui_off_loopback_is_served_over_https_with_the_registry_certificate_and_
     assert files["/etc/nginx/registry-tls/server.key"]["content"] == _upload(registry, "/certs/server.key")
     assert files["/etc/nginx/registry-tls/server.key"]["permissions"] == "0400"
     assert files["/etc/nginx/registry-tls/ca.crt"]["content"] == outputs["caCertPem"].value
-    assert is_secret(ui.inputs["uploads"]), "the UI's copy of the server key must travel as a secret"
+    ui_key = upload_content(ui.inputs, "/etc/nginx/registry-tls/server.key")
+    assert is_secret(ui_key), "the UI's copy of the server key must travel as a secret"
+    assert not is_secret(upload_content(ui.inputs, "/etc/nginx/registry-tls/server.crt"))
     server = files["/etc/nginx/conf.d/registry-ui-tls.conf"]["content"]
     assert "listen 8443 ssl;" in server
     assert "ssl_certificate_key /etc/nginx/registry-tls/server.key;" in server

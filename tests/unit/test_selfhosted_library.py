@@ -20,7 +20,7 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from components.selfhosted import SelfHostedRegistry, SelfHostedRegistryArgs
 from registries.mapping.selfhosted import selfhosted_args
 from registries.spec.selfhosted import SelfHostedSpec
-from tests.support.pulumi_runtime import is_secret, run_program, unwrap, without_secrets
+from tests.support.pulumi_runtime import is_secret, run_program, unwrap, upload_content, without_secrets
 from tests.support.recording_mocks import RecordingMocks
 from tests.unit.test_selfhosted_unchanged import VARIANTS
 
@@ -32,15 +32,12 @@ CONFIG_YML = "/etc/docker/registry/config.yml"
 
 def _upload(mocks: RecordingMocks, path: str, container: str = "selfhosted-registry") -> Any:
     """An upload's content as declared (a secret one stays wrapped)."""
-    uploads = mocks.find(CONTAINER, container).inputs["uploads"]
-    entries = uploads["value"] if is_secret(uploads) else uploads
-    return next(entry["content"] for entry in entries if unwrap(entry)["file"] == path)
+    return upload_content(mocks.find(CONTAINER, container).inputs, path)
 
 
 def _secret_upload(mocks: RecordingMocks, path: str, container: str = "selfhosted-registry") -> bool:
-    """Whether the upload reaches the provider as a secret (the whole list, or this entry's content)."""
-    uploads = mocks.find(CONTAINER, container).inputs["uploads"]
-    return is_secret(uploads) or is_secret(_upload(mocks, path, container))
+    """Whether the upload's content reaches the provider as a secret (per element, as the engine keeps it)."""
+    return is_secret(_upload(mocks, path, container))
 
 
 def _pet_name(mocks: RecordingMocks) -> str:

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi.runtime.mocks import MockMonitor
 
-from tests.support.pulumi_runtime import is_secret, run_program, unwrap, wrap_secret
+from tests.support.pulumi_runtime import SecretKeepingMonitor, is_secret, run_program, unwrap, wrap_secret
 from tests.support.recording_mocks import RecordingMocks
 from tests.unit.conftest import STACK_FILES, stack_config
 
@@ -113,7 +112,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-class OptionsMonitor(MockMonitor):
+class OptionsMonitor(SecretKeepingMonitor):
     """Also records each resource's options (the SDK's mocks see only its inputs)."""
 
     def __init__(self, mocks: OptionsRecordingMocks) -> None:

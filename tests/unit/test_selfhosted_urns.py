@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi.runtime.mocks import MockMonitor
-
-from tests.support.pulumi_runtime import run_program
+from tests.support.pulumi_runtime import SecretKeepingMonitor, run_program
 from tests.support.recording_mocks import RecordingMocks
 from tests.unit.conftest import STACK_FILES, stack_config
 
@@ -16,7 +14,7 @@ NEW_TOKEN = "registries:index:SelfHostedRegistry"
 OLD_TOKEN = "registries:selfhosted:SelfHostedRegistry"
 
 
-class RequestMonitor(MockMonitor):
+class RequestMonitor(SecretKeepingMonitor):
     """Keeps every register-resource request: type, name, parent URN, alias specs and URNs."""
 
     def __init__(self, mocks: RequestRecordingMocks) -> None:

@@ -7,16 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pulumi.runtime.mocks import MockMonitor
-
-from tests.support.pulumi_runtime import run_program
+from tests.support.pulumi_runtime import SecretKeepingMonitor, run_program
 from tests.support.recording_mocks import RecordingMocks
 
 STACK = "pulumi:pulumi:Stack"
 SNAPSHOTS = Path(__file__).with_name("snapshots")
 
 
-class AliasRecordingMonitor(MockMonitor):
+class AliasRecordingMonitor(SecretKeepingMonitor):
     """The mock monitor, also recording each registration's parent and the types of its aliases."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
@@ -47,7 +45,7 @@ class SnapshotMocks(RecordingMocks):
         super().__init__()
         self.recorder = AliasRecordingMonitor(self)
 
-    def monitor(self) -> MockMonitor:
+    def monitor(self) -> SecretKeepingMonitor:
         return self.recorder
 
 
