@@ -22,8 +22,12 @@ WRITER_ROLE = "roles/artifactregistry.writer"
 GCR_TOPIC = "gcr"
 DEAD_LETTER_TOPIC = "gcr-dead-letters"
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
-# Repositories named after a Container Registry host serve gcr.io/<project>/<image> (transition guide).
-GCR_DOMAINS = frozenset({"gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io"})
+# Repositories named after a Container Registry host serve gcr.io/<project>/<image>, each only in its multi-region
+# (transition guide, "gcr.io domain support").
+GCR_DOMAIN_LOCATIONS = {"gcr.io": "us", "us.gcr.io": "us", "eu.gcr.io": "europe", "asia.gcr.io": "asia"}
+GCR_DOMAINS = frozenset(GCR_DOMAIN_LOCATIONS)
+ARTIFACT_REGISTRY_SERVICE = "artifactregistry.googleapis.com"
+KMS_ENCRYPTER_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 WEEK = "604800s"
 # What Artifact Registry accepts (also checked by registries.spec for stack config; library users bypass it).
 PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
@@ -41,7 +45,7 @@ class ArtifactRegistryRepositoryArgs(TypedDict):
     name: str
     """Repository id, e.g. apps; a Container Registry host (gcr.io, eu.gcr.io, ...) serves gcr.io paths."""
     location: NotRequired[str]
-    """Location of this repository. Default: the registry's location."""
+    """Location of this repository. Default: the registry's location (a gcr.io-named one: its multi-region)."""
     description: NotRequired[str]
     """Description. Default: empty."""
     immutable_tags: NotRequired[bool]
@@ -57,7 +61,8 @@ class ArtifactRegistryRepositoryArgs(TypedDict):
     labels: NotRequired[dict[str, str]]
     """Labels. Default: none."""
     kms_key_name: NotRequired[pulumi.Input[str]]
-    """Cloud KMS key (CMEK) in the repository's location; a change replaces the repository. Default: Google-managed."""
+    """Cloud KMS key (CMEK) in the repository's location; the Artifact Registry service agent is granted
+    roles/cloudkms.cryptoKeyEncrypterDecrypter on it first. A change replaces the repository. Default: none."""
     protect: NotRequired[bool]
     """Pulumi protect on the repository (set on production stacks). Default: False."""
 
@@ -166,6 +171,11 @@ class ArtifactRegistryArgs(TypedDict):
     """CI service account. Default: none."""
 
 
+def repository_location(repo: ArtifactRegistryRepositoryArgs, location: str) -> str:
+    """Where a repository lives: its own location, else the registry's; a gcr.io-named one in its multi-region."""
+    return repo.get("location", GCR_DOMAIN_LOCATIONS.get(repo["name"], location))
+
+
 def registry_host(location: str) -> str:
     return f"{location}-docker.pkg.dev"
 
@@ -267,7 +277,7 @@ def _check(args: ArtifactRegistryArgs) -> None:
     if isinstance(project, str) and not PROJECT_ID.fullmatch(project):
         raise ValueError(f"project: {project!r} must be a Google Cloud project id (6-30 of [a-z0-9-], from a letter)")
     entries = [
-        (f"repositories[{i}]", r.get("location", args["location"]), r["name"]) for i, r in enumerate(repositories)
+        (f"repositories[{i}]", repository_location(r, args["location"]), r["name"]) for i, r in enumerate(repositories)
     ]
     entries += [(f"mirrors[{i}]", args["location"], m["name"]) for i, m in enumerate(mirrors)]
     entries += [(f"virtual[{i}]", args["location"], v["name"]) for i, v in enumerate(virtual)]
@@ -279,6 +289,11 @@ def _check(args: ArtifactRegistryArgs) -> None:
         if where.startswith("repositories") and not LOCATION.fullmatch(location):
             raise ValueError(
                 f"{where}.location: {location!r} must be an Artifact Registry location ({LOCATIONS_ALLOWED})"
+            )
+        if where.startswith("repositories") and GCR_DOMAIN_LOCATIONS.get(name, location) != location:
+            raise ValueError(
+                f"{where}.location: {location!r} cannot hold repository {name!r}: Artifact Registry serves "
+                f"{name} only in {GCR_DOMAIN_LOCATIONS[name]!r} (leave location unset)"
             )
         if not (REPOSITORY_ID.fullmatch(name) or (where.startswith("repositories") and name in GCR_DOMAINS)):
             raise ValueError(f"{where}.name: {name!r} {REPOSITORY_ID_ALLOWED} (or a gcr.io host for a repository)")
@@ -298,7 +313,7 @@ def _check(args: ArtifactRegistryArgs) -> None:
                 f"{repo['name']!r} has immutable tags, which Artifact Registry never deletes; set immutable_tags "
                 "False or drop tagged_days"
             )
-    upstream_names = {r["name"] for r in repositories if r.get("location", args["location"]) == args["location"]}
+    upstream_names = {r["name"] for r in repositories if repository_location(r, args["location"]) == args["location"]}
     upstream_names |= {m["name"] for m in mirrors}
     for index, repo in enumerate(virtual):
         for up_index, upstream in enumerate(repo["upstreams"]):
@@ -355,10 +370,15 @@ class ArtifactRegistry(pulumi.ComponentResource):
         locations: list[str] = []
         standard: list[tuple[str, gcp.artifactregistry.Repository]] = []
         upstreams: dict[str, gcp.artifactregistry.Repository] = {}
+        self._agent: pulumi.Output[str] | None = None
+        self._key_grants: dict[str, gcp.kms.CryptoKeyIAMMember] = {}
 
         for index, repo in enumerate(args.get("repositories", [])):
-            repo_location = repo.get("location", location)
+            repo_location = repository_location(repo, location)
             cleanup = compiled_cleanup(repo.get("retention"), f"repositories[{index}].retention")
+            key = repo.get("kms_key_name")
+            # Artifact Registry encrypts with the key as its service agent: granted before the repository is created.
+            key_grants = [self._key_grant(key, index)] if key is not None else []
             repository = gcp.artifactregistry.Repository(
                 f"{name}-repo-{repo['name']}",
                 project=self._project,
@@ -379,7 +399,7 @@ class ArtifactRegistry(pulumi.ComponentResource):
                 ),
                 cleanup_policies=cleanup_policy_inputs(cleanup) or None,
                 cleanup_policy_dry_run=dry_run if cleanup else None,
-                opts=pulumi.ResourceOptions(parent=self, protect=repo.get("protect", False)),
+                opts=pulumi.ResourceOptions(parent=self, protect=repo.get("protect", False), depends_on=key_grants),
             )
             standard.append((repo["name"], repository))
             if repo_location == location:
@@ -502,6 +522,32 @@ class ArtifactRegistry(pulumi.ComponentResource):
             lambda number: f"serviceAccount:service-{number}@{service}.iam.gserviceaccount.com"
         )
 
+    def _artifact_registry_agent(self) -> pulumi.Output[str]:
+        """The member of the project's Artifact Registry service agent, declared: a fresh project gets the agent
+        only with its first repository, and an IAM grant naming an agent that does not exist yet is refused."""
+        if self._agent is None:
+            identity = gcp.projects.ServiceIdentity(
+                f"{self._name}-artifact-registry-agent",
+                project=self._project,
+                service=ARTIFACT_REGISTRY_SERVICE,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self._agent = identity.member
+        return self._agent
+
+    def _key_grant(self, key: pulumi.Input[str], index: int) -> gcp.kms.CryptoKeyIAMMember:
+        """roles/cloudkms.cryptoKeyEncrypterDecrypter on a CMEK key for the service agent (once per key)."""
+        cache_key = key if isinstance(key, str) else f"repositories[{index}]"
+        if cache_key not in self._key_grants:
+            self._key_grants[cache_key] = gcp.kms.CryptoKeyIAMMember(
+                f"{self._name}-cmek-{_member_key(key, index)}",
+                crypto_key_id=key,
+                role=KMS_ENCRYPTER_ROLE,
+                member=self._artifact_registry_agent(),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return self._key_grants[cache_key]
+
     def _grant(
         self, repository: gcp.artifactregistry.Repository, repo: str, role: str, members: Sequence[pulumi.Input[str]]
     ) -> None:
@@ -524,7 +570,7 @@ class ArtifactRegistry(pulumi.ComponentResource):
             f"{self._name}-mirror-{mirror}-secret-access",
             secret_id=secret,
             role="roles/secretmanager.secretAccessor",
-            member=self._service_agent("gcp-sa-artifactregistry"),
+            member=self._artifact_registry_agent(),
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -109,8 +109,9 @@ class ArtifactRegistryRepositorySettings(CamelModel):
     labels: Labels = {}
     """Labels of the repository (keys and values lowercase [a-z0-9_-]). Default: none."""
     kms_key_name: KmsKeyName | None = None
-    """Customer-managed encryption key in the repository's location; it cannot change after creation (a change
-    replaces the repository). Default: Google-managed encryption."""
+    """Customer-managed encryption key in the repository's location; the Artifact Registry service agent is granted
+    roles/cloudkms.cryptoKeyEncrypterDecrypter on it (you need setIamPolicy on the key). It cannot change after
+    creation (a change replaces the repository). Default: Google-managed encryption."""
 
 
 class ArtifactRegistryRepositorySpec(CamelModel):

@@ -58,6 +58,12 @@ class GcpMocks(RecordingMocks):
             email = f"{inputs['accountId']}@{inputs['project']}.iam.gserviceaccount.com"
             outs.update(email=email, name=f"projects/{inputs['project']}/serviceAccounts/{email}")
             return outs["name"], outs
+        if args.typ == "gcp:projects/serviceIdentity:ServiceIdentity":
+            # pulumi-gcp's outputs: the agent of the project (service-<number>@gcp-sa-<service>.iam...).
+            agent = inputs["service"].split(".", 1)[0]
+            email = f"service-{PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
+            outs.update(email=email, member=f"serviceAccount:{email}")
+            return f"projects/{inputs['project']}/services/{inputs['service']}", outs
         if args.typ == POOL:
             pool_id = inputs["workloadIdentityPoolId"]
             outs["name"] = f"projects/{PROJECT_NUMBER}/locations/global/workloadIdentityPools/{pool_id}"
@@ -190,8 +196,12 @@ def test_the_mirror_reads_docker_hub_with_credentials_its_service_agent_may_read
 def test_a_given_project_number_needs_no_lookup():
     mocks, _ = run_ar(ar_config(projectNumber="111111111111"))
     assert mocks.calls == []
+    # The Pub/Sub agent is named from the number; the Artifact Registry agent comes from its declared identity
+    # (test_artifact_registry_service_agent).
+    publisher = by_name(mocks, TOPIC_IAM)["artifact-registry-dead-letters-publisher"]
+    assert publisher["member"] == "serviceAccount:service-111111111111@gcp-sa-pubsub.iam.gserviceaccount.com"
     grant = by_name(mocks, SECRET_IAM)["artifact-registry-mirror-dockerhub-secret-access"]
-    assert grant["member"] == "serviceAccount:service-111111111111@gcp-sa-artifactregistry.iam.gserviceaccount.com"
+    assert grant["member"] == AR_AGENT
 
 
 def test_the_virtual_repository_points_at_the_declared_repositories_by_priority():
