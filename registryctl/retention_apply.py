@@ -8,6 +8,12 @@ manifests by digest. Push time is the image config's `created` (see README "Rete
 Crash safety: only digests of the expire set are deleted, each by its own DELETE, and a 404 counts as done; so a
 process killed mid-apply leaves every kept image intact and a re-run (which lists again) finishes the job.
 
+A DELETE by digest removes every tag that names the digest when it arrives (distribution untags them all), and a
+run can be long (--delete-interval, many repositories). So just before each delete the repository's tags are read
+again: a digest that gained a tag outside the plan (promoted, or a reproducible rebuild pushed again) is skipped and
+reported, never deleted with it. The platform images of expired indexes are checked the same way against the
+indexes tagged at that moment. An index nobody tags but someone pulls by digest is not listable over the API.
+
 Docker Hub repositories are enforced by registryctl/hub_retention.py, which shares the plan, progress and delete loop
 defined here."""
 
@@ -107,17 +113,44 @@ class RegistryApi:
         )
         return response.json()
 
+    def tagged_now(self, repository: str) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Every tag of `repository` as it is now: tag -> (digest, manifest)."""
+        now: dict[str, tuple[str, dict[str, Any]]] = {}
+        for tag in self.tags(repository):
+            response = self._request(
+                "GET", f"/v2/{repository}/manifests/{quote(tag)}", headers={"Accept": ", ".join(MANIFEST_TYPES)}
+            )
+            if response.status_code == 404:  # untagged since the tag list was read
+                continue
+            self._ok(response, f"reading the manifest {repository}:{tag}")
+            computed = f"sha256:{hashlib.sha256(response.content).hexdigest()}"
+            now[tag] = (response.headers.get("Docker-Content-Digest") or computed, response.json())
+        return now
+
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Delete one manifest (every tag naming it goes with it); False when it was already gone."""
         response = self._request("DELETE", f"/v2/{repository}/manifests/{digest}")
         if response.status_code == 404:
             return False
         if response.status_code == 405:
-            raise RegistryCtlError(
-                "the registry refuses deletes (405): set registries:selfHosted.storage.deleteEnabled: true and deploy"
-            )
+            raise RegistryCtlError(refused_delete_message(response))
         self._ok(response, f"deleting {repository}@{digest}")
         return True
+
+
+def refused_delete_message(response: requests.Response) -> str:
+    """Why distribution answered a DELETE with 405. Read-only (a `registryctl gc` window, or
+    storage.maintenance.readonly): DELETE is not routed at all, so the router's plain "Method not allowed" with
+    `Allow: GET, HEAD` (distribution v2.8.3/v3.0.0 registry/handlers/manifests.go registers PUT and DELETE only
+    when not read-only). Deletes disabled: the handler's JSON error UNSUPPORTED."""
+    allowed = {method.strip().upper() for method in response.headers.get("Allow", "").split(",") if method.strip()}
+    if "UNSUPPORTED" not in response.text and (not allowed or "DELETE" not in allowed):
+        return (
+            "the registry is read-only (405 on DELETE): a `registryctl gc` is running (or was interrupted, which "
+            "the next `registryctl gc` repairs), or storage.maintenance.readonly is on; run retention apply again "
+            "once gc has finished"
+        )
+    return "the registry refuses deletes (405): set registries:selfHosted.storage.deleteEnabled: true and deploy"
 
 
 # Reproducible builds pin `created` to an epoch; no real image was built before this.
@@ -243,22 +276,56 @@ def delete_each(
     return deleted
 
 
+Check = Callable[[tuple[str, str]], str | None]
+"""Just before a delete: why the manifest must stay after all (it changed since the listing), or None."""
+
+
 def delete_expired(
     api: RegistryApi,
     expire: frozenset[tuple[str, str]],
     out: TextIO,
     progress: Callable[[str], None],
     interval: float = 0.0,
+    check: Check | None = None,
 ) -> int:
-    """Delete each expired manifest; returns how many were deleted now (not already gone)."""
-    return delete_each(
-        sorted(expire),
-        lambda key: DELETED if api.delete_manifest(*key) else "already gone",
-        lambda key: f"{key[0]}@{key[1]}",
-        out,
-        progress,
-        interval,
-    )
+    """Delete each expired manifest that `check` still lets go; returns how many were deleted now."""
+
+    def delete(key: tuple[str, str]) -> str:
+        reason = check(key) if check is not None else None
+        if reason is not None:
+            return f"skipped ({reason})"
+        return DELETED if api.delete_manifest(*key) else "already gone"
+
+    return delete_each(sorted(expire), delete, lambda key: f"{key[0]}@{key[1]}", out, progress, interval)
+
+
+def gained_tags(api: RegistryApi, planned: Mapping[tuple[str, str], tuple[str, ...]]) -> Check:
+    """The check of an expired manifest: the tags naming it now must all be tags the plan saw on it."""
+
+    def check(key: tuple[str, str]) -> str | None:
+        repository, digest = key
+        now = {tag for tag, (named, _m) in api.tagged_now(repository).items() if named == digest}
+        extra = sorted(now - set(planned.get(key, ())))
+        return f"tagged {', '.join(extra)} since the listing; kept" if extra else None
+
+    return check
+
+
+def still_needed(api: RegistryApi) -> Check:
+    """The check of a platform image of an expired index: no tag names it and no index tagged now lists it."""
+
+    def check(key: tuple[str, str]) -> str | None:
+        repository, digest = key
+        tagged = api.tagged_now(repository)
+        tags = sorted(tag for tag, (named, _m) in tagged.items() if named == digest)
+        if tags:
+            return f"tagged {', '.join(tags)} since the listing; kept"
+        for tag, (_named, manifest) in sorted(tagged.items()):
+            if any(child.get("digest") == digest for child in manifest.get("manifests") or []):
+                return f"the index {repository}:{tag} lists it; kept"
+        return None
+
+    return check
 
 
 def progress_printer(err: TextIO) -> Callable[[str], None]:
@@ -319,9 +386,11 @@ def run_apply(
             outcome = evaluate(intent, listing.images, now)
             if not show_plan(format_plan(intent, listing, outcome), yes, out):
                 return outcome
-            deleted = delete_expired(api, outcome.expire, out, progress, interval)
+            planned = {image.key: image.tags for image in listing.images}
+            deleted = delete_expired(api, outcome.expire, out, progress, interval, gained_tags(api, planned))
             # After the indexes: a crash in between leaves orphaned platform images, never a broken kept image.
-            deleted += delete_expired(api, listing.platform_leftovers(outcome), out, progress, interval)
+            leftovers = listing.platform_leftovers(outcome)
+            deleted += delete_expired(api, leftovers, out, progress, interval, still_needed(api))
             print(f"deleted {deleted} manifests; run `registryctl gc -s STACK` to free their storage", file=out)
             return outcome
         finally:

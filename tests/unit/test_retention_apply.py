@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import yaml
@@ -51,6 +51,24 @@ class Registry:
         self.tags: dict[str, dict[str, str]] = {}
         self.deletes: list[str] = []
         self.delete_status = 202
+        self.refusal = "deletes disabled"
+        """How a 405 looks: distribution's JSON UNSUPPORTED (deletes disabled) or its router's plain
+        "Method not allowed" with `Allow: GET, HEAD` (read-only: DELETE is not routed)."""
+
+    def index(self, repository: str, tags: list[str], children: list[str]) -> str:
+        """An OCI index over `children` (manifests already stored), tagged `tags`."""
+        digest, manifest = _blob(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": [
+                    {"digest": child, "mediaType": "application/vnd.oci.image.manifest.v1+json"} for child in children
+                ],
+            }
+        )
+        self.manifests[digest] = manifest
+        self.tags.setdefault(repository, {}).update(dict.fromkeys(tags, digest))
+        return digest
 
     def image(self, repository: str, tags: list[str], created: str | None) -> str:
         config_digest, config = _blob({"created": created} if created else {"os": "linux"})
@@ -106,6 +124,7 @@ def registry() -> Iterator[tuple[Registry, str]]:
                 self._send(200, body, {"Link": link} if link else {})
             elif "/manifests/" in url.path:
                 repository, reference = url.path[4:].split("/manifests/")
+                reference = unquote(reference)
                 digest = state.tags.get(repository, {}).get(reference, reference)
                 if digest not in state.manifests:
                     self._send(404)
@@ -119,12 +138,18 @@ def registry() -> Iterator[tuple[Registry, str]]:
         def do_DELETE(self) -> None:
             repository, digest = urlsplit(self.path).path[4:].split("/manifests/")
             state.deletes.append(digest)
-            if state.delete_status != 202:
+            if state.delete_status == 405 and state.refusal == "read-only":
+                self._send(405, b"Method not allowed\n", {"Allow": "GET, HEAD", "Content-Type": "text/plain"})
+            elif state.delete_status == 405:
+                body = {"errors": [{"code": "UNSUPPORTED", "message": "The operation is unsupported."}]}
+                self._send(405, json.dumps(body).encode(), {"Content-Type": "application/json"})
+            elif state.delete_status != 202:
                 self._send(state.delete_status)
-            elif digest not in state.tags.get(repository, {}).values():
+            elif digest not in state.manifests:
                 self._send(404)
-            else:
-                state.tags[repository] = {t: d for t, d in state.tags[repository].items() if d != digest}
+            else:  # as distribution: the manifest goes, and every tag naming it
+                del state.manifests[digest]
+                state.tags[repository] = {t: d for t, d in state.tags.get(repository, {}).items() if d != digest}
                 self._send(202)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -198,6 +223,89 @@ def test_a_manifest_already_gone_counts_as_done_and_a_refused_delete_names_the_k
     state.delete_status = 405
     with pytest.raises(RegistryCtlError, match=r"registries:selfHosted\.storage\.deleteEnabled: true"):
         delete_expired(api, frozenset({("app", digest)}), io.StringIO(), lambda _m: None)
+
+
+def test_a_405_in_a_gc_window_says_the_registry_is_read_only_not_that_deletes_are_off(registry):
+    """Review L3: in read-only mode distribution does not route DELETE at all (plain 405, Allow: GET, HEAD);
+    sending the user to set deleteEnabled, which is already true, would be wrong."""
+    state, url = registry
+    digest = state.image("app", ["old"], "2020-01-01T00:00:00Z")
+    state.delete_status, state.refusal = 405, "read-only"
+    with pytest.raises(RegistryCtlError) as raised:
+        delete_expired(RegistryApi(url, "u", "p", None), frozenset({("app", digest)}), io.StringIO(), lambda _m: None)
+    message = str(raised.value)
+    assert "read-only" in message
+    assert "registryctl gc" in message
+    assert "deleteEnabled" not in message
+
+
+def _apply_changing_after_the_listing(
+    state: Registry, url: str, monkeypatch: pytest.MonkeyPatch, change: Any
+) -> tuple[Outcome, str]:
+    """run_apply, with `change()` made to the registry right after it listed (as another client would)."""
+    import registryctl.retention_apply as module
+
+    listed = module.list_images
+
+    def list_then_change(*args: Any, **kwargs: Any) -> Listing:
+        listing = listed(*args, **kwargs)
+        change()
+        return listing
+
+    monkeypatch.setattr(module, "list_images", list_then_change)
+    out = io.StringIO()
+    outcome = run_apply(
+        RetentionIntent(tagged_days=30),
+        {"endpoint": url[7:], "users": {"u": "p"}},
+        now=NOW,
+        yes=True,
+        tls=False,
+        out=out,
+        err=io.StringIO(),
+    )
+    return outcome, out.getvalue()
+
+
+def test_a_digest_tagged_after_the_listing_is_skipped_and_reported_not_deleted(registry, monkeypatch):
+    """Review M2: a DELETE by digest untags every tag naming it, also one promoted onto it after the listing."""
+    state, url = registry
+    old = state.image("app", ["sha-1"], "2020-01-01T00:00:00Z")
+    other = state.image("app", ["sha-2"], "2020-01-02T00:00:00Z")
+    outcome, out = _apply_changing_after_the_listing(
+        state, url, monkeypatch, lambda: state.tags["app"].update(prod=old)
+    )
+    assert outcome.expire == {("app", old), ("app", other)}
+    assert state.tags["app"] == {"sha-1": old, "prod": old}, "the promoted tag (and its digest) must survive"
+    assert old not in state.deletes
+    assert f"skipped (tagged prod since the listing; kept) app@{old}" in out
+    assert f"deleted app@{other}" in out
+
+
+def test_a_planned_tag_moved_away_does_not_keep_the_digest(registry, monkeypatch):
+    state, url = registry
+    old = state.image("app", ["sha-1", "stale"], "2020-01-01T00:00:00Z")
+    newer = state.image("app", ["current"], "2026-05-31T00:00:00Z")
+    _outcome, out = _apply_changing_after_the_listing(
+        state, url, monkeypatch, lambda: state.tags["app"].update(stale=newer)
+    )
+    assert old in state.deletes
+    assert f"deleted app@{old}" in out
+
+
+def test_a_platform_image_an_index_pushed_after_the_listing_lists_is_kept(registry, monkeypatch):
+    """Review M2: the leftovers of an expired index are checked against the indexes tagged at delete time."""
+    state, url = registry
+    shared = state.image("app", [], "2020-01-01T00:00:00Z")
+    alone = state.image("app", [], "2020-01-02T00:00:00Z")
+    expired_index = state.index("app", ["v1"], [shared, alone])
+    outcome, out = _apply_changing_after_the_listing(
+        state, url, monkeypatch, lambda: state.index("app", ["v2"], [shared])
+    )
+    assert outcome.expire == {("app", expired_index)}
+    assert expired_index in state.deletes
+    assert alone in state.deletes, "the leftover no index needs is deleted"
+    assert shared not in state.deletes, "v2 lists it: deleting it breaks v2 on that platform"
+    assert f"skipped (the index app:v2 lists it; kept) app@{shared}" in out
 
 
 @pytest.mark.parametrize(
