@@ -352,7 +352,9 @@ class SelfHostedRegistryArgs(TypedDict):
     network_mode: NotRequired[SelfHostedNetworkMode]
     """bridge or host. Default: bridge."""
     debug_port: NotRequired[int]
-    """Host port of the debug server (/metrics, /debug/health, pprof), on 127.0.0.1 only. Default: port + 1."""
+    """Publish the debug server (/metrics, /debug/health, pprof, /debug/vars) on this host port of 127.0.0.1 (bridge;
+    refused with notifications or the Redis cache: /debug/vars shows their secrets); host networking: where it
+    listens. Default: not published (bridge); port + 1 (host)."""
     volume_name: NotRequired[str]
     """Docker volume holding the images (no S3). Default: <container_name>-data, kept when the name changes."""
     protect: NotRequired[bool]

@@ -209,6 +209,19 @@ def registry_layout(settings: RegistrySettings) -> RegistryLayout:
     return RegistryLayout(path, ":5000", f":{settings.debug_listen_port}")
 
 
+LOG_LEVELS = ("debug", "info", "warn", "error")
+
+
+def log_level(settings: RegistrySettings) -> str:
+    """The registry's log level: the user's, but at least warn with notifications. distribution logs each endpoint
+    with its URL and headers at info at startup (`configuring endpoint ... headers=...`, registry/handlers/app.go
+    in v2.8.3 and v3.0.0), which `docker logs` and log shippers would keep. The access log is written apart from
+    the level (registry.go: gorilla CombinedLoggingHandler on stdout) and stays."""
+    if settings.notifications and LOG_LEVELS.index(settings.log_level) < LOG_LEVELS.index("warn"):
+        return "warn"
+    return settings.log_level
+
+
 def health_url(debug_port: int) -> str:
     """The debug server's health endpoint (listening on `debug_port`), checked from inside the container."""
     return f"http://127.0.0.1:{debug_port}/debug/health"
@@ -344,7 +357,7 @@ def render_registry_config(settings: RegistrySettings) -> str:
 
     config: dict[str, Any] = {
         "version": 0.1,
-        "log": {"level": settings.log_level, "formatter": settings.log_formatter, "fields": {"service": "registry"}},
+        "log": {"level": log_level(settings), "formatter": settings.log_formatter, "fields": {"service": "registry"}},
         "storage": storage_map,
         "http": http,
         "auth": _auth(settings),

@@ -383,8 +383,17 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                         external=s.port(args),
                         ip=args.get("bind_address", s.DEFAULT_BIND_ADDRESS),
                     ),
-                    # Metrics, health and pprof: on the host's loopback only.
-                    docker.ContainerPortArgs(internal=debug_port, external=s.debug_host_port(args), ip="127.0.0.1"),
+                    # Metrics, health, pprof and expvar: on the host's loopback, only when debug_port is given (never
+                    # with secrets in config.yml: /debug/vars shows them, review M1).
+                    *(
+                        [
+                            docker.ContainerPortArgs(
+                                internal=debug_port, external=s.debug_host_port(args), ip="127.0.0.1"
+                            )
+                        ]
+                        if s.debug_published(args)
+                        else []
+                    ),
                 ]
             ),
             healthcheck=docker.ContainerHealthcheckArgs(

@@ -186,6 +186,7 @@ def validate_args(args: SelfHostedRegistryArgs) -> None:
             raise ValueError(f"{key}: {value!r} must be a port number (1-65535)")
     if debug_host_port(args) == port(args):
         raise ValueError(f"debug_port: {debug_host_port(args)} must differ from port ({port(args)})")
+    _validate_debug_exposure(args)
     if major_version(args) not in (2, 3):
         raise ValueError(f"major_version: {major_version(args)!r} must be 2 or 3")
     mode = tls_mode(args)
@@ -223,6 +224,36 @@ def replicas(args: SelfHostedRegistryArgs) -> int:
 
 def redis_enabled(args: SelfHostedRegistryArgs) -> bool:
     return text(storage_args(args).get("cache", "inmemory")) == "redis"
+
+
+def debug_published(args: SelfHostedRegistryArgs) -> bool:
+    """Whether the debug server is published on the host's 127.0.0.1 (bridge): only when debug_port is given."""
+    return network_mode(args) == "bridge" and args.get("debug_port") is not None
+
+
+def _validate_debug_exposure(args: SelfHostedRegistryArgs) -> None:
+    """The debug server serves expvar (/debug/vars) on the same mux as /metrics: the notification endpoints with
+    their URLs and headers, and (registry 2.8) the Redis config with its password. On the host's loopback any
+    local user reads it, also one who cannot read the 0400 config.yml (review M1)."""
+    held = [
+        key
+        for key, present in (
+            ("notifications", bool(args.get("notifications"))),
+            ("storage.cache redis", redis_enabled(args)),
+        )
+        if present
+    ]
+    if network_mode(args) == "host" and args.get("notifications"):
+        raise ValueError(
+            "network_mode: host puts the debug server on the host's 127.0.0.1, where any local user reads "
+            "/debug/vars, which shows the notifications' URLs and headers; use network_mode bridge"
+        )
+    if debug_published(args) and held:
+        raise ValueError(
+            f"debug_port: {debug_host_port(args)} publishes the debug server on the host's 127.0.0.1, and its "
+            f"/debug/vars (expvar, served beside /metrics) shows the secrets of {' and '.join(held)} to any local "
+            "user; leave debug_port unset with them (the health checks run inside the container)"
+        )
 
 
 def _validate_replicas(args: SelfHostedRegistryArgs) -> None:

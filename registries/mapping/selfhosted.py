@@ -177,7 +177,6 @@ def selfhosted_args(spec: SelfHostedSpec, production: bool) -> SelfHostedRegistr
         "image": spec.image,
         "major_version": spec.registry_major,
         "network_mode": SelfHostedNetworkMode(spec.network_mode),
-        "debug_port": spec.debug_host_port,
         "protect": spec.protect if spec.protect is not None else production,
         "tls": _tls_args(spec),
         "users": _user_args(spec),
@@ -190,6 +189,8 @@ def selfhosted_args(spec: SelfHostedSpec, production: bool) -> SelfHostedRegistr
     }
     if spec.volume_name is not None:
         args["volume_name"] = spec.volume_name
+    if spec.debug_port is not None:  # published only when asked (review M1)
+        args["debug_port"] = spec.debug_port
     args["mode"] = SelfHostedMode(spec.mode)
     if spec.replicas != 1:
         args["replicas"] = spec.replicas

@@ -341,8 +341,9 @@ class SelfHostedSpec(CamelModel):
     network_mode: Literal["bridge", "host"] = "bridge"
     """bridge: own Docker network, port published; host: the registry listens on bindAddress:port of the host."""
     debug_port: Port | None = None
-    """Host port of the debug server (/metrics, /debug/health, /debug/vars, pprof), on 127.0.0.1 only
-    (published there from the container with bridge networking). Default: port + 1."""
+    """Publish the debug server (/metrics, /debug/health, /debug/vars, pprof) on this port of the host's 127.0.0.1
+    (bridge networking; refused with notifications or storage.cache redis: /debug/vars shows their secrets to any
+    local user); with host networking it listens there. Default: not published (bridge); port + 1 (host)."""
     insecure: bool = False
     """Must be true to allow plain HTTP: tls.mode none, or a plain-HTTP UI (ui.tls: false) off loopback,
     which both carry passwords in clear text. Default: false."""

@@ -173,12 +173,16 @@ def _without_hashes(inputs: dict[str, Any]) -> dict[str, Any]:
     uploads = inputs.get("uploads")
     if uploads is None:
         return inputs
-    wrapped = is_secret(uploads)
-    entries = unwrap(uploads)
-    for entry in entries:
-        if entry["file"] == "/auth/htpasswd":
-            entry["content"] = "users: " + ",".join(line.split(":")[0] for line in entry["content"].splitlines())
-    return {**inputs, "uploads": wrap_secret(entries) if wrapped else entries}
+    # Per element, as the engine keeps them: only the htpasswd entry changes, each secret stays where it is.
+    entries = []
+    for entry in uploads:
+        if unwrap(entry)["file"] == "/auth/htpasswd":
+            names = "users: " + ",".join(line.split(":")[0] for line in unwrap(entry)["content"].splitlines())
+            content = wrap_secret(names) if is_secret(entry["content"]) else names
+            entries.append({**entry, "content": content})
+        else:
+            entries.append(entry)
+    return {**inputs, "uploads": entries}
 
 
 def _declared(stack: str, config: dict[str, str], secret_keys: list[str]) -> dict[str, Any]:
