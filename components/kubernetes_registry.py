@@ -160,7 +160,7 @@ class KubernetesRegistryArgs(TypedDict):
     hostname: NotRequired[pulumi.Input[str]]
     """Host name of the Ingress and http.host (https://<hostname>). Default: localhost."""
     image: NotRequired[str]
-    """Registry image, pinned. Default: registry:2.8.3."""
+    """Registry image, pinned. Default: registry:3.1.2."""
     major_version: NotRequired[int]
     """Config layout, 2 or 3. Default: from the image tag."""
     tls: NotRequired[SelfHostedTlsArgs]

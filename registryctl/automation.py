@@ -8,6 +8,7 @@ The Automation API runs the `pulumi` CLI underneath (it must be on PATH).
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -107,6 +108,73 @@ def prepare(stack: Any, spec: StackSpec) -> list[Plugin]:
     return plugins
 
 
+POLICY_PACK_DIR = "policy"
+"""The guardrails policy pack of this project (docs/guardrails.md), run by `up` and `preview` unless --no-policy."""
+
+
+def policy_packs(
+    command: str, given: str | None, disabled: bool, project_dir: Path = PROJECT_DIR, err: TextIO | None = None
+) -> list[Path]:
+    """The policy packs `preview`/`up` run: --policy-pack DIR, else the project's guardrails (policy/) when the
+    project has them; none with --no-policy or for other commands. A Python pack's virtualenv is created first."""
+    if command not in ("preview", "up") or disabled:
+        return []
+    if given is None and not (project_dir / POLICY_PACK_DIR / "PulumiPolicy.yaml").is_file():
+        return []
+    pack = Path(given).resolve() if given else project_dir / POLICY_PACK_DIR
+    if not (pack / "PulumiPolicy.yaml").is_file():
+        raise RegistryCtlError(f"--policy-pack {given}: {pack} holds no PulumiPolicy.yaml (not a policy pack)")
+    ensure_policy_venv(pack, err)
+    return [pack]
+
+
+def ensure_policy_venv(pack: Path, err: TextIO | None = None) -> None:
+    """The CLI runs a local Python policy pack in the pack's own virtualenv (`venv`, PulumiPolicy.yaml) and does
+    not create it: create it once from the pack's requirements.txt, saying so, as plugins are installed."""
+    requirements = pack / "requirements.txt"
+    venv = pack / "venv"
+    if not requirements.is_file() or any(venv.glob("lib/python3*/site-packages/pulumi_policy/__init__.py")):
+        return
+    print(f"creating the policy pack's virtualenv {venv} (pip install -r {requirements})", file=err or sys.stderr)
+    steps = [
+        [sys.executable, "-m", "venv", str(venv)],
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            str(requirements),
+        ],
+    ]
+    for step in steps:
+        result = subprocess.run(step, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RegistryCtlError(
+                f"could not create the policy pack's virtualenv ({' '.join(step[-4:])} exited {result.returncode}): "
+                f"{result.stderr.strip()[-800:]}\ncreate it where PyPI is reachable: python3 -m venv {venv} && "
+                f"{venv}/bin/pip install -r {requirements}; or run without the guardrails: --no-policy"
+            )
+
+
+class PolicyViolations:
+    """The policy events of one operation: shown after it, and named in its error when it fails."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def on_event(self, event: Any) -> None:
+        policy = getattr(event, "policy_event", None)
+        if policy is not None:
+            message = " ".join(str(policy.message).split())
+            self.lines.append(f"{policy.enforcement_level} {policy.policy_name}: {message}")
+
+    def text(self) -> str:
+        return "".join(f"\n  {line}" for line in self.lines)
+
+
 def can_ask(stdin: TextIO | None) -> bool:
     return stdin is not None and not stdin.closed and stdin.isatty()
 
@@ -128,19 +196,31 @@ def refuse_unless_askable(stack: str, yes: bool, stdin: TextIO | None) -> None:
         )
 
 
-def run(stack: Any, command: str, progress: Progress) -> dict[str, tuple[Any, bool]] | None:
-    """One engine operation with the live display; returns the stack outputs after `up`."""
+def run(
+    stack: Any, command: str, progress: Progress, policy_packs: list[Path] | None = None
+) -> dict[str, tuple[Any, bool]] | None:
+    """One engine operation with the live display; returns the stack outputs after `up`. `preview` and `up` run
+    `policy_packs` (--policy-pack); their violations are listed after the display, and in the error on failure."""
     from pulumi import automation as auto
 
+    violations = PolicyViolations()
+
+    def on_event(event: Any) -> None:
+        violations.on_event(event)
+        progress.on_event(event)
+
+    packs = {"policy_packs": [str(p) for p in policy_packs]} if policy_packs else {}
     try:
         if command == "preview":
-            stack.preview(on_event=progress.on_event)
+            stack.preview(on_event=on_event, **packs)
             progress.finish()
+            _show_violations(violations, progress)
             return None
         if command == "up":
-            result = stack.up(on_event=progress.on_event)
+            result = stack.up(on_event=on_event, **packs)
             outputs = {k: (v.value, v.secret) for k, v in result.outputs.items()}
             progress.finish(outputs)
+            _show_violations(violations, progress)
             return outputs
         if command == "refresh":
             stack.refresh(on_event=progress.on_event)
@@ -161,7 +241,16 @@ def run(stack: Any, command: str, progress: Progress) -> dict[str, tuple[Any, bo
         return None
     except auto.errors.CommandError as error:
         progress.finish(status="failed")
-        raise engine_error(f"`pulumi {command}` of stack {stack.name}", error) from None
+        failed = engine_error(f"`pulumi {command}` of stack {stack.name}", error)
+        if violations.lines:
+            failed = EngineError(f"{failed}\npolicy violations (docs/guardrails.md):{violations.text()}")
+        raise failed from None
+
+
+def _show_violations(violations: PolicyViolations, progress: Progress) -> None:
+    """Advisory violations of a run that passed (mandatory ones fail it): on stderr, or as the JSON events only."""
+    if violations.lines and not progress.as_json:
+        print(f"policy violations (advisory here, mandatory on prod* stacks):{violations.text()}", file=sys.stderr)
 
 
 def deploy(
@@ -171,14 +260,15 @@ def deploy(
     stdin: TextIO | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    policy_packs: list[Path] | None = None,
 ) -> dict[str, tuple[Any, bool]]:
     """`up`; on a production stack first the preview and a question, unless `yes`. Returns the outputs."""
     stdin = sys.stdin if stdin is None else stdin
     if is_production_stack(stack.name) and not yes:
         refuse_unless_askable(stack.name, yes, stdin)
-        run(stack, "preview", Progress("preview", stack.name, as_json, out, err))
+        run(stack, "preview", Progress("preview", stack.name, as_json, out, err), policy_packs)
         if not confirm(f"Deploy these changes to {stack.name}?", stdin, err):
             raise NotConfirmed(f"not deployed: {stack.name} is unchanged")
-    outputs = run(stack, "up", Progress("up", stack.name, as_json, out, err))
+    outputs = run(stack, "up", Progress("up", stack.name, as_json, out, err), policy_packs)
     assert outputs is not None
     return outputs

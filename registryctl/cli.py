@@ -63,13 +63,17 @@ def cmd_engine(args: argparse.Namespace) -> int:
         automation.refuse_unless_askable(args.stack, args.yes, sys.stdin)
     # Bad config stops here, before the CLI or any plugin is touched.
     spec = automation.stack_spec(args.stack, PROJECT_DIR) if args.command != "destroy" else None
+    # The guardrails pack (docs/guardrails.md): --policy-pack DIR, the project's policy/ by default, --no-policy.
+    packs = automation.policy_packs(
+        args.command, getattr(args, "policy_pack", None), getattr(args, "no_policy", False), PROJECT_DIR
+    )
     stack = _stack(args.stack, args.backend)
     if spec is not None:
         automation.prepare(stack, spec)
     if args.command == "up":
-        automation.deploy(stack, yes=args.yes, as_json=args.json)
+        automation.deploy(stack, yes=args.yes, as_json=args.json, policy_packs=packs)
     else:
-        automation.run(stack, args.command, Progress(args.command, args.stack, args.json))
+        automation.run(stack, args.command, Progress(args.command, args.stack, args.json), packs)
     return 0
 
 
@@ -227,6 +231,11 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--yes", action="store_true", help="deploy prod* stacks without asking")
         if name in ENGINE_COMMANDS:
             command.add_argument("--json", action="store_true", help="print engine events as JSON lines")
+        if name in ("preview", "up"):
+            command.add_argument(
+                "--policy-pack", metavar="DIR", help="policy pack to run (default: policy/, the guardrails)"
+            )
+            command.add_argument("--no-policy", action="store_true", help="run no policy pack")
         if name == "outputs":
             command.add_argument("--show-secrets", action="store_true")
         if name == "gc":

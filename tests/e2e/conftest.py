@@ -11,9 +11,10 @@ from typing import Any
 import docker
 import pytest
 
+from components.selfhosted.versions import DEFAULT_IMAGE, REGISTRY_2_IMAGE, REGISTRY_3_IMAGE
 from tests.support.e2e_stack import load_e2e_stack, runtime_config
 from tests.support.engine_docker import E2E_LABEL, DockerApplier
-from tests.support.images import build_registry_image
+from tests.support.images import build_registry_images
 from tests.support.local_engine import LocalEngine, Step
 from tests.support.moto_server import MotoServer, start_moto
 from tests.support.pulumi_runtime import StackOutput, run_program
@@ -57,10 +58,27 @@ def base_stack(stack_file: Path) -> tuple[str, dict[str, Any]]:
     return stack, spec
 
 
+REGISTRY_VERSIONS = {"3.x": REGISTRY_3_IMAGE, "2.8": REGISTRY_2_IMAGE}
+"""The registry images the suite runs: the pinned 3.x (the default) and 2.8 (stacks that pin it)."""
+
+
 @pytest.fixture(scope="session")
-def registry_image(docker_client: docker.DockerClient, base_stack: tuple[str, dict[str, Any]]) -> str:
-    image = base_stack[1].get("image", "registry:2.8.3")
-    return build_registry_image(docker_client, sorted({image, "registry:2.8.3"}))
+def registry_images(docker_client: docker.DockerClient, base_stack: tuple[str, dict[str, Any]]) -> dict[str, str]:
+    """Both registry images (3.x from the Go-built binary, 2.8 from Debian's) and the stack file's: name -> id."""
+    stack_image = base_stack[1].get("image", DEFAULT_IMAGE)
+    return build_registry_images(docker_client, [stack_image, *REGISTRY_VERSIONS.values()])
+
+
+@pytest.fixture(scope="session")
+def registry_image(registry_images: dict[str, str], base_stack: tuple[str, dict[str, Any]]) -> str:
+    """The stack file's registry image (built)."""
+    return base_stack[1].get("image", DEFAULT_IMAGE)
+
+
+@pytest.fixture(params=list(REGISTRY_VERSIONS))
+def each_registry_image(request: pytest.FixtureRequest, registry_images: dict[str, str]) -> str:
+    """A test taking this runs once per registry version (3.x, 2.8): the image to deploy."""
+    return REGISTRY_VERSIONS[request.param]
 
 
 @pytest.fixture(scope="session")

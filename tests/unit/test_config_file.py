@@ -8,9 +8,11 @@ from components.selfhosted.config_file import (
     HTPASSWD_PATH,
     NotificationSettings,
     RegistrySettings,
+    health_check_command,
     health_url,
     registry_layout,
     render_registry_config,
+    serve_command,
 )
 from registries.spec.selfhosted import SelfHostedSpec
 from tests.support.selfhosted import rendered_config, settings_of
@@ -68,7 +70,29 @@ def test_delete_can_be_disabled_and_purging_tuned():
 def test_v3_reads_config_from_distribution_path():
     spec = SelfHostedSpec(image="registry:3.0.0")
     assert registry_layout(settings_of(spec)).config_path == "/etc/distribution/config.yml"
-    assert registry_layout(settings_of(SelfHostedSpec())).config_path == "/etc/docker/registry/config.yml"
+    assert registry_layout(settings_of(SelfHostedSpec())).config_path == "/etc/distribution/config.yml"
+    old = SelfHostedSpec(image="registry:2.8.3")
+    assert registry_layout(settings_of(old)).config_path == "/etc/docker/registry/config.yml"
+    assert serve_command(3) == ["registry", "serve", "/etc/distribution/config.yml"]
+    assert serve_command(2) == ["registry", "serve", "/etc/docker/registry/config.yml"]
+
+
+def _health(tls: bool = True, network_mode: str = "bridge", bind_address: str = "127.0.0.1", port: int = 5000) -> str:
+    kind, command = health_check_command(tls, network_mode, bind_address, port, 5001)
+    assert kind == "CMD-SHELL"
+    return command
+
+
+def test_the_health_check_needs_the_storage_driver_and_the_port_speaking_tls_or_401_without_credentials():
+    assert _health() == (
+        "wget -q -O /dev/null http://127.0.0.1:5001/debug/health"
+        " && wget -S -O /dev/null http://127.0.0.1:5000/v2/ 2>&1 | grep -q 'HTTP/1.0 400 '"
+    )
+    assert _health(tls=False).endswith("http://127.0.0.1:5000/v2/ 2>&1 | grep -q 'HTTP/1.1 401 '")
+    # Host networking: where the registry listens on the host.
+    assert "http://127.0.0.1:5443/v2/" in _health(network_mode="host", bind_address="0.0.0.0", port=5443)
+    assert "http://10.0.0.7:5443/v2/" in _health(network_mode="host", bind_address="10.0.0.7", port=5443)
+    assert "http://[fd00::7]:5443/v2/" in _health(network_mode="host", bind_address="fd00::7", port=5443)
 
 
 def test_host_network_listens_on_bind_address_and_port():

@@ -88,7 +88,7 @@ def test_the_stack_file_declares_a_hardened_deployment_of_its_replicas():
     assert anti["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
     assert anti["podAffinityTerm"]["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
     (container,) = pod["containers"]
-    assert container["image"] == "registry:2.8.3"
+    assert container["image"] == "registry:3.1.2"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
@@ -100,7 +100,7 @@ def test_the_stack_file_declares_a_hardened_deployment_of_its_replicas():
     assert container["readinessProbe"]["httpGet"] == {"path": "/debug/health", "port": "debug"}
     assert container["livenessProbe"]["httpGet"]["port"] == "debug"
     # S3 through IRSA: no keys by env, the role on the ServiceAccount.
-    assert [e["name"] for e in container["env"]] == ["REGISTRY_HTTP_SECRET"]
+    assert [e["name"] for e in container["env"]] == ["REGISTRY_HTTP_SECRET", "OTEL_TRACES_EXPORTER"]
     assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "registry-secret", "key": "http-secret"}
     account = _object(mocks, "ServiceAccount", "registry")
     assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": spec["kubernetes"]["s3RoleArn"]}
@@ -181,7 +181,7 @@ def test_redis_has_a_generated_password_the_registry_config_points_at():
     service = _object(mocks, "Service", "registry-redis")
     assert service["spec"]["ports"][0]["port"] == 6379
     config = yaml.safe_load(_object(mocks, "Secret", "registry-secret")["stringData"]["config.yml"])
-    assert config["redis"]["addr"] == "registry-redis.registry.svc:6379"
+    assert config["redis"]["addrs"] == ["registry-redis.registry.svc:6379"]
     assert config["redis"]["password"] == password
     assert config["storage"]["cache"] == {"blobdescriptor": "redis"}
 
@@ -341,7 +341,7 @@ def test_gc_switches_to_the_read_only_variant_collects_and_switches_back():
         assert replace["path"].endswith(f"/volumes/{CONFIG_VOLUME_INDEX}/secret/items/0/key")
         assert replace["value"] == expected_key
     assert registry_volume["secret"]["items"] == [{"key": "config.yml", "path": "config.yml"}]
-    assert "/tools/registry garbage-collect /etc/docker/registry/config.yml\n" in script
+    assert "/tools/registry garbage-collect /etc/distribution/config.yml\n" in script
     # kubectl writes its cache under $HOME: a writable emptyDir, as the root filesystem is read-only.
     tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
     assert "emptyDir" in tmp

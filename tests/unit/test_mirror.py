@@ -23,7 +23,7 @@ from tests.support.recording_mocks import RecordingMocks
 CONTAINER = "docker:index/container:Container"
 UPSTREAM_PASSWORD = "upstream-token-" + "x" * 20
 UPSTREAM_CA = "-----BEGIN CERTIFICATE-----\nupstream-ca\n-----END CERTIFICATE-----\n"
-CONFIG_PATH = "/etc/docker/registry/config.yml"
+CONFIG_PATH = "/etc/distribution/config.yml"  # the default image is registry 3.x
 
 
 def _mirror(**mirror: Any) -> dict[str, Any]:
@@ -39,6 +39,7 @@ def _problems(raw: dict[str, Any]) -> dict[str, str]:
 def test_one_error_names_every_bad_mirror_key():
     spec = {
         **_mirror(upstream="ftp://hub", username="acme", ttl="168h"),
+        "image": "registry:2.8.3",
         "storage": {"kind": "filesystem", "deleteEnabled": True},
         "retention": {"untaggedDays": 7},
     }

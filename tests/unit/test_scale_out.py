@@ -15,7 +15,7 @@ from tests.support.pulumi_runtime import is_secret, unwrap, upload_content
 from tests.unit.conftest import ROOT, record_options
 
 CONTAINER = "docker:index/container:Container"
-CONFIG = "/etc/docker/registry/config.yml"
+CONFIG = "/etc/distribution/config.yml"
 S3 = {"kind": "s3", "create": False, "bucket": "acme-registry-images", "region": "eu-west-1"}
 
 
@@ -79,18 +79,20 @@ def test_three_replicas_share_one_config_and_secret_behind_a_published_load_bala
         assert [d._name for d in options[after].depends_on] == [before]
     assert all(r.plain.get("ports") in (None, []) for r in replicas), "replicas are reached through the LB only"
     assert [r.plain["networksAdvanced"][0]["aliases"] for r in replicas] == [["registry-replica"]] * 3
-    configs = {_upload(r, "/etc/docker/registry/config.yml")[0] for r in replicas}
+    configs = {_upload(r, "/etc/distribution/config.yml")[0] for r in replicas}
     assert len(configs) == 1, "one config.yml for every replica"
     config_yml = yaml.safe_load(configs.pop())
     assert config_yml["storage"]["cache"] == {"blobdescriptor": "redis"}
-    assert config_yml["redis"]["addr"] == "registry-redis:6379"
+    assert config_yml["redis"]["addrs"] == ["registry-redis:6379"]  # registry 3.x: go-redis UniversalOptions
     secrets = {next(e for e in r.plain["envs"] if e.startswith("REGISTRY_HTTP_SECRET=")) for r in replicas}
     assert len(secrets) == 1, "an upload started on one replica must finish on another"
     # A stopping replica drains: it stops accepting (the LB retries elsewhere) and finishes what is in flight.
     assert config_yml["http"]["draintimeout"] == "120s"
     for replica in replicas:
         assert replica.plain["stopTimeout"] == replica.plain["destroyGraceSeconds"] == 130
-        assert "command" not in replica.plain, "the image's own entrypoint: SIGTERM reaches the registry"
+        # The image's own entrypoint execs the command: SIGTERM reaches the registry.
+        assert "entrypoints" not in replica.plain
+        assert replica.plain["command"] == ["registry", "serve", CONFIG]
 
     lb = mocks.find(CONTAINER, "selfhosted-lb").plain
     assert lb["name"] == "reg-lb"
@@ -128,10 +130,10 @@ def test_one_registry_container_keeps_its_name_and_stops_at_once(run, monkeypatc
     container = mocks.find(CONTAINER, "selfhosted-registry").plain
     assert container["name"] == "reg"
     assert options["selfhosted-registry"].delete_before_replace is True, "it holds the published port"
-    assert "command" not in container
+    assert container["command"] == ["registry", "serve", CONFIG]
     assert "stopTimeout" not in container
     config_yml = yaml.safe_load(
-        _upload(mocks.find(CONTAINER, "selfhosted-registry"), "/etc/docker/registry/config.yml")[0]
+        _upload(mocks.find(CONTAINER, "selfhosted-registry"), "/etc/distribution/config.yml")[0]
     )
     assert "draintimeout" not in config_yml["http"]
     assert outputs["replicaContainerNames"].value == ["reg"]
@@ -148,7 +150,7 @@ def test_redis_is_private_and_its_password_a_secret_never_on_the_command_line(ru
     assert len(password) == 48
     assert not any(password in part for part in redis.plain["command"])
     registry_config, config_secret = _upload(
-        mocks.find(CONTAINER, "selfhosted-registry"), "/etc/docker/registry/config.yml"
+        mocks.find(CONTAINER, "selfhosted-registry"), "/etc/distribution/config.yml"
     )
     assert config_secret, "config.yml holds the Redis password: secret"
     assert yaml.safe_load(registry_config)["redis"]["password"] == password

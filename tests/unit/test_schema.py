@@ -275,7 +275,7 @@ def test_defaults_are_the_safe_ones():
     assert spec.ui.enabled is False
     assert [u.name for u in spec.users] == ["admin"]
     assert spec.users[0].password is None  # generated
-    assert spec.image == "registry:2.8.3"
+    assert spec.image == "registry:3.1.2"  # components/selfhosted/versions.py
 
 
 @settings(max_examples=60, deadline=None)

@@ -27,7 +27,7 @@ from tests.unit.test_selfhosted_unchanged import VARIANTS
 CONTAINER = "docker:index/container:Container"
 CSR = "tls:index/certRequest:CertRequest"
 PET = "random:index/randomPet:RandomPet"
-CONFIG_YML = "/etc/docker/registry/config.yml"
+CONFIG_YML = "/etc/distribution/config.yml"
 
 
 def _upload(mocks: RecordingMocks, path: str, container: str = "selfhosted-registry") -> Any:

@@ -138,7 +138,7 @@ def test_the_bundle_is_uploaded_world_readable_and_no_htpasswd_or_password_is_de
     assert uploads[TOKEN_ROOT_CERT_BUNDLE_PATH]["content"] == BUNDLE
     assert uploads[TOKEN_ROOT_CERT_BUNDLE_PATH]["permissions"] == PUBLIC_FILE_MODE
     assert HTPASSWD_PATH not in uploads
-    config = yaml.safe_load(uploads["/etc/docker/registry/config.yml"]["content"])
+    config = yaml.safe_load(uploads["/etc/distribution/config.yml"]["content"])
     assert config["auth"]["token"]["rootcertbundle"] == TOKEN_ROOT_CERT_BUNDLE_PATH
     # Only the http secret is generated: no user passwords, salts or hashes.
     assert [resource.name for resource in mocks.of_type(PASSWORD)] == ["selfhosted-http-secret"]
