@@ -385,8 +385,16 @@ def _check(args: EcrRegistryArgs) -> list[_Repository]:
         if isinstance(url, str):  # an Output is checked when its value is known
             _check_hook_url(url, f"{where}.url")
     settings = args.get("registry_settings") or {}
+    scan_type = None
     if "scan_type" in settings:
-        enum_value(EcrScanType, settings["scan_type"], "EcrRegistryArgs.registry_settings.scan_type")
+        scan_type = enum_value(EcrScanType, settings["scan_type"], "EcrRegistryArgs.registry_settings.scan_type")
+    continuous = settings.get("continuous_scan")
+    if continuous and scan_type != EcrScanType.ENHANCED:
+        # Continuous scanning is Amazon Inspector's (ENHANCED): PutRegistryScanningConfiguration refuses it with BASIC.
+        raise ValueError(
+            f"EcrRegistryArgs.registry_settings.continuous_scan: {continuous} needs scan_type "
+            f"ENHANCED, not {'unset' if scan_type is None else repr(scan_type)} (BASIC scans on push or manually)"
+        )
     _storage_settings(
         settings.get("cached_repositories") or {}, "EcrRegistryArgs.registry_settings.cached_repositories"
     )

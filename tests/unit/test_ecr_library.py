@@ -155,6 +155,16 @@ HOOK: dict[str, Any] = {"name": "ci", "url": HOOK_URL, "auth_header_name": "X-T"
             _registry(registry_settings={"cached_repositories": {"immutable_tags": False, "mutable_tags": ["x"]}}),
             "EcrRegistryArgs.registry_settings.cached_repositories.mutable_tags: only allowed with immutable_tags",
         ),
+        # PutRegistryScanningConfiguration refuses CONTINUOUS_SCAN rules with BASIC (the spec's
+        # EcrScanning._continuous_needs_enhanced); without scan_type nothing would be declared at all.
+        (
+            _registry(registry_settings={"scan_type": "BASIC", "continuous_scan": ["*"]}),
+            "EcrRegistryArgs.registry_settings.continuous_scan: ['*'] needs scan_type ENHANCED, not 'BASIC'",
+        ),
+        (
+            _registry(registry_settings={"continuous_scan": ["team/*"]}),
+            "EcrRegistryArgs.registry_settings.continuous_scan: ['team/*'] needs scan_type ENHANCED, not unset",
+        ),
     ],
 )
 def test_bad_args_name_the_arg_and_declare_nothing(args: EcrRegistryArgs, message: str):
