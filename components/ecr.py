@@ -460,10 +460,17 @@ def tag_is_mutable(repo: EcrRepositoryArgs, tag: str) -> bool:
     return any(tag_matches(pattern, tag) for pattern in repo.get("mutable_tags", []))
 
 
+def lambda_functions_of(repository_arn: str) -> str:
+    """The ARN pattern of the Lambda functions in a repository's partition, region and account."""
+    _, partition, _, region, account, _ = repository_arn.split(":", 5)  # arn:<partition>:ecr:<region>:<account>:...
+    return f"arn:{partition}:lambda:{region}:{account}:function:*"
+
+
 def repository_policy_document(
-    readers: Sequence[str], writers: Sequence[str], lambda_account: str | None
+    readers: Sequence[str], writers: Sequence[str], lambda_functions: str | None
 ) -> dict[str, Any] | None:
-    """The repository policy: pull for readers, push and pull for writers, pull for Lambda of one account."""
+    """The repository policy: pull for readers, push and pull for writers, pull for Lambda on behalf of the functions
+    matching `lambda_functions` (an ARN pattern)."""
     statements: list[dict[str, Any]] = []
     if readers:
         statements.append(
@@ -478,32 +485,38 @@ def repository_policy_document(
                 "Action": [*PULL_ACTIONS, *PUSH_ACTIONS],
             }
         )
-    if lambda_account is not None:
+    if lambda_functions is not None:
+        # The condition the Lambda developer guide gives for Lambda's own image retrieval ("Amazon ECR cross-account
+        # permissions"): the function's ARN. No AWS document says that request carries aws:SourceAccount.
         statements.append(
             {
                 "Sid": "LambdaPull",
                 "Effect": "Allow",
                 "Principal": {"Service": LAMBDA_PRINCIPAL},
                 "Action": list(LAMBDA_ACTIONS),
-                "Condition": {"StringEquals": {"aws:SourceAccount": lambda_account}},
+                "Condition": {"StringLike": {"aws:SourceArn": lambda_functions}},
             }
         )
     return {"Version": "2012-10-17", "Statement": statements} if statements else None
 
 
 def _policy_text(
-    readers: Sequence[pulumi.Input[str]], writers: Sequence[pulumi.Input[str]], account: pulumi.Output[str] | None
+    readers: Sequence[pulumi.Input[str]],
+    writers: Sequence[pulumi.Input[str]],
+    repository_arn: pulumi.Output[str] | None,
 ) -> pulumi.Input[str]:
+    """The policy text; `repository_arn` (its partition, region and account) when Lambda functions may pull."""
+
     def render(values: list[Any]) -> str:
         reader_values = values[: len(readers)]
         writer_values = values[len(readers) : len(readers) + len(writers)]
-        lambda_account = values[-1] if account is not None else None
+        functions = lambda_functions_of(values[-1]) if repository_arn is not None else None
         document = repository_policy_document(
-            list(dict.fromkeys(reader_values)), list(dict.fromkeys(writer_values)), lambda_account
+            list(dict.fromkeys(reader_values)), list(dict.fromkeys(writer_values)), functions
         )
         return json.dumps(document, indent=2)
 
-    parts: list[pulumi.Input[Any]] = [*readers, *writers, *([account] if account is not None else [])]
+    parts: list[pulumi.Input[Any]] = [*readers, *writers, *([repository_arn] if repository_arn is not None else [])]
     if all(isinstance(part, str) for part in parts):  # plain config values: no Output round trip per repository
         return render(list(parts))
     return pulumi.Output.all(*parts).apply(render)
@@ -577,12 +590,12 @@ class EcrRegistry(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             if repo.readers or repo.writers or repo.lambda_readers:
-                account = repository.registry_id if repo.lambda_readers else None
+                arn = repository.arn if repo.lambda_readers else None
                 aws.ecr.RepositoryPolicy(
                     f"{name}-policy-{suffix}",
                     repository=repository.name,
                     region=region,
-                    policy=_policy_text(repo.readers, repo.writers, account),
+                    policy=_policy_text(repo.readers, repo.writers, arn),
                     opts=pulumi.ResourceOptions(parent=self),
                 )
 

@@ -102,7 +102,8 @@ def test_repository_policy_grants_exactly_pull_push_and_lambda(run):
         "Effect": "Allow",
         "Principal": {"Service": "lambda.amazonaws.com"},
         "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-        "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}},  # the repository's own account
+        # Functions of the repository's own account and region (the condition AWS documents for Lambda's pull).
+        "Condition": {"StringLike": {"aws:SourceArn": "arn:aws:lambda:eu-west-1:123456789012:function:*"}},
     }
     assert all("*" not in action for s in policy["Statement"] for action in s["Action"])
     assert [r.name for r in mocks.of_type(POLICY)] == ["ecr-policy-app"]  # nothing granted on `private`

@@ -14,7 +14,14 @@ from components.ecr import EcrRepositoryArgs, repository_policy_document, tag_is
 ACCOUNT = "123456789012"
 READER = "arn:aws:iam::111122223333:role/reader"
 WRITER = "arn:aws:iam::444455556666:role/ci"
-CONDITION_OPERATORS = {"StringEquals"}
+CONDITION_OPERATORS = {"StringEquals", "StringLike"}
+FUNCTIONS = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:*"
+"""Lambda functions of the repository's account and region: what the Lambda statement admits."""
+# The statement the AWS Lambda developer guide gives for Lambda's own image retrieval
+# (awsdocs/aws-lambda-developer-guide doc_source/configuration-images.md, "Amazon ECR cross-account permissions",
+# LambdaECRImageCrossAccountRetrievalPolicy): conditioned on the function's ARN. No AWS document says Lambda's
+# image pull carries aws:SourceAccount, so a statement conditioned on that key alone may never match.
+DOCUMENTED_LAMBDA_CONDITION = {"StringLike": {"aws:sourceARN": "arn:aws:lambda:us-east-1:123456789012:function:*"}}
 
 
 def _account_of(principal: str) -> str:
@@ -46,7 +53,11 @@ def _conditions_hold(conditions: dict[str, Any], context: dict[str, str]) -> boo
         for key, expected in pairs.items():
             values = [expected] if isinstance(expected, str) else expected
             actual = next((v for k, v in context.items() if k.lower() == key.lower()), None)  # keys: case-insensitive
-            if actual not in values:
+            if actual is None:
+                return False
+            if operator == "StringLike" and not any(fnmatch.fnmatchcase(actual, v) for v in values):
+                return False
+            if operator == "StringEquals" and actual not in values:
                 return False
     return True
 
@@ -69,13 +80,13 @@ def evaluate(policy: dict[str, Any], principal: dict[str, str], action: str, con
     return decision
 
 
-def _document(readers: list[str], writers: list[str], lambda_account: str | None) -> dict[str, Any]:
-    document = repository_policy_document(readers, writers, lambda_account)
+def _document(readers: list[str], writers: list[str], lambda_functions: str | None) -> dict[str, Any]:
+    document = repository_policy_document(readers, writers, lambda_functions)
     assert document is not None
     return document
 
 
-POLICY = _document([READER], [WRITER], ACCOUNT)
+POLICY = _document([READER], [WRITER], FUNCTIONS)
 PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
 PUSH = ["ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"]
 ADMIN = ["ecr:DeleteRepository", "ecr:SetRepositoryPolicy", "ecr:BatchDeleteImage", "ecr:PutLifecyclePolicy"]
@@ -108,11 +119,25 @@ def test_someone_else_gets_nothing():
 
 def test_lambda_pulls_for_functions_of_this_account_only():
     service = {"Service": "lambda.amazonaws.com"}
-    assert evaluate(POLICY, service, "ecr:BatchGetImage", {"aws:SourceAccount": ACCOUNT}) == "Allow"
-    assert evaluate(POLICY, service, "ecr:GetDownloadUrlForLayer", {"aws:sourceAccount": ACCOUNT}) == "Allow"
-    # The confused deputy: Lambda acting for another account's function.
-    assert evaluate(POLICY, service, "ecr:BatchGetImage", {"aws:SourceAccount": "999999999999"}) == "ImplicitDeny"
-    assert evaluate(POLICY, service, "ecr:PutImage", {"aws:SourceAccount": ACCOUNT}) == "ImplicitDeny"
+    function = {"aws:SourceArn": f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:my-function"}
+    # The request context the documented statement relies on: the function's ARN, nothing else.
+    assert evaluate(POLICY, service, "ecr:BatchGetImage", function) == "Allow"
+    assert evaluate(POLICY, service, "ecr:GetDownloadUrlForLayer", {"aws:sourceArn": function["aws:SourceArn"]}) == (
+        "Allow"
+    )
+    # The confused deputy: Lambda acting for another account's (or region's) function.
+    for other in ("arn:aws:lambda:eu-west-1:999999999999:function:f", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:f"):
+        assert evaluate(POLICY, service, "ecr:BatchGetImage", {"aws:SourceArn": other}) == "ImplicitDeny"
+    assert evaluate(POLICY, service, "ecr:PutImage", function) == "ImplicitDeny"
+
+
+def test_the_lambda_statement_has_the_documented_condition_shape():
+    statement = next(s for s in POLICY["Statement"] if s["Sid"] == "LambdaPull")
+    ((operator, pairs),) = statement["Condition"].items()
+    ((key, _),) = pairs.items()
+    ((documented_operator, documented_pairs),) = DOCUMENTED_LAMBDA_CONDITION.items()
+    assert operator == documented_operator
+    assert key.lower() == next(iter(documented_pairs)).lower()
 
 
 def test_an_account_id_grants_the_account():

@@ -4,6 +4,8 @@ from the code before the refactoring; never regenerate it to make this test pass
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -35,8 +37,45 @@ def take_snapshot() -> None:
     write_snapshot(SNAPSHOT, "ecr", snapshot_cases())
 
 
-def test_ecr_configs_declare_the_urns_and_inputs_of_before_the_refactoring():
-    assert_declares_the_snapshot(SNAPSHOT, "ecr")
+def reviewed_changes(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot's inputs with the input changes made on purpose since, each reviewed and named here:
+    - cloud review 7: the Lambda pull statement is conditioned on the function's ARN (StringLike aws:SourceArn
+      arn:<partition>:lambda:<region>:<account>:function:*, as the Lambda developer guide documents) instead of
+      aws:SourceAccount, which no AWS document says Lambda's image retrieval carries."""
+    policy = inputs.get("policy")
+    if not isinstance(policy, str) or '"LambdaPull"' not in policy:
+        return inputs
+    document = json.loads(policy)
+    for statement in document["Statement"]:
+        if statement["Sid"] == "LambdaPull":
+            account = statement["Condition"]["StringEquals"]["aws:SourceAccount"]
+            functions = f"arn:aws:lambda:{inputs['region']}:{account}:function:*"
+            statement["Condition"] = {"StringLike": {"aws:SourceArn": functions}}
+    return {**inputs, "policy": json.dumps(document, indent=2)}
+
+
+def test_ecr_configs_declare_the_urns_and_inputs_of_before_the_refactoring(tmp_path: Path):
+    cases = json.loads(SNAPSHOT.read_text())
+    for case in cases:
+        case["declared"] = {urn: reviewed_changes(inputs) for urn, inputs in case["declared"].items()}
+    reviewed = tmp_path / SNAPSHOT.name
+    reviewed.write_text(json.dumps(cases))
+    assert_declares_the_snapshot(reviewed, "ecr")
+
+
+def test_the_reviewed_changes_touch_only_the_lambda_condition():
+    changed = [
+        (urn, inputs)
+        for case in json.loads(SNAPSHOT.read_text())
+        for urn, inputs in case["declared"].items()
+        if reviewed_changes(inputs) != inputs
+    ]
+    assert changed, "the snapshot has Lambda statements to compare"
+    for urn, inputs in changed:
+        before, after = json.loads(inputs["policy"]), json.loads(reviewed_changes(inputs)["policy"])
+        assert [s for s in before["Statement"] if s["Sid"] != "LambdaPull"] == [
+            s for s in after["Statement"] if s["Sid"] != "LambdaPull"
+        ], urn
 
 
 def test_the_component_has_the_package_token_and_its_old_one_as_an_alias():
