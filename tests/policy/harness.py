@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from google.protobuf import empty_pb2, struct_pb2
@@ -26,6 +27,9 @@ from policy import guardrails
 from tests.support.pulumi_runtime import SecretKeepingMonitor, run_program
 from tests.unit.test_acr_component import AzureMocks
 from tests.unit.test_artifact_registry_component import GcpMocks
+
+POLICY_DIR = Path(guardrails.__file__).resolve().parent
+"""The pack's directory: what `pulumi preview --policy-pack` is given."""
 
 
 @dataclass
