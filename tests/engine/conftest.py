@@ -35,6 +35,8 @@ PASSPHRASE = "engine-tier-passphrase"
 REGISTRY_IMAGES = ("registry:2.8.3",)
 PREINSTALLED_ENV = "REGISTRIES_ENGINE_PREINSTALLED"
 """Development only: site-packages holding requirements.txt, to skip the README's pip install in the fresh clone."""
+REF_ENV = "REGISTRIES_ENGINE_REF"
+"""Development only: the commit the fresh clone checks out (default: HEAD of this checkout)."""
 UI_IMAGE = "joxit/docker-registry-ui:2.5.7"
 """The UI image the example stacks pin (registries/spec/selfhosted.py); the stand-in is tagged under this name."""
 
@@ -188,6 +190,8 @@ def fresh_clone(directory: Path, toolchain: Path, home: Path) -> Project:
     )
     project = Project(directory, home, env)
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(directory)], check=True, capture_output=True)
+    if ref := os.environ.get(REF_ENV):  # development only: the tier against an older commit (a fix's test failing)
+        subprocess.run(["git", "-C", str(directory), "checkout", "--quiet", ref], check=True, capture_output=True)
     project.run("python3", "-m", "venv", "venv")
     pip = (str(directory / "venv" / "bin" / "pip"), "install", "-q", "--disable-pip-version-check")
     if prebuilt := os.environ.get(PREINSTALLED_ENV):
