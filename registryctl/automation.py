@@ -13,15 +13,14 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
 from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec, plain_secret_problems
 from registries.spec.base import is_production_stack
 from registryctl.backend import choose_backend
+from registryctl.errors import PulumiCliMissing
 from registryctl.plugins import Plugin, cli_stderr, install_plugins, required_plugins
 from registryctl.progress import Progress
 from registryctl.registry_client import RegistryCtlError
-from registryctl.stack_files import PROJECT_DIR, read_stack_config
+from registryctl.stack_files import PROJECT_DIR, raw_stack_config, read_stack_config, stack_file
 
 NO_CLI_MESSAGE = (
     "this command needs the Pulumi CLI (install it from https://www.pulumi.com/docs/install/); "
@@ -40,10 +39,7 @@ class EngineError(RegistryCtlError):
 
 def stack_spec(stack: str, project_dir: Path = PROJECT_DIR) -> StackSpec:
     """The validated config of stacks/Pulumi.<stack>.yaml (encrypted values stand in as placeholders)."""
-    path = project_dir / "stacks" / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise RegistryCtlError(f"no stack file {path}: create it (see stacks/Pulumi.local.yaml) before deploying")
-    return stack_file_spec(path, stack, project_dir)
+    return stack_file_spec(stack_file(stack, project_dir), stack, project_dir)
 
 
 def _holds_encrypted(value: Any) -> bool:
@@ -55,8 +51,8 @@ def _holds_encrypted(value: Any) -> bool:
 def stack_file_spec(path: Path, stack: str, project_dir: Path = PROJECT_DIR) -> StackSpec:
     """The validated config of a stack file, refusing secrets held in plain text as the program does (a key
     with any `secure:` value in it is secret as a whole to the program, so the same rule applies here)."""
-    spec = load_stack_spec(read_stack_config(path), stack, project_dir)
-    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    spec = load_stack_spec(read_stack_config(path, project_dir), stack, project_dir)
+    config = raw_stack_config(path, project_dir)
     if problems := plain_secret_problems(spec, lambda key: _holds_encrypted(config.get(f"{PROJECT}:{key}"))):
         raise ConfigError(problems)
     return spec
@@ -70,7 +66,7 @@ def open_stack(
 ) -> Any:
     """Select (or create) the stack, on `backend` or the backend the user chose, or the per-user default."""
     if shutil.which("pulumi") is None:
-        raise RegistryCtlError(NO_CLI_MESSAGE)
+        raise PulumiCliMissing(NO_CLI_MESSAGE)
     from pulumi import automation as auto
 
     choice = choose_backend(backend, project_dir, project_dir / "stacks" / f"Pulumi.{name}.yaml")

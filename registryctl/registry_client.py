@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from registryctl.errors import RegistryCtlError
+
 CERTS_D = Path("/etc/docker/certs.d")
-
-
-class RegistryCtlError(RuntimeError):
-    """A step failed; the message says which and what to do. It never contains a password."""
 
 
 def _docker(args: list[str], docker_config: Path | None, stdin: str | None = None) -> str:

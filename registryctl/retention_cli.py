@@ -1,16 +1,21 @@
-"""`registryctl retention simulate|compile`: what a retention policy deletes, and the native document per platform.
+"""`registryctl retention simulate|compile|apply`: what a retention policy deletes, and the native document per
+platform.
 
-simulate --platform {intent,ecr,artifact-registry,acr} --policy POLICY.json --images IMAGES.json [--now ISO-TIME]
-    prints {"expire": [digests], "keep": [digests]}, each sorted; exit 0. A malformed file exits 2 naming the field.
-    For ecr, --images may also be `aws ecr describe-images` output (or a list of such pages), --policy may be
-    `aws ecr get-lifecycle-policy` output, and --stack/--stack-file with --repository evaluates the policy a stack
-    declares for one repository instead of --policy. For acr, --stack/--stack-file evaluates the registry's declared
-    document (untaggedRetentionDays + the purge task's filters) on every image, or on --repository's only. For
-    artifact-registry, --stack/--stack-file with --repository (a repository, gcr.io domain or mirror) evaluates its
-    declared cleanup policies on every image given (their `repository` is the package, i.e. the image name).
-compile --platform {ecr,artifact-registry,acr} --intent FILE
+simulate --platform {intent,ecr,artifact-registry,acr} --policy POLICY --images IMAGES [--now ISO-TIME]
+    prints {"expire": [...], "keep": [...]}: one entry per image, {repository, digest, tags, rule}, sorted by
+    repository and digest, `rule` naming what decided (the governing intent rule, the ECR rule, the cleanup
+    policies, the ACR step); exit 0. POLICY is JSON or YAML (a bare retention block or one under `retention:`),
+    IMAGES a JSON (or YAML) list of {repository, digest, tags, pushedAt}. A malformed file exits 2 naming the file
+    and the field. For ecr, --images may also be `aws ecr describe-images` output (or a list of such pages) and
+    --policy `aws ecr get-lifecycle-policy` output. Instead of --policy, -s/--stack (or --stack-file) reads the
+    policy a stack declares: intent: registries:selfHosted.retention, or a registries:dockerHub repository's
+    (--repository); ecr, artifact-registry: --repository's; acr: the registry's (optionally one --repository).
+compile --platform {ecr,artifact-registry,acr} --policy FILE
     prints the native document (for ecr exactly the text LifecyclePolicy.policy receives), or exits 2 naming the
-    rule the platform cannot express."""
+    rule the platform cannot express. --intent is the same flag.
+
+The heavy imports (pydantic models, the platform compilers) happen when a command runs, not when the parser is
+built, so `registryctl --help` stays fast."""
 
 from __future__ import annotations
 
@@ -20,186 +25,29 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from registryctl.stack_files import PROJECT_DIR, StackFileError, stack_file, stack_name
 
-from components.acr import purge_document as acr_purge_document
-from components.artifact_registry import compiled_cleanup
-from components.retention import acr, artifact_registry, ecr
-from components.retention.intent import evaluate
-from components.retention.model import Image, Outcome, PolicyError, RetentionIntent
-from registries.mapping.acr import acr_args
-from registries.mapping.artifact_registry import artifact_registry_args
-from registries.spec import StackSpec, load_stack_spec
-from registries.spec.base import ConfigError, ConfigProblem, problems_from_validation_error
-from registries.spec.ecr import retention_intent
-from registries.spec.retention import load_retention
-from registryctl.stack_files import PROJECT_DIR, read_stack_config, stack_file, stack_name
+if TYPE_CHECKING:
+    from components.retention.model import Image, Outcome, RetentionIntent
+    from registries.spec import StackSpec
 
 EXIT_OK, EXIT_INVALID = 0, 2
-
-Simulator = Callable[[Any, list[Image], datetime], Outcome]
-SIMULATORS: dict[str, Simulator] = {
-    "intent": lambda document, images, now: evaluate(load_retention(document), images, now),
-    "ecr": lambda document, images, now: ecr.simulate(ecr.parse_lifecycle_policy(document), images, now),
-    "artifact-registry": lambda document, images, now: artifact_registry.simulate(
-        artifact_registry.parse_cleanup_policies(document), images, now
-    ),
-    "acr": lambda document, images, now: acr.simulate(acr.parse_acr_policy(document), images, now),
-}
-COMPILERS: dict[str, Callable[[RetentionIntent], str]] = {
-    "ecr": ecr.lifecycle_policy_text,
-    "artifact-registry": lambda intent: json.dumps(artifact_registry.compile_cleanup_policies(intent), indent=2),
-    "acr": lambda intent: json.dumps(acr.compile_acr_policy(intent), indent=2),
-}
-
-
-class ImageRecord(BaseModel):
-    """One entry of IMAGES.json."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
-
-    repository: str = Field(min_length=1)
-    digest: str = Field(min_length=1)
-    tags: list[str]
-    pushed_at: AwareDatetime = Field(alias="pushedAt")
-
-
-def _pushed_at(value: object) -> datetime:
-    """describe-images' imagePushedAt: ISO 8601 with offset (AWS CLI) or epoch seconds (some SDK dumps)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise ValueError(f"epoch seconds out of range ({value}; milliseconds are not accepted)") from None
-    if isinstance(value, str):
-        try:
-            pushed_at = datetime.fromisoformat(value)
-        except ValueError:
-            pushed_at = None
-        if pushed_at is not None and pushed_at.tzinfo is not None:
-            return pushed_at
-    raise ValueError("must be an ISO 8601 time with offset (2026-01-05T10:00:00+01:00) or epoch seconds")
-
-
-class EcrImageDetail(BaseModel):
-    """One `imageDetails` entry of `aws ecr describe-images`; keys this tool does not use are ignored."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    registryId: str = Field(min_length=1)
-    repositoryName: str = Field(min_length=1)
-    imageDigest: str = Field(min_length=1)
-    imageTags: list[str] = []  # absent on untagged images
-    imagePushedAt: Annotated[datetime, BeforeValidator(_pushed_at)]
-
-
-class DescribeImagesPage(BaseModel):
-    """What `aws ecr describe-images --output json` prints."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    imageDetails: list[EcrImageDetail]
-    nextToken: str | None = None
+SIMULATE_PLATFORMS = ("intent", "ecr", "artifact-registry", "acr")
+COMPILE_PLATFORMS = ("ecr", "artifact-registry", "acr")
+# Platforms whose policy --stack/--stack-file can read, and whether they need --repository.
+STACK_PLATFORMS = {"intent": False, "ecr": True, "acr": False, "artifact-registry": True}
 
 
 class InputError(Exception):
     """A file given on the command line is missing or malformed; the message names the file and the field."""
 
 
-def _read(path: Path, what: str) -> str:
-    try:
-        return path.read_text()
-    except OSError as error:
-        raise InputError(f"{what} {path}: cannot be read ({error.strerror})") from None
+def _inputs() -> Any:
+    from registryctl import retention_inputs
 
-
-def _json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(_read(path, what))
-    except json.JSONDecodeError as error:
-        raise InputError(f"{what} {path}: not JSON ({error})") from None
-
-
-def _is_describe_images(document: Any) -> bool:
-    """describe-images output, or a list of it (pages, repositories), rather than the IMAGES.json list."""
-    if isinstance(document, dict):
-        return "imageDetails" in document
-    return (
-        isinstance(document, list)
-        and bool(document)
-        and all(isinstance(page, dict) and "imageDetails" in page for page in document)
-    )
-
-
-def load_images(path: Path) -> tuple[list[Image], str | None]:
-    """The images of IMAGES.json or of describe-images output, and a note when a dump is incomplete; InputError
-    naming the entry and field when malformed."""
-    text = _read(path, "images")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
-        document = None  # the list validation below reports it as before
-    if _is_describe_images(document):
-        return _load_describe_images(path, text, single=isinstance(document, dict))
-    try:
-        records = TypeAdapter(list[ImageRecord]).validate_json(text)
-    except ValidationError as error:
-        raise InputError(f"images {path}: {ConfigError(problems_from_validation_error('images', error))}") from None
-    images = [Image(r.repository, r.digest, tuple(r.tags), r.pushed_at) for r in records]
-    return _unique_images_at(
-        path, [(f"images[{i}]", ".digest", ".tags", image) for i, image in enumerate(images)]
-    ), None
-
-
-def _load_describe_images(path: Path, text: str, single: bool) -> tuple[list[Image], str | None]:
-    try:
-        pages = (
-            [DescribeImagesPage.model_validate_json(text)]
-            if single
-            else TypeAdapter(list[DescribeImagesPage]).validate_json(text)
-        )
-    except ValidationError as error:
-        raise InputError(f"images {path}: {ConfigError(problems_from_validation_error('images', error))}") from None
-    entries = [
-        (
-            f"images{'' if single else f'[{page_index}]'}.imageDetails[{index}]",
-            ".imageDigest",
-            ".imageTags",
-            Image(entry.repositoryName, entry.imageDigest, tuple(entry.imageTags), entry.imagePushedAt),
-        )
-        for page_index, page in enumerate(pages)
-        for index, entry in enumerate(page.imageDetails)
-    ]
-    note = None
-    if pages[-1].nextToken:
-        # The CLI paginates itself; a nextToken means --max-items cut the listing short.
-        note = (
-            f"images {path}: the last page has a nextToken, so the dump is incomplete; images on later pages "
-            "are not evaluated (omit --max-items, or fetch them with --starting-token and pass every page)"
-        )
-    return _unique_images_at(path, entries), note
-
-
-def _unique_images_at(path: Path, entries: list[tuple[str, str, str, Image]]) -> list[Image]:
-    """The images, each (where, digest key, tags key, image); InputError when a digest or a tag repeats within a
-    repository."""
-    problems: list[ConfigProblem] = []
-    seen_digests: set[tuple[str, str]] = set()
-    seen_tags: set[tuple[str, str]] = set()
-    for where, digest_key, tags_key, image in entries:
-        if (image.repository, image.digest) in seen_digests:
-            problems.append(ConfigProblem(where + digest_key, repr(image.digest), "listed twice in its repository"))
-        seen_digests.add((image.repository, image.digest))
-        for tag in image.tags:
-            if (image.repository, tag) in seen_tags:
-                problems.append(ConfigProblem(where + tags_key, repr(tag), "a tag names one image per repository"))
-            seen_tags.add((image.repository, tag))
-    if problems:
-        raise InputError(f"images {path}: {ConfigError(problems)}")
-    return [image for *_, image in entries]
+    return retention_inputs
 
 
 def parse_now(value: str) -> datetime:
@@ -214,42 +62,71 @@ def parse_now(value: str) -> datetime:
     return now
 
 
-def ecr_policy_document(document: Any, path: Path) -> Any:
-    """The lifecycle policy of `aws ecr get-lifecycle-policy` output; any other document as it is."""
-    if not (isinstance(document, dict) and "lifecyclePolicyText" in document):
-        return document
-    text = document["lifecyclePolicyText"]
-    if not isinstance(text, str):
-        raise InputError(
-            f"policy {path}: lifecyclePolicyText: got a {type(text).__name__}; must be the policy as a JSON string "
-            "(as get-lifecycle-policy prints it)"
-        )
+def retention_document(document: Any) -> Any:
+    """A retention block given bare or under a `retention:` key (as it sits in a stack file)."""
+    if isinstance(document, dict) and set(document) == {"retention"}:
+        return document["retention"]
+    return document
+
+
+def load_intent(path: Path) -> RetentionIntent:
+    from registries.spec.base import ConfigError
+    from registries.spec.retention import load_retention
+
+    inputs = _inputs()
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(f"policy {path}: lifecyclePolicyText: not JSON ({error})") from None
+        return load_retention(retention_document(inputs.read_document(path, "policy")))
+    except ConfigError as error:
+        raise inputs.invalid("policy", path, error.problems) from None
 
 
 def declared_stack(args: argparse.Namespace) -> tuple[StackSpec, Path]:
     """The validated spec of --stack/--stack-file, and its path; InputError saying what is wrong with the file."""
+    from registries.spec import load_stack_spec
+    from registries.spec.base import ConfigError
+    from registryctl.stack_files import read_stack_config
+
     path: Path = args.stack_file or stack_file(args.stack)
-    if not path.is_file():
-        known = ", ".join(sorted(stack_name(p) for p in (PROJECT_DIR / "stacks").glob("Pulumi.*.yaml")))
-        raise InputError(f"stack {path}: no such stack file (stacks: {known})")
     try:
-        config = read_stack_config(path)
-    except (yaml.YAMLError, AttributeError) as error:  # AttributeError: the file is YAML but not a mapping
-        raise InputError(f"stack {path}: not a stack file (a YAML mapping with a config: key): {error}") from None
-    try:
-        spec = load_stack_spec(config, stack_name(path), PROJECT_DIR)
+        spec = load_stack_spec(read_stack_config(path), stack_name(path), PROJECT_DIR)
+    except StackFileError as error:
+        raise InputError(f"stack {error}") from None
     except ConfigError as error:
         raise InputError(f"stack {path}: {error}") from None
     return spec, path
 
 
+def declared_intents(args: argparse.Namespace) -> tuple[dict[str, RetentionIntent] | RetentionIntent | None, str]:
+    """The retention intent the stack declares: selfHosted.retention (every repository), or with --repository
+    a dockerHub repository's own (else dockerHub's); and where it comes from."""
+    spec, path = declared_stack(args)
+    hub = spec.docker_hub
+    if args.repository is not None:
+        repositories = {repo.name: repo for repo in (hub.repositories if hub is not None else [])}
+        if args.repository not in repositories:
+            declared = ", ".join(repositories) or "none"
+            raise InputError(
+                f"--repository {args.repository!r}: not a registries:dockerHub repository of {path}; "
+                f"declared: {declared} (without --repository: registries:selfHosted.retention)"
+            )
+        assert hub is not None
+        block = hub.retention_of(repositories[args.repository])
+        where = f"stack {stack_name(path)}, dockerHub repository {args.repository}"
+        return (None if block is None else block.intent()), where
+    if spec.self_hosted is None or spec.self_hosted.retention is None:
+        raise InputError(
+            f"stack {path}: declares no registries:selfHosted.retention; for a Docker Hub repository's retention "
+            "add --repository NAME"
+        )
+    return spec.self_hosted.retention.intent(), f"stack {stack_name(path)}, selfHosted.retention"
+
+
 def declared_ecr_policy(args: argparse.Namespace) -> tuple[Any, str]:
     """The lifecycle policy document the stack declares for --repository (its own retention over the defaults),
     or None when it declares none; and where it comes from, for messages."""
+    from components.retention import ecr
+    from registries.spec.ecr import retention_intent
+
     spec, path = declared_stack(args)
     if spec.ecr is None:
         raise InputError(f"stack {path}: declares no registries:ecr, so --stack needs another stack")
@@ -265,6 +142,9 @@ def declared_ecr_policy(args: argparse.Namespace) -> tuple[Any, str]:
 def declared_acr_policy(args: argparse.Namespace) -> tuple[Any, str]:
     """The ACR document the stack's registry declares (retention policy days + the purge task's per-repository
     filters, as the Acr component builds them), or None when it deletes nothing; and where it comes from."""
+    from components.acr import purge_document
+    from registries.mapping.acr import acr_args
+
     spec, path = declared_stack(args)
     if spec.acr is None:
         raise InputError(f"stack {path}: declares no registries:acr, so --stack needs another stack")
@@ -273,7 +153,7 @@ def declared_acr_policy(args: argparse.Namespace) -> tuple[Any, str]:
         raise InputError(
             f"--repository {args.repository!r}: not a repository of {path}; declared: {', '.join(declared)}"
         )
-    document = acr_purge_document(acr_args(spec.acr, spec.is_production))
+    document = purge_document(acr_args(spec.acr, spec.is_production))
     where = f"stack {stack_name(path)}" + (f", repository {args.repository}" if args.repository else "")
     return (document if document["retentionDays"] is not None or document["purge"] else None), where
 
@@ -281,6 +161,9 @@ def declared_acr_policy(args: argparse.Namespace) -> tuple[Any, str]:
 def declared_artifact_registry_policy(args: argparse.Namespace) -> tuple[Any, str]:
     """The `cleanupPolicies` map the stack declares for the Artifact Registry repository, gcr.io domain or mirror
     --repository (exactly what the component sends), or None when it declares none; and where it comes from."""
+    from components.artifact_registry import compiled_cleanup
+    from registries.mapping.artifact_registry import artifact_registry_args
+
     spec, path = declared_stack(args)
     if spec.artifact_registry is None:
         raise InputError(f"stack {path}: declares no registries:artifactRegistry, so --stack needs another stack")
@@ -294,124 +177,258 @@ def declared_artifact_registry_policy(args: argparse.Namespace) -> tuple[Any, st
     raise InputError(f"--repository {args.repository!r}: not a repository of {path}; declared: {declared}")
 
 
-# Platforms whose policy --stack/--stack-file can read from a stack file, and whether they need --repository.
-DECLARED_POLICIES: dict[str, tuple[Callable[[argparse.Namespace], tuple[Any, str]], bool]] = {
-    "ecr": (declared_ecr_policy, True),
-    "acr": (declared_acr_policy, False),
-    "artifact-registry": (declared_artifact_registry_policy, True),
+DECLARED_POLICIES: dict[str, Callable[[argparse.Namespace], tuple[Any, str]]] = {
+    "intent": declared_intents,
+    "ecr": declared_ecr_policy,
+    "acr": declared_acr_policy,
+    "artifact-registry": declared_artifact_registry_policy,
 }
 
 
 def _policy_source_problem(args: argparse.Namespace) -> str | None:
     from_stack = args.stack is not None or args.stack_file is not None
     if args.stack is not None and args.stack_file is not None:
-        return "give --stack or --stack-file, not both"
+        return "give -s/--stack or --stack-file, not both"
     if from_stack and args.policy is not None:
-        return "give --policy or --stack/--stack-file with --repository, not both"
-    if from_stack and args.platform not in DECLARED_POLICIES:
-        platforms = ", ".join(DECLARED_POLICIES)
-        return f"--stack/--stack-file work with --platform {platforms} (got --platform {args.platform})"
-    if from_stack and args.repository is None and DECLARED_POLICIES[args.platform][1]:
-        return f"--stack/--stack-file need --repository NAME (one of the stack's {args.platform} repositories)"
+        return "give --policy, or -s/--stack (--stack-file) to read the stack's policy, not both"
+    if from_stack and args.repository is None and STACK_PLATFORMS[args.platform]:
+        return f"-s/--stack with --platform {args.platform} needs --repository NAME (one of the stack's repositories)"
     if not from_stack and args.repository is not None:
-        return "--repository needs --stack or --stack-file"
+        return "--repository needs -s/--stack or --stack-file"
     if not from_stack and args.policy is None:
-        return "give --policy POLICY.json, or (for ecr) --stack STACK --repository NAME"
+        return "give --policy FILE (JSON or YAML), or -s/--stack STACK to read the policy the stack declares"
     return None
 
 
+def _intent_reason(intent: RetentionIntent) -> Callable[[Image], str]:
+    from components.retention.intent import intent_rules
+
+    rules = intent_rules(intent)
+
+    def reason(image: Image) -> str:
+        rule = next((rule for rule in rules if rule.matches(image)), None)
+        if rule is None:
+            return "no rule matches"
+        detail = {
+            "protect": f"{rule.pattern}",
+            "keepLatest": f"{rule.pattern}, newest {rule.count}",
+            "untaggedDays": f"{rule.days} days",
+            "taggedDays": f"{rule.days} days",
+        }[rule.kind]
+        return f"{rule.name} ({detail})"
+
+    return reason
+
+
+def _simulate(platform: str, document: Any, images: list[Image], now: datetime) -> tuple[Outcome, Callable]:
+    """The outcome and, per image, what decided it (the platform's own rule or step)."""
+    from components.retention import acr, artifact_registry, ecr
+    from components.retention.intent import evaluate
+    from registries.spec.retention import load_retention
+
+    if platform == "intent":
+        intent = load_retention(retention_document(document))
+        return evaluate(intent, images, now), _intent_reason(intent)
+    if platform == "ecr":
+        rules = ecr.parse_lifecycle_policy(document)
+
+        def ecr_reason(image: Image) -> str:
+            rule = next((r for r in rules if r.selects(image)), None)
+            return "no rule selects it" if rule is None else f"rulePriority {rule.priority}"
+
+        return ecr.simulate(rules, images, now), ecr_reason
+    if platform == "artifact-registry":
+        policies = artifact_registry.parse_cleanup_policies(document)
+
+        def cleanup_reason(image: Image) -> str:
+            holding = [p.policy_id for p in policies if p.keep_count is None and p.condition_holds(image, now)]
+            counted = [p.policy_id for p in policies if p.keep_count is not None]
+            return ", ".join(holding + counted) or "no policy's condition holds"
+
+        return artifact_registry.simulate(policies, images, now), cleanup_reason
+    policy = acr.parse_acr_policy(document)
+    _, tags_left = acr.run(policy, images, now)
+
+    def acr_reason(image: Image) -> str:
+        left = tags_left.get(image.key)
+        return "untagged by purge, then deleted" if not left else f"tags left after purge: {', '.join(left)}"
+
+    return acr.simulate(policy, images, now), acr_reason
+
+
+def _stack_intents(document: Any, images: list[Image], now: datetime) -> tuple[Outcome, Callable]:
+    """The stack's own intent (one RetentionIntent) evaluated on every image."""
+    from components.retention.intent import evaluate
+
+    return evaluate(document, images, now), _intent_reason(document)
+
+
+def outcome_document(outcome: Outcome, images: list[Image], reason: Callable[[Image], str]) -> dict[str, Any]:
+    def entry(image: Image) -> dict[str, Any]:
+        return {"repository": image.repository, "digest": image.digest, "tags": list(image.tags), "rule": reason(image)}
+
+    ordered = sorted(images, key=lambda image: image.key)
+    return {
+        "expire": [entry(image) for image in ordered if image.key in outcome.expire],
+        "keep": [entry(image) for image in ordered if image.key in outcome.keep],
+    }
+
+
+def _one_entry_a_line(document: dict[str, list[dict[str, Any]]]) -> str:
+    """JSON with one image a line, so the output reads as a table and still parses."""
+    parts = []
+    for action, entries in document.items():
+        lines = ",\n".join(f"    {json.dumps(entry)}" for entry in entries)
+        parts.append(f'  "{action}": [\n{lines}\n  ]' if entries else f'  "{action}": []')
+    return "{\n" + ",\n".join(parts) + "\n}"
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from components.retention.model import Outcome, PolicyError
+    from registries.spec.base import ConfigError
+
     if (problem := _policy_source_problem(args)) is not None:
         print(f"registryctl: retention simulate: {problem}", file=sys.stderr)
         return EXIT_INVALID
-    source = str(args.policy)
+    inputs = _inputs()
+    source = f"policy file {args.policy}"
     try:
-        images, note = load_images(args.images)
+        images, note = inputs.load_images(args.images)
         if args.policy is None:
-            document, source = DECLARED_POLICIES[args.platform][0](args)
+            document, source = DECLARED_POLICIES[args.platform](args)
             # Artifact Registry: the images are those of --repository, each `repository` the package inside it.
+            # Intent on Docker Hub: --repository names the Hub repository, the images' `repository` too.
             by_repository = args.repository if args.platform != "artifact-registry" else None
             others = [image for image in images if by_repository and image.repository != by_repository]
             if others:
                 print(f"registryctl: skipping {len(others)} images of other repositories", file=sys.stderr)
             images = [image for image in images if not by_repository or image.repository == by_repository]
         else:
-            document = _json(args.policy, "policy")
+            document = inputs.read_document(args.policy, "policy")
             if args.platform == "ecr":
-                document = ecr_policy_document(document, args.policy)
+                document = inputs.ecr_policy_document(document, args.policy)
         if note is not None:
             print(f"registryctl: {note}", file=sys.stderr)
         now = args.now or datetime.now(UTC)
         if document is None:
             print(f"registryctl: {source} declares no retention: no lifecycle policy, nothing expires", file=sys.stderr)
-            outcome = Outcome.of(images, set())
+            outcome, reason = Outcome.of(images, set()), (lambda image: "no retention declared")
+        elif args.platform == "intent" and args.policy is None:
+            outcome, reason = _stack_intents(document, images, now)
         else:
-            outcome = SIMULATORS[args.platform](document, images, now)
-    except InputError as error:
-        print(f"registryctl: {error}", file=sys.stderr)
-        return EXIT_INVALID
-    except (PolicyError, ConfigError) as error:
-        print(f"registryctl: policy {source}: {error}", file=sys.stderr)
-        return EXIT_INVALID
-    result = {"expire": sorted(d for _, d in outcome.expire), "keep": sorted(d for _, d in outcome.keep)}
-    print(json.dumps(result, indent=2))
-    return EXIT_OK
-
-
-def cmd_compile(args: argparse.Namespace) -> int:
-    try:
-        intent = load_retention(_json(args.intent, "intent"))
-        text = COMPILERS[args.platform](intent)
+            outcome, reason = _simulate(args.platform, document, images, now)
     except InputError as error:
         print(f"registryctl: {error}", file=sys.stderr)
         return EXIT_INVALID
     except ConfigError as error:
-        print(f"registryctl: intent {args.intent}: {error}", file=sys.stderr)
+        print(f"registryctl: invalid {source} ({len(error.problems)} problem(s)):", file=sys.stderr)
+        print("\n".join(f"  - {p}" for p in error.problems), file=sys.stderr)
         return EXIT_INVALID
     except PolicyError as error:
-        print(f"registryctl: {args.platform} cannot express retention.{error}", file=sys.stderr)
+        print(f"registryctl: invalid {source}: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    print(_one_entry_a_line(outcome_document(outcome, images, reason)))
+    return EXIT_OK
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from components.retention import acr, artifact_registry, ecr
+    from components.retention.model import PolicyError
+
+    compilers: dict[str, Callable[[RetentionIntent], str]] = {
+        "ecr": ecr.lifecycle_policy_text,
+        "artifact-registry": lambda intent: json.dumps(artifact_registry.compile_cleanup_policies(intent), indent=2),
+        "acr": lambda intent: json.dumps(acr.compile_acr_policy(intent), indent=2),
+    }
+    try:
+        intent = load_intent(args.policy)
+        text = compilers[args.platform](intent)
+    except InputError as error:
+        print(f"registryctl: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except PolicyError as error:
+        where = error.where if error.where.startswith("retention") else f"retention.{error.where}"
+        print(f"registryctl: {args.platform} cannot express {where}: {error.problem}", file=sys.stderr)
         return EXIT_INVALID
     print(text)
     return EXIT_OK
 
 
+EXAMPLES = "examples/retention/ (offline: no Pulumi CLI, no Docker)"
+
+
 def add_retention_commands(sub: Any) -> None:
-    """Register `retention simulate` and `retention compile` on registryctl's subcommand parser."""
-    retention = sub.add_parser("retention", help="simulate and compile retention policies (no cloud access needed)")
-    actions = retention.add_subparsers(dest="retention_command", required=True)
-    simulate = actions.add_parser("simulate", help="print which images a policy expires and keeps")
-    simulate.add_argument("--platform", required=True, choices=list(SIMULATORS))
+    """Register `retention simulate|compile|apply` on registryctl's subcommand parser."""
+    raw = argparse.RawDescriptionHelpFormatter
+    retention = sub.add_parser(
+        "retention",
+        help="simulate, compile and apply retention policies (simulate/compile need no cloud access)",
+        description="Simulate, compile and apply retention policies.",
+        epilog="examples:\n  registryctl retention simulate --platform intent "
+        "--policy examples/retention/retention.yaml --images examples/retention/images.json "
+        "--now 2026-01-31T00:00:00Z\n  registryctl retention apply -s local",
+        formatter_class=raw,
+    )
+    actions = retention.add_subparsers(dest="retention_command", required=True, metavar="ACTION")
+    simulate = actions.add_parser(
+        "simulate",
+        help="print which images a policy expires and keeps, with the rule that decided",
+        description=__doc__.split("compile --platform")[0].split("\n\n", 1)[1] if __doc__ else None,
+        epilog="example (" + EXAMPLES + "):\n  registryctl retention simulate --platform intent "
+        "--policy examples/retention/retention.yaml --images examples/retention/images.json "
+        "--now 2026-01-31T00:00:00Z",
+        formatter_class=raw,
+    )
+    simulate.add_argument("--platform", required=True, choices=SIMULATE_PLATFORMS)
     simulate.add_argument(
         "--policy",
         type=Path,
-        help="the native document (intent: the retention block; ecr: also `aws ecr get-lifecycle-policy` output)",
+        help="the policy file, JSON or YAML (intent: the retention block, bare or under retention:; ecr: also "
+        "`aws ecr get-lifecycle-policy` output)",
     )
     simulate.add_argument(
+        "-s",
         "--stack",
-        help="ecr, acr, artifact-registry: instead of --policy, the policy stacks/Pulumi.<STACK>.yaml declares "
-        "(ecr, artifact-registry: for --repository)",
+        help="instead of --policy, the policy stacks/Pulumi.<STACK>.yaml declares (intent: selfHosted.retention, "
+        "or a dockerHub repository's with --repository; ecr, artifact-registry: --repository's; acr: the registry's)",
     )
     simulate.add_argument("--stack-file", type=Path, help="as --stack, with a stack file path")
-    simulate.add_argument(
-        "--repository", help="with --stack/--stack-file: the repository name, e.g. team/api (acr: optional)"
-    )
+    simulate.add_argument("--repository", help="with -s/--stack: the repository name, e.g. team/api (acr: optional)")
     simulate.add_argument(
         "--images",
         required=True,
         type=Path,
-        help="JSON list of {repository, digest, tags, pushedAt}; ecr: also `aws ecr describe-images` output, "
-        "or a list of such pages",
+        help="JSON (or YAML) list of {repository, digest, tags, pushedAt}; ecr: also `aws ecr describe-images` "
+        "output, or a list of such pages",
     )
     simulate.add_argument("--now", type=parse_now, help="evaluation time, ISO 8601 with zone; default: now")
     simulate.set_defaults(run=cmd_simulate)
-    compile_ = actions.add_parser("compile", help="print the platform's native document for a retention block")
-    compile_.add_argument("--platform", required=True, choices=list(COMPILERS))
-    compile_.add_argument("--intent", required=True, type=Path, help="the retention block as JSON")
+    compile_ = actions.add_parser(
+        "compile",
+        help="print the platform's native document for a retention block",
+        description="Print the native document (ECR lifecycle policy, Artifact Registry cleanup policies, ACR "
+        "retention + purge) for a retention block, or name the rule the platform cannot express (exit 2).",
+        epilog="example:\n  registryctl retention compile --platform ecr --policy examples/retention/retention.yaml",
+        formatter_class=raw,
+    )
+    compile_.add_argument("--platform", required=True, choices=COMPILE_PLATFORMS)
+    compile_.add_argument(
+        "--policy",
+        "--intent",
+        dest="policy",
+        required=True,
+        type=Path,
+        help="the retention block, JSON or YAML (bare or under retention:); --intent is the same flag",
+    )
     compile_.set_defaults(run=cmd_compile)
     apply = actions.add_parser(
         "apply",
         help="delete what the stack's retention blocks expire, on its self-hosted registry and its Docker Hub "
         "repositories (plan only, unless --yes)",
+        description="Print the plan of what the stack's retention blocks expire (self-hosted registry, Docker Hub "
+        "repositories); with --yes delete it. Run `registryctl gc` afterwards to free the blobs.",
+        epilog="example:\n  registryctl retention apply -s local\n  registryctl retention apply -s local --yes",
+        formatter_class=raw,
     )
     apply.add_argument("-s", "--stack", required=True, help="stack name, e.g. local")
     apply.add_argument("--backend", help="Pulumi backend URL; default as for `registryctl up`")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,37 @@ def _with_hints(problems: list[ConfigProblem]) -> list[ConfigProblem]:
     return out
 
 
+def _without_refused(model: type[CamelModel], value: Mapping[str, Any], error: ValidationError) -> Any:
+    """(the section validated without the keys pydantic refused, their paths), or None when that cannot be done
+    (a refused list item or whole section, a missing key, or the rest is still invalid)."""
+    section = copy.deepcopy(dict(value))
+    paths = []
+    for item in error.errors(include_url=False):
+        loc = [part for part in item["loc"] if part not in ("function-after", "function-before", *UNION_TAGS)]
+        if item["type"] == "missing" or not loc or not all(isinstance(part, str) for part in loc):
+            return None
+        parent: Any = section
+        for part in loc[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict):
+            return None
+        parent.pop(loc[-1], None)
+        paths.append(".".join(str(part) for part in loc))
+    try:
+        return validate_section(model, section), paths
+    except ValidationError:
+        return None
+
+
+def _cross_field_kept(problems: list[ConfigProblem], refused: list[str]) -> list[ConfigProblem]:
+    """Cross-field problems, less those about a key that was refused (and left out) or under it."""
+    return [
+        problem
+        for problem in problems
+        if not any(problem.path == path or problem.path.startswith((f"{path}.", f"{path}[")) for path in refused)
+    ]
+
+
 def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = None) -> StackSpec:
     """Validate the `registries:*` config of one stack.
 
@@ -91,6 +123,7 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
     base = base_dir or Path.cwd()
     problems: list[ConfigProblem] = []
     sections: dict[str, CamelModel] = {}
+    refused: dict[str, list[str]] = {}  # per section validated without its refused keys: their paths
     mirrors: list[SelfHostedSpec] = []
     for key, value in raw.items():
         if key in CREDENTIAL_KEYS:
@@ -112,6 +145,10 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
             sections[key] = validate_section(model, value)
         except ValidationError as error:
             problems.extend(_with_hints(problems_from_validation_error(f"{PROJECT}:{key}", error, UNION_TAGS)))
+            # The cross-field checks still run on the rest of the section, so every problem shows at once.
+            if (rest := _without_refused(model, value, error)) is not None:
+                sections[key], refused[key] = rest
+    field_count = len(problems)
     if not raw or not (set(raw) & {*SECTIONS, MIRRORS}):
         problems.append(
             ConfigProblem(
@@ -137,7 +174,8 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
     if isinstance(acr, AcrSpec):
         problems.extend(acr_problems(acr, stack))
     if problems:
-        raise ConfigError(problems)
+        paths = [f"{PROJECT}:{key}.{path}" for key, section_paths in refused.items() for path in section_paths]
+        raise ConfigError(problems[:field_count] + _cross_field_kept(problems[field_count:], paths))
     return StackSpec(
         stack=stack,
         self_hosted=self_hosted if isinstance(self_hosted, SelfHostedSpec) else None,

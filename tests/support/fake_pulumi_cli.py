@@ -201,6 +201,8 @@ class _Cli:
         if isinstance(url, int):
             return url
         log = _option(self.args, "--event-log")
+        if command in self.scenario.get("trap_sigint", []):
+            return self.cancel_on_sigint(command, log)
         events: list[dict[str, Any]] = self.scenario.get("events", {}).get(command, [])
         if not any("summaryEvent" in event for event in events):  # the CLI always closes with a summary
             events = [*events, {"summaryEvent": {"maybeCorrupt": False, "durationSeconds": 0, "resourceChanges": {}}}]
@@ -220,6 +222,26 @@ class _Cli:
         if failure:
             return _fail(failure)
         return 0
+
+    def cancel_on_sigint(self, command: str, log: str | None) -> int:
+        """As the CLI answers a first Ctrl-C: keep running, take 1 s to cancel, say so on stdout, then fail.
+        `started` tells the test when to send SIGINT; `cancelled` is written only after the stdout write worked."""
+        import signal
+
+        got: list[int] = []
+        signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+        print(f"Updating ({_option(self.args, '--stack')})", flush=True)
+        (self.home / "started").write_text(command)
+        deadline = time.monotonic() + 60
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1)
+        print("^C received; cancelling. If you would like to terminate immediately, press ^C again.", flush=True)
+        if log is not None and not log.startswith("tcp://"):
+            with open(log, "a", encoding="utf-8") as stream:
+                stream.write(json.dumps({"sequence": 0, "timestamp": int(time.time()), "cancelEvent": {}}) + "\n")
+        (self.home / "cancelled").write_text(command)
+        return _fail("update canceled")
 
 
 def _stream_over_grpc(address: str, records: list[str]) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from tests.support.retention_output import digests
+
 ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-01-31T00:00:00Z"
 
@@ -51,7 +53,7 @@ def simulate(tmp_path: Path, images: Any, *source: str) -> subprocess.CompletedP
 def test_the_example_stack_registry_is_evaluated_on_every_image(tmp_path: Path):
     result = simulate(tmp_path, IMAGES, "--stack", "azure")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
+    assert digests(result.stdout) == {
         "expire": sorted(
             ["sha256:api-untagged-10d", "sha256:api-v1-200d", "sha256:worker-untagged-2d",
              "sha256:scratch-tagged-20d", "sha256:other-untagged-40d"]
@@ -66,7 +68,7 @@ def test_the_example_stack_registry_is_evaluated_on_every_image(tmp_path: Path):
 def test_one_repository_of_the_stack(tmp_path: Path):
     result = simulate(tmp_path, IMAGES, "--stack", "azure", "--repository", "team/worker")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"expire": ["sha256:worker-untagged-2d"], "keep": ["sha256:worker-tagged-400d"]}
+    assert digests(result.stdout) == {"expire": ["sha256:worker-untagged-2d"], "keep": ["sha256:worker-tagged-400d"]}
     assert "skipping 8 images of other repositories" in result.stderr
 
 
@@ -81,7 +83,7 @@ def test_a_declared_repository_matches_its_retention_intent(tmp_path: Path):
                          "--images", str(images_path), "--now", NOW)  # fmt: skip
     assert declared.returncode == 0, declared.stderr
     assert intent.returncode == 0, intent.stderr
-    assert json.loads(declared.stdout) == json.loads(intent.stdout)
+    assert digests(declared.stdout) == digests(intent.stdout)
 
 
 def test_a_stack_file_without_retention_or_acr_and_an_unknown_repository(tmp_path: Path):
@@ -91,7 +93,7 @@ def test_a_stack_file_without_retention_or_acr_and_an_unknown_repository(tmp_pat
     stack.write_text(yaml.safe_dump(plain))
     nothing = simulate(tmp_path, IMAGES[:2], "--stack-file", str(stack))
     assert nothing.returncode == 0, nothing.stderr
-    assert json.loads(nothing.stdout)["expire"] == []
+    assert digests(nothing.stdout)["expire"] == []
     assert "declares no retention" in nothing.stderr
     unknown = simulate(tmp_path, IMAGES, "--stack", "azure", "--repository", "team/nope")
     assert unknown.returncode == 2

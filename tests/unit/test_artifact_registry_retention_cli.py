@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.support.retention_output import digests
+
 ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-01-31T00:00:00Z"
 
@@ -46,7 +48,7 @@ def simulate(tmp_path: Path, *source: str, platform: str = "artifact-registry") 
 def test_the_policies_a_stack_declares_for_a_repository_are_evaluated_on_its_images(tmp_path: Path):
     result = simulate(tmp_path, "--stack", "gcp", "--repository", "apps")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
+    assert digests(result.stdout) == {
         "expire": ["sha256:pr-200d", "sha256:untagged-10d"],
         "keep": sorted(
             ["sha256:untagged-3d", "sha256:v1-400d", "sha256:release-400d", "sha256:pr-20d", "sha256:untagged-2d"]
@@ -66,13 +68,13 @@ def test_the_declared_policies_do_what_the_retention_intent_says(tmp_path: Path)
         intent_path.write_text(json.dumps(intent))
         expected = simulate(tmp_path, "--policy", str(intent_path), platform="intent")
         assert declared.returncode == 0, declared.stderr
-        assert json.loads(declared.stdout) == json.loads(expected.stdout), repository
+        assert digests(declared.stdout) == digests(expected.stdout), repository
 
 
 def test_a_mirror_without_retention_deletes_nothing(tmp_path: Path):
     result = simulate(tmp_path, "--stack", "gcp", "--repository", "dockerhub")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["expire"] == []
+    assert digests(result.stdout)["expire"] == []
     assert "declares no retention" in result.stderr
 
 
@@ -86,7 +88,7 @@ def test_an_unknown_repository_exits_2_listing_the_declared_ones(tmp_path: Path)
 def test_a_repository_is_required_with_a_stack(tmp_path: Path):
     result = simulate(tmp_path, "--stack", "gcp")
     assert result.returncode == 2
-    assert "need --repository NAME" in result.stderr
+    assert "needs --repository NAME" in result.stderr
 
 
 def test_a_stack_without_artifact_registry_exits_2(tmp_path: Path):

@@ -15,7 +15,7 @@ from registryctl.stack_files import read_stack_config
 def test_validate_accepts_the_stacks_that_need_no_secrets(capsys):
     assert main(["validate", "-s", "local"]) == 0
     assert main(["validate", "-s", "dev"]) == 0
-    assert "Pulumi.local.yaml: valid (self_hosted)" in capsys.readouterr().out
+    assert "Pulumi.local.yaml: valid (selfHosted)" in capsys.readouterr().out
 
 
 def test_validate_names_every_section_a_stack_declares(capsys):

@@ -18,7 +18,7 @@ import yaml
 
 import registryctl.cli
 from registries.spec import load_stack_spec
-from registryctl.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_NO_CLI, EXIT_NOT_CONFIRMED, main
+from registryctl.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_NOT_CONFIRMED, EXIT_USAGE, main
 from registryctl.plugins import required_plugins
 from registryctl.progress import Progress
 from registryctl.stack_files import PROJECT_DIR
@@ -261,7 +261,7 @@ def test_up_on_other_stacks_never_asks(fake, capsys):
 
 
 def test_destroy_still_needs_yes(fake, capsys):
-    assert main(["destroy", "-s", "local"]) == EXIT_FAILED
+    assert main(["destroy", "-s", "local"]) == EXIT_USAGE  # a usage error: nothing ran
     assert "destroy needs --yes" in capsys.readouterr().err
     assert fake.calls() == []
 
@@ -302,9 +302,9 @@ def test_refresh_installs_the_plugins_and_shows_the_refresh(fake, capsys):
 
 
 @pytest.mark.parametrize("cli_version", ["v3.0.0", "v4.0.0"])
-def test_an_unusable_cli_version_exits_3_and_says_why(fake, capsys, cli_version):
+def test_an_unusable_cli_version_exits_1_and_says_why(fake, capsys, cli_version):
     fake.set_scenario(version=cli_version)
-    assert main(["preview", "-s", "local"]) == EXIT_NO_CLI
+    assert main(["preview", "-s", "local"]) == EXIT_FAILED  # exit 3 is for a missing CLI only (review L2)
     err = capsys.readouterr().err
     assert "Pulumi CLI" in err
     assert cli_version.removeprefix("v") in err

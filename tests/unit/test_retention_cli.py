@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.retention_output import digests
+
 ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-01-31T00:00:00Z"
 IMAGES = [
@@ -48,7 +50,7 @@ def simulate(tmp_path: Path, platform: str, policy: Any, images: Any = IMAGES) -
 def test_simulate_intent_prints_sorted_expire_and_keep(tmp_path: Path) -> None:
     result = simulate(tmp_path, "intent", INTENT)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == EXPECTED
+    assert digests(result.stdout) == EXPECTED
 
 
 def test_compile_then_simulate_ecr_gives_the_intent_outcome(tmp_path: Path) -> None:
@@ -58,7 +60,7 @@ def test_compile_then_simulate_ecr_gives_the_intent_outcome(tmp_path: Path) -> N
     assert [rule["selection"].get("tagPatternList") for rule in policy["rules"]] == [["v*"], None, ["*"]]
     result = simulate(tmp_path, "ecr", compiled.stdout)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == EXPECTED
+    assert digests(result.stdout) == EXPECTED
 
 
 def test_compile_then_simulate_artifact_registry_gives_the_intent_outcome(tmp_path: Path) -> None:
@@ -67,7 +69,7 @@ def test_compile_then_simulate_artifact_registry_gives_the_intent_outcome(tmp_pa
     assert compiled.returncode == 0, compiled.stderr
     assert json.loads(compiled.stdout)["protect"]["condition"]["tagPrefixes"] == ["v"]
     result = simulate(tmp_path, "artifact-registry", compiled.stdout)
-    assert json.loads(result.stdout) == EXPECTED
+    assert digests(result.stdout) == EXPECTED
 
 
 def test_compile_then_simulate_acr_gives_the_intent_outcome(tmp_path: Path) -> None:
@@ -75,7 +77,7 @@ def test_compile_then_simulate_acr_gives_the_intent_outcome(tmp_path: Path) -> N
     compiled = registryctl("retention", "compile", "--platform", "acr", "--intent", write(tmp_path, "i.json", intent))
     assert compiled.returncode == 0, compiled.stderr
     result = simulate(tmp_path, "acr", compiled.stdout)
-    assert json.loads(result.stdout) == {
+    assert digests(result.stdout) == {
         "expire": ["sha256:dangling-old", "sha256:old-nightly", "sha256:old-release"],
         "keep": ["sha256:dangling-new", "sha256:new-nightly"],
     }
@@ -136,7 +138,7 @@ def test_now_defaults_to_the_current_time_and_must_carry_a_zone(tmp_path: Path) 
     policy, images = write(tmp_path, "p.json", INTENT), write(tmp_path, "images.json", IMAGES)
     result = registryctl("retention", "simulate", "--platform", "intent", "--policy", policy, "--images", images)
     assert result.returncode == 0, result.stderr
-    assert "sha256:old-nightly" in json.loads(result.stdout)["expire"]  # pushed long before today
+    assert "sha256:old-nightly" in digests(result.stdout)["expire"]  # pushed long before today
     naive = registryctl(
         "retention", "simulate", "--platform", "intent", "--policy", policy, "--images", images,
         "--now", "2026-01-31T00:00:00",

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.retention_output import digests
+
 ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-01-31T00:00:00Z"
 ACCOUNT = "123456789012"
@@ -90,14 +92,14 @@ def compiled_policy(tmp_path: Path, intent: dict[str, Any]) -> str:
 def test_the_declared_policy_of_a_stack_repository_runs_on_a_describe_images_dump(tmp_path: Path) -> None:
     result = simulate(tmp_path, API_PAGE, "--stack", "aws", "--repository", "team/api")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == API_EXPECTED
+    assert digests(result.stdout) == API_EXPECTED
 
 
 def test_a_repository_override_replaces_the_default_retention(tmp_path: Path) -> None:
     # Two pages of two repositories; only team/worker's images are evaluated, with its own untaggedDays: 1.
     result = simulate(tmp_path, [API_PAGE, WORKER_PAGE], "--stack", "aws", "--repository", "team/worker")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"expire": ["sha256:w-untagged"], "keep": ["sha256:w-tagged"]}
+    assert digests(result.stdout) == {"expire": ["sha256:w-untagged"], "keep": ["sha256:w-tagged"]}
     assert "6 images of other repositories" in result.stderr
 
 
@@ -112,7 +114,7 @@ def test_get_lifecycle_policy_output_gives_the_same_outcome_as_the_stack(tmp_pat
     }
     result = simulate(tmp_path, API_PAGE, "--policy", write(tmp_path, "policy.json", answer))
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == API_EXPECTED
+    assert digests(result.stdout) == API_EXPECTED
 
 
 def test_the_plain_images_list_and_policy_document_still_work(tmp_path: Path) -> None:
@@ -120,7 +122,7 @@ def test_the_plain_images_list_and_policy_document_still_work(tmp_path: Path) ->
     policy = compiled_policy(tmp_path, {"untaggedDays": 7})
     result = simulate(tmp_path, images, "--policy", write(tmp_path, "policy.json", policy))
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"expire": ["sha256:a"], "keep": []}
+    assert digests(result.stdout) == {"expire": ["sha256:a"], "keep": []}
 
 
 def test_a_stack_file_path_and_a_repository_without_retention(tmp_path: Path) -> None:
@@ -138,10 +140,10 @@ def test_a_stack_file_path_and_a_repository_without_retention(tmp_path: Path) ->
                              detail("a/two", "sha256:2", "2026-01-01T00:00:00+00:00")]}  # fmt: skip
     one = simulate(tmp_path, page, "--stack-file", stack_path, "--repository", "a/one")
     assert one.returncode == 0, one.stderr
-    assert json.loads(one.stdout) == {"expire": ["sha256:1"], "keep": []}
+    assert digests(one.stdout) == {"expire": ["sha256:1"], "keep": []}
     two = simulate(tmp_path, page, "--stack-file", stack_path, "--repository", "a/two")
     assert two.returncode == 0, two.stderr
-    assert json.loads(two.stdout) == {"expire": [], "keep": ["sha256:2"]}
+    assert digests(two.stdout) == {"expire": [], "keep": ["sha256:2"]}
     assert "no lifecycle policy" in two.stderr
 
 
@@ -202,7 +204,7 @@ def test_malformed_get_lifecycle_policy_output_exits_2_naming_the_field(
         (["--stack", "aws", "--repository", "team/nope"], "--repository 'team/nope'"),
         (["--stack", "aws"], "--repository"),
         (["--stack", "no-such-stack", "--repository", "team/api"], "no-such-stack"),
-        (["--repository", "team/api"], "--repository needs --stack"),
+        (["--repository", "team/api"], "--repository needs -s/--stack"),
     ],
 )
 def test_wrong_stack_arguments_exit_2_saying_what_is_allowed(tmp_path: Path, args: list[str], message: str) -> None:
@@ -211,17 +213,17 @@ def test_wrong_stack_arguments_exit_2_saying_what_is_allowed(tmp_path: Path, arg
     assert message in result.stderr
 
 
-def test_stack_and_policy_cannot_both_be_given_and_stack_is_for_ecr(tmp_path: Path) -> None:
+def test_stack_and_policy_cannot_both_be_given_and_intent_names_a_hub_repository(tmp_path: Path) -> None:
     policy = write(tmp_path, "policy.json", compiled_policy(tmp_path, {"untaggedDays": 7}))
     both = simulate(tmp_path, API_PAGE, "--stack", "aws", "--repository", "team/api", "--policy", policy)
     assert both.returncode == 2
-    # A stack declares no intent document: --stack is for the platforms whose policy a stack file declares.
+    # --platform intent --stack reads selfHosted.retention, or with --repository a dockerHub repository's.
     intent = registryctl(
         "retention", "simulate", "--platform", "intent", "--stack", "aws", "--repository", "team/api",
         "--images", write(tmp_path, "images.json", API_PAGE), "--now", NOW,
     )  # fmt: skip
     assert intent.returncode == 2
-    assert "--platform ecr" in intent.stderr
+    assert "not a registries:dockerHub repository" in intent.stderr
 
 
 def test_an_invalid_stack_file_exits_2_naming_the_key(tmp_path: Path) -> None:
