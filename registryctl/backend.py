@@ -5,8 +5,9 @@ current account in credentials.json ($PULUMI_CREDENTIALS_PATH, $PULUMI_HOME or ~
 for a Pulumi Cloud login (non-interactively: it needs PULUMI_ACCESS_TOKEN). registryctl keeps every
 choice the user made, and otherwise uses a file backend in a per-user state directory. Self-managed
 backends encrypt secrets with a passphrase: the user's (PULUMI_CONFIG_PASSPHRASE[_FILE]) or one
-generated once into a 0600 file beside that state. The passphrase itself never goes into an
-environment variable, a command line or the output: the CLI reads it from the file.
+generated once into a 0600 file in a 0700 directory apart from that state ($XDG_CONFIG_HOME/registries,
+so a copy of the state does not carry its key). The passphrase itself never goes into an environment
+variable, a command line or the output: the CLI reads it from the file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,29 @@ def state_dir(environ: Mapping[str, str]) -> Path:
     return base / "registries"
 
 
+def secrets_dir(environ: Mapping[str, str]) -> Path:
+    """Where the generated passphrase lives: $XDG_CONFIG_HOME/registries, else ~/.config/registries; never the
+    state directory, so a copy of the state (a backup, a shared bucket sync) does not carry its key."""
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path(environ.get("HOME") or Path.home()) / ".config"
+    return base / "registries"
+
+
+def private_dir(directory: Path) -> Path:
+    """`directory`, created 0700, or tightened to 0700 when it exists with access for others (ours only)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = directory.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        if info.st_uid != os.getuid():
+            raise BackendConfigError(
+                f"{directory} (mode {mode:o}) can be read by other users and belongs to another user; "
+                "registryctl keeps state and its passphrase only in a directory of yours with mode 700"
+            )
+        directory.chmod(0o700)
+    return directory
+
+
 def _credentials_path(environ: Mapping[str, str]) -> Path:
     folder = environ.get("PULUMI_CREDENTIALS_PATH") or environ.get("PULUMI_HOME")
     home = Path(environ.get("HOME") or Path.home())
@@ -98,19 +123,50 @@ def check_backend_url(url: str) -> str:
     return url
 
 
+def _refuse_readable(path: Path) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise BackendConfigError(
+            f"the secrets passphrase file {path} can be read by other users (mode {mode:o}); "
+            f"run `chmod 600 {path}` and check who may have read it"
+        )
+
+
+def migrate_passphrase(old: Path, new: Path) -> str:
+    """Move a passphrase generated into the state directory (before 2026-12) to `new`, never losing it: the copy
+    is written (0600, fsync) and read back before the old file is removed. Returns a note, or "" when nothing
+    moved. Two different passphrases: refused, naming both files."""
+    if not old.exists():
+        return ""
+    _refuse_readable(old)
+    if new.exists():
+        if new.read_bytes() != old.read_bytes():
+            raise BackendConfigError(
+                f"two different generated passphrases: {old} (the old place) and {new}; keep the one your stacks' "
+                "secrets were encrypted with in " + str(new) + " and delete the other"
+            )
+        old.unlink()
+        return ""
+    secret = old.read_bytes()
+    descriptor = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as stream:
+        stream.write(secret)
+        stream.flush()
+        os.fsync(stream.fileno())
+    if new.read_bytes() != secret:
+        raise BackendConfigError(f"moving the passphrase: {new} does not read back as {old}; {old} is kept")
+    old.unlink()
+    return f"registryctl: moved the generated secrets passphrase from {old} to {new} (outside the state it encrypts)"
+
+
 def ensure_passphrase_file(directory: Path) -> Path:
     """The generated passphrase's file (created once, 0600, in a 0700 directory); refused if others can read it."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(directory)
     path = directory / PASSPHRASE_FILE_NAME
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise BackendConfigError(
-                f"the secrets passphrase file {path} can be read by other users (mode {mode:o}); "
-                f"run `chmod 600 {path}` and check who may have read it"
-            ) from None
+        _refuse_readable(path)
         return path
     with os.fdopen(descriptor, "w") as stream:
         stream.write(secrets.token_urlsafe(32))
@@ -121,8 +177,9 @@ def _stack_settings(stack_file: Path | None) -> dict[str, Any]:
     """The top-level settings of the stack file (`secretsprovider`, `encryptionsalt`, ...), or {}."""
     if stack_file is None or not stack_file.exists():
         return {}
-    document = yaml.safe_load(stack_file.read_text())
-    return document if isinstance(document, dict) else {}
+    from registryctl.stack_files import read_stack_document
+
+    return read_stack_document(stack_file)
 
 
 def _secrets_env(url: str, environ: Mapping[str, str], stack_file: Path | None) -> dict[str, str]:
@@ -135,7 +192,9 @@ def _secrets_env(url: str, environ: Mapping[str, str], stack_file: Path | None) 
         return {}  # Pulumi Cloud encrypts secrets itself
     if "PULUMI_CONFIG_PASSPHRASE" in environ or environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
         return {}  # the user's passphrase reaches the CLI through the inherited environment
-    generated = state_dir(environ) / PASSPHRASE_FILE_NAME
+    generated = private_dir(secrets_dir(environ)) / PASSPHRASE_FILE_NAME
+    if note := migrate_passphrase(state_dir(environ) / PASSPHRASE_FILE_NAME, generated):
+        print(note, file=sys.stderr)
     if not generated.exists() and settings.get("encryptionsalt"):
         # A new passphrase cannot open secrets encrypted with the one that made this salt.
         raise BackendConfigError(
@@ -143,7 +202,7 @@ def _secrets_env(url: str, environ: Mapping[str, str], stack_file: Path | None) 
             "does not exist); set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE to that passphrase, "
             "or, if the stack has no secrets set yet, delete its encryptionsalt line"
         )
-    return {"PULUMI_CONFIG_PASSPHRASE_FILE": str(ensure_passphrase_file(state_dir(environ)))}
+    return {"PULUMI_CONFIG_PASSPHRASE_FILE": str(ensure_passphrase_file(secrets_dir(environ)))}
 
 
 def choose_backend(
@@ -168,13 +227,13 @@ def choose_backend(
     elif environ.get("PULUMI_ACCESS_TOKEN"):
         url, source = "", "PULUMI_ACCESS_TOKEN"
     else:
-        directory = state_dir(environ)
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # a file backend's directory must exist
+        directory = private_dir(state_dir(environ))  # a file backend's directory must exist
         url, source = f"file://{directory}", "default"
         env["PULUMI_BACKEND_URL"] = url
         note = (
             f"registryctl: no Pulumi backend chosen (PULUMI_BACKEND_URL, `pulumi login` or --backend), so stack "
-            f"state is kept in {directory}, with a generated secrets passphrase when one is needed (back it up)"
+            f"state is kept in {directory}, with a generated secrets passphrase in {secrets_dir(environ)} when one "
+            "is needed (back both up, apart)"
         )
     env.update(_secrets_env(url, environ, stack_file))
     return Backend(url=url, source=source, env=env, note=note)

@@ -49,6 +49,10 @@ def _default_state_dir(tmp_path: Path) -> Path:
     return tmp_path / "home" / ".local" / "state" / "registries"
 
 
+def _passphrase_file(tmp_path: Path) -> Path:
+    return tmp_path / "home" / ".config" / "registries" / "passphrase"
+
+
 def _engine_env(fake: FakePulumi, command: str = "preview") -> dict[str, str]:
     return next(c.env for c in fake.calls() if c.args[:1] == [command])
 
@@ -60,7 +64,7 @@ def test_first_run_keeps_state_in_a_per_user_file_backend_with_a_generated_passp
     env = _engine_env(fake)
     assert env["PULUMI_BACKEND_URL"] == f"file://{state}"
     passphrase_file = Path(env["PULUMI_CONFIG_PASSPHRASE_FILE"])
-    assert passphrase_file == state / "passphrase"
+    assert passphrase_file == _passphrase_file(tmp_path)  # not beside the state it encrypts (review L4)
     assert stat.S_IMODE(passphrase_file.stat().st_mode) == 0o600
     passphrase = passphrase_file.read_text()
     assert len(passphrase) >= 32
@@ -76,9 +80,9 @@ def test_first_run_keeps_state_in_a_per_user_file_backend_with_a_generated_passp
 
 def test_later_runs_reuse_the_same_passphrase(fake, tmp_path, capsys):
     assert main(["preview", "-s", "local"]) == 0
-    first = (_default_state_dir(tmp_path) / "passphrase").read_text()
+    first = (_passphrase_file(tmp_path)).read_text()
     assert main(["preview", "-s", "local"]) == 0
-    assert (_default_state_dir(tmp_path) / "passphrase").read_text() == first
+    assert (_passphrase_file(tmp_path)).read_text() == first
     # The second run selected the stack the first one created instead of creating another.
     assert fake.commands().count(["stack", "init"]) == 1
 
@@ -95,7 +99,7 @@ def test_a_passphrase_from_the_environment_is_used_and_none_is_generated(fake, t
     env = _engine_env(fake)
     assert env["PULUMI_CONFIG_PASSPHRASE"] == "users-own-passphrase"
     assert "PULUMI_CONFIG_PASSPHRASE_FILE" not in env
-    assert not (_default_state_dir(tmp_path) / "passphrase").exists()
+    assert not (_passphrase_file(tmp_path)).exists()
 
 
 def test_a_passphrase_file_from_the_environment_is_used(fake, tmp_path, monkeypatch):
@@ -104,7 +108,7 @@ def test_a_passphrase_file_from_the_environment_is_used(fake, tmp_path, monkeypa
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(own))
     assert main(["preview", "-s", "local"]) == 0
     assert _engine_env(fake)["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(own)
-    assert not (_default_state_dir(tmp_path) / "passphrase").exists()
+    assert not (_passphrase_file(tmp_path)).exists()
 
 
 def test_a_user_logged_in_to_pulumi_cloud_keeps_that_backend(fake, tmp_path, capsys):
@@ -130,7 +134,7 @@ def test_a_user_logged_in_to_a_self_managed_backend_keeps_it_and_gets_a_passphra
     assert main(["preview", "-s", "local"]) == 0
     env = _engine_env(fake)
     assert "PULUMI_BACKEND_URL" not in env
-    assert env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_default_state_dir(tmp_path) / "passphrase")
+    assert env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_passphrase_file(tmp_path))
 
 
 def test_an_access_token_means_pulumi_cloud(fake, tmp_path, monkeypatch):
@@ -146,7 +150,7 @@ def test_pulumi_backend_url_from_the_environment_is_kept(fake, tmp_path, monkeyp
     assert main(["preview", "-s", "local"]) == 0
     env = _engine_env(fake)
     assert env["PULUMI_BACKEND_URL"] == "s3://team-state"
-    assert env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_default_state_dir(tmp_path) / "passphrase")
+    assert env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_passphrase_file(tmp_path))
 
 
 @pytest.mark.parametrize("url", ["s3://bucket/prefix", "azblob://container", "gs://bucket", "https://api.pulumi.com"])
@@ -197,7 +201,7 @@ def test_outputs_of_a_default_backend_stack_are_read_with_its_passphrase(fake, t
         "users": "[secret]",
     }
     shown = next(c for c in fake.calls() if "--show-secrets" in c.args)
-    assert shown.env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_default_state_dir(tmp_path) / "passphrase")
+    assert shown.env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_passphrase_file(tmp_path))
 
 
 def test_registryctl_writes_nothing_into_the_project(fake, project, tmp_path):
@@ -206,7 +210,7 @@ def test_registryctl_writes_nothing_into_the_project(fake, project, tmp_path):
     assert main(["preview", "-s", "local"]) == 0
     assert main(["up", "-s", "local"]) == 0
     assert _tree(project) == before
-    assert (_default_state_dir(tmp_path) / "passphrase").exists()
+    assert (_passphrase_file(tmp_path)).exists()
 
 
 def test_a_stack_salted_by_another_passphrase_is_refused_with_what_to_do(fake, project, tmp_path, capsys):
@@ -217,7 +221,7 @@ def test_a_stack_salted_by_another_passphrase_is_refused_with_what_to_do(fake, p
     assert str(stack_file) in err
     assert "PULUMI_CONFIG_PASSPHRASE" in err
     assert "encryptionsalt" in err
-    assert not (_default_state_dir(tmp_path) / "passphrase").exists()
+    assert not (_passphrase_file(tmp_path)).exists()
     assert not any(c.args[:1] == ["preview"] for c in fake.calls())
 
 
@@ -233,7 +237,7 @@ def test_a_stack_with_its_own_secrets_provider_gets_no_passphrase(fake, project,
     stack_file.write_text("secretsprovider: awskms://alias/registries\n" + stack_file.read_text())
     assert main(["preview", "-s", "local"]) == 0
     assert "PULUMI_CONFIG_PASSPHRASE_FILE" not in _engine_env(fake)
-    assert not (_default_state_dir(tmp_path) / "passphrase").exists()
+    assert not (_passphrase_file(tmp_path)).exists()
 
 
 def test_a_backend_in_pulumi_yaml_is_kept(fake, project, tmp_path):
@@ -244,4 +248,41 @@ def test_a_backend_in_pulumi_yaml_is_kept(fake, project, tmp_path):
     assert main(["preview", "-s", "local"]) == 0
     env = _engine_env(fake)
     assert "PULUMI_BACKEND_URL" not in env  # the CLI reads Pulumi.yaml itself
-    assert env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_default_state_dir(tmp_path) / "passphrase")
+    assert env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(_passphrase_file(tmp_path))
+
+
+def test_a_passphrase_generated_beside_the_state_moves_out_of_it_intact(fake, project, tmp_path, capsys):
+    state = _default_state_dir(tmp_path)
+    state.mkdir(parents=True, mode=0o755)  # as an older mkdir or a restore may leave it
+    state.chmod(0o755)
+    old = state / "passphrase"
+    old.write_text("the-passphrase-that-salted-the-stack")
+    old.chmod(0o600)
+    stack_file = project / "stacks" / "Pulumi.local.yaml"
+    stack_file.write_text("encryptionsalt: v1:c2FsdA==:v1:AAAA:BBBB\n" + stack_file.read_text())
+    assert main(["preview", "-s", "local"]) == 0
+    err = capsys.readouterr().err
+    new = _passphrase_file(tmp_path)
+    assert new.read_text() == "the-passphrase-that-salted-the-stack"
+    assert stat.S_IMODE(new.stat().st_mode) == 0o600
+    assert stat.S_IMODE(new.parent.stat().st_mode) == 0o700
+    assert not old.exists()
+    assert f"moved the generated secrets passphrase from {old} to {new}" in err
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700  # tightened
+    assert _engine_env(fake)["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(new)
+    assert main(["preview", "-s", "local"]) == 0  # the next run finds it where it went
+    assert new.read_text() == "the-passphrase-that-salted-the-stack"
+
+
+def test_two_different_generated_passphrases_are_refused_and_both_kept(fake, tmp_path, capsys):
+    old = _default_state_dir(tmp_path) / "passphrase"
+    new = _passphrase_file(tmp_path)
+    for path, text in ((old, "one"), (new, "two")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        path.chmod(0o600)
+    assert main(["preview", "-s", "local"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert str(old) in err
+    assert str(new) in err
+    assert (old.read_text(), new.read_text()) == ("one", "two")
