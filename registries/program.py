@@ -7,24 +7,18 @@ the tests run it under the SDK's mock runtime.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
-from components.acr import Acr
-from components.artifact_registry import ArtifactRegistry
-from components.dockerhub import DockerHub
-from components.ecr import EcrRegistry
-from components.kubernetes_registry import KubernetesRegistry
-from components.selfhosted import SelfHostedRegistry
-from registries.mapping.acr import acr_args
-from registries.mapping.artifact_registry import artifact_registry_args
-from registries.mapping.dockerhub import dockerhub_args
-from registries.mapping.ecr import ecr_args
-from registries.mapping.kubernetes import kubernetes_args
-from registries.mapping.selfhosted import selfhosted_args
 from registries.spec import PROJECT, ConfigError, SelfHostedSpec, StackSpec, load_stack_spec, plain_secret_problems
+
+if TYPE_CHECKING:
+    from components.selfhosted import SelfHostedRegistry
+
+# Each kind's component (and its provider SDK) is imported only when the stack declares that kind, so a local
+# stack loads neither the GCP, Azure nor Kubernetes SDK (tests/unit/test_lazy_imports.py).
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -54,6 +48,9 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
     """Declare everything `spec` selects; returns the stack outputs."""
     outputs: dict[str, pulumi.Input[Any]] = {}
     if spec.self_hosted is not None and spec.self_hosted.platform == "kubernetes":
+        from components.kubernetes_registry import KubernetesRegistry
+        from registries.mapping.kubernetes import kubernetes_args
+
         cluster = KubernetesRegistry("selfhosted", kubernetes_args(spec.self_hosted, spec.is_production))
         outputs.update(
             {
@@ -69,6 +66,9 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
         )
     registry: SelfHostedRegistry | None = None
     if spec.self_hosted is not None and spec.self_hosted.platform == "docker":
+        from components.selfhosted import SelfHostedRegistry
+        from registries.mapping.selfhosted import selfhosted_args
+
         sh = spec.self_hosted
         registry = SelfHostedRegistry("selfhosted", selfhosted_args(sh, spec.is_production))
         outputs.update(
@@ -90,6 +90,9 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
     if spec.mirrors:
         outputs["mirrors"] = {mirror.name: _declare_mirror(mirror, spec, registry) for mirror in spec.mirrors}
     if spec.docker_hub is not None:
+        from components.dockerhub import DockerHub
+        from registries.mapping.dockerhub import dockerhub_args
+
         hub = DockerHub("dockerhub", dockerhub_args(spec.docker_hub, spec.is_production, PROJECT_DIR))
         outputs.update(
             {
@@ -99,6 +102,9 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             }
         )
     if spec.ecr is not None:
+        from components.ecr import EcrRegistry
+        from registries.mapping.ecr import ecr_args
+
         ecr = EcrRegistry("ecr", ecr_args(spec.ecr, spec.is_production))
         outputs["ecr"] = {
             "registry": ecr.registry,
@@ -109,6 +115,9 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "ciRoleArn": ecr.ci_role_arn,
         }
     if spec.artifact_registry is not None:
+        from components.artifact_registry import ArtifactRegistry
+        from registries.mapping.artifact_registry import artifact_registry_args
+
         gar = ArtifactRegistry("artifact-registry", artifact_registry_args(spec.artifact_registry, spec.is_production))
         outputs["artifactRegistry"] = {
             "registries": gar.registries,
@@ -120,6 +129,9 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "ciServiceAccount": gar.ci_service_account_email,
         }
     if spec.acr is not None:
+        from components.acr import Acr
+        from registries.mapping.acr import acr_args
+
         acr = Acr("acr", acr_args(spec.acr, spec.is_production))
         outputs["acr"] = {
             "loginServer": acr.login_server,
@@ -144,6 +156,9 @@ def _declare_mirror(
     mirror: SelfHostedSpec, spec: StackSpec, registry: SelfHostedRegistry | None
 ) -> dict[str, pulumi.Input[Any]]:
     """One `registries:mirrors` item; a mirror of this stack's own selfHosted registry trusts its CA."""
+    from components.selfhosted import SelfHostedRegistry
+    from registries.mapping.selfhosted import selfhosted_args
+
     args = selfhosted_args(mirror, spec.is_production)
     own = spec.self_hosted
     mirror_args = args.get("mirror")
