@@ -4,6 +4,7 @@ Key Vault credentials, and AcrPull/AcrPush role assignments."""
 
 import base64
 import json
+import re
 import uuid
 from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
@@ -11,6 +12,21 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_azure_native as azure
 
+from components.acr_names import (
+    CHILD_NAME,
+    CRON,
+    GUID,
+    HEADER_NAME,
+    KEY_VAULT_ID,
+    KEY_VAULT_SECRET,
+    LOCATION,
+    REGISTRY_NAME,
+    REPOSITORY_NAME,
+    RESOURCE_GROUP,
+    SCOPE_MAP_NAME,
+    SCOPE_REPOSITORY,
+    WEBHOOK_NAME,
+)
 from components.arg_checks import enum_value
 from components.retention.acr import ACR_CLI_IMAGE, compile_acr_policy
 from components.retention.args import RetentionArgs, retention_intent
@@ -345,8 +361,67 @@ def role_definition_id(scope_id: str, role: str) -> str:
     return f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_DEFINITIONS[role]}"
 
 
+def _match(value: object, regex: re.Pattern[str], where: str, allowed: str, secret: bool = False) -> None:
+    """ValueError naming `where` when a plain `value` does not match (an Output is checked by ARM)."""
+    if isinstance(value, str) and not regex.fullmatch(value):
+        shown = "a secret value (not shown)" if secret else repr(value)
+        raise ValueError(f"{where}: {shown} {allowed}")
+
+
+def _no_repeats(values: list[Any], where: str) -> None:
+    if len(set(values)) != len(values):
+        raise ValueError(f"{where}: {values} repeats an entry")
+
+
+def _check_names(args: AcrArgs) -> None:
+    """The ARM name and value rules of registries.spec.acr (components.acr_names), for library users."""
+    location = "must be an Azure region name such as westeurope or eastus2"
+    child = "must be 5-50 letters, digits or - (ARM name rule)"
+    _match(args["name"], REGISTRY_NAME, "AcrArgs.name", "must be 5-50 letters and digits (ARM name rule)")
+    group = args["resource_group"]
+    _match(group["name"], RESOURCE_GROUP, "AcrArgs.resource_group.name", "must be 1-90 of [-\\w._()], not ending in .")
+    _match(group.get("location"), LOCATION, "AcrArgs.resource_group.location", location)
+    _match(args.get("location"), LOCATION, "AcrArgs.location", location)
+    for i, replica in enumerate(args.get("geo_replications", [])):
+        _match(replica["location"], LOCATION, f"AcrArgs.geo_replications[{i}].location", location)
+    for i, repo in enumerate(args.get("repositories", [])):
+        where = f"AcrArgs.repositories[{i}].name"
+        _match(repo["name"], REPOSITORY_NAME, where, "must be lowercase letters and digits separated by . _ - or /")
+    schedule = (args.get("purge") or {}).get("schedule")
+    _match(schedule, CRON, "AcrArgs.purge.schedule", "must be a 5-field cron expression (UTC)")
+    for i, scope_map in enumerate(args.get("scope_maps", [])):
+        where = f"AcrArgs.scope_maps[{i}]"
+        _match(scope_map["name"], SCOPE_MAP_NAME, f"{where}.name", "must be 5-50 letters, digits, _ or -")
+        for j, entry in enumerate(scope_map["repositories"]):
+            allowed = "must be a repository name, optionally ending in /*"
+            _match(entry["repository"], SCOPE_REPOSITORY, f"{where}.repositories[{j}].repository", allowed)
+            _no_repeats(list(entry["actions"]), f"{where}.repositories[{j}].actions")
+    for i, token in enumerate(args.get("tokens", [])):
+        _match(token["name"], CHILD_NAME, f"AcrArgs.tokens[{i}].name", child)
+    for i, hook in enumerate(args.get("webhooks", [])):
+        where = f"AcrArgs.webhooks[{i}]"
+        _match(hook["name"], WEBHOOK_NAME, f"{where}.name", "must be 5-50 letters and digits (ARM name rule)")
+        _no_repeats([str(a) for a in hook["actions"]], f"{where}.actions")
+        for j, header in enumerate(hook.get("custom_headers", [])):
+            _match(header["name"], HEADER_NAME, f"{where}.custom_headers[{j}].name", "must be 1-64 of [A-Za-z0-9-]")
+    for i, credential_set in enumerate(args.get("credential_sets", [])):
+        where = f"AcrArgs.credential_sets[{i}]"
+        _match(credential_set["name"], CHILD_NAME, f"{where}.name", child)
+        identifier = "must be a Key Vault secret identifier https://<vault>.vault.azure.net/secrets/<name>"
+        for key in ("username_secret_uri", "password_secret_uri"):
+            _match(credential_set[key], KEY_VAULT_SECRET, f"{where}.{key}", identifier, secret=True)
+        vault = "must be a Key Vault resource id /subscriptions/<id>/resourceGroups/<g>/providers/..."
+        _match(credential_set.get("key_vault_id"), KEY_VAULT_ID, f"{where}.key_vault_id", vault)
+    for i, rule in enumerate(args.get("cache_rules", [])):
+        _match(rule["name"], CHILD_NAME, f"AcrArgs.cache_rules[{i}].name", child)
+    for i, assignment in enumerate(args.get("role_assignments", [])):
+        where = f"AcrArgs.role_assignments[{i}].principal_id"
+        _match(assignment["principal_id"], GUID, where, "must be an Entra object id (a GUID)")
+
+
 def _check(args: AcrArgs) -> None:
     """Run-time checks of what the args alone can tell, naming the arg (library users bypass the config schema)."""
+    _check_names(args)
     sku = AcrSku(enum_value(AcrSku, args["sku"], "AcrArgs.sku"))
     premium_only = {
         "geo_replications": bool(args.get("geo_replications")),

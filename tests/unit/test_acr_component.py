@@ -424,7 +424,7 @@ def _lib(**changes: Any) -> dict[str, Any]:
     ("args", "message"),
     [
         (
-            _lib(role_assignments=[{"principal_id": "p", "role": "AcrAdmin"}]),
+            _lib(role_assignments=[{"principal_id": "00000000-0000-0000-0000-000000000001", "role": "AcrAdmin"}]),
             "AcrArgs.role_assignments[0].role: 'AcrAdmin' must be one of 'AcrPull', 'AcrPush', 'AcrDelete'",
         ),
         (
@@ -442,6 +442,29 @@ def _lib(**changes: Any) -> dict[str, Any]:
             # Inherited from the registry's retention: named there, not as a repository's.
             _lib(retention={"keep_latest": [{"tag": "v*", "count": 2}]}, repositories=[{"name": "a"}]),
             "AcrArgs.retention.keepLatest[0]",
+        ),
+        # The spec's ARM name and value rules hold for library users too (components/acr_names.py, one definition).
+        (_lib(name="acme_registry"), "AcrArgs.name: 'acme_registry' must be 5-50 letters and digits"),
+        (_lib(repositories=[{"name": "Team/API"}]), "AcrArgs.repositories[0].name: 'Team/API' must be lowercase"),
+        (_lib(tokens=[{"name": "ci", "scope_map": "x"}]), "AcrArgs.tokens[0].name: 'ci' must be 5-50"),
+        (_lib(geo_replications=[{"location": "West Europe"}]), "AcrArgs.geo_replications[0].location: 'West Europe'"),
+        (_lib(purge={"schedule": "daily"}), "AcrArgs.purge.schedule: 'daily' must be a 5-field cron expression"),
+        (
+            _lib(role_assignments=[{"principal_id": "ci-bot", "role": "AcrPull"}]),
+            "AcrArgs.role_assignments[0].principal_id: 'ci-bot' must be an Entra object id",
+        ),
+        (
+            _lib(
+                credential_sets=[
+                    {
+                        "name": "hubcreds",
+                        "login_server": "docker.io",
+                        "username_secret_uri": "https://acme-vault.vault.azure.net/secrets/hub-user",
+                        "password_secret_uri": "dckr_pat_not-a-uri",
+                    }
+                ]
+            ),
+            "AcrArgs.credential_sets[0].password_secret_uri: a secret value (not shown) must be a Key Vault secret",
         ),
     ],
 )
