@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from registryctl.errors import UsageError
 from registryctl.registry_client import RegistryCtlError
 
 SAVED_SUFFIX = ".before-gc"
@@ -207,7 +208,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
     spec = automation.stack_spec(args.stack, cli.PROJECT_DIR)
     if spec.self_hosted is None:
-        raise RegistryCtlError(f"stack {args.stack!r} declares no registries:selfHosted")
+        raise UsageError(f"stack {args.stack!r} declares no registries:selfHosted")
     if spec.self_hosted.platform == "kubernetes":
         # No Docker container to exec into: the cluster's CronJob collects with the registry read-only.
         raise RegistryCtlError(

@@ -38,6 +38,7 @@ from components.retention.model import Image, Outcome, RetentionIntent, by_repos
 from providers.dockerhub.client import HubClient, HubError, HubNotFound
 from registries.spec.dockerhub import DockerHubSpec
 from registryctl.backend import state_dir
+from registryctl.errors import UsageError
 from registryctl.registry_client import RegistryCtlError
 from registryctl.retention_apply import DELETED, Listing, delete_each, format_plan, progress_printer, show_plan
 
@@ -224,7 +225,7 @@ def run_hub_apply(
         if block is not None and not (intent := block.intent()).is_empty:
             intents[f"{repo.namespace or spec.namespace}/{repo.name}"] = intent
     if not intents:
-        raise RegistryCtlError("registries:dockerHub: no repository has a retention block with rules")
+        raise UsageError("registries:dockerHub: no repository has a retention block with rules")
     try:
         listing, no_digest = list_hub_images(client, list(intents), now, progress)
         journaled = journal.load(progress)

@@ -36,6 +36,7 @@ import requests
 
 from components.retention.intent import evaluate, intent_rules
 from components.retention.model import Image, Outcome, RetentionIntent
+from registryctl.errors import UsageError
 from registryctl.registry_client import RegistryCtlError
 
 MANIFEST_TYPES = (
@@ -378,7 +379,7 @@ def run_apply(
     """List, evaluate, print the plan; delete the expire set only when `yes`."""
     progress = progress_printer(err)
     if intent.is_empty:
-        raise RegistryCtlError("registries:selfHosted.retention has no rules: nothing would ever be deleted")
+        raise UsageError("registries:selfHosted.retention has no rules: nothing would ever be deleted")
     with tempfile.TemporaryDirectory(prefix="registryctl-") as ca_dir:
         api = api_for(outputs, user, Path(ca_dir), tls=tls)
         try:
@@ -405,7 +406,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     hub = spec.docker_hub
     on_hub = hub is not None and any(hub.retention_of(repo) is not None for repo in hub.repositories)
     if (spec.self_hosted is None or spec.self_hosted.retention is None) and not on_hub:
-        raise RegistryCtlError(
+        raise UsageError(
             f"stack {args.stack!r} has no retention block: set registries:selfHosted.retention, "
             "registries:dockerHub.retention, or retention on a registries:dockerHub repository"
         )

@@ -18,7 +18,7 @@ from providers.dockerhub.client import Credentials, HubClient
 from registries.spec import load_stack_spec
 from registries.spec.dockerhub import DockerHubSpec
 from registries.spec.retention import load_retention
-from registryctl.cli import EXIT_FAILED, main
+from registryctl.cli import EXIT_USAGE, main
 from registryctl.hub_retention import Journal, run_hub_apply
 from registryctl.registry_client import RegistryCtlError
 from tests.support.hub_emulator import HubEmulator
@@ -257,7 +257,7 @@ def test_apply_without_any_retention_block_says_where_to_put_one(tmp_path: Path,
     stack = {"config": {"registries:dockerHub": {"namespace": "acme", "repositories": [{"name": "app"}]}}}
     (tmp_path / "stacks" / "Pulumi.hub.yaml").write_text(yaml.safe_dump(stack))
     monkeypatch.setattr(registryctl.cli, "PROJECT_DIR", tmp_path)
-    assert main(["retention", "apply", "-s", "hub"]) == EXIT_FAILED
+    assert main(["retention", "apply", "-s", "hub"]) == EXIT_USAGE  # nothing to apply: a usage error, nothing ran
     assert "registries:dockerHub.retention, or retention on a registries:dockerHub repository" in (
         capsys.readouterr().err
     )
