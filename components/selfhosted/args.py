@@ -346,9 +346,9 @@ class SelfHostedRegistryArgs(TypedDict):
     """Docker container name; prefix of the network (<name>-net), the UI container (<name>-ui) and the
     default volume (<name>-data). Default: registry."""
     image: NotRequired[str]
-    """Registry image, pinned (registry:2.8.x or registry:3.x). Default: registry:2.8.3."""
+    """Registry image, pinned (registry:3.x or registry:2.8.x). Default: registry:3.1.2."""
     major_version: NotRequired[int]
-    """Config layout, 2 or 3. Default: from the image tag (registry:3.0.0 -> 3), else 2."""
+    """Config layout, 2 or 3. Default: from the image tag (registry:3.1.2 -> 3, registry:2.8.3 -> 2), else 2."""
     network_mode: NotRequired[SelfHostedNetworkMode]
     """bridge or host. Default: bridge."""
     debug_port: NotRequired[int]

@@ -227,6 +227,32 @@ def health_url(debug_port: int) -> str:
     return f"http://127.0.0.1:{debug_port}/debug/health"
 
 
+def serve_command(major_version: int) -> list[str]:
+    """The container's command: `registry serve <the uploaded config.yml>`. Never the image's default command, which
+    may name another path (a 3.0.0 image named 2.x's) and run the image's built-in config: plain HTTP, no auth."""
+    return ["registry", "serve", config_path(major_version)]
+
+
+def health_check_command(tls: bool, network_mode: str, bind_address: str, port: int, debug_port: int) -> list[str]:
+    """The container's health check, run inside it with the image's busybox: the storage driver is healthy (the
+    debug server) AND the registry's port answers as configured, so a registry running any other config (an
+    image's built-in one: plain HTTP, no auth) never counts as up and `up` fails instead of deploying it.
+
+    With TLS the port must be a TLS listener: plain HTTP to it gets Go's `HTTP/1.0 400` ("Client sent an HTTP
+    request to an HTTPS server"), where a plain-HTTP registry answers HTTP/1.1. busybox cannot check more over
+    TLS: its TLS 1.2 client sends no signature_algorithms, which Go 1.25+ servers refuse (crypto/tls auth.go,
+    GODEBUG tlssha1). Without TLS, `/v2/` must answer 401 without credentials (auth on)."""
+    host = "127.0.0.1"
+    if network_mode == "host" and bind_address not in ("0.0.0.0", "::"):  # noqa: S104 - a comparison, not a bind
+        host = f"[{bind_address}]" if ":" in bind_address else bind_address
+    api = f"http://{host}:{port if network_mode == 'host' else 5000}/v2/"
+    expected = "HTTP/1.0 400 " if tls else "HTTP/1.1 401 "
+    return [
+        "CMD-SHELL",
+        f"wget -q -O /dev/null {health_url(debug_port)} && wget -S -O /dev/null {api} 2>&1 | grep -q '{expected}'",
+    ]
+
+
 def _notification_endpoint(hook: NotificationSettings) -> dict[str, Any]:
     headers: dict[str, list[str]] = {k: [v] for k, v in sorted(hook.headers.items())}
     if hook.authorization is not None:

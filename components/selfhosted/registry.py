@@ -27,10 +27,11 @@ from components.selfhosted.config_file import (
     config_path,
     debug_listen_port,
     docker_certs_d_ca_path,
-    health_url,
+    health_check_command,
     mirror_containerd_hosts_toml,
     mirror_daemon_json,
     render_registry_config,
+    serve_command,
 )
 from components.selfhosted.credentials import docker_config_json
 from components.selfhosted.load_balancer import (
@@ -396,8 +397,14 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                     ),
                 ]
             ),
+            # The uploaded config.yml, named: never the image's default command (nor its built-in config).
+            command=serve_command(major),
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "wget", "-q", "-O", "/dev/null", health_url(debug_port)],
+                tests=pulumi.Output.from_input(args.get("bind_address", s.DEFAULT_BIND_ADDRESS)).apply(
+                    lambda bind_address: health_check_command(
+                        s.tls_mode(args) != "none", s.network_mode(args), bind_address, s.port(args), debug_port
+                    )
+                ),
                 interval="5s",
                 timeout="3s",
                 retries=3,

@@ -40,9 +40,9 @@ from components.selfhosted.config_file import (
 )
 from components.selfhosted.credentials import MAX_PASSWORD_BYTES, MIN_GENERATED_LENGTH
 from components.selfhosted.load_balancer import DRAIN_TIMEOUT_SECONDS
+from components.selfhosted.versions import DEFAULT_IMAGE
 
 DEFAULT_CONTAINER_NAME = "registry"
-DEFAULT_IMAGE = "registry:2.8.3"
 DEFAULT_HOSTNAME = "localhost"
 DEFAULT_BIND_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 5000

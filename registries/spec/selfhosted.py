@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Discriminator, Field, SecretStr, Tag
 from pydantic.alias_generators import to_camel, to_snake
 
 from components.kubernetes_names import ingress_host_problem
+from components.selfhosted.versions import DEFAULT_IMAGE
 from registries.spec.base import CamelModel, ConfigProblem, repeated
 from registries.spec.kubernetes import DOCKER_ONLY_KEYS, KubernetesSpec, kubernetes_problems, shared_storage_problems
 from registries.spec.retention import RetentionSpec
@@ -328,8 +329,9 @@ class SelfHostedSpec(CamelModel):
     volume_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
     """Docker volume holding the images (filesystem storage). Default: <name>-data, fixed when the volume is
     created: renaming the registry keeps its volume. Setting it explicitly switches to that volume."""
-    image: str = Field(default="registry:2.8.3", pattern=IMAGE)
-    """Registry image, pinned to a version (registry:2.8.x or registry:3.x). Default: registry:2.8.3."""
+    image: str = Field(default=DEFAULT_IMAGE, pattern=IMAGE)
+    """Registry image, pinned to a version (registry:3.x or registry:2.8.x). Default: registry:3.1.2 (distribution
+    3; stacks that pin registry:2.8.3 keep it: docs/distribution-3.md says how to move)."""
     major_version: Literal[2, 3] | None = None
     """Config layout to use; derived from the image tag when absent."""
     hostname: DnsName = "localhost"

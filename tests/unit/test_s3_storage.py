@@ -193,7 +193,12 @@ def test_created_bucket_is_hardened_and_the_key_goes_only_by_secret_env(run):
     registry = mocks.find(CONTAINER, "selfhosted-registry")
     assert is_secret(env_element(registry.inputs, "REGISTRY_STORAGE_S3_SECRETKEY"))
     names = [e.split("=", 1)[0] for e in registry.plain["envs"]]
-    assert names == ["REGISTRY_HTTP_SECRET", "REGISTRY_STORAGE_S3_ACCESSKEY", "REGISTRY_STORAGE_S3_SECRETKEY"]
+    assert names == [
+        "REGISTRY_HTTP_SECRET",
+        "OTEL_TRACES_EXPORTER",  # registry 3.x (the default image): no trace exporter
+        "REGISTRY_STORAGE_S3_ACCESSKEY",
+        "REGISTRY_STORAGE_S3_SECRETKEY",
+    ]
     assert "REGISTRY_STORAGE" not in names
     assert "volumes" not in registry.plain
     assert not mocks.of_type("docker:index/volume:Volume")

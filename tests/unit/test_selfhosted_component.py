@@ -63,10 +63,12 @@ def test_every_stack_file_declares_what_its_config_says(path):
     assert registry["networksAdvanced"] == [{"name": f"{spec['name']}-net", "aliases": ["registry"]}]
     volume = spec.get("volumeName", f"{spec['name']}-data")
     assert registry["volumes"] == [{"volumeName": volume, "containerPath": "/var/lib/registry"}]
-    assert registry["healthcheck"]["tests"][:2] == ["CMD", "wget"]
-    config_yml = yaml.safe_load(
-        _upload(mocks.find(CONTAINER, "selfhosted-registry"), "/etc/docker/registry/config.yml")
-    )
+    assert registry["healthcheck"]["tests"][0] == "CMD-SHELL"
+    assert "http://127.0.0.1:5000/v2/ 2>&1 | grep -q 'HTTP/1.0 400 '" in registry["healthcheck"]["tests"][1]
+    v2 = spec["image"].startswith("registry:2")
+    path = "/etc/docker/registry/config.yml" if v2 else "/etc/distribution/config.yml"
+    assert registry["command"] == ["registry", "serve", path]
+    config_yml = yaml.safe_load(_upload(mocks.find(CONTAINER, "selfhosted-registry"), path))
     assert config_yml["http"]["host"] == f"https://{spec['hostname']}:{spec['port']}"
     htpasswd = _upload(mocks.find(CONTAINER, "selfhosted-registry"), "/auth/htpasswd")
     assert [line.split(":")[0] for line in htpasswd.splitlines()] == [u["name"] for u in spec["users"]]
@@ -211,6 +213,31 @@ def test_v3_image_uploads_config_to_distribution_path_and_disables_tracing(run):
     assert "OTEL_TRACES_EXPORTER=none" in registry.plain["envs"]
 
 
+@pytest.mark.parametrize(
+    ("image", "path"),
+    [
+        ("registry:3.1.2", "/etc/distribution/config.yml"),
+        ("registry:3.0.0", "/etc/distribution/config.yml"),
+        ("registry:2.8.3", "/etc/docker/registry/config.yml"),
+    ],
+)
+def test_the_container_command_names_the_uploaded_config_never_the_images_default(run, image, path):
+    """A 3.0.0 image whose default command named 2.x's path ran its built-in config (plain HTTP, no auth)."""
+    mocks, _ = run(selfHosted={"image": image})
+    registry = mocks.find(CONTAINER, "selfhosted-registry")
+    assert registry.plain["command"] == ["registry", "serve", path]
+    assert _upload(registry, path).startswith("version: 0.1")
+
+
+def test_the_default_image_is_the_pinned_distribution_3(run):
+    from components.selfhosted.versions import DEFAULT_IMAGE, DISTRIBUTION_3_VERSION
+
+    mocks, _ = run(selfHosted={})
+    assert f"registry:{DISTRIBUTION_3_VERSION}" == DEFAULT_IMAGE
+    assert mocks.find("docker:index/remoteImage:RemoteImage", "selfhosted-image").plain["name"] == DEFAULT_IMAGE
+    assert mocks.find(CONTAINER, "selfhosted-registry").plain["command"][-1] == "/etc/distribution/config.yml"
+
+
 def test_given_password_is_used_and_generated_ones_are_declared(run):
     mocks, outputs = run(
         selfHosted={"users": [{"name": "ci", "password": "a-given-password-42"}, {"name": "admin"}]}, secret=True
@@ -334,7 +361,7 @@ def test_keys_htpasswd_and_config_are_readable_by_root_only_and_certificates_by_
         for path, upload in _uploads(mocks.find(CONTAINER, "selfhosted-registry")).items()
     }
     assert modes == {
-        "/etc/docker/registry/config.yml": "0400",  # holds the webhook's Authorization header
+        "/etc/distribution/config.yml": "0400",  # holds the webhook's Authorization header
         "/auth/htpasswd": "0400",
         "/certs/server.key": "0400",
         "/certs/server.crt": "0444",
@@ -367,7 +394,7 @@ def test_ui_off_loopback_is_served_over_https_with_the_registry_certificate_and_
     assert "proxy_ssl_trusted_certificate /etc/nginx/registry-tls/ca.crt;" in upstream
     assert "proxy_ssl_name registry;" in upstream
     assert "registry" in mocks.find("tls:index/certRequest:CertRequest", "selfhosted-server-csr").plain["dnsNames"]
-    config_yml = yaml.safe_load(_upload(registry, "/etc/docker/registry/config.yml"))
+    config_yml = yaml.safe_load(_upload(registry, "/etc/distribution/config.yml"))
     assert "Strict-Transport-Security" in config_yml["http"]["headers"]  # the UI is on https: HSTS is harmless
 
 
@@ -379,9 +406,7 @@ def test_plain_ui_on_loopback_gets_no_certificate_and_turns_hsts_off(run):
     files = _uploads(ui)
     assert "/etc/nginx/registry-tls/server.key" not in files
     assert "proxy_ssl_verify on;" in files["/etc/nginx/conf.d/00-registry-upstream-tls.conf"]["content"]
-    config_yml = yaml.safe_load(
-        _upload(mocks.find(CONTAINER, "selfhosted-registry"), "/etc/docker/registry/config.yml")
-    )
+    config_yml = yaml.safe_load(_upload(mocks.find(CONTAINER, "selfhosted-registry"), "/etc/distribution/config.yml"))
     # HSTS for the registry's host would make browsers upgrade the UI's http:// URL to https, where nothing answers.
     assert "Strict-Transport-Security" not in config_yml["http"]["headers"]
 
@@ -402,10 +427,10 @@ def test_debug_server_is_published_on_host_loopback_only(run):
     mocks, _ = run(selfHosted={"bindAddress": "0.0.0.0", "port": 5443, "debugPort": 9101})
     registry = mocks.find(CONTAINER, "selfhosted-registry")
     assert registry.plain["ports"][1] == {"internal": 5001, "external": 9101, "ip": "127.0.0.1"}
-    config_yml = yaml.safe_load(_upload(registry, "/etc/docker/registry/config.yml"))
+    config_yml = yaml.safe_load(_upload(registry, "/etc/distribution/config.yml"))
     assert config_yml["http"]["debug"] == {"addr": ":5001", "prometheus": {"enabled": True, "path": "/metrics"}}
     host, _ = run(selfHosted={"networkMode": "host", "bindAddress": "0.0.0.0", "port": 5443})
-    host_yml = yaml.safe_load(_upload(host.find(CONTAINER, "selfhosted-registry"), "/etc/docker/registry/config.yml"))
+    host_yml = yaml.safe_load(_upload(host.find(CONTAINER, "selfhosted-registry"), "/etc/distribution/config.yml"))
     assert host_yml["http"]["debug"]["addr"] == "127.0.0.1:5444"  # pprof stays on the host's loopback
 
 
