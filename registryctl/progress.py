@@ -16,9 +16,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from pulumi.automation import EngineEvent
+if TYPE_CHECKING:  # `registryctl validate` imports this module without loading the Pulumi SDK
+    from pulumi.automation import EngineEvent
 
 # op -> (while running, when done, in a preview)
 VERBS: dict[str, tuple[str, str, str]] = {

@@ -1,35 +1,34 @@
 """A self-hosted CNCF distribution registry on a Docker host.
 
-SelfHostedRegistry (and with it the Docker, TLS, random and AWS provider SDKs) is imported on first use, so the
-stack spec can import this package's plain modules (versions, args) without loading any provider SDK."""
+Every name is imported on first use (SelfHostedRegistry brings the Docker, TLS, random and AWS provider SDKs, the
+args the Pulumi SDK), so the stack spec can import this package's plain modules (versions) without loading them."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from components.selfhosted.args import (
-    SelfHostedBlobCache,
-    SelfHostedKeyAlgorithm,
-    SelfHostedLogArgs,
-    SelfHostedLogFormatter,
-    SelfHostedLogLevel,
-    SelfHostedMinimumTls,
-    SelfHostedNetworkMode,
-    SelfHostedNotificationAction,
-    SelfHostedNotificationArgs,
-    SelfHostedRegistryArgs,
-    SelfHostedS3Args,
-    SelfHostedS3Encryption,
-    SelfHostedS3StorageClass,
-    SelfHostedStorageArgs,
-    SelfHostedTlsArgs,
-    SelfHostedTlsMode,
-    SelfHostedUiArgs,
-    SelfHostedUploadPurgingArgs,
-    SelfHostedUserArgs,
-)
-
 if TYPE_CHECKING:
+    from components.selfhosted.args import (
+        SelfHostedBlobCache,
+        SelfHostedKeyAlgorithm,
+        SelfHostedLogArgs,
+        SelfHostedLogFormatter,
+        SelfHostedLogLevel,
+        SelfHostedMinimumTls,
+        SelfHostedNetworkMode,
+        SelfHostedNotificationAction,
+        SelfHostedNotificationArgs,
+        SelfHostedRegistryArgs,
+        SelfHostedS3Args,
+        SelfHostedS3Encryption,
+        SelfHostedS3StorageClass,
+        SelfHostedStorageArgs,
+        SelfHostedTlsArgs,
+        SelfHostedTlsMode,
+        SelfHostedUiArgs,
+        SelfHostedUploadPurgingArgs,
+        SelfHostedUserArgs,
+    )
     from components.selfhosted.registry import SelfHostedRegistry
 
 
@@ -38,6 +37,10 @@ def __getattr__(name: str) -> Any:
         from components.selfhosted.registry import SelfHostedRegistry
 
         return SelfHostedRegistry
+    if name in __all__:
+        from components.selfhosted import args
+
+        return getattr(args, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
