@@ -381,3 +381,77 @@ def test_gc_keeps_every_platform_image_of_a_kept_multi_platform_index(scenario: 
         assert manifest.status_code == 200, f"platform image {digest} of the kept index is gone after gc"
         layer = manifest.json()["layers"][0]["digest"]
         assert scenario.user.api("GET", f"/v2/multi/blobs/{layer}", auth=scenario.auth).status_code == 200
+
+
+def test_a_tag_or_index_added_during_a_slow_apply_keeps_what_it_names(scenario: Scenario) -> None:
+    """Review M2: a DELETE by digest untags every tag naming the digest when it arrives. During an apply spread out
+    by --delete-interval, `prod` is pushed onto an expired digest and an index `v2` reusing a platform image of an
+    expired index: both survive (the run reads the tags and the tagged indexes again before each delete)."""
+    old_index, old_platforms = _push_index(scenario.user, scenario.auth, "app", "multi-old", NOW - timedelta(days=400))
+    expired, _kept = _expected(scenario.pushed)
+    # The last one of the expire set (deleted in (repository, digest) order): still there after the first delete.
+    target = max((i for i in expired), key=lambda i: (i.repository, i.digest))
+    accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
+    path = f"/v2/{target.repository}/manifests/{target.digest}"
+    manifest = scenario.user.api("GET", path, auth=scenario.auth, headers=accept).content
+    reused = old_platforms[0]
+    child = scenario.user.api("GET", f"/v2/app/manifests/{reused}", auth=scenario.auth, headers=accept).content
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": INDEX_TYPE,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                    "digest": reused,
+                    "size": len(child),
+                    "platform": {"architecture": "amd64", "os": "linux"},
+                }
+            ],
+        }
+    ).encode()
+
+    args = ("retention", "apply", "-s", scenario.stack, "--now", NOW.isoformat(), "--yes", "--delete-interval", "2")
+    process = scenario.registryctl(*args)
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("deleted "):  # the run is under way: another client pushes now
+            put = scenario.user.api(
+                "PUT",
+                f"/v2/{target.repository}/manifests/prod",
+                auth=scenario.auth,
+                data=manifest,
+                headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"},
+            )
+            assert put.status_code == 201, put.text
+            put = scenario.user.api(
+                "PUT", "/v2/app/manifests/v2", auth=scenario.auth, data=index, headers={"Content-Type": INDEX_TYPE}
+            )
+            assert put.status_code == 201, put.text
+            break
+    out, err = process.communicate(timeout=600)
+    out = "".join(lines) + out
+    assert process.returncode == 0, f"{out}\n{err}"
+    assert f"expire {target.repository}@{target.digest}" in out
+    assert f"skipped (tagged prod since the listing; kept) {target.repository}@{target.digest}" in out
+    prod = scenario.user.api("GET", f"/v2/{target.repository}/manifests/prod", auth=scenario.auth, headers=accept)
+    assert prod.status_code == 200, "the tag pushed during the run was deleted with its digest"
+    # The expired index went; the platform image v2 lists stays, the other one of the expired index goes.
+    index_accept = {"Accept": f"{INDEX_TYPE}, application/vnd.docker.distribution.manifest.v2+json"}
+    assert (
+        scenario.user.api("GET", f"/v2/app/manifests/{old_index}", auth=scenario.auth, headers=index_accept).status_code
+        == 404
+    )
+    assert f"skipped (the index app:v2 lists it; kept) app@{reused}" in out
+    assert scenario.user.api("GET", "/v2/app/manifests/v2", auth=scenario.auth, headers=index_accept).status_code == 200
+    assert (
+        scenario.user.api("GET", f"/v2/app/manifests/{reused}", auth=scenario.auth, headers=accept).status_code == 200
+    )
+    assert (
+        scenario.user.api(
+            "GET", f"/v2/app/manifests/{old_platforms[1]}", auth=scenario.auth, headers=accept
+        ).status_code
+        == 404
+    )

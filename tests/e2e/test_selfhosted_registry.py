@@ -299,8 +299,10 @@ def test_key_and_htpasswd_are_private_in_the_running_registry(deployment, stack)
 
 def test_metrics_are_scraped_on_the_host_loopback_debug_port(deployment, stack):
     name, spec = stack
+    # Published only where the user asks for it (review M1): debugPort given.
+    spec.setdefault("debugPort", spec.get("port", 5000) + 1)
     outputs = deployment.apply(name, spec)
-    debug_port = spec.get("debugPort", int(outputs["endpoint"].rsplit(":", 1)[1]) + 1)
+    debug_port = spec["debugPort"]
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -394,3 +396,45 @@ def test_a_given_password_keeps_its_hash_across_runs_and_a_new_one_replaces_it(d
     client = deployment.client(after)
     assert _wait_until_serving(client, "carol", "carol-second-password-2")
     assert client.api("GET", "/v2/", auth=("carol", "carol-first-password-1")).status_code == 401
+
+
+def _loopback_texts(ports: set[int]) -> dict[str, str]:
+    """What answers on each of the host's 127.0.0.1 `ports`, over HTTP and HTTPS, at the debug server's paths."""
+    texts: dict[str, str] = {}
+    for port in sorted(ports):
+        for scheme in ("http", "https"):
+            for path in ("/debug/vars", "/metrics", "/debug/pprof/cmdline", "/v2/", "/"):
+                url = f"{scheme}://127.0.0.1:{port}{path}"
+                try:
+                    texts[url] = requests.get(url, timeout=3, verify=False).text  # noqa: S501 - any certificate
+                except requests.RequestException:
+                    continue
+    return texts
+
+
+def test_a_webhook_token_reaches_neither_docker_logs_nor_the_hosts_loopback(deployment, docker_client, stack):
+    """Review M1: distribution logs each notification endpoint with its headers at info at startup, and its debug
+    server's /debug/vars (expvar) lists them; neither may show the token to a local user who cannot read the 0400
+    config.yml. The debug server is not published by default, and the registry logs at warn with notifications."""
+    name, spec = stack
+    token = f"canary-{os.urandom(8).hex()}"
+    spec.pop("debugPort", None)
+    spec["notifications"] = [{"name": "canary", "url": "http://127.0.0.1:9/hook", "authorization": f"Bearer {token}"}]
+    outputs, user, password = _deploy(deployment, (name, spec))
+    client = deployment.client(outputs)
+    assert _wait_until_serving(client, user, password)
+    client.login(user, password)
+    client.push(_image(docker_client, "canary"), "team/canary", "1")  # events go out (and fail: nobody listens)
+    container = deployment.registry_container(outputs)
+    logs = container.logs().decode(errors="replace")
+    assert token not in logs, "the webhook token is in docker logs"
+    # Every port this deployment publishes on the host, and the debug port the registry used to publish (port + 1).
+    port = int(outputs["endpoint"].rsplit(":", 1)[1])
+    ports = {port + 1}
+    for each in docker_client.containers.list(filters={"label": "registries.managed-by=pulumi"}):
+        for bindings in (each.attrs["HostConfig"].get("PortBindings") or {}).values():
+            ports |= {int(b["HostPort"]) for b in bindings or [] if b.get("HostPort")}
+    texts = _loopback_texts(ports)
+    assert texts, "nothing answered on the host's loopback: the registry port at least must"
+    leaking = [url for url, text in texts.items() if token in text]
+    assert leaking == [], f"the webhook token is readable on the host's loopback at {leaking}"
