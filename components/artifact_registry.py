@@ -11,6 +11,22 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
+from components.artifact_registry_names import (
+    GCR_DOMAIN_LOCATIONS,
+    KMS_KEY,
+    LOCATION,
+    MEMBER,
+    NOTIFICATION_NAME,
+    POOL_ID,
+    PROJECT_ID,
+    PROJECT_NUMBER,
+    REPOSITORY_ID,
+    SECRET_VERSION,
+    SERVICE_ACCOUNT_EMAIL,
+    SERVICE_ACCOUNT_ID,
+    github_ref_problem,
+    labels_problem,
+)
 from components.retention.args import RetentionArgs, retention_intent
 from components.retention.artifact_registry import compile_cleanup_policies
 from components.retention.model import PolicyError
@@ -23,17 +39,14 @@ GCR_TOPIC = "gcr"
 DEAD_LETTER_TOPIC = "gcr-dead-letters"
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 # Repositories named after a Container Registry host serve gcr.io/<project>/<image>, each only in its multi-region
-# (transition guide, "gcr.io domain support").
-GCR_DOMAIN_LOCATIONS = {"gcr.io": "us", "us.gcr.io": "us", "eu.gcr.io": "europe", "asia.gcr.io": "asia"}
+# (transition guide, "gcr.io domain support"; GCR_DOMAIN_LOCATIONS in components/artifact_registry_names.py).
 GCR_DOMAINS = frozenset(GCR_DOMAIN_LOCATIONS)
 ARTIFACT_REGISTRY_SERVICE = "artifactregistry.googleapis.com"
 KMS_ENCRYPTER_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 WEEK = "604800s"
-# What Artifact Registry accepts (also checked by registries.spec for stack config; library users bypass it).
-PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
-LOCATION = re.compile(r"us|europe|asia|[a-z]+-[a-z]+[0-9]{1,2}")
+# What Artifact Registry accepts: the patterns of components/artifact_registry_names.py, which registries.spec checks
+# for stack config too (library users bypass it).
 LOCATIONS_ALLOWED = "a region such as europe-west1, or us/europe/asia"
-REPOSITORY_ID = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
 REPOSITORY_ID_ALLOWED = (
     "must be 1-63 lowercase letters, digits and -, starting with a letter, ending in a letter or digit"
 )
@@ -328,12 +341,61 @@ def _check(args: ArtifactRegistryArgs) -> None:
     for index, mirror in enumerate(mirrors):
         if ("username" in mirror) != ("password_secret_version" in mirror):
             raise ValueError(f"mirrors[{index}]: username and password_secret_version go together")
+    _check_values(args)
     for index, hook in enumerate(notifications):
         attempts = hook.get("max_delivery_attempts", 5)
         if not 5 <= attempts <= 100:
             raise ValueError(
                 f"notifications[{index}].max_delivery_attempts: {attempts} must be 5-100 (Pub/Sub's range)"
             )
+
+
+def _match(value: object, regex: re.Pattern[str], where: str, allowed: str) -> None:
+    """ValueError naming `where` when a plain `value` does not match (an Output is left to the API)."""
+    if isinstance(value, str) and not regex.fullmatch(value):
+        raise ValueError(f"{where}: {value!r} {allowed}")
+
+
+def _check_values(args: ArtifactRegistryArgs) -> None:
+    """The value rules of registries.spec.artifact_registry (components/artifact_registry_names.py), for library
+    users: IAM members, labels, KMS keys, secret versions, notification and CI names, GitHub refs."""
+    member = "must be an IAM principal such as user:<email>, serviceAccount:<email> or group:<email>"
+    owners: list[tuple[str, Any]] = [(f"repositories[{i}]", r) for i, r in enumerate(args.get("repositories", []))]
+    owners += [(f"mirrors[{i}]", m) for i, m in enumerate(args.get("mirrors", []))]
+    owners += [(f"virtual[{i}]", v) for i, v in enumerate(args.get("virtual", []))]
+    for where, owner in owners:
+        for kind in ("readers", "writers"):
+            for index, principal in enumerate(owner.get(kind, [])):
+                _match(principal, MEMBER, f"{where}.{kind}[{index}]", member)
+        if problem := labels_problem(owner.get("labels") or {}):
+            raise ValueError(f"{where}.labels: {problem}")
+        allowed = "must be a Cloud KMS key name projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>"
+        _match(owner.get("kms_key_name"), KMS_KEY, f"{where}.kms_key_name", allowed)
+        allowed = "must be a Secret Manager version name projects/<p>/secrets/<s>/versions/<n|latest>"
+        _match(owner.get("password_secret_version"), SECRET_VERSION, f"{where}.password_secret_version", allowed)
+    _match(args.get("project_number"), PROJECT_NUMBER, "project_number", "must be the project's number (digits)")
+    for index, hook in enumerate(args.get("notifications", [])):
+        where = f"notifications[{index}]"
+        allowed = "must be 3-32 lowercase letters, digits and -, starting with a letter"
+        _match(hook["name"], NOTIFICATION_NAME, f"{where}.name", allowed)
+        allowed = "must be a service account email"
+        _match(
+            hook.get("oidc_service_account_email"),
+            SERVICE_ACCOUNT_EMAIL,
+            f"{where}.oidc_service_account_email",
+            allowed,
+        )
+    ci = args.get("ci")
+    if ci is not None:
+        allowed = "must be 6-30 lowercase letters, digits and -, starting with a letter"
+        _match(ci.get("service_account_id"), SERVICE_ACCOUNT_ID, "ci.service_account_id", allowed)
+        github = ci.get("github_oidc")
+        if github is not None:
+            allowed = "must be 4-32 lowercase letters, digits and -, starting with a letter"
+            _match(github.get("pool_id"), POOL_ID, "ci.github_oidc.pool_id", allowed)
+            for index, ref in enumerate(github["refs"]):
+                if problem := github_ref_problem(ref):
+                    raise ValueError(f"ci.github_oidc.refs[{index}]: {problem}")
 
 
 class ArtifactRegistry(pulumi.ComponentResource):

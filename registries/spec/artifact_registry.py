@@ -4,12 +4,28 @@ a CI service account, validated before any resource is declared."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator
 
+from components.artifact_registry_names import (
+    GCR_DOMAIN_LOCATIONS,
+    KMS_KEY,
+    LOCATION,
+    MEMBER,
+    NOTIFICATION_NAME,
+    POOL_ID,
+    PROJECT_ID,
+    PROJECT_NUMBER,
+    PUBLIC_MEMBERS,
+    REPOSITORY_ID,
+    SECRET_VERSION,
+    SERVICE_ACCOUNT_EMAIL,
+    SERVICE_ACCOUNT_ID,
+    github_ref_problem,
+    labels_problem,
+)
 from components.retention.artifact_registry import compile_cleanup_policies
 from components.retention.model import PolicyError, RetentionIntent
 from registries.spec.base import (
@@ -24,43 +40,13 @@ from registries.spec.base import (
 from registries.spec.retention import RetentionSpec
 
 ROOT = "registries:artifactRegistry"
-# Project ids: 6-30 characters, lowercase letters, digits and hyphens, starting with a letter, not ending in -.
-PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
-PROJECT_NUMBER = re.compile(r"[0-9]{6,20}")
-# Artifact Registry locations: a region (europe-west1, us-central1) or a multi-region (us, europe, asia).
-LOCATION = re.compile(r"us|europe|asia|[a-z]+-[a-z]+[0-9]{1,2}")
-# Repository ids: lowercase letters, digits and hyphens, starting with a letter, ending with a letter or digit.
-REPOSITORY_ID = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
-# Container Registry host -> the multi-region its Artifact Registry repository lives in (transition guide).
-GCR_DOMAIN_LOCATIONS = {"gcr.io": "us", "us.gcr.io": "us", "eu.gcr.io": "europe", "asia.gcr.io": "asia"}
-# IAM principals in the syntax IAM policies take.
-MEMBER = re.compile(
-    r"(user|serviceAccount|group):[^@\s:]+@[^@\s:]+\.[a-z]{2,}|domain:[a-z0-9.-]+\.[a-z]{2,}"
-    r"|principal(Set)?://iam\.googleapis\.com/\S+|allUsers|allAuthenticatedUsers"
-)
-PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
-LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
-LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
-MAX_LABELS = 64
-KMS_KEY = re.compile(
-    r"projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/locations/([a-z0-9-]+)/keyRings/[\w-]+/cryptoKeys/[\w-]+"
-)
-SECRET_VERSION = re.compile(r"projects/[a-z0-9-]{1,30}/secrets/[\w-]{1,255}/versions/([0-9]+|latest)")
-SERVICE_ACCOUNT_EMAIL = re.compile(r"[a-z0-9-]{6,30}@[a-z0-9-]+\.iam\.gserviceaccount\.com|[\w.+-]+@[\w-]+\.[\w.-]+")
-SERVICE_ACCOUNT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
-POOL_ID = re.compile(r"[a-z][a-z0-9-]{2,30}[a-z0-9]")
-NOTIFICATION_NAME = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 
 def _labels(labels: dict[str, str]) -> dict[str, str]:
-    if len(labels) > MAX_LABELS:
-        raise ValueError(f"at most {MAX_LABELS} labels (got {len(labels)})")
-    for key, value in labels.items():
-        if not LABEL_KEY.fullmatch(key):
-            raise ValueError(f"key {key!r} must be 1-63 of [a-z0-9_-], starting with a lowercase letter")
-        if not LABEL_VALUE.fullmatch(value):
-            raise ValueError(f"value {value!r} of {key!r} must be 0-63 of [a-z0-9_-] (lowercase)")
+    if problem := labels_problem(labels):
+        raise ValueError(problem)
     return labels
 
 
@@ -238,10 +224,8 @@ class ArtifactRegistryGithubOidc(CamelModel):
     @classmethod
     def _refs(cls, refs: list[str]) -> list[str]:
         for index, ref in enumerate(refs):
-            if not re.fullmatch(r"refs/(heads|tags)/[A-Za-z0-9._/*-]+", ref):
-                raise ValueError(f"[{index}] {ref!r} must be refs/heads/<branch> or refs/tags/<tag> (`*` allowed)")
-            if ref.removeprefix("refs/heads/").removeprefix("refs/tags/").strip("*/") == "":
-                raise ValueError(f"[{index}] {ref!r} matches every branch or tag; name the ones that may push")
+            if problem := github_ref_problem(ref):
+                raise ValueError(f"[{index}] {problem}")
         return unique(refs)
 
 

@@ -452,7 +452,7 @@ def test_inputs_from_other_resources_flow_into_the_declarations():
             {
                 "project": "acme-prod-1",
                 "location": "us",
-                "notifications": [{"name": "n", "url": "https://x/?t", "max_delivery_attempts": 3}],
+                "notifications": [{"name": "hook", "url": "https://x/?t", "max_delivery_attempts": 3}],
             },
             r"notifications\[0\]\.max_delivery_attempts: 3 must be 5-100",
         ),
