@@ -110,7 +110,7 @@ def images(docker_client: docker.DockerClient) -> Iterator[None]:
 def clean_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """The test process's environment without anything that would choose a backend, passphrase or Python for the
     CLI or registryctl (PULUMI_*, a virtualenv, docker's config)."""
-    dropped = ("VIRTUAL_ENV", "DOCKER_CONFIG", "PYTHONPATH", "XDG_STATE_HOME")
+    dropped = ("VIRTUAL_ENV", "DOCKER_CONFIG", "PYTHONPATH", "XDG_STATE_HOME", "XDG_CONFIG_HOME")
     return {k: v for k, v in environ.items() if not k.startswith("PULUMI_") and k not in dropped}
 
 
@@ -183,6 +183,7 @@ def fresh_clone(directory: Path, toolchain: Path, home: Path) -> Project:
         # Never a download: every plugin comes from the toolchain's bin (ambient plugins).
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
         XDG_STATE_HOME=str(home / "state"),
+        XDG_CONFIG_HOME=str(home / "config"),  # where registryctl generates the secrets passphrase
         DOCKER_CONFIG=str(home / "docker"),
         # The stand-in provider plugins (tests/support/plugins) import the test support code's dependencies (the
         # Docker SDK, moto's clients), which requirements.txt does not hold: they run on this test run's Python.

@@ -25,9 +25,10 @@ CONTAINER, VOLUME, NETWORK = "local-registry", "local-registry-data", "local-reg
 
 def _readme_env(project: Project) -> dict[str, str]:
     """The README: `export PULUMI_BACKEND_URL=file://$HOME/.local/state/registries
-    PULUMI_CONFIG_PASSPHRASE_FILE=$HOME/.local/state/registries/passphrase` (XDG_STATE_HOME set here)."""
+    PULUMI_CONFIG_PASSPHRASE_FILE=$HOME/.config/registries/passphrase` (XDG_STATE_HOME, XDG_CONFIG_HOME set here)."""
     state = f"{project.env['XDG_STATE_HOME']}/registries"
-    return {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE_FILE": f"{state}/passphrase"}
+    passphrase = f"{project.env['XDG_CONFIG_HOME']}/registries/passphrase"  # apart from the state it encrypts
+    return {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE_FILE": passphrase}
 
 
 def _result(stdout: str) -> dict:
