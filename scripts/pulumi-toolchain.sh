@@ -85,6 +85,8 @@ if [ "$(printf '%s\n%s\n' "go$need_go" "$have_go" | sort -V | head -1)" != "go$n
   die "Go is $have_go; tools/pulumi*/go.mod need go $need_go or newer"
 fi
 
+# Leftovers of a killed build of this key (none can be running: we hold its lock).
+rm -rf "$parent/.build-$(basename "$dir")."*
 tmp=$(mktemp -d "$parent/.build-$(basename "$dir").XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/bin"
@@ -95,7 +97,8 @@ build() { # build <module dir> <output name> <package> [ldflags]
   local dir=$1 name=$2 pkg=$3 ldflags=${4:-} start
   start=$(seconds)
   log "go build $pkg -> $name"
-  (cd "$dir" && go build -o "$tmp/bin/$name" -ldflags "$ldflags" "$pkg") >&2 ||
+  # -s -w: no symbol table or DWARF (a third smaller; panics still print stack traces).
+  (cd "$dir" && go build -o "$tmp/bin/$name" -ldflags "-s -w $ldflags" "$pkg") >&2 ||
     die "building $name from $pkg failed (output above)"
   log "built $name in $(($(seconds) - start))s"
   timings+=("$name $(($(seconds) - start))s")
