@@ -347,7 +347,7 @@ def _stack(project: Path, self_hosted: dict[str, Any]) -> None:
 
 def test_apply_without_a_retention_block_says_which_key(project, capsys):
     _stack(project, {})
-    assert main(["retention", "apply", "-s", "local"]) == EXIT_FAILED
+    assert main(["retention", "apply", "-s", "local"]) == EXIT_CONFIG  # a usage error: nothing ran
     assert "registries:selfHosted.retention" in capsys.readouterr().err
 
 
