@@ -58,7 +58,9 @@ def generate_credentials(
     response = _checked(session.post(url, json=body, timeout=60), what)
     if response.status_code == 200:
         return response.json()
-    # 202: poll the operation (Azure-AsyncOperation), then read the result from Location (ARM LRO rules).
+    # 202: poll the operation (Azure-AsyncOperation, else Location), then read the result as azure-core's ARMPolling
+    # does for this operation (final-state-via: location, the REST spec's option): from Location, else from the
+    # status body's resourceLocation, else the status body itself (tests/unit/test_acr_token_password_lro.py).
     status_url = response.headers.get("Azure-AsyncOperation") or response.headers.get("Location")
     result_url = response.headers.get("Location")
     if not status_url:
@@ -68,8 +70,10 @@ def generate_credentials(
         poll = _checked(session.get(status_url, timeout=60), what)
         if poll.status_code == 200 and status_url == result_url:
             return poll.json()
-        status = poll.json().get("status", "") if poll.status_code == 200 else "InProgress"
+        body = poll.json() if poll.status_code == 200 else {}
+        status = body.get("status", "") if poll.status_code == 200 else "InProgress"
         if status == "Succeeded":
+            result_url = result_url or body.get("resourceLocation")
             break
         if status in ("Failed", "Canceled"):
             raise ArmError(f"{what}: operation {status}: {poll.json().get('error', {}).get('message', '')}")
@@ -77,7 +81,7 @@ def generate_credentials(
             raise ArmError(f"{what}: not finished after {timeout_seconds:.0f} s")
         time.sleep(float(poll.headers.get("Retry-After", poll_seconds)))
     if not result_url:
-        raise ArmError(f"{what}: the operation succeeded without a Location to read the password from")
+        return body  # the caller names a missing password ("no value for <name> in the answer")
     return _checked(session.get(result_url, timeout=60), what).json()
 
 
