@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	sdk "github.com/pulumi/pulumi/sdk/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
@@ -400,8 +401,11 @@ func (h *host) InstallDependencies(
 
 // RunPlugin runs a source-based Python plugin: `python <plugin dir> <args>` when the directory has __main__.py,
 // `python -m pulumi.run.plugin <project name> <args>` for a buildable package without one, and
-// `python -u -m pulumi.policy <args> <dir>` for a policy pack (without the stack-configuration proxy of the real
-// host). The plugin's stdout carries its port to the engine, so it is streamed back unchanged.
+// `python -u -m pulumi.policy <args> <dir>` for a policy pack. The plugin's stdout carries its port to the engine, so
+// it is streamed back unchanged. A policy pack (pulumi_policy reads the stack from environment variables) is
+// started behind the SDK's PolicyProxy, as the real host does: the proxy answers the engine's ConfigureStack, the
+// pack then starts with PULUMI_ORGANIZATION/PROJECT/STACK/DRY_RUN/CONFIG set, and the proxy forwards every other
+// analyzer call to it.
 func (h *host) RunPlugin(
 	req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse],
 ) error {
@@ -450,8 +454,41 @@ func (h *host) RunPlugin(
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}
+	var proxy *sdk.PolicyProxy
+	if analyzer {
+		if proxy, stdout, err = sdk.NewPolicyProxy(ctx, stdout); err != nil {
+			return fmt.Errorf("starting the policy pack proxy: %w", err)
+		}
+		stack, err := proxy.AwaitConfiguration(ctx)
+		if err != nil {
+			return fmt.Errorf("waiting for the engine's stack configuration: %w", err)
+		}
+		if stack != nil {
+			cmd.Env = appendSet(cmd.Env, "PULUMI_ORGANIZATION", stack.GetOrganization())
+			cmd.Env = appendSet(cmd.Env, "PULUMI_PROJECT", stack.GetProject())
+			cmd.Env = appendSet(cmd.Env, "PULUMI_STACK", stack.GetStack())
+			cmd.Env = appendSet(cmd.Env, "PULUMI_DRY_RUN", strconv.FormatBool(stack.GetDryRun()))
+			if stack.GetConfig() != nil {
+				config, err := json.Marshal(stack.GetConfig())
+				if err != nil {
+					return fmt.Errorf("serializing the stack configuration: %w", err)
+				}
+				cmd.Env = appendSet(cmd.Env, "PULUMI_CONFIG", string(config))
+			}
+		}
+	}
 	cmd.Env = append(cmd.Env, req.GetEnv()...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if proxy != nil {
+		if err := cmd.Start(); err != nil {
+			proxy.Abort(err)
+			return fmt.Errorf("could not start policy pack %s: %w", dir, err)
+		}
+		if err := proxy.Attach(ctx, cmd); err != nil {
+			return fmt.Errorf("policy pack %s: %w", dir, err)
+		}
+		return closer.Close()
+	}
 	if err := cmd.Run(); err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
@@ -474,6 +511,14 @@ func (h *host) hasPluginRunner(ctx context.Context, tc toolchain.Toolchain) bool
 		return false
 	}
 	return cmd.Run() == nil
+}
+
+// appendSet adds key=value to an environment unless value is empty.
+func appendSet(env []string, key, value string) []string {
+	if value == "" {
+		return env
+	}
+	return append(env, key+"="+value)
 }
 
 func fileExists(path string) bool {
