@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec, plain_secret_problems
 from registries.spec.base import is_production_stack
-from registryctl.backend import choose_backend
+from registryctl.backend import check_backend_url, choose_backend
 from registryctl.errors import PulumiCliMissing
 from registryctl.plugins import Plugin, cli_stderr, install_plugins, required_plugins
 from registryctl.progress import Progress
@@ -65,6 +65,8 @@ def open_stack(
     err: TextIO | None = None,
 ) -> Any:
     """Select (or create) the stack, on `backend` or the backend the user chose, or the per-user default."""
+    if backend:  # a bad --backend is a usage error (exit 2), said before looking for the CLI
+        check_backend_url(backend)
     if shutil.which("pulumi") is None:
         raise PulumiCliMissing(NO_CLI_MESSAGE)
     from pulumi import automation as auto
