@@ -137,8 +137,8 @@ def cmd_engine(args: argparse.Namespace) -> int:
             automation.deploy(stack, yes=args.yes, as_json=args.json, policy_packs=packs)
         if not args.json:
             print(
-                f"next: registryctl outputs -s {args.stack} --show-secrets | registryctl login -s {args.stack} | "
-                f"registryctl verify -s {args.stack}",
+                f"next: `registryctl outputs -s {args.stack} --show-secrets` (endpoint, passwords), "
+                f"`registryctl login -s {args.stack}`, `registryctl verify -s {args.stack}`",
                 file=sys.stderr,
             )
     else:
