@@ -79,6 +79,23 @@ def test_second_run_builds_nothing_and_prints_the_same_directory(toolchain_bin: 
     assert elapsed < 10, f"a warm run took {elapsed:.1f}s"
 
 
+def test_a_present_cache_is_used_without_go_or_network(toolchain_bin: Path) -> None:
+    """No Go on PATH and a network namespace of our own with only a down loopback: the cache is still printed."""
+    system_path = "/usr/sbin:/usr/bin:/sbin:/bin"
+    no_go = subprocess.run(["bash", "-c", "command -v go"], env={"PATH": system_path}, check=False)
+    assert no_go.returncode != 0, "go is on the system PATH: the test would not prove anything"
+    result = subprocess.run(
+        ["unshare", "--net", "bash", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": system_path},
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(toolchain_bin)
+
+
 def test_cli_and_hosts_report_the_pinned_versions(toolchain_bin: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PULUMI_HOME": str(tmp_path), "PULUMI_SKIP_UPDATE_CHECK": "1"}
     pulumi_version = _pinned("pulumi", "github.com/pulumi/pulumi/pkg/v3")
