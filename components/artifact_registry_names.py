@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from components.github_refs import github_ref_problem
+
 # Project ids: 6-30 characters, lowercase letters, digits and hyphens, starting with a letter, not ending in -.
 PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 PROJECT_NUMBER = re.compile(r"[0-9]{6,20}")
@@ -46,10 +48,4 @@ def labels_problem(labels: dict[str, str]) -> str | None:
     return None
 
 
-def github_ref_problem(ref: str) -> str | None:
-    """Why `ref` is not a ref pattern a push may come from, or None."""
-    if not re.fullmatch(r"refs/(heads|tags)/[A-Za-z0-9._/*-]+", ref):
-        return f"{ref!r} must be refs/heads/<branch> or refs/tags/<tag> (`*` allowed)"
-    if ref.removeprefix("refs/heads/").removeprefix("refs/tags/").strip("*/") == "":
-        return f"{ref!r} matches every branch or tag; name the ones that may push"
-    return None
+__all__ = ["github_ref_problem", "labels_problem"]

@@ -13,6 +13,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.arg_checks import enum_value
+from components.ecr_names import PRINCIPAL, PTC_PREFIX, REGION, REPLICATION_FILTER, SCAN_FILTER, tag_filter_problem
+from components.github_refs import github_ref_problem
 from components.retention.args import RetentionArgs, retention_intent
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
@@ -32,6 +34,9 @@ REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._
 REPOSITORY_NAME_RULE = (
     "must be 2-256 characters: lowercase letters and digits, separated by one of . _ - or by / (e.g. team/api)"
 )
+
+
+PRINCIPAL_RULE = "must be a 12-digit account id or an IAM ARN arn:aws:iam::<account>:root|user/<name>|role/<name>"
 
 
 def repository_name_problem(name: object) -> str | None:
@@ -264,11 +269,53 @@ def _lifecycle_policy(intent: RetentionIntent, where: str) -> str | None:
         raise ValueError(f"{where}.retention: {error}") from None
 
 
+def _match(value: object, regex: re.Pattern[str], where: str, allowed: str) -> None:
+    """ValueError naming `where` when a plain `value` does not match (an Output is left to the API)."""
+    if isinstance(value, str) and not regex.fullmatch(value):
+        raise ValueError(f"{where}: {value!r} {allowed}")
+
+
+def _check_settings_values(args: EcrRegistryArgs) -> None:
+    """The value rules of registries.spec.ecr (components/ecr_names.py) on the region, registry settings and GitHub
+    refs, for library users."""
+    region_rule = "must be an AWS region name such as eu-west-1 or us-east-1"
+    _match(args.get("region"), REGION, "EcrRegistryArgs.region", region_rule)
+    settings = args.get("registry_settings") or {}
+    root = "EcrRegistryArgs.registry_settings"
+    for key in ("continuous_scan", "scan_on_push"):
+        for index, value in enumerate(settings.get(key, [])):
+            _match(
+                value, SCAN_FILTER, f"{root}.{key}[{index}]", "must be a repository name filter ([a-z0-9._/-] and *)"
+            )
+    prefix_rule = "must be a repository name prefix ([a-z0-9._/-])"
+    for index, rule in enumerate(settings.get("replication", [])):
+        for j, destination in enumerate(rule["destinations"]):
+            _match(destination["region"], REGION, f"{root}.replication[{index}].destinations[{j}].region", region_rule)
+        for j, prefix in enumerate(rule.get("prefixes", [])):
+            _match(prefix, REPLICATION_FILTER, f"{root}.replication[{index}].prefixes[{j}]", prefix_rule)
+    for index, source in enumerate(settings.get("replication_sources", [])):
+        for j, prefix in enumerate(source.get("prefixes", [])):
+            _match(prefix, REPLICATION_FILTER, f"{root}.replication_sources[{index}].prefixes[{j}]", prefix_rule)
+    for index, cache in enumerate(settings.get("pull_through_cache", [])):
+        allowed = "must be lowercase letters and digits separated by . _ -"
+        _match(cache["prefix"], PTC_PREFIX, f"{root}.pull_through_cache[{index}].prefix", allowed)
+    github = args.get("github_oidc")
+    for index, ref in enumerate(github["refs"] if github is not None else []):
+        if problem := github_ref_problem(ref):
+            raise ValueError(f"EcrRegistryArgs.github_oidc.refs[{index}]: {problem}")
+
+
 def _repository(args: EcrRepositoryArgs, where: str) -> _Repository:
     """`args` with their defaults, checked, naming the arg (`where`) on an error."""
     name = args.get("name")
     if problem := repository_name_problem(name):
         raise ValueError(f"{where}.name: {name!r} {problem}")
+    for index, tag_filter in enumerate(args.get("mutable_tags", [])):
+        if problem := tag_filter_problem(tag_filter):
+            raise ValueError(f"{where}.mutable_tags[{index}]: {tag_filter!r} {problem}")
+    for kind in ("readers", "writers"):
+        for index, principal in enumerate(args.get(kind, [])):
+            _match(principal, PRINCIPAL, f"{where}.{kind}[{index}]", PRINCIPAL_RULE)
     return _Repository(
         name=args["name"],
         scan_on_push=bool(args.get("scan_on_push", True)),
@@ -384,6 +431,7 @@ def _check(args: EcrRegistryArgs) -> list[_Repository]:
         url = hook["url"]
         if isinstance(url, str):  # an Output is checked when its value is known
             _check_hook_url(url, f"{where}.url")
+    _check_settings_values(args)
     settings = args.get("registry_settings") or {}
     scan_type = None
     if "scan_type" in settings:

@@ -8,6 +8,17 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic.alias_generators import to_snake
 
+from components.ecr_names import (
+    MAX_MUTABLE_TAG_FILTERS,
+    PRINCIPAL,
+    PTC_PREFIX,
+    REGION,
+    REPLICATION_FILTER,
+    REPOSITORY_NAME,
+    SCAN_FILTER,
+    tag_filter_problem,
+)
+from components.github_refs import github_ref_problem
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
 from registries.spec.base import (
@@ -22,17 +33,6 @@ from registries.spec.base import (
 from registries.spec.retention import RetentionSpec
 from registries.spec.selfhosted import _kms_key_arn_in as kms_key_arn_in  # the S3 storage's key-ARN rule, shared
 
-# AWS region names: partition prefix, geography, number (us-east-1, eu-central-2, us-gov-west-1, cn-north-1).
-REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}")
-# ECR's repository name pattern (CreateRepository API), 2 to 256 characters.
-REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
-# ECR's exclusion filter pattern: [0-9a-zA-Z._*-]{1,128}, at most 2 `*` wildcards (pulumi-aws docs).
-MUTABLE_TAG_FILTER = re.compile(r"[0-9a-zA-Z._*-]{1,128}")
-MAX_FILTER_WILDCARDS = 2
-MAX_MUTABLE_TAG_FILTERS = 5
-# An account id, or an IAM principal ARN (account root, user, role) in any partition.
-PRINCIPAL = re.compile(r"[0-9]{12}|arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(root|(user|role)/[\w+=,.@/-]{1,512})")
-
 
 def _check_region(value: str) -> str:
     if not REGION.fullmatch(value):
@@ -41,10 +41,8 @@ def _check_region(value: str) -> str:
 
 
 def _check_filter(value: str) -> str:
-    if not MUTABLE_TAG_FILTER.fullmatch(value):
-        raise ValueError("must be 1-128 of the characters [0-9A-Za-z._*-] (ECR wildcard filter, not a regex)")
-    if value.count("*") > MAX_FILTER_WILDCARDS:
-        raise ValueError(f"may contain at most {MAX_FILTER_WILDCARDS} `*` wildcards")
+    if problem := tag_filter_problem(value):
+        raise ValueError(problem)
     return value
 
 
@@ -73,11 +71,6 @@ PTC_UPSTREAMS: dict[str, tuple[str, str]] = {
     "ecr-public": ("public.ecr.aws", "none"),
     "registry.k8s.io": ("registry.k8s.io", "none"),
 }
-# Registry scanning filters: lowercase repository name characters and `*` wildcards.
-SCAN_FILTER = re.compile(r"[a-z0-9*][a-z0-9*._/-]{0,255}")
-# Replication filters are name prefixes (PREFIX_MATCH).
-REPLICATION_FILTER = re.compile(r"[a-z0-9][a-z0-9._/-]{0,255}")
-PTC_PREFIX = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 REGISTRY_SETTINGS_KEYS = ("scanning", "replication", "replicationSources", "pullThroughCache")
 
@@ -273,10 +266,8 @@ class EcrGithubOidc(CamelModel):
     @classmethod
     def _refs(cls, refs: list[str]) -> list[str]:
         for index, ref in enumerate(refs):
-            if not re.fullmatch(r"refs/(heads|tags)/[A-Za-z0-9._/*-]+", ref):
-                raise ValueError(f"[{index}] {ref!r} must be refs/heads/<branch> or refs/tags/<tag> (`*` allowed)")
-            if ref.removeprefix("refs/heads/").removeprefix("refs/tags/").strip("*/") == "":
-                raise ValueError(f"[{index}] {ref!r} matches every branch or tag; name the ones that may push")
+            if problem := github_ref_problem(ref):
+                raise ValueError(f"[{index}] {problem}")
         for index in repeated(refs):
             raise ValueError(f"[{index}] repeats {refs[index]!r}")
         return refs

@@ -107,6 +107,7 @@ def _k8s(**args: Any) -> Any:
 
 ACR_NAMES = "components.acr:_check_names"
 AR_VALUES = "components.artifact_registry:_check_values"
+ECR_VALUES = "components.ecr:_check_settings_values"
 DEDUPED = NotNeeded("a repeated entry is harmless: the component declares each entry once (dict.fromkeys)")
 REPEATS_ARE_HARMLESS = NotNeeded("a repeated value changes nothing the API receives (a set of filters or patterns)")
 
@@ -295,21 +296,62 @@ RULES: dict[str, Check | NotNeeded | Gap] = {
     "ecr.EcrRepositorySettings.writers:unique": DEDUPED,
     "ecr.EcrRepositorySpec.readers[]:unique": DEDUPED,
     "ecr.EcrRepositorySpec.writers[]:unique": DEDUPED,
-    "ecr.EcrRepositorySettings.mutable_tags[]:_check_filter": Gap("ECR tag filter syntax and wildcard count"),
-    "ecr.EcrRepositorySpec.mutable_tags[]:_check_filter": Gap("ECR tag filter syntax and wildcard count"),
-    "ecr.EcrRepositorySettings.readers[]:_check_principal": Gap("principal syntax (SetRepositoryPolicy refuses)"),
-    "ecr.EcrRepositorySettings.writers[]:_check_principal": Gap("principal syntax"),
-    "ecr.EcrRepositorySpec.readers[]:_check_principal": Gap("principal syntax"),
-    "ecr.EcrRepositorySpec.writers[]:_check_principal": Gap("principal syntax"),
-    "ecr.EcrScanning.continuous[]:pattern": Gap("scanning filter syntax"),
-    "ecr.EcrScanning.on_push[]:pattern": Gap("scanning filter syntax"),
-    "ecr.EcrReplicationDestination.region:_check_region": Gap("region syntax"),
-    "ecr.EcrReplicationRule.filters[]:pattern": Gap("replication filter syntax"),
-    "ecr.EcrReplicationSource.prefixes[]:pattern": Gap("replication source prefix syntax"),
-    "ecr.EcrPullThroughCache.prefix:pattern": Gap("pull-through cache prefix syntax"),
-    "ecr.EcrGithubOidc._refs": Gap("GitHub ref syntax and match-everything refs"),
-    "ecr.EcrSpec.region:_check_region": Gap("region syntax (the provider refuses an unknown region)"),
-    "ecr.EcrSpec.account_id[]:pattern": Gap("account id syntax"),
+    "ecr.EcrRepositorySettings.mutable_tags[]:_check_filter": Check(
+        "components.ecr:_repository",
+        lambda: _ecr(repositories=[{"name": "app", "mutable_tags": ["v*.*.*"]}]),
+        r"mutable_tags\[0\]: 'v\*\.\*\.\*' may contain at most 2",
+    ),
+    "ecr.EcrRepositorySpec.mutable_tags[]:_check_filter": Check("components.ecr:_repository"),
+    "ecr.EcrRepositorySettings.readers[]:_check_principal": Check(
+        "components.ecr:_repository",
+        lambda: _ecr(repositories=[{"name": "app", "readers": ["bob"]}]),
+        r"readers\[0\]: 'bob' must be a 12-digit account id",
+    ),
+    "ecr.EcrRepositorySettings.writers[]:_check_principal": Check(
+        "components.ecr:_repository",
+        lambda: _ecr(repositories=[{"name": "app", "writers": ["arn:aws:iam::1:role/x"]}]),
+        r"writers\[0\]",
+    ),
+    "ecr.EcrRepositorySpec.readers[]:_check_principal": Check("components.ecr:_repository"),
+    "ecr.EcrRepositorySpec.writers[]:_check_principal": Check("components.ecr:_repository"),
+    "ecr.EcrScanning.continuous[]:pattern": Check(
+        ECR_VALUES,
+        lambda: _ecr(registry_settings={"scan_type": "ENHANCED", "continuous_scan": ["Team/*"]}),
+        r"continuous_scan\[0\]: 'Team/\*'",
+    ),
+    "ecr.EcrScanning.on_push[]:pattern": Check(
+        ECR_VALUES, lambda: _ecr(registry_settings={"scan_on_push": ["A"]}), r"scan_on_push\[0\]: 'A'"
+    ),
+    "ecr.EcrReplicationDestination.region:_check_region": Check(
+        ECR_VALUES,
+        lambda: _ecr(registry_settings={"replication": [{"destinations": [{"region": "Frankfurt"}]}]}),
+        r"destinations\[0\]\.region: 'Frankfurt'",
+    ),
+    "ecr.EcrReplicationRule.filters[]:pattern": Check(
+        ECR_VALUES,
+        lambda: _ecr(registry_settings={"replication": [{"destinations": [], "prefixes": ["Team/"]}]}),
+        r"replication\[0\]\.prefixes\[0\]: 'Team/'",
+    ),
+    "ecr.EcrReplicationSource.prefixes[]:pattern": Check(
+        ECR_VALUES,
+        lambda: _ecr(registry_settings={"replication_sources": [{"account_id": "444455556666", "prefixes": ["*"]}]}),
+        r"replication_sources\[0\]\.prefixes\[0\]: '\*'",
+    ),
+    "ecr.EcrPullThroughCache.prefix:pattern": Check(
+        ECR_VALUES,
+        lambda: _ecr(registry_settings={"pull_through_cache": [{"prefix": "Hub", "upstream_url": "u"}]}),
+        r"pull_through_cache\[0\]\.prefix: 'Hub'",
+    ),
+    "ecr.EcrGithubOidc._refs": Check(
+        ECR_VALUES,
+        lambda: _ecr(github_oidc={"repository": "o/r", "refs": ["main"]}),
+        r"github_oidc\.refs\[0\]: 'main' must be refs/heads",
+    ),
+    "ecr.EcrSpec.region:_check_region": Check(ECR_VALUES, lambda: _ecr(region="EU"), r"EcrRegistryArgs\.region: 'EU'"),
+    "ecr.EcrSpec.account_id[]:pattern": NotNeeded(
+        "spec-only: the stack's own account for the replication rules the spec checks; the component takes no "
+        "account_id arg and reads its account from the repositories it creates (registry_id)"
+    ),
     # --- self-hosted (Docker target: settings.validate_args; Kubernetes adds validate_kubernetes_args) ---
     "selfhosted.TlsSpec.ip_addresses[]:_ip": Gap("certificate IP SANs (tls.ip_addresses) are not parsed"),
     "selfhosted.UserSpec.password:_bcrypt_length": Gap("a given password longer than bcrypt's 72 bytes"),
@@ -376,7 +418,7 @@ def test_the_component_refuses_what_the_spec_refuses(key: str):
 def test_the_open_gaps_are_listed():
     gaps = sorted(key for key, rule in RULES.items() if isinstance(rule, Gap))
     # The count only goes down: close a gap by adding the check (and a probe) and moving its entry to Check.
-    assert len(gaps) <= 21, gaps
+    assert len(gaps) <= 8, gaps
 
 
 def test_the_gcr_locations_are_one_table():
