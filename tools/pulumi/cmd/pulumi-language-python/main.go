@@ -18,11 +18,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"math/rand"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +36,7 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"github.com/pulumi/pulumi/sdk/v3/python/toolchain"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -200,8 +204,9 @@ func (h *host) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	return &emptypb.Empty{}, nil
 }
 
-// GetRequiredPackages creates the virtualenv when it is missing (as the real host does) and reports no packages:
-// the engine then loads each provider plugin when the program first uses it, from PATH (the toolchain's bin).
+// GetRequiredPackages creates the virtualenv when it is missing (as the real host does, showing pip's output as
+// ephemeral engine messages) and reports no packages: the engine then loads each provider plugin when the program
+// first uses it, from PATH (the toolchain's bin).
 func (h *host) GetRequiredPackages(
 	ctx context.Context, req *pulumirpc.GetRequiredPackagesRequest,
 ) (*pulumirpc.GetRequiredPackagesResponse, error) {
@@ -209,10 +214,45 @@ func (h *host) GetRequiredPackages(
 	if err != nil {
 		return nil, err
 	}
-	if err := tc.EnsureVenv(ctx, req.GetInfo().GetProgramDirectory(), false, true, os.Stderr, os.Stderr); err != nil {
+	var stdout, stderr io.Writer = os.Stderr, os.Stderr
+	if h.engineAddress != "" {
+		conn, err := grpc.NewClient(h.engineAddress,
+			grpc.WithTransportCredentials(insecure.NewCredentials()), rpcutil.GrpcChannelOptions())
+		if err != nil {
+			return nil, fmt.Errorf("connecting to the engine at %s: %w", h.engineAddress, err)
+		}
+		defer conn.Close()
+		engine := pulumirpc.NewEngineClient(conn)
+		stream := rand.Int31() //nolint:gosec // a stream id, not a secret
+		stdout = &engineLog{ctx, engine, stream, pulumirpc.LogSeverity_INFO}
+		stderr = &engineLog{ctx, engine, stream, pulumirpc.LogSeverity_ERROR}
+	}
+	if err := tc.EnsureVenv(ctx, req.GetInfo().GetProgramDirectory(), false, true, stdout, stderr); err != nil {
 		return nil, err
 	}
 	return &pulumirpc.GetRequiredPackagesResponse{}, nil
+}
+
+// engineLog writes to the engine's log as ephemeral messages of one stream (the progress display shows them while
+// they are current).
+type engineLog struct {
+	ctx      context.Context
+	engine   pulumirpc.EngineClient
+	stream   int32
+	severity pulumirpc.LogSeverity
+}
+
+func (w *engineLog) Write(p []byte) (int, error) {
+	_, err := w.engine.Log(w.ctx, &pulumirpc.LogRequest{
+		Message:   strings.ToValidUTF8(string(p), "\uFFFD"),
+		Ephemeral: true,
+		StreamId:  w.stream,
+		Severity:  w.severity,
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func (h *host) GetRequiredPlugins(
