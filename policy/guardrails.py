@@ -331,6 +331,14 @@ def _published_off_loopback(port: dict[str, Any]) -> bool:
     return not _loopback(str(ip or "0.0.0.0"))  # noqa: S104  # pulumi-docker's default: all interfaces
 
 
+def _address(port: dict[str, Any]) -> str:
+    """ip:port of a published port (numbers arrive as JSON floats: 5000.0)."""
+    external = port.get("external")
+    if isinstance(external, float) and external.is_integer():
+        external = int(external)
+    return f"{port.get('ip') or '0.0.0.0'}:{external}"  # noqa: S104  # pulumi-docker's default address
+
+
 def _is_ui_container(res: Res) -> bool:
     image = res.get("image")
     return "NGINX_PROXY_PASS_URL" in _envs(res) or (isinstance(image, str) and "docker-registry-ui" in image)
@@ -433,12 +441,12 @@ def check_selfhosted_tls(res: Res) -> Iterator[str]:
                     f"{minimum or 'not set'}); set it to tls1.2 or tls1.3"
                 )
         elif exposed:
-            where = ", ".join(f"{p.get('ip') or '0.0.0.0'}:{p.get('external')}" for p in exposed)  # noqa: S104
+            where = ", ".join(_address(p) for p in exposed)
             yield f"{res.label}: the registry serves plain HTTP on {where}; configure http.tls or bind to 127.0.0.1"
     if _is_ui_container(res):
         for port in exposed:
             if port.get("internal") == UI_PLAIN_PORT:
-                where = f"{port.get('ip') or '0.0.0.0'}:{port.get('external')}"  # noqa: S104
+                where = _address(port)
                 yield (
                     f"{res.label}: the registry UI serves plain HTTP on {where}, off loopback (browsers send "
                     "registry passwords to it); serve it over HTTPS or bind it to 127.0.0.1"

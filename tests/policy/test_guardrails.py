@@ -335,14 +335,14 @@ def test_plain_http_registry_off_loopback() -> None:
     clean(judge_ours(selfHosted=LOCAL))
     plain = {**LOCAL, "bindAddress": "0.0.0.0", "tls": {"mode": "none"}, "insecure": True}
     (message,) = only(judge_ours(selfHosted=plain), "selfhosted-tls")
-    assert "serves plain HTTP on 0.0.0.0:5000" in message
+    assert "serves plain HTTP on 0.0.0.0:5000;" in message
     clean(judge_ours(selfHosted={**plain, "bindAddress": "127.0.0.1"}))
 
 
 def test_plain_http_ui_off_loopback() -> None:
     ui = {"enabled": True, "tls": False, "bindAddress": "0.0.0.0"}
     (message,) = only(judge_ours(selfHosted={**LOCAL, "ui": ui, "insecure": True}), "selfhosted-tls")
-    assert "UI serves plain HTTP on 0.0.0.0:8080" in message
+    assert "UI serves plain HTTP on 0.0.0.0:8080," in message
     clean(judge_ours(selfHosted={**LOCAL, "ui": {**ui, "bindAddress": "127.0.0.1"}}))
     clean(judge_ours(selfHosted={**LOCAL, "ui": {**ui, "tls": True}}))
 
