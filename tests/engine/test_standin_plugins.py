@@ -78,24 +78,17 @@ def test_image(docker_client: docker.DockerClient) -> Iterator[str]:
     docker_client.images.remove(IMAGE, force=True)
 
 
-@pytest.fixture
-def standin_project(tmp_path: Path, toolchain_bin: Path, docker_client: docker.DockerClient) -> Iterator[Project]:
-    session = uuid.uuid4().hex[:8]
-    (tmp_path / "program").mkdir()
+def program_project(tmp_path: Path, toolchain_bin: Path, name: str, program: str) -> Project:
+    """A Python program in `tmp_path/program` run by the toolchain's CLI on a file:// backend of its own, with the
+    stand-ins first on PATH (ambient plugins, nothing downloaded) and this test's Python for them and the program;
+    the environment keeps no PULUMI_*, AWS_* or virtualenv variable of the caller."""
     directory = tmp_path / "program"
-    (directory / "Pulumi.yaml").write_text(
-        textwrap.dedent(
-            f"""\
-            name: standin-check
-            runtime:
-              name: python
-              options:
-                virtualenv: {sys.prefix}
-            """
-        )
-    )
-    (directory / "__main__.py").write_text(PROGRAM)
-    env = clean_environ(os.environ)
+    directory.mkdir()
+    runtime = f"name: {name}\nruntime:\n  name: python\n  options:\n    virtualenv: {sys.prefix}\n"
+    (directory / "Pulumi.yaml").write_text(runtime)
+    (directory / "__main__.py").write_text(textwrap.dedent(program))
+    (tmp_path / "state").mkdir()
+    env = {k: v for k, v in clean_environ(os.environ).items() if not k.startswith("AWS_")}
     env.update(
         PATH=os.pathsep.join([str(BIN), str(toolchain_bin), env.get("PATH", os.defpath)]),
         PULUMI_HOME=str(tmp_path / "pulumi-home"),
@@ -104,10 +97,15 @@ def standin_project(tmp_path: Path, toolchain_bin: Path, docker_client: docker.D
         PULUMI_SKIP_UPDATE_CHECK="true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
         REGISTRIES_STANDIN_PYTHON=sys.executable,
-        REGISTRIES_STANDIN_SESSION=f"standin-engine-{session}",
     )
-    (tmp_path / "state").mkdir()
-    project = Project(directory, tmp_path, env)
+    return Project(directory, tmp_path, env)
+
+
+@pytest.fixture
+def standin_project(tmp_path: Path, toolchain_bin: Path, docker_client: docker.DockerClient) -> Iterator[Project]:
+    session = uuid.uuid4().hex[:8]
+    project = program_project(tmp_path, toolchain_bin, "standin-check", PROGRAM)
+    project.env["REGISTRIES_STANDIN_SESSION"] = f"standin-engine-{session}"
     project.pulumi("stack", "init", "test")
     project.pulumi("config", "set", "session", session)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import re
 import secrets
@@ -315,7 +316,8 @@ class DockerApplier:
                 container.start()
                 self._wait(container, inputs)
         except Exception:
-            container.remove(force=True, v=True)
+            with contextlib.suppress(docker.errors.NotFound):  # already gone: the first error is the one to report
+                container.remove(force=True, v=True)
             raise
         container.reload()
         outs = {**inputs, "name": container.name, "networkDatas": _network_datas(container.attrs)}

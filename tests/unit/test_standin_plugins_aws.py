@@ -4,6 +4,7 @@ moto server with IAM enforcement."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -11,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 from pulumi.runtime.proto import provider_pb2
 
-from tests.support.moto_server import MotoServer, start_moto
-from tests.support.plugins.client import PluginProcess, start_plugin, urn
+from tests.support.moto_server import MotoServer
+from tests.support.plugins.client import PluginProcess, running_moto, start_plugin, urn
 from tests.support.plugins.server import UNKNOWN, from_struct, to_struct
 from tests.support.pulumi_runtime import is_secret, unwrap, wrap_secret
 
@@ -25,11 +26,7 @@ ACCESS_KEY = "aws:iam/accessKey:AccessKey"
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    server = start_moto(tmp_path_factory.mktemp("moto"))
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running_moto(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -136,5 +133,34 @@ def test_without_endpoints_the_stand_in_refuses_naming_the_key(tmp_path: Path) -
         message = str(no_region.value.details())  # pyright: ignore[reportAttributeAccessIssue]
         assert "aws:accessKey" in message
         assert "aws:secretKey" in message
+    finally:
+        plugin.stop()
+
+
+def test_first_calls_in_parallel_on_a_fresh_plugin(moto: MotoServer) -> None:
+    """The engine calls a plugin from many threads at once (a refresh reads every resource together): the first
+    look-ups of each type's SDK class, lazily imported modules, must not race."""
+    types = sorted(
+        {
+            BUCKET,
+            USER,
+            ACCESS_KEY,
+            "aws:s3/bucketVersioning:BucketVersioning",
+            "aws:s3/bucketPolicy:BucketPolicy",
+            "aws:iam/userPolicy:UserPolicy",
+            "aws:iam/role:Role",
+            "aws:ecr/repository:Repository",
+            "aws:sqs/queue:Queue",
+            "aws:cloudwatch/eventRule:EventRule",
+        }
+    )
+    plugin = start_plugin("aws")
+    try:
+        plugin.configure(
+            {"region": "us-east-1", "accessKey": "a", "secretKey": "b", "endpoints": [{"s3": moto.endpoint}]}
+        )
+        with ThreadPoolExecutor(len(types)) as pool:
+            planned = list(pool.map(lambda typ: plugin.create(urn(typ, "x"), {}, preview=True), types))
+        assert [ident for ident, _ in planned] == [""] * len(types)
     finally:
         plugin.stop()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+from tests.support.moto_server import MotoServer, start_moto
 from tests.support.plugins.server import from_struct, to_struct
 
 BIN = Path(__file__).resolve().parent / "bin"
@@ -115,3 +117,12 @@ def start_plugin(name: str, env: Mapping[str, str] | None = None, cwd: Path | No
 
 def urn(typ: str, name: str, stack: str = "test", project: str = "registries") -> str:
     return f"urn:pulumi:{stack}::{project}::{typ}::{name}"
+
+
+def running_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """A moto server (IAM enforcement on) for a test module, stopped after it."""
+    server = start_moto(tmp_path_factory.mktemp("moto"))
+    try:
+        yield server
+    finally:
+        server.stop()

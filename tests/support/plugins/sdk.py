@@ -9,12 +9,15 @@ import importlib.util
 import inspect
 import json
 import re
+import threading
 from importlib import resources
 from typing import Any
 
 from pulumi import _types
 
 SdkResource = tuple[frozenset[str], frozenset[str], frozenset[str]]
+_IMPORTS = threading.Lock()
+"""The engine calls a plugin from many threads at once; the SDKs' lazily loaded modules must be imported by one."""
 
 
 def plugin_version(package: str) -> str:
@@ -40,9 +43,14 @@ def resource_classes(package: str) -> dict[str, tuple[str, str]]:
     return out
 
 
-@functools.cache
 def describe(package: str, token: str) -> SdkResource:
     """(input names, output names, secret output names) of one resource type, as its SDK class declares them."""
+    with _IMPORTS:
+        return _describe(package, token)
+
+
+@functools.cache
+def _describe(package: str, token: str) -> SdkResource:
     dotted, name = resource_classes(package)[token]
     module = importlib.import_module(dotted)
     cls = getattr(module, name)

@@ -101,6 +101,16 @@ def mark_secrets(outputs: dict[str, Any], raw_inputs: Mapping[str, Any], secret_
     }
 
 
+def _config_value(value: Any) -> Any:
+    """A config value as typed: JSON objects, lists and booleans given as text are parsed."""
+    if (isinstance(value, str) and value[:1] in ("[", "{")) or value in ("true", "false"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 def type_and_name(urn: str, typ: str = "", name: str = "") -> tuple[str, str]:
     """The resource's type token and logical name: from the request, or parsed from its URN."""
     if typ and name:
@@ -179,14 +189,12 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
 
     @_rpc
     def Configure(self, request: Any, context: Any) -> provider_pb2.ConfigureResponse:
+        # A default provider's inputs are the stack's `<package>:<key>` config as strings (an object or list set with
+        # --path arrives as JSON, a flag as "true"), as a bridged provider's CheckConfig parses them by its schema.
         config = unwrap(from_struct(request.args)) if request.HasField("args") else {}
-        if not config:  # older engines: only the flat variables, "<package>:config:<key>" -> string (JSON)
-            for key, text in request.variables.items():
-                short = key.rsplit(":", 1)[-1]
-                try:
-                    config[short] = json.loads(text)
-                except ValueError:
-                    config[short] = text
+        if not config:  # older engines: only the flat variables, "<package>:config:<key>" -> string
+            config = {key.rsplit(":", 1)[-1]: text for key, text in request.variables.items()}
+        config = {key: _config_value(value) for key, value in config.items()}
         self.plugin.config = config
         self.plugin.backends = self.plugin.configure(config)
         return provider_pb2.ConfigureResponse(
