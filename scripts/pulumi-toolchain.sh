@@ -47,7 +47,7 @@ source_hash=$(
   } | sha256sum | cut -c1-12
 )
 key="pulumi-${pulumi_version}_yaml-${yaml_version}_${source_hash}"
-dir="${REGISTRIES_TOOLCHAIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/registries/toolchain/$key}"
+dir="${REGISTRIES_TOOLCHAIN_DIR:-$HOME/.cache/registries/toolchain/$key}"
 dir="${dir%/}"
 
 standin_plugins=(docker random tls aws)
@@ -56,8 +56,12 @@ for p in "${standin_plugins[@]}"; do expected+=("pulumi-resource-$p"); done
 
 complete() {
   [ -f "$1/VERSIONS" ] || return 1
-  local exe
+  local exe built
   for exe in "${expected[@]}"; do [ -x "$1/bin/$exe" ] || return 1; done
+  # A directory named by $REGISTRIES_TOOLCHAIN_DIR may hold an older build: it must be this key's.
+  built=$(awk '$1 == "key:" {print $2; exit}' "$1/VERSIONS")
+  [ "$built" = "$key" ] ||
+    die "$1 holds the toolchain $built, this checkout pins $key: remove it or set another REGISTRIES_TOOLCHAIN_DIR"
 }
 
 if complete "$dir"; then

@@ -170,3 +170,16 @@ def test_an_incomplete_cache_directory_is_refused_not_used(tmp_path: Path) -> No
     assert result.returncode == 1
     assert f"{half} exists but is not a complete toolchain" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_directory_holding_another_pinned_toolchain_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "toolchain"
+    (other / "bin").mkdir(parents=True)
+    for name in EXECUTABLES:
+        (other / "bin" / name).write_text("#!/bin/sh\n")
+        (other / "bin" / name).chmod(0o755)
+    (other / "VERSIONS").write_text("key: pulumi-v3.0.0_yaml-v1.0.0_000000000000\n")
+    result = _run_script({"REGISTRIES_TOOLCHAIN_DIR": str(other)})
+    assert result.returncode == 1
+    assert f"{other} holds the toolchain pulumi-v3.0.0_yaml-v1.0.0_000000000000, this checkout pins" in result.stderr
+    assert result.stdout == ""
