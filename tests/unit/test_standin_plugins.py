@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from importlib import resources
@@ -18,7 +21,7 @@ import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import provider_pb2
 
-from tests.support.plugins.client import PluginProcess, start_plugin, urn
+from tests.support.plugins.client import BIN, PluginProcess, start_plugin, urn
 from tests.support.plugins.server import UNKNOWN
 from tests.support.pulumi_runtime import is_secret, unwrap, wrap_secret
 
@@ -259,3 +262,23 @@ def test_docker_volume_and_remote_image(docker_plugin: PluginProcess, docker_cli
     with pytest.raises(grpc.RpcError) as raised:
         docker_plugin.create(image_urn, {"name": "registries-standin-absent:1"})
     assert "registries-standin-absent:1" in str(raised.value.details())  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def test_a_python_without_the_dev_requirements_is_named(tmp_path: Path) -> None:
+    """The plugin fails at start naming what to set, not with a traceback the engine shows as a broken plugin."""
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')  # no site-packages: grpc and pulumi missing
+    python.chmod(0o755)
+    env = {**os.environ, "REGISTRIES_STANDIN_PYTHON": str(python)}
+    result = subprocess.run(
+        [str(BIN / "pulumi-resource-tls"), "127.0.0.1:1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "cannot import" in result.stderr
+    assert "set REGISTRIES_STANDIN_PYTHON" in result.stderr
