@@ -135,3 +135,18 @@ def test_someone_elses_raw_resources_are_judged_the_same(project: Project, pack:
         assert "not-a-pulumi-secret" not in result.stdout + result.stderr
     finally:
         project.run("pulumi", "stack", "rm", "prod", "--yes", "--force", "--cwd", str(program), env=env, check=False)
+
+
+@pytest.mark.parametrize("stack", [("prod-guarded", _stack_file(PLAIN_REGISTRY))], indirect=True, ids=["prod"])
+def test_registryctl_preview_runs_the_pack_and_names_the_rule(
+    project: Project, pack: Path, stack: tuple[str, dict[str, str]]
+):
+    """registryctl runs policy/ by default (its virtualenv exists: the `pack` fixture made it) and exits 1 on the
+    mandatory violation, naming the rule from the CLI's policy events; --no-policy previews without it."""
+    name, env = stack
+    result = project.registryctl("preview", "-s", name, env=env, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "policy violations (docs/guardrails.md):" in result.stderr
+    assert "mandatory selfhosted-tls:" in result.stderr
+    assert "the registry serves plain HTTP on 0.0.0.0:5004;" in result.stderr
+    project.registryctl("preview", "-s", name, "--no-policy", env=env)
