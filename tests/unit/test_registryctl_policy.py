@@ -41,6 +41,16 @@ def _with_pack(root: Path) -> Path:
     return pack
 
 
+def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_stack: str = "local") -> Path:
+    """A copy of the project with the local stack file (as `as_stack`), without the encryptionsalt a run of the
+    real CLI in the checkout may have written into it."""
+    root = project_copy(tmp_path, monkeypatch, "local", as_stack=as_stack)
+    stack_file = root / "stacks" / f"Pulumi.{as_stack}.yaml"
+    lines = stack_file.read_text().splitlines(keepends=True)
+    stack_file.write_text("".join(line for line in lines if not line.startswith("encryptionsalt:")))
+    return root
+
+
 def _policy_args(fake: FakePulumi, command: str) -> list[str]:
     call = next(c for c in fake.calls() if c.args[:1] == [command])
     return [call.args[i + 1] for i, arg in enumerate(call.args) if arg == "--policy-pack"]
@@ -53,13 +63,13 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
 
 
 def test_preview_runs_the_projects_guardrails_by_default(fake, tmp_path, monkeypatch):
-    pack = _with_pack(project_copy(tmp_path, monkeypatch, "local"))
+    pack = _with_pack(_project(tmp_path, monkeypatch))
     assert main(["preview", "-s", "local"]) == 0
     assert _policy_args(fake, "preview") == [str(pack)]
 
 
 def test_no_policy_runs_none_and_a_project_without_policy_dir_runs_none(fake, tmp_path, monkeypatch):
-    root = project_copy(tmp_path, monkeypatch, "local")
+    root = _project(tmp_path, monkeypatch)
     assert main(["preview", "-s", "local"]) == 0
     assert _policy_args(fake, "preview") == []
     _with_pack(root)
@@ -68,14 +78,14 @@ def test_no_policy_runs_none_and_a_project_without_policy_dir_runs_none(fake, tm
 
 
 def test_policy_pack_names_another_pack(fake, tmp_path, monkeypatch):
-    project_copy(tmp_path, monkeypatch, "local")
+    _project(tmp_path, monkeypatch)
     other = _with_pack(tmp_path / "elsewhere")
     assert main(["up", "-s", "local", "--policy-pack", str(other)]) == 0
     assert _policy_args(fake, "up") == [str(other)]
 
 
 def test_a_directory_without_pulumipolicy_yaml_is_refused_before_the_cli_runs(fake, tmp_path, monkeypatch, capsys):
-    project_copy(tmp_path, monkeypatch, "local")
+    _project(tmp_path, monkeypatch)
     assert main(["preview", "-s", "local", "--policy-pack", str(tmp_path)]) != 0
     assert "holds no PulumiPolicy.yaml" in capsys.readouterr().err
     assert not [c for c in fake.calls() if c.args[:1] == ["preview"]]
@@ -90,7 +100,7 @@ def test_a_violating_production_preview_exits_non_zero_naming_the_rule(tmp_path,
         events={"preview": [VIOLATION]},
         fail={"preview": "error: preview failed"},
     )
-    pack = _with_pack(project_copy(tmp_path, monkeypatch, "local", as_stack="prod"))
+    pack = _with_pack(_project(tmp_path, monkeypatch, as_stack="prod"))
     assert main(["preview", "-s", "prod"]) != 0
     err = capsys.readouterr().err
     assert "policy violations" in err
@@ -103,7 +113,7 @@ def test_advisory_violations_are_shown_after_a_passing_preview(tmp_path, monkeyp
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "test")
     advisory = {"policyEvent": {**VIOLATION["policyEvent"], "enforcementLevel": "advisory"}}
     use_fake_pulumi(tmp_path, monkeypatch, outputs={}, events={"preview": [advisory]})
-    _with_pack(project_copy(tmp_path, monkeypatch, "local"))
+    _with_pack(_project(tmp_path, monkeypatch))
     assert main(["preview", "-s", "local"]) == 0
     assert "advisory selfhosted-tls:" in capsys.readouterr().err
 
