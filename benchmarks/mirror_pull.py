@@ -27,7 +27,7 @@ from docker.errors import ImageNotFound
 from benchmarks.registry_throughput import _fresh_image
 from tests.support.e2e_stack import provided_certificate
 from tests.support.engine_docker import E2E_LABEL, DockerApplier
-from tests.support.images import build_registry_image
+from tests.support.images import build_registry_images
 from tests.support.local_engine import LocalEngine
 from tests.support.pulumi_runtime import run_program
 from tests.support.registry_client import RegistryUser
@@ -105,7 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     client = docker.from_env(timeout=300)
     session = uuid.uuid4().hex[:10]
-    build_registry_image(client, ["registry:2.8.3"])
+    build_registry_images(client, ["registry:2.8.3"])
     applier = DockerApplier(client, session)
     users: list[RegistryUser] = []
     source = ""

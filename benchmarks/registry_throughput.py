@@ -57,7 +57,7 @@ from tests.support.e2e_stack import load_e2e_stack
 from tests.support.engine_aws import AwsApplier
 from tests.support.engine_docker import E2E_LABEL, DockerApplier
 from tests.support.engine_tls import issue_chain
-from tests.support.images import build_registry_image, build_scratch_image
+from tests.support.images import build_registry_images, build_scratch_image
 from tests.support.local_engine import LocalEngine
 from tests.support.moto_server import MotoServer, start_moto
 from tests.support.pulumi_runtime import run_program, unwrap
@@ -628,15 +628,45 @@ def main() -> None:
         help="also the same binary with TLS, TLS without HTTP/2, and that plus htpasswd at bcrypt COST",
     )
     parser.add_argument("--s3-chunk-mb", type=int, nargs="*", default=[5, 10, 32], help="S3 chunk sizes to compare")
+    parser.add_argument(
+        "--image",
+        action="append",
+        metavar="IMAGE",
+        help="registry image to measure (repeat for several, e.g. registry:3.1.2 and registry:2.8.3, in one run);"
+        " default: the local stack's",
+    )
     args = parser.parse_args()
     client = docker.from_env(timeout=600)
-    image = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())["config"]["registries:selfHosted"][
-        "image"
-    ]
-    build_registry_image(client, sorted({image, "registry:2.8.3"}))
+    stack_image = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())["config"][
+        "registries:selfHosted"
+    ]["image"]
+    images = args.image or [stack_image]
+    build_registry_images(client, images)
+    summary: list[tuple[str, str]] = []
+    for image in images:
+        print(f"\n=== {image}: deployed (TLS + htpasswd) vs the same image's default config (plain) ===", flush=True)
+        results, deployed, plain = measure(client, image, args)
+        print_results({k: v for k, v in results.items() if v}, deployed, plain)
+        summary.append((image, deployed_ratios(results, deployed, plain)))
+    print("\ndeployed / plain, median MB/s, per image:")
+    for image, ratios in summary:
+        print(f"  {image:20} {ratios}")
+
+
+def deployed_ratios(results: Results, deployed: Target, plain: Target) -> str:
+    return ", ".join(
+        f"{case} {_median(by_target[deployed.name], 'mb_s') / _median(by_target[plain.name], 'mb_s'):.2f}"
+        for case, by_target in results.items()
+        if deployed.name in by_target and plain.name in by_target
+    )
+
+
+def measure(client: docker.DockerClient, image: str, args: argparse.Namespace) -> tuple[Results, Target, Target]:
+    """The rounds for one registry image: the program's deployment of it against the image's default config."""
     session = uuid.uuid4().hex[:12]
     targets: list[Target] = []
     _stack, base, _ = load_e2e_stack(ROOT / "stacks" / "Pulumi.local.yaml")
+    base = {**base, "image": image}
     moto_dir = Path(tempfile.mkdtemp(prefix="bench-moto-"))
     moto = start_moto(moto_dir) if args.s3_chunk_mb else None
     results: Results = {"push alone": {}, "pull alone": {}, "push concurrent": {}, "pull concurrent": {}}
@@ -675,7 +705,7 @@ def main() -> None:
         if moto is not None:
             moto.stop()
         shutil.rmtree(moto_dir, ignore_errors=True)
-    print_results({k: v for k, v in results.items() if v}, deployed, plain)
+    return results, deployed, plain
 
 
 if __name__ == "__main__":

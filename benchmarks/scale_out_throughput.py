@@ -48,7 +48,7 @@ from components.selfhosted.load_balancer import DEFAULT_LOAD_BALANCER_IMAGE
 from tests.support.e2e_stack import load_e2e_stack, s3_storage_stack
 from tests.support.engine_aws import AwsApplier
 from tests.support.engine_docker import DockerApplier
-from tests.support.images import build_registry_image
+from tests.support.images import build_registry_images
 from tests.support.local_engine import LocalEngine
 from tests.support.moto_on_network import (
     MOTO_ALIAS,
@@ -301,7 +301,7 @@ def main() -> None:
     image = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())["config"]["registries:selfHosted"][
         "image"
     ]
-    build_registry_image(docker_client, sorted({image, "registry:2.8.3"}))
+    build_registry_images(docker_client, [image])
     build_python_runtime_image(docker_client)
     build_load_balancer_image(docker_client)
     build_redis_image(docker_client)

@@ -15,7 +15,7 @@ from docker.errors import NotFound
 
 from tests.support.engine_docker import E2E_LABEL
 from tests.support.local_engine import LocalEngine
-from tests.support.moto_server import MotoServer, start_moto
+from tests.support.moto_server import ROOT, MotoServer, start_moto
 from tests.support.scale_out_images import PYTHON_RUNTIME_IMAGE
 
 MOTO_ALIAS = "moto"
@@ -35,7 +35,18 @@ def start_moto_container(log_dir: Path, name: str | None = None) -> tuple[MotoSe
         return [
             *("docker", "run", "--rm", "--name", name, "-p", f"127.0.0.1:{port}:5000"),
             *("-e", "INITIAL_NO_AUTH_ACTION_COUNT", "-e", "MOTO_ALLOW_NONEXISTENT_REGION", *mounts),
-            *(PYTHON_RUNTIME_IMAGE, f"{venv}/bin/python", "-m", "moto.server", "-H", "0.0.0.0", "-p", "5000"),
+            # moto with S3's per-object authorization of multi-object deletes (tests/support/moto_main.py).
+            *("-v", f"{ROOT}:{ROOT}:ro", "-w", str(ROOT)),
+            *(
+                PYTHON_RUNTIME_IMAGE,
+                f"{venv}/bin/python",
+                "-m",
+                "tests.support.moto_main",
+                "-H",
+                "0.0.0.0",
+                "-p",
+                "5000",
+            ),
         ]
 
     return start_moto(log_dir, command), name

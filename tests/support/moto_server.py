@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import boto3
 import requests
 
 ADMIN_POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+ROOT = Path(__file__).resolve().parents[2]
+MOTO_MAIN = [sys.executable, "-m", "tests.support.moto_main"]
 # The requests that may go unsigned before enforcement starts: the ones that create the admin below.
 BOOTSTRAP_ACTIONS = 3
 
@@ -56,17 +57,15 @@ def start_moto(log_dir: Path, command: Callable[[int], list[str]] | None = None)
     """Start moto with IAM enforcement; raises (failing the run) if it does not answer. `command(port)` runs it
     another way (e.g. in a container published on 127.0.0.1:port); default: moto_server on 127.0.0.1."""
     port = _free_port()
-    binary = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-    if binary is None:
-        raise RuntimeError("moto_server is not installed: pip install -r requirements-dev.txt")
-    argv = command(port) if command is not None else [binary, "-H", "127.0.0.1", "-p", str(port)]
+    # moto_server with S3's per-object authorization of multi-object deletes (tests/support/moto_main.py).
+    argv = command(port) if command is not None else [*MOTO_MAIN, "-H", "127.0.0.1", "-p", str(port)]
     env = {
         **os.environ,
         "INITIAL_NO_AUTH_ACTION_COUNT": str(BOOTSTRAP_ACTIONS),
         "MOTO_ALLOW_NONEXISTENT_REGION": "false",
     }
     log = (log_dir / f"moto-{port}.log").open("wb")
-    process = subprocess.Popen(argv, stdout=log, stderr=log, env=env)
+    process = subprocess.Popen(argv, stdout=log, stderr=log, env=env, cwd=ROOT)
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
