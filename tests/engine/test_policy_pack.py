@@ -150,3 +150,19 @@ def test_registryctl_preview_runs_the_pack_and_names_the_rule(
     assert "mandatory selfhosted-tls:" in result.stderr
     assert "the registry serves plain HTTP on 0.0.0.0:5004;" in result.stderr
     project.registryctl("preview", "-s", name, "--no-policy", env=env)
+
+
+@pytest.mark.parametrize("stack", [("prod-guarded", _stack_file(PLAIN_REGISTRY))], indirect=True, ids=["prod"])
+def test_a_config_file_overrides_a_rules_level(
+    project: Project, pack: Path, stack: tuple[str, dict[str, str]], tmp_path: Path
+):
+    """--policy-pack-config as CrossGuard reads it: the rule turned advisory on prod*, the preview passes."""
+    name, env = stack
+    config = tmp_path / "guardrails.json"
+    config.write_text(json.dumps({"selfhosted-tls": "advisory"}))
+    result = project.pulumi(
+        "preview", "-s", name, "--policy-pack", str(pack), "--policy-pack-config", str(config),
+        "--non-interactive", "--color", "never", env=env,
+    )  # fmt: skip
+    assert ("advisory", "selfhosted-tls") in _violations(result.stdout)
+    assert ("mandatory", "selfhosted-tls") not in _violations(result.stdout)
