@@ -44,8 +44,10 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.dynamic.dynamic import PROVIDER_KEY, serialize_provider
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
+from pulumi.runtime._serialization import _serialize
 
 from providers.dockerhub.client import (
     DEFAULT_BASE_URL,
@@ -790,8 +792,50 @@ class RepositoryTeamPermissionProvider(_HubProvider):
 
 
 # -- Resources -------------------------------------------------------------------------------------
-class Repository(Resource, module="dockerhub", name="Repository"):
+_SERIALIZED_PROVIDERS: dict[type[_HubProvider], str] = {}
+_SERIALIZED_LOCK = threading.Lock()
+
+
+def serialized_provider(provider_type: type[_HubProvider]) -> str:
+    """The `__provider` string of every resource served by `provider_type`, pickled once per process.
+
+    pulumi.dynamic.Resource pickles its provider (dill, recursive) for each resource. Ours hold no
+    per-resource state (`__getstate__` returns None), so every instance of a class pickles to the same
+    string: the class reference. Pickling it once gives each resource the very string the SDK would
+    have recorded (tests/unit/test_dockerhub_provider_pickle.py), so state does not change."""
+    with _SERIALIZED_LOCK:
+        cached = _SERIALIZED_PROVIDERS.get(provider_type)
+        if cached is None:
+            cached, captured_secrets = _serialize(True, serialize_provider, provider_type())
+            if captured_secrets:  # would have to be a secret Output per resource, as the SDK makes it
+                raise TypeError(f"{provider_type.__name__} captures a secret; it cannot be pickled once")
+            _SERIALIZED_PROVIDERS[provider_type] = cached
+        return cached
+
+
+class _HubResource(Resource):
+    """A dynamic resource whose provider is pickled once per class (see `serialized_provider`).
+
+    The same registration as pulumi.dynamic.Resource.__init__ (SDK 3.272): type token
+    pulumi-python:dynamic/dockerhub:<Name>, the inputs plus `__provider`, a plain string as our providers
+    set serialize_as_secret_always = False and capture no secret."""
+
+    provider_type: ClassVar[type[_HubProvider]]
+
+    def __init_subclass__(cls, module: str = "", name: str = "Resource", **kwargs: Any) -> None:
+        super().__init_subclass__(module=module, name=name, **kwargs)  # the SDK's type token, typed
+
+    def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        if PROVIDER_KEY in props:
+            raise ValueError("A dynamic resource must not define the __provider key")
+        props = {**props, PROVIDER_KEY: serialized_provider(self.provider_type)}
+        pulumi.CustomResource.__init__(self, f"pulumi-python:{self._resource_type_name}", resource_name, props, opts)
+
+
+class Repository(_HubResource, module="dockerhub", name="Repository"):
     """A Docker Hub repository. Deleting it deletes its images: protect it in production."""
+
+    provider_type = RepositoryProvider
 
     # Dynamic resources expose their properties under the same (camelCase) names.
     namespace: pulumi.Output[str]
@@ -799,11 +843,13 @@ class Repository(Resource, module="dockerhub", name="Repository"):
     pullCount: pulumi.Output[int]
 
     def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(RepositoryProvider(), resource_name, {"pullCount": None, **props}, opts)
+        super().__init__(resource_name, {"pullCount": None, **props}, opts)
 
 
-class AccessToken(Resource, module="dockerhub", name="AccessToken"):
+class AccessToken(_HubResource, module="dockerhub", name="AccessToken"):
     """A personal access token; `token` is known only from create on, and is secret."""
+
+    provider_type = AccessTokenProvider
 
     uuid: pulumi.Output[str]
     token: pulumi.Output[str]
@@ -811,15 +857,16 @@ class AccessToken(Resource, module="dockerhub", name="AccessToken"):
     def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         secret = pulumi.ResourceOptions(additional_secret_outputs=["token"])
         super().__init__(
-            AccessTokenProvider(),
             resource_name,
             {"uuid": None, "token": None, **props},
             pulumi.ResourceOptions.merge(opts, secret),
         )
 
 
-class OrgAccessToken(Resource, module="dockerhub", name="OrgAccessToken"):
+class OrgAccessToken(_HubResource, module="dockerhub", name="OrgAccessToken"):
     """An organization access token; `token` is known only from create on, and is secret."""
+
+    provider_type = OrgAccessTokenProvider
 
     tokenId: pulumi.Output[str]
     token: pulumi.Output[str]
@@ -827,36 +874,36 @@ class OrgAccessToken(Resource, module="dockerhub", name="OrgAccessToken"):
     def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         secret = pulumi.ResourceOptions(additional_secret_outputs=["token"])
         super().__init__(
-            OrgAccessTokenProvider(),
             resource_name,
             {"tokenId": None, "token": None, **props},
             pulumi.ResourceOptions.merge(opts, secret),
         )
 
 
-class Webhook(Resource, module="dockerhub", name="Webhook"):
+class Webhook(_HubResource, module="dockerhub", name="Webhook"):
     """A repository webhook; its URL carries the receiver's secret and is itself secret."""
+
+    provider_type = WebhookProvider
 
     slug: pulumi.Output[str]
 
     def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         secret = pulumi.ResourceOptions(additional_secret_outputs=["hookUrl"])
-        super().__init__(
-            WebhookProvider(), resource_name, {"slug": None, **props}, pulumi.ResourceOptions.merge(opts, secret)
-        )
+        super().__init__(resource_name, {"slug": None, **props}, pulumi.ResourceOptions.merge(opts, secret))
 
 
-class Team(Resource, module="dockerhub", name="Team"):
+class Team(_HubResource, module="dockerhub", name="Team"):
     """An organization team; `teamId` is what repository permissions refer to."""
+
+    provider_type = TeamProvider
 
     teamId: pulumi.Output[int]
 
     def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(TeamProvider(), resource_name, {"teamId": None, **props}, opts)
+        super().__init__(resource_name, {"teamId": None, **props}, opts)
 
 
-class RepositoryTeamPermission(Resource, module="dockerhub", name="RepositoryTeamPermission"):
+class RepositoryTeamPermission(_HubResource, module="dockerhub", name="RepositoryTeamPermission"):
     """A team's permission (read, write or admin) on a repository."""
 
-    def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(RepositoryTeamPermissionProvider(), resource_name, props, opts)
+    provider_type = RepositoryTeamPermissionProvider
