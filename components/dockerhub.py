@@ -361,7 +361,8 @@ class DockerHub(pulumi.ComponentResource):
         # read from the stack config in `configure`, never a resource input: credentials are not identity.
         common: dict[str, Any] = {"baseUrl": args.get("base_url", DEFAULT_BASE_URL)}
 
-        full_names: list[pulumi.Output[str]] = []
+        namespaces: list[pulumi.Output[str]] = []
+        repository_names: list[str] = []
         repositories: dict[str, Repository] = {}
         for i, repo in enumerate(args.get("repositories", [])):
             namespace = repo.get("namespace", default_namespace)
@@ -372,7 +373,8 @@ class DockerHub(pulumi.ComponentResource):
                     parent=self, protect=repo.get("protect", args.get("protect_repositories", False))
                 ),
             )
-            full_names.append(pulumi.Output.concat(resource.namespace, "/", repo["name"]))
+            namespaces.append(resource.namespace)
+            repository_names.append(repo["name"])
             repositories[f"{namespace}/{repo['name']}"] = resource
             for j, hook in enumerate(repo.get("webhooks", [])):
                 where = f"DockerHubArgs.repositories[{i}].webhooks[{j}].url"
@@ -460,7 +462,10 @@ class DockerHub(pulumi.ComponentResource):
                     ),
                 )
 
-        self.repositories = pulumi.Output.all(*full_names).apply(list)
+        # One Output over every repository, not a concat chain per repository (benchmarks/program_scale.py).
+        self.repositories = pulumi.Output.all(*namespaces).apply(
+            lambda known: [f"{namespace}/{name}" for namespace, name in zip(known, repository_names, strict=True)]
+        )
         self.access_tokens = pulumi.Output.secret(_by_key(tokens))
         self.org_access_tokens = pulumi.Output.secret(_by_key(org_tokens))
         self.register_outputs(
