@@ -104,7 +104,8 @@ def images(docker_client: docker.DockerClient) -> Iterator[None]:
         pytest.fail(f"could not build the stacks' images: {error}", pytrace=False)
     yield
     if tagged_ui:
-        docker_client.images.remove(UI_IMAGE, noprune=True)
+        with contextlib.suppress(docker.errors.ImageNotFound):  # another run's cleanup may have untagged it
+            docker_client.images.remove(UI_IMAGE, noprune=True)
 
 
 def clean_environ(environ: Mapping[str, str]) -> dict[str, str]:

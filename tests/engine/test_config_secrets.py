@@ -10,11 +10,11 @@ URL) is encrypted.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.engine.conftest import Project, plain_secrets_in, secret_values, with_backend
+from tests.engine.test_engine_operations import restore_stack_file
 from tests.support.e2e_stack import provided_certificate
 from tests.support.hub_emulator import HubEmulator
 from tests.support.registry_client import RegistryUser
@@ -47,9 +47,7 @@ def prod(project: Project, docker_cleanup: None) -> Iterator[tuple[Project, dict
         yield project, env
     finally:
         _cleanup(project, env, "prod")
-        (project.dir / "stacks" / "Pulumi.prod.yaml").write_text(
-            (Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.prod.yaml").read_text()
-        )
+        restore_stack_file(project, "prod")
 
 
 def test_prod_secrets_set_by_path_are_read_by_the_program_and_encrypted_in_state(prod, docker_client):
@@ -118,6 +116,4 @@ def test_hub_webhook_url_set_by_path_reaches_the_hub_and_stays_encrypted(project
         assert plain_secrets_in(project.export("hub", env=env), given) == []
     finally:
         _cleanup(project, env, "hub")
-        (project.dir / "stacks" / "Pulumi.hub.yaml").write_text(
-            (Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.hub.yaml").read_text()
-        )
+        restore_stack_file(project, "hub")
