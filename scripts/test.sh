@@ -60,6 +60,10 @@ echo "==> Pulumi toolchain (bash scripts/pulumi-toolchain.sh: built once into ~/
 # The engine tier (tests/engine) runs the real Pulumi CLI from this bin; a toolchain that does not build fails here.
 REGISTRIES_TOOLCHAIN_BIN=$(bash scripts/pulumi-toolchain.sh | tail -n 1)
 export REGISTRIES_TOOLCHAIN_BIN
+echo "==> Pulumi toolchain (bash scripts/pulumi-toolchain.sh: built once into ~/.cache/registries, then reused)"
+# The engine tier (tests/engine) runs the real Pulumi CLI from this bin; a toolchain that does not build fails here.
+REGISTRIES_TOOLCHAIN_BIN=$(bash scripts/pulumi-toolchain.sh | tail -n 1)
+export REGISTRIES_TOOLCHAIN_BIN
 echo "==> pytest"
 # Native tracebacks: CPython 3.11.7's ast.parse can fail ("AST constructor recursion depth mismatch") when pytest
 # parses a large generated SDK module to draw a long traceback, which turns one failing test into an INTERNALERROR.
