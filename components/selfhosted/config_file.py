@@ -363,7 +363,10 @@ def render_registry_config(settings: RegistrySettings) -> str:
     purging = storage.upload_purging
     storage_map: dict[str, Any] = {
         driver[0]: driver[1],
-        "delete": {"enabled": storage.delete_enabled},
+        # A mirror's cache expiry deletes through the storage (registry/proxy/proxyregistry.go OnBlobExpire and
+        # OnManifestExpire): with deletes off it fails ("operation unsupported") and nothing ever expires. Clients
+        # still cannot delete from a mirror: the proxy's manifest and blob stores refuse it (ErrUnsupported).
+        "delete": {"enabled": storage.delete_enabled or settings.proxy is not None},
         "maintenance": {
             "uploadpurging": {
                 "enabled": purging.enabled,
