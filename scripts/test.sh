@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(docker.io skopeo docker-registry busybox-static ca-certificates nginx-light haproxy redis-server)  # nginx: the UI stand-in image; haproxy, redis-server: the scale-out images
+APT_PACKAGES=(docker.io skopeo docker-registry busybox-static ca-certificates nginx-light haproxy redis-server etcd-server)  # nginx: the UI stand-in image; haproxy, redis-server: the scale-out images; etcd-server: tests/kube
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
@@ -60,10 +60,10 @@ echo "==> Pulumi toolchain (bash scripts/pulumi-toolchain.sh: built once into ~/
 # The engine tier (tests/engine) runs the real Pulumi CLI from this bin; a toolchain that does not build fails here.
 REGISTRIES_TOOLCHAIN_BIN=$(bash scripts/pulumi-toolchain.sh | tail -n 1)
 export REGISTRIES_TOOLCHAIN_BIN
-echo "==> Pulumi toolchain (bash scripts/pulumi-toolchain.sh: built once into ~/.cache/registries, then reused)"
-# The engine tier (tests/engine) runs the real Pulumi CLI from this bin; a toolchain that does not build fails here.
-REGISTRIES_TOOLCHAIN_BIN=$(bash scripts/pulumi-toolchain.sh | tail -n 1)
-export REGISTRIES_TOOLCHAIN_BIN
+echo "==> kube-apiserver (bash scripts/kube-toolchain.sh: built once into ~/.cache/registries/kube, then reused)"
+# tests/kube run it on etcd (etcd-server above); a kube-apiserver that does not build fails here.
+REGISTRIES_KUBE_BIN=$(bash scripts/kube-toolchain.sh | tail -n 1)
+export REGISTRIES_KUBE_BIN
 echo "==> pytest"
 # Native tracebacks: CPython 3.11.7's ast.parse can fail ("AST constructor recursion depth mismatch") when pytest
 # parses a large generated SDK module to draw a long traceback, which turns one failing test into an INTERNALERROR.
