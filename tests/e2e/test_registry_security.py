@@ -45,9 +45,9 @@ def _status(client: RegistryUser, auth: tuple[str, str] | None) -> int:
 
 
 def test_running_registry_hashes_chosen_passwords_at_cost_10_and_generated_ones_cheaply(
-    deployment: Deployment, base_stack: tuple[str, dict[str, Any]]
+    deployment: Deployment, base_stack: tuple[str, dict[str, Any]], each_registry_image: str
 ) -> None:
-    name, spec = base_stack[0], copy.deepcopy(base_stack[1])
+    name, spec = base_stack[0], {**copy.deepcopy(base_stack[1]), "image": each_registry_image}
     spec["users"] = [{"name": "carol", "password": CHOSEN}, {"name": "admin"}]
     outputs = deployment.apply(name, spec)
     generated = outputs["users"]["admin"]

@@ -39,6 +39,13 @@ def stack(base_stack: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
     return name, copy.deepcopy(spec)
 
 
+@pytest.fixture
+def stack_each_version(base_stack: tuple[str, dict[str, Any]], each_registry_image: str) -> tuple[str, dict[str, Any]]:
+    """The stack on each registry version (3.x, 2.8): for what the versions do differently (TLS, auth, webhooks)."""
+    name, spec = base_stack
+    return name, {**copy.deepcopy(spec), "image": each_registry_image}
+
+
 def _deploy(deployment: Deployment, stack: tuple[str, dict[str, Any]]) -> tuple[dict[str, Any], str, str]:
     outputs = deployment.apply(*stack)
     user, password = next(iter(outputs["users"].items()))
@@ -75,7 +82,8 @@ def test_docker_config_json_output_logs_in(deployment, docker_client, stack):
 
 
 @pytest.mark.requires_tls
-def test_refuses_anonymous_wrong_password_old_tls_and_plain_http(deployment, stack):
+def test_refuses_anonymous_wrong_password_old_tls_and_plain_http(deployment, stack_each_version):
+    stack = stack_each_version
     outputs, user, password = _deploy(deployment, stack)
     client = deployment.client(outputs)
     assert client.api("GET", "/v2/").status_code == 401
@@ -190,7 +198,8 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def test_push_event_reaches_webhook_with_authorization_header(deployment, docker_client, stack):
+def test_push_event_reaches_webhook_with_authorization_header(deployment, docker_client, stack_each_version):
+    stack = stack_each_version
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     _Receiver.received = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -288,7 +297,8 @@ def _file_modes(container: Any, paths: list[str]) -> dict[str, int]:
 
 
 @pytest.mark.requires_tls
-def test_key_and_htpasswd_are_private_in_the_running_registry(deployment, stack):
+def test_key_and_htpasswd_are_private_in_the_running_registry(deployment, stack_each_version):
+    stack = stack_each_version
     outputs, user, password = _deploy(deployment, stack)
     container = deployment.registry_container(outputs)
     modes = _file_modes(container, ["/auth/htpasswd", "/certs/server.key", "/certs/server.crt"])
