@@ -451,3 +451,64 @@ def test_one_registry_scales_out_to_three_replicas_in_one_up_and_keeps_its_image
     # The next `up` with the same config changes nothing.
     deployment.apply(single.stack, spec)
     assert deployment.engine.changed() == []
+
+
+def test_an_image_expired_and_collected_then_pushed_again_pulls_by_digest_from_a_clean_daemon(
+    deployment, scale_out_images, base_stack, docker_client, tmp_path, monkeypatch
+):
+    """Review H2: the Redis blob cache outlives a registry restart and still lists the blobs gc swept, so the second
+    push of the same layers gets 200 on its HEADs ("Layer already exists"), uploads nothing, and the image cannot
+    be pulled (distribution#2945; fixed upstream only after 3.1, PR #4868). `registryctl gc` empties the cache
+    while the registry is read-only. One registry on its volume with the Redis cache: gc sweeps the layers there
+    (on this S3 stand-in garbage-collect marked the deleted image and swept nothing, so it proved nothing)."""
+    import yaml
+
+    from registryctl.stack_files import PROJECT_DIR
+    from tests.support import registryctl_process
+    from tests.support.fake_pulumi_cli import use_fake_pulumi
+
+    name, base = base_stack
+    spec = copy.deepcopy(base)
+    spec["networkMode"] = "bridge"
+    spec.setdefault("storage", {}).update(cache="redis", deleteEnabled=True)
+    outputs = deployment.apply(name, spec)
+    client = deployment.client(outputs)
+    user, password = next(iter(outputs["users"].items()))
+    client.login(user, password)
+    scaled = Scaled(deployment, outputs, client, name, spec)
+
+    source = _source_images(docker_client, 1, "gc-again")[0]
+    first = client.push(source, "gc/again", "1")
+    # The project as a user has it, with a retention block that expires everything pushed before --now.
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    spec = {**scaled.spec, "retention": {"taggedDays": 1}}
+    spec["storage"] = {**spec["storage"], "deleteEnabled": True}
+    stack_file = project / "stacks" / f"Pulumi.{scaled.stack}.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {"registries:selfHosted": spec}}))
+    secret = {"users", "dockerConfigJson"}
+    outputs = {k: {"value": v, "secret": k in secret} for k, v in scaled.outputs.items()}
+    use_fake_pulumi(tmp_path, monkeypatch, outputs=outputs)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+
+    def registryctl(*args: str) -> str:
+        process = registryctl_process.start(project, env, *args)
+        out, err = process.communicate(timeout=900)
+        assert process.returncode == 0, f"registryctl {' '.join(args)} exited {process.returncode}:\n{out}\n{err}"
+        return out + err
+
+    later = "2099-01-01T00:00:00+00:00"
+    applied = registryctl("retention", "apply", "-s", scaled.stack, "--now", later, "--yes")
+    assert f"deleted gc/again@{first}" in applied
+    collected = registryctl("gc", "-s", scaled.stack)
+    assert "emptying the blob cache" in collected, collected
+    # The same image again: same layers, the same digest.
+    again = client.push(source, "gc/again", "1")
+    assert again == first
+    # A clean daemon: no local copy of the image under any name.
+    image_id = docker_client.images.get(source).id
+    docker_client.images.remove(image_id, force=True)
+    ref = f"{client.endpoint}/gc/again@{again}"
+    pulled = client.docker("pull", ref, check=False)
+    assert pulled.returncode == 0, f"pull by digest after gc and a re-push failed: {pulled.stderr.strip()[-300:]}"
