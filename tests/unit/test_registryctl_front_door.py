@@ -142,7 +142,14 @@ def test_exit_codes_follow_the_documented_table(project: Path, capsys) -> None:
     # Config is checked before the production question: prod lacks its TLS secrets, so 2, not 4.
     assert main(["up", "-s", "prod"]) == EXIT_CONFIG
     assert "tls.certificate" in capsys.readouterr().err
-    for command in (["up"], ["outputs"], ["destroy", "--yes"], ["login"], ["gc"], ["retention", "apply"]):  # --backend checked without the CLI
+    for command in (
+        ["up"],
+        ["outputs"],
+        ["destroy", "--yes"],
+        ["login"],
+        ["gc"],
+        ["retention", "apply"],
+    ):  # --backend checked without the CLI
         assert main([*command, "-s", "local", "--backend", "ftp://x"]) == EXIT_USAGE, command
     assert main(["up", "-s", "local"]) == EXIT_NO_CLI
     assert main(["validate", "-s", "nosuch"]) == EXIT_USAGE
