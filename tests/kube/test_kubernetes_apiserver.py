@@ -75,15 +75,15 @@ def _apply(plane: ControlPlane, manifests: list[dict[str, Any]], *, check: bool 
     )
 
 
-def _live(plane: ControlPlane, manifest: dict[str, Any]) -> dict[str, Any]:
-    metadata = manifest["metadata"]
-    where = ["-n", metadata["namespace"]] if "namespace" in metadata else []
-    kind = (
-        f"{manifest['kind']}.{manifest['apiVersion'].split('/')[0]}"
-        if "/" in manifest["apiVersion"]
-        else manifest["kind"]
-    )
-    return plane.json(["get", kind, metadata["name"], *where, "--show-managed-fields"])
+def _live(plane: ControlPlane, manifests: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The live objects of `manifests` (managedFields included), read in one request each, keyed by kind and name."""
+    document = json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests})
+    result = plane.kubectl(["get", "-f", "-", "-o", "json", "--show-managed-fields"], input=document)
+    got = json.loads(result.stdout)
+    items = got["items"] if got["kind"] == "List" else [got]
+    live = {(o["kind"], o["metadata"]["name"]): o for o in items}
+    assert set(live) == {key for key, _ in _keyed(manifests)}, sorted(live)
+    return live
 
 
 def _delete(plane: ControlPlane, manifests: list[dict[str, Any]], namespace: str) -> None:
@@ -154,9 +154,8 @@ def test_every_declared_object_is_accepted_and_a_second_apply_changes_nothing(co
         assert len(applied) == len(manifests)
         assert all(line.endswith(" serverside-applied") for line in applied), applied
 
-        live = {(m["kind"], m["metadata"]["name"]): _live(control_plane, m) for m in manifests}
-        for manifest in manifests:
-            key = (manifest["kind"], manifest["metadata"]["name"])
+        live = _live(control_plane, manifests)
+        for key, manifest in _keyed(manifests):
             obj = live[key]
             # Every field we declare is stored as we declare it (no normalization a diff would see) ...
             for path, value in _declared_leaves(_as_stored(manifest)):
@@ -168,9 +167,9 @@ def test_every_declared_object_is_accepted_and_a_second_apply_changes_nothing(co
             assert (FIELD_MANAGER, "Apply") in managers, (key, managers)
 
         _apply(control_plane, manifests)  # the second `pulumi up`
-        for manifest in manifests:
-            key = (manifest["kind"], manifest["metadata"]["name"])
-            before, again = live[key], _live(control_plane, manifest)
+        second = _live(control_plane, manifests)
+        for key, manifest in _keyed(manifests):
+            before, again = live[key], second[key]
             # Nothing moved, managedFields included (an entry's time changes only when its fields do) ...
             assert _without_version(again) == _without_version(before), f"{key}: the second apply changed it"
             # ... and no new revision was written, except where this server rewrites an unchanged object.
@@ -179,11 +178,11 @@ def test_every_declared_object_is_accepted_and_a_second_apply_changes_nothing(co
                     f"{key}: a second server-side apply of the same manifest wrote a new revision"
                 )
 
-        settled = {key: _live(control_plane, m)["metadata"]["resourceVersion"] for key, m in _keyed(manifests)}
         _apply(control_plane, manifests)  # a third `pulumi up`: nothing is written at all
-        for key, manifest in _keyed(manifests):
-            version = _live(control_plane, manifest)["metadata"]["resourceVersion"]
-            assert version == settled[key], (
+        third = _live(control_plane, manifests)
+        for key in second:
+            version = third[key]["metadata"]["resourceVersion"]
+            assert version == second[key]["metadata"]["resourceVersion"], (
                 f"{key}: a third server-side apply of the same manifest wrote a new revision"
             )
     finally:
