@@ -167,6 +167,14 @@ class Project:
         """`pulumi stack output --json --show-secrets`: every output with secrets in plain."""
         return json.loads(self.pulumi("stack", "output", "-s", stack, "--json", "--show-secrets", env=env).stdout)
 
+    def secrets_in_plain(self, stack: str, env: Mapping[str, str] | None = None) -> list[str]:
+        """The secrets of the stack's state (decrypted by `pulumi stack export --show-secrets`) that the state also
+        holds in plain text somewhere (`pulumi stack export`); [] when every secret is encrypted wherever it is."""
+        shown = json.loads(self.pulumi("stack", "export", "-s", stack, "--show-secrets", env=env).stdout)
+        secrets = state_secrets(shown)
+        assert secrets, f"stack {stack} holds no secret: nothing to check"
+        return plain_secrets_in(self.export(stack, env=env), secrets)
+
     def export(self, stack: str, env: Mapping[str, str] | None = None) -> str:
         """`pulumi stack export`: the state as the backend holds it (secrets encrypted unless stored in plain)."""
         return self.pulumi("stack", "export", "-s", stack, env=env).stdout
@@ -258,6 +266,27 @@ def secret_values(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in secret_values(v)]
     return [value] if isinstance(value, str) and value else []
+
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+"""The key Pulumi marks a secret value with in state and on the wire."""
+
+
+def state_secrets(shown: Any, minimum: int = 12) -> list[str]:
+    """Every string held as a secret in a `pulumi stack export --show-secrets` document (decrypted `plaintext`),
+    at least `minimum` characters long (shorter leaves of a secret object, like a user name, are plain elsewhere)."""
+    found: list[str] = []
+    if isinstance(shown, dict):
+        if SECRET_SIG in shown:
+            inner = json.loads(shown["plaintext"]) if "plaintext" in shown else shown.get("value")
+            found.extend(v for v in secret_values(inner) if len(v) >= minimum)
+        else:
+            for value in shown.values():
+                found.extend(state_secrets(value, minimum))
+    elif isinstance(shown, list):
+        for value in shown:
+            found.extend(state_secrets(value, minimum))
+    return found
 
 
 def plain_secrets_in(exported: str, secrets: list[str]) -> list[str]:

@@ -84,6 +84,7 @@ def test_prod_secrets_set_by_path_are_read_by_the_program_and_encrypted_in_state
     exported = project.export("prod", env=env)
     given = [key, password, authorization, *secret_values(outputs["users"])]
     assert plain_secrets_in(exported, given) == [], "secrets stored in plain text in the state"
+    assert project.secrets_in_plain("prod", env=env) == [], "a secret of the state is also stored in plain"
 
     # protect on a prod* stack: destroy stops at the volume before deleting anything (its preview fails first).
     refused = project.registryctl("destroy", "-s", "prod", "--yes", env=env, check=False)
@@ -114,6 +115,7 @@ def test_hub_webhook_url_set_by_path_reaches_the_hub_and_stays_encrypted(project
         outputs = project.outputs("hub", env=env)
         given = [url, *secret_values(outputs.get("dockerHubTokens")), *secret_values(outputs.get("dockerHubOrgTokens"))]
         assert plain_secrets_in(project.export("hub", env=env), given) == []
+        assert project.secrets_in_plain("hub", env=env) == []
     finally:
         _cleanup(project, env, "hub")
         restore_stack_file(project, "hub")

@@ -79,7 +79,6 @@ def test_changing_one_password_touches_only_its_salt_and_the_container(ops_stack
     project.pulumi(*set_password, env=env, stdin="first-password-for-admin-0001")
     project.registryctl("up", "-s", "ops", env=env)
     outputs = project.outputs("ops", env=env)
-    volume = docker_client.volumes.get(outputs["volumeName"]).attrs["CreatedAt"]
     user = RegistryUser(outputs["endpoint"], outputs["caCertPem"])
     try:
         user.login("admin", "first-password-for-admin-0001")
@@ -91,7 +90,8 @@ def test_changing_one_password_touches_only_its_salt_and_the_container(ops_stack
         touched = {typ for _op, typ, _name in changes}
         assert CONTAINER in touched, changes
         assert touched <= {CONTAINER, RANDOM_BYTES}, changes
-        assert docker_client.volumes.get(outputs["volumeName"]).attrs["CreatedAt"] == volume
+        # The volume is not a step of this up (above), and the image pushed before is still served from it. (Docker's
+        # CreatedAt of a local volume is no identity: it moves when a new container mounts the same volume.)
         assert user.api("GET", "/v2/", auth=("admin", "first-password-for-admin-0001")).status_code == 401
         user.login("admin", "second-password-for-admin-0002")
         user.remove_local("team/kept", "1")

@@ -101,6 +101,7 @@ def test_readme_up_push_pull_verify_rerun_destroy_and_up_again(project: Project,
         # The state holds no secret output in plain text.
         exported_text = project.export("local", env=readme_env)
         assert plain_secrets_in(exported_text, secret_values(again["users"])) == []
+        assert project.secrets_in_plain("local", env=readme_env) == []
     finally:
         user.close()
         project.registryctl("destroy", "-s", "local", "--yes", check=False)

@@ -135,5 +135,7 @@ def test_promote_deploys_dev_verifies_it_then_gates_prod(prod_stack, docker_clie
         project.run(project.python, "-m", "examples.automation.promote", "--yes", env=env)
         running = {c.name for c in docker_client.containers.list()}
         assert {"dev-registry", "prod-registry"} <= running, running
+        for stack in ("dev", "prod"):  # every secret of both states is encrypted wherever it appears
+            assert project.secrets_in_plain(stack, env=env) == [], stack
     finally:
         remove_stack(project, env, "dev")
