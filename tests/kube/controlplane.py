@@ -288,7 +288,6 @@ class ControlPlane:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(timeout=10)
-        self._processes.clear()
 
     def running(self) -> list[int]:
         return [process.pid for _, process, _ in self._processes if process.poll() is None]
