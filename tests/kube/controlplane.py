@@ -5,6 +5,7 @@ plugins and a service-account signing key. Nothing is left running: stop() ends 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import ipaddress
 import json
 import os
@@ -260,10 +261,21 @@ class ControlPlane:
         return result.returncode == 0 and result.stdout.strip() == "ok"
 
     def kubectl(
-        self, args: list[str], *, input: str | None = None, check: bool = True, timeout: float = 120
+        self,
+        args: list[str],
+        *,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float = 120,
+        token: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """kubectl as the admin (a system:masters client certificate), or with `token` as that token's account."""
+        kubeconfig = self.kubeconfig
+        if token is not None:
+            kubeconfig = self.workdir / f"kubeconfig-token-{hashlib.sha256(token.encode()).hexdigest()[:12]}"
+            kubeconfig.write_text(_kubeconfig(self.url, {"ca.crt": self.workdir / "pki" / "ca.crt"}, token=token))
         result = subprocess.run(
-            ["kubectl", f"--kubeconfig={self.kubeconfig}", *args],
+            ["kubectl", f"--kubeconfig={kubeconfig}", *args],
             input=input,
             capture_output=True,
             text=True,
@@ -303,18 +315,18 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _kubeconfig(url: str, pki: dict[str, Path]) -> str:
+def _kubeconfig(url: str, pki: dict[str, Path], token: str | None = None) -> str:
+    user = (
+        {"token": token}
+        if token is not None
+        else {"client-certificate": str(pki["admin.crt"]), "client-key": str(pki["admin.key"])}
+    )
     return json.dumps(
         {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "test", "cluster": {"server": url, "certificate-authority": str(pki["ca.crt"])}}],
-            "users": [
-                {
-                    "name": "admin",
-                    "user": {"client-certificate": str(pki["admin.crt"]), "client-key": str(pki["admin.key"])},
-                }
-            ],
+            "users": [{"name": "admin", "user": user}],
             "contexts": [{"name": "test", "context": {"cluster": "test", "user": "admin"}}],
             "current-context": "test",
         }

@@ -232,6 +232,7 @@ def test_the_gc_account_may_run_every_kubectl_call_of_its_script_and_nothing_els
             ("create", "pods/exec"),
         ):
             assert not _can_i(control_plane, verb, target, namespace, account), f"{account} may {verb} {target}"
+        _run_the_scripts_calls(control_plane, script, namespace, account)
         # The account of the registry pods themselves may not touch the Deployment.
         registry = next(m for m in manifests if m["kind"] == "Deployment" and m["metadata"]["name"] == "registry")
         registry_account = registry["spec"]["template"]["spec"].get("serviceAccountName", "default")
@@ -239,6 +240,37 @@ def test_the_gc_account_may_run_every_kubectl_call_of_its_script_and_nothing_els
             assert not _can_i(control_plane, "patch", "deployments.apps/registry", namespace, registry_account)
     finally:
         _delete(control_plane, manifests, namespace)
+
+
+def _run_the_scripts_calls(plane: ControlPlane, script: str, namespace: str, account: str) -> None:
+    """The script's own kubectl calls, run with a token of the GC pod's account (TokenRequest, as the kubelet
+    mounts it), in the order the job runs them: pin and switch to read-only, wait, restart Redis, switch back.
+    No controller runs here, so `rollout status` waits until its (shortened) timeout: what matters is that the
+    server serves its get, list and watch to this account rather than refusing them."""
+    token = plane.kubectl(["create", "token", account, "-n", namespace, "--duration=10m"]).stdout.strip()
+    calls = [
+        [
+            namespace if i > 0 and call[i - 1] == "--namespace" else w.replace("$NODE_NAME", "node-1")
+            for i, w in enumerate(call)
+        ]
+        for call in kubectl_calls(script)
+    ]
+    patches = [c for c in calls if request(c)[0] == ("patch",)]
+    read_only = next(c for c in patches if "config-readonly.yml" in " ".join(c))
+    back = [c for c in patches if c is not read_only]
+    others = [c for c in calls if request(c)[0] != ("patch",)]
+    for call in [read_only, *others, *back]:
+        subcommand = request(call)[0]
+        args = [w if not w.startswith("--timeout=") else "--timeout=2s" for w in call[1:]]
+        result = plane.kubectl(args, token=token, check=False, timeout=60)
+        assert "forbidden" not in result.stderr.lower(), f"{' '.join(call)}:\n{result.stderr}"
+        if subcommand == ("rollout", "status"):
+            assert "timed out waiting for the condition" in result.stderr, result.stderr
+        else:
+            assert result.returncode == 0, f"{' '.join(call)}:\n{result.stderr}"
+    # The same token is refused what the Role does not grant.
+    refused = plane.kubectl(["-n", namespace, "get", "secrets"], token=token, check=False)
+    assert "forbidden" in refused.stderr.lower(), refused.stderr
 
 
 # --- Ingress hosts ------------------------------------------------------------------------------------------------
