@@ -17,6 +17,7 @@ import docker
 import docker.errors
 
 from tests.engine.conftest import Project, plain_secrets_in, secret_values
+from tests.engine.test_engine_operations import restore_stack_file
 from tests.support.images import build_scratch_image
 from tests.support.registry_client import RegistryUser
 
@@ -105,3 +106,4 @@ def test_readme_up_push_pull_verify_rerun_destroy_and_up_again(project: Project,
     finally:
         user.close()
         project.registryctl("destroy", "-s", "local", "--yes", check=False)
+        restore_stack_file(project, "local")  # its encryptionsalt is of the generated passphrase: later tests differ

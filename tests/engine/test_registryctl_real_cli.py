@@ -54,7 +54,10 @@ def test_plugins_come_from_path_and_nothing_is_downloaded(project: Project):
 def test_when_the_cli_must_install_a_plugin_offline_registryctl_says_what_to_run(project: Project):
     env = {**with_backend(project, "ignore-ambient"), "PULUMI_IGNORE_AMBIENT_PLUGINS": "true"}
     started = time.monotonic()
-    result = project.registryctl("preview", "-s", "local", env=env, check=False, timeout=600)
+    try:
+        result = project.registryctl("preview", "-s", "local", env=env, check=False, timeout=600)
+    finally:
+        remove_stack(project, env, "local")
     assert result.returncode == EXIT_FAILED, result.stderr
     version = metadata.version("pulumi-docker")
     assert f"could not install the Pulumi resource plugin docker {version}" in result.stderr
