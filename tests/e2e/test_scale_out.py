@@ -32,6 +32,7 @@ from tests.e2e.conftest import Deployment
 from tests.support.e2e_stack import s3_storage_stack
 from tests.support.engine_aws import AwsApplier
 from tests.support.images import build_scratch_image
+from tests.support.moto_server import ROOT as MOTO_ROOT
 from tests.support.moto_server import MotoServer, start_moto
 from tests.support.registry_client import RegistryUser, pushed_digest
 from tests.support.scale_out_images import (
@@ -73,7 +74,10 @@ def moto_on_network(
         return [
             *("docker", "run", "--rm", "--name", name, "-p", f"127.0.0.1:{port}:5000"),
             *("-e", "INITIAL_NO_AUTH_ACTION_COUNT", "-e", "MOTO_ALLOW_NONEXISTENT_REGION", *mounts),
-            *(PYTHON_RUNTIME_IMAGE, f"{venv}/bin/python", "-m", "moto.server", "-H", "0.0.0.0", "-p", "5000"),
+            # moto with S3's per-object authorization of multi-object deletes (tests/support/moto_main.py).
+            *("-v", f"{MOTO_ROOT}:{MOTO_ROOT}:ro", "-w", str(MOTO_ROOT)),
+            *(PYTHON_RUNTIME_IMAGE, f"{venv}/bin/python", "-m", "tests.support.moto_main", "-H", "0.0.0.0"),
+            *("-p", "5000"),
         ]
 
     server = start_moto(tmp_path, command)
