@@ -200,17 +200,18 @@ class _Receiver(BaseHTTPRequestHandler):
 
 def test_push_event_reaches_webhook_with_authorization_header(deployment, docker_client, stack_each_version):
     stack = stack_each_version
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    # The registry runs on its bridge network (host networking with notifications is refused: the debug server
+    # would sit on the host's loopback); it reaches this machine at the default bridge's gateway address.
+    gateway = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    server = ThreadingHTTPServer((gateway, 0), _Receiver)
     _Receiver.received = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         name, spec = stack
-        # Host networking, so the registry reaches the receiver on this machine's loopback.
-        spec["networkMode"] = "host"
         spec["notifications"] = [
             {
                 "name": "receiver",
-                "url": f"http://127.0.0.1:{server.server_address[1]}/events",
+                "url": f"http://{gateway}:{server.server_address[1]}/events",
                 "authorization": "Bearer webhook-secret-123",
                 "headers": {"X-Source": "e2e"},
                 "timeout": "2s",

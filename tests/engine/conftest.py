@@ -23,7 +23,8 @@ import docker
 import docker.errors
 import pytest
 
-from tests.support.images import build_registry_image
+from components.selfhosted.versions import REGISTRY_2_IMAGE, REGISTRY_3_IMAGE
+from tests.support.images import build_registry_images
 from tests.support.ui_image import build_ui_standin_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ TOOLCHAIN_SCRIPT = ROOT / "scripts" / "pulumi-toolchain.sh"
 NEEDED = ("pulumi", "pulumi-language-python", "pulumi-resource-docker", "pulumi-resource-random", "pulumi-resource-tls")
 E2E_LOCK = Path("/tmp/registries-e2e.lock")
 PASSPHRASE = "engine-tier-passphrase"
-REGISTRY_IMAGES = ("registry:2.8.3",)
+REGISTRY_IMAGES = (REGISTRY_3_IMAGE, REGISTRY_2_IMAGE)  # local/dev pin 3.x, prod 2.8
 PREINSTALLED_ENV = "REGISTRIES_ENGINE_PREINSTALLED"
 """Development only: site-packages holding requirements.txt, to skip the README's pip install in the fresh clone."""
 REF_ENV = "REGISTRIES_ENGINE_REF"
@@ -87,11 +88,12 @@ def e2e_lock() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def images(docker_client: docker.DockerClient) -> Iterator[None]:
-    """The images the example stacks pin, built here (none can be pulled): the registry from Debian's
-    docker-registry, and the UI stand-in (nginx, tests/support/ui_image.py) tagged as the pinned joxit image, which
-    this tier creates and removes again (a joxit image already present is left alone and used)."""
+    """The images the example stacks pin, built here (none can be pulled): the registry (2.8 from Debian's
+    docker-registry, 3.x from the Go-built binary), and the UI stand-in (nginx, tests/support/ui_image.py) tagged as
+    the pinned joxit image, which this tier creates and removes again (a joxit image already present is left alone
+    and used)."""
     try:
-        build_registry_image(docker_client, list(REGISTRY_IMAGES))
+        build_registry_images(docker_client, REGISTRY_IMAGES)
         tagged_ui = False
         try:
             docker_client.images.get(UI_IMAGE)
