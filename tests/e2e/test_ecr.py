@@ -202,8 +202,12 @@ def test_repository_policy_lets_a_reader_pull_and_not_push(moto: MotoServer, pre
     assert evaluate(policy, reader, "ecr:PutImage", {}) == "ImplicitDeny"
     assert evaluate(policy, {"AWS": "arn:aws:iam::444455556666:role/ci"}, "ecr:PutImage", {}) == "Allow"
     lambda_service = {"Service": "lambda.amazonaws.com"}
-    assert evaluate(policy, lambda_service, "ecr:BatchGetImage", {"aws:SourceAccount": account}) == "Allow"
-    assert evaluate(policy, lambda_service, "ecr:BatchGetImage", {"aws:SourceAccount": "999999999999"}) != "Allow"
+    # Lambda's own image pull is conditioned on the function's ARN (cloud review 7, the developer guide's form).
+    function = f"arn:aws:lambda:{REGION}:{account}:function:app"
+    assert evaluate(policy, lambda_service, "ecr:BatchGetImage", {"aws:SourceArn": function}) == "Allow"
+    other = f"arn:aws:lambda:{REGION}:999999999999:function:app"
+    assert evaluate(policy, lambda_service, "ecr:BatchGetImage", {"aws:SourceArn": other}) != "Allow"
+    assert evaluate(policy, lambda_service, "ecr:BatchGetImage", {"aws:SourceAccount": account}) != "Allow"
 
     # moto enforces identity policies only (its access control: "TODO add support for resource-based
     # policies"): a principal with no IAM policy of its own is refused both, whatever the repository

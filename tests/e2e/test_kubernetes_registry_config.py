@@ -1,7 +1,7 @@
 """The Kubernetes target's config.yml and its read-only variant, served by the real distribution binary.
 
-No cluster runs here, so the pod is stood in for by Debian's docker-registry (distribution 2.8.2, the binary the
-registry image is built from) run on the host with the Secret's files: only what a pod gets differently is
+No cluster runs here, so the pod is stood in for by the binary the default image (distribution 3, the pinned version)
+is built from, built from Go modules and run on the host with the Secret's files: only what a pod gets differently is
 changed (loopback ports instead of the pod's :5000/:5001, a local directory instead of S3, the htpasswd path).
 It proves that distribution accepts the rendered file (Redis section, http.host without TLS), that the probes'
 endpoints answer on the debug server, that http.host makes upload locations point at the Ingress URL, and that
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import socket
 import subprocess
 import time
@@ -23,6 +22,8 @@ from typing import Any
 import requests
 import yaml
 
+from components.selfhosted.versions import DISTRIBUTION_3_VERSION
+from tests.support.images import go_registry_binary
 from tests.support.pulumi_runtime import run_program
 from tests.support.recording_mocks import RecordingMocks
 
@@ -66,8 +67,7 @@ def _as_on_this_host(config_yml: str, workdir: Path, port: int, debug_port: int)
 
 @contextmanager
 def _registry(files: dict[str, str], key: str, workdir: Path) -> Iterator[tuple[str, str]]:
-    binary = shutil.which("docker-registry")
-    assert binary, "Debian's docker-registry package is missing (scripts/test.sh installs it)"
+    binary = go_registry_binary(DISTRIBUTION_3_VERSION)  # the default image's registry (the stack pins none)
     port, debug_port = _free_port(), _free_port()
     (workdir / "htpasswd").write_text(files["htpasswd"])
     config = _as_on_this_host(files[key], workdir, port, debug_port)
