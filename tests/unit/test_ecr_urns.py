@@ -37,11 +37,28 @@ def take_snapshot() -> None:
     write_snapshot(SNAPSHOT, "ecr", snapshot_cases())
 
 
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def secret_per_element(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot was recorded by the SDK's mock monitor, which raised an element's secretness to the whole
+    `authParameters` object. The real engine (and our mocks since 840a386, review H1) keep it on the element the
+    program made secret: `apiKey.value`. The same plaintext reaches AWS; only where state marks the secret moved."""
+    auth = inputs.get("authParameters")
+    if not isinstance(auth, dict) or auth.get(SECRET_SIG) is None:
+        return inputs
+    api_key = auth["value"]["apiKey"]
+    wrapped = {SECRET_SIG: auth[SECRET_SIG], "value": api_key["value"]}
+    return {**inputs, "authParameters": {"apiKey": {**api_key, "value": wrapped}}}
+
+
 def reviewed_changes(inputs: dict[str, Any]) -> dict[str, Any]:
     """The snapshot's inputs with the input changes made on purpose since, each reviewed and named here:
     - cloud review 7: the Lambda pull statement is conditioned on the function's ARN (StringLike aws:SourceArn
       arn:<partition>:lambda:<region>:<account>:function:*, as the Lambda developer guide documents) instead of
-      aws:SourceAccount, which no AWS document says Lambda's image retrieval carries."""
+      aws:SourceAccount, which no AWS document says Lambda's image retrieval carries.
+    - review H1: secrets are kept per element (`secret_per_element`)."""
+    inputs = secret_per_element(inputs)
     policy = inputs.get("policy")
     if not isinstance(policy, str) or '"LambdaPull"' not in policy:
         return inputs
@@ -63,12 +80,25 @@ def test_ecr_configs_declare_the_urns_and_inputs_of_before_the_refactoring(tmp_p
     assert_declares_the_snapshot(reviewed, "ecr")
 
 
-def test_the_reviewed_changes_touch_only_the_lambda_condition():
+def test_the_reviewed_changes_touch_only_the_lambda_condition_and_where_a_secret_is_marked():
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            if SECRET_SIG in value:
+                return plain(value["value"])
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    snapshot = [inputs for case in json.loads(SNAPSHOT.read_text()) for inputs in case["declared"].values()]
+    moved = [inputs for inputs in snapshot if secret_per_element(inputs) != inputs]
+    assert moved, "the snapshot has EventConnection secrets to compare"
+    for inputs in moved:
+        assert plain(secret_per_element(inputs)) == plain(inputs)
+        assert secret_per_element(inputs)["authParameters"]["apiKey"]["value"][SECRET_SIG]
     changed = [
-        (urn, inputs)
+        (urn, secret_per_element(inputs))
         for case in json.loads(SNAPSHOT.read_text())
         for urn, inputs in case["declared"].items()
-        if reviewed_changes(inputs) != inputs
+        if reviewed_changes(inputs) != secret_per_element(inputs)
     ]
     assert changed, "the snapshot has Lambda statements to compare"
     for urn, inputs in changed:
