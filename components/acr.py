@@ -374,7 +374,7 @@ def _no_repeats(values: list[Any], where: str) -> None:
 
 
 def _check_names(args: AcrArgs) -> None:
-    """The ARM name and value rules of registries.spec.acr (components.acr_names), for library users."""
+    """The ARM name and value rules of registries.config.acr (components.acr_names), for library users."""
     location = "must be an Azure region name such as westeurope or eastus2"
     child = "must be 5-50 letters, digits or - (ARM name rule)"
     _match(args["name"], REGISTRY_NAME, "AcrArgs.name", "must be 5-50 letters and digits (ARM name rule)")

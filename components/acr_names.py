@@ -1,5 +1,5 @@
 """Names and values Azure Container Registry's ARM API accepts: one definition for the stack spec
-(registries.spec.acr) and the component's run-time checks (components.acr); no Pulumi import."""
+(registries.config.acr) and the component's run-time checks (components.acr); no Pulumi import."""
 
 from __future__ import annotations
 

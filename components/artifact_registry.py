@@ -44,7 +44,7 @@ GCR_DOMAINS = frozenset(GCR_DOMAIN_LOCATIONS)
 ARTIFACT_REGISTRY_SERVICE = "artifactregistry.googleapis.com"
 KMS_ENCRYPTER_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 WEEK = "604800s"
-# What Artifact Registry accepts: the patterns of components/artifact_registry_names.py, which registries.spec checks
+# What Artifact Registry accepts: the patterns of components/artifact_registry_names.py, which registries.config checks
 # for stack config too (library users bypass it).
 LOCATIONS_ALLOWED = "a region such as europe-west1, or us/europe/asia"
 REPOSITORY_ID_ALLOWED = (
@@ -357,7 +357,7 @@ def _match(value: object, regex: re.Pattern[str], where: str, allowed: str) -> N
 
 
 def _check_values(args: ArtifactRegistryArgs) -> None:
-    """The value rules of registries.spec.artifact_registry (components/artifact_registry_names.py), for library
+    """The value rules of registries.config.artifact_registry (components/artifact_registry_names.py), for library
     users: IAM members, labels, KMS keys, secret versions, notification and CI names, GitHub refs."""
     member = "must be an IAM principal such as user:<email>, serviceAccount:<email> or group:<email>"
     owners: list[tuple[str, Any]] = [(f"repositories[{i}]", r) for i, r in enumerate(args.get("repositories", []))]

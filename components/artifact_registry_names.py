@@ -1,5 +1,5 @@
 """Names and values Google Artifact Registry (and the IAM, KMS, Secret Manager and Pub/Sub calls around it)
-accept: one definition for the stack spec (registries.spec.artifact_registry) and the component's run-time checks
+accept: one definition for the stack spec (registries.config.artifact_registry) and the component's run-time checks
 (components.artifact_registry); no Pulumi import."""
 
 from __future__ import annotations

@@ -276,7 +276,7 @@ def _match(value: object, regex: re.Pattern[str], where: str, allowed: str) -> N
 
 
 def _check_settings_values(args: EcrRegistryArgs) -> None:
-    """The value rules of registries.spec.ecr (components/ecr_names.py) on the region, registry settings and GitHub
+    """The value rules of registries.config.ecr (components/ecr_names.py) on the region, registry settings and GitHub
     refs, for library users."""
     region_rule = "must be an AWS region name such as eu-west-1 or us-east-1"
     _match(args.get("region"), REGION, "EcrRegistryArgs.region", region_rule)

@@ -1,5 +1,5 @@
 """Names and values ECR (and the IAM and replication calls around it) accept: one definition for the stack spec
-(registries.spec.ecr) and the component's run-time checks (components.ecr); no Pulumi import."""
+(registries.config.ecr) and the component's run-time checks (components.ecr); no Pulumi import."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Names the Kubernetes API server accepts, checked before anything is declared (no Pulumi import: the stack
-config's checks in registries.spec use the same rules as the component)."""
+config's checks in registries.config use the same rules as the component)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ The rules judge provider resources by type token, whoever declared them: the one
 names the resource, and the component it belongs to when it is one of ours. Python components register no
 inputs of their own (they pass `None` to ComponentResource), so the rules read their children.
 
-Each rule is mandatory on a production stack (named `prod*`, the rule of `registries.spec.base.is_production_stack`)
+Each rule is mandatory on a production stack (named `prod*`, the rule of `registries.config.base.is_production_stack`)
 and advisory elsewhere; a CrossGuard config file (`--policy-pack-config`) overrides any rule's level.
 
 Two things pulumi-policy 1.21 does not hand a policy, and how the pack gets them from the engine:
@@ -53,7 +53,7 @@ PACK_NAME = "registries-guardrails"
 
 
 def is_production_stack(stack: str) -> bool:
-    """Stacks named prod* are production: the project's rule (registries.spec.base.is_production_stack).
+    """Stacks named prod* are production: the project's rule (registries.config.base.is_production_stack).
 
     Repeated here so the pack runs in its own virtualenv without the project installed; a test keeps the two equal."""
     return stack.startswith("prod")

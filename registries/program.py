@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
-from registries.spec import PROJECT, ConfigError, SelfHostedSpec, StackSpec, load_stack_spec, plain_secret_problems
+from registries.config import PROJECT, ConfigError, SelfHostedSpec, StackSpec, load_stack_spec, plain_secret_problems
 
 if TYPE_CHECKING:
     from components.selfhosted import SelfHostedRegistry

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from registries.spec import PROJECT, ConfigError, StackSpec, load_stack_spec, plain_secret_problems
-from registries.spec.base import is_production_stack
+from registries.config import PROJECT, ConfigError, StackSpec, load_stack_spec, plain_secret_problems
+from registries.config.base import is_production_stack
 from registryctl.backend import check_backend_url, choose_backend
 from registryctl.errors import PulumiCliMissing
 from registryctl.plugins import Plugin, cli_stderr, install_plugins, required_plugins

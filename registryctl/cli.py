@@ -32,7 +32,7 @@ from registryctl.stack_files import PROJECT_DIR, StackFileError, missing_stack_e
 
 if TYPE_CHECKING:
     from providers.dockerhub.client import Credentials
-    from registries.spec import StackSpec
+    from registries.config import StackSpec
     from registryctl.registry_client import ImageProbe
 
 ENGINE_COMMANDS = ("preview", "up", "refresh", "destroy")
@@ -64,7 +64,7 @@ def _config_keys(spec: Any) -> list[str]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from registries.spec import ConfigError
+    from registries.config import ConfigError
     from registryctl import automation
 
     if args.stack and args.stack_file:
@@ -444,7 +444,7 @@ def _exit_code(error: RegistryCtlError) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from registries.spec import ConfigError
+    from registries.config import ConfigError
 
     try:
         return int(args.run(args))

@@ -17,8 +17,8 @@ from typing import Any
 from components.dockerhub import DockerHub
 from providers.dockerhub.client import Credentials, HubClient, HubError, HubNotFound, credentials_from_env
 from providers.dockerhub.resources import RepositoryProvider
+from registries.config.dockerhub import DockerHubSpec
 from registries.mapping.dockerhub import repository_settings
-from registries.spec.dockerhub import DockerHubSpec
 from registryctl.docker_config import DOCKER_HUB_HOST, Credential, store_credential
 from registryctl.registry_client import RegistryCtlError
 

@@ -36,7 +36,7 @@ from typing import Any, TextIO
 from components.retention.intent import evaluate
 from components.retention.model import Image, Outcome, RetentionIntent, by_repository
 from providers.dockerhub.client import HubClient, HubError, HubNotFound
-from registries.spec.dockerhub import DockerHubSpec
+from registries.config.dockerhub import DockerHubSpec
 from registryctl.backend import state_dir
 from registryctl.errors import UsageError
 from registryctl.registry_client import RegistryCtlError

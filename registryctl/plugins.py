@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from registries.spec import StackSpec
+from registries.config import StackSpec
 from registryctl.registry_client import RegistryCtlError
 
 

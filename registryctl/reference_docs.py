@@ -48,9 +48,9 @@ def _markdown(lines: list[str]) -> list[str]:
 
 def config_keys(page: str) -> str:
     """The config-key list of one kind page."""
-    from registries.spec import PROJECT, SECTIONS
-    from registries.spec.reference import reference_lines
-    from registries.spec.retention import RetentionSpec
+    from registries.config import PROJECT, SECTIONS
+    from registries.config.reference import reference_lines
+    from registries.config.retention import RetentionSpec
 
     section, only, without = KIND_PAGES[page]
     if section == "retention":

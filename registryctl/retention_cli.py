@@ -31,7 +31,7 @@ from registryctl.stack_files import PROJECT_DIR, StackFileError, stack_file, sta
 
 if TYPE_CHECKING:
     from components.retention.model import Image, Outcome, RetentionIntent
-    from registries.spec import StackSpec
+    from registries.config import StackSpec
 
 EXIT_OK, EXIT_INVALID = 0, 2
 SIMULATE_PLATFORMS = ("intent", "ecr", "artifact-registry", "acr")
@@ -70,8 +70,8 @@ def retention_document(document: Any) -> Any:
 
 
 def load_intent(path: Path) -> RetentionIntent:
-    from registries.spec.base import ConfigError
-    from registries.spec.retention import load_retention
+    from registries.config.base import ConfigError
+    from registries.config.retention import load_retention
 
     inputs = _inputs()
     try:
@@ -82,8 +82,8 @@ def load_intent(path: Path) -> RetentionIntent:
 
 def declared_stack(args: argparse.Namespace) -> tuple[StackSpec, Path]:
     """The validated spec of --stack/--stack-file, and its path; InputError saying what is wrong with the file."""
-    from registries.spec import load_stack_spec
-    from registries.spec.base import ConfigError
+    from registries.config import load_stack_spec
+    from registries.config.base import ConfigError
     from registryctl.stack_files import read_stack_config
 
     path: Path = args.stack_file or stack_file(args.stack)
@@ -125,7 +125,7 @@ def declared_ecr_policy(args: argparse.Namespace) -> tuple[Any, str]:
     """The lifecycle policy document the stack declares for --repository (its own retention over the defaults),
     or None when it declares none; and where it comes from, for messages."""
     from components.retention import ecr
-    from registries.spec.ecr import retention_intent
+    from registries.config.ecr import retention_intent
 
     spec, path = declared_stack(args)
     if spec.ecr is None:
@@ -224,7 +224,7 @@ def _simulate(platform: str, document: Any, images: list[Image], now: datetime) 
     """The outcome and, per image, what decided it (the platform's own rule or step)."""
     from components.retention import acr, artifact_registry, ecr
     from components.retention.intent import evaluate
-    from registries.spec.retention import load_retention
+    from registries.config.retention import load_retention
 
     if platform == "intent":
         intent = load_retention(retention_document(document))
@@ -285,7 +285,7 @@ def _one_entry_a_line(document: dict[str, list[dict[str, Any]]]) -> str:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from components.retention.model import Outcome, PolicyError
-    from registries.spec.base import ConfigError
+    from registries.config.base import ConfigError
 
     if (problem := _policy_source_problem(args)) is not None:
         print(f"registryctl: retention simulate: {problem}", file=sys.stderr)

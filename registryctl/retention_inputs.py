@@ -12,7 +12,7 @@ import yaml
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from components.retention.model import Image
-from registries.spec.base import ConfigProblem, problems_from_validation_error
+from registries.config.base import ConfigProblem, problems_from_validation_error
 from registryctl.retention_cli import InputError
 
 __all__ = ["InputError", "invalid", "load_images", "read_document"]

@@ -9,7 +9,7 @@ from typing import Any
 from registryctl.errors import RegistryCtlError
 
 PROJECT = "registries"
-"""The config namespace (registries.spec.PROJECT; not imported from there, so reading a file loads no schema)."""
+"""The config namespace (registries.config.PROJECT; not imported from there, so reading a file loads no schema)."""
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Stands in for an encrypted value; shaped to pass the checks of any secret key (a URL of 12-72 bytes).

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from registries.spec.base import is_production_stack
+from registries.config.base import is_production_stack
 from registryctl import automation
 from registryctl.progress import Progress
 from registryctl.registry_client import RegistryCtlError, login, trust_ca, verify
@@ -117,7 +117,7 @@ def promote(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from registries.spec import ConfigError
+    from registries.config import ConfigError
     from registryctl.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_NOT_CONFIRMED
 
     parser = argparse.ArgumentParser(prog="promote", description=(__doc__ or "").split("\n\n")[0])

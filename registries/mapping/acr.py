@@ -20,8 +20,8 @@ from components.acr import (
     AcrWebhookArgs,
 )
 from components.retention.args import retention_args
-from registries.spec.acr import AcrCredentialSet, AcrSpec
-from registries.spec.retention import RetentionSpec
+from registries.config.acr import AcrCredentialSet, AcrSpec
+from registries.config.retention import RetentionSpec
 
 
 def acr_args(spec: AcrSpec, production: bool) -> AcrArgs:

@@ -14,7 +14,7 @@ from components.artifact_registry import (
     ArtifactRegistryVirtualArgs,
 )
 from components.retention.args import retention_args
-from registries.spec.artifact_registry import (
+from registries.config.artifact_registry import (
     GCR_DOMAIN_LOCATIONS,
     ArtifactRegistryRepositorySettings,
     ArtifactRegistrySpec,

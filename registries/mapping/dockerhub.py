@@ -16,7 +16,7 @@ from components.dockerhub import (
     DockerHubTeamPermission,
     DockerHubTokenScope,
 )
-from registries.spec.dockerhub import DockerHubSpec, HubRepositorySpec
+from registries.config.dockerhub import DockerHubSpec, HubRepositorySpec
 
 
 def _full_description(repo: HubRepositorySpec, base_dir: Path) -> str:

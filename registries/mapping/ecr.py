@@ -21,7 +21,7 @@ from components.ecr import (
     EcrScanType,
 )
 from components.retention.args import retention_args
-from registries.spec.ecr import PTC_UPSTREAMS, EcrRepositorySettings, EcrSpec, retention_intent
+from registries.config.ecr import PTC_UPSTREAMS, EcrRepositorySettings, EcrSpec, retention_intent
 
 
 def _storage_args(settings: EcrRepositorySettings) -> EcrCachedRepositoryArgs:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 from components.kubernetes_registry import KubernetesRegistryArgs, KubernetesRegistryResourceListArgs
+from registries.config.kubernetes import KubernetesResourceListSpec, KubernetesSpec
+from registries.config.selfhosted import SelfHostedSpec
 from registries.mapping import present
 from registries.mapping.selfhosted import selfhosted_args
-from registries.spec.kubernetes import KubernetesResourceListSpec, KubernetesSpec
-from registries.spec.selfhosted import SelfHostedSpec
 
 SHARED_KEYS = (
     "hostname",

@@ -28,8 +28,8 @@ from components.selfhosted.args import (
     SelfHostedUiArgs,
     SelfHostedUserArgs,
 )
+from registries.config.selfhosted import NotificationEndpointSpec, S3StorageSpec, SelfHostedSpec
 from registries.mapping import present, revealed
-from registries.spec.selfhosted import NotificationEndpointSpec, S3StorageSpec, SelfHostedSpec
 
 
 def _tls_args(spec: SelfHostedSpec) -> SelfHostedTlsArgs:

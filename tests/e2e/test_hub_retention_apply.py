@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from components.retention.intent import evaluate
-from registries.spec.retention import load_retention
+from registries.config.retention import load_retention
 from registryctl.stack_files import PROJECT_DIR
 from tests.e2e.test_dockerhub import apply as deploy
 from tests.e2e.test_dockerhub import engine

@@ -30,8 +30,8 @@ import yaml
 from components.retention.intent import evaluate
 from components.retention.model import Image
 from components.selfhosted.config_file import config_path as registry_config_path
-from registries.spec import load_stack_spec
-from registries.spec.retention import load_retention
+from registries.config import load_stack_spec
+from registries.config.retention import load_retention
 from registryctl.stack_files import PROJECT_DIR
 from tests.e2e.conftest import Deployment
 from tests.support.fake_pulumi_cli import use_fake_pulumi

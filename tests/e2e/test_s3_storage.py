@@ -17,7 +17,7 @@ import pytest
 
 from components.selfhosted.config_file import config_path as registry_config_path
 from components.selfhosted.s3_storage import OBJECT_ACTIONS
-from registries.spec.selfhosted import SelfHostedSpec
+from registries.config.selfhosted import SelfHostedSpec
 from tests.e2e.conftest import Deployment
 from tests.support.e2e_stack import s3_storage_stack
 from tests.support.engine_aws import AwsApplier

@@ -39,7 +39,7 @@ PREINSTALLED_ENV = "REGISTRIES_ENGINE_PREINSTALLED"
 REF_ENV = "REGISTRIES_ENGINE_REF"
 """Development only: the commit the fresh clone checks out (default: HEAD of this checkout)."""
 UI_IMAGE = "joxit/docker-registry-ui:2.5.7"
-"""The UI image the example stacks pin (registries/spec/selfhosted.py); the stand-in is tagged under this name."""
+"""The UI image the example stacks pin (registries/config/selfhosted.py); the stand-in is tagged under this name."""
 
 
 @pytest.fixture(scope="session")

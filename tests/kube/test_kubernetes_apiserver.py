@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 from tests.kube.controlplane import ControlPlane, serving_pem
 from tests.unit.test_kubernetes_gc_rbac import CASES as GC_CASES
 from tests.unit.test_kubernetes_gc_rbac import KUBECTL_VERBS, kubectl_calls, request

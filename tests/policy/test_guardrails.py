@@ -20,7 +20,7 @@ import pulumi_random as random
 import pytest
 import yaml
 
-from registries.spec.base import is_production_stack
+from registries.config.base import is_production_stack
 from tests.policy.harness import Registered, Report, analyze, config_json, declare, guardrails
 from tests.unit.conftest import ALL_STACK_FILES, stack_config
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from components.selfhosted.config_file import RegistrySettings, render_registry_config
 from components.selfhosted.settings import registry_settings
+from registries.config.selfhosted import SelfHostedSpec
 from registries.mapping.selfhosted import selfhosted_args
-from registries.spec.selfhosted import SelfHostedSpec
 
 
 def settings_of(spec: SelfHostedSpec | dict[str, Any]) -> RegistrySettings:

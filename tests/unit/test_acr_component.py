@@ -321,7 +321,7 @@ def test_the_registry_is_protected_on_production_stacks(monkeypatch: pytest.Monk
 
 
 def test_plain_webhook_secrets_in_the_stack_config_stop_the_program():
-    from registries.spec import ConfigError
+    from registries.config import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         run_acr(ACR, secret=False)
@@ -407,7 +407,7 @@ def test_library_args_are_checked_naming_the_arg():
 def test_an_acr_stack_installs_the_azure_native_plugin_of_the_installed_sdk():
     from importlib import metadata
 
-    from registries.spec import load_stack_spec
+    from registries.config import load_stack_spec
     from registryctl.plugins import required_plugins
 
     plugins = required_plugins(load_stack_spec({"acr": ACR}, "dev"))

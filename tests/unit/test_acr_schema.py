@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from registries.spec import ConfigError, load_stack_spec, plain_secret_problems
+from registries.config import ConfigError, load_stack_spec, plain_secret_problems
 from tests.unit.conftest import problem_at
 
 ROOT = "registries:acr"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from registries.spec import load_stack_spec
+from registries.config import load_stack_spec
 from registryctl.plugins import required_plugins
 from tests.unit.test_artifact_registry_schema import AR
 

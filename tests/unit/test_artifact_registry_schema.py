@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from registries.spec import ConfigError, load_stack_spec, plain_secret_problems
+from registries.config import ConfigError, load_stack_spec, plain_secret_problems
 
 HOOK_URL = "https://hooks.example.com/ar?token=s3cr3t-hook-token"
 AR: dict[str, Any] = {

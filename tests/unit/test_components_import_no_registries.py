@@ -32,8 +32,8 @@ def test_no_module_under_components_imports_registries():
 def test_the_check_sees_both_import_forms_even_inside_functions(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text(
-        "import os\nimport registries.spec as s\n"
+        "import os\nimport registries.config as s\n"
         "def f():\n    from registries.mapping.selfhosted import selfhosted_args\n"
         "from components.selfhosted import SelfHostedRegistry\n"
     )
-    assert registries_imports(sample) == ["2: registries.spec", "4: registries.mapping.selfhosted"]
+    assert registries_imports(sample) == ["2: registries.config", "4: registries.mapping.selfhosted"]

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from pydantic import BaseModel, SecretStr
 
-from registries.spec import SECTIONS, ConfigError, load_stack_spec
-from registries.spec.base import _is_secret_path  # pyright: ignore[reportPrivateUsage]
+from registries.config import SECTIONS, ConfigError, load_stack_spec
+from registries.config.base import _is_secret_path  # pyright: ignore[reportPrivateUsage]
 from registryctl.cli import EXIT_CONFIG, main
 
 SECRET = "leakme-7f3a9c"

@@ -14,7 +14,7 @@ from components.selfhosted.config_file import (
     render_registry_config,
     serve_command,
 )
-from registries.spec.selfhosted import SelfHostedSpec
+from registries.config.selfhosted import SelfHostedSpec
 from tests.support.selfhosted import rendered_config, settings_of
 
 

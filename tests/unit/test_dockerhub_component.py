@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from registries.spec import ConfigError
+from registries.config import ConfigError
 from tests.support.pulumi_runtime import is_secret
 from tests.unit.conftest import problem_at, record_options
 

@@ -15,8 +15,8 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from components.dockerhub import DockerHub, DockerHubArgs
 from components.ecr import EcrRegistry
 from plugin.provider import RegistriesProvider
+from registries.config import load_stack_spec
 from registries.mapping.dockerhub import dockerhub_args
-from registries.spec import load_stack_spec
 from tests.support.component_provider import construct, run_under_mocks, wire_secret_output
 from tests.support.pulumi_runtime import is_secret
 from tests.support.recording_mocks import RecordingMocks

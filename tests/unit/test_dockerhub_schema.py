@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 
 ROOT = "registries:dockerHub"
 TOKEN = {"label": "ci", "scopes": ["repo:read"]}

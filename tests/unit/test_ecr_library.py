@@ -20,8 +20,8 @@ from components.ecr import (
     EcrRepositoryArgs,
 )
 from plugin.provider import RegistriesProvider
+from registries.config import load_stack_spec
 from registries.mapping.ecr import ecr_args
-from registries.spec import load_stack_spec
 from tests.support.component_provider import construct, run_under_mocks, wire_secret_output
 from tests.support.pulumi_runtime import is_secret
 from tests.support.recording_mocks import RecordingMocks

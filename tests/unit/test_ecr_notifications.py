@@ -13,7 +13,7 @@ from typing import Any, cast
 import pytest
 from moto.events.models import EventPattern
 
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 from tests.support.pulumi_runtime import is_secret, without_secrets
 from tests.unit.conftest import problem_at
 

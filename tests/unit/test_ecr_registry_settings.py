@@ -11,7 +11,7 @@ import pytest
 
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import RetentionIntent
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 from tests.support.pulumi_runtime import is_secret, without_secrets
 from tests.unit.conftest import problem_at
 

@@ -18,7 +18,7 @@ from components.ecr import (
     EcrRepositoryArgs,
     registry_policy_document,
 )
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 from tests.unit.conftest import problem_at
 
 REGISTRY_POLICY = "aws:ecr/registryPolicy:RegistryPolicy"

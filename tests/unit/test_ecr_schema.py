@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 from tests.unit.conftest import problem_at
 
 ECR: dict[str, Any] = {

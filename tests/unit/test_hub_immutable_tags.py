@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from providers.dockerhub.client import Credentials, HubClient, HubError
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 from tests.support.hub_emulator import HubEmulator
 from tests.support.hub_retention_scenario import NOW, digest
 from tests.unit.conftest import problem_at

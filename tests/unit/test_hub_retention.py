@@ -15,9 +15,9 @@ import yaml
 import registryctl.cli
 from components.retention.intent import evaluate
 from providers.dockerhub.client import Credentials, HubClient
-from registries.spec import load_stack_spec
-from registries.spec.dockerhub import DockerHubSpec
-from registries.spec.retention import load_retention
+from registries.config import load_stack_spec
+from registries.config.dockerhub import DockerHubSpec
+from registries.config.retention import load_retention
 from registryctl.cli import EXIT_USAGE, main
 from registryctl.hub_retention import Journal, run_hub_apply
 from registryctl.registry_client import RegistryCtlError

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components.retention.model import KeepLatest, RetentionIntent
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 from tests.unit.conftest import problem_at
 
 RETENTION = {"protect": ["latest"], "keepLatest": [{"tag": "pr-*", "count": 3}], "taggedDays": 90}

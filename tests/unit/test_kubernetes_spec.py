@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.kubernetes_registry import KubernetesRegistryArgs, validate_kubernetes_args
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 from registryctl.plugins import required_plugins
 from tests.unit.conftest import ROOT
 

@@ -16,7 +16,7 @@ from components.selfhosted.config_file import (
     mirror_containerd_hosts_toml,
     render_registry_config,
 )
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 from tests.support.pulumi_runtime import env_element, is_secret, run_program, unwrap
 from tests.support.recording_mocks import RecordingMocks
 

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import yaml
 
-from registries.spec.base import CamelModel
-from registries.spec.reference import reference_lines, render_reference
+from registries.config.base import CamelModel
+from registries.config.reference import reference_lines, render_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_config_reference_in_pulumi_yaml_is_current():
     text = (ROOT / "Pulumi.yaml").read_text()
-    assert render_reference() in text, "run: python -m registries.spec.reference --write"
+    assert render_reference() in text, "run: python -m registries.config.reference --write"
 
 
 def test_project_settings():

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import registryctl.cli
-from registries.spec import load_stack_spec
+from registries.config import load_stack_spec
 from registryctl.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_NOT_CONFIRMED, EXIT_USAGE, main
 from registryctl.plugins import required_plugins
 from registryctl.progress import Progress

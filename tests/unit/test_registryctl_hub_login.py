@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from providers.dockerhub.client import Credentials, HubClient
-from registries.spec.dockerhub import DockerHubSpec
+from registries.config.dockerhub import DockerHubSpec
 from registryctl.cli import EXIT_FAILED, main
 from registryctl.docker_config import DOCKER_HUB_HOST
 from registryctl.hub_check import choose_hub_login

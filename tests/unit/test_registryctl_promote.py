@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from examples.automation.promote import deploy_dev, main, promote
-from registries.spec import ConfigError
+from registries.config import ConfigError
 from registryctl.automation import EngineError, NotConfirmed
 from registryctl.cli import EXIT_CONFIG
 from registryctl.registry_client import RegistryCtlError

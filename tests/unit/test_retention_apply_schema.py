@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.retention.model import KeepLatest, RetentionIntent
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 
 
 def test_selfhosted_retention_block_becomes_the_intent() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from components.retention.model import KeepLatest, RetentionIntent
-from registries.spec.base import ConfigError
-from registries.spec.retention import load_retention
+from registries.config.base import ConfigError
+from registries.config.retention import load_retention
 
 
 def test_retention_block_becomes_the_ordered_intent() -> None:

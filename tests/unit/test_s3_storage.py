@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from components.selfhosted.s3_storage import deny_insecure_transport_policy, least_privilege_bucket_policy
-from registries.spec import ConfigError
-from registries.spec.selfhosted import SelfHostedSpec
+from registries.config import ConfigError
+from registries.config.selfhosted import SelfHostedSpec
 from tests.support.pulumi_runtime import env_element, is_secret
 from tests.support.selfhosted import rendered_config
 from tests.unit.conftest import problem_at, record_options

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import components.selfhosted.registry as registry_module
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 from tests.support.pulumi_runtime import is_secret, unwrap, upload_content
 from tests.unit.conftest import ROOT, record_options
 

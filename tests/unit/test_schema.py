@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registries.spec import ConfigError, SelfHostedSpec, load_stack_spec
+from registries.config import ConfigError, SelfHostedSpec, load_stack_spec
 from tests.unit.conftest import problem_at
 
 CERT = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"

@@ -18,8 +18,8 @@ import yaml
 from pulumi.provider.experimental.analyzer import Analyzer
 
 from components.selfhosted import SelfHostedRegistry, SelfHostedRegistryArgs
+from registries.config.selfhosted import SelfHostedSpec
 from registries.mapping.selfhosted import selfhosted_args
-from registries.spec.selfhosted import SelfHostedSpec
 from tests.support.pulumi_runtime import is_secret, run_program, unwrap, upload_content, without_secrets
 from tests.support.recording_mocks import RecordingMocks
 from tests.unit.test_selfhosted_unchanged import VARIANTS

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from registries.spec.base import ConfigError
+from registries.config.base import ConfigError
 from tests.support.pulumi_runtime import run_program
 from tests.support.recording_mocks import RecordingMocks
 

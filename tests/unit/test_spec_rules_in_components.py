@@ -1,5 +1,5 @@
 """One rule, two places: library and component-provider users bypass the stack spec, so every rule of
-registries/spec/ that protects a cloud API call must also hold in the component's run-time checks.
+registries/config/ that protects a cloud API call must also hold in the component's run-time checks.
 
 The test walks every pydantic validator of the spec models (field and model validators, and the AfterValidators of
 field types, list items included) and finds its entry in one table: the component check that holds the same rule,
@@ -44,7 +44,7 @@ def spec_validators() -> set[str]:
     """`<module>.<Model>.<validator>` and `<module>.<Model>.<field>:<validator>` of every spec model."""
     found: set[str] = set()
     for name in SPEC_MODULES:
-        module = importlib.import_module(f"registries.spec.{name}")
+        module = importlib.import_module(f"registries.config.{name}")
         for model_name, model in vars(module).items():
             if not (inspect.isclass(model) and issubclass(model, BaseModel) and model.__module__ == module.__name__):
                 continue
@@ -423,14 +423,14 @@ def test_the_open_gaps_are_listed():
 
 def test_the_gcr_locations_are_one_table():
     from components.artifact_registry import GCR_DOMAIN_LOCATIONS as COMPONENT
-    from registries.spec.artifact_registry import GCR_DOMAIN_LOCATIONS as SPEC
+    from registries.config.artifact_registry import GCR_DOMAIN_LOCATIONS as SPEC
 
     assert COMPONENT == SPEC
 
 
 def test_the_acr_name_rules_are_one_definition():
     import components.acr_names as names
-    import registries.spec.acr as spec
+    import registries.config.acr as spec
 
     for name in ("REGISTRY_NAME", "CHILD_NAME", "SCOPE_MAP_NAME", "LOCATION", "REPOSITORY_NAME", "KEY_VAULT_SECRET"):
         assert getattr(spec, name) is getattr(names, name)

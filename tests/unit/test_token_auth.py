@@ -19,7 +19,7 @@ from components.selfhosted.config_file import (
     render_registry_config,
 )
 from components.selfhosted.settings import registry_settings, validate_args
-from registries.spec import ConfigError, load_stack_spec
+from registries.config import ConfigError, load_stack_spec
 from tests.support.pulumi_runtime import env_element, is_secret, run_program, unwrap
 from tests.support.recording_mocks import RecordingMocks
 from tests.support.selfhosted import rendered_config

@@ -21,7 +21,7 @@ from components.ecr_names import (
 from components.github_refs import github_ref_problem
 from components.retention.ecr import lifecycle_policy_text
 from components.retention.model import PolicyError, RetentionIntent
-from registries.spec.base import (
+from registries.config.base import (
     CamelModel,
     ConfigProblem,
     is_production_stack,
@@ -30,8 +30,8 @@ from registries.spec.base import (
     repeated_problems,
     unique,
 )
-from registries.spec.retention import RetentionSpec
-from registries.spec.selfhosted import _kms_key_arn_in as kms_key_arn_in  # the S3 storage's key-ARN rule, shared
+from registries.config.retention import RetentionSpec
+from registries.config.selfhosted import _kms_key_arn_in as kms_key_arn_in  # the S3 storage's key-ARN rule, shared
 
 
 def _check_region(value: str) -> str:

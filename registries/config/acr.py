@@ -26,7 +26,7 @@ from components.acr_names import (
 )
 from components.retention.acr import compile_acr_policy
 from components.retention.model import PolicyError, RetentionIntent
-from registries.spec.base import (
+from registries.config.base import (
     CamelModel,
     ConfigProblem,
     is_production_stack,
@@ -35,7 +35,7 @@ from registries.spec.base import (
     repeated_problems,
     unique,
 )
-from registries.spec.retention import RetentionSpec
+from registries.config.retention import RetentionSpec
 
 # Upstreams of the artifact cache (learn.microsoft.com/azure/container-registry/artifact-cache-overview).
 CACHE_UPSTREAMS = ("docker.io", "mcr.microsoft.com", "ghcr.io", "quay.io", "registry.k8s.io", "nvcr.io",

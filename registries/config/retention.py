@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, fie
 
 from components.retention.model import KeepLatest, RetentionIntent
 from components.retention.patterns import pattern_problem
-from registries.spec.base import CamelModel, ConfigError, ConfigProblem, problems_from_validation_error, repeated
+from registries.config.base import CamelModel, ConfigError, ConfigProblem, problems_from_validation_error, repeated
 
 MAX_KEEP_LATEST_RULES = 10
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from registries.spec import acr, artifact_registry, ecr, selfhosted
-from registries.spec.acr import AcrSpec, acr_problems
-from registries.spec.artifact_registry import ArtifactRegistrySpec, artifact_registry_problems
-from registries.spec.base import (
+from registries.config import acr, artifact_registry, ecr, selfhosted
+from registries.config.acr import AcrSpec, acr_problems
+from registries.config.artifact_registry import ArtifactRegistrySpec, artifact_registry_problems
+from registries.config.base import (
     CamelModel,
     ConfigError,
     ConfigProblem,
@@ -20,9 +20,9 @@ from registries.spec.base import (
     problems_from_validation_error,
     validate_section,
 )
-from registries.spec.dockerhub import DockerHubSpec, dockerhub_problems
-from registries.spec.ecr import EcrSpec, ecr_problems
-from registries.spec.selfhosted import S3_ONLY_KEYS, STORAGE_KINDS, SelfHostedSpec, selfhosted_problems
+from registries.config.dockerhub import DockerHubSpec, dockerhub_problems
+from registries.config.ecr import EcrSpec, ecr_problems
+from registries.config.selfhosted import S3_ONLY_KEYS, STORAGE_KINDS, SelfHostedSpec, selfhosted_problems
 
 PROJECT = "registries"
 # Top-level keys of the `registries:` namespace and the model of each.

@@ -17,8 +17,8 @@ from components.dockerhub_names import (  # the component's naming rules: one de
     urn_part,
     webhook_resource_name,
 )
-from registries.spec.base import CamelModel, ConfigProblem, repeated
-from registries.spec.retention import RetentionSpec
+from registries.config.base import CamelModel, ConfigProblem, repeated
+from registries.config.retention import RetentionSpec
 
 Namespace = Annotated[str, Field(pattern=NAMESPACE)]
 

@@ -28,7 +28,7 @@ from components.artifact_registry_names import (
 )
 from components.retention.artifact_registry import compile_cleanup_policies
 from components.retention.model import PolicyError, RetentionIntent
-from registries.spec.base import (
+from registries.config.base import (
     CamelModel,
     ConfigProblem,
     is_production_stack,
@@ -37,7 +37,7 @@ from registries.spec.base import (
     repeated_problems,
     unique,
 )
-from registries.spec.retention import RetentionSpec
+from registries.config.retention import RetentionSpec
 
 ROOT = "registries:artifactRegistry"
 

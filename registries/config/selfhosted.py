@@ -12,9 +12,9 @@ from pydantic.alias_generators import to_camel, to_snake
 
 from components.kubernetes_names import ingress_host_problem
 from components.selfhosted.versions import DEFAULT_IMAGE
-from registries.spec.base import CamelModel, ConfigProblem, repeated
-from registries.spec.kubernetes import DOCKER_ONLY_KEYS, KubernetesSpec, kubernetes_problems, shared_storage_problems
-from registries.spec.retention import RetentionSpec
+from registries.config.base import CamelModel, ConfigProblem, repeated
+from registries.config.kubernetes import DOCKER_ONLY_KEYS, KubernetesSpec, kubernetes_problems, shared_storage_problems
+from registries.config.retention import RetentionSpec
 
 DURATION = r"^[0-9]+(ms|s|m|h)$"
 IMAGE = r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+)?[a-z0-9._/-]*(:[A-Za-z0-9._-]{1,128}|@sha256:[0-9a-f]{64})$"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from registries.spec.base import CamelModel
+from registries.config.base import CamelModel
 
 DNS_LABEL = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$"
