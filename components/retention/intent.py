@@ -2,11 +2,17 @@
 
 Per repository, the rules form a list (protect patterns, keepLatest entries, untaggedDays, taggedDays); an image is
 governed by the first rule that matches it and only that rule can delete it; a keepLatest rule counts every image it
-matches, including images governed by earlier rules."""
+matches, including images governed by earlier rules.
+
+An artifact that refers to a subject (a manifest with a `subject` field, or a tag of the referrer schemes:
+cosign's `sha256-<hex>.sig` / `.att` / `.sbom`, the OCI referrers fallback `sha256-<hex>`) is not an image to the
+rules: no rule matches, counts or expires it. It is kept exactly as long as its subject (followed through referrers
+of referrers to the image at the root) and expired with it; one whose subject is not in the repository is expired
+(its subject is gone, so nothing can verify against it) by any rule list that deletes at all."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,13 +81,53 @@ def _repository_expired(rules: list[IntentRule], images: list[Image], now: datet
     return expired
 
 
+def root_subject(image: Image, by_digest: Mapping[str, Image]) -> Image | None:
+    """The image at the root of a referrer's subject chain (the image itself when it is no referrer); None when a
+    subject on the way is not in `by_digest` (gone) or the chain loops."""
+    seen: set[str] = set()
+    while (subject := image.refers_to) is not None:
+        if subject in seen or subject not in by_digest:
+            return None
+        seen.add(subject)
+        image = by_digest[subject]
+    return image
+
+
+def follow_subjects(
+    images: list[Image], expired_images: set[tuple[str, str]], orphans: bool = True
+) -> set[tuple[str, str]]:
+    """The expire set of one repository's images given which of its images (non-referrers) expire: each referrer
+    goes with the root of its subject chain, and (when `orphans`) goes when that root is gone."""
+    by_digest = {image.digest: image for image in images}
+    expired = set(expired_images)
+    for image in images:
+        if image.refers_to is not None:
+            root = root_subject(image, by_digest)
+            if (root is None and orphans) or (root is not None and root.key in expired_images):
+                expired.add(image.key)
+    return expired
+
+
+def referrers_of(images: Iterable[Image]) -> dict[tuple[str, str], tuple[str, str]]:
+    """Per referrer: the key of the image at the root of its subject chain (missing when that is gone)."""
+    roots: dict[tuple[str, str], tuple[str, str]] = {}
+    for group in by_repository(images).values():
+        by_digest = {image.digest: image for image in group}
+        for image in group:
+            if image.refers_to is not None and (root := root_subject(image, by_digest)) is not None:
+                roots[image.key] = root.key
+    return roots
+
+
 def evaluate(intent: RetentionIntent, images: Iterable[Image], now: datetime) -> Outcome:
-    """Which images the intent deletes at `now` and which it keeps."""
+    """Which images the intent deletes at `now` and which it keeps (referrers with their subjects)."""
     images = list(images)
     rules = intent_rules(intent)
+    deletes = any(rule.kind != "protect" for rule in rules)  # a block that only protects deletes nothing at all
     expired: set[tuple[str, str]] = set()
     for repository_images in by_repository(images).values():
-        expired |= _repository_expired(rules, repository_images, now)
+        plain = [image for image in repository_images if image.refers_to is None]
+        expired |= follow_subjects(repository_images, _repository_expired(rules, plain, now), orphans=deletes)
     return Outcome.of(images, expired)
 
 

@@ -2,25 +2,47 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 SECONDS_PER_DAY = 86_400
+REFERRER_TAG = re.compile(r"sha256-([0-9a-f]{64})(?:\.(?:sig|att|sbom))?")
+"""A tag that names a subject: cosign's tag scheme (`sha256-<hex>.sig`, `.att`, `.sbom`) and the OCI 1.1 referrers
+fallback tag (`sha256-<hex>`, an index of the subject's referrers, for registries without the referrers API)."""
+
+
+def tag_subject(tag: str) -> str | None:
+    """The subject digest a referrer tag names (`sha256-<hex>.sig` -> `sha256:<hex>`), or None for any other tag."""
+    match = REFERRER_TAG.fullmatch(tag)
+    return f"sha256:{match.group(1)}" if match else None
 
 
 @dataclass(frozen=True)
 class Image:
-    """One manifest in one repository: its digest, the tags pointing at it, and when it was pushed."""
+    """One manifest in one repository: its digest, the tags pointing at it, and when it was pushed.
+
+    `subject` is the digest in the manifest's `subject` field (an OCI 1.1 referrer: a signature, attestation or SBOM
+    of that manifest), None for an image."""
 
     repository: str
     digest: str
     tags: tuple[str, ...]
     pushed_at: datetime
+    subject: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.repository, self.digest)
+
+    @property
+    def refers_to(self) -> str | None:
+        """The digest this artifact refers to: its `subject` field, else the digest its referrer tag names (the
+        first in tag order); None for an image, which retention rules count and expire."""
+        if self.subject:
+            return self.subject
+        return next((digest for tag in sorted(self.tags) if (digest := tag_subject(tag))), None)
 
 
 @dataclass(frozen=True)

@@ -80,3 +80,62 @@ def test_repositories_are_evaluated_separately() -> None:
 def test_images_no_rule_matches_are_kept() -> None:
     intent = RetentionIntent(keep_latest=(KeepLatest("pr-*", 1),))
     assert expired(intent, image("untagged", 900), image("other", 900, "v1")) == []
+
+
+def hexdigest(name: str) -> str:
+    return name.encode().hex().ljust(64, "0")[:64]
+
+
+def signed(name: str, days_ago: float, *tags: str) -> list[Image]:
+    """An image and what cosign (tag scheme) and an OCI 1.1 client without the referrers API push next to it."""
+    subject = image(hexdigest(name), days_ago, *tags)
+    tag = f"sha256-{hexdigest(name)}"
+    return [
+        subject,
+        image(f"{name}-sig", days_ago, f"{tag}.sig"),
+        image(f"{name}-att", days_ago, f"{tag}.att"),
+        image(f"{name}-sbom", days_ago, f"{tag}.sbom"),
+        image(f"{name}-referrers", 0, tag),  # the fallback index of its referrers, updated today
+    ]
+
+
+def test_referrers_are_never_counted_and_go_exactly_with_their_subject() -> None:
+    intent = RetentionIntent(keep_latest=(KeepLatest("*", 1),))
+    old, new = signed("old", 10, "v1"), signed("new", 1, "v2")
+    # keepLatest * would keep only the newest tagged artifact (a referrers index, pushed today) if it counted them.
+    assert expired(intent, *old, *new) == sorted(i.digest.removeprefix("sha256:") for i in old)
+
+
+def test_a_kept_image_keeps_its_old_signature_under_tagged_days() -> None:
+    intent = RetentionIntent(protect=("v*",), tagged_days=5)
+    kept = signed("kept", 30, "v1")  # protected, its signature 30 days old too
+    dropped = signed("dropped", 30, "nightly")
+    assert expired(intent, *kept, *dropped) == sorted(i.digest.removeprefix("sha256:") for i in dropped)
+
+
+def test_a_referrer_whose_subject_is_gone_expires_and_a_subject_field_referrer_follows_its_subject() -> None:
+    intent = RetentionIntent(untagged_days=7)
+    orphan = image("orphan-sig", 0, f"sha256-{hexdigest('gone')}.sig")
+    subject = image(hexdigest("untagged"), 9)  # untagged and old: expires, with what refers to it
+    notation = Image("app", "sha256:notation", (), NOW, subject=subject.digest)
+    on_notation = Image("app", "sha256:countersign", (), NOW, subject="sha256:notation")  # a referrer of a referrer
+    kept = image(hexdigest("fresh"), 1)
+    kept_sig = Image("app", "sha256:fresh-sig", (), NOW - timedelta(days=30), subject=kept.digest)
+    assert expired(intent, orphan, subject, notation, on_notation, kept, kept_sig) == sorted(
+        ["countersign", "notation", "orphan-sig", hexdigest("untagged")]
+    )
+
+
+def test_a_block_that_only_protects_deletes_no_orphaned_referrer() -> None:
+    orphan = image("orphan-sig", 0, f"sha256-{hexdigest('gone')}.sig")
+    assert expired(RetentionIntent(protect=("v*",)), orphan) == []
+
+
+def test_referrer_tags_are_matched_exactly() -> None:
+    intent = RetentionIntent(tagged_days=1)
+    lookalikes = [
+        image("short", 5, "sha256-abc.sig"),  # not 64 hex digits: an ordinary tag
+        image("upper", 5, f"sha256-{hexdigest('x').upper()}.sig"),
+        image("other-suffix", 5, f"sha256-{hexdigest('x')}.zip"),
+    ]
+    assert expired(intent, *lookalikes) == ["other-suffix", "short", "upper"]
