@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from components.retention.document import as_bool, as_int, as_object, as_str_list, required
-from components.retention.intent import live_rules
+from components.retention.intent import live_rules, refuse_with_referrers
 from components.retention.model import (
     SECONDS_PER_DAY,
     Image,
@@ -39,6 +39,11 @@ MAX_AGO = timedelta(days=150 * 365)  # acr-cli caps --ago at 150 years
 AGO = re.compile(r"(?:(\d+)d)?((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))*)")
 GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 ALL_REPOSITORIES = ".*:.*"
+REFERRERS_WHY = (
+    "acr purge deletes cosign's sha256-<digest>.sig/.att/.sbom tags like any tag (by its filter and age), and "
+    "--untagged keeps an untagged referrer while its subject exists and deletes it only on a later run, once the "
+    "subject is gone (acr-cli getManifests)"
+)
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,13 @@ def run(
                     if not tags[key] and policy.retention_days == 0:
                         deleted.add(key)  # the retention policy deletes at untag time + 0 days
             if task.untagged or task.untagged_only:
-                dangling = [image.key for image in live if not tags[image.key] and image.pushed_at < cutoff]
+                # acr-cli lists the manifests first: a referrer whose subject exists then is not a candidate.
+                present = {image.digest for image in live}
+                dangling = [
+                    image.key
+                    for image in live
+                    if not tags[image.key] and image.pushed_at < cutoff and image.subject not in present
+                ]
                 deleted |= set(dangling[task.keep :])
     return deleted, {key: value for key, value in tags.items() if key not in deleted}
 
@@ -154,9 +165,11 @@ def simulate(policy: AcrPolicy, images: Iterable[Image], now: datetime) -> Outco
     return Outcome.of(images, deleted)
 
 
-def compile_acr_policy(intent: RetentionIntent) -> dict[str, Any]:
+def compile_acr_policy(intent: RetentionIntent, *, referrers: bool = False) -> dict[str, Any]:
     """The ACR document whose simulation equals the intent on every image set and that never strips a tag from an
-    image it keeps; PolicyError naming the rule ACR cannot express."""
+    image it keeps; PolicyError naming the rule ACR cannot express (with `referrers`, any rule that deletes)."""
+    if referrers:
+        refuse_with_referrers(intent, "ACR", REFERRERS_WHY)
     rules = live_rules(intent)
     untagged_days = next((r.days for r in rules if r.kind == "untaggedDays"), None)
     tasks: list[dict[str, Any]] = []

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from components.retention.document import as_choice, as_int, as_object, as_str, as_str_list, required
-from components.retention.intent import live_rules
+from components.retention.intent import live_rules, refuse_with_referrers
 from components.retention.model import (
     SECONDS_PER_DAY,
     Image,
@@ -31,6 +31,11 @@ from components.retention.patterns import prefix_of
 
 MAX_POLICIES = 10
 DURATION = re.compile(r"(\d+)(\.\d{1,9})?s")
+REFERRERS_WHY = (
+    "Artifact Registry cleanup policies judge each version on its own tags, tag state and age: a signature, "
+    "attestation or SBOM (a sha256-<digest>.sig tag, or an untagged version with a subject) is deleted by its own "
+    "age or tag and never with its subject (cleanup-policy-overview)"
+)
 CONDITION_KEYS = ("tagState", "tagPrefixes", "versionNamePrefixes", "packageNamePrefixes", "olderThan", "newerThan")
 
 
@@ -135,9 +140,12 @@ def _seconds(days: int) -> str:
     return f"{days * SECONDS_PER_DAY}s"
 
 
-def compile_cleanup_policies(intent: RetentionIntent) -> dict[str, Any]:
+def compile_cleanup_policies(intent: RetentionIntent, *, referrers: bool = False) -> dict[str, Any]:
     """The `cleanupPolicies` map whose cleanup equals the intent on every image set; PolicyError naming the rule
-    Artifact Registry cannot express (any keepLatest; a protect pattern that is not PREFIX* while tags can expire)."""
+    Artifact Registry cannot express (any keepLatest; a protect pattern that is not PREFIX* while tags can expire;
+    with `referrers`, any rule that deletes)."""
+    if referrers:
+        refuse_with_referrers(intent, "Artifact Registry", REFERRERS_WHY)
     policies: dict[str, Any] = {}
     protect_prefixes: list[str] = []
     for rule in live_rules(intent):

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from components.retention.document import as_choice, as_int, as_object, as_str, as_str_list, required
-from components.retention.intent import live_rules
+from components.retention.intent import live_rules, refuse_with_referrers
 from components.retention.model import (
     SECONDS_PER_DAY,
     Image,
@@ -34,6 +34,11 @@ from components.retention.patterns import any_tag_matches, pattern_problem
 # A pattern without `*` is one tag, which names at most one image per repository, so 1 is already exact there.
 NEVER_EXPIRE_COUNT = 2_147_483_647
 UNSIMULATED_COUNT_TYPES = ("sinceImagePulled", "sinceImageTransitioned")
+REFERRERS_WHY = (
+    "ECR lifecycle policies count and expire them as images (cosign's sha256-<digest>.sig/.att/.sbom tags are "
+    "ordinary tags to a rule, an OCI 1.1 referrer an untagged image) and never delete them with their subject "
+    "(lifecycle policy evaluation rules; aws/containers-roadmap#2613)"
+)
 
 
 @dataclass(frozen=True)
@@ -150,10 +155,14 @@ def _rule(priority: int, description: str, selection: dict[str, Any]) -> dict[st
     return {"rulePriority": priority, "description": description, "selection": selection, "action": {"type": "expire"}}
 
 
-def compile_lifecycle_policy(intent: RetentionIntent) -> dict[str, Any]:
+def compile_lifecycle_policy(intent: RetentionIntent, *, referrers: bool = False) -> dict[str, Any]:
     """The lifecycle policy document whose ECR evaluation equals the intent's on every repository of fewer than
     NEVER_EXPIRE_COUNT images. One rule per intent rule, each with a one-entry tagPatternList (entries mean AND);
-    rules no image can reach are left out (ECR also refuses two rules with the same patterns)."""
+    rules no image can reach are left out (ECR also refuses two rules with the same patterns). With `referrers`
+    (the repositories hold signatures, attestations, SBOMs) every rule that deletes is refused: ECR cannot keep them
+    exactly as long as their subject."""
+    if referrers:
+        refuse_with_referrers(intent, "ECR", REFERRERS_WHY)
     rules: list[dict[str, Any]] = []
     for rule in live_rules(intent):
         priority = len(rules) + 1
@@ -179,6 +188,6 @@ def compile_lifecycle_policy(intent: RetentionIntent) -> dict[str, Any]:
     return {"rules": rules}
 
 
-def lifecycle_policy_text(intent: RetentionIntent) -> str:
+def lifecycle_policy_text(intent: RetentionIntent, *, referrers: bool = False) -> str:
     """Exactly the text `aws.ecr.LifecyclePolicy(policy=...)` receives (stable key order, so re-runs do not diff)."""
-    return json.dumps(compile_lifecycle_policy(intent), indent=2)
+    return json.dumps(compile_lifecycle_policy(intent, referrers=referrers), indent=2)

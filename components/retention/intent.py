@@ -8,7 +8,7 @@ An artifact that refers to a subject (a manifest with a `subject` field, or a ta
 cosign's `sha256-<hex>.sig` / `.att` / `.sbom`, the OCI referrers fallback `sha256-<hex>`) is not an image to the
 rules: no rule matches, counts or expires it. It is kept exactly as long as its subject (followed through referrers
 of referrers to the image at the root) and expired with it; one whose subject is not in the repository is expired
-(its subject is gone, so nothing can verify against it) by any rule list that deletes at all."""
+(its subject is gone, so nothing can verify against it) by any rule list that can delete at all."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from components.retention.model import (
     SECONDS_PER_DAY,
     Image,
     Outcome,
+    PolicyError,
     RetentionIntent,
     by_repository,
     newest_first,
@@ -123,7 +124,7 @@ def evaluate(intent: RetentionIntent, images: Iterable[Image], now: datetime) ->
     """Which images the intent deletes at `now` and which it keeps (referrers with their subjects)."""
     images = list(images)
     rules = intent_rules(intent)
-    deletes = any(rule.kind != "protect" for rule in rules)  # a block that only protects deletes nothing at all
+    deletes = first_deleting_rule(intent) is not None  # a block whose rules delete nothing deletes nothing at all
     expired: set[tuple[str, str]] = set()
     for repository_images in by_repository(images).values():
         plain = [image for image in repository_images if image.refers_to is None]
@@ -141,3 +142,19 @@ def live_rules(intent: RetentionIntent) -> list[IntentRule]:
         rules.append(rule)
     deletes_tagged = any(rule.kind in ("keepLatest", "taggedDays") for rule in rules)
     return [rule for rule in rules if rule.kind != "protect" or deletes_tagged]
+
+
+def first_deleting_rule(intent: RetentionIntent) -> IntentRule | None:
+    """The first live rule that can delete (keepLatest, untaggedDays, taggedDays), or None when none can."""
+    return next((rule for rule in live_rules(intent) if rule.kind != "protect"), None)
+
+
+def refuse_with_referrers(intent: RetentionIntent, platform: str, why: str) -> None:
+    """PolicyError naming the first rule that deletes: on `platform`, which does not keep an artifact that refers to
+    a subject exactly as long as that subject (`why`, from its documentation), no deleting rule is exact."""
+    if (rule := first_deleting_rule(intent)) is not None:
+        raise PolicyError(
+            rule.name,
+            f"the repositories hold signatures, attestations or SBOMs, and {platform} {why}; so this rule could "
+            "expire a kept image's signature or leave an expired image's signatures behind",
+        )

@@ -12,11 +12,12 @@ import os
 from datetime import UTC, datetime, timedelta
 from itertools import product
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.retention import acr, artifact_registry, ecr
-from components.retention.intent import evaluate
+from components.retention.intent import evaluate, first_deleting_rule, referrers_of
 from components.retention.model import Image, KeepLatest, PolicyError, RetentionIntent
 
 settings.register_profile(
@@ -29,6 +30,8 @@ settings.register_profile("retention-quick", parent=settings.get_profile("retent
 PROPERTY = settings.get_profile(os.environ.get("RETENTION_PROFILE", "retention-ci"))
 # The acceptance classes below back the properties up; fewer examples keep the suite near a minute on 2 cores.
 ACCEPTANCE = settings(PROPERTY, max_examples=min(300, PROPERTY.max_examples))
+# Image sets with signatures, attestations, SBOMs and referrer indexes (issue 27): fewer examples, larger sets.
+REFERRERS = settings(PROPERTY, max_examples=min(200, PROPERTY.max_examples))
 
 NOW = datetime(2026, 1, 31, tzinfo=UTC)
 ALPHABET = "ab1"
@@ -55,6 +58,41 @@ def repositories(draw: st.DrawFn) -> list[Image]:
         taken |= set(tags)
         age = timedelta(hours=12 * draw(st.integers(0, 70)))
         images.append(Image(repository, f"sha256:{digest:04x}", tags, NOW - age))
+    return images
+
+
+REFERRER_SUFFIXES = (".sig", ".att", ".sbom", "")  # cosign's tag scheme, and the OCI referrers fallback tag
+
+
+@st.composite
+def signed_repositories(draw: st.DrawFn) -> list[Image]:
+    """`repositories()` with 64-hex digests, plus what signing tools push next to some images: cosign tag-scheme
+    tags (sha256-<hex>.sig/.att/.sbom), a referrers fallback index (sha256-<hex>), untagged OCI 1.1 referrers with a
+    `subject` (some of them referring to another referrer), and referrers whose subject is gone."""
+    plain = [
+        Image(i.repository, f"sha256:{int(i.digest[7:], 16):064x}", i.tags, i.pushed_at) for i in draw(repositories())
+    ]
+    images = list(plain)
+    serial = 0x10000
+
+    def referrer(repository: str, subject: str, tag_suffix: str | None, age: timedelta) -> Image:
+        nonlocal serial
+        serial += 1
+        tags = () if tag_suffix is None else (f"sha256-{subject[7:]}{tag_suffix}",)
+        return Image(repository, f"sha256:{serial:064x}", tags, NOW - age, None if tags else subject)
+
+    subjects = draw(st.lists(st.sampled_from(plain), max_size=12, unique_by=lambda i: i.key)) if plain else []
+    for subject in subjects:
+        age = timedelta(hours=12 * draw(st.integers(0, 70)))
+        suffixes = draw(st.lists(st.sampled_from(REFERRER_SUFFIXES), max_size=4, unique=True))
+        images += [referrer(subject.repository, subject.digest, suffix, age) for suffix in suffixes]
+        for _ in range(draw(st.integers(0, 2))):
+            images.append(referrer(subject.repository, subject.digest, None, age))
+            if draw(st.booleans()):
+                images.append(referrer(subject.repository, images[-1].digest, None, age))  # referrer of a referrer
+    for _ in range(draw(st.integers(0, 2))):  # a subject that is gone
+        gone = f"sha256:{draw(st.integers(0x20000, 0x2FFFF)):064x}"
+        images.append(referrer("app", gone, draw(st.sampled_from([*REFERRER_SUFFIXES, None])), timedelta(days=1)))
     return images
 
 
@@ -153,3 +191,88 @@ def test_ecr_accepts_every_rule_set_that_can_delete(
     intent = RetentionIntent(intent.protect, intent.keep_latest, untagged_days, intent.tagged_days)
     rules = ecr.parse_lifecycle_policy(json.loads(ecr.lifecycle_policy_text(intent)))
     assert ecr.simulate(rules, images, NOW) == evaluate(intent, images, NOW)
+
+
+# Signatures, attestations, SBOMs and referrer indexes (issue 27).
+
+
+@REFERRERS
+@given(images=signed_repositories(), intent=intents())
+def test_referrers_never_change_what_happens_to_images_and_go_exactly_with_their_subject(
+    images: list[Image], intent: RetentionIntent
+) -> None:
+    plain = [image for image in images if image.refers_to is None]
+    outcome = evaluate(intent, images, NOW)
+    assert evaluate(intent, plain, NOW).expire == outcome.expire & {image.key for image in plain}
+    deletes = first_deleting_rule(intent) is not None
+    roots = referrers_of(images)
+    for image in images:
+        if image.refers_to is None:
+            continue
+        root = roots.get(image.key)
+        expected = (root is None and deletes) or (root is not None and root in outcome.expire)
+        assert (image.key in outcome.expire) == expected
+
+
+@REFERRERS
+@given(images=signed_repositories(), intent=intents())
+def test_ecr_with_referrers_expires_exactly_what_the_intent_does_or_names_the_rule(
+    images: list[Image], intent: RetentionIntent
+) -> None:
+    try:
+        text = ecr.lifecycle_policy_text(intent, referrers=True)
+    except PolicyError as error:
+        refusal = error.problem
+    else:
+        rules = ecr.parse_lifecycle_policy(json.loads(text))
+        assert ecr.simulate(rules, images, NOW) == evaluate(intent, images, NOW)
+        return
+    assert evaluate(intent, images, NOW).expire == frozenset() or "signatures" in refusal
+
+
+@REFERRERS
+@given(images=signed_repositories(), intent=intents())
+def test_artifact_registry_with_referrers_deletes_exactly_what_the_intent_does_or_names_the_rule(
+    images: list[Image], intent: RetentionIntent
+) -> None:
+    try:
+        document = artifact_registry.compile_cleanup_policies(intent, referrers=True)
+    except PolicyError:
+        return
+    policies = artifact_registry.parse_cleanup_policies(as_sent(document))
+    assert artifact_registry.simulate(policies, images, NOW) == evaluate(intent, images, NOW)
+
+
+@REFERRERS
+@given(images=signed_repositories(), intent=intents())
+def test_acr_with_referrers_deletes_exactly_what_the_intent_does_or_names_the_rule(
+    images: list[Image], intent: RetentionIntent
+) -> None:
+    try:
+        document = acr.compile_acr_policy(intent, referrers=True)
+    except PolicyError:
+        return
+    policy = acr.parse_acr_policy(as_sent(document))
+    assert acr.simulate(policy, images, NOW) == evaluate(intent, images, NOW)
+
+
+def test_the_plain_compilations_are_not_exact_with_referrers() -> None:
+    """Why the compilers refuse with referrers: the documents they emit without them expire a kept image's signature
+    (ECR, Artifact Registry, ACR: tagged days reach the sha256-<hex>.sig tag) or leave an expired image's."""
+    digest = f"{0xA:064x}"
+    image = Image("app", f"sha256:{digest}", ("v1",), NOW - timedelta(days=1))
+    signature = Image("app", f"sha256:{0xB:064x}", (f"sha256-{digest}.sig",), NOW - timedelta(days=40))
+    intent = RetentionIntent(untagged_days=30, tagged_days=30)
+    images = [image, signature]
+    assert evaluate(intent, images, NOW).expire == frozenset()
+    ecr_rules = ecr.parse_lifecycle_policy(json.loads(ecr.lifecycle_policy_text(intent)))
+    assert ecr.simulate(ecr_rules, images, NOW).expire == {signature.key}
+    cleanup = artifact_registry.parse_cleanup_policies(as_sent(artifact_registry.compile_cleanup_policies(intent)))
+    assert artifact_registry.simulate(cleanup, images, NOW).expire == {signature.key}
+    purge = acr.parse_acr_policy(as_sent(acr.compile_acr_policy(intent)))
+    assert acr.simulate(purge, images, NOW).expire == {signature.key}
+    for compile_ in (ecr.compile_lifecycle_policy, artifact_registry.compile_cleanup_policies, acr.compile_acr_policy):
+        with pytest.raises(PolicyError) as refused:
+            compile_(intent, referrers=True)
+        assert refused.value.where == "untaggedDays"
+        assert "signatures" in refused.value.problem
