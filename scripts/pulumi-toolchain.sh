@@ -12,8 +12,9 @@
 #                                  module is not served by the proxy
 #   pulumi-language-python-exec    the SDK's program runner          } copied from the module
 #   pulumi-resource-pulumi-python  the SDK's dynamic-provider shim   } github.com/pulumi/pulumi/sdk/v3
-#   pulumi-resource-{docker,random,tls,aws}  wrappers that exec the stand-in plugins of the checkout the engine runs
-#                                  in (tests/support/plugins/bin): see tests/support/README.md, "Toolchain"
+#   pulumi-resource-{docker,random,tls,aws,gcp,azure-native,kubernetes}  wrappers that exec the stand-in plugins of
+#                                  the checkout the engine runs in (tests/support/plugins/bin): see
+#                                  tests/support/README.md, "Toolchain"
 #
 # Cache: $REGISTRIES_TOOLCHAIN_DIR, default ~/.cache/registries/toolchain/<key>, the key naming the pinned versions
 # and a hash of tools/pulumi, tools/pulumi-yaml and this script. A present cache is reused as is (no Go, no network); a build goes
@@ -50,7 +51,7 @@ key="pulumi-${pulumi_version}_yaml-${yaml_version}_${source_hash}"
 dir="${REGISTRIES_TOOLCHAIN_DIR:-$HOME/.cache/registries/toolchain/$key}"
 dir="${dir%/}"
 
-standin_plugins=(docker random tls aws)
+standin_plugins=(docker random tls aws gcp azure-native kubernetes)
 expected=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-language-yaml pulumi-resource-pulumi-python)
 for p in "${standin_plugins[@]}"; do expected+=("pulumi-resource-$p"); done
 

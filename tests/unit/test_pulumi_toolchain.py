@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "pulumi-toolchain.sh"
-STANDIN_PLUGINS = ("docker", "random", "tls", "aws")
+STANDIN_PLUGINS = ("docker", "random", "tls", "aws", "gcp", "azure-native", "kubernetes")
 EXECUTABLES = (
     "pulumi",
     "pulumi-language-python",

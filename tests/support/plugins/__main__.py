@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-PACKAGES = ("aws", "docker", "random", "tls")
+PACKAGES = ("aws", "docker", "random", "tls", "gcp", "azure-native", "kubernetes")
 
 
 def main(argv: list[str]) -> None:

@@ -20,25 +20,30 @@ _IMPORTS = threading.Lock()
 """The engine calls a plugin from many threads at once; the SDKs' lazily loaded modules must be imported by one."""
 
 
+def module(package: str) -> str:
+    """The SDK's Python package of a Pulumi package: pulumi_azure_native for azure-native."""
+    return "pulumi_" + package.replace("-", "_")
+
+
 def plugin_version(package: str) -> str:
     """The plugin version the SDK requests (its pulumi-plugin.json, as `pulumi plugin install` reads it)."""
-    document = json.loads(resources.files(f"pulumi_{package}").joinpath("pulumi-plugin.json").read_text())
+    document = json.loads(resources.files(module(package)).joinpath("pulumi-plugin.json").read_text())
     return str(document["version"])
 
 
 @functools.cache
 def resource_classes(package: str) -> dict[str, tuple[str, str]]:
     """type token -> (module, class name), from the SDK's resource module registration."""
-    spec = importlib.util.find_spec(f"pulumi_{package}")
+    spec = importlib.util.find_spec(module(package))
     if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(f"pulumi_{package} is not installed: the stand-in serves what its SDK declares")
+        raise ModuleNotFoundError(f"{module(package)} is not installed: the stand-in serves what its SDK declares")
     with open(spec.origin, encoding="utf-8") as handle:
         match = re.search(r'resource_modules="""(.*?)"""', handle.read(), re.S)
-    assert match is not None, f"pulumi_{package} registers no resource modules"
+    assert match is not None, f"{module(package)} registers no resource modules"
     out: dict[str, tuple[str, str]] = {}
-    for module in json.loads(match.group(1)):
-        dotted = module["fqn"]
-        for token, name in module["classes"].items():
+    for registration in json.loads(match.group(1)):
+        dotted = registration["fqn"]
+        for token, name in registration["classes"].items():
             out[token] = (dotted, name)
     return out
 
@@ -52,14 +57,14 @@ def describe(package: str, token: str) -> SdkResource:
 @functools.cache
 def _describe(package: str, token: str) -> SdkResource:
     dotted, name = resource_classes(package)[token]
-    module = importlib.import_module(dotted)
-    cls = getattr(module, name)
+    source_module = importlib.import_module(dotted)
+    cls = getattr(source_module, name)
     outputs = frozenset(
         str(getattr(value.fget, "_pulumi_name", None) or key)
         for key, value in vars(cls).items()
         if isinstance(value, property)
     )
-    args = getattr(module, f"{name}Args", None)
+    args = getattr(source_module, f"{name}Args", None)
     inputs = frozenset(_types.input_type_py_to_pulumi_names(args).values()) if args is not None else frozenset()
     source = inspect.getsource(cls)
     match = re.search(r"additional_secret_outputs=\[([^\]]*)\]", source)

@@ -50,12 +50,25 @@ class Plugin:
     """Per type token: (input names, output names, secret output names) as the real provider's schema has them."""
     types: frozenset[str] = frozenset()
     """The resource types this stand-in serves (those its backend applies); any other fails Check, naming it."""
+    preview_only: frozenset[str] = frozenset()
+    """Types the stand-in previews but cannot apply (no backend for them here): Check and a preview's Create and
+    Update answer; a real Create, Update, Delete or Read fails with `refusal`."""
+    refusal: str = ""
+    """Why the preview-only types cannot be applied, e.g. 'no Google Cloud backend on this machine'."""
     autonamed: frozenset[str] = frozenset()
     """Types whose `name` the provider fills in when the program gives none (tfbridge's SetAutonaming)."""
     invokes: Mapping[str, Callable[[Plugin, dict[str, Any]], dict[str, Any]]] = field(default_factory=dict)
     schema: Callable[[], dict[str, Any]] | None = None
     config: dict[str, Any] = field(default_factory=dict)
     backends: list[Backend] = field(default_factory=list)
+
+    def refuse(self, typ: str, operation: str) -> None:
+        """Fail a step the stand-in cannot apply (so an `up` fails loudly instead of pretending)."""
+        if typ in self.preview_only:
+            raise NotImplementedError(
+                f"stand-in pulumi-resource-{self.name} {self.version}: preview only, {self.refusal}: "
+                f"cannot {operation} {typ}"
+            )
 
     def backend(self, typ: str) -> Backend:
         for backend in self.backends:
@@ -226,10 +239,11 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         if typ in self.plugin.autonamed and "name" not in news:
             olds = from_struct(request.olds)
             news["name"] = olds["name"] if "name" in olds else _autoname(name, bytes(request.randomSeed))
-        if typ not in self.plugin.types:  # fails before anything is planned
+        if typ not in self.plugin.types and typ not in self.plugin.preview_only:  # fails before anything is planned
+            served = ", ".join(sorted(self.plugin.types)) or "nothing but previews"
             raise NotImplementedError(
                 f"stand-in pulumi-resource-{self.plugin.name} {self.plugin.version} does not serve {typ}; it serves "
-                + ", ".join(sorted(self.plugin.types))
+                + served
             )
         return provider_pb2.CheckResponse(inputs=to_struct(news))
 
@@ -238,6 +252,17 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         old, _ = self._old(request, request.olds, "old_inputs")
         typ, news = old.typ, from_struct(request.news)
         plain = {k: (UNKNOWN if _has_unknown(v) else unwrap(v)) for k, v in news.items()}
+        if typ in self.plugin.preview_only:  # no ForceNew table: old inputs against new, a change is an update
+            changed = sorted(k for k in set(old.inputs) | set(plain) if old.inputs.get(k) != plain.get(k))
+            if not changed:
+                return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE)
+            update = provider_pb2.PropertyDiff(kind=provider_pb2.PropertyDiff.UPDATE, inputDiff=True)
+            return provider_pb2.DiffResponse(
+                changes=provider_pb2.DiffResponse.DIFF_SOME,
+                diffs=changed,
+                detailedDiff={key: update for key in changed},
+                hasDetailedDiff=True,
+            )
         diff = backend_diff(self.plugin.backend(typ), old, plain)
         if not diff.changes:
             return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE)
@@ -263,18 +288,19 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
     def Create(self, request: Any, context: Any) -> provider_pb2.CreateResponse:
         typ, name = type_and_name(request.urn, request.type, request.name)
         news = from_struct(request.properties)
-        backend = self.plugin.backend(typ)
         if request.preview:  # nothing is touched: the inputs, and the computed outputs unknown
             inputs, outputs, _ = self.plugin.describe(typ)
             computed = {k: UNKNOWN for k in outputs - inputs if k not in news}
             return provider_pb2.CreateResponse(id="", properties=self._outputs(typ, {**news, **computed}, news))
-        ident, outputs = backend.create(typ, name, unwrap(news))
+        self.plugin.refuse(typ, "create")
+        ident, outputs = self.plugin.backend(typ).create(typ, name, unwrap(news))
         return provider_pb2.CreateResponse(id=ident, properties=self._outputs(typ, outputs, news))
 
     @_rpc
     def Read(self, request: Any, context: Any) -> provider_pb2.ReadResponse:
         applied, old_outputs = self._old(request, request.properties, "inputs")
         typ = applied.typ
+        self.plugin.refuse(typ, "read")
         found = read_resource(self.plugin.backend(typ), applied)
         if found is None:  # gone: the engine drops it from state
             return provider_pb2.ReadResponse(id="")
@@ -293,6 +319,7 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         if request.preview:  # a bridged provider's plan: the old state with the new inputs
             outputs: dict[str, Any] = {**applied.outputs, **news}
         else:
+            self.plugin.refuse(typ, "update")
             updated = self.plugin.backend(typ).update(applied, unwrap(news))
             outputs = updated[1] if updated is not None else {**applied.outputs, **unwrap(news)}
         # Secret where the new input is, else where the old state was (a computed secret output).
@@ -301,6 +328,7 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
     @_rpc
     def Delete(self, request: Any, context: Any) -> empty_pb2.Empty:
         applied, _ = self._old(request, request.properties, "old_inputs")
+        self.plugin.refuse(applied.typ, "delete")
         self.plugin.backend(applied.typ).delete(applied)
         return empty_pb2.Empty()
 

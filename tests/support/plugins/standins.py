@@ -1,6 +1,7 @@
-"""The four stand-in plugins: pulumi-resource-{docker,random,tls,aws}, each on the local engine's backend for its
-package (see tests/support/README.md, "Provider plugins"). Each serves the types the backend applies and has a
-replace-on-change table for (the bridged provider's ForceNew inputs)."""
+"""The stand-in plugins (see tests/support/README.md, "Provider plugins"): pulumi-resource-{docker,random,tls,aws},
+each on the local engine's backend for its package, serving the types the backend applies and has a replace-on-change
+table for (the bridged provider's ForceNew inputs); and pulumi-resource-{gcp,azure-native,kubernetes}, preview only:
+every type of the installed SDK is checked and previewed, and anything that would touch a cloud fails."""
 
 from __future__ import annotations
 
@@ -152,6 +153,9 @@ def aws_plugin() -> Plugin:
 
     types = (_table_types("aws") | set(ECR_REPLACE_ON_CHANGE) | set(NOTIFY_REPLACE_ON_CHANGE)) - set(ECR_UNSUPPORTED)
     plugin = _plugin("aws", aws_backends, frozenset(types))
+    # What moto does not implement (pull-through cache rules, creation templates) is previewed, never applied.
+    plugin.preview_only = frozenset(ECR_UNSUPPORTED)
+    plugin.refusal = "moto (the AWS backend here) does not implement it"
     plugin.invokes = {
         "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
         "aws:index/getRegion:getRegion": _region,
@@ -160,9 +164,39 @@ def aws_plugin() -> Plugin:
     return plugin
 
 
+# -- preview only: gcp, azure-native, kubernetes ------------------------------------------------------
+PREVIEW_TOKEN = "stand-in-preview-only-no-azure-token"
+"""What azure-native:authorization:getClientToken answers (the engine refuses unknown invoke results): a value that
+names itself, which goes nowhere since every create fails."""
+
+
+def _client_token(plugin: Plugin, args: dict[str, Any]) -> dict[str, Any]:
+    return {"token": PREVIEW_TOKEN}
+
+
+def preview_only_plugin(package: str, cloud: str, invokes: dict[str, Any] | None = None) -> Callable[[], Plugin]:
+    """A stand-in that previews every resource type of the package's installed SDK: Check returns the inputs as
+    given, Diff compares old inputs with new ones (a change is an update), a preview's Create returns the inputs with
+    the computed outputs unknown; a real Create, Update, Delete or Read fails naming the missing backend."""
+
+    def make() -> Plugin:
+        plugin = _plugin(package, lambda config: [], frozenset())
+        plugin.preview_only = frozenset(sdk.resource_classes(package))
+        plugin.refusal = f"no {cloud} backend on this machine"
+        plugin.invokes = invokes or {}
+        return plugin
+
+    return make
+
+
 PLUGINS: dict[str, Callable[[], Plugin]] = {
     "docker": docker_plugin,
     "random": random_plugin,
     "tls": tls_plugin,
     "aws": aws_plugin,
+    "gcp": preview_only_plugin("gcp", "Google Cloud"),
+    "azure-native": preview_only_plugin(
+        "azure-native", "Azure", {"azure-native:authorization:getClientToken": _client_token}
+    ),
+    "kubernetes": preview_only_plugin("kubernetes", "Kubernetes cluster"),
 }
