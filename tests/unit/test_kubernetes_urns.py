@@ -1,0 +1,82 @@
+"""Users' state keeps working across the split of components/kubernetes_registry.py into components/kubernetes/
+(issue 26): the Kubernetes configs declare the same resources (URNs, parents) with the same inputs and the same
+resource options (protect, retainOnDelete, ignoreChanges, dependencies) as before it. The snapshot was taken from
+the code before the split; never regenerate it to make this test pass."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from tests.unit.conftest import KUBERNETES_STACK_FILES
+from tests.unit.urn_snapshot import SNAPSHOTS, AliasRecordingMonitor, SnapshotMocks, assert_declares_the_snapshot
+
+SNAPSHOT = SNAPSHOTS / "kubernetes_urns.json"
+OPTIONS_SNAPSHOT = SNAPSHOTS / "kubernetes_options.json"
+
+
+def snapshot_cases() -> list[dict[str, Any]]:
+    """The Kubernetes stack file and the manifest tests' configs (every feature on, a claim with GC, no Ingress)."""
+    from tests.unit.test_kubernetes_registry import CONFIGS
+
+    stack_file = yaml.safe_load(KUBERNETES_STACK_FILES[0].read_text())["config"]["registries:selfHosted"]
+    cases = [{"stack": "k8s", "config": stack_file, "secret": True}]
+    cases += [{"stack": "k8s", "config": config, "secret": True} for config in CONFIGS.values() if config is not None]
+    return cases
+
+
+class OptionsMonitor(AliasRecordingMonitor):
+    """Also keeps each registration's resource options."""
+
+    def __init__(self, mocks: SnapshotMocks) -> None:
+        super().__init__(mocks)
+        self.options: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self.options[urn] = {
+            "parent": request.parent,
+            "protect": request.protect,
+            "retainOnDelete": request.retainOnDelete,
+            "ignoreChanges": sorted(request.ignoreChanges),
+            "dependencies": sorted(request.dependencies),
+        }
+        return super().RegisterResource(request)
+
+
+class OptionsMocks(SnapshotMocks):
+    def __init__(self) -> None:
+        super().__init__()
+        self.recorder = OptionsMonitor(self)
+
+
+def declared_options(config: dict[str, Any], stack: str) -> dict[str, dict[str, Any]]:
+    from tests.support.pulumi_runtime import run_program
+
+    key = "registries:selfHosted"
+    mocks = OptionsMocks()
+    run_program(mocks, stack=stack, config={key: json.dumps(config)}, secret_keys=[key])
+    return mocks.recorder.options
+
+
+def take_snapshot() -> None:
+    """Taken once, before the split (python -c 'import tests.unit.test_kubernetes_urns as t; t.take_snapshot()')."""
+    from tests.unit.urn_snapshot import write_snapshot
+
+    cases = snapshot_cases()
+    write_snapshot(SNAPSHOT, "selfHosted", cases)
+    options = [{**case, "options": declared_options(case["config"], case["stack"])} for case in cases]
+    OPTIONS_SNAPSHOT.write_text(json.dumps(options, indent=2, sort_keys=True) + "\n")
+
+
+def test_kubernetes_configs_declare_the_same_urns_and_inputs_as_before_the_split():
+    assert_declares_the_snapshot(SNAPSHOT, "selfHosted")
+
+
+def test_kubernetes_configs_declare_the_same_resource_options_as_before_the_split():
+    cases = json.loads(OPTIONS_SNAPSHOT.read_text())
+    assert len(cases) == len(snapshot_cases())
+    for case in cases:
+        assert declared_options(case["config"], case["stack"]) == case["options"]
