@@ -63,6 +63,13 @@ func main() {
 	tracing := flag.String("tracing", "", "Zipkin-compatible tracing endpoint (passed on to the program)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	runner := flag.String("use-executor", "", "program runner to use instead of the one next to this binary")
+	// Accepted and ignored, as by the real host: engines before the runtime options moved into ProgramInfo (such as
+	// the pkg/v3 v3.206.0 that pulumi-language-yaml v1.25.0 is built on, when it loads a source plugin's schema)
+	// start the language host with each runtime option as a flag (-toolchain=pip -virtualenv=venv) and -root.
+	flag.String("virtualenv", "", "[obsolete] virtual environment path to use")
+	flag.String("root", "", "[obsolete] project root path to use")
+	flag.String("typechecker", "", "[obsolete] typechecker to run")
+	flag.String("toolchain", "pip", "[obsolete] package manager to use")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println(version.Version)
