@@ -5,14 +5,17 @@ simulate --platform {intent,ecr,artifact-registry,acr} --policy POLICY --images 
     prints {"expire": [...], "keep": [...]}: one entry per image, {repository, digest, tags, rule}, sorted by
     repository and digest, `rule` naming what decided (the governing intent rule, the ECR rule, the cleanup
     policies, the ACR step); exit 0. POLICY is JSON or YAML (a bare retention block or one under `retention:`),
-    IMAGES a JSON (or YAML) list of {repository, digest, tags, pushedAt}. A malformed file exits 2 naming the file
-    and the field. For ecr, --images may also be `aws ecr describe-images` output (or a list of such pages) and
-    --policy `aws ecr get-lifecycle-policy` output. Instead of --policy, -s/--stack (or --stack-file) reads the
+    IMAGES a JSON (or YAML) list of {repository, digest, tags, pushedAt, subject?}: `subject` is the digest a
+    referrer's manifest names (cosign's sha256-<hex>.sig/.att/.sbom tags and the sha256-<hex> referrers tag name it
+    by themselves); a referrer's entry carries "subject" and goes with that subject. A malformed file exits 2 naming
+    the file and the field. For ecr, --images may also be `aws ecr describe-images` output (or a list of such pages)
+    and --policy `aws ecr get-lifecycle-policy` output. Instead of --policy, -s/--stack (or --stack-file) reads the
     policy a stack declares: intent: registries:selfHosted.retention, or a registries:dockerHub repository's
     (--repository); ecr, artifact-registry: --repository's; acr: the registry's (optionally one --repository).
-compile --platform {ecr,artifact-registry,acr} --policy FILE
+compile --platform {ecr,artifact-registry,acr} --policy FILE [--referrers]
     prints the native document (for ecr exactly the text LifecyclePolicy.policy receives), or exits 2 naming the
-    rule the platform cannot express. --intent is the same flag.
+    rule the platform cannot express. --intent is the same flag. --referrers: the repositories hold signatures,
+    attestations or SBOMs, which no cloud platform keeps exactly as long as their subject: any deleting rule exits 2.
 
 The heavy imports (pydantic models, the platform compilers) happen when a command runs, not when the parser is
 built, so `registryctl --help` stays fast."""
@@ -200,12 +203,18 @@ def _policy_source_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _intent_reason(intent: RetentionIntent) -> Callable[[Image], str]:
-    from components.retention.intent import intent_rules
+def _intent_reason(intent: RetentionIntent, images: list[Image]) -> Callable[[Image], str]:
+    from components.retention.intent import intent_rules, referrers_of
 
     rules = intent_rules(intent)
+    roots = referrers_of(images)
 
     def reason(image: Image) -> str:
+        if image.refers_to is not None:
+            root = roots.get(image.key)
+            if root is None:
+                return f"refers to {image.refers_to}, which is gone"
+            return f"goes with its subject {root[1]}"
         rule = next((rule for rule in rules if rule.matches(image)), None)
         if rule is None:
             return "no rule matches"
@@ -228,7 +237,7 @@ def _simulate(platform: str, document: Any, images: list[Image], now: datetime) 
 
     if platform == "intent":
         intent = load_retention(retention_document(document))
-        return evaluate(intent, images, now), _intent_reason(intent)
+        return evaluate(intent, images, now), _intent_reason(intent, images)
     if platform == "ecr":
         rules = ecr.parse_lifecycle_policy(document)
 
@@ -260,12 +269,19 @@ def _stack_intents(document: Any, images: list[Image], now: datetime) -> tuple[O
     """The stack's own intent (one RetentionIntent) evaluated on every image."""
     from components.retention.intent import evaluate
 
-    return evaluate(document, images, now), _intent_reason(document)
+    return evaluate(document, images, now), _intent_reason(document, images)
 
 
 def outcome_document(outcome: Outcome, images: list[Image], reason: Callable[[Image], str]) -> dict[str, Any]:
     def entry(image: Image) -> dict[str, Any]:
-        return {"repository": image.repository, "digest": image.digest, "tags": list(image.tags), "rule": reason(image)}
+        subject = {} if image.refers_to is None else {"subject": image.refers_to}  # a signature, SBOM, ... of it
+        return {
+            "repository": image.repository,
+            "digest": image.digest,
+            "tags": list(image.tags),
+            **subject,
+            "rule": reason(image),
+        }
 
     ordered = sorted(images, key=lambda image: image.key)
     return {
@@ -335,10 +351,13 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from components.retention import acr, artifact_registry, ecr
     from components.retention.model import PolicyError
 
+    referrers = args.referrers
     compilers: dict[str, Callable[[RetentionIntent], str]] = {
-        "ecr": ecr.lifecycle_policy_text,
-        "artifact-registry": lambda intent: json.dumps(artifact_registry.compile_cleanup_policies(intent), indent=2),
-        "acr": lambda intent: json.dumps(acr.compile_acr_policy(intent), indent=2),
+        "ecr": lambda intent: ecr.lifecycle_policy_text(intent, referrers=referrers),
+        "artifact-registry": lambda intent: json.dumps(
+            artifact_registry.compile_cleanup_policies(intent, referrers=referrers), indent=2
+        ),
+        "acr": lambda intent: json.dumps(acr.compile_acr_policy(intent, referrers=referrers), indent=2),
     }
     try:
         intent = load_intent(args.policy)
@@ -419,6 +438,12 @@ def add_retention_commands(sub: Any) -> None:
         required=True,
         type=Path,
         help="the retention block, JSON or YAML (bare or under retention:); --intent is the same flag",
+    )
+    compile_.add_argument(
+        "--referrers",
+        action="store_true",
+        help="the repositories hold signatures, attestations or SBOMs (cosign, Notation, OCI referrers): name the "
+        "first rule that could delete one apart from its subject (on every cloud platform: any rule that deletes)",
     )
     compile_.set_defaults(run=cmd_compile)
     apply = actions.add_parser(

@@ -18,6 +18,9 @@ from registryctl.retention_cli import InputError
 __all__ = ["InputError", "invalid", "load_images", "read_document"]
 
 
+DIGEST = r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$"
+
+
 class ImageRecord(BaseModel):
     """One entry of IMAGES.json."""
 
@@ -27,6 +30,8 @@ class ImageRecord(BaseModel):
     digest: str = Field(min_length=1)
     tags: list[str]
     pushed_at: AwareDatetime = Field(alias="pushedAt")
+    subject: str | None = Field(default=None, pattern=DIGEST)
+    """A referrer's subject (the digest its manifest's `subject` field names): it is kept and expired with it."""
 
 
 def _pushed_at(value: object) -> datetime:
@@ -147,7 +152,14 @@ def load_images(path: Path) -> tuple[list[Image], str | None]:
         records = TypeAdapter(list[ImageRecord]).validate_json(text)
     except ValidationError as error:
         raise invalid("images", path, problems_from_validation_error("images", error)) from None
-    images = [Image(r.repository, r.digest, tuple(r.tags), r.pushed_at) for r in records]
+    problems = [
+        ConfigProblem(f"images[{i}].subject", repr(r.subject), "a manifest cannot be its own subject")
+        for i, r in enumerate(records)
+        if r.subject == r.digest
+    ]
+    if problems:
+        raise invalid("images", path, problems)
+    images = [Image(r.repository, r.digest, tuple(r.tags), r.pushed_at, r.subject) for r in records]
     return _unique_images_at(
         path, [(f"images[{i}]", ".digest", ".tags", image) for i, image in enumerate(images)]
     ), None

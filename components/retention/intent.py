@@ -155,6 +155,7 @@ def refuse_with_referrers(intent: RetentionIntent, platform: str, why: str) -> N
     if (rule := first_deleting_rule(intent)) is not None:
         raise PolicyError(
             rule.name,
-            f"the repositories hold signatures, attestations or SBOMs, and {platform} {why}; so this rule could "
+            f"the repositories hold signatures, attestations or SBOMs, which {platform} cannot keep exactly as long as "
+            f"their subject: {why}; so this rule could "
             "expire a kept image's signature or leave an expired image's signatures behind",
         )

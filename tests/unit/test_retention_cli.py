@@ -153,3 +153,44 @@ def test_retention_sits_beside_the_existing_commands() -> None:
     assert all(name in listing.stdout for name in ("validate", "up", "verify", "retention"))
     assert registryctl("validate", "--help").returncode == 0
     assert "simulate" in registryctl("retention", "--help").stdout
+
+
+def test_simulate_names_each_referrer_with_its_subject_and_expires_it_with_that_subject(tmp_path: Path) -> None:
+    """examples/retention/signed-images.json: cosign tags, an attestation, a subject-field referrer, a referrers
+    index; the protected image keeps all of them, the expired nightly takes its own, an orphan signature goes."""
+    images = json.loads((ROOT / "examples/retention/signed-images.json").read_text())
+    result = simulate(tmp_path, "intent", {"protect": ["latest"], "taggedDays": 180}, images)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    subject_of = {e["digest"]: e.get("subject") for entries in document.values() for e in entries}
+    kept, nightly, gone = "sha256:" + "1" * 64, "sha256:" + "2" * 64, "sha256:" + "3" * 64
+    assert {e["digest"] for e in document["expire"]} == {nightly} | {
+        d for d, s in subject_of.items() if s in (nightly, gone)
+    }
+    assert {e["digest"] for e in document["keep"]} == {kept} | {d for d, s in subject_of.items() if s == kept}
+    assert sorted(s for s in subject_of.values() if s) == [kept] * 4 + [nightly] * 2 + [gone]
+    rules = {e["digest"]: e["rule"] for e in document["expire"]}
+    assert rules["sha256:" + "c1" * 32] == f"refers to {gone}, which is gone"
+    assert rules["sha256:" + "b1" * 32] == f"goes with its subject {nightly}"
+
+
+def test_images_file_subject_is_checked(tmp_path: Path) -> None:
+    images = [
+        {"repository": "app", "digest": "sha256:aa", "tags": [], "pushedAt": NOW, "subject": "not a digest"},
+        {"repository": "app", "digest": "sha256:bb", "tags": [], "pushedAt": NOW, "subject": "sha256:bb"},
+    ]
+    result = simulate(tmp_path, "intent", INTENT, images)
+    assert result.returncode == 2
+    assert "images[0].subject" in result.stderr
+    result = simulate(tmp_path, "intent", INTENT, images[1:])
+    assert result.returncode == 2
+    assert "images[0].subject" in result.stderr
+    assert "its own subject" in result.stderr
+
+
+@pytest.mark.parametrize("platform", ["ecr", "artifact-registry", "acr"])
+def test_compile_with_referrers_names_the_first_deleting_rule(tmp_path: Path, platform: str) -> None:
+    policy = write(tmp_path, "i.json", {"protect": ["v*"], "untaggedDays": 7, "taggedDays": 90})
+    result = registryctl("retention", "compile", "--platform", platform, "--referrers", "--intent", policy)
+    assert result.returncode == 2
+    assert f"{platform} cannot express retention.untaggedDays: the repositories hold signatures" in result.stderr
