@@ -13,6 +13,7 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from registries.config import PROJECT, ConfigError, SelfHostedSpec, StackSpec, load_stack_spec, plain_secret_problems
+from registries.config.signing import SigningSpec
 
 if TYPE_CHECKING:
     from components.selfhosted import SelfHostedRegistry
@@ -47,6 +48,7 @@ def load_spec() -> StackSpec:
 def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
     """Declare everything `spec` selects; returns the stack outputs."""
     outputs: dict[str, pulumi.Input[Any]] = {}
+    signing_outputs: dict[str, Any] = {}
     if spec.self_hosted is not None and spec.self_hosted.platform == "kubernetes":
         from components.kubernetes_registry import KubernetesRegistry
         from registries.mapping.kubernetes import kubernetes_args
@@ -87,6 +89,9 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
         )
         if sh.mode == "mirror":
             outputs.update(_mirror_outputs(registry))
+    if spec.self_hosted is not None and spec.self_hosted.signing is not None:
+        endpoint = registry.endpoint if registry is not None else outputs["endpoint"]
+        signing_outputs["selfHosted"] = _declare_signing("selfhosted", spec.self_hosted.signing, endpoint, "selfHosted")
     if spec.mirrors:
         outputs["mirrors"] = {mirror.name: _declare_mirror(mirror, spec, registry) for mirror in spec.mirrors}
     if spec.docker_hub is not None:
@@ -94,6 +99,10 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
         from registries.mapping.dockerhub import dockerhub_args
 
         hub = DockerHub("dockerhub", dockerhub_args(spec.docker_hub, spec.is_production, PROJECT_DIR))
+        if spec.docker_hub.signing is not None:
+            signing_outputs["dockerHub"] = _declare_signing(
+                "dockerhub", spec.docker_hub.signing, f"docker.io/{spec.docker_hub.namespace}", "dockerHub"
+            )
         outputs.update(
             {
                 "dockerHubRepositories": hub.repositories,
@@ -140,7 +149,18 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "dockerConfigJson": acr.docker_config_json,
             "pushTokens": acr.push_tokens,
         }
+    if signing_outputs:
+        outputs["signing"] = signing_outputs
     return outputs
+
+
+def _declare_signing(name: str, spec: SigningSpec, registry: pulumi.Input[str], kind: str) -> dict[str, Any]:
+    """A kind's signing keys (SigningKeys) and their outputs, exported under signing.<kind>."""
+    from components.signing import SigningKeys
+    from registries.mapping.signing import signing_args
+
+    keys = SigningKeys(f"{name}-signing", signing_args(spec, registry, f"signing.{kind}"))
+    return {key: value for key, value in (("cosign", keys.cosign), ("notation", keys.notation)) if value is not None}
 
 
 def _mirror_outputs(mirror: SelfHostedRegistry) -> dict[str, pulumi.Input[Any]]:
@@ -149,6 +169,8 @@ def _mirror_outputs(mirror: SelfHostedRegistry) -> dict[str, pulumi.Input[Any]]:
         "daemonJson": mirror.daemon_json,
         "mirrorCaPath": mirror.mirror_ca_path,
         "containerdHostsToml": mirror.containerd_hosts_toml,
+        "mirrorClientCertPem": mirror.mirror_client_cert_pem,
+        "mirrorClientKeyPem": mirror.mirror_client_key_pem,
     }
 
 

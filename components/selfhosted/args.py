@@ -149,6 +149,10 @@ class SelfHostedMirrorArgs(TypedDict):
     ca_certificate: NotRequired[pulumi.Input[str]]
     """PEM of a private CA the upstream's certificate chains to, added to the registry's trust directory.
     Default: the image's public roots."""
+    client_auth: NotRequired[str]
+    """users: clients log in with htpasswd `users` (or token_auth); dockerd cannot, so daemon_json is "".
+    certificate: mutual TLS with a generated client certificate (http.tls.clientcas, auth off; TLS required; not
+    with users, password_length, token_auth or the UI). Default: users."""
 
 
 class SelfHostedTokenAuthArgs(TypedDict):

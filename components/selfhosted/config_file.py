@@ -30,6 +30,8 @@ UPSTREAM_CA_PATH = "/etc/ssl/certs/registries-upstream-ca.crt"
 """A mirror's extra upstream CA: Go's crypto/x509 reads every file in /etc/ssl/certs into the system pool
 (besides the bundle file), so the image's public roots stay trusted too."""
 DOCKER_HUB_UPSTREAM = "https://registry-1.docker.io"
+CLIENT_CA_PATH = "/certs/client-ca.crt"
+"""Mutual TLS: the CA the clients' certificates chain to (public, PUBLIC_FILE_MODE); http.tls.clientcas."""
 TOKEN_ROOT_CERT_BUNDLE_PATH = "/auth/token-root-certs.pem"  # noqa: S105 - a path, not a password
 """Token auth: the certificates tokens are signed with (public, PUBLIC_FILE_MODE); auth.token.rootcertbundle."""
 
@@ -164,6 +166,9 @@ class RegistrySettings:
     flight; None: stop at once (one container)."""
     token_auth: TokenAuthSettings | None = None
     """auth.token instead of auth.htpasswd; None: htpasswd users."""
+    client_certificate_auth: bool = False
+    """Mutual TLS (a mirror's client_auth certificate): http.tls.clientcas holds the generated client CA and no
+    auth section (the certificate is the credential); False: htpasswd or token auth."""
 
     @property
     def endpoint(self) -> str:
@@ -351,7 +356,12 @@ def render_registry_config(settings: RegistrySettings) -> str:
         "debug": {"addr": layout.debug_addr, "prometheus": {"enabled": True, "path": "/metrics"}},
     }
     if settings.tls:
-        http["tls"] = {"certificate": CERT_PATH, "key": KEY_PATH, "minimumtls": settings.minimum_tls}
+        tls_section: dict[str, Any] = {"certificate": CERT_PATH, "key": KEY_PATH, "minimumtls": settings.minimum_tls}
+        http["tls"] = tls_section
+        if settings.client_certificate_auth:
+            # Both 2.8 and 3.x then require and verify a client certificate (registry/registry.go:
+            # tls.RequireAndVerifyClientCert, 3.x's default when http.tls.clientauth is absent).
+            tls_section["clientcas"] = [CLIENT_CA_PATH]
     if settings.drain_timeout is not None:
         http["draintimeout"] = settings.drain_timeout
 
@@ -389,7 +399,9 @@ def render_registry_config(settings: RegistrySettings) -> str:
         "log": {"level": log_level(settings), "formatter": settings.log_formatter, "fields": {"service": "registry"}},
         "storage": storage_map,
         "http": http,
-        "auth": _auth(settings),
+        # Mutual TLS: the handshake refuses a client without the certificate; no password challenge, so dockerd
+        # (which cannot log in to a mirror) pulls, and sends no Hub credentials (it answers challenges only).
+        **({} if settings.client_certificate_auth else {"auth": _auth(settings)}),
         "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
         "catalog": {"maxentries": settings.catalog_max_entries},
     }
@@ -424,9 +436,18 @@ def mirror_daemon_json(mirror_url: str, endpoint: str, tls: bool) -> str:
     return json.dumps(fragment, indent=2) + "\n"
 
 
-def mirror_containerd_hosts_toml(upstream: str, mirror_url: str, endpoint: str, tls: bool) -> str:
+def docker_certs_d_client_paths(endpoint: str) -> tuple[str, str]:
+    """Where a Docker host installs a mirror's client certificate and key: dockerd presents the pair it finds in
+    certs.d/<host:port>/ (a .cert and the .key of the same name)."""
+    return f"/etc/docker/certs.d/{endpoint}/client.cert", f"/etc/docker/certs.d/{endpoint}/client.key"
+
+
+def mirror_containerd_hosts_toml(
+    upstream: str, mirror_url: str, endpoint: str, tls: bool, *, client_certificate: bool = False
+) -> str:
     """containerd's /etc/containerd/certs.d/<namespace>/hosts.toml: pull and resolve through the mirror, then
-    the upstream itself. The namespace is docker.io for Docker Hub, else the upstream's host[:port]."""
+    the upstream itself. The namespace is docker.io for Docker Hub, else the upstream's host[:port]. With a
+    client certificate, containerd presents the pair Docker's certs.d holds."""
     lines = [
         f"# /etc/containerd/certs.d/{upstream_namespace(upstream)}/hosts.toml",
         f'server = "{upstream.rstrip("/")}"',
@@ -435,6 +456,9 @@ def mirror_containerd_hosts_toml(upstream: str, mirror_url: str, endpoint: str, 
         '  capabilities = ["pull", "resolve"]',
     ]
     lines.append(f'  ca = "{docker_certs_d_ca_path(endpoint)}"' if tls else "  skip_verify = true")
+    if client_certificate:
+        cert, key = docker_certs_d_client_paths(endpoint)
+        lines.append(f'  client = [["{cert}", "{key}"]]')
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,7 @@ from components.selfhosted import settings as s
 from components.selfhosted.args import SelfHostedRegistryArgs
 from components.selfhosted.config_file import (
     CERT_PATH,
+    CLIENT_CA_PATH,
     DATA_DIR,
     HTPASSWD_PATH,
     KEY_PATH,
@@ -49,7 +50,7 @@ from components.selfhosted.load_balancer import (
     redis_config,
 )
 from components.selfhosted.s3_storage import S3Storage, declare_s3_storage
-from components.selfhosted.tls import TlsMaterial, declare_tls
+from components.selfhosted.tls import TlsMaterial, declare_client_certificate, declare_tls
 from components.selfhosted.ui import (
     UI_CA_PATH,
     UI_CERT_PATH,
@@ -96,13 +97,19 @@ class SelfHostedRegistry(pulumi.ComponentResource):
     mirror_url: pulumi.Output[str]
     """mode mirror: the URL Docker hosts list in registry-mirrors (https://<endpoint>); "" for a registry."""
     daemon_json: pulumi.Output[str]
-    """mode mirror: the /etc/docker/daemon.json keys sending a host's Docker Hub pulls through the mirror
-    (merge them; install caCertPem at `mirror_ca_path` first); "" for a registry."""
+    """mode mirror with client_auth certificate: the /etc/docker/daemon.json keys sending a host's Docker Hub pulls
+    through the mirror (merge them; install caCertPem at `mirror_ca_path` and the client certificate and key beside
+    it as client.cert and client.key first); "" otherwise (dockerd cannot log in to a mirror with users)."""
     mirror_ca_path: pulumi.Output[str]
     """mode mirror with TLS: where a Docker host installs caCertPem (/etc/docker/certs.d/<endpoint>/ca.crt);
     "" otherwise."""
     containerd_hosts_toml: pulumi.Output[str]
     """mode mirror: containerd's certs.d/<upstream>/hosts.toml (path in its first line); "" for a registry."""
+    mirror_client_cert_pem: pulumi.Output[str]
+    """mode mirror with client_auth certificate: the client certificate Docker hosts present
+    (/etc/docker/certs.d/<endpoint>/client.cert); "" otherwise."""
+    mirror_client_key_pem: pulumi.Output[str]
+    """Secret. Its private key (/etc/docker/certs.d/<endpoint>/client.key, mode 0600); "" otherwise."""
 
     def __init__(self, name: str, args: SelfHostedRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=OLD_TYPE_TOKEN)]))
@@ -130,12 +137,14 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         )
 
         token_auth = s.token_auth_args(args)
-        # Token auth: the token server authenticates clients, so no htpasswd users nor generated passwords.
-        user_list = s.users(args) if token_auth is None else []
+        client_certificate = s.client_certificate_auth(args)
+        # Token auth: the token server authenticates clients; a mirror's client certificate replaces passwords:
+        # either way no htpasswd users nor generated passwords.
+        user_list = s.users(args) if token_auth is None and not client_certificate else []
         names = [user["name"] for user in user_list]
         passwords: list[pulumi.Output[str]] = []
         htpasswd: pulumi.Output[str] | None = None
-        if token_auth is None:
+        if user_list:
             passwords, htpasswd = declare_users(
                 name,
                 [(user["name"], user.get("password")) for user in user_list],
@@ -144,6 +153,11 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             )
         http_secret = random.RandomPassword(f"{name}-http-secret", length=64, special=False, opts=child)
         tls_material = declare_tls(name, s.tls_args(args), hostname, bridge, self)
+        self._client_certificate = (
+            declare_client_certificate(name, hostname, s.tls_args(args).get("validity_hours", 8760), self)
+            if client_certificate
+            else None
+        )
 
         bucket = s3.bucket if s3 is not None else pulumi.Output.from_input("")
         # Only what the files hold is resolved: a password or key among it would make them secret.
@@ -207,6 +221,8 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 "daemonJson": self.daemon_json,
                 "mirrorCaPath": self.mirror_ca_path,
                 "containerdHostsToml": self.containerd_hosts_toml,
+                "mirrorClientCertPem": self.mirror_client_cert_pem,
+                "mirrorClientKeyPem": self.mirror_client_key_pem,
             }
         )
 
@@ -232,6 +248,9 @@ class SelfHostedRegistry(pulumi.ComponentResource):
 
     def _mirror_outputs(self, args: SelfHostedRegistryArgs, hostname: pulumi.Output[str]) -> None:
         """What Docker and containerd hosts need to pull through the mirror; "" for a registry."""
+        client = self._client_certificate
+        self.mirror_client_cert_pem = client.cert_pem if client is not None else pulumi.Output.from_input("")
+        self.mirror_client_key_pem = pulumi.Output.secret(client.key_pem if client is not None else "")
         if not s.is_mirror(args):
             self.mirror_url = self.daemon_json = self.mirror_ca_path = self.containerd_hosts_toml = (
                 pulumi.Output.from_input("")
@@ -241,12 +260,16 @@ class SelfHostedRegistry(pulumi.ComponentResource):
         endpoint = pulumi.Output.concat(hostname, f":{s.port(args)}")
         upstream = pulumi.Output.from_input(s.mirror_args(args).get("upstream", s.DOCKER_HUB_UPSTREAM))
         self.mirror_url = endpoint.apply(lambda e: f"{'https' if tls else 'http'}://{e}")
-        self.daemon_json = pulumi.Output.all(self.mirror_url, endpoint).apply(
-            lambda v: mirror_daemon_json(v[0], v[1], tls)
+        # dockerd cannot log in to a mirror (moby/moby#30880): with users it would skip the mirror for Hub (and may
+        # send its Hub credentials there, moby/moby#42022), so daemon.json keys only with client certificates.
+        self.daemon_json = (
+            pulumi.Output.all(self.mirror_url, endpoint).apply(lambda v: mirror_daemon_json(v[0], v[1], tls))
+            if client is not None
+            else pulumi.Output.from_input("")
         )
         self.mirror_ca_path = endpoint.apply(lambda e: docker_certs_d_ca_path(e) if tls else "")
         self.containerd_hosts_toml = pulumi.Output.all(upstream, self.mirror_url, endpoint).apply(
-            lambda v: mirror_containerd_hosts_toml(v[0], v[1], v[2], tls)
+            lambda v: mirror_containerd_hosts_toml(v[0], v[1], v[2], tls, client_certificate=client is not None)
         )
 
     def _storage(self, name: str, args: SelfHostedRegistryArgs) -> tuple[docker.Volume | None, S3Storage | None]:
@@ -304,6 +327,12 @@ class SelfHostedRegistry(pulumi.ComponentResource):
                 permissions=PRIVATE_FILE_MODE,
             ),
         ]
+        if self._client_certificate is not None:
+            uploads.append(
+                docker.ContainerUploadArgs(
+                    file=CLIENT_CA_PATH, content=self._client_certificate.ca_cert_pem, permissions=PUBLIC_FILE_MODE
+                )
+            )
         token_auth = s.token_auth_args(args)
         if token_auth is not None:
             uploads.append(

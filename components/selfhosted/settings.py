@@ -151,6 +151,11 @@ def mirror_args(args: SelfHostedRegistryArgs) -> SelfHostedMirrorArgs:
     return args.get("mirror") or {}
 
 
+def client_certificate_auth(args: SelfHostedRegistryArgs) -> bool:
+    """mode mirror with client_auth certificate: mutual TLS with a generated client certificate, no passwords."""
+    return is_mirror(args) and text(mirror_args(args).get("client_auth", "users")) == "certificate"
+
+
 def delete_enabled(args: SelfHostedRegistryArgs) -> bool:
     """storage.delete.enabled: off by default for a mirror (the proxy manages its cache)."""
     return storage_args(args).get("delete_enabled", not is_mirror(args))
@@ -292,6 +297,17 @@ def _validate_mirror(args: SelfHostedRegistryArgs) -> None:
     if (mirror.get("username") is None) != (mirror.get("password") is None):
         missing = "password" if mirror.get("password") is None else "username"
         raise ValueError(f"mirror.{missing}: give mirror.username and mirror.password together, or neither")
+    client_auth = text(mirror.get("client_auth", "users"))
+    if client_auth not in ("users", "certificate"):
+        raise ValueError(f"mirror.client_auth: {client_auth!r} must be users or certificate")
+    if client_auth == "certificate":
+        if tls_mode(args) == "none":
+            raise ValueError("mirror.client_auth: certificate needs TLS (tls.mode selfSigned or provided)")
+        for key in ("users", "password_length", "token_auth"):
+            if args.get(key) is not None:
+                raise ValueError(f"{key}: not with mirror.client_auth certificate (clients present a certificate)")
+        if ui_enabled(args):
+            raise ValueError("ui.enabled: not with mirror.client_auth certificate (the UI logs in with Basic auth)")
     if mirror.get("ttl") is not None and major_version(args) != 3:
         raise ValueError("mirror.ttl: proxy.ttl exists in registry 3.x only (2.8 refuses the key)")
     if storage_args(args).get("delete_enabled"):
@@ -306,7 +322,7 @@ def rendered_args(args: SelfHostedRegistryArgs, bucket: pulumi.Input[str] | None
     out = cast(dict[str, Any], dict(args))
     out.pop("users", None)
     if "mirror" in out:  # upstream credentials go by env, its CA as a file of its own
-        out["mirror"] = {k: v for k, v in out["mirror"].items() if k in ("upstream", "ttl")}
+        out["mirror"] = {k: v for k, v in out["mirror"].items() if k in ("upstream", "ttl", "client_auth")}
     if "tls" in out:
         out["tls"] = {k: v for k, v in out["tls"].items() if k in ("mode", "minimum_tls")}
     if "token_auth" in out:  # the bundle is a file of its own
@@ -432,6 +448,7 @@ def registry_settings(args: SelfHostedRegistryArgs) -> RegistrySettings:
         proxy=_proxy_settings(args) if is_mirror(args) else None,
         drain_timeout=f"{DRAIN_TIMEOUT_SECONDS}s" if replicas(args) > 1 else None,
         token_auth=_token_auth_settings(args),
+        client_certificate_auth=client_certificate_auth(args),
     )
 
 

@@ -107,3 +107,62 @@ def declare_tls(
     return TlsMaterial(
         cert_pem=chain, key_pem=pulumi.Output.secret(server_key.private_key_pem), ca_cert_pem=ca_cert.cert_pem
     )
+
+
+CLIENT_USES = ["digital_signature", "key_encipherment", "client_auth"]
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """Mutual TLS for a mirror's clients: the CA the registry verifies them with (public, http.tls.clientcas), and
+    the one client certificate and key (secret) every Docker host presents."""
+
+    ca_cert_pem: pulumi.Output[str]
+    cert_pem: pulumi.Output[str]
+    key_pem: pulumi.Output[str]
+
+
+def declare_client_certificate(
+    name: str, hostname: pulumi.Input[str], validity_hours: int, parent: pulumi.Resource
+) -> ClientCertificate:
+    """A client CA of its own (not the server's CA: a provided server certificate has no key here, and a server
+    certificate must never pass as a client one) and a client certificate it signs, ECDSA P-256."""
+    child = pulumi.ResourceOptions(parent=parent)
+    ca_key = _private_key(f"{name}-client-ca-key", "ECDSA", parent)
+    ca_cert = tls.SelfSignedCert(
+        f"{name}-client-ca-cert",
+        private_key_pem=ca_key.private_key_pem,
+        is_ca_certificate=True,
+        subject=tls.SelfSignedCertSubjectArgs(
+            common_name=pulumi.Output.concat(hostname, " mirror client CA"), organization="registries"
+        ),
+        validity_period_hours=87600,
+        early_renewal_hours=720,
+        allowed_uses=CA_USES,
+        set_subject_key_id=True,
+        set_authority_key_id=True,
+        opts=child,
+    )
+    client_key = _private_key(f"{name}-client-key", "ECDSA", parent)
+    request = tls.CertRequest(
+        f"{name}-client-csr",
+        private_key_pem=client_key.private_key_pem,
+        subject=tls.CertRequestSubjectArgs(common_name="docker-host", organization="registries"),
+        opts=child,
+    )
+    client_cert = tls.LocallySignedCert(
+        f"{name}-client-cert",
+        cert_request_pem=request.cert_request_pem,
+        ca_private_key_pem=ca_key.private_key_pem,
+        ca_cert_pem=ca_cert.cert_pem,
+        validity_period_hours=validity_hours,
+        early_renewal_hours=min(720, validity_hours - 1),
+        allowed_uses=CLIENT_USES,
+        set_subject_key_id=True,
+        opts=child,
+    )
+    return ClientCertificate(
+        ca_cert_pem=ca_cert.cert_pem,
+        cert_pem=client_cert.cert_pem,
+        key_pem=pulumi.Output.secret(client_key.private_key_pem),
+    )

@@ -15,6 +15,7 @@ from components.selfhosted.versions import DEFAULT_IMAGE
 from registries.config.base import CamelModel, ConfigProblem, repeated
 from registries.config.kubernetes import DOCKER_ONLY_KEYS, KubernetesSpec, kubernetes_problems, shared_storage_problems
 from registries.config.retention import RetentionSpec
+from registries.config.signing import SigningSpec
 
 DURATION = r"^[0-9]+(ms|s|m|h)$"
 IMAGE = r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+)?[a-z0-9._/-]*(:[A-Za-z0-9._-]{1,128}|@sha256:[0-9a-f]{64})$"
@@ -282,6 +283,12 @@ class MirrorSpec(CamelModel):
     """PEM of a private CA the upstream's certificate chains to; uploaded into the registry's trust directory
     (/etc/ssl/certs). Default: the image's public roots; a mirror of the stack's own selfHosted registry
     (same https URL) trusts that registry's generated CA by itself."""
+    client_auth: Literal["users", "certificate"] = "users"
+    """How clients of the mirror authenticate. users: htpasswd `users` (or `tokenAuth`), as a registry; dockerd
+    cannot log in to a mirror (moby/moby#30880), so `daemonJson` is empty then. certificate: mutual TLS, a
+    client certificate the stack generates (outputs `mirrorClientCertPem`, `mirrorClientKeyPem`), which dockerd
+    presents from /etc/docker/certs.d/<host:port>/client.cert|client.key; no passwords (http.tls.clientcas,
+    auth off). Default: users."""
 
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
@@ -379,6 +386,9 @@ class SelfHostedSpec(CamelModel):
     retention: RetentionSpec | None = None
     """Which images `registryctl retention apply` deletes (protect, keepLatest, untaggedDays, taggedDays); needs
     storage.deleteEnabled: true. Default: none (nothing is deleted)."""
+    signing: SigningSpec | None = None
+    """Keys CI signs this registry's images with (cosign key pair, Notation certificate chain), handed out as the
+    output signing.selfHosted, private keys as secrets. Not on mirrors. Default: none."""
     platform: Literal["docker", "kubernetes"] = "docker"
     """Where the registry runs: docker (a container on the Docker host) or kubernetes (a Deployment behind an
     Ingress, settings in `kubernetes`). Default: docker."""
@@ -608,6 +618,8 @@ def _mirror_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], Non
     if (mirror.username is None) != (mirror.password is None):
         missing = "mirror.password" if mirror.password is None else "mirror.username"
         bad(missing, None, "give mirror.username and mirror.password together, or neither (anonymous upstream)")
+    if mirror.client_auth == "certificate":
+        _client_certificate_problems(spec, bad)
     if mirror.ttl is not None and spec.registry_major == 2:
         bad(
             "mirror.ttl",
@@ -626,6 +638,25 @@ def _mirror_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], Non
     if spec.replicas >= 2:
         # distribution#3251: each proxy keeps its expiry schedule in one scheduler-state.json in the storage.
         bad("replicas", spec.replicas, "1 with mode: mirror (the proxy's cache expiry state is per instance)")
+
+
+def _client_certificate_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], None]) -> None:
+    """mirror.clientAuth certificate: the client certificate replaces users and passwords, over TLS only."""
+    if spec.tls.mode == "none":
+        bad("mirror.clientAuth", "certificate", "needs TLS (tls.mode selfSigned or provided): mutual TLS is TLS")
+    for key in ("users", "password_length", "token_auth"):
+        if key in spec.model_fields_set:
+            bad(
+                to_camel(key),
+                "htpasswd users"
+                if key == "users"
+                else "a tokenAuth block"
+                if key == "token_auth"
+                else spec.password_length,
+                "not with mirror.clientAuth: certificate (clients present the generated certificate; no passwords)",
+            )
+    if spec.ui.enabled:
+        bad("ui.enabled", True, "not with mirror.clientAuth: certificate (the UI logs in with Basic auth)")
 
 
 def _token_auth_problems(spec: SelfHostedSpec, bad: Callable[[str, object, str], None]) -> None:

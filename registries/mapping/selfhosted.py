@@ -150,6 +150,8 @@ def _mirror_args(spec: SelfHostedSpec) -> SelfHostedMirrorArgs | None:
     if mirror.username is not None and mirror.password is not None:
         args["username"] = mirror.username
         args["password"] = mirror.password.get_secret_value()
+    if mirror.client_auth != "users":
+        args["client_auth"] = mirror.client_auth
     optional = present(ttl=mirror.ttl, ca_certificate=mirror.upstream_ca_certificate)
     return cast(SelfHostedMirrorArgs, {**args, **optional})
 
@@ -199,6 +201,10 @@ def selfhosted_args(spec: SelfHostedSpec, production: bool) -> SelfHostedRegistr
         args["redis_image"] = spec.redis_image
     if (mirror := _mirror_args(spec)) is not None:
         args["mirror"] = mirror
+        if mirror.get("client_auth") == "certificate":
+            # Clients present the generated certificate: no htpasswd users (nor their generated passwords).
+            del args["users"]
+            del args["password_length"]
     if (token_auth := _token_auth_args(spec)) is not None:
         # The token server authenticates clients: no htpasswd users (nor their generated passwords).
         del args["users"]

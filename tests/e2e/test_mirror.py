@@ -10,16 +10,19 @@ import json
 import os
 import re
 import secrets
+import socket
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 import requests
-from docker.errors import ImageNotFound
+from docker.errors import APIError, ImageNotFound
 
 from components.selfhosted.versions import DEFAULT_IMAGE, REGISTRY_2_IMAGE
 from tests.e2e.conftest import Deployment
@@ -28,6 +31,7 @@ from tests.support.engine_docker import E2E_LABEL
 from tests.support.images import build_scratch_image
 from tests.support.pulumi_runtime import run_program
 from tests.support.registry_client import RegistryUser
+from tests.support.second_dockerd import second_dockerd
 from tests.support.token_server import TokenServer
 
 pytestmark = pytest.mark.e2e
@@ -206,7 +210,7 @@ def test_pull_through_the_mirror_caches_the_upstream_and_survives_its_outage(
     spec = _mirror_spec(passwords["mirror"], anonymous_upstream.ca_pem, image=each_registry_image)
     outputs = deployment.apply(STACK, spec)
     assert outputs["mirrorUrl"] == f"https://localhost:{MIRROR_PORT}"
-    assert json.loads(outputs["daemonJson"]) == {"registry-mirrors": [f"https://localhost:{MIRROR_PORT}"]}
+    assert outputs["daemonJson"] == ""  # users: dockerd cannot log in to a mirror (review M3)
     mirror = deployment.client(outputs)
     mirror.login(MIRROR_USER, passwords["mirror"])
     mirror_container = deployment.registry_container(outputs)
@@ -553,3 +557,86 @@ def test_ttl_on_3_expires_the_cache_and_a_later_pull_fetches_from_the_upstream_a
     again = {digest: _blob_gets(anonymous_upstream.container, digest) for digest in blobs}
     print(f"upstream blob GETs: first pull {first}, after the ttl {again}")
     assert all(again[d] == first[d] + 1 for d in blobs), (first, again)
+
+
+DOCKERD_IMAGE = "library/e2e-dockerd-mirror"
+
+
+def _primary_address() -> str:
+    """This machine's address on its default route (a UDP connect sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("203.0.113.1", 9))
+        return probe.getsockname()[0]
+
+
+def test_a_docker_daemon_with_the_daemon_json_pulls_hub_images_through_a_client_certificate_mirror(
+    deployment, docker_client, images, passwords, anonymous_upstream
+):
+    """Review M3: dockerd cannot log in to a mirror, so the mirror authenticates it by mutual TLS
+    (mirror.clientAuth: certificate). A second dockerd configured with nothing but the outputs (daemonJson, and
+    ca.crt / client.cert / client.key in its certs.d) pulls docker.io/library/<name>: there is no internet here,
+    so the pull can only come through the mirror, whose upstream is a local registry holding library/<name>.
+    One registry version (the default 3.x): the mutual-TLS code is the same in 2.8 and 3.x (registry/registry.go,
+    http.tls.clientcas -> tls.RequireAndVerifyClientCert) and the config we render for it does not differ."""
+    upstream = _user(deployment, anonymous_upstream.endpoint, anonymous_upstream.ca_pem)
+    pushed = upstream.push(images["cached"], DOCKERD_IMAGE, "1.0")
+    # Not on loopback: dockerd treats 127.0.0.0/8 as an insecure registry (moby registry/config.go
+    # InsecureRegistryCIDRs), skips certificate verification and reads no certs.d there, so it presents no client
+    # certificate to a mirror on localhost (measured: "remote error: tls: certificate required", then Hub).
+    host = _primary_address()
+    spec = _mirror_spec(passwords["mirror"], anonymous_upstream.ca_pem)
+    del spec["users"]
+    spec["mirror"]["clientAuth"] = "certificate"
+    spec.update(hostname=host, bindAddress=host, tls={"ipAddresses": [host]})
+    outputs = deployment.apply(STACK, spec)
+    endpoint = f"{host}:{MIRROR_PORT}"
+    assert json.loads(outputs["daemonJson"]) == {"registry-mirrors": [f"https://{endpoint}"]}
+    assert outputs["users"] == {}
+    container = deployment.registry_container(outputs)
+    config_yml = container.exec_run(["cat", _config_path(DEFAULT_IMAGE)]).output.decode()
+    assert "clientcas:" in config_yml
+    assert "htpasswd" not in config_yml
+
+    certs = {
+        "ca.crt": outputs["caCertPem"],
+        "client.cert": outputs["mirrorClientCertPem"],
+        "client.key": outputs["mirrorClientKeyPem"],
+    }
+    with tempfile.TemporaryDirectory() as files:
+        for name, content in certs.items():
+            Path(files, name).write_text(content)
+        ca, cert, key = (str(Path(files, name)) for name in certs)
+        # Without the client certificate the handshake is refused; with it, no password is asked.
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(f"https://{endpoint}/v2/", verify=ca, timeout=10)
+        assert requests.get(f"https://{endpoint}/v2/", verify=ca, cert=(cert, key), timeout=10).status_code == 200
+
+    with second_dockerd(json.loads(outputs["daemonJson"]), {endpoint: certs}) as daemon:
+        assert daemon.client.info()["RegistryConfig"]["Mirrors"] == [f"https://{endpoint}/"]
+        started = time.monotonic()
+        try:
+            image = daemon.client.images.pull(f"docker.io/{DOCKERD_IMAGE}", tag="1.0")
+        except APIError:
+            print("second dockerd's log:\n" + daemon.log()[-4000:])
+            raise
+        print(f"second dockerd pulled docker.io/{DOCKERD_IMAGE}:1.0 in {time.monotonic() - started:.1f}s")
+        assert any(digest.endswith("@" + pushed) for digest in image.attrs["RepoDigests"]), image.attrs
+        assert "Attempting next endpoint" not in daemon.log()  # no fallback from the mirror to Hub
+
+    # dockerd resolves the tag with a HEAD, then GETs the manifest by its digest: both answered 200 to the daemon.
+    answered = [
+        line
+        for line in container.logs().decode(errors="replace").splitlines()
+        if "response completed" in line
+        and f"/v2/{DOCKERD_IMAGE}/manifests/" in line
+        and 'useragent="docker/' in line  # the daemon's user agent
+    ]
+    print("mirror log:\n" + "\n".join(answered))
+    assert any(
+        "http.request.method=HEAD" in line and "/manifests/1.0 " in line and "http.response.status=200" in line
+        for line in answered
+    ), answered
+    assert any(
+        "http.request.method=GET" in line and f"/manifests/{pushed}" in line and "http.response.status=200" in line
+        for line in answered
+    ), answered

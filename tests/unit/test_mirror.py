@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
+from components.selfhosted.args import SelfHostedRegistryArgs
 from components.selfhosted.config_file import (
+    CLIENT_CA_PATH,
+    HTPASSWD_PATH,
     UPSTREAM_CA_PATH,
     ProxySettings,
     RegistrySettings,
@@ -16,6 +19,7 @@ from components.selfhosted.config_file import (
     mirror_containerd_hosts_toml,
     render_registry_config,
 )
+from components.selfhosted.settings import validate_args
 from registries.config import ConfigError, load_stack_spec
 from tests.support.pulumi_runtime import env_element, is_secret, run_program, unwrap
 from tests.support.recording_mocks import RecordingMocks
@@ -135,7 +139,9 @@ def test_upstream_credentials_only_by_secret_env_and_the_ca_uploaded():
 def test_outputs_tell_docker_and_containerd_hosts_how_to_use_the_mirror():
     _mocks, outputs = _declare_mirror()
     assert outputs["mirrorUrl"].value == "https://localhost:5100"
-    assert json.loads(outputs["daemonJson"].value) == {"registry-mirrors": ["https://localhost:5100"]}
+    # Users (htpasswd): dockerd cannot log in to a mirror and would bypass it to Hub (review M3): no daemon.json.
+    assert outputs["daemonJson"].value == ""
+    assert outputs["mirrorClientCertPem"].value == ""
     assert outputs["mirrorCaPath"].value == "/etc/docker/certs.d/localhost:5100/ca.crt"
     toml = outputs["containerdHostsToml"].value
     assert toml.splitlines()[0] == "# /etc/containerd/certs.d/upstream.example:5443/hosts.toml"
@@ -170,3 +176,55 @@ def test_a_mirror_of_the_stacks_own_registry_trusts_its_generated_ca():
     assert outputs["mirrors"].value["mirror"]["mirrorUrl"] == "https://localhost:5100"
     # On in the storage, for the proxy's cache expiry; clients still cannot delete (the proxy's stores refuse).
     assert yaml.safe_load(uploads[CONFIG_PATH])["storage"]["delete"] == {"enabled": True}
+
+
+def test_client_certificate_mirror_has_no_passwords_and_verifies_clients_against_its_own_ca():
+    mocks, outputs = _declare_mirror(clientAuth="certificate")
+    container = mocks.find(CONTAINER, "selfhosted-registry")
+    uploads = {upload["file"]: upload["content"] for upload in container.plain["uploads"]}
+    config = yaml.safe_load(uploads[CONFIG_PATH])
+    assert "auth" not in config  # the certificate is the credential: no password challenge for dockerd
+    assert config["http"]["tls"]["clientcas"] == [CLIENT_CA_PATH]
+    assert HTPASSWD_PATH not in uploads
+    client_ca = mocks.find("tls:index/selfSignedCert:SelfSignedCert", "selfhosted-client-ca-cert")
+    server_ca = mocks.find("tls:index/selfSignedCert:SelfSignedCert", "selfhosted-ca-cert")
+    assert client_ca.plain["isCaCertificate"] is True
+    assert uploads[CLIENT_CA_PATH] != uploads.get("/certs/server.crt")
+    assert client_ca.name != server_ca.name
+    client = mocks.find("tls:index/locallySignedCert:LocallySignedCert", "selfhosted-client-cert")
+    assert client.plain["allowedUses"] == ["digital_signature", "key_encipherment", "client_auth"]
+    assert outputs["users"].value == {}
+    assert outputs["dockerConfigJson"].value == ""
+    assert json.loads(outputs["daemonJson"].value) == {"registry-mirrors": ["https://localhost:5100"]}
+    assert outputs["mirrorClientCertPem"].value
+    assert outputs["mirrorClientKeyPem"].secret
+    toml = outputs["containerdHostsToml"].value
+    assert (
+        'client = [["/etc/docker/certs.d/localhost:5100/client.cert", "/etc/docker/certs.d/localhost:5100/client.key"]]'
+        in toml
+    )
+
+
+def test_client_certificate_refuses_passwords_plain_http_and_a_registry():
+    problems = _problems(
+        {
+            "selfHosted": {
+                **_mirror(clientAuth="certificate"),
+                "users": [{"name": "reader"}],
+                "tls": {"mode": "none"},
+                "insecure": True,
+            }
+        }
+    )
+    assert set(problems) == {"registries:selfHosted.mirror.clientAuth", "registries:selfHosted.users"}
+    assert "needs TLS" in problems["registries:selfHosted.mirror.clientAuth"]
+    assert "no passwords" in problems["registries:selfHosted.users"]
+    bad = _problems({"selfHosted": _mirror(clientAuth="password")})
+    assert set(bad) == {"registries:selfHosted.mirror.clientAuth"}
+    # The component holds the same rule for its own callers (the library and the plugin).
+    plain = {"mode": "mirror", "mirror": {"client_auth": "certificate"}}
+    with pytest.raises(ValueError, match=r"mirror\.client_auth: certificate needs TLS"):
+        validate_args(cast(SelfHostedRegistryArgs, {**plain, "tls": {"mode": "none"}}))
+    with pytest.raises(ValueError, match=r"users: not with mirror\.client_auth certificate"):
+        validate_args(cast(SelfHostedRegistryArgs, {**plain, "users": [{"name": "a"}]}))
+    validate_args(cast(SelfHostedRegistryArgs, plain))
