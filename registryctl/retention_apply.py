@@ -14,6 +14,15 @@ again: a digest that gained a tag outside the plan (promoted, or a reproducible 
 reported, never deleted with it. The platform images of expired indexes are checked the same way against the
 indexes tagged at that moment. An index nobody tags but someone pulls by digest is not listable over the API.
 
+The plan is per image (a digest and every tag on it), so it means "delete the manifest" except in one case: an
+expired tagged image that an index tagged now lists as a platform image (per-architecture tags merged into a
+multi-platform tag, e.g. `imagetools create -t app:v2 app:sha-amd64 app:sha-arm64`). Its tags expire, its manifest
+is still needed. On distribution 3 `DELETE /v2/<name>/manifests/<tag>` removes that tag alone (v3.0.0 and v3.1.1
+registry/handlers/manifests.go DeleteManifest: `if imh.Tag != "" { ... tagService.Untag ... }`), so the planned tags
+go and the manifest stays; distribution 2.8 has no tag delete (v2.8.3 manifests.go DeleteManifest deletes
+`imh.Digest`, empty for a tag: 400 DIGEST_INVALID), so there the image is kept whole and reported. Expired indexes
+are deleted first, so an index that is itself expiring keeps nothing alive.
+
 Docker Hub repositories are enforced by registryctl/hub_retention.py, which shares the plan, progress and delete loop
 defined here."""
 
@@ -127,6 +136,16 @@ class RegistryApi:
             computed = f"sha256:{hashlib.sha256(response.content).hexdigest()}"
             now[tag] = (response.headers.get("Docker-Content-Digest") or computed, response.json())
         return now
+
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        """Remove one tag, leaving its manifest (distribution 3 only); False when the tag was already gone."""
+        response = self._request("DELETE", f"/v2/{repository}/manifests/{quote(tag)}")
+        if response.status_code == 404:
+            return False
+        if response.status_code == 405:
+            raise RegistryCtlError(refused_delete_message(response))
+        self._ok(response, f"deleting the tag {repository}:{tag}")
+        return True
 
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Delete one manifest (every tag naming it goes with it); False when it was already gone."""
@@ -288,26 +307,50 @@ def delete_expired(
     progress: Callable[[str], None],
     interval: float = 0.0,
     check: Check | None = None,
+    first: frozenset[tuple[str, str]] = frozenset(),
 ) -> int:
-    """Delete each expired manifest that `check` still lets go; returns how many were deleted now."""
+    """Delete each expired manifest that `check` still lets go, those in `first` first; returns how many were
+    deleted now. A check's reason starting with UNTAGGED means it removed the tags itself and kept the manifest."""
 
     def delete(key: tuple[str, str]) -> str:
         reason = check(key) if check is not None else None
         if reason is not None:
-            return f"skipped ({reason})"
+            return reason if reason.startswith(UNTAGGED) else f"skipped ({reason})"
         return DELETED if api.delete_manifest(*key) else "already gone"
 
-    return delete_each(sorted(expire), delete, lambda key: f"{key[0]}@{key[1]}", out, progress, interval)
+    order = sorted(expire, key=lambda key: (key not in first, key))
+    return delete_each(order, delete, lambda key: f"{key[0]}@{key[1]}", out, progress, interval)
 
 
-def gained_tags(api: RegistryApi, planned: Mapping[tuple[str, str], tuple[str, ...]]) -> Check:
-    """The check of an expired manifest: the tags naming it now must all be tags the plan saw on it."""
+UNTAGGED = "untagged"
+
+
+def gained_tags(
+    api: RegistryApi, planned: Mapping[tuple[str, str], tuple[str, ...]], *, tag_deletes: bool = False
+) -> Check:
+    """The check of an expired manifest: the tags naming it now must all be tags the plan saw on it, and no index
+    tagged now may list it. When one does, the plan's meaning is "remove these tags": with `tag_deletes`
+    (distribution 3) they are removed one by one and the manifest stays; without (2.8), the image is kept whole."""
 
     def check(key: tuple[str, str]) -> str | None:
         repository, digest = key
-        now = {tag for tag, (named, _m) in api.tagged_now(repository).items() if named == digest}
+        tagged = api.tagged_now(repository)
+        now = {tag for tag, (named, _m) in tagged.items() if named == digest}
         extra = sorted(now - set(planned.get(key, ())))
-        return f"tagged {', '.join(extra)} since the listing; kept" if extra else None
+        if extra:
+            return f"tagged {', '.join(extra)} since the listing; kept"
+        listing = sorted(
+            tag
+            for tag, (named, manifest) in tagged.items()
+            if named != digest and any(child.get("digest") == digest for child in manifest.get("manifests") or [])
+        )
+        if not listing:
+            return None
+        index = f"the index {repository}:{listing[0]} lists it"
+        if not tag_deletes:
+            return f"{index}; kept whole: registry 2.x cannot delete a tag alone"
+        removed = [tag for tag in sorted(now) if api.delete_tag(repository, tag)]
+        return f"{UNTAGGED} {', '.join(removed) or '(none left)'} ({index}; the manifest stays)"
 
     return check
 
@@ -373,10 +416,12 @@ def run_apply(
     tls: bool,
     user: str | None = None,
     interval: float = 0.0,
+    tag_deletes: bool = False,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> Outcome:
-    """List, evaluate, print the plan; delete the expire set only when `yes`."""
+    """List, evaluate, print the plan; delete the expire set only when `yes`. `tag_deletes`: the registry
+    deletes a tag alone (distribution 3)."""
     progress = progress_printer(err)
     if intent.is_empty:
         raise UsageError("registries:selfHosted.retention has no rules: nothing would ever be deleted")
@@ -388,7 +433,9 @@ def run_apply(
             if not show_plan(format_plan(intent, listing, outcome), yes, out):
                 return outcome
             planned = {image.key: image.tags for image in listing.images}
-            deleted = delete_expired(api, outcome.expire, out, progress, interval, gained_tags(api, planned))
+            check = gained_tags(api, planned, tag_deletes=tag_deletes)
+            indexes = frozenset(listing.platforms)  # first: an expiring index must not keep its platform images
+            deleted = delete_expired(api, outcome.expire, out, progress, interval, check, first=indexes)
             # After the indexes: a crash in between leaves orphaned platform images, never a broken kept image.
             leftovers = listing.platform_leftovers(outcome)
             deleted += delete_expired(api, leftovers, out, progress, interval, still_needed(api))
@@ -422,6 +469,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             tls=spec.self_hosted.tls.mode != "none",
             user=args.user,
             interval=args.delete_interval,
+            tag_deletes=spec.self_hosted.registry_major == 3,
         )
     if on_hub and hub is not None:
         from registryctl.hub_retention import cmd_hub_apply

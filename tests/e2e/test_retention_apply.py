@@ -213,6 +213,29 @@ class Scenario:
 def scenario(
     deployment: Deployment, base_stack: tuple[str, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Scenario:
+    return _scenario(deployment, base_stack, tmp_path, monkeypatch, IMAGES)
+
+
+@pytest.fixture
+def scenario_on_each_version(
+    deployment: Deployment,
+    base_stack: tuple[str, dict[str, Any]],
+    each_registry_image: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Scenario:
+    """The stack on each registry version (3.x, 2.8), with no images pushed."""
+    name, base_spec = base_stack
+    return _scenario(deployment, (name, {**base_spec, "image": each_registry_image}), tmp_path, monkeypatch, [])
+
+
+def _scenario(
+    deployment: Deployment,
+    base_stack: tuple[str, dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    images: list[tuple[str, list[str], int]],
+) -> Scenario:
     name, base_spec = base_stack
     spec = copy.deepcopy(base_spec)
     spec["retention"] = RETENTION
@@ -220,7 +243,7 @@ def scenario(
     user = deployment.client(outputs)
     auth = next(iter(outputs["users"].items()))
     _wait_until_serving(user, auth)
-    pushed = [_push_image(user, auth, repo, tags, NOW - timedelta(days=age)) for repo, tags, age in IMAGES]
+    pushed = [_push_image(user, auth, repo, tags, NOW - timedelta(days=age)) for repo, tags, age in images]
     # The project as the user has it: Pulumi.yaml and the stack file with the retention block.
     project = tmp_path / "project"
     (project / "stacks").mkdir(parents=True)
@@ -455,3 +478,53 @@ def test_a_tag_or_index_added_during_a_slow_apply_keeps_what_it_names(scenario: 
         ).status_code
         == 404
     )
+
+
+def test_an_expired_per_architecture_tag_of_a_kept_index_goes_alone_on_3x_and_the_image_stays_on_2_8(
+    scenario_on_each_version: Scenario,
+) -> None:
+    """Review M2, "on distribution 3 delete by tag where that is what the plan means": `sha-amd64` expires
+    (taggedDays), the protected index `v3.0.0` lists its manifest as the amd64 image. A DELETE by digest would break
+    `v3.0.0` on amd64 (it did before this fix, on both versions). On 3.x the tag goes alone (DELETE by tag); 2.8
+    cannot delete a tag alone (400 DIGEST_INVALID), so there the image is kept whole and reported."""
+    scenario = scenario_on_each_version
+    user, auth = scenario.user, scenario.auth
+    old = NOW - timedelta(days=400)
+    amd64 = _push_image(user, auth, "app", ["sha-amd64"], old).image.digest
+    arm64 = _push_image(user, auth, "app", ["sha-arm64"], old, "arm64").image.digest
+    accept = {"Accept": f"{INDEX_TYPE}, application/vnd.docker.distribution.manifest.v2+json"}
+    children = [
+        {
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "digest": digest,
+            "size": len(user.api("GET", f"/v2/app/manifests/{digest}", auth=auth, headers=accept).content),
+            "platform": {"architecture": arch, "os": "linux"},
+        }
+        for digest, arch in ((amd64, "amd64"), (arm64, "arm64"))
+    ]
+    index = json.dumps({"schemaVersion": 2, "mediaType": INDEX_TYPE, "manifests": children}).encode()
+    put = user.api("PUT", "/v2/app/manifests/v3.0.0", auth=auth, data=index, headers={"Content-Type": INDEX_TYPE})
+    assert put.status_code == 201, put.text
+    # A tagged image nobody lists, expired too: still deleted by digest on both versions.
+    lone = _push_image(user, auth, "app", ["sha-lone"], old).image.digest
+
+    out, _ = scenario.run("retention", "apply", "-s", scenario.stack, "--now", NOW.isoformat(), "--yes")
+    assert f"expire app@{amd64}" in out
+    assert f"expire app@{arm64}" in out
+    assert f"deleted app@{lone}" in out
+    assert scenario.manifest_status(Image("app", lone, (), NOW)) == 404
+    on_3x = str(scenario.spec["image"]).startswith("registry:3")
+    if on_3x:
+        assert f"untagged sha-amd64 (the index app:v3.0.0 lists it; the manifest stays) app@{amd64}" in out
+        assert scenario.tags("app") == {"v3.0.0"}
+    else:
+        assert (
+            f"skipped (the index app:v3.0.0 lists it; kept whole: registry 2.x cannot delete a tag alone) app@{amd64}"
+            in out
+        )
+        assert scenario.tags("app") == {"v3.0.0", "sha-amd64", "sha-arm64"}
+    # What `docker pull app:v3.0.0` fetches on each platform is still there.
+    assert user.api("GET", "/v2/app/manifests/v3.0.0", auth=auth, headers=accept).status_code == 200
+    for digest in (amd64, arm64):
+        manifest = user.api("GET", f"/v2/app/manifests/{digest}", auth=auth, headers=accept)
+        assert manifest.status_code == 200, f"the platform image {digest} of the kept index v3.0.0 was deleted"
