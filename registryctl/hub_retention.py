@@ -19,7 +19,13 @@ per stack); the next run re-evaluates the journaled images whose remaining tags 
 and gained no new tag, as journaled (every tag, push time) under TODAY's retention: it finishes those still expired,
 leaves and reports those no longer expired (e.g. a `protect` added since), then removes the journal. Each tag is
 read again right before its delete and left alone when it now points at another image (a push since the listing).
-Untagged images are not listed by the tags API, so `untaggedDays` does not apply on Hub."""
+Untagged images are not listed by the tags API, so `untaggedDays` does not apply on Hub.
+
+Signatures, attestations, SBOMs and referrer indexes (cosign's `sha256-<hex>.sig` / `.att` / `.sbom` tags, the OCI
+referrers fallback tag `sha256-<hex>`) are not images to the rules: each goes with its subject, in the same plan,
+journal and run, its tags deleted right after the subject's. A referrer whose subject has no tag is kept: Hub keeps
+the untagged manifest (pullable by digest), so the signature still verifies it; only a subject an interrupted apply
+journaled as expired counts as gone."""
 
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.retention.intent import evaluate
+from components.retention.intent import evaluate, root_subject
 from components.retention.model import Image, Outcome, RetentionIntent, by_repository
 from providers.dockerhub.client import HubClient, HubError, HubNotFound
 from registries.config.dockerhub import DockerHubSpec
@@ -41,6 +47,7 @@ from registryctl.backend import state_dir
 from registryctl.errors import UsageError
 from registryctl.registry_client import RegistryCtlError
 from registryctl.retention_apply import DELETED, Listing, delete_each, format_plan, progress_printer, show_plan
+from registryctl.stack_outputs import hub_credentials_of, open_stack
 
 JOURNAL_VERSION = 1
 Key = tuple[str, str]
@@ -194,6 +201,34 @@ def unfinished(journaled: Mapping[Key, JournaledImage], listing: Listing) -> tup
     return pending, changed
 
 
+def untagged_subjects(listing: Listing, journaled: Mapping[Key, JournaledImage], now: datetime) -> list[Image]:
+    """The subjects of listed referrers that have no tag (so are not listed), as untagged images pushed `now`: Hub
+    keeps them, so their referrers stay. Subjects an interrupted apply journaled as expired are gone instead."""
+    listed = {image.key for image in listing.images}
+    missing = {
+        (image.repository, image.refers_to)
+        for image in listing.images
+        if image.refers_to is not None and (image.repository, image.refers_to) not in listed
+    }
+    return [Image(r, d, (), now) for r, d in sorted(missing) if (r, d) not in journaled]
+
+
+def units_first(keys: frozenset[Key], images: Sequence[Image]) -> list[Key]:
+    """`keys` in deletion order: per repository, every image before what refers to it (subject, then its signatures,
+    then theirs), so an interrupted run never leaves a kept subject without its referrers."""
+    by_repository: dict[str, dict[str, Image]] = {}
+    for image in images:
+        by_repository.setdefault(image.repository, {})[image.digest] = image
+
+    def depth(key: Key) -> int:
+        found, image = 0, by_repository[key[0]][key[1]]
+        while image.refers_to is not None and image.refers_to in by_repository[key[0]] and found < len(images):
+            found, image = found + 1, by_repository[key[0]][image.refers_to]
+        return found
+
+    return sorted(keys, key=lambda key: (key[0], depth(key), key[1]))
+
+
 def delete_tag(client: HubClient, ref: TagRef) -> str:
     """Delete one tag of an expired image, unless it has moved to another image since the listing."""
     repository, digest, tag = ref
@@ -229,6 +264,9 @@ def run_hub_apply(
     try:
         listing, no_digest = list_hub_images(client, list(intents), now, progress)
         journaled = journal.load(progress)
+        kept_untagged = untagged_subjects(listing, journaled, now)
+        listing.images += kept_untagged
+        listing.unknown_time |= {image.key for image in kept_untagged}
         pending, changed = unfinished(journaled, listing)
         # A half-deleted image is judged as the interrupted run saw it (every tag, its push time), by today's rules.
         images = [
@@ -241,6 +279,14 @@ def run_hub_apply(
         ]
         plan = evaluate_each(intents, images, now)
         reasons = {key: "finishing an interrupted apply" for key in pending if key in plan.expire}
+        by_digest = {(i.repository, i.digest): i for i in images}
+        for image in images:
+            if image.refers_to is not None and image.key not in reasons:
+                group = {d: i for (r, d), i in by_digest.items() if r == image.repository}
+                root = root_subject(image, group)
+                reasons[image.key] = f"with its subject {root.digest}" if root else f"{image.refers_to} is gone"
+        for image in kept_untagged:
+            reasons[image.key] = "untagged on Docker Hub, kept: its signatures stay with it"
         notes = [f"tag {ref} has no digest on Docker Hub: left alone" for ref in no_digest]
         if no_longer := sorted(key for key in pending if key not in plan.expire):
             names = ", ".join(f"{r}@{d}" for r, d in no_longer)
@@ -259,7 +305,7 @@ def run_hub_apply(
         planned = {image.key: image for image in images if image.key in plan.expire}
         known = {k: i.pushed_at for k, i in planned.items() if k not in listing.unknown_time}  # not a stand-in `now`
         journal.write({k: i.tags for k, i in planned.items()}, now, known)
-        refs = [(r, d, tag) for r, d in sorted(plan.expire) for tag in tags[r, d]]
+        refs = [(r, d, tag) for r, d in units_first(plan.expire, images) for tag in tags[r, d]]
         deleted = delete_each(
             refs,
             lambda ref: delete_tag(client, ref),
@@ -285,14 +331,8 @@ def run_hub_apply(
 
 
 def cmd_hub_apply(args: argparse.Namespace, spec: DockerHubSpec, now: datetime) -> None:
-    from registryctl import automation, cli  # late: cli imports the parser registration
-    from registryctl.hub_check import hub_credentials
-
-    def stack_secret() -> str | None:  # asked only when the environment has no Hub credentials
-        stack = automation.open_stack(args.stack, args.backend, cli.PROJECT_DIR)
-        return automation.config_value(stack, "registries:dockerHubSecret")
-
-    client = HubClient(spec.base_url, hub_credentials(spec, stack_secret))
+    # The stack is opened only when the environment has no Hub credentials.
+    client = HubClient(spec.base_url, hub_credentials_of(spec, lambda: open_stack(args)))
     try:
         run_hub_apply(
             spec,

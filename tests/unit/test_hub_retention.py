@@ -281,3 +281,57 @@ def test_tags_without_a_digest_or_a_push_time_are_never_deleted_for_it(
     assert f"deleted acme/app:legacy ({digest('legacy')})" in out
     assert f"deleted acme/app:relisted ({digest('relisted')})" in out
     assert {"broken", "undated"} <= set(hub.tag_digests("acme/app"))
+
+
+def sign(hub: HubEmulator, repository: str, subject: str, age: int, *suffixes: str) -> dict[str, str]:
+    """What `cosign sign` / `cosign attest` / an OCI client without the referrers API push next to `subject` on Hub:
+    tags named after its digest. Returns tag -> digest."""
+    pushed = {}
+    for suffix in suffixes:
+        tag = f"sha256-{subject.removeprefix('sha256:')}{suffix}"
+        pushed[tag] = digest(f"{subject}{suffix}")
+        hub.push_tag(repository, tag, pushed[tag], NOW - timedelta(days=age))
+    return pushed
+
+
+def test_signatures_go_with_their_image_and_stay_with_a_kept_one(hub: HubEmulator, client: HubClient, tmp_path: Path):
+    """feature-x (60 days) expires under taggedDays 30 and takes its .sig/.att/.sbom and referrers index; the
+    protected v1.0.0's 90-day-old signature stays; a signature of an image with no tag left on Hub stays (Hub keeps
+    the untagged manifest); none of them is counted by keepLatest or aged by taggedDays."""
+    gone_with = sign(hub, "acme/app", digest("feature-x"), 60, ".sig", ".att", ".sbom", "")
+    kept = sign(hub, "acme/app", digest("v1"), 90, ".sig", ".att")
+    untagged = sign(hub, "acme/app", digest("retagged-away"), 90, ".sig")
+    tools_sig = sign(hub, "acme/tools", digest("t1"), 1, ".sig")  # keepLatest * 2: the signature is not counted
+    before = tags_on(hub)
+    journal = Journal(tmp_path / "j.json", hub.url)
+    out = apply(hub, client, journal, yes=True)
+    after = tags_on(hub)
+    expired = {"acme/app": EXPIRED_TAGS["acme/app"] | set(gone_with), "acme/tools": EXPIRED_TAGS["acme/tools"]}
+    assert after == {r: {t: d for t, d in own.items() if t not in expired.get(r, set())} for r, own in before.items()}
+    assert set(kept) | set(untagged) <= set(after["acme/app"])
+    assert set(tools_sig) <= set(after["acme/tools"])
+    lines = [line for line in out.splitlines() if line.startswith("deleted acme/app:")]
+    feature = lines.index("deleted acme/app:feature-x " + f"({digest('feature-x')})")
+    signatures = [i for i, line in enumerate(lines) if line.split()[1].split(":", 1)[1] in gone_with]
+    assert len(signatures) == 4
+    assert min(signatures) > feature  # the subject's tags first, then what refers to it
+    assert f"(with its subject {digest('feature-x')})" in out
+    assert "untagged on Docker Hub, kept" in out
+
+
+def test_a_signature_of_a_subject_journaled_as_expired_is_finished_after_a_crash(
+    hub: HubEmulator, client: HubClient, tmp_path: Path
+):
+    """A run killed after the subject's last tag and before its signature's: the subject is no longer listed, but
+    the journal holds it, so the re-run deletes the signature instead of keeping it for an untagged subject."""
+    journal = Journal(tmp_path / "j.json", hub.url)
+    signature = sign(hub, "acme/app", digest("feature-x"), 60, ".sig")
+    planned = {
+        ("acme/app", digest("feature-x")): ("feature-x",),
+        ("acme/app", next(iter(signature.values()))): tuple(signature),
+    }
+    journal.write(planned, NOW, {key: NOW - timedelta(days=60) for key in planned})
+    client.delete_tag("acme", "app", "feature-x")  # the interrupted run got this far
+    apply(hub, client, journal, yes=True)
+    assert not set(signature) & set(tags_on(hub)["acme/app"])
+    assert not journal.path.exists()
