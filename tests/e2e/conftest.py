@@ -15,7 +15,7 @@ from components.selfhosted.versions import DEFAULT_IMAGE, REGISTRY_2_IMAGE, REGI
 from tests.support.e2e_stack import load_e2e_stack, runtime_config
 from tests.support.engine_docker import E2E_LABEL, DockerApplier
 from tests.support.images import build_registry_images
-from tests.support.local_engine import LocalEngine, Step
+from tests.support.local_engine import LocalEngine
 from tests.support.moto_server import MotoServer, start_moto
 from tests.support.pulumi_runtime import StackOutput, run_program
 from tests.support.registry_client import RegistryUser
@@ -115,14 +115,6 @@ class Deployment:
         self.outputs = run_program(self.engine, stack=stack, config=config, secret_keys=list(config))
         self.engine.end_run()
         return {k: v.value for k, v in self.outputs.items()}
-
-    def preview(self, stack: str, spec: dict[str, Any]) -> list[Step]:
-        """`pulumi preview`: the plan, per URN; nothing changes in any backend."""
-        self.engine.begin_run()
-        config = runtime_config(spec)
-        run_program(self.engine, stack=stack, config=config, secret_keys=list(config), preview=True)
-        self.engine.end_run()
-        return list(self.engine.plan)
 
     def client(self, outputs: dict[str, Any]) -> RegistryUser:
         user = RegistryUser(outputs["endpoint"], outputs["caCertPem"], tls=self.tls)

@@ -9,6 +9,8 @@ URL) is encrypted.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +19,7 @@ from tests.engine.conftest import Project, plain_secrets_in, secret_values, with
 from tests.engine.test_engine_operations import restore_stack_file
 from tests.support.e2e_stack import provided_certificate
 from tests.support.hub_emulator import HubEmulator
+from tests.support.images import build_scratch_image
 from tests.support.registry_client import RegistryUser
 
 HUB_USER, HUB_PASSWORD = "acmecorp", "hub-password-engine-tier"
@@ -75,6 +78,8 @@ def test_prod_secrets_set_by_path_are_read_by_the_program_and_encrypted_in_state
     user = RegistryUser(outputs["endpoint"], ca)
     try:
         user.login("admin", password)
+        build_scratch_image(docker_client, "engine-tier/precious:1", [os.urandom(4096)])
+        user.push("engine-tier/precious:1", "team/precious", "1")
     finally:
         user.close()
     container = docker_client.containers.get(outputs["containerName"])
@@ -90,7 +95,30 @@ def test_prod_secrets_set_by_path_are_read_by_the_program_and_encrypted_in_state
     refused = project.registryctl("destroy", "-s", "prod", "--yes", env=env, check=False)
     assert refused.returncode == 1, refused.stderr
     assert "protect" in refused.stderr
-    assert docker_client.containers.get(outputs["containerName"]).status == "running"
+    registry = docker_client.containers.get(outputs["containerName"])
+    assert registry.status == "running"
+    registry_image = registry.attrs["Image"]
+
+    # Plain `pulumi destroy --skip-preview` (as the Automation API's destroy runs it) fails at the protected volume:
+    # the volume stays in the state and in Docker with the pushed repository in it.
+    destroy = ("destroy", "-s", "prod", "--yes", "--skip-preview", "--non-interactive")
+    plain = project.pulumi(*destroy, env=env, check=False)
+    assert plain.returncode != 0, plain.stdout[-2000:]
+    assert "protect" in plain.stdout + plain.stderr, plain.stdout[-2000:]
+    # The real engine deletes the volume's siblings (network, salts, image) in parallel before it stops; only the
+    # protected volume is left of the registry's resources.
+    remaining = json.loads(project.export("prod", env=env))["deployment"].get("resources") or []
+    kept = {r["urn"].rsplit("::", 1)[-1] for r in remaining if r["type"].startswith(("docker:index", "random:index"))}
+    assert kept == {"selfhosted-data"}, kept
+    listed = docker_client.containers.run(
+        registry_image,  # its busybox
+        entrypoint=["ls", "/var/lib/registry/docker/registry/v2/repositories/team"],
+        volumes={outputs["volumeName"]: {"bind": "/var/lib/registry", "mode": "ro"}},
+        name=f"engine-tier-volume-check-{os.getpid()}",
+        network_mode="none",
+        remove=True,
+    )
+    assert b"precious" in listed
 
 
 @pytest.fixture
