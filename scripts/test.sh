@@ -64,6 +64,10 @@ echo "==> kube-apiserver (bash scripts/kube-toolchain.sh: built once into ~/.cac
 # tests/kube run it on etcd (etcd-server above); a kube-apiserver that does not build fails here.
 REGISTRIES_KUBE_BIN=$(bash scripts/kube-toolchain.sh | tail -n 1)
 export REGISTRIES_KUBE_BIN
+echo "==> cosign, notation (bash scripts/signing-toolchain.sh: built once into ~/.cache/registries/signing, then reused)"
+# The signing e2e (tests/e2e/test_signing_e2e.py) signs and verifies with them; a tool that does not build fails here.
+REGISTRIES_SIGNING_BIN=$(bash scripts/signing-toolchain.sh | tail -n 1)
+export REGISTRIES_SIGNING_BIN
 echo "==> pytest"
 # Native tracebacks: CPython 3.11.7's ast.parse can fail ("AST constructor recursion depth mismatch") when pytest
 # parses a large generated SDK module to draw a long traceback, which turns one failing test into an INTERNALERROR.
