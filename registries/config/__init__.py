@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from registries.config import acr, artifact_registry, ecr, selfhosted
+from registries.config import acr, artifact_registry, ecr, selfhosted, signing
 from registries.config.acr import AcrSpec, acr_problems
 from registries.config.artifact_registry import ArtifactRegistrySpec, artifact_registry_problems
 from registries.config.base import (
@@ -173,6 +173,9 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
     acr = sections.get("acr")
     if isinstance(acr, AcrSpec):
         problems.extend(acr_problems(acr, stack))
+    for key, section in (("selfHosted", self_hosted), ("dockerHub", docker_hub)):
+        if isinstance(section, SelfHostedSpec | DockerHubSpec):
+            problems.extend(signing.signing_problems(section.signing, f"{PROJECT}:{key}.signing"))
     if problems:
         paths = [f"{PROJECT}:{key}.{path}" for key, section_paths in refused.items() for path in section_paths]
         raise ConfigError(problems[:field_count] + _cross_field_kept(problems[field_count:], paths))
@@ -207,6 +210,12 @@ def _mirror_specs(value: Any, stack: str, problems: list[ConfigProblem]) -> list
         if spec.mode != "mirror":
             problems.append(
                 ConfigProblem(f"{where}.mode", repr(spec.mode), "mirror (declare a registry under selfHosted)")
+            )
+        if spec.signing is not None:
+            problems.append(
+                ConfigProblem(
+                    f"{where}.signing", "a signing block", "not on a mirror (it serves its upstream's images)"
+                )
             )
         problems.extend(selfhosted_problems(spec, stack, where))
         specs.append(spec)
@@ -249,6 +258,14 @@ def plain_secret_problems(spec: StackSpec, stored_encrypted: Callable[[str], boo
         sections.append(("artifactRegistry", artifact_registry.secret_value_paths(spec.artifact_registry)))
     if spec.acr is not None:
         sections.append(("acr", acr.secret_value_paths(spec.acr)))
+    if spec.self_hosted is not None:
+        sections.append(
+            ("selfHosted", signing.secret_value_paths(spec.self_hosted.signing, f"{PROJECT}:selfHosted.signing"))
+        )
+    if spec.docker_hub is not None:
+        sections.append(
+            ("dockerHub", signing.secret_value_paths(spec.docker_hub.signing, f"{PROJECT}:dockerHub.signing"))
+        )
     how = "must be set as a secret: pulumi config set --secret --path '{path}' <value>"
     return [
         ConfigProblem(path, "a value in plain text (not shown)", how.format(path=path))

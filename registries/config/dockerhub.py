@@ -19,6 +19,7 @@ from components.dockerhub_names import (  # the component's naming rules: one de
 )
 from registries.config.base import CamelModel, ConfigProblem, repeated
 from registries.config.retention import RetentionSpec
+from registries.config.signing import SigningSpec
 
 Namespace = Annotated[str, Field(pattern=NAMESPACE)]
 
@@ -181,6 +182,9 @@ class DockerHubSpec(CamelModel):
     retention: RetentionSpec | None = None
     """Which tags `registryctl retention apply` deletes in every repository without its own `retention` (see
     Retention in README). Default: none (nothing is deleted)."""
+    signing: SigningSpec | None = None
+    """Keys CI signs this namespace's images with (cosign key pair, Notation certificate chain), handed out as the
+    output signing.dockerHub, private keys as secrets. Default: none."""
 
     def retention_of(self, repository: HubRepositorySpec) -> RetentionSpec | None:
         """The retention block `repository` is enforced with: its own, else the dockerHub-level one."""

@@ -61,6 +61,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "tls:index/privateKey:PrivateKey":
             outs.update(
                 privateKeyPem=wrap_secret(f"-----BEGIN PRIVATE KEY-----\n{_fake(args.name, 'key')}\n"),
+                privateKeyPemPkcs8=wrap_secret(f"-----BEGIN PRIVATE KEY-----\n{_fake(args.name, 'pkcs8')}\n"),
                 publicKeyPem=f"-----BEGIN PUBLIC KEY-----\n{_fake(args.name, 'pub')}\n",
             )
         elif typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
