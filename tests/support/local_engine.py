@@ -175,9 +175,9 @@ class EngineError(RuntimeError):
 
 def protected_delete_message(urn: str) -> str:
     return (
-        f'unable to delete resource "{urn}"\n'
-        "as it is currently marked for protection. To unprotect the resource, either remove the `protect` flag "
-        "from the resource in your Pulumi program and run `pulumi up` or use the command:\n"
+        f'resource "{urn}" cannot be deleted\n'
+        "because it is protected. To unprotect the resource, either remove the `protect` flag "
+        "from the resource in your Pulumi program and run `pulumi up`, or use the command:\n"
         f"`pulumi state unprotect '{urn}'`"
     )
 
@@ -827,20 +827,24 @@ class LocalEngine(pulumi.runtime.Mocks):
         self._backend(applied.typ).delete(applied)
 
     def _delete_all(self, doomed: list[Applied], drop_from: dict[str, Applied], replaced: set[int]) -> None:
-        """Delete in reverse dependency order, one antichain at a time as the engine schedules them;
-        an antichain holding a protected resource fails before any of its members is deleted."""
+        """Delete in reverse dependency order, one antichain at a time as the engine schedules them. An antichain
+        holding a protected resource fails, after its other members are deleted (the real engine runs an antichain's
+        deletes in parallel: `pulumi destroy --skip-preview` on a prod stack deletes the volume's network beside it);
+        no later antichain runs."""
         for chain in delete_antichains(doomed):
             protected = [a for a in chain if a.options.protect]
+            for applied in chain:
+                if applied.options.protect:
+                    continue
+                self._delete_one(applied)
+                if not self.preview and id(applied) not in replaced:
+                    drop_from.pop(applied.urn, None)
             if protected:
                 message = "\n".join(protected_delete_message(a.urn) for a in protected)
                 if self.preview:
                     self._errors.append(message)
                     continue
                 raise EngineError(message)
-            for applied in chain:
-                self._delete_one(applied)
-                if not self.preview and id(applied) not in replaced:
-                    drop_from.pop(applied.urn, None)
 
     # -- operations -------------------------------------------------------------------------------
     def destroy(self) -> list[Step]:

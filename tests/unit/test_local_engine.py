@@ -437,9 +437,7 @@ def test_a_protected_resource_cannot_be_replaced_deleted_or_destroyed():
         Exception, match=re.escape(f'unable to replace resource "{urn}"\nas it is currently marked for protection')
     ):
         _up(engine, lambda: {"v": docker.Volume("data", name="v2", opts=protect).name})
-    with pytest.raises(
-        EngineError, match=re.escape(f'unable to delete resource "{urn}"\nas it is currently marked for protection')
-    ):
+    with pytest.raises(EngineError, match=re.escape(f'resource "{urn}" cannot be deleted\nbecause it is protected')):
         _up(engine, lambda: {})
     with pytest.raises(EngineError, match="pulumi state unprotect"):
         engine.destroy()
@@ -476,11 +474,12 @@ def test_destroy_deletes_dependents_first_and_stops_at_a_protected_resource_befo
         return {"box": box.name}
 
     _up(engine, program)
-    with pytest.raises(EngineError, match="unable to delete resource"):
+    with pytest.raises(EngineError, match="cannot be deleted\nbecause it is protected"):
         engine.destroy()
-    # The container goes first (it depends on both); the volume's group fails as a whole.
-    assert fake.calls[3:] == [("delete", "box")]
-    assert {a.name for a in engine.resources.values()} == {"vol", "net"}
+    # The container goes first (it depends on both); then the volume's group: the network beside it is deleted (the
+    # real engine deletes it in parallel, measured on v3.276.0), the volume stays.
+    assert fake.calls[3:] == [("delete", "box"), ("delete", "net")]
+    assert {a.name for a in engine.resources.values()} == {"vol"}
 
 
 def test_destroy_honours_retain_and_empties_state():
