@@ -255,7 +255,7 @@ def test_destroy_keeps_a_repository_holding_images_unless_force_delete(moto: Mot
 def test_prod_repositories_are_protected(moto: MotoServer, prefix: str):
     engine = _engine(moto)
     _apply(engine, {"region": REGION, "repositories": [{"name": f"{prefix}/prod"}]}, stack="prod")
-    with pytest.raises(EngineError, match="protection"):
+    with pytest.raises(EngineError, match="because it is protected"):
         engine.destroy()
     assert _client(moto, "ecr").describe_repositories(repositoryNames=[f"{prefix}/prod"])["repositories"]
     _client(moto, "ecr").delete_repository(repositoryName=f"{prefix}/prod", force=True)

@@ -226,7 +226,7 @@ def test_destroy_on_prod_stops_at_the_protected_bucket_and_strips_nothing(
     client = _login(s3_deployment, outputs)
     client.push(_image(docker_client, "protected"), "team/protected", "1")
     hardened = _bucket_hardening(moto, bucket)
-    with pytest.raises(EngineError, match="marked for protection"):
+    with pytest.raises(EngineError, match="because it is protected"):
         s3_deployment.engine.destroy()
     assert _bucket_hardening(moto, bucket) == hardened
     assert s3_deployment.engine.find(
