@@ -40,15 +40,21 @@ STACK = "mirror"
 UPSTREAM_PORT = 5643
 ANON_UPSTREAM_PORT = 5650
 MIRROR_PORT = 5700
+BAD_MIRROR_PORT = 5710
 UPSTREAM_USER = "puller"
 MIRROR_USER = "reader"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 def _pair_config(
-    upstream_password: str, mirror_password: str, mirror_upstream_password: str, image: str
+    upstream_password: str,
+    mirror_password: str,
+    mirror_upstream_password: str,
+    image: str,
+    wrong_upstream_password: str | None = None,
 ) -> dict[str, str]:
-    """selfHosted = an htpasswd (Basic auth) upstream with TLS; mirrors[0] proxies it with its credentials."""
+    """selfHosted = an htpasswd (Basic auth) upstream with TLS; mirrors[0] proxies it with its credentials; with
+    `wrong_upstream_password`, mirrors[1] (e2e-badmirror) proxies it with that password instead."""
     upstream = {
         "name": "e2e-upstream",
         "port": UPSTREAM_PORT,
@@ -67,7 +73,17 @@ def _pair_config(
             "password": mirror_upstream_password,
         },
     }
-    return {"registries:selfHosted": json.dumps(upstream), "registries:mirrors": json.dumps([mirror])}
+    mirrors = [mirror]
+    if wrong_upstream_password is not None:
+        mirrors.append(
+            {
+                **mirror,
+                "name": "e2e-badmirror",
+                "port": BAD_MIRROR_PORT,
+                "mirror": {**mirror["mirror"], "password": wrong_upstream_password},
+            }
+        )
+    return {"registries:selfHosted": json.dumps(upstream), "registries:mirrors": json.dumps(mirrors)}
 
 
 def _config_path(image: str) -> str:
@@ -271,7 +287,9 @@ def test_a_basic_auth_upstream_of_the_same_program_is_trusted_but_gets_no_creden
     distribution 2.8 and 3.1.2 offer them only to a Bearer-token realm (registry/proxy/proxyauth.go getAuthURLs:
     `strings.EqualFold(c.Scheme, "bearer")`), so a Basic-auth (htpasswd) upstream answers the mirror 401 and the
     client gets `manifest unknown`, quickly."""
-    config = _pair_config(passwords["upstream"], passwords["mirror"], passwords["upstream"], each_registry_image)
+    on_3 = each_registry_image.startswith("registry:3")
+    wrong = "wrong-" + secrets.token_urlsafe(12) if on_3 else None
+    config = _pair_config(passwords["upstream"], passwords["mirror"], passwords["upstream"], each_registry_image, wrong)
     deployment.engine.begin_run()
     deployment.outputs = run_program(deployment.engine, stack=STACK, config=config, secret_keys=list(config))
     deployment.engine.end_run()
@@ -314,11 +332,71 @@ def test_a_basic_auth_upstream_of_the_same_program_is_trusted_but_gets_no_creden
         assert "200" in answered, "the upstream never served the mirror with its credentials"
         mirror.login(MIRROR_USER, passwords["mirror"])
         assert mirror.pull("team/cached", "1.0") == pushed
+        _wrong_upstream_password_on_3(deployment, docker_client, outputs, passwords, pushed)
     else:
         # 2.8 sends none: the upstream refuses, the client gets manifest unknown.
         assert answer.status_code == 404
         assert "401" in answered, "the upstream never refused the mirror's unauthenticated manifest request"
     assert mirror.api("GET", "/v2/", auth=(MIRROR_USER, passwords["mirror"])).status_code == 200
+
+
+def _wrong_upstream_password_on_3(
+    deployment: Deployment,
+    docker_client: docker.DockerClient,
+    outputs: dict[str, Any],
+    passwords: dict[str, str],
+    pushed: str,
+) -> None:
+    """3.1.2 with a wrong upstream password (Basic-auth upstream): what a client of the mirror sees, measured.
+    A tag falls back to the mirror's own tags as on 2.8 (registry/proxy/proxytagservice.go Get drops the remote
+    error): 404 MANIFEST_UNKNOWN. A digest gets the upstream's own 401 UNAUTHORIZED passed through
+    (registry/handlers/manifests.go -> helpers.go toErrcodeErrors, new after 3.1.1; 2.8 wraps it as 500 UNKNOWN),
+    although the client's credentials for the mirror are right."""
+    bad = outputs["mirrors"]["e2e-badmirror"]
+    client = _user(deployment, bad["endpoint"], bad["caCertPem"])
+    tag_answer, tag_seconds = _timed(client, passwords["mirror"], "/v2/team/cached/manifests/1.0")
+    digest_answer, digest_seconds = _timed(client, passwords["mirror"], f"/v2/team/cached/manifests/{pushed}")
+    print(
+        f"3.x wrong upstream password, tag: {tag_answer.status_code} in {tag_seconds:.2f}s: {tag_answer.text.strip()}"
+    )
+    print(
+        f"3.x wrong upstream password, digest: {digest_answer.status_code} in {digest_seconds:.2f}s:"
+        f" {digest_answer.text.strip()}"
+    )
+    assert tag_seconds < 10, "the mirror hung on the upstream"
+    assert digest_seconds < 10, "the mirror hung on the upstream"
+    assert tag_answer.status_code == 404
+    assert tag_answer.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+    assert digest_answer.status_code == 401
+    assert digest_answer.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    container = docker_client.containers.get(bad["containerName"])
+    told = [
+        line
+        for line in container.logs().decode(errors="replace").splitlines()
+        if "/v2/team/cached/manifests" in line and "level=error" in line
+    ]
+    print("bad mirror log:\n" + "\n".join(told))
+    assert 'err.detail="unknown tag=1.0"' in told[0]
+    assert "err.code=unauthorized" in told[1]
+
+    client.login(MIRROR_USER, passwords["mirror"])
+    started = time.monotonic()
+    pulled = client.docker("pull", f"{client.endpoint}/team/cached:1.0", check=False)
+    print(f"3.x docker pull by tag ({time.monotonic() - started:.1f}s): {pulled.stderr.strip()}")
+    assert pulled.returncode != 0
+    assert "manifest unknown" in pulled.stderr, pulled.stderr
+    started = time.monotonic()
+    by_digest = client.docker("pull", f"{client.endpoint}/team/cached@{pushed}", check=False)
+    print(f"3.x docker pull by digest ({time.monotonic() - started:.1f}s): {by_digest.stderr.strip()}")
+    assert by_digest.returncode != 0
+    assert "unauthorized: authentication required" in by_digest.stderr, by_digest.stderr
+    upstream_logs = docker_client.containers.get(outputs["containerName"]).logs().decode(errors="replace")
+    answered = re.findall(
+        r'"(?:GET|HEAD) /v2/team/cached/manifests/\S+ HTTP/[0-9.]+" ([0-9]+) .*Go-http-client', upstream_logs
+    )
+    print(f"upstream answered the mirrors' manifest requests: {answered}")
+    assert "401" in answered, "the upstream never refused the wrong password"
+    assert client.api("GET", "/v2/", auth=(MIRROR_USER, passwords["mirror"])).status_code == 200
 
 
 def test_switching_mode_replaces_the_container_and_keeps_the_volume(
@@ -347,7 +425,6 @@ def test_switching_mode_replaces_the_container_and_keeps_the_volume(
 
 
 TOKEN_UPSTREAM_PORT = 5660
-BAD_MIRROR_PORT = 5710
 
 
 @pytest.fixture
