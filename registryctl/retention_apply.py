@@ -23,6 +23,15 @@ go and the manifest stays; distribution 2.8 has no tag delete (v2.8.3 manifests.
 `imh.Digest`, empty for a tag: 400 DIGEST_INVALID), so there the image is kept whole and reported. Expired indexes
 are deleted first, so an index that is itself expiring keeps nothing alive.
 
+Signatures, attestations, SBOMs and referrer indexes (cosign's `sha256-<hex>.sig` / `.att` / `.sbom` tags, the OCI
+referrers fallback tag `sha256-<hex>`, manifests with a `subject`; distribution has no referrers API) are not images
+to the rules: each is planned with its subject and deleted right after it, and only once the subject is gone (just
+before each delete the subject is looked up: one that is still there, e.g. kept after all, keeps them). The subject
+of a listed referrer may have no tag: it is read by digest and planned as an untagged image (so `untaggedDays`
+decides it, and its referrers go with it); a platform image of a listed index stands for that index; a subject that
+is not in the registry is gone, and its referrers go. A run killed between a subject and its referrers leaves
+referrers of a gone subject, which the next run deletes.
+
 Docker Hub repositories are enforced by registryctl/hub_retention.py, which shares the plan, progress and delete loop
 defined here."""
 
@@ -35,7 +44,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -43,7 +52,7 @@ from urllib.parse import quote
 
 import requests
 
-from components.retention.intent import evaluate, intent_rules
+from components.retention.intent import evaluate, intent_rules, referrers_of
 from components.retention.model import Image, Outcome, RetentionIntent
 from registryctl.errors import UsageError
 from registryctl.registry_client import RegistryCtlError
@@ -147,6 +156,16 @@ class RegistryApi:
         self._ok(response, f"deleting the tag {repository}:{tag}")
         return True
 
+    def manifest_exists(self, repository: str, digest: str) -> bool:
+        """Whether the repository holds the manifest `digest` (tagged or not)."""
+        response = self._request(
+            "HEAD", f"/v2/{repository}/manifests/{digest}", headers={"Accept": ", ".join(MANIFEST_TYPES)}
+        )
+        if response.status_code == 404:
+            return False
+        self._ok(response, f"looking up {repository}@{digest}")
+        return True
+
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Delete one manifest (every tag naming it goes with it); False when it was already gone."""
         response = self._request("DELETE", f"/v2/{repository}/manifests/{digest}")
@@ -235,15 +254,57 @@ def list_images(api: RegistryApi, now: datetime, progress: Callable[[str], None]
             tags_by_digest.setdefault(digest, []).append(tag)
             manifests[digest] = manifest
         for digest, tags in tags_by_digest.items():
-            if "manifests" in manifests[digest]:
-                children = tuple(str(child["digest"]) for child in manifests[digest]["manifests"])
-                listing.platforms[(repository, digest)] = children
-            created = pushed_at(api, repository, manifests[digest])
-            if created is None:  # unknown age: newest, so no age rule can delete it
-                listing.unknown_time.add((repository, digest))
-            listing.images.append(Image(repository, digest, tuple(sorted(tags)), created or now))
+            _add_image(api, listing, repository, digest, tuple(sorted(tags)), manifests[digest], now)
+        _add_subjects(api, listing, repository, now)
         progress(f"[{number}/{len(repositories)}] {repository}: {len(tags_by_digest)} images")
     return listing
+
+
+def _subject_field(manifest: Mapping[str, Any]) -> str | None:
+    subject = manifest.get("subject")
+    return str(subject["digest"]) if isinstance(subject, dict) and subject.get("digest") else None
+
+
+def _add_image(
+    api: RegistryApi,
+    listing: Listing,
+    repository: str,
+    digest: str,
+    tags: tuple[str, ...],
+    manifest: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    if "manifests" in manifest:
+        listing.platforms[(repository, digest)] = tuple(str(child["digest"]) for child in manifest["manifests"])
+    created = pushed_at(api, repository, manifest)
+    if created is None:  # unknown age: newest, so no age rule can delete it
+        listing.unknown_time.add((repository, digest))
+    listing.images.append(Image(repository, digest, tags, created or now, _subject_field(manifest)))
+
+
+def _add_subjects(api: RegistryApi, listing: Listing, repository: str, now: datetime) -> None:
+    """The subjects of the repository's referrers that have no tag: a platform image of a listed index stands for
+    that index (the referrer goes with the index); one the registry holds is added as an untagged image; one it
+    does not hold is gone (the referrer goes)."""
+    own = [image for image in listing.images if image.repository == repository]
+    listed = {image.digest for image in own}
+    index_of = {
+        child: index
+        for (name, index), children in sorted(listing.platforms.items(), reverse=True)
+        if name == repository
+        for child in children
+    }
+    for image in own:
+        subject = image.refers_to
+        if subject is None or subject in listed:
+            continue
+        if subject in index_of:
+            position = listing.images.index(image)
+            listing.images[position] = replace(image, subject=index_of[subject])
+        elif api.manifest_exists(repository, subject):
+            _, manifest = api.manifest(repository, subject)
+            _add_image(api, listing, repository, subject, (), manifest, now)
+            listed.add(subject)
 
 
 def governing_rule(intent: RetentionIntent, image: Image) -> str:
@@ -372,6 +433,53 @@ def still_needed(api: RegistryApi) -> Check:
     return check
 
 
+def referrer_reasons(images: Sequence[Image]) -> dict[tuple[str, str], str]:
+    """The plan's reason for each referrer: the subject it goes with, or that its subject is gone."""
+    roots = referrers_of(images)
+    return {
+        image.key: f"with its subject {roots[image.key][1]}" if image.key in roots else f"{image.refers_to} is gone"
+        for image in images
+        if image.refers_to is not None
+    }
+
+
+def referrer_depths(images: Sequence[Image]) -> dict[tuple[str, str], int]:
+    """Per referrer: how many links lead from it to an image (1 for a signature of an image), capped at the count
+    of images (a loop)."""
+    by_key = {image.key: image for image in images}
+    depths: dict[tuple[str, str], int] = {}
+    for image in images:
+        depth, current = 0, image
+        while current.refers_to is not None and depth < len(images):
+            depth += 1
+            following = by_key.get((image.repository, current.refers_to))
+            if following is None:
+                break
+            current = following
+        if depth:
+            depths[image.key] = depth
+    return depths
+
+
+def subject_gone(
+    api: RegistryApi,
+    referrers: Mapping[tuple[str, str], Image],
+    roots: Mapping[tuple[str, str], tuple[str, str]],
+    then: Check,
+) -> Check:
+    """The check of an expired referrer: the manifest it refers to (and the image at the root of its chain) must be
+    gone now; then `then`."""
+
+    def check(key: tuple[str, str]) -> str | None:
+        repository = key[0]
+        for digest in dict.fromkeys([referrers[key].refers_to, roots.get(key, (repository, None))[1]]):
+            if digest is not None and api.manifest_exists(repository, digest):
+                return f"its subject {digest} is still there; kept with it"
+        return then(key)
+
+    return check
+
+
 def progress_printer(err: TextIO) -> Callable[[str], None]:
     """The progress display: one `retention: ...` line per step on stderr."""
 
@@ -430,12 +538,21 @@ def run_apply(
         try:
             listing = list_images(api, now, progress)
             outcome = evaluate(intent, listing.images, now)
-            if not show_plan(format_plan(intent, listing, outcome), yes, out):
+            reasons = referrer_reasons(listing.images)
+            if not show_plan(format_plan(intent, listing, outcome, reasons), yes, out):
                 return outcome
             planned = {image.key: image.tags for image in listing.images}
             check = gained_tags(api, planned, tag_deletes=tag_deletes)
+            referrers = {image.key: image for image in listing.images if image.refers_to is not None}
+            images = outcome.expire - set(referrers)
             indexes = frozenset(listing.platforms)  # first: an expiring index must not keep its platform images
-            deleted = delete_expired(api, outcome.expire, out, progress, interval, check, first=indexes)
+            deleted = delete_expired(api, images, out, progress, interval, check, first=indexes)
+            # Then what refers to them, each only once its subject is gone (a subject kept after all keeps them).
+            depths = referrer_depths(listing.images)
+            with_subject = subject_gone(api, referrers, referrers_of(listing.images), check)
+            for depth in sorted(set(depths.values())):
+                level = frozenset(key for key in outcome.expire if depths.get(key) == depth)
+                deleted += delete_expired(api, level, out, progress, interval, with_subject)
             # After the indexes: a crash in between leaves orphaned platform images, never a broken kept image.
             leftovers = listing.platform_leftovers(outcome)
             deleted += delete_expired(api, leftovers, out, progress, interval, still_needed(api))

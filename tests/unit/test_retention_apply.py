@@ -135,6 +135,15 @@ def registry() -> Iterator[tuple[Registry, str]]:
             else:
                 self._send(404)
 
+        def do_HEAD(self) -> None:
+            url = urlsplit(self.path)
+            if "/manifests/" not in url.path:
+                self._send(404)
+                return
+            repository, reference = url.path[4:].split("/manifests/")
+            digest = state.tags.get(repository, {}).get(unquote(reference), unquote(reference))
+            self._send(200 if digest in state.manifests else 404)
+
         def do_DELETE(self) -> None:
             repository, digest = urlsplit(self.path).path[4:].split("/manifests/")
             state.deletes.append(digest)
@@ -408,3 +417,81 @@ def test_gc_on_a_kubernetes_stack_points_at_the_cronjob(project, capsys):
     assert "platform is kubernetes" in err
     assert "registries:selfHosted.kubernetes.garbageCollect" in err
     assert "no registry container" not in err
+
+
+def _referrer(state: Registry, repository: str, tags: list[str], subject: str | None, created: str) -> str:
+    """A signature/attestation manifest (an OCI 1.1 artifact; with `subject` when given), tagged `tags`."""
+    config_digest, config = _blob({"created": created})
+    state.blobs[config_digest] = config
+    document: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.dev.cosign.simplesigning.v1+json",
+        "config": {"digest": config_digest},
+        "annotations": {"signed": ",".join(tags) or str(subject)},  # as a real signature, one per subject
+    }
+    if subject is not None:
+        document["subject"] = {"digest": subject, "mediaType": "application/vnd.oci.image.manifest.v1+json"}
+    digest, manifest = _blob(document)
+    state.manifests[digest] = manifest
+    state.tags.setdefault(repository, {}).update(dict.fromkeys(tags, digest))
+    return digest
+
+
+def _scheme(subject: str, suffix: str = "") -> str:
+    return f"sha256-{subject.removeprefix('sha256:')}{suffix}"
+
+
+def test_signed_images_plan_and_delete_each_subject_with_its_referrers(registry):
+    """Issue 27: referrers are never counted or aged; an expired image goes with its cosign tags, its referrers
+    index and the referrer manifests that index lists; a kept image keeps its old signature; a signature of an
+    untagged image goes with it (untaggedDays); a signature of a digest the registry does not hold goes."""
+    state, url = registry
+    old = "2020-01-01T00:00:00Z"
+    kept = state.image("app", ["v1"], "2020-01-01T00:00:01Z")
+    kept_sig = _referrer(state, "app", [_scheme(kept, ".sig")], None, old)
+    nightly = state.image("app", ["nightly"], "2020-01-01T00:00:02Z")
+    nightly_sig = _referrer(state, "app", [_scheme(nightly, ".sig")], None, old)
+    nightly_att = _referrer(state, "app", [_scheme(nightly, ".att")], None, old)
+    notation = _referrer(state, "app", [], nightly, old)  # untagged: listed by the referrers index only
+    referrers_index = state.index("app", [_scheme(nightly)], [notation])
+    untagged = state.image("app", [], "2020-01-01T00:00:03Z")
+    untagged_sig = _referrer(state, "app", [_scheme(untagged, ".sig")], None, "2026-05-31T00:00:00Z")
+    orphan_sig = _referrer(state, "app", [_scheme("sha256:" + "9" * 64, ".sig")], None, "2026-05-31T00:00:00Z")
+    out = io.StringIO()
+    outcome = run_apply(
+        RetentionIntent(protect=("v*",), keep_latest=(), untagged_days=7, tagged_days=30),
+        {"endpoint": url[7:], "users": {"u": "p"}},
+        now=NOW,
+        yes=True,
+        tls=False,
+        out=out,
+        err=io.StringIO(),
+    )
+    gone = {nightly, nightly_sig, nightly_att, referrers_index, untagged, untagged_sig, orphan_sig}
+    assert {digest for _, digest in outcome.expire} == gone
+    assert set(state.manifests) & (gone | {notation}) == set()
+    assert state.tags["app"] == {"v1": kept, _scheme(kept, ".sig"): kept_sig}
+    text = out.getvalue()
+    assert (
+        f"keep   app@{kept_sig} pushed 2020-01-01T00:00:00+00:00 tags {_scheme(kept, '.sig')} (with its subject {kept})"
+        in text
+    )
+    assert f"(sha256:{'9' * 64} is gone)" in text
+    order = [line.split()[1] for line in text.splitlines() if line.startswith("deleted app@")]
+    assert order.index(f"app@{nightly}") < min(order.index(f"app@{d}") for d in (nightly_sig, referrers_index))
+    assert order.index(f"app@{untagged}") < order.index(f"app@{untagged_sig}")
+    assert order[-1] == f"app@{notation}"  # the referrers index's leftovers come last
+
+
+def test_a_subject_kept_after_all_keeps_its_referrers(registry, monkeypatch):
+    """A subject that gains a tag after the listing is skipped; its signature, planned with it, stays with it."""
+    state, url = registry
+    old = state.image("app", ["sha-1"], "2020-01-01T00:00:00Z")
+    signature = _referrer(state, "app", [_scheme(old, ".sig")], None, "2020-01-01T00:00:00Z")
+    outcome, out = _apply_changing_after_the_listing(
+        state, url, monkeypatch, lambda: state.tags["app"].update(prod=old)
+    )
+    assert outcome.expire == {("app", old), ("app", signature)}
+    assert signature not in state.deletes
+    assert f"skipped (its subject {old} is still there; kept with it) app@{signature}" in out
