@@ -13,7 +13,7 @@ from components.kubernetes.args import KubernetesRegistryArgs
 from components.kubernetes.objects import Placement, container_security, labels, security_context
 from components.kubernetes.settings import CONFIG_KEY, DEBUG_PORT, REGISTRY_PORT, autoscaling, fewest_replicas
 from components.selfhosted import settings as s
-from components.selfhosted.config_file import DATA_DIR, HTPASSWD_PATH
+from components.selfhosted.config_file import DATA_DIR, HTPASSWD_PATH, serve_command
 from components.selfhosted.s3_storage import S3Storage
 
 
@@ -72,6 +72,10 @@ def declare_deployment(
     container = {
         "name": "registry",
         "image": args.get("image", s.DEFAULT_IMAGE),
+        # The mounted config.yml, named, as the Docker target does: never the image's default CMD, which may name
+        # another path (a 3.0.0 image named 2.x's) and serve its built-in config (plain HTTP, no auth). `args`
+        # (the CMD), so the image's entrypoint still runs it as on Docker.
+        "args": serve_command(s.major_version(placement.docker_args)),
         "ports": [
             {"name": "http", "container_port": REGISTRY_PORT, "protocol": "TCP"},
             {"name": "debug", "container_port": DEBUG_PORT, "protocol": "TCP"},

@@ -89,6 +89,11 @@ def test_the_stack_file_declares_a_hardened_deployment_of_its_replicas():
     assert anti["podAffinityTerm"]["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
     (container,) = pod["containers"]
     assert container["image"] == "registry:3.1.2"
+    # The mounted config named (3.x's path), never the image's default command.
+    assert container["args"] == ["registry", "serve", "/etc/distribution/config.yml"]
+    assert "command" not in container
+    config_mount = next(m for m in container["volumeMounts"] if m["name"] == "config")
+    assert config_mount["mountPath"] == "/etc/distribution"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
@@ -514,6 +519,16 @@ def test_docker_and_kubernetes_render_the_same_config_apart_from_the_documented_
     for path in DOCUMENTED_DIFFERENCES:
         docker, kubernetes = _without(docker, path), _without(kubernetes, path)
     assert docker == kubernetes
+
+
+def test_docker_and_kubernetes_name_the_same_config_file_in_the_command_on_2_8():
+    mocks, _ = _run(SHARED)
+    docker = _declared(mocks, "docker:index/container:Container", "selfhosted-registry").plain
+    mocks, _ = _run({**SHARED, "platform": "kubernetes", "kubernetes": {"replicas": 2}})
+    (container,) = _pod(mocks)["containers"]
+    assert container["args"] == docker["command"] == ["registry", "serve", "/etc/docker/registry/config.yml"]
+    config_mount = next(m for m in container["volumeMounts"] if m["name"] == "config")
+    assert config_mount["mountPath"] == "/etc/docker/registry"
 
 
 def test_a_second_run_with_the_same_config_declares_identical_objects():
