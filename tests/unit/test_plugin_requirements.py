@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import re
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def installed_files() -> dict[str, set[str]]:
     """The Python files each installed distribution holds (its RECORD), by distribution name."""
     owned: dict[str, set[str]] = {}
     for dist in importlib.metadata.distributions():
-        paths = (str(Path(str(dist.locate_file(f))).resolve()) for f in dist.files or [] if f.suffix in {".py", ".so"})
+        paths = (os.path.normpath(str(dist.locate_file(f))) for f in dist.files or [] if f.suffix in {".py", ".so"})
         owned.setdefault(canonicalize_name(dist.metadata["Name"]), set()).update(paths)
     return owned
 
@@ -75,7 +76,7 @@ def test_plugin_requirements_install_every_distribution_the_plugin_imports_at_st
     started = subprocess.run(
         [sys.executable, "-c", IMPORTED, str(ROOT)], capture_output=True, text=True, timeout=300, check=True
     )
-    files = {str(Path(file).resolve()) for file in json.loads(started.stdout)}
+    files = {os.path.normpath(file) for file in json.loads(started.stdout)}
     # This repository's own distribution (`pip install -e .` here) is not needed: plugin/__main__.py imports
     # `components` from the checkout the plugin directory sits in.
     needed = {name for name, owned in installed_files().items() if owned & files} - {OWN_DISTRIBUTION}
