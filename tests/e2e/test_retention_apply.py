@@ -528,3 +528,36 @@ def test_an_expired_per_architecture_tag_of_a_kept_index_goes_alone_on_3x_and_th
     for digest in (amd64, arm64):
         manifest = user.api("GET", f"/v2/app/manifests/{digest}", auth=auth, headers=accept)
         assert manifest.status_code == 200, f"the platform image {digest} of the kept index v3.0.0 was deleted"
+
+
+def test_signatures_attestations_and_sboms_stay_with_a_kept_image_and_go_with_an_expired_one(
+    scenario: Scenario,
+) -> None:
+    """Issue 27, cosign's tag scheme on the real registry (no cosign: small artifacts pushed under the tag names
+    cosign and OCI 1.1 clients use). Every referrer is older than taggedDays: before, a kept image lost its
+    signature and attestation, and an expired image left its SBOM and referrers index behind."""
+    user, auth, old = scenario.user, scenario.auth, NOW - timedelta(days=400)
+    kept = _push_image(user, auth, "signed", ["v1.0.0"], old).image
+    expired = _push_image(user, auth, "signed", ["feature-s"], NOW - timedelta(days=60)).image
+
+    def scheme(subject: Image, suffix: str, created: datetime = old) -> Image:
+        tag = f"sha256-{subject.digest.removeprefix('sha256:')}{suffix}"
+        return _push_image(user, auth, "signed", [tag], created).image
+
+    kept_referrers = [scheme(kept, ".sig"), scheme(kept, ".att"), scheme(kept, "")]
+    expired_referrers = [scheme(expired, ".sig"), scheme(expired, ".sbom"), scheme(expired, "")]
+    orphan = _push_image(user, auth, "signed", [f"sha256-{'9' * 64}.sig"], NOW - timedelta(days=1)).image
+    plan, _ = scenario.run("retention", "apply", "-s", scenario.stack, "--now", NOW.isoformat(), "--yes")
+    for referrer in kept_referrers:
+        assert f"keep   signed@{referrer.digest}" in plan
+        assert f"(with its subject {kept.digest})" in plan
+    for image in [expired, *expired_referrers, orphan]:
+        assert f"expire signed@{image.digest}" in plan
+        assert scenario.manifest_status(image) == 404, f"{image.tags} is still served"
+    assert f"(sha256:{'9' * 64} is gone)" in plan
+    deleted = [line.split()[1] for line in plan.splitlines() if line.startswith("deleted signed@")]
+    first_referrer = min(deleted.index(f"signed@{r.digest}") for r in expired_referrers)
+    assert deleted.index(f"signed@{expired.digest}") < first_referrer  # the subject first, then what refers to it
+    assert scenario.tags("signed") == {t for image in [kept, *kept_referrers] for t in image.tags}
+    for image in [kept, *kept_referrers]:
+        assert scenario.manifest_status(image) == 200
