@@ -50,3 +50,7 @@ class MissingExtra(RegistryCtlError):
 
 class Interrupted(RegistryCtlError):
     """The user pressed Ctrl-C during an engine operation; the CLI was let cancel."""
+
+
+class InputError(Exception):
+    """A file given on the command line is missing or malformed; the message names the file and the field."""

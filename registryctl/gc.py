@@ -27,6 +27,7 @@ import yaml
 
 from registryctl.errors import UsageError
 from registryctl.registry_client import RegistryCtlError
+from registryctl.stack_outputs import declared_spec, open_stack, output_values
 
 SAVED_SUFFIX = ".before-gc"
 DEFAULT_STOP_TIMEOUT = 30
@@ -204,9 +205,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
     from components.selfhosted.config_file import config_path
     from components.selfhosted.load_balancer import UP_AFTER_SECONDS
-    from registryctl import automation, cli
 
-    spec = automation.stack_spec(args.stack, cli.PROJECT_DIR)
+    spec = declared_spec(args)
     if spec.self_hosted is None:
         raise UsageError(f"stack {args.stack!r} declares no registries:selfHosted")
     if spec.self_hosted.platform == "kubernetes":
@@ -220,8 +220,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         raise RegistryCtlError(
             "registries:selfHosted.storage.deleteEnabled is false: nothing is ever deleted, so gc has nothing to free"
         )
-    stack = automation.open_stack(args.stack, args.backend, cli.PROJECT_DIR)
-    outputs = {k: v.value for k, v in stack.outputs().items()}
+    outputs = output_values(open_stack(args))
     names = [str(n) for n in outputs.get("replicaContainerNames") or [outputs.get("containerName") or ""]]
     if len(names) != spec.self_hosted.replicas:
         # Deployed by a version without replicaContainerNames (or config changed since): GC with a replica left

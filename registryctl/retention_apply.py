@@ -37,7 +37,6 @@ defined here."""
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
 import sys
@@ -560,36 +559,3 @@ def run_apply(
             return outcome
         finally:
             api.close()
-
-
-def cmd_apply(args: argparse.Namespace) -> int:
-    """Enforce every retention block the stack declares: the self-hosted registry's, then Docker Hub's."""
-    from registryctl import automation, cli  # late: cli imports this module's parser registration
-
-    spec = automation.stack_spec(args.stack, cli.PROJECT_DIR)
-    hub = spec.docker_hub
-    on_hub = hub is not None and any(hub.retention_of(repo) is not None for repo in hub.repositories)
-    if (spec.self_hosted is None or spec.self_hosted.retention is None) and not on_hub:
-        raise UsageError(
-            f"stack {args.stack!r} has no retention block: set registries:selfHosted.retention, "
-            "registries:dockerHub.retention, or retention on a registries:dockerHub repository"
-        )
-    now = args.now or datetime.now(UTC)
-    if spec.self_hosted is not None and spec.self_hosted.retention is not None:
-        stack = automation.open_stack(args.stack, args.backend, cli.PROJECT_DIR)
-        outputs = {k: v.value for k, v in stack.outputs().items()}
-        run_apply(
-            spec.self_hosted.retention.intent(),
-            outputs,
-            now=now,
-            yes=args.yes,
-            tls=spec.self_hosted.tls.mode != "none",
-            user=args.user,
-            interval=args.delete_interval,
-            tag_deletes=spec.self_hosted.registry_major == 3,
-        )
-    if on_hub and hub is not None:
-        from registryctl.hub_retention import cmd_hub_apply
-
-        cmd_hub_apply(args, hub, now)
-    return 0

@@ -30,7 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from registryctl.errors import InputError, UsageError
 from registryctl.stack_files import PROJECT_DIR, StackFileError, stack_file, stack_name
+from registryctl.stack_outputs import declared_spec, open_stack, output_values
 
 if TYPE_CHECKING:
     from components.retention.model import Image, Outcome, RetentionIntent
@@ -41,10 +43,6 @@ SIMULATE_PLATFORMS = ("intent", "ecr", "artifact-registry", "acr")
 COMPILE_PLATFORMS = ("ecr", "artifact-registry", "acr")
 # Platforms whose policy --stack/--stack-file can read, and whether they need --repository.
 STACK_PLATFORMS = {"intent": False, "ecr": True, "acr": False, "artifact-registry": True}
-
-
-class InputError(Exception):
-    """A file given on the command line is missing or malformed; the message names the file and the field."""
 
 
 def _inputs() -> Any:
@@ -463,10 +461,36 @@ def add_retention_commands(sub: Any) -> None:
     apply.add_argument(
         "--delete-interval", type=float, default=0.0, metavar="SECONDS", help="pause between deletes; default 0"
     )
-    apply.set_defaults(run=_cmd_apply)
+    apply.set_defaults(run=cmd_apply)
 
 
-def _cmd_apply(args: argparse.Namespace) -> int:
-    from registryctl.retention_apply import cmd_apply  # late: it needs the Pulumi stack helpers of registryctl.cli
+def cmd_apply(args: argparse.Namespace) -> int:
+    """Enforce every retention block the stack declares: the self-hosted registry's (registryctl.retention_apply),
+    then Docker Hub's (registryctl.hub_retention)."""
+    spec = declared_spec(args)
+    hub = spec.docker_hub
+    on_hub = hub is not None and any(hub.retention_of(repo) is not None for repo in hub.repositories)
+    if (spec.self_hosted is None or spec.self_hosted.retention is None) and not on_hub:
+        raise UsageError(
+            f"stack {args.stack!r} has no retention block: set registries:selfHosted.retention, "
+            "registries:dockerHub.retention, or retention on a registries:dockerHub repository"
+        )
+    now = args.now or datetime.now(UTC)
+    if spec.self_hosted is not None and spec.self_hosted.retention is not None:
+        from registryctl.retention_apply import run_apply  # late: requests
 
-    return cmd_apply(args)
+        run_apply(
+            spec.self_hosted.retention.intent(),
+            output_values(open_stack(args)),
+            now=now,
+            yes=args.yes,
+            tls=spec.self_hosted.tls.mode != "none",
+            user=args.user,
+            interval=args.delete_interval,
+            tag_deletes=spec.self_hosted.registry_major == 3,
+        )
+    if on_hub and hub is not None:
+        from registryctl.hub_retention import cmd_hub_apply  # late: the Hub client
+
+        cmd_hub_apply(args, hub, now)
+    return 0

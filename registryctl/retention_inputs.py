@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 
 from components.retention.model import Image
 from registries.config.base import ConfigProblem, problems_from_validation_error
-from registryctl.retention_cli import InputError
+from registryctl.errors import InputError
 
 __all__ = ["InputError", "invalid", "load_images", "read_document"]
 
