@@ -39,14 +39,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.retention.intent import evaluate, root_subject
+from components.retention.intent import evaluate
 from components.retention.model import Image, Outcome, RetentionIntent, by_repository
 from providers.dockerhub.client import HubClient, HubError, HubNotFound
 from registries.config.dockerhub import DockerHubSpec
 from registryctl.backend import state_dir
 from registryctl.errors import UsageError
 from registryctl.registry_client import RegistryCtlError
-from registryctl.retention_apply import DELETED, Listing, delete_each, format_plan, progress_printer, show_plan
+from registryctl.retention_apply import (
+    DELETED,
+    Listing,
+    delete_each,
+    format_plan,
+    progress_printer,
+    referrer_reasons,
+    show_plan,
+)
 from registryctl.stack_outputs import hub_credentials_of, open_stack
 
 JOURNAL_VERSION = 1
@@ -279,12 +287,7 @@ def run_hub_apply(
         ]
         plan = evaluate_each(intents, images, now)
         reasons = {key: "finishing an interrupted apply" for key in pending if key in plan.expire}
-        by_digest = {(i.repository, i.digest): i for i in images}
-        for image in images:
-            if image.refers_to is not None and image.key not in reasons:
-                group = {d: i for (r, d), i in by_digest.items() if r == image.repository}
-                root = root_subject(image, group)
-                reasons[image.key] = f"with its subject {root.digest}" if root else f"{image.refers_to} is gone"
+        reasons = {**referrer_reasons(images), **reasons}
         for image in kept_untagged:
             reasons[image.key] = "untagged on Docker Hub, kept: its signatures stay with it"
         notes = [f"tag {ref} has no digest on Docker Hub: left alone" for ref in no_digest]
