@@ -210,7 +210,18 @@ def notation_trust_policy() -> str:
     return json.dumps(policy, indent=2)
 
 
+def notation_registry(registry: str) -> str:
+    """The registry as notation must be given it: notation 1.x talks plain HTTP to any localhost:<port>
+    (cmd/notation/registry.go getAuthClient), so a loopback registry over TLS is named 127.0.0.1:<port>."""
+    host, sep, rest = registry.partition("/")
+    name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
+    if name == "localhost":
+        return f"127.0.0.1{colon}{port}{sep}{rest}"
+    return registry
+
+
 def notation_commands(registry: str, output_path: str = "signing") -> dict[str, str]:
+    registry = notation_registry(registry)
     image = f"{registry}/<repository>@<digest>"
     config = '"${XDG_CONFIG_HOME:-$HOME/.config}/notation"'
     keys = {"default": NOTATION_KEY, "keys": [{"name": NOTATION_KEY, "keyPath": "%s", "certPath": "%s"}]}
@@ -225,6 +236,9 @@ def notation_commands(registry: str, output_path: str = "signing") -> dict[str, 
         ),
         "addKey": f"mkdir -p {config} && printf '{json.dumps(keys)}' \"$PWD/notation-key.pem\" "
         f'"$PWD/notation-chain.pem" > {config}/signingkeys.json',
+        # notation reads the registry's password from these (or `notation login` with a credential store; it will
+        # not write a plain-text one), not from a docker config's auths for another host name.
+        "credentials": "export NOTATION_USERNAME=<user> NOTATION_PASSWORD=<password>",
         "sign": f"notation sign --key {NOTATION_KEY} {image}",
         "trust": f"notation cert add --type ca --store {TRUST_STORE} notation-ca.pem && "
         "notation policy import --force trustpolicy.json",

@@ -72,8 +72,10 @@ def test_generated_keys_of_both_kinds_come_out_private_parts_secret_each():
         assert f"pulumi stack output signing --show-secrets --json | jq -r '.{kind}.cosign.privateKeyPem'" in save
         assert (
             out[f"{root}.notation.commands"].value["sign"]
-            == f"notation sign --key registries {registry}/<repository>@<digest>"
+            == f"notation sign --key registries {registry.replace('localhost:', '127.0.0.1:')}/<repository>@<digest>"
         )
+        # notation 1.x talks plain HTTP to localhost:<port>: a loopback registry is named 127.0.0.1:<port> for it.
+        assert out[f"{root}.notation.commands"].value["credentials"].startswith("export NOTATION_USERNAME=<user> ")
         policy = json.loads(out[f"{root}.notation.trustPolicyJson"].value)
         assert policy["trustPolicies"][0]["trustStores"] == ["ca:registries"]
         assert policy["trustPolicies"][0]["signatureVerification"] == {"level": "strict"}
