@@ -223,6 +223,16 @@ def project(tmp_path_factory: pytest.TempPathFactory, toolchain_bin: Path, image
     return fresh_clone(base / "registries", toolchain_bin, base / "home")
 
 
+@pytest.fixture(scope="session")
+def pack(project: Project) -> Path:
+    """policy/ with its virtualenv, created as docs/guardrails.md says (the CLI does not create it); once for the
+    tier (test_policy_pack.py, test_cloud_stacks.py)."""
+    policy = project.dir / "policy"
+    project.run("python3", "-m", "venv", str(policy / "venv"))
+    project.run(str(policy / "venv" / "bin" / "pip"), "install", "-q", "-r", str(policy / "requirements.txt"))
+    return policy
+
+
 def with_backend(project: Project, name: str) -> dict[str, str]:
     """Environment of a file:// backend of its own in the tier's home, with a passphrase in PULUMI_CONFIG_PASSPHRASE
     (what users of plain `pulumi` on a self-managed backend set)."""

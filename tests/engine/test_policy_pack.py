@@ -43,15 +43,6 @@ docker.Container(
 '''
 
 
-@pytest.fixture(scope="module")
-def pack(project: Project) -> Path:
-    """policy/ with its virtualenv, created as docs/guardrails.md says (the CLI does not create it)."""
-    policy = project.dir / "policy"
-    project.run("python3", "-m", "venv", str(policy / "venv"))
-    project.run(str(policy / "venv" / "bin" / "pip"), "install", "-q", "-r", str(policy / "requirements.txt"))
-    return policy
-
-
 @pytest.fixture
 def stack(project: Project, request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, str]]]:
     """A stack of the clone on a backend of its own; `request.param` = (stack name, stack file content)."""
