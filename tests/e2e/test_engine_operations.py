@@ -1,14 +1,13 @@
-"""Engine operations the real-engine tier (tests/engine) cannot serve here, on the local engine and real backends: a
-preview after a Hub config change, the preview of the example stacks whose providers the toolchain lacks (aws, gcp,
-azure, k8s), and provider behaviour (anonymous volumes, an IAM rename, a fixed-name replacement). A second up, a
-password change, destroy on local and prod, Hub drift by refresh and the preview of the local, dev, prod and hub
-stacks run on the real engine (tests/engine/test_engine_operations.py, test_readme_local.py, test_config_secrets.py)."""
+"""Engine operations the real-engine tier (tests/engine) does not run, on the local engine and real backends: a
+preview after a Hub config change, and provider behaviour (anonymous volumes, an IAM rename, a fixed-name
+replacement). A second up, a password change, destroy on local and prod, Hub drift by refresh and the preview of
+every example stack run on the real engine (tests/engine: test_readme_local.py, test_engine_operations.py,
+test_config_secrets.py, test_cloud_stacks.py)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -20,30 +19,18 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import ROOT
-from tests.engine.test_engine_operations import PREVIEWABLE as REAL_ENGINE_PREVIEWS
-from tests.support.e2e_stack import provided_certificate
 from tests.support.engine_aws import AwsApplier
-from tests.support.engine_docker import DockerApplier
 from tests.support.engine_dynamic import dynamic_backend
 from tests.support.hub_emulator import HubEmulator
 from tests.support.local_engine import (
     LocalEngine,
     format_plan,
-    plan_only_backend,
 )
-from tests.support.pulumi_runtime import config_from_stack_file, run_program
+from tests.support.pulumi_runtime import run_program
 
 pytestmark = pytest.mark.e2e
 NETWORK = "docker:index/network:Network"
 HUB_USER, HUB_PASSWORD = "acmecorp", "hub-password-engine-e2e"
-
-
-def _docker_objects(client: docker.DockerClient) -> tuple[set[str], set[str], set[str]]:
-    return (
-        {c.id or "" for c in client.containers.list(all=True)},
-        {n.id or "" for n in client.networks.list()},
-        {v.name or "" for v in client.volumes.list()},
-    )
 
 
 def _gone(getter: Any, ident: str) -> bool:
@@ -90,77 +77,6 @@ def test_preview_of_a_team_description_change_plans_an_update_of_its_permissions
     permissions = {n: op for n, op in plan.items() if "-permission-" in n}
     assert permissions
     assert "replace" not in permissions.values(), format_plan(engine.plan)
-
-
-# Example stacks without a plugin in the toolchain ----------------------------------------------------
-def _preview_config(path: Path, hub_url: str) -> tuple[dict[str, str], list[str]]:
-    """(config, secret keys): the example stack's config, plus what a user sets as secrets before the first `up`
-    (`pulumi config set --secret --path` encrypts the whole key it sets a path in)."""
-    document = yaml.safe_load(path.read_text())
-    config = config_from_stack_file(document)
-    secret_keys: list[str] = []
-    if "registries:selfHosted" in config:
-        spec = json.loads(config["registries:selfHosted"])
-        if spec.get("tls", {}).get("mode") == "provided":
-            spec["tls"]["certificate"], spec["tls"]["privateKey"], _ca = provided_certificate(spec["hostname"])
-            secret_keys.append("registries:selfHosted")
-        config["registries:selfHosted"] = json.dumps(spec)
-    if "registries:dockerHub" in config:
-        config.update(_hub_stack_config(hub_url))
-    return config, secret_keys
-
-
-def _aws_objects(moto: Any) -> tuple[set[str], set[str], set[str]]:
-    def client(service: str) -> Any:
-        return moto.client(service)
-
-    return (
-        {b["Name"] for b in client("s3").list_buckets()["Buckets"]},
-        {u["UserName"] for u in client("iam").list_users()["Users"]},
-        {r["repositoryName"] for r in client("ecr").describe_repositories()["repositories"]},
-    )
-
-
-LOCAL_ENGINE_PREVIEWS = sorted(
-    path
-    for path in (ROOT / "stacks").glob("Pulumi.*.yaml")
-    if path.name.removeprefix("Pulumi.").removesuffix(".yaml") not in REAL_ENGINE_PREVIEWS
-)
-"""The example stacks the engine tier cannot preview (no pulumi-resource-aws/gcp/azure-native/kubernetes serves them
-there): each other one is previewed on the real engine (tests/engine/test_engine_operations.py)."""
-
-
-@pytest.mark.parametrize("path", LOCAL_ENGINE_PREVIEWS, ids=lambda p: p.stem)
-def test_preview_of_each_example_stack_plans_creates_and_changes_nothing(path, docker_client, hub, moto, capsys):
-    engine = LocalEngine()
-    engine.add_backend(DockerApplier(docker_client, "preview-only").backend())
-    engine.add_backend(dynamic_backend())
-    engine.add_backend(AwsApplier(moto.endpoint, moto.admin_key, moto.admin_secret).backend())
-    # No local backend holds these; a preview only plans them (an `up` would refuse).
-    engine.add_backend(plan_only_backend("gcp:", "azure-native:", "kubernetes:"))
-    engine.add_function("azure-native:authorization:getClientToken", lambda args: {"token": "preview-arm-token"})
-    before = _docker_objects(docker_client)
-    aws_before = _aws_objects(moto)
-    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-
-    engine.begin_run()
-    config, secret_keys = _preview_config(path, hub.url)
-    outputs = run_program(engine, stack=stack, config=config, secret_keys=secret_keys, preview=True)
-    engine.end_run()
-    print(format_plan(engine.plan))
-
-    assert _docker_objects(docker_client) == before
-    assert _aws_objects(moto) == aws_before
-    assert hub.state.repositories == {}
-    assert hub.state.access_tokens == {}
-    assert hub.state.teams == {}
-    assert engine.resources == {}
-    custom = [s for s in engine.plan if not s.typ.startswith("registries:")]
-    assert custom
-    assert {s.op for s in custom} == {"create"}
-    printed = capsys.readouterr().out
-    assert all(s.urn in printed for s in engine.plan)
-    assert outputs  # the program ran to its outputs, unknown ones included
 
 
 # Anonymous volumes ----------------------------------------------------------------------------------

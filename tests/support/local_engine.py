@@ -276,16 +276,6 @@ class Backend:
     """Called at the start of each operation with the stack config (qualified keys) and the project."""
 
 
-def plan_only_backend(*prefixes: str) -> Backend:
-    """Providers with no local backend here (gcp beyond Pub/Sub, azure-native, kubernetes): a preview plans their
-    resources as the engine would; an `up` refuses, since nothing local could hold them."""
-
-    def create(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        raise NotImplementedError(f"local engine: {typ} ({name}) has no local backend; only a preview can plan it")
-
-    return Backend(tuple(prefixes), create)
-
-
 @dataclass(frozen=True)
 class Step:
     """One planned or applied step, per URN, as `pulumi preview` lists them."""
@@ -573,14 +563,9 @@ class LocalEngine(pulumi.runtime.Mocks):
         self._failed = False
         self._first_error = ""
         self._lock = threading.Lock()
-        self.functions: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
     def add_backend(self, backend: Backend) -> None:
         self.backends.append(backend)
-
-    def add_function(self, token: str, answer: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-        """Answer invokes of `token` (a data source such as getClientToken) with `answer(args)`."""
-        self.functions[token] = answer
 
     def _backend(self, typ: str) -> Backend:
         for backend in self.backends:
@@ -597,8 +582,6 @@ class LocalEngine(pulumi.runtime.Mocks):
         return self.register(urn, args.typ, args.name, bool(args.custom), dict(args.inputs), Options())
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        if args.token in self.functions:
-            return self.functions[args.token](dict(args.args)), []
         raise NotImplementedError(f"local engine: no function {args.token}")
 
     # -- runs -----------------------------------------------------------------------------------
