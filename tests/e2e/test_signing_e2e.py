@@ -9,20 +9,24 @@ The keys come from the local engine's pulumi-tls stand-in (tests/support/engine_
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
 import shutil
 import ssl
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from registryctl.stack_files import PROJECT_DIR
 from tests.e2e.conftest import REGISTRY_VERSIONS, Deployment
-from tests.e2e.test_retention_apply import _push_image, _wait_until_serving
+from tests.e2e.test_retention_apply import Scenario, _push_image, _volume_bytes, _wait_until_serving
+from tests.support.fake_pulumi_cli import use_fake_pulumi
 
 PASSWORD = "e2e-cosign-password"
 SBOM = {
@@ -100,15 +104,32 @@ def _fill(command: str, image: str) -> str:
     return command.replace("<password>", PASSWORD).replace("<repository>@<digest>", reference)
 
 
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+RETENTION = {"protect": ["v1"], "taggedDays": 30}
+"""v1 (400 days old) is protected, old (100 days) expires, fresh (1 day) is kept by taggedDays."""
+
+
+def _blob_digests(user: Any, auth: tuple[str, str], repository: str, tag: str) -> set[str]:
+    """The blobs (config and layers) of the manifest under `tag`."""
+    accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+    manifest = user.api("GET", f"/v2/{repository}/manifests/{tag}", auth=auth, headers={"Accept": accept}).json()
+    return {manifest["config"]["digest"], *(layer["digest"] for layer in manifest.get("layers", []))}
+
+
 @pytest.mark.parametrize("version", list(REGISTRY_VERSIONS))
-def test_cosign_and_notation_sign_attest_and_verify_with_the_stacks_keys(
-    deployment: Deployment, base_stack: tuple[str, dict[str, Any]], tmp_path: Path, version: str
+def test_signed_images_verify_and_keep_their_signatures_through_retention_and_gc(
+    deployment: Deployment,
+    base_stack: tuple[str, dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    version: str,
 ) -> None:
     tools = _signing_bin()
     name, base_spec = base_stack
     spec = copy.deepcopy(base_spec)
     spec["image"] = REGISTRY_VERSIONS[version]
     spec["signing"] = {"cosign": {}, "notation": {"commonName": "registries e2e"}}
+    spec["retention"] = RETENTION
     outputs = deployment.apply(name, spec)
     signing = outputs["signing"]["selfHosted"]
     assert deployment.outputs["signing"].secret  # the whole output carries the private keys (each one a secret)
@@ -116,9 +137,17 @@ def test_cosign_and_notation_sign_attest_and_verify_with_the_stacks_keys(
     user = deployment.client(outputs)
     auth = next(iter(outputs["users"].items()))
     _wait_until_serving(user, auth)
-    pushed = _push_image(user, auth, "app", ["v1"], datetime(2026, 6, 1, tzinfo=UTC)).image
-    digest_hex = pushed.digest.removeprefix("sha256:")
-    image = f"{outputs['endpoint']}/app@{pushed.digest}"
+    images = {
+        tag: _push_image(user, auth, "app", [tag], NOW - timedelta(days=age))
+        for tag, age in (("v1", 400), ("old", 100), ("fresh", 1))
+    }
+    endpoint = outputs["endpoint"]
+
+    def ref(tag: str) -> str:
+        return f"{endpoint}/app@{images[tag].image.digest}"
+
+    def notation_ref(tag: str) -> str:  # notation names a loopback registry 127.0.0.1:<port> (localhost: plain HTTP)
+        return ref(tag).replace("localhost:", "127.0.0.1:")
 
     work = tmp_path / "work"
     work.mkdir()
@@ -134,43 +163,87 @@ def test_cosign_and_notation_sign_attest_and_verify_with_the_stacks_keys(
     (work / "sbom.spdx.json").write_text(json.dumps(SBOM))
 
     cosign_commands, notation_commands = signing["cosign"]["commands"], notation["commands"]
-    for step in ("importKey", "sign", "attestSbom"):
-        shell.run(_fill(cosign_commands[step], image))
+    shell.run(_fill(cosign_commands["importKey"], ref("v1")))
     assert not (work / "cosign.pem").exists(), "importKey leaves the plain key behind"
     assert (work / "cosign.key").read_text().startswith("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
     user_name, user_password = auth
-    shell.env.update(NOTATION_USERNAME=user_name, NOTATION_PASSWORD=user_password)  # notation_commands["credentials"]
     assert notation_commands["credentials"] == "export NOTATION_USERNAME=<user> NOTATION_PASSWORD=<password>"
-    # notation names a loopback registry 127.0.0.1:<port> (it talks plain HTTP to localhost:<port>).
-    notation_image = image.replace("localhost:", "127.0.0.1:")
-    for step in ("addKey", "sign", "trust"):
-        shell.run(_fill(notation_commands[step], notation_image))
+    shell.env.update(NOTATION_USERNAME=user_name, NOTATION_PASSWORD=user_password)
+    for step in ("addKey", "trust"):
+        shell.run(notation_commands[step])
+    for tag in ("v1", "old"):
+        for step in ("sign", "attestSbom"):
+            shell.run(_fill(cosign_commands[step], ref(tag)))
+        shell.run(_fill(notation_commands["sign"], notation_ref(tag)))
 
-    verified = shell.run(_fill(cosign_commands["verify"], image))
-    assert f'"docker-manifest-digest":"{pushed.digest}"' in verified.stdout.replace(" ", "")
-    attested = shell.run(_fill(cosign_commands["verifySbom"], image))
-    statement = json.loads(__import__("base64").b64decode(json.loads(attested.stdout.splitlines()[0])["payload"]))
-    assert statement["predicateType"] == "https://spdx.dev/Document"
-    assert statement["predicate"]["name"] == "signing-e2e"
-    assert statement["subject"][0]["digest"] == {"sha256": digest_hex}
-    notation_ok = shell.run(_fill(notation_commands["verify"], notation_image))
-    assert f"Successfully verified signature for {notation_image}" in notation_ok.stdout + notation_ok.stderr
+    def verify(tag: str) -> None:
+        digest = images[tag].image.digest
+        verified = shell.run(_fill(cosign_commands["verify"], ref(tag)))
+        assert f'"docker-manifest-digest":"{digest}"' in verified.stdout.replace(" ", "")
+        attested = shell.run(_fill(cosign_commands["verifySbom"], ref(tag)))
+        statement = json.loads(base64.b64decode(json.loads(attested.stdout.splitlines()[0])["payload"]))
+        assert statement["predicateType"] == "https://spdx.dev/Document"
+        assert statement["predicate"]["name"] == "signing-e2e"
+        assert statement["subject"][0]["digest"] == {"sha256": digest.removeprefix("sha256:")}
+        notation_ok = shell.run(_fill(notation_commands["verify"], notation_ref(tag)))
+        assert f"Successfully verified signature for {notation_ref(tag)}" in notation_ok.stdout + notation_ok.stderr
 
-    # What the registry holds next to the image: cosign's tag scheme and, with no referrers API on distribution,
-    # Notation's referrers-tag index (the artifacts retention must keep with their subject).
+    for tag in ("v1", "old"):
+        verify(tag)
+
+    # What the registry holds next to each image: cosign's tag scheme and, with no referrers API on distribution,
+    # Notation's referrers-tag index: the artifacts retention must keep with their subject.
+    def referrer_tags(tag: str) -> set[str]:
+        hexdigest = images[tag].image.digest.removeprefix("sha256:")
+        return {f"sha256-{hexdigest}.sig", f"sha256-{hexdigest}.att", f"sha256-{hexdigest}"}
+
     tags = set(user.api("GET", "/v2/app/tags/list", auth=auth).json()["tags"])
-    assert {"v1", f"sha256-{digest_hex}.sig", f"sha256-{digest_hex}.att", f"sha256-{digest_hex}"} <= tags, tags
+    assert tags == {"v1", "old", "fresh"} | referrer_tags("v1") | referrer_tags("old"), tags
+    # Blobs only the expired image's signatures and attestation hold (cosign's payload and DSSE envelope layers).
+    old_hex = images["old"].image.digest.removeprefix("sha256:")
+    old_signature_blobs = {
+        d for t in (f"sha256-{old_hex}.sig", f"sha256-{old_hex}.att") for d in _blob_digests(user, auth, "app", t)
+    }
+    kept_blobs = {
+        d
+        for t in referrer_tags("v1") - {t for t in referrer_tags("v1") if "." not in t}
+        for d in _blob_digests(user, auth, "app", t)
+    }
+    old_signature_blobs -= kept_blobs  # cosign's empty config blob is shared
+    assert len(old_signature_blobs) >= 2, old_signature_blobs  # the signature payload and the attestation envelope
 
-    # And a verification fails as it should: another key, another image.
+    # A foreign key and an unsigned image fail verification.
     other = tmp_path / "other"
     other.mkdir()
-    shell_other = Shell(other, shell.env)
-    shell_other.run("cosign generate-key-pair --output-key-prefix cosign >/dev/null")
-    refused = shell_other.run(_fill(cosign_commands["verify"], image), ok=False)
-    assert refused.returncode != 0, "cosign verified the image against a key that did not sign it"
-    unsigned = _push_image(user, auth, "app", ["v2"], datetime(2026, 6, 2, tzinfo=UTC)).image
-    unsigned_ref = f"{outputs['endpoint']}/app@{unsigned.digest}"
-    unsigned_notation = unsigned_ref.replace("localhost:", "127.0.0.1:")
-    assert shell.run(_fill(notation_commands["verify"], unsigned_notation), ok=False).returncode != 0
-    assert shell.run(_fill(cosign_commands["verify"], unsigned_ref), ok=False).returncode != 0
+    Shell(other, shell.env).run("cosign generate-key-pair --output-key-prefix cosign >/dev/null")
+    assert Shell(other, shell.env).run(_fill(cosign_commands["verify"], ref("v1")), ok=False).returncode != 0
+    assert shell.run(_fill(notation_commands["verify"], notation_ref("fresh")), ok=False).returncode != 0
+    assert shell.run(_fill(cosign_commands["verify"], ref("fresh")), ok=False).returncode != 0
+
+    # retention apply --yes, as a user runs it (the stack file with the retention block, its outputs served by the
+    # `pulumi` stand-in), then gc.
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    (project / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": {"registries:selfHosted": spec}}))
+    secret = {"users", "dockerConfigJson", "signing"}
+    use_fake_pulumi(tmp_path, monkeypatch, outputs={k: {"value": v, "secret": k in secret} for k, v in outputs.items()})
+    scenario = Scenario(
+        outputs, user, auth, list(images.values()), {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}, project, name, spec
+    )
+    scenario.run("retention", "apply", "-s", name, "--now", NOW.isoformat(), "--yes")
+    assert scenario.manifest_status(images["old"].image) == 404
+    assert scenario.tags("app") == {"v1", "fresh"} | referrer_tags("v1"), "old's signatures stay or v1's went"
+    verify("v1")
+
+    volume = str(outputs["volumeName"])
+    before = _volume_bytes(deployment.docker_client, volume)
+    scenario.run("gc", "-s", name)
+    after = _volume_bytes(deployment.docker_client, volume)
+    print(f"gc: volume {before} -> {after} bytes; old's layer {images['old'].layer_size}")
+    assert before - after >= 0.95 * images["old"].layer_size
+    _wait_until_serving(user, auth)
+    for blob in old_signature_blobs:
+        assert user.api("HEAD", f"/v2/app/blobs/{blob}", auth=auth).status_code == 404, f"gc kept {blob}"
+    verify("v1")  # after gc too
     shutil.rmtree(tmp_path / "home", ignore_errors=True)
