@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 SECONDS_PER_DAY = 86_400
 REFERRER_TAG = re.compile(r"sha256-([0-9a-f]{64})(?:\.(?:sig|att|sbom))?")
@@ -15,6 +16,8 @@ fallback tag (`sha256-<hex>`, an index of the subject's referrers, for registrie
 
 def tag_subject(tag: str) -> str | None:
     """The subject digest a referrer tag names (`sha256-<hex>.sig` -> `sha256:<hex>`), or None for any other tag."""
+    if not tag.startswith("sha256-"):
+        return None
     match = REFERRER_TAG.fullmatch(tag)
     return f"sha256:{match.group(1)}" if match else None
 
@@ -36,7 +39,7 @@ class Image:
     def key(self) -> tuple[str, str]:
         return (self.repository, self.digest)
 
-    @property
+    @cached_property
     def refers_to(self) -> str | None:
         """The digest this artifact refers to: its `subject` field, else the digest its referrer tag names (the
         first in tag order); None for an image, which retention rules count and expire."""
