@@ -35,7 +35,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 echo "==> pip install -r requirements-dev.txt"
-"$VENV/bin/pip" install -q --disable-pip-version-check -r requirements-dev.txt
+# --no-compile: no .pyc for the ~21,000 SDK modules up front (the tests import a fraction; Python compiles those on
+# first import). Measured into a new venv at load ~6: 510 s -> 242 s.
+"$VENV/bin/pip" install -q --disable-pip-version-check --no-compile -r requirements-dev.txt
 
 if ! docker info >/dev/null 2>&1; then
   echo "==> starting dockerd"
