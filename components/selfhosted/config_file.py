@@ -144,6 +144,11 @@ class RegistrySettings:
     network_mode: str = "bridge"
     major_version: int = 2
     debug_listen_port: int = BRIDGE_DEBUG_PORT
+    debug_on_loopback: bool = False
+    """Bridge: the debug server on the container's loopback only, so no other container on the registry's network
+    reads /debug/vars (expvar: notification headers, 2.8's Redis password). True on Docker unless debug_port
+    publishes it (Docker's port publishing reaches the container's interface, not its loopback); Kubernetes keeps
+    it on the pod's interfaces, which the kubelet's probes reach."""
     tls_mode: str = "selfSigned"
     minimum_tls: str = "tls1.2"
     log_level: str = "info"
@@ -210,6 +215,8 @@ def registry_layout(settings: RegistrySettings) -> RegistryLayout:
         return RegistryLayout(
             path, f"{settings.bind_address}:{settings.port}", f"127.0.0.1:{settings.debug_listen_port}"
         )
+    if settings.debug_on_loopback:  # the health check runs inside the container; HAProxy checks the TLS port
+        return RegistryLayout(path, ":5000", f"127.0.0.1:{settings.debug_listen_port}")
     # Bridge: all container interfaces, so the port published on the host's 127.0.0.1 reaches it.
     return RegistryLayout(path, ":5000", f":{settings.debug_listen_port}")
 

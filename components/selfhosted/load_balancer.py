@@ -1,7 +1,7 @@
 """Scale-out on a Docker host: the HAProxy configuration in front of the registry replicas, and the Redis
 blob-descriptor cache they share. Pure functions and names; the registry component declares the containers."""
 
-from components.selfhosted.config_file import BRIDGE_DEBUG_PORT, REGISTRY_ALIAS
+from components.selfhosted.config_file import REGISTRY_ALIAS
 
 DEFAULT_LOAD_BALANCER_IMAGE = "haproxy:3.0.5"
 DEFAULT_REDIS_IMAGE = "redis:7.2.7-alpine"
@@ -58,9 +58,14 @@ def redis_addr() -> str:
     return f"{REDIS_ALIAS}:{REDIS_PORT}"
 
 
-def haproxy_config() -> str:
+def haproxy_config(tls: bool = True) -> str:
     """TCP passthrough (the replicas terminate TLS with the registry's certificate) to every replica Docker's DNS
-    lists under REPLICA_ALIAS, each checked actively on its plain-HTTP debug server's /debug/health; a connection
+    lists under REPLICA_ALIAS, each checked actively on the registry port itself: `GET /v2/` answers 401 (auth is
+    always on) from a replica that serves, over TLS when the registry has it (`check-ssl verify none`: a health
+    check sends no credentials, and the certificate names the registry, not the replica; haproxy refuses check-ssl
+    without a CA or `verify none`). Not the debug server's /debug/health: that would need the debug server on the
+    registry network, where every container could read its /debug/vars (review M1). The storage driver's health,
+    which only /debug/health shows, is the same for every replica (they share S3). A connection
     refused by a dying replica is retried on another one (redispatch on every retry). The same text for any
     number of replicas, so scaling or replacing replicas never restarts the load balancer. A readiness endpoint
     on the container's loopback answers 200 once a replica is up (the container's health check)."""
@@ -94,10 +99,10 @@ def haproxy_config() -> str:
         "    monitor fail if { nbsrv(replicas) lt 1 }\n"
         "backend replicas\n"
         "    balance leastconn\n"
-        "    option httpchk GET /debug/health\n"
-        "    http-check expect status 200\n"
+        "    option httpchk GET /v2/\n"
+        "    http-check expect status 401\n"
         f"    default-server inter {CHECK_INTERVAL_SECONDS}s fall {FALL_CHECKS} rise {RISE_CHECKS}"
-        f" port {BRIDGE_DEBUG_PORT}\n"
+        f"{' check-ssl verify none' if tls else ''}\n"
         f"    server-template replica 1-{MAX_REPLICA_SLOTS} {REPLICA_ALIAS}:{REGISTRY_PORT}"
         " check resolvers docker init-addr none resolve-prefer ipv4\n"
     )

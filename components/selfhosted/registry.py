@@ -161,8 +161,10 @@ class SelfHostedRegistry(pulumi.ComponentResource):
 
         bucket = s3.bucket if s3 is not None else pulumi.Output.from_input("")
         # Only what the files hold is resolved: a password or key among it would make them secret.
+        # The debug server (expvar) stays on the container's loopback unless debug_port publishes it.
+        debug_on_loopback = bridge and not s.debug_published(args)
         settings = pulumi.Output.from_input(s.rendered_args(args, bucket if s3 is not None else None)).apply(
-            s.registry_settings
+            lambda resolved: dataclasses.replace(s.registry_settings(resolved), debug_on_loopback=debug_on_loopback)
         )
         if s.redis_enabled(args) and network is not None:
             settings = self._redis(name, args, settings, network)
@@ -495,7 +497,9 @@ class SelfHostedRegistry(pulumi.ComponentResource):
             command=["haproxy", "-f", HAPROXY_CONFIG_PATH],
             uploads=[
                 docker.ContainerUploadArgs(
-                    file=HAPROXY_CONFIG_PATH, content=haproxy_config(), permissions=PUBLIC_FILE_MODE
+                    file=HAPROXY_CONFIG_PATH,
+                    content=haproxy_config(s.tls_mode(args) != "none"),
+                    permissions=PUBLIC_FILE_MODE,
                 )
             ],
             # `up` returns once a replica is up behind it (its readiness endpoint answers 200).

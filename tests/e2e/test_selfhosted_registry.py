@@ -449,3 +449,15 @@ def test_a_webhook_token_reaches_neither_docker_logs_nor_the_hosts_loopback(depl
     assert texts, "nothing answered on the host's loopback: the registry port at least must"
     leaking = [url for url, text in texts.items() if token in text]
     assert leaking == [], f"the webhook token is readable on the host's loopback at {leaking}"
+    # Nor from another container on the registry's network (the UI's, Redis's, HAProxy's, or one a user joins).
+    # This process is on that network too: the host is its bridge's gateway and routes to the containers' addresses.
+    network, attached = next(iter(container.attrs["NetworkSettings"]["Networks"].items()))
+    address = attached["IPAddress"]
+    reached = requests.get(f"https://{address}:5000/v2/", timeout=5, verify=False)  # noqa: S501 - any certificate
+    assert reached.status_code == 401, "the registry's port must answer on its network address (not vacuous)"
+    try:
+        debug = requests.get(f"http://{address}:5001/debug/vars", timeout=5).text
+    except requests.ConnectionError:
+        debug = ""
+    assert token not in debug, f"the webhook token is readable from {network} at {address}:5001/debug/vars"
+    assert debug == "", f"the debug server answers on {network} at {address}:5001"

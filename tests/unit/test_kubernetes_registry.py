@@ -513,9 +513,12 @@ def test_docker_and_kubernetes_render_the_same_config_apart_from_the_documented_
     assert "tls" in docker["http"]
     assert "tls" not in kubernetes["http"]
     assert ("redis" in kubernetes) == redis
-    # Both listen where their containers publish: :5000, debug :5001.
+    # Both listen on :5000. Debug: the pod's interfaces (the kubelet's probes reach it there), the Docker
+    # container's loopback (its health check runs inside; no other container on its network reads /debug/vars).
     assert docker["http"]["addr"] == kubernetes["http"]["addr"] == ":5000"
-    assert docker["http"]["debug"] == kubernetes["http"]["debug"]
+    assert kubernetes["http"]["debug"]["addr"] == ":5001"
+    assert docker["http"]["debug"] == {**kubernetes["http"]["debug"], "addr": "127.0.0.1:5001"}
+    docker["http"]["debug"] = kubernetes["http"]["debug"]
     for path in DOCUMENTED_DIFFERENCES:
         docker, kubernetes = _without(docker, path), _without(kubernetes, path)
     assert docker == kubernetes

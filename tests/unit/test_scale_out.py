@@ -103,11 +103,14 @@ def test_three_replicas_share_one_config_and_secret_behind_a_published_load_bala
     assert "/dev/tcp/127.0.0.1/8405" in lb["healthcheck"]["tests"][3]
     haproxy, _ = _upload(mocks.find(CONTAINER, "selfhosted-lb"), "/usr/local/etc/haproxy/haproxy.cfg")
     assert "server-template replica 1-40 registry-replica:5000 check resolvers docker init-addr none" in haproxy
-    assert "default-server inter 1s fall 2 rise 2 port 5001" in haproxy
+    # Checked on the TLS port (401 = up), not on the debug server, which stays on each replica's loopback.
+    assert "default-server inter 1s fall 2 rise 2 check-ssl verify none\n" in haproxy
+    assert "5001" not in haproxy
     assert "monitor fail if { nbsrv(replicas) lt 1 }" in haproxy
     assert "option redispatch 1" in haproxy
     assert "mode tcp" in haproxy
-    assert "option httpchk GET /debug/health" in haproxy
+    assert "option httpchk GET /v2/\n    http-check expect status 401\n" in haproxy
+    assert config_yml["http"]["debug"]["addr"] == "127.0.0.1:5001"  # the one config.yml of every replica
     assert mocks.find("docker:index/remoteImage:RemoteImage", "selfhosted-lb-image").plain["name"] == "haproxy:3.0.5"
     assert outputs["endpoint"].value == "localhost:5000"
     names = outputs["replicaContainerNames"].value

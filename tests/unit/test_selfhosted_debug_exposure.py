@@ -24,7 +24,7 @@ CONTAINER = "docker:index/container:Container"
 HOOK = {"name": "audit", "url": "https://hooks.example.com/x", "authorization": "Bearer canary"}
 
 
-def _registry(mocks: Any) -> dict[str, Any]:
+def _registry(mocks: Any) -> Any:
     return mocks.find(CONTAINER, "selfhosted-registry")
 
 
@@ -43,10 +43,20 @@ def test_the_debug_server_is_not_published_on_the_host_by_default(run):
     assert _published_ports(mocks) == [5000]
 
 
+def test_the_debug_server_listens_on_the_containers_loopback_only_by_default(run):
+    """Not on the registry network either: the UI, Redis and HAProxy containers (or one a user joins to it) would
+    read /debug/vars there. The health check runs inside the container; HAProxy checks the TLS port."""
+    mocks, _ = run(selfHosted={"notifications": [HOOK]}, secret=True)
+    assert _config_yml(mocks)["http"]["debug"]["addr"] == "127.0.0.1:5001"
+    assert "http://127.0.0.1:5001/debug/health" in _registry(mocks).plain["healthcheck"]["tests"][1]
+
+
 def test_a_given_debug_port_publishes_it_on_the_host_loopback(run):
     mocks, _ = run(selfHosted={"debugPort": 9101})
     debug = [p for p in _registry(mocks).plain["ports"] if p["internal"] != 5000]
     assert debug == [{"internal": 5001, "external": 9101, "ip": "127.0.0.1"}]
+    # Docker's publishing reaches the container's interface, not its loopback.
+    assert _config_yml(mocks)["http"]["debug"]["addr"] == ":5001"
 
 
 @pytest.mark.parametrize(
