@@ -56,6 +56,7 @@ aws.ecr.RepositoryPolicy(
          "Statement": [{"Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage"]}]}
     ),
 )
+aws.s3.Bucket("raw-bucket", bucket="theirs-registry-storage")
 gcp.artifactregistry.Repository(
     "raw-ar",
     project="theirs",
@@ -104,6 +105,10 @@ EXPECTED = {
      "cleanupPolicies"),
     ("retention-rule-set", "azure-native:containerregistry:Registry 'raw-acr': registry theirs01 has neither a "
      "retention policy nor an `acr purge` task"),
+    ("s3-storage-hardened", "aws:s3/bucket:Bucket 'raw-bucket': no default encryption (declare a "
+     "BucketServerSideEncryptionConfiguration with AES256 or aws:kms for it)"),
+    ("s3-storage-hardened", "aws:s3/bucket:Bucket 'raw-bucket': public access is not blocked (declare a "
+     "BucketPublicAccessBlock for it with"),
 }  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import bcrypt
 import pytest
 
 from tests.engine.conftest import Project, with_backend
@@ -27,20 +28,34 @@ PLAIN_REGISTRY = {
     "users": [{"name": "admin"}],
     "ui": {"enabled": False},
 }
-RAW_PROGRAM = '''"""Someone else's program: their own registry container, a plain-text secret, plain HTTP."""
+# A password a person gave, hashed at bcrypt cost 5 (the pack asks >= 10 for those).
+GIVEN_HTPASSWD = "admin:" + bcrypt.hashpw(b"chosen-by-a-person", bcrypt.gensalt(5)).decode()
+RAW_PROGRAM = (
+    '''"""Someone else's program: their own registry container, a plain-text secret, plain HTTP, a webhook over
+plain HTTP and a person's password hashed at a low bcrypt cost."""
 import json
 
 import pulumi_docker as docker
 
-config = {"version": 0.1, "storage": {"filesystem": {}}, "http": {"addr": ":5000"}}
+config = {
+    "version": 0.1,
+    "storage": {"filesystem": {}},
+    "http": {"addr": ":5000"},
+    "auth": {"htpasswd": {"realm": "theirs", "path": "/auth/htpasswd"}},
+    "notifications": {"endpoints": [{"name": "ci", "url": "http://hooks.example.com/registry"}]},
+}
 docker.Container(
     "their-registry",
     image="registry:2.8.3",
     envs=["REGISTRY_HTTP_SECRET=not-a-pulumi-secret"],
     ports=[docker.ContainerPortArgs(internal=5000, external=5005)],
-    uploads=[docker.ContainerUploadArgs(file="/etc/docker/registry/config.yml", content=json.dumps(config))],
+    uploads=[
+        docker.ContainerUploadArgs(file="/etc/docker/registry/config.yml", content=json.dumps(config)),
+        docker.ContainerUploadArgs(file="/auth/htpasswd", content=HTPASSWD + "\\n"),
+    ],
 )
 '''
+).replace("HTPASSWD", repr(GIVEN_HTPASSWD))
 
 
 @pytest.fixture
@@ -122,7 +137,13 @@ def test_someone_elses_raw_resources_are_judged_the_same(project: Project, pack:
         found = _violations(result.stdout)
         assert ("mandatory", "secret-inputs-marked") in found
         assert ("mandatory", "selfhosted-tls") in found
-        assert "the registry serves plain HTTP on 0.0.0.0:5005;" in result.stdout
+        assert ("mandatory", "webhook-https") in found
+        assert ("mandatory", "htpasswd-cost") in found
+        printed = re.sub(r"\s+", " ", result.stdout)
+        assert "the registry serves plain HTTP on 0.0.0.0:5005;" in printed
+        assert "config.yml notifications.endpoints[0].url is not an https:// URL" in printed
+        assert "user admin's htpasswd entry is bcrypt cost 5 for a password a person gave" in printed
+        assert "hooks.example.com" not in result.stdout + result.stderr  # the URL often carries a token
         assert "not-a-pulumi-secret" not in result.stdout + result.stderr
     finally:
         project.run("pulumi", "stack", "rm", "prod", "--yes", "--force", "--cwd", str(program), env=env, check=False)
