@@ -1,12 +1,25 @@
-"""Shared pytest options."""
+"""Shared pytest options, and the fixtures the Docker tiers (tests/e2e, tests/engine) share: the Docker client and
+the machine-wide lock their scenarios on fixed host ports take."""
 
 from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
 
 # Imported (and so assertion-rewritten by pytest) at start-up, not lazily by its plugin at session end: CPython
 # 3.11.7's AST converter intermittently fails ("SystemError: AST constructor recursion depth mismatch",
 # python/cpython#106905) when pytest parses a module late in a session that ran Pulumi programs in threads.
 import hypothesis  # noqa: F401
 import pytest
+
+from tests.support.engine_docker import E2E_LABEL
+
+MACHINE_LOCK = Path("/tmp/registries-e2e.lock")
+"""Held by a test run for as long as it deploys on the host ports the stacks fix (5000, 5001, 8080)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -16,3 +29,46 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="stacks/Pulumi.local.yaml",
         help="stack file the end-to-end scenarios deploy (default: stacks/Pulumi.local.yaml)",
     )
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as error:  # a backend that cannot start fails the run
+        pytest.fail(f"Docker Engine is not reachable ({error}); scripts/test.sh starts dockerd", pytrace=False)
+    return client
+
+
+def remove_stale_e2e_objects(client: docker.DockerClient, label: str = E2E_LABEL) -> list[str]:
+    """Every container, network and volume carrying the e2e label: what an earlier run left when it was killed before
+    its teardown (a stale `local-registry-net` fails the next run's first `up` with a 409). Only called under the
+    machine lock, so no other run owns them. A user's own deployments carry no such label and are never touched."""
+    selector: dict[str, str | list[str] | bool] = {"label": label}
+    removed: list[str] = []
+    for container in client.containers.list(all=True, filters=selector):
+        removed.append(f"container {container.name}")
+        container.remove(force=True, v=True)
+    for network in client.networks.list(filters=selector):
+        removed.append(f"network {network.name}")
+        network.remove()
+    for volume in client.volumes.list(filters=selector):
+        removed.append(f"volume {volume.name}")
+        volume.remove(force=True)
+    return removed
+
+
+@pytest.fixture(scope="session")
+def machine_lock(docker_client: docker.DockerClient) -> Iterator[None]:
+    """One test run at a time deploys on this machine (the stacks fix host ports 5000, 5001, 8080). One fixture for
+    every tier: a second flock on the same file from this process would wait for itself. Under the lock, what a
+    killed earlier run left behind is removed first."""
+    with MACHINE_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            for line in remove_stale_e2e_objects(docker_client):
+                print(f"removed a stale e2e object of an earlier, interrupted run: {line}")
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -36,14 +36,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-@pytest.fixture(scope="session")
-def docker_client() -> docker.DockerClient:
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except Exception as error:  # a backend that cannot start fails the run
-        pytest.fail(f"Docker Engine is not reachable ({error}); .ci/run starts dockerd", pytrace=False)
-    return client
+@pytest.fixture(scope="session", autouse=True)
+def _one_run_at_a_time(machine_lock: None) -> None:
+    """Every scenario of this tier runs under the machine lock (tests/conftest.py), which first removes what a killed
+    earlier run left behind."""
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ built fails the tier, naming what is missing.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import subprocess
@@ -31,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TOOLCHAIN_ENV = "REGISTRIES_TOOLCHAIN_BIN"
 TOOLCHAIN_SCRIPT = ROOT / "scripts" / "pulumi-toolchain.sh"
 NEEDED = ("pulumi", "pulumi-language-python", "pulumi-resource-docker", "pulumi-resource-random", "pulumi-resource-tls")
-E2E_LOCK = Path("/tmp/registries-e2e.lock")
 PASSPHRASE = "engine-tier-passphrase"
 REGISTRY_IMAGES = (REGISTRY_3_IMAGE, REGISTRY_2_IMAGE)  # local/dev pin 3.x, prod 2.8
 PREINSTALLED_ENV = "REGISTRIES_ENGINE_PREINSTALLED"
@@ -63,27 +61,6 @@ def toolchain_bin() -> Path:
     if missing:
         pytest.fail(f"the toolchain bin {directory} lacks {', '.join(missing)}", pytrace=False)
     return directory
-
-
-@pytest.fixture(scope="session")
-def docker_client() -> docker.DockerClient:
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except Exception as error:  # a backend that cannot start fails the run
-        pytest.fail(f"Docker Engine is not reachable ({error}); scripts/test.sh starts dockerd", pytrace=False)
-    return client
-
-
-@pytest.fixture(scope="session")
-def e2e_lock() -> Iterator[None]:
-    """The lock every scenario on fixed host ports (5000, 5001, 8080) takes, for the whole tier."""
-    with E2E_LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
@@ -220,7 +197,7 @@ def fresh_clone(directory: Path, toolchain: Path, home: Path) -> Project:
 
 
 @pytest.fixture(scope="session")
-def project(tmp_path_factory: pytest.TempPathFactory, toolchain_bin: Path, images: None, e2e_lock: None) -> Project:
+def project(tmp_path_factory: pytest.TempPathFactory, toolchain_bin: Path, images: None, machine_lock: None) -> Project:
     """One fresh clone for the tier (its stacks differ per test), with the README's venv."""
     base = tmp_path_factory.mktemp("engine")
     return fresh_clone(base / "registries", toolchain_bin, base / "home")
