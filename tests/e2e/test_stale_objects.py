@@ -24,7 +24,7 @@ def test_only_what_an_interrupted_run_labelled_is_removed(
     image = next(iter(registry_images))
     network = docker_client.networks.create(f"{left}-net", labels={label: "killed-run"})
     volume = docker_client.volumes.create(f"{left}-data", labels={label: "killed-run"})
-    container = docker_client.containers.create(
+    docker_client.containers.create(
         image, name=left, labels={label: "killed-run"}, network=network.name, volumes={volume.name: {"bind": "/d"}}
     )
     users_volume = docker_client.volumes.create(f"{left}-users-data", labels={"registries.managed-by": "pulumi"})
