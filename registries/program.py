@@ -123,6 +123,8 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "lifecyclePolicies": ecr.lifecycle_policies,
             "ciRoleArn": ecr.ci_role_arn,
         }
+        if spec.ecr.signing is not None:
+            signing_outputs["ecr"] = _declare_signing("ecr", spec.ecr.signing, ecr.registry, "ecr")
     if spec.artifact_registry is not None:
         from components.artifact_registry import ArtifactRegistry
         from registries.mapping.artifact_registry import artifact_registry_args
@@ -137,6 +139,14 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "dockerConfigJson": gar.docker_config_json,
             "ciServiceAccount": gar.ci_service_account_email,
         }
+        ar = spec.artifact_registry
+        if ar.signing is not None:
+            from components.artifact_registry import registry_host
+
+            host = f"{registry_host(ar.location)}/{ar.project}"  # images: <host>/<project>/<repository>/<image>
+            signing_outputs["artifactRegistry"] = _declare_signing(
+                "artifact-registry", ar.signing, host, "artifactRegistry"
+            )
     if spec.acr is not None:
         from components.acr import Acr
         from registries.mapping.acr import acr_args
@@ -149,6 +159,8 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "dockerConfigJson": acr.docker_config_json,
             "pushTokens": acr.push_tokens,
         }
+        if spec.acr.signing is not None:
+            signing_outputs["acr"] = _declare_signing("acr", spec.acr.signing, acr.login_server, "acr")
     if signing_outputs:
         outputs["signing"] = signing_outputs
     return outputs

@@ -69,6 +69,19 @@ class StackSpec(CamelModel):
     def is_production(self) -> bool:
         return is_production_stack(self.stack)
 
+    def signing_sections(
+        self,
+    ) -> list[tuple[str, SelfHostedSpec | DockerHubSpec | EcrSpec | ArtifactRegistrySpec | AcrSpec]]:
+        """(stack config key, section) of every declared kind that can hand out signing keys (all but mirrors)."""
+        sections = (
+            ("selfHosted", self.self_hosted),
+            ("dockerHub", self.docker_hub),
+            ("ecr", self.ecr),
+            ("artifactRegistry", self.artifact_registry),
+            ("acr", self.acr),
+        )
+        return [(key, section) for key, section in sections if section is not None]
+
 
 def _with_hints(problems: list[ConfigProblem]) -> list[ConfigProblem]:
     """Say why a key is unknown where it belongs to another storage kind."""
@@ -173,8 +186,14 @@ def load_stack_spec(raw: Mapping[str, Any], stack: str, base_dir: Path | None = 
     acr = sections.get("acr")
     if isinstance(acr, AcrSpec):
         problems.extend(acr_problems(acr, stack))
-    for key, section in (("selfHosted", self_hosted), ("dockerHub", docker_hub)):
-        if isinstance(section, SelfHostedSpec | DockerHubSpec):
+    for key, section in (
+        ("selfHosted", self_hosted),
+        ("dockerHub", docker_hub),
+        ("ecr", ecr),
+        ("artifactRegistry", artifact_registry),
+        ("acr", acr),
+    ):
+        if isinstance(section, SelfHostedSpec | DockerHubSpec | EcrSpec | ArtifactRegistrySpec | AcrSpec):
             problems.extend(signing.signing_problems(section.signing, f"{PROJECT}:{key}.signing"))
     if problems:
         paths = [f"{PROJECT}:{key}.{path}" for key, section_paths in refused.items() for path in section_paths]
@@ -258,14 +277,8 @@ def plain_secret_problems(spec: StackSpec, stored_encrypted: Callable[[str], boo
         sections.append(("artifactRegistry", artifact_registry.secret_value_paths(spec.artifact_registry)))
     if spec.acr is not None:
         sections.append(("acr", acr.secret_value_paths(spec.acr)))
-    if spec.self_hosted is not None:
-        sections.append(
-            ("selfHosted", signing.secret_value_paths(spec.self_hosted.signing, f"{PROJECT}:selfHosted.signing"))
-        )
-    if spec.docker_hub is not None:
-        sections.append(
-            ("dockerHub", signing.secret_value_paths(spec.docker_hub.signing, f"{PROJECT}:dockerHub.signing"))
-        )
+    for key, section in spec.signing_sections():
+        sections.append((key, signing.secret_value_paths(section.signing, f"{PROJECT}:{key}.signing")))
     how = "must be set as a secret: pulumi config set --secret --path '{path}' <value>"
     return [
         ConfigProblem(path, "a value in plain text (not shown)", how.format(path=path))

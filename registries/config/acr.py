@@ -36,6 +36,7 @@ from registries.config.base import (
     unique,
 )
 from registries.config.retention import RetentionSpec
+from registries.config.signing import SigningSpec
 
 # Upstreams of the artifact cache (learn.microsoft.com/azure/container-registry/artifact-cache-overview).
 CACHE_UPSTREAMS = ("docker.io", "mcr.microsoft.com", "ghcr.io", "quay.io", "registry.k8s.io", "nvcr.io",
@@ -277,6 +278,9 @@ class AcrSpec(CamelModel):
     """Artifact cache rules (a Docker Hub mirror, ...). Default: none."""
     role_assignments: list[AcrRoleAssignment] = []
     """AcrPull/AcrPush/AcrDelete for principals. Default: none."""
+    signing: SigningSpec | None = None
+    """Keys CI signs this registry's images with (cosign key pair, Notation certificate chain), handed out as the
+    output signing.acr, private keys as secrets. Default: none."""
 
     def effective_retention(self, repository: AcrRepositorySpec) -> RetentionIntent | None:
         """The repository's own retention, else the registry's; None when neither deletes anything."""

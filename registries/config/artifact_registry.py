@@ -38,6 +38,7 @@ from registries.config.base import (
     unique,
 )
 from registries.config.retention import RetentionSpec
+from registries.config.signing import SigningSpec
 
 ROOT = "registries:artifactRegistry"
 
@@ -277,6 +278,10 @@ class ArtifactRegistrySpec(CamelModel):
     Default: true."""
     ci: ArtifactRegistryCi | None = None
     """A CI service account with push access: {serviceAccountId, githubOidc}. Default: none."""
+    signing: SigningSpec | None = None
+    """Keys CI signs this project's images with (cosign key pair, Notation certificate chain), handed out as the
+    output signing.artifactRegistry, private keys as secrets; the commands name images as
+    <location>-docker.pkg.dev/<project>/<repository>/<image>. Default: none."""
 
     def effective(self, repository: ArtifactRegistryRepositorySpec) -> ArtifactRegistryRepositorySettings:
         """The settings of `repository`: its own keys over `defaults`."""

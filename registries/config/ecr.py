@@ -32,6 +32,7 @@ from registries.config.base import (
 )
 from registries.config.retention import RetentionSpec
 from registries.config.selfhosted import _kms_key_arn_in as kms_key_arn_in  # the S3 storage's key-ARN rule, shared
+from registries.config.signing import SigningSpec
 
 
 def _check_region(value: str) -> str:
@@ -308,6 +309,9 @@ class EcrSpec(CamelModel):
     pull_through_cache: list[EcrPullThroughCache] = []
     """Pull-through cache rules, each with a creation template carrying `defaults` (needs manageRegistrySettings).
     Default: none."""
+    signing: SigningSpec | None = None
+    """Keys CI signs this registry's images with (cosign key pair, Notation certificate chain), handed out as the
+    output signing.ecr, private keys as secrets. Default: none."""
 
     def effective(self, repository: EcrRepositorySpec) -> EcrRepositorySettings:
         """The settings of `repository`: its own keys over `defaults`."""

@@ -88,6 +88,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 arn=f"arn:aws:ecr:{region}:{MOCK_AWS_ACCOUNT}:repository/{repository}",
             )
             return repository, outs
+        elif typ == "azure-native:containerregistry:Registry":
+            # ACR's login server: the registry's name, lower case, under azurecr.io.
+            name = str(unwrap(inputs["registryName"]))
+            outs.update(name=name, loginServer=f"{name.lower()}.azurecr.io")
         elif typ == "aws:secretsmanager/secret:Secret":
             region, secret_name = unwrap(inputs.get("region", "us-east-1")), unwrap(inputs["name"])
             outs["arn"] = f"arn:aws:secretsmanager:{region}:{MOCK_AWS_ACCOUNT}:secret:{secret_name}-AbCdEf"

@@ -1,6 +1,6 @@
-"""Signing keys out (issue 27): a `signing:` block of selfHosted and dockerHub -> SigningKeys -> outputs signing.<kind>,
-public parts plain, each private key a secret on its own, the cosign/notation commands; given keys accepted; bad
-input refused naming the key, in the config and in the component (library users bypass the config)."""
+"""Signing keys out (issue 27): a `signing:` block of every registry kind but mirrors -> SigningKeys -> outputs
+signing.<kind>, public parts plain, each private key a secret on its own, the cosign/notation commands; given keys
+accepted; bad input refused naming the key, in the config and in the component (library users bypass the config)."""
 
 from __future__ import annotations
 
@@ -212,3 +212,60 @@ def test_library_use_outputs_per_element_secrets():
     out = run_program(mocks, stack="dev", config={}, program=program)
     assert out["private"].secret
     assert not out["public"].secret
+
+
+CLOUD = {
+    "ecr": {"region": "eu-west-1", "repositories": [{"name": "app"}]},
+    "artifactRegistry": {"project": "acme-registries", "location": "europe-west1", "repositories": [{"name": "apps"}]},
+    "acr": {
+        "resourceGroup": {"name": "rg-registries"},
+        "name": "AcmeRegistry01",
+        "sku": "Standard",
+        "repositories": [{"name": "app"}],
+    },
+}
+CLOUD_IMAGES = {
+    "ecr": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/<repository>@<digest>",
+    "artifactRegistry": "europe-west1-docker.pkg.dev/acme-registries/<repository>@<digest>",
+    "acr": "acmeregistry01.azurecr.io/<repository>@<digest>",
+}
+
+
+@pytest.mark.parametrize("kind", list(CLOUD))
+def test_cloud_kinds_hand_out_keys_naming_images_as_their_platform_does(kind: str):
+    """ECR, Artifact Registry and ACR take the same block: the commands name the images where the kind's
+    `repositories` output says they are pushed, each private key a secret on its own."""
+    mocks, out = _run(**{kind: {**CLOUD[kind], "signing": {"cosign": {}, "notation": {}}}})
+    root = f"signing.{kind}"
+    assert out[f"{root}.cosign.privateKeyPem"].secret
+    assert out[f"{root}.notation.privateKeyPem"].secret
+    assert "PRIVATE KEY" in out[f"{root}.notation.privateKeyPem"].value
+    assert not out[f"{root}.cosign.publicKeyPem"].secret
+    assert not out[f"{root}.notation.certificateChainPem"].secret
+    cosign, notation = out[f"{root}.cosign.commands"].value, out[f"{root}.notation.commands"].value
+    assert cosign["sign"].endswith(f" --key cosign.key {CLOUD_IMAGES[kind]}")
+    assert notation["sign"] == f"notation sign --key registries {CLOUD_IMAGES[kind]}"
+    assert cosign["verify"].endswith(f" --key cosign.pub {CLOUD_IMAGES[kind]}")
+    # <repository> is a name the kind's own output turns into an image: the registry part is the same.
+    (pushed,) = out[kind].value["repositories"].values()
+    assert pushed.rsplit("/", 1)[0] + "/<repository>@<digest>" == CLOUD_IMAGES[kind]
+    assert f"jq -r '.{kind}.cosign.privateKeyPem' > cosign.pem" in cosign["saveKeys"]
+    made = sorted(r.name for r in mocks.of_type(PRIVATE_KEY) if "signing" in r.name)
+    prefix = {"ecr": "ecr", "artifactRegistry": "artifact-registry", "acr": "acr"}[kind]
+    assert made == [
+        f"{prefix}-signing-cosign-key",
+        f"{prefix}-signing-notation-ca-key",
+        f"{prefix}-signing-notation-key",
+    ]
+
+
+@pytest.mark.parametrize("kind", list(CLOUD))
+def test_cloud_kinds_refuse_a_plain_private_key_and_bad_blocks_naming_the_key(kind: str):
+    given = {"cosign": {"privateKey": KEY, "publicKey": PUB}}
+    with pytest.raises(ConfigError) as error:
+        _run(**{kind: {**CLOUD[kind], "signing": given}})
+    assert f"registries:{kind}.signing.cosign.privateKey" in error.value.paths
+    assert "MIGHAgEAMBMG" not in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        load_stack_spec({kind: {**CLOUD[kind], "signing": {}}}, "dev")
+    assert f"registries:{kind}.signing" in error.value.paths
