@@ -454,6 +454,27 @@ def _check(args: AcrArgs) -> None:
         enum_value(AcrRole, assignment["role"], f"AcrArgs.role_assignments[{index}].role")
 
 
+DEFENDER_ACR_ASSESSMENT = "c0b7cfc6-3172-465a-b378-53c7ff2cc0d5"
+"""Defender for Cloud's "Azure registry container images should have vulnerabilities resolved" (MDVM)."""
+DEFENDER_ACR_RECOMMENDATION = (
+    "https://portal.azure.com/#view/Microsoft_Azure_Security_CloudNativeCompute/"
+    f"AzureContainerRegistryRecommendationDetailsBlade/assessmentKey/{DEFENDER_ACR_ASSESSMENT}"
+)
+
+
+def acr_findings_command(login_server: str) -> str:
+    """Azure Resource Graph: Defender's vulnerability sub-assessments of images in `login_server`."""
+    query = (
+        'securityresources | where type =~ "microsoft.security/assessments/subassessments" '
+        f'| where id contains "{DEFENDER_ACR_ASSESSMENT}" '
+        f'| where properties.additionalData.artifactDetails.registryHost =~ "{login_server}" '
+        "| project cve=properties.id, severity=properties.additionalData.vulnerabilityDetails.severity, "
+        "repository=properties.additionalData.artifactDetails.repositoryName, "
+        "digest=properties.additionalData.artifactDetails.digest"
+    )
+    return f"az graph query -q '{query}'"
+
+
 class Acr(pulumi.ComponentResource):
     """An Azure Container Registry with retention, tokens, webhooks, artifact cache and role assignments."""
 
@@ -471,6 +492,12 @@ class Acr(pulumi.ComponentResource):
     """Enabled tokens whose scope map allows content/write (the ones a push can log in with)."""
     purge_task_yaml: pulumi.Output[str | None]
     """The ACR Tasks YAML of the purge task (None without retention)."""
+
+    scan_results: pulumi.Output[dict[str, str]]
+    """Repository name (or the login server, without repositories) -> where Microsoft Defender for Containers lists
+    its images' vulnerabilities (ACR has no scanner of its own; Defender is a subscription-wide plan)."""
+    scan_findings_command: pulumi.Output[str]
+    """`az graph query` listing this registry's vulnerability findings (Defender's sub-assessments)."""
 
     def __init__(self, name: str, args: AcrArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _check(args)  # before any resource: a bad arg declares nothing
@@ -591,6 +618,11 @@ class Acr(pulumi.ComponentResource):
             lambda host: {repo["name"]: f"{host}/{repo['name']}" for repo in args.get("repositories", [])}
         )
         self.login_command = pulumi.Output.concat("az acr login -n ", registry.name)
+        names = [repo["name"] for repo in args.get("repositories", [])]
+        self.scan_results = registry.login_server.apply(
+            lambda host: dict.fromkeys(names or [host], DEFENDER_ACR_RECOMMENDATION)
+        )
+        self.scan_findings_command = registry.login_server.apply(acr_findings_command)
         self.docker_config_json = pulumi.Output.secret(pulumi.Output.all(**configs).apply(dict))
         self.push_tokens = pulumi.Output.from_input(push_tokens(args))
         self.purge_task_yaml = pulumi.Output.from_input(
@@ -607,6 +639,8 @@ class Acr(pulumi.ComponentResource):
                 "dockerConfigJson": self.docker_config_json,
                 "pushTokens": self.push_tokens,
                 "purgeTaskYaml": self.purge_task_yaml,
+                "scanResults": self.scan_results,
+                "scanFindingsCommand": self.scan_findings_command,
             }
         )
 

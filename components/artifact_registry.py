@@ -193,6 +193,11 @@ def registry_host(location: str) -> str:
     return f"{location}-docker.pkg.dev"
 
 
+def artifact_registry_scan_results_url(project: str, location: str, repository: str) -> str:
+    """The console page of a Docker repository: its images, each with its vulnerabilities (Artifact Analysis)."""
+    return f"https://console.cloud.google.com/artifacts/docker/{project}/{location}/{repository}?project={project}"
+
+
 def repository_url(location: str, project: str, name: str) -> str:
     """Where images of repository `name` are pushed: gcr.io-named repositories keep the Container Registry path."""
     return f"{name}/{project}" if name in GCR_DOMAINS else f"{registry_host(location)}/{project}/{name}"
@@ -416,6 +421,13 @@ class ArtifactRegistry(pulumi.ComponentResource):
     """Names of the standard repositories with immutable tags (a pushed tag can never be deleted there)."""
     ci_service_account_email: pulumi.Output[str | None]
     """Email of the CI service account (None without ci)."""
+    scan_results: pulumi.Output[dict[str, str]]
+    """Standard repository with vulnerability scanning -> the console page listing its images and their
+    vulnerabilities. Scanning runs only where the project has the Container Scanning API
+    (containerscanning.googleapis.com) enabled: INHERITED means "on when the API is"."""
+    scan_findings_command: pulumi.Output[str]
+    """`gcloud artifacts docker images describe ... --show-package-vulnerability` for one image (fill in
+    <repository>, <image> and <digest>)."""
 
     def __init__(self, name: str, args: ArtifactRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _check(args)  # before any resource: a bad arg declares nothing
@@ -552,6 +564,21 @@ class ArtifactRegistry(pulumi.ComponentResource):
             f"gcloud auth configure-docker {','.join(hosts)}" if hosts else ""
         )
         self.docker_config_json = pulumi.Output.from_input(docker_config(hosts))
+        scanned = [
+            (repo["name"], repository_location(repo, location))
+            for repo in args.get("repositories", [])
+            if repo.get("vulnerability_scanning", True)
+        ]
+        project = pulumi.Output.from_input(self._project)
+        self.scan_results = project.apply(
+            lambda p: {repo: artifact_registry_scan_results_url(p, where, repo) for repo, where in scanned}
+        )
+        self.scan_findings_command = project.apply(
+            lambda p: (
+                f"gcloud artifacts docker images describe {registry_host(location)}/{p}/<repository>/<image>"
+                "@<digest> --show-package-vulnerability"
+            )
+        )
         self.register_outputs(
             {
                 "registries": self.registries,
@@ -561,6 +588,8 @@ class ArtifactRegistry(pulumi.ComponentResource):
                 "loginCommand": self.login_command,
                 "dockerConfigJson": self.docker_config_json,
                 "ciServiceAccountEmail": self.ci_service_account_email,
+                "scanResults": self.scan_results,
+                "scanFindingsCommand": self.scan_findings_command,
             }
         )
 

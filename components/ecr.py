@@ -570,6 +570,14 @@ def _policy_text(
     return pulumi.Output.all(*parts).apply(render)
 
 
+def ecr_scan_results_url(repository_url: str) -> str:
+    """The console page of a repository (<account>.dkr.ecr.<region>.amazonaws.com/<name>): its images and, per image,
+    the scan findings (basic: ECR's; enhanced: Amazon Inspector's, linked from there)."""
+    host, _, repository = repository_url.partition("/")
+    account, _dkr, _ecr, region = host.split(".")[:4]
+    return f"https://{region}.console.aws.amazon.com/ecr/repositories/private/{account}/{repository}?region={region}"
+
+
 class EcrRegistry(pulumi.ComponentResource):
     """Private AWS ECR repositories (immutable tags, scan on push, encryption, a lifecycle policy compiled from the
     retention rules, least-privilege repository policies), optionally the registry's scanning, replication and
@@ -589,6 +597,11 @@ class EcrRegistry(pulumi.ComponentResource):
     """Shell command that logs Docker in with the caller's AWS credentials (aws CLI v2)."""
     docker_config_json: pulumi.Output[str]
     """~/.docker/config.json content that uses the ecr-login credential helper (no stored password)."""
+    scan_results: pulumi.Output[dict[str, str]]
+    """Repository name -> the AWS console page listing its images with their scan findings (basic or enhanced)."""
+    scan_findings_command: pulumi.Output[str]
+    """`aws ecr describe-image-scan-findings` for one image (fill in <repository> and <digest>): basic findings under
+    imageScanFindings.findings, enhanced (Amazon Inspector) under imageScanFindings.enhancedFindings."""
 
     def __init__(self, name: str, args: EcrRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         repos = _check(args)  # before any resource: a bad arg declares nothing
@@ -682,6 +695,14 @@ class EcrRegistry(pulumi.ComponentResource):
         self.docker_config_json = self.registry.apply(
             lambda host: json.dumps({"credHelpers": {host: "ecr-login"}}, indent=2)
         )
+        self.scan_results = self.repository_urls.apply(
+            lambda by_name: {repo: ecr_scan_results_url(url) for repo, url in by_name.items()}
+        )
+        self.scan_findings_command = pulumi.Output.format(
+            "aws ecr describe-image-scan-findings --region {0} --repository-name <repository> "
+            "--image-id imageDigest=<digest>",
+            region,
+        )
         self.register_outputs(
             {
                 "registry": self.registry,
@@ -691,6 +712,8 @@ class EcrRegistry(pulumi.ComponentResource):
                 "loginCommand": self.login_command,
                 "dockerConfigJson": self.docker_config_json,
                 "ciRoleArn": self.ci_role_arn,
+                "scanResults": self.scan_results,
+                "scanFindingsCommand": self.scan_findings_command,
             }
         )
 

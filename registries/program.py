@@ -122,6 +122,8 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "dockerConfigJson": ecr.docker_config_json,
             "lifecyclePolicies": ecr.lifecycle_policies,
             "ciRoleArn": ecr.ci_role_arn,
+            "scanResults": ecr.scan_results,
+            "scanFindingsCommand": ecr.scan_findings_command,
         }
         if spec.ecr.signing is not None:
             signing_outputs["ecr"] = _declare_signing("ecr", spec.ecr.signing, ecr.registry, "ecr")
@@ -138,6 +140,8 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "loginCommand": gar.login_command,
             "dockerConfigJson": gar.docker_config_json,
             "ciServiceAccount": gar.ci_service_account_email,
+            "scanResults": gar.scan_results,
+            "scanFindingsCommand": gar.scan_findings_command,
         }
         ar = spec.artifact_registry
         if ar.signing is not None:
@@ -158,6 +162,8 @@ def declare(spec: StackSpec) -> dict[str, pulumi.Input[Any]]:
             "loginCommand": acr.login_command,
             "dockerConfigJson": acr.docker_config_json,
             "pushTokens": acr.push_tokens,
+            "scanResults": acr.scan_results,
+            "scanFindingsCommand": acr.scan_findings_command,
         }
         if spec.acr.signing is not None:
             signing_outputs["acr"] = _declare_signing("acr", spec.acr.signing, acr.login_server, "acr")

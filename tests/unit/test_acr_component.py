@@ -141,6 +141,7 @@ def test_an_existing_group_and_a_basic_tier_send_no_premium_settings():
     assert registry["zoneRedundancy"] == "Disabled"
     # No retention, tokens or hooks: nothing else, and no ARM token is fetched.
     assert sorted({r.typ for r in mocks.resources}) == [REGISTRY, "registries:index:Acr"]
+    scanning = {key: outputs["acr"].value.pop(key) for key in ("scanResults", "scanFindingsCommand")}
     assert outputs["acr"].value == {
         "loginServer": "acme12345.azurecr.io",
         "repositories": {},
@@ -148,6 +149,7 @@ def test_an_existing_group_and_a_basic_tier_send_no_premium_settings():
         "dockerConfigJson": {},
         "pushTokens": [],
     }
+    assert list(scanning["scanResults"]) == ["acme12345.azurecr.io"]  # tests/unit/test_scan_results.py: the rest
 
 
 def decoded_task(mocks: AzureMocks) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -336,6 +336,8 @@ def test_stack_outputs_are_exactly_the_keys_registryctl_reads():
         "loginCommand",
         "dockerConfigJson",
         "ciServiceAccount",
+        "scanResults",  # read by people, not registryctl (tests/unit/test_scan_results.py)
+        "scanFindingsCommand",
     }
     # Mirrors and virtual repositories are listed among the repositories, but only standard ones take pushes.
     assert set(out.value["pushRepositories"]) < set(out.value["repositories"])
