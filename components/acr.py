@@ -261,6 +261,10 @@ class AcrArgs(TypedDict):
     """Role assignments on the registry. Default: none."""
     protect: NotRequired[bool]
     """Pulumi protect on the registry (production stacks). Default: False."""
+    signed_images: NotRequired[bool]
+    """The repositories hold signatures, attestations or SBOMs (a `signing:` block sets it): a retention rule that
+    deletes is refused, naming the rule, where ACR cannot keep those exactly as long as their subject.
+    Default: false."""
 
 
 def repository_regex(repository: str) -> str:
@@ -291,7 +295,7 @@ def purge_document(args: AcrArgs) -> dict[str, Any]:
     groups: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
     for where, repository, intent in repository_intents(args):
         try:
-            compiled = compile_acr_policy(intent)["purge"]
+            compiled = compile_acr_policy(intent, referrers=bool(args.get("signed_images", False)))["purge"]
         except PolicyError as error:
             raise ValueError(f"{where}.{error}") from None
         tasks, repositories = groups.setdefault(json.dumps(compiled, sort_keys=True), (compiled, []))

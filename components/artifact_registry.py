@@ -182,6 +182,10 @@ class ArtifactRegistryArgs(TypedDict):
     """Declare the `gcr` topic (False when the project has it). Default: True."""
     ci: NotRequired[ArtifactRegistryCiArgs]
     """CI service account. Default: none."""
+    signed_images: NotRequired[bool]
+    """The repositories hold signatures, attestations or SBOMs (a `signing:` block sets it): a retention rule that
+    deletes is refused, naming the rule, where Artifact Registry cannot keep those exactly as long as their subject.
+    Default: false."""
 
 
 def repository_location(repo: ArtifactRegistryRepositoryArgs, location: str) -> str:
@@ -244,12 +248,12 @@ def cleanup_policy_inputs(document: dict[str, Any]) -> list[gcp.artifactregistry
     return policies
 
 
-def compiled_cleanup(retention: RetentionArgs | None, where: str) -> dict[str, Any]:
+def compiled_cleanup(retention: RetentionArgs | None, where: str, signed: bool = False) -> dict[str, Any]:
     """The cleanup policies of a retention arg ({} for none); ValueError naming the rule Artifact Registry cannot
-    express."""
+    express (`signed`: the repository holds signatures, ArtifactRegistryArgs.signed_images)."""
     try:
         intent = retention_intent(retention, where)
-        return {} if intent.is_empty else compile_cleanup_policies(intent)
+        return {} if intent.is_empty else compile_cleanup_policies(intent, referrers=signed)
     except PolicyError as error:
         where_rule = error.where if error.where.startswith(where) else f"{where}.{error.where}"
         raise ValueError(f"{where_rule}: Artifact Registry cannot express it: {error.problem}") from None
@@ -322,7 +326,9 @@ def _check(args: ArtifactRegistryArgs) -> None:
                 "may be used once"
             )
         seen[name] = (where, location)
+    signed = bool(args.get("signed_images", False))
     for index, repo in enumerate(repositories):
+        compiled_cleanup(repo.get("retention"), f"repositories[{index}].retention", signed)  # before any resource
         tagged_days = (repo.get("retention") or {}).get("tagged_days")
         # Immutable tags cannot be deleted: a DELETE TAGGED cleanup policy there would never delete anything.
         if repo.get("immutable_tags", False) and tagged_days is not None:
@@ -344,6 +350,7 @@ def _check(args: ArtifactRegistryArgs) -> None:
         if len(set(priorities)) != len(priorities):
             raise ValueError(f"virtual[{index}].upstreams: priorities {priorities} must be distinct")
     for index, mirror in enumerate(mirrors):
+        compiled_cleanup(mirror.get("retention"), f"mirrors[{index}].retention")
         if ("username" in mirror) != ("password_secret_version" in mirror):
             raise ValueError(f"mirrors[{index}]: username and password_secret_version go together")
     _check_values(args)
@@ -449,7 +456,9 @@ class ArtifactRegistry(pulumi.ComponentResource):
 
         for index, repo in enumerate(args.get("repositories", [])):
             repo_location = repository_location(repo, location)
-            cleanup = compiled_cleanup(repo.get("retention"), f"repositories[{index}].retention")
+            cleanup = compiled_cleanup(
+                repo.get("retention"), f"repositories[{index}].retention", bool(args.get("signed_images", False))
+            )
             key = repo.get("kms_key_name")
             # Artifact Registry encrypts with the key as its service agent: granted before the repository is created.
             key_grants = [self._key_grant(key, index)] if key is not None else []

@@ -219,6 +219,10 @@ class EcrRegistryArgs(TypedDict):
     """EventBridge notifications of image events. Default: none."""
     github_oidc: NotRequired[EcrGithubOidcArgs]
     """A push role for GitHub Actions. Default: none."""
+    signed_images: NotRequired[bool]
+    """The repositories hold signatures, attestations or SBOMs (a `signing:` block sets it): a retention rule that
+    deletes is refused, naming the rule, where ECR cannot keep those exactly as long as their subject.
+    Default: false."""
 
 
 @dataclass(frozen=True)
@@ -239,8 +243,11 @@ class _Repository:
     protect: bool = False
 
 
-def _storage_settings(args: EcrRepositoryArgs | EcrCachedRepositoryArgs, where: str) -> dict[str, Any]:
-    """Tag mutability, encryption and retention of `args` (a repository or the creation template), checked."""
+def _storage_settings(
+    args: EcrRepositoryArgs | EcrCachedRepositoryArgs, where: str, signed: bool = False
+) -> dict[str, Any]:
+    """Tag mutability, encryption and retention of `args` (a repository or the creation template), checked;
+    `signed`: the repository holds signatures (EcrRegistryArgs.signed_images)."""
     immutable_tags = bool(args.get("immutable_tags", True))
     mutable_tags = tuple(args.get("mutable_tags", []))
     encryption_type = enum_value(EcrEncryptionType, args.get("encryption_type", "AES256"), f"{where}.encryption_type")
@@ -254,17 +261,19 @@ def _storage_settings(args: EcrRepositoryArgs | EcrCachedRepositoryArgs, where: 
         "mutable_tags": mutable_tags,
         "encryption_type": encryption_type,
         "kms_key": kms_key,
-        "lifecycle_policy": _lifecycle_policy(retention_intent(args.get("retention"), f"{where}.retention"), where),
+        "lifecycle_policy": _lifecycle_policy(
+            retention_intent(args.get("retention"), f"{where}.retention"), where, signed
+        ),
     }
 
 
-def _lifecycle_policy(intent: RetentionIntent, where: str) -> str | None:
+def _lifecycle_policy(intent: RetentionIntent, where: str, signed: bool = False) -> str | None:
     """The lifecycle policy text of `intent` (None when it deletes nothing); ValueError naming `where`.retention for
     a rule ECR cannot express."""
     if intent.is_empty:
         return None
     try:
-        return lifecycle_policy_text(intent)
+        return lifecycle_policy_text(intent, referrers=signed)
     except PolicyError as error:
         raise ValueError(f"{where}.retention: {error}") from None
 
@@ -305,7 +314,7 @@ def _check_settings_values(args: EcrRegistryArgs) -> None:
             raise ValueError(f"EcrRegistryArgs.github_oidc.refs[{index}]: {problem}")
 
 
-def _repository(args: EcrRepositoryArgs, where: str) -> _Repository:
+def _repository(args: EcrRepositoryArgs, where: str, signed: bool = False) -> _Repository:
     """`args` with their defaults, checked, naming the arg (`where`) on an error."""
     name = args.get("name")
     if problem := repository_name_problem(name):
@@ -324,7 +333,7 @@ def _repository(args: EcrRepositoryArgs, where: str) -> _Repository:
         lambda_readers=bool(args.get("lambda_readers", False)),
         force_delete=bool(args.get("force_delete", False)),
         protect=bool(args.get("protect", False)),
-        **_storage_settings(args, where),
+        **_storage_settings(args, where, signed),
     )
 
 
@@ -410,7 +419,7 @@ def _check(args: EcrRegistryArgs) -> list[_Repository]:
     repositories: list[_Repository] = []
     for index, repo_args in enumerate(args["repositories"]):
         where = f"EcrRegistryArgs.repositories[{index}]"
-        repo = _repository(repo_args, where)
+        repo = _repository(repo_args, where, bool(args.get("signed_images", False)))
         if repo.name in (seen.name for seen in repositories):
             raise ValueError(f"{where}.name: {repo.name!r} is declared twice")
         repositories.append(repo)

@@ -21,21 +21,25 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_tls as tls
 
-from components.signing_names import CERT_PEM, ENCRYPTED_COSIGN, KEY_PEM, PUBLIC_PEM
+from components.signing_names import (
+    CERT_PEM,
+    COSIGN_SIGN_FLAGS,
+    COSIGN_VERIFY_FLAGS,
+    ENCRYPTED_COSIGN,
+    KEY_PEM,
+    NOTATION_KEY,
+    PUBLIC_PEM,
+    TRUST_STORE,
+    notation_registry,
+)
 
 OUTPUT_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
-TRUST_STORE = "registries"
 GENERATED_ONLY = ("common_name", "organization", "validity_hours", "ca_validity_hours")
-NOTATION_KEY = "registries"
 CA_USES = ["cert_signing", "crl_signing"]
 # Notation signature specification, "Certificate Requirements": the leaf's keyUsage is digitalSignature and its
 # extended key usage, when present, code signing.
 LEAF_USES = ["digital_signature", "code_signing"]
 MIN_VALIDITY_HOURS = 1
-# cosign: no transparency log by default. The registry may be private (a Rekor entry publishes the image's digest
-# and the signer's key) and CI here has no network; --tlog-upload=false signs, --insecure-ignore-tlog verifies.
-COSIGN_SIGN_FLAGS = "--yes --tlog-upload=false"
-COSIGN_VERIFY_FLAGS = "--insecure-ignore-tlog=true"
 
 
 class CosignKeyArgs(TypedDict):
@@ -208,16 +212,6 @@ def notation_trust_policy() -> str:
         ],
     }
     return json.dumps(policy, indent=2)
-
-
-def notation_registry(registry: str) -> str:
-    """The registry as notation must be given it: notation 1.x talks plain HTTP to any localhost:<port>
-    (cmd/notation/registry.go getAuthClient), so a loopback registry over TLS is named 127.0.0.1:<port>."""
-    host, sep, rest = registry.partition("/")
-    name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
-    if name == "localhost":
-        return f"127.0.0.1{colon}{port}{sep}{rest}"
-    return registry
 
 
 def notation_commands(registry: str, output_path: str = "signing") -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registryctl.errors import EXIT_FAILED, RegistryCtlError
@@ -98,21 +99,41 @@ def _verify_kind(
         trust_ca(outputs)
         user = login(outputs, args.user)
         digest = verify(outputs, probe=probe)
-        return f"self-hosted {outputs['endpoint']}: logged in as {user}, pushed and pulled {digest}"
+        line = f"self-hosted {outputs['endpoint']}: logged in as {user}, pushed and pulled {digest}"
+        return line + _signing_checked(outputs, user, digest, docker_dir)
     if kind == "ecr":
         ecr = cloud.EcrOutputs.parse(outputs.get("ecr"))
-        return cloud.ecr_verify(ecr, docker_dir, probe, args.repository)
-    if kind == "artifactRegistry":
+        line = cloud.ecr_verify(ecr, docker_dir, probe, args.repository)
+    elif kind == "artifactRegistry":
         registry = cloud.ArtifactRegistryOutputs.parse(outputs.get(kind))
-        return cloud.artifact_registry_verify(registry, docker_dir, probe, args.repository)
-    if kind == "acr":
+        line = cloud.artifact_registry_verify(registry, docker_dir, probe, args.repository)
+    elif kind == "acr":
         acr = cloud.AcrOutputs.parse(outputs.get("acr"))
-        return cloud.acr_verify(acr, docker_dir, probe, args.repository, args.user)
-    from registryctl.hub_check import verify_docker_hub
+        line = cloud.acr_verify(acr, docker_dir, probe, args.repository, args.user)
+    else:
+        from registryctl.hub_check import verify_docker_hub
 
-    assert spec.docker_hub is not None
-    names = verify_docker_hub(spec.docker_hub, _hub_provider_credentials(spec, stack)(), project_dir(args))
-    return f"Docker Hub: {', '.join(names)} match the stack (read-only check)"
+        assert spec.docker_hub is not None
+        names = verify_docker_hub(spec.docker_hub, _hub_provider_credentials(spec, stack)(), project_dir(args))
+        line = f"Docker Hub: {', '.join(names)} match the stack (read-only check)"
+    if (outputs.get("signing") or {}).get(kind):
+        # The probe is deleted again (or, on Docker Hub, never pushed): signatures of it would be left behind.
+        line += f"; signing.{kind}: keys not probed on {KIND_LABELS[kind]} (sign with the output's commands)"
+    return line
+
+
+def _signing_checked(outputs: dict[str, Any], user: str, digest: str, docker_dir: Path) -> str:
+    """When the stack hands out self-hosted signing keys: the probe signed with them verifies (cosign, notation)."""
+    signing = (outputs.get("signing") or {}).get("selfHosted")
+    if not signing:
+        return ""
+    from registryctl.registry_client import PROBE_REPOSITORY
+    from registryctl.signing_check import RegistryAccess, check_signing
+
+    access = RegistryAccess(docker_dir, user, str(outputs["users"][user]), outputs.get("caCertPem") or None)
+    image = f"{outputs['endpoint']}/{PROBE_REPOSITORY}@{digest}"
+    checked = check_signing(signing, image, "selfHosted", access)
+    return f"; signed it with the stack's keys and verified ({', '.join(checked)})"
 
 
 def _kind_command(args: argparse.Namespace, run_kind: Callable[..., str]) -> int:

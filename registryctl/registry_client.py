@@ -102,6 +102,10 @@ class ImageProbe(Protocol):
     def push_pull(self, repository: str, docker_config: Path | None = None) -> ProbeImage: ...
 
 
+PROBE_REPOSITORY = "registryctl/verify"
+"""Where verify pushes its probe on a self-hosted registry."""
+
+
 def probe_tag() -> str:
     return f"registryctl-verify-{os.urandom(4).hex()}"
 
@@ -150,4 +154,4 @@ def _docker_quiet(args: list[str], docker_config: Path | None) -> None:
 
 def verify(outputs: Mapping[str, Any], docker_config: Path | None = None, probe: ImageProbe | None = None) -> str:
     """Push a tiny generated image, remove it locally, pull it back; returns the digest both agreed on."""
-    return (probe or DockerProbe()).push_pull(f"{outputs['endpoint']}/registryctl/verify", docker_config).digest
+    return (probe or DockerProbe()).push_pull(f"{outputs['endpoint']}/{PROBE_REPOSITORY}", docker_config).digest

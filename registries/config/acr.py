@@ -318,7 +318,7 @@ def _retention_problems(spec: AcrSpec, root: str) -> list[ConfigProblem]:
         if retention is None or retention.intent().is_empty:
             continue
         try:
-            compile_acr_policy(retention.intent())
+            compile_acr_policy(retention.intent(), referrers=spec.signing is not None)
         except PolicyError as error:
             problems.append(
                 ConfigProblem(f"{where}.{error.where}", "this rule", f"ACR cannot express it: {error.problem}")

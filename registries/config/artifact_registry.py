@@ -404,8 +404,10 @@ def artifact_registry_problems(spec: ArtifactRegistrySpec, stack: str) -> list[C
     for where, retention in retentions:
         intent = retention_intent(retention)
         if intent is not None:
+            # Signed images live in the standard repositories; a mirror caches its upstream's.
+            signed = spec.signing is not None and ".mirrors[" not in where
             try:
-                compile_cleanup_policies(intent)
+                compile_cleanup_policies(intent, referrers=signed)
             except PolicyError as error:
                 problems.append(
                     ConfigProblem(

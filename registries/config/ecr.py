@@ -378,7 +378,7 @@ def ecr_problems(spec: EcrSpec, stack: str) -> list[ConfigProblem]:
         intent = retention_intent(settings)
         if intent is not None:
             try:
-                lifecycle_policy_text(intent)
+                lifecycle_policy_text(intent, referrers=spec.signing is not None)
             except PolicyError as error:
                 path = origin("retention", "retention")
                 problems.append(

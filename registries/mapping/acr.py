@@ -93,6 +93,8 @@ def acr_args(spec: AcrSpec, production: bool) -> AcrArgs:
         args["untagged_retention_days"] = spec.untagged_retention_days
     if spec.retention is not None:
         args["retention"] = retention_args(spec.retention.intent())
+    if spec.signing is not None:  # the stack signs images here: retention must keep their signatures
+        args["signed_images"] = True
     return args
 
 

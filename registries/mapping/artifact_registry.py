@@ -114,4 +114,6 @@ def artifact_registry_args(spec: ArtifactRegistrySpec, production: bool) -> Arti
         if github is not None:
             ci["github_oidc"] = {"repository": github.repository, "refs": list(github.refs), "pool_id": github.pool_id}
         args["ci"] = ci
+    if spec.signing is not None:  # the stack signs images here: retention must keep their signatures
+        args["signed_images"] = True
     return args

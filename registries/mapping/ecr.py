@@ -112,4 +112,6 @@ def ecr_args(spec: EcrSpec, production: bool) -> EcrRegistryArgs:
         args["github_oidc"] = EcrGithubOidcArgs(
             repository=github.repository, refs=list(github.refs), create_provider=github.create_provider
         )
+    if spec.signing is not None:  # the stack signs images here: retention must keep their signatures
+        args["signed_images"] = True
     return args

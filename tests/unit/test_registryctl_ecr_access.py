@@ -282,3 +282,22 @@ def test_the_programs_own_ecr_output_logs_in_and_verifies_against_moto(
     finally:
         for name in ecr_output["repositories"]:
             client.delete_repository(repositoryName=name, force=True)
+
+
+def test_cli_verify_says_an_ecr_stack_s_signing_keys_were_not_probed(
+    fake, project, ecr, docker_dir, monkeypatch, capsys
+):
+    """verify deletes its probe on ECR: it signs nothing there, and says so rather than report the keys checked."""
+    _no_helper(monkeypatch)
+    signing = {"ecr": {"cosign": {"publicKeyPem": "-----BEGIN PUBLIC KEY-----\n", "privateKeyPem": "x"}}}
+    fake.set_scenario(
+        outputs={"ecr": {"value": _outputs(ecr), "secret": False}, "signing": {"value": signing, "secret": True}}
+    )
+    probe = _push_to_moto(ecr)
+    monkeypatch.setattr(registryctl.cli, "image_probe", probe)
+    assert main(["verify", "-s", "aws"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line == (
+        f"ECR {HOST}: pushed, pulled and deleted {probe.pushes[0].image.digest} in app; "
+        "signing.ecr: keys not probed on ECR (sign with the output's commands)"
+    )

@@ -5,13 +5,20 @@ accepted; bad input refused naming the key, in the config and in the component (
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
 import pytest
 
+from components.acr import Acr
+from components.artifact_registry import ArtifactRegistry
+from components.ecr import EcrRegistry
 from components.signing import SigningKeys, check_signing_args
 from registries.config import ConfigError, load_stack_spec
+from registries.mapping.acr import acr_args
+from registries.mapping.artifact_registry import artifact_registry_args
+from registries.mapping.ecr import ecr_args
 from registries.program import declare, load_spec
 from tests.support.pulumi_runtime import StackOutput, run_program
 from tests.support.recording_mocks import RecordingMocks
@@ -235,7 +242,8 @@ CLOUD_IMAGES = {
 def test_cloud_kinds_hand_out_keys_naming_images_as_their_platform_does(kind: str):
     """ECR, Artifact Registry and ACR take the same block: the commands name the images where the kind's
     `repositories` output says they are pushed, each private key a secret on its own."""
-    mocks, out = _run(**{kind: {**CLOUD[kind], "signing": {"cosign": {}, "notation": {}}}})
+    sections: dict[str, Any] = {kind: {**CLOUD[kind], "signing": {"cosign": {}, "notation": {}}}}
+    mocks, out = _run(**sections)
     root = f"signing.{kind}"
     assert out[f"{root}.cosign.privateKeyPem"].secret
     assert out[f"{root}.notation.privateKeyPem"].secret
@@ -262,10 +270,61 @@ def test_cloud_kinds_hand_out_keys_naming_images_as_their_platform_does(kind: st
 @pytest.mark.parametrize("kind", list(CLOUD))
 def test_cloud_kinds_refuse_a_plain_private_key_and_bad_blocks_naming_the_key(kind: str):
     given = {"cosign": {"privateKey": KEY, "publicKey": PUB}}
+    sections: dict[str, Any] = {kind: {**CLOUD[kind], "signing": given}}
     with pytest.raises(ConfigError) as error:
-        _run(**{kind: {**CLOUD[kind], "signing": given}})
+        _run(**sections)
     assert f"registries:{kind}.signing.cosign.privateKey" in error.value.paths
     assert "MIGHAgEAMBMG" not in str(error.value)
     with pytest.raises(ConfigError) as error:
         load_stack_spec({kind: {**CLOUD[kind], "signing": {}}}, "dev")
     assert f"registries:{kind}.signing" in error.value.paths
+
+
+LIBRARY: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    "ecr": (ecr_args, EcrRegistry),
+    "artifactRegistry": (artifact_registry_args, ArtifactRegistry),
+    "acr": (acr_args, Acr),
+}
+RETENTIONS = {  # a rule set each platform expresses unsigned, and the rule a signing block makes it refuse
+    "ecr": ({"protect": ["v*"], "keepLatest": [{"tag": "*", "count": 5}]}, "keepLatest[0]"),
+    "artifactRegistry": ({"protect": ["v*"], "taggedDays": 30}, "taggedDays"),
+    "acr": ({"taggedDays": 180, "untaggedDays": 7}, "untaggedDays"),
+}
+
+
+@pytest.mark.parametrize("kind", list(CLOUD))
+def test_a_signing_block_refuses_retention_the_platform_cannot_keep_signatures_through(kind: str):
+    """Signed repositories hold sha256-<digest>.sig tags and referrers; no ECR, Artifact Registry or ACR rule that
+    deletes keeps them exactly as long as their subject (components/retention/*.py REFERRERS_WHY): refused, naming
+    the rule, in the config and in the component. Without the signing block the same retention is accepted."""
+    retention, rule = RETENTIONS[kind]
+    section = {**CLOUD[kind], "repositories": [{"name": "app", "retention": retention}]}
+    load_stack_spec({kind: section}, "dev")  # accepted unsigned
+    with pytest.raises(ConfigError) as error:
+        load_stack_spec({kind: {**section, "signing": {"cosign": {}}}}, "dev")
+    (problem,) = error.value.problems
+    assert problem.path == f"registries:{kind}.repositories[0].retention.{rule}"
+    assert "hold signatures, attestations or SBOMs" in str(problem)
+    # A library user's args, the same refusal before anything is declared.
+    from registries.mapping.acr import acr_args
+    from registries.mapping.artifact_registry import artifact_registry_args
+    from registries.mapping.ecr import ecr_args
+
+    spec = getattr(load_stack_spec({kind: section}, "dev"), {"artifactRegistry": "artifact_registry"}.get(kind, kind))
+    mapped = {"ecr": ecr_args, "artifactRegistry": artifact_registry_args, "acr": acr_args}[kind](spec, False)
+    mapped["signed_images"] = True
+    component = {
+        "ecr": "components.ecr:EcrRegistry",
+        "artifactRegistry": "components.artifact_registry:ArtifactRegistry",
+    }
+    module, _, name = component.get(kind, "components.acr:Acr").partition(":")
+    cls = getattr(__import__(module, fromlist=[name]), name)
+    mocks = RecordingMocks()
+
+    def program() -> dict[str, Any]:
+        cls("signed", mapped)
+        return {}
+
+    with pytest.raises(ValueError, match=r"repositories\[0\]\.retention.*hold signatures, attestations"):
+        run_program(mocks, stack="dev", config={}, program=program)
+    assert mocks.resources == []

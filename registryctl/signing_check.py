@@ -1,0 +1,159 @@
+"""verify's signing check: when a stack hands out signing keys (output `signing.<kind>`), the probe image is signed
+with the stack's private keys and must verify against the stack's public parts, with the real `cosign` and
+`notation` on PATH, the way CI would use them (components/signing.py's commands, without a shell).
+
+Everything runs in a private temporary directory (mode 0700, removed afterwards): the keys, cosign's encrypted copy
+of its key (a one-time password), notation's configuration (XDG_CONFIG_HOME) and trust store. The user's own
+~/.docker credentials are used read-only through DOCKER_CONFIG; nothing of ~/.sigstore or ~/.config/notation is read
+or written. No key reaches argv, stdout or an error message."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import ssl
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.signing_names import (
+    COSIGN_SIGN_FLAGS,
+    COSIGN_VERIFY_FLAGS,
+    NOTATION_KEY,
+    TRUST_STORE,
+    notation_registry,
+)
+from registryctl.errors import RegistryCtlError
+
+INSTALL = {
+    "cosign": "go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5",
+    "notation": "go install github.com/notaryproject/notation/cmd/notation@v1.3.2",
+}
+
+
+@dataclass(frozen=True)
+class RegistryAccess:
+    """How the tools reach the registry: docker's config directory (credentials, read by cosign), a user and password
+    for notation (it reads NOTATION_USERNAME/NOTATION_PASSWORD, not a docker config's plain `auths`), and a CA to
+    trust besides the system's (the stack's self-signed one)."""
+
+    docker_config: Path
+    username: str | None = None
+    password: str | None = None
+    ca_pem: str | None = None
+
+
+class SigningCheckFailed(RegistryCtlError):
+    """The probe could not be signed, or its signature did not verify against the stack's public key."""
+
+
+def _tool(name: str, kind: str, search_path: str | None) -> str:
+    found = shutil.which(name, path=search_path)
+    if found is None:
+        raise SigningCheckFailed(
+            f"the stack declares signing.{kind}.{name} but `{name}` is not on PATH: install it ({INSTALL[name]}) "
+            "to check that the stack's keys sign and verify"
+        )
+    return found
+
+
+def _run(argv: list[str], env: Mapping[str, str], what: str, cwd: Path) -> str:
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+    except subprocess.TimeoutExpired:
+        raise SigningCheckFailed(f"{what}: no answer in 300 s") from None
+    if done.returncode != 0:
+        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:]
+        raise SigningCheckFailed(f"{what} failed (exit {done.returncode}): {' / '.join(detail)}")
+    return done.stdout + done.stderr
+
+
+def _private_file(path: Path, text: str) -> Path:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write(text)
+    return path
+
+
+def _environment(work: Path, access: RegistryAccess) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(work / "home"),
+        "XDG_CONFIG_HOME": str(work / "config"),
+        "XDG_CACHE_HOME": str(work / "cache"),
+        "TUF_ROOT": str(work / "tuf"),
+        "DOCKER_CONFIG": str(access.docker_config),
+    }
+    if access.ca_pem:
+        system = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
+        bundle = work / "ca-bundle.pem"
+        bundle.write_text((system.read_text() if system.is_file() else "") + "\n" + access.ca_pem)
+        env["SSL_CERT_FILE"] = str(bundle)
+    return env
+
+
+def _check_cosign(cosign: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str]) -> None:
+    tool = _tool("cosign", kind, env["PATH"])
+    _private_file(work / "cosign.pem", str(cosign["privateKeyPem"]))
+    (work / "cosign.pub").write_text(str(cosign["publicKeyPem"]))
+    env = {**env, "COSIGN_PASSWORD": secrets.token_urlsafe(24)}  # only for the encrypted copy, removed with `work`
+    _run([tool, "import-key-pair", "--key", "cosign.pem", "--output-key-prefix", "probe"], env, "cosign import", work)
+    _run([tool, "sign", *COSIGN_SIGN_FLAGS.split(), "--key", "probe.key", image], env, "cosign sign", work)
+    verified = _run(
+        [tool, "verify", *COSIGN_VERIFY_FLAGS.split(), "--key", "cosign.pub", image], env, "cosign verify", work
+    )
+    digest = image.rsplit("@", 1)[1]
+    if f'"docker-manifest-digest":"{digest}"' not in verified.replace(" ", ""):
+        raise SigningCheckFailed(f"cosign verify did not name the probe's digest {digest}")
+
+
+def _check_notation(notation: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str]) -> None:
+    tool = _tool("notation", kind, env["PATH"])
+    key = _private_file(work / "notation-key.pem", str(notation["privateKeyPem"]))
+    chain = work / "notation-chain.pem"
+    chain.write_text(str(notation["certificateChainPem"]))
+    (work / "notation-ca.pem").write_text(str(notation["caCertificatePem"]))
+    (work / "trustpolicy.json").write_text(str(notation["trustPolicyJson"]))
+    config = Path(env["XDG_CONFIG_HOME"]) / "notation"
+    config.mkdir(parents=True)
+    keys = {"default": NOTATION_KEY, "keys": [{"name": NOTATION_KEY, "keyPath": str(key), "certPath": str(chain)}]}
+    (config / "signingkeys.json").write_text(json.dumps(keys))
+    _run([tool, "cert", "add", "--type", "ca", "--store", TRUST_STORE, "notation-ca.pem"], env, "notation cert", work)
+    _run([tool, "policy", "import", "--force", "trustpolicy.json"], env, "notation policy import", work)
+    target = notation_registry(image)
+    _run([tool, "sign", "--key", NOTATION_KEY, target], env, "notation sign", work)
+    verified = _run([tool, "verify", target], env, "notation verify", work)
+    if f"Successfully verified signature for {target}" not in verified:
+        raise SigningCheckFailed(f"notation verify did not report {target} as verified")
+
+
+def check_signing(signing: Mapping[str, Any], image: str, kind: str, access: RegistryAccess) -> list[str]:
+    """Sign `image` (<registry>/<repository>@<digest>) with each tool the stack's `signing.<kind>` output holds keys
+    for and verify it with the public parts; returns the tools checked. Raises SigningCheckFailed naming the step."""
+    checked: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="registryctl-signing-") as directory:
+        work = Path(directory)  # mkdtemp: mode 0700
+        env = _environment(work, access)
+        if signing.get("cosign"):
+            _check_cosign(signing["cosign"], image, kind, work, env)
+            checked.append("cosign")
+        if signing.get("notation"):
+            notation_env = dict(env)
+            if access.username is not None and access.password is not None:
+                notation_env.update(NOTATION_USERNAME=access.username, NOTATION_PASSWORD=access.password)
+            _check_notation(signing["notation"], image, kind, work, notation_env)
+            checked.append("notation")
+    return checked
