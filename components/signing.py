@@ -46,7 +46,7 @@ class CosignKeyArgs(TypedDict):
     """cosign's key pair. Omit both keys to generate an ECDSA P-256 pair; give both to use your own."""
 
     private_key_pem: NotRequired[pulumi.Input[str]]
-    """A plain PEM private key (PKCS#8, EC or PKCS#1 RSA), kept as a secret. Requires public_key_pem."""
+    """Secret. A plain PEM private key (PKCS#8, EC or PKCS#1 RSA). Requires public_key_pem."""
     public_key_pem: NotRequired[pulumi.Input[str]]
     """The PEM public key (PUBLIC KEY) of private_key_pem."""
 
@@ -64,7 +64,7 @@ class NotationKeyArgs(TypedDict):
     ca_validity_hours: NotRequired[int]
     """Validity of the generated CA in hours, at least validity_hours. Default: 87600 (ten years)."""
     private_key_pem: NotRequired[pulumi.Input[str]]
-    """A given leaf's plain PEM private key, kept as a secret. Requires certificate_chain_pem and ca_certificate_pem."""
+    """Secret. A given leaf's plain PEM private key. Requires certificate_chain_pem and ca_certificate_pem."""
     certificate_chain_pem: NotRequired[pulumi.Input[str]]
     """The given leaf certificate first, then its intermediates (PEM)."""
     ca_certificate_pem: NotRequired[pulumi.Input[str]]
@@ -241,11 +241,26 @@ def notation_commands(registry: str, output_path: str = "signing") -> dict[str, 
 
 
 class SigningKeys(pulumi.ComponentResource):
-    """Keys to sign a registry's images with. `cosign` and `notation` are dicts of outputs (None when not asked
-    for): each private key is a secret on its own, the public parts and commands are plain."""
+    """Keys to sign a registry's images with: each private key a secret on its own, the public parts and commands
+    plain. In Python, `cosign` and `notation` are also dicts of these outputs (None when not asked for), the shape
+    the program exports as `signing.<kind>`; the component provider (plugin/) serves the flat outputs below."""
 
-    cosign: dict[str, pulumi.Output[Any]] | None
-    notation: dict[str, pulumi.Output[Any]] | None
+    cosign_public_key_pem: pulumi.Output[str | None]
+    """cosign's PEM public key (`cosign verify --key`); None without cosign."""
+    cosign_private_key_pem: pulumi.Output[str | None]
+    """Secret. cosign's plain PEM private key (encrypt it with `cosign import-key-pair`); None without cosign."""
+    cosign_commands: pulumi.Output[dict[str, str] | None]
+    """The cosign commands (saveKeys, importKey, sign, attestSbom, verify, verifySbom); None without cosign."""
+    notation_certificate_chain_pem: pulumi.Output[str | None]
+    """Notation's signing certificate, then its CA (PEM); None without notation."""
+    notation_ca_certificate_pem: pulumi.Output[str | None]
+    """The CA verifiers trust (`notation cert add --type ca`); None without notation."""
+    notation_private_key_pem: pulumi.Output[str | None]
+    """Secret. Notation's plain PEM signing key; None without notation."""
+    notation_trust_policy_json: pulumi.Output[str | None]
+    """A strict trust policy for the CA (`notation policy import`); None without notation."""
+    notation_commands: pulumi.Output[dict[str, str] | None]
+    """The notation commands (saveKeys, addKey, credentials, sign, trust, verify); None without notation."""
 
     def __init__(self, name: str, args: SigningKeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         check_signing_args(args)  # before anything is declared
@@ -253,8 +268,8 @@ class SigningKeys(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         registry = pulumi.Output.from_input(args["registry"])
         path = args.get("output_path", "signing")
-        self.cosign = None
-        self.notation = None
+        self.cosign: dict[str, pulumi.Output[Any]] | None = None
+        self.notation: dict[str, pulumi.Output[Any]] | None = None
         cosign = args.get("cosign")
         if cosign is not None:
             if "private_key_pem" in cosign:
@@ -284,6 +299,16 @@ class SigningKeys(pulumi.ComponentResource):
                 "trustPolicyJson": pulumi.Output.from_input(notation_trust_policy()),
                 "commands": registry.apply(lambda r: notation_commands(r, path)),
             }
+        none: pulumi.Output[Any] = pulumi.Output.from_input(None)
+        cosign_out, notation_out = self.cosign or {}, self.notation or {}
+        self.cosign_public_key_pem = cosign_out.get("publicKeyPem", none)
+        self.cosign_private_key_pem = cosign_out.get("privateKeyPem", none)
+        self.cosign_commands = cosign_out.get("commands", none)
+        self.notation_certificate_chain_pem = notation_out.get("certificateChainPem", none)
+        self.notation_ca_certificate_pem = notation_out.get("caCertificatePem", none)
+        self.notation_private_key_pem = notation_out.get("privateKeyPem", none)
+        self.notation_trust_policy_json = notation_out.get("trustPolicyJson", none)
+        self.notation_commands = notation_out.get("commands", none)
         self.register_outputs({"cosign": self.cosign, "notation": self.notation})
 
     def _notation_chain(

@@ -19,6 +19,7 @@ from components.dockerhub import DockerHub
 from components.ecr import EcrRegistry
 from components.kubernetes_registry import KubernetesRegistry
 from components.selfhosted.registry import SelfHostedRegistry
+from components.signing import SigningKeys
 
 PACKAGE = "registries"
 """Package name: resource tokens are `registries:index:<ClassName>`."""
@@ -38,6 +39,7 @@ COMPONENTS: list[type[pulumi.ComponentResource]] = [
     EcrRegistry,
     ArtifactRegistry,
     Acr,
+    SigningKeys,
 ]
 """Every component the plugin hosts, in schema order."""
 

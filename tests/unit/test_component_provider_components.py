@@ -272,6 +272,7 @@ def test_the_provider_hosts_the_library_classes():
     from components.ecr import EcrRegistry
     from components.kubernetes_registry import KubernetesRegistry
     from components.selfhosted.registry import SelfHostedRegistry
+    from components.signing import SigningKeys
 
     hosted = RegistriesProvider()._components
     assert hosted == {
@@ -281,4 +282,5 @@ def test_the_provider_hosts_the_library_classes():
         "EcrRegistry": EcrRegistry,
         "ArtifactRegistry": ArtifactRegistry,
         "Acr": Acr,
+        "SigningKeys": SigningKeys,
     }

@@ -16,6 +16,7 @@ DOCKER_HUB = "registries:index:DockerHub"
 ECR = "registries:index:EcrRegistry"
 ARTIFACT_REGISTRY = "registries:index:ArtifactRegistry"
 ACR = "registries:index:Acr"
+SIGNING = "registries:index:SigningKeys"
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_the_snapshot_is_current():
 
 def test_the_package_hosts_every_component_as_a_component(schema: dict[str, Any]):
     assert schema["name"] == "registries"
-    assert set(schema["resources"]) == {SELF_HOSTED, KUBERNETES, DOCKER_HUB, ECR, ARTIFACT_REGISTRY, ACR}
+    assert set(schema["resources"]) == {SELF_HOSTED, KUBERNETES, DOCKER_HUB, ECR, ARTIFACT_REGISTRY, ACR, SIGNING}
     for token, resource in schema["resources"].items():
         assert resource["isComponent"] is True, token
 
@@ -81,6 +82,7 @@ def test_the_package_hosts_every_component_as_a_component(schema: dict[str, Any]
         ECR,
         ARTIFACT_REGISTRY,
         ACR,
+        SIGNING,
     ],
 )
 def test_every_component_is_described(schema: dict[str, Any], token: str):
@@ -229,3 +231,24 @@ def test_kubernetes_registry(schema: dict[str, Any]):
     assert (outputs["endpoint"]["type"], outputs["endpoint"].get("secret")) == ("string", None)
     assert outputs["dockerConfigJson"].get("secret") is True
     assert outputs["userPasswords"].get("secret") is True
+
+
+def test_signing_keys_private_keys_are_secret_inputs_and_outputs(schema: dict[str, Any]):
+    """Other languages get each private key as a secret on its own; the public parts and commands stay plain."""
+    resource = schema["resources"][SIGNING]
+    assert resource["requiredInputs"] == ["registry"]
+    secret_outputs = sorted(name for name, p in resource["properties"].items() if p.get("secret"))
+    assert secret_outputs == ["cosignPrivateKeyPem", "notationPrivateKeyPem"]
+    assert set(resource["properties"]) == {
+        "cosignPublicKeyPem",
+        "cosignPrivateKeyPem",
+        "cosignCommands",
+        "notationCertificateChainPem",
+        "notationCaCertificatePem",
+        "notationPrivateKeyPem",
+        "notationTrustPolicyJson",
+        "notationCommands",
+    }
+    for kind in ("CosignKeyArgs", "NotationKeyArgs"):
+        properties = schema["types"][f"registries:index:{kind}"]["properties"]
+        assert [name for name, p in properties.items() if p.get("secret")] == ["privateKeyPem"], kind
