@@ -77,8 +77,10 @@ def _run(argv: list[str], env: Mapping[str, str], what: str, cwd: Path) -> str:
     except subprocess.TimeoutExpired:
         raise SigningCheckFailed(f"{what}: no answer in 300 s") from None
     if done.returncode != 0:
-        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:]
-        raise SigningCheckFailed(f"{what} failed (exit {done.returncode}): {' / '.join(detail)}")
+        lines = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        # cosign warns first that it could not reach Sigstore's TUF repository (offline, as here): not the cause.
+        errors = [line for line in lines if line.startswith(("Error", "error"))] or lines[-3:]
+        raise SigningCheckFailed(f"{what} failed (exit {done.returncode}): {' / '.join(errors[:2])}")
     return done.stdout + done.stderr
 
 

@@ -23,6 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
+from registryctl.access import _signing_checked
+from registryctl.registry_client import PROBE_REPOSITORY
+from registryctl.signing_check import SigningCheckFailed
 from registryctl.stack_files import PROJECT_DIR
 from tests.e2e.conftest import REGISTRY_VERSIONS, Deployment
 from tests.e2e.test_retention_apply import Scenario, _push_image, _volume_bytes, _wait_until_serving
@@ -246,4 +249,23 @@ def test_signed_images_verify_and_keep_their_signatures_through_retention_and_gc
     for blob in old_signature_blobs:
         assert user.api("HEAD", f"/v2/app/blobs/{blob}", auth=auth).status_code == 404, f"gc kept {blob}"
     verify("v1")  # after gc too
+
+    # `registryctl verify`'s signing check on the probe it pushed: signed with the stack's private keys, verified
+    # with its public parts, by the real tools; a public key that is not the pair's fails naming the step.
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    probe = _push_image(user, auth, PROBE_REPOSITORY, ["registryctl-verify-e2e"], NOW)
+    digest = probe.image.digest
+    docker_dir = Path(shell.env["DOCKER_CONFIG"])
+    line = _signing_checked(outputs, user_name, digest, docker_dir)
+    assert line == "; signed it with the stack's keys and verified (cosign, notation)"
+    probe_tags = set(user.api("GET", f"/v2/{PROBE_REPOSITORY}/tags/list", auth=auth).json()["tags"])
+    hexdigest = digest.removeprefix("sha256:")
+    assert {f"sha256-{hexdigest}.sig", f"sha256-{hexdigest}"} <= probe_tags  # cosign's and notation's artifacts
+    stranger = (other / "cosign.pub").read_text()
+    forged = {**outputs, "signing": {"selfHosted": {"cosign": {**signing["cosign"], "publicKeyPem": stranger}}}}
+    with pytest.raises(SigningCheckFailed, match=r"^cosign verify failed \(exit \d+\): Error: no matching signatures"):
+        _signing_checked(forged, user_name, digest, docker_dir)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    with pytest.raises(SigningCheckFailed, match=r"signing.selfHosted.cosign but `cosign` is not on PATH: install"):
+        _signing_checked(outputs, user_name, digest, docker_dir)
     shutil.rmtree(tmp_path / "home", ignore_errors=True)

@@ -2,7 +2,8 @@
 `registries:index:SelfHostedRegistry` the way docs/library.md tells users, and push to and pull from the registry.
 
 - A Pulumi YAML program (pulumi-language-yaml v1.25.0) with a `packages:` entry naming the checkout's `plugin`
-  directory: `pulumi config set --secret`, `pulumi up`, docker login/push, `docker rmi` then a pull by digest,
+  directory (with a `SigningKeys` beside the registry: private keys secret in outputs and state):
+  `pulumi config set --secret`, `pulumi up`, docker login/push, `docker rmi` then a pull by digest,
   `pulumi preview --expect-no-changes`, `pulumi destroy`. The plugin's virtualenv is made beforehand, as the docs
   say for YAML: v1.25.0's host has no `Link`, so `pulumi package add` and `pulumi install` (which links every
   `packages:` entry) fail with "linking package: method Link not implemented" (the latter after installing
@@ -61,11 +62,23 @@ resources:
       users:
         - name: admin
           password: ${{adminPassword}}
+  signing:
+    type: registries:index:SigningKeys
+    properties:
+      registry: ${{registry.endpoint}}
+      cosign: {{}}
+      notation:
+        commonName: component-yaml CI
 outputs:
   endpoint: ${{registry.endpoint}}
   caCertPem: ${{registry.caCertPem}}
   loginCommand: ${{registry.loginCommand}}
   userPasswords: ${{registry.userPasswords}}
+  cosignPublicKeyPem: ${{signing.cosignPublicKeyPem}}
+  cosignPrivateKeyPem: ${{signing.cosignPrivateKeyPem}}
+  cosignSign: ${{signing.cosignCommands["sign"]}}
+  notationChainPem: ${{signing.notationCertificateChainPem}}
+  notationPrivateKeyPem: ${{signing.notationPrivateKeyPem}}
 """
 
 PYTHON_PROGRAM = f"""\
@@ -201,10 +214,22 @@ def test_yaml_program_with_packages_entry_deploys_a_registry_users_push_to_and_p
 
     _push_then_pull_by_digest(docker_client, outputs, "admin", outputs["userPasswords"]["admin"], "yaml", images_made)
 
+    # SigningKeys from YAML: public parts plain, each private key a secret (stack output and state).
+    assert outputs["cosignPublicKeyPem"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert outputs["cosignPrivateKeyPem"].startswith("-----BEGIN PRIVATE KEY-----")
+    assert outputs["notationChainPem"].count("BEGIN CERTIFICATE") == 2
+    assert outputs["cosignSign"].endswith(f" --key cosign.key localhost:{YAML_PORT}/<repository>@<digest>")
+    masked = json.loads(program.pulumi("stack", "output", "--json").stdout)
+    assert masked["cosignPrivateKeyPem"] == "[secret]"
+    assert masked["notationPrivateKeyPem"] == "[secret]"
+    assert masked["cosignPublicKeyPem"] == outputs["cosignPublicKeyPem"]
+
     program.pulumi("preview", "--expect-no-changes")
     exported = program.pulumi("stack", "export").stdout
     assert '"type": "registries:index:SelfHostedRegistry"' in exported
-    assert plain_secrets_in(exported, [YAML_PASSWORD]) == []
+    assert '"type": "registries:index:SigningKeys"' in exported
+    private_keys = [outputs["cosignPrivateKeyPem"], outputs["notationPrivateKeyPem"]]
+    assert plain_secrets_in(exported, [YAML_PASSWORD, *private_keys]) == []
 
     program.pulumi("destroy", "--yes", "--skip-preview")
     _assert_destroyed_but_volume(docker_client, YAML_NAME)
