@@ -434,7 +434,8 @@ class ArtifactRegistry(pulumi.ComponentResource):
     (containerscanning.googleapis.com) enabled: INHERITED means "on when the API is"."""
     scan_findings_command: pulumi.Output[str]
     """`gcloud artifacts docker images describe ... --show-package-vulnerability` for one image (fill in
-    <repository>, <image> and <digest>)."""
+    <repository>, <image> and <digest>), on the host of `location`; a gcr.io-named repository's images are under
+    its own host (repository_urls)."""
 
     def __init__(self, name: str, args: ArtifactRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _check(args)  # before any resource: a bad arg declares nothing

@@ -3,9 +3,10 @@ with the stack's private keys and must verify against the stack's public parts, 
 `notation` on PATH, the way CI would use them (components/signing.py's commands, without a shell).
 
 Everything runs in a private temporary directory (mode 0700, removed afterwards): the keys, cosign's encrypted copy
-of its key (a one-time password), notation's configuration (XDG_CONFIG_HOME) and trust store. The user's own
-~/.docker credentials are used read-only through DOCKER_CONFIG; nothing of ~/.sigstore or ~/.config/notation is read
-or written. No key reaches argv, stdout or an error message."""
+of its key (a one-time password), notation's configuration (XDG_CONFIG_HOME) and trust store. The user's own docker
+credentials are used read-only through DOCKER_CONFIG (with HOME and the rest of the environment kept, for credential
+helpers); nothing of ~/.sigstore or ~/.config/notation is read or written. No key reaches argv, stdout or an error
+message."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import ssl
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ class RegistryAccess:
 
     docker_config: Path
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     ca_pem: str | None = None
 
 
@@ -91,12 +92,15 @@ def _private_file(path: Path, text: str) -> Path:
 
 
 def _environment(work: Path, access: RegistryAccess) -> dict[str, str]:
+    """The user's environment (HOME, proxies, the session bus a docker credential helper may need), with the tools'
+    own state moved into `work` and none of the user's COSIGN_* / NOTATION_* settings."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("COSIGN_", "NOTATION_"))}
     env = {
+        **inherited,
         "PATH": os.environ.get("PATH", ""),
-        "HOME": str(work / "home"),
-        "XDG_CONFIG_HOME": str(work / "config"),
+        "XDG_CONFIG_HOME": str(work / "config"),  # notation's signingkeys.json, trust store and policy
         "XDG_CACHE_HOME": str(work / "cache"),
-        "TUF_ROOT": str(work / "tuf"),
+        "TUF_ROOT": str(work / "tuf"),  # never the user's ~/.sigstore
         "DOCKER_CONFIG": str(access.docker_config),
     }
     if access.ca_pem:

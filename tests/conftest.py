@@ -44,7 +44,9 @@ def docker_client() -> docker.DockerClient:
 def remove_stale_e2e_objects(client: docker.DockerClient, label: str = E2E_LABEL) -> list[str]:
     """Every container, network and volume carrying the e2e label: what an earlier run left when it was killed before
     its teardown (a stale `local-registry-net` fails the next run's first `up` with a 409). Only called under the
-    machine lock, so no other run owns them. A user's own deployments carry no such label and are never touched."""
+    machine lock, which every test that makes labelled objects holds (the e2e and engine tiers, the stand-in plugin
+    tests) and the benchmarks are run under (`flock /tmp/registries-e2e.lock`), so no other run owns them. A user's
+    own deployments carry no such label and are never touched."""
     selector: dict[str, str | list[str] | bool] = {"label": label}
     removed: list[str] = []
     for container in client.containers.list(all=True, filters=selector):

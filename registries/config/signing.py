@@ -53,7 +53,8 @@ class NotationSigningSpec(CamelModel):
     privateKey, certificateChain and caCertificate give yours."""
 
     common_name: str | None = Field(default=None, min_length=1, max_length=64)
-    """Subject common name of the generated signing certificate. Default: selfhosted-signing or dockerhub-signing."""
+    """Subject common name of the generated signing certificate. Default: <kind>-signing (selfhosted-signing,
+    dockerhub-signing, ecr-signing, artifact-registry-signing, acr-signing)."""
     organization: str | None = Field(default=None, min_length=1, max_length=64)
     """Subject organization of the generated certificates. Default: registries."""
     validity_hours: StrictInt = Field(default=8760, ge=1)

@@ -265,7 +265,8 @@ def test_signed_images_verify_and_keep_their_signatures_through_retention_and_gc
     forged = {**outputs, "signing": {"selfHosted": {"cosign": {**signing["cosign"], "publicKeyPem": stranger}}}}
     with pytest.raises(SigningCheckFailed, match=r"^cosign verify failed \(exit \d+\): Error: no matching signatures"):
         _signing_checked(forged, user_name, digest, docker_dir)
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    (tmp_path / "no-tools").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # a PATH that holds neither tool, on any machine
     with pytest.raises(SigningCheckFailed, match=r"signing.selfHosted.cosign but `cosign` is not on PATH: install"):
         _signing_checked(outputs, user_name, digest, docker_dir)
     shutil.rmtree(tmp_path / "home", ignore_errors=True)

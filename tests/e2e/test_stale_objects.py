@@ -41,3 +41,4 @@ def test_only_what_an_interrupted_run_labelled_is_removed(
         assert docker_client.volumes.get(users_volume.name).name == users_volume.name  # a user's data stays
     finally:
         users_volume.remove(force=True)
+        remove_stale_e2e_objects(docker_client, label)  # whatever a failed assertion left

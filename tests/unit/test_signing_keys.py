@@ -305,24 +305,18 @@ def test_a_signing_block_refuses_retention_the_platform_cannot_keep_signatures_t
     (problem,) = error.value.problems
     assert problem.path == f"registries:{kind}.repositories[0].retention.{rule}"
     assert "hold signatures, attestations or SBOMs" in str(problem)
-    # A library user's args, the same refusal before anything is declared.
-    from registries.mapping.acr import acr_args
-    from registries.mapping.artifact_registry import artifact_registry_args
-    from registries.mapping.ecr import ecr_args
-
-    spec = getattr(load_stack_spec({kind: section}, "dev"), {"artifactRegistry": "artifact_registry"}.get(kind, kind))
-    mapped = {"ecr": ecr_args, "artifactRegistry": artifact_registry_args, "acr": acr_args}[kind](spec, False)
-    mapped["signed_images"] = True
-    component = {
-        "ecr": "components.ecr:EcrRegistry",
-        "artifactRegistry": "components.artifact_registry:ArtifactRegistry",
-    }
-    module, _, name = component.get(kind, "components.acr:Acr").partition(":")
-    cls = getattr(__import__(module, fromlist=[name]), name)
+    # The mapping tells the component; a library user's args with signed_images, the same refusal before anything
+    # is declared.
+    to_args, component = LIBRARY[kind]
+    signed_spec = load_stack_spec({kind: {**CLOUD[kind], "signing": {"cosign": {}}}}, "dev")
+    attribute = {"artifactRegistry": "artifact_registry"}.get(kind, kind)
+    assert to_args(getattr(signed_spec, attribute), False).get("signed_images") is True
+    assert "signed_images" not in to_args(getattr(load_stack_spec({kind: section}, "dev"), attribute), False)
+    args: Any = {**to_args(getattr(load_stack_spec({kind: section}, "dev"), attribute), False), "signed_images": True}
     mocks = RecordingMocks()
 
     def program() -> dict[str, Any]:
-        cls("signed", mapped)
+        component("signed", args)
         return {}
 
     with pytest.raises(ValueError, match=r"repositories\[0\]\.retention.*hold signatures, attestations"):

@@ -56,7 +56,9 @@ def tls_plugin() -> Iterator[PluginProcess]:
 
 
 @pytest.fixture(scope="module")
-def docker_client() -> Iterator[docker.DockerClient]:
+def docker_client(machine_lock: None) -> Iterator[docker.DockerClient]:
+    """Under the machine lock (tests/conftest.py): the objects made here carry the e2e label, which another run's
+    stale-object sweep would otherwise take while they are in use."""
     client = docker.from_env()
     client.ping()  # no Docker Engine fails the tests, never skips them
     busybox = Path("/bin/busybox").read_bytes()
