@@ -62,14 +62,20 @@ def remove_stale_e2e_objects(client: docker.DockerClient, label: str = E2E_LABEL
 
 
 @pytest.fixture(scope="session")
-def machine_lock(docker_client: docker.DockerClient) -> Iterator[None]:
+def machine_lock() -> Iterator[None]:
     """One test run at a time deploys on this machine (the stacks fix host ports 5000, 5001, 8080). One fixture for
     every tier: a second flock on the same file from this process would wait for itself. Under the lock, what a
     killed earlier run left behind is removed first."""
     with MACHINE_LOCK.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            for line in remove_stale_e2e_objects(docker_client):
+            # Its own client: a module may define a docker_client fixture of a narrower scope (test_standin_plugins).
+            try:
+                client = docker.from_env(timeout=120)
+                client.ping()
+            except Exception as error:  # a backend that cannot start fails the run
+                pytest.fail(f"Docker Engine is not reachable ({error}); scripts/test.sh starts dockerd", pytrace=False)
+            for line in remove_stale_e2e_objects(client):
                 print(f"removed a stale e2e object of an earlier, interrupted run: {line}")
             yield
         finally:
