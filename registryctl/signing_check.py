@@ -97,22 +97,26 @@ def _environment(work: Path, access: RegistryAccess) -> dict[str, str]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("COSIGN_", "NOTATION_"))}
     env = {
         **inherited,
-        "PATH": os.environ.get("PATH", ""),
         "XDG_CONFIG_HOME": str(work / "config"),  # notation's signingkeys.json, trust store and policy
         "XDG_CACHE_HOME": str(work / "cache"),
         "TUF_ROOT": str(work / "tuf"),  # never the user's ~/.sigstore
         "DOCKER_CONFIG": str(access.docker_config),
     }
     if access.ca_pem:
-        system = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
-        bundle = work / "ca-bundle.pem"
-        bundle.write_text((system.read_text() if system.is_file() else "") + "\n" + access.ca_pem)
-        env["SSL_CERT_FILE"] = str(bundle)
+        env["SSL_CERT_FILE"] = str(write_ca_bundle(work / "ca-bundle.pem", access.ca_pem))
     return env
 
 
+def write_ca_bundle(path: Path, ca_pem: str) -> Path:
+    """The system's trusted CAs plus `ca_pem` (a stack's self-signed CA) at `path`, for SSL_CERT_FILE: cosign and
+    notation trust only the system store."""
+    system = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
+    path.write_text((system.read_text() if system.is_file() else "") + "\n" + ca_pem)
+    return path
+
+
 def _check_cosign(cosign: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str]) -> None:
-    tool = _tool("cosign", kind, env["PATH"])
+    tool = _tool("cosign", kind, env.get("PATH", ""))
     _private_file(work / "cosign.pem", str(cosign["privateKeyPem"]))
     (work / "cosign.pub").write_text(str(cosign["publicKeyPem"]))
     env = {**env, "COSIGN_PASSWORD": secrets.token_urlsafe(24)}  # only for the encrypted copy, removed with `work`
@@ -127,7 +131,7 @@ def _check_cosign(cosign: Mapping[str, Any], image: str, kind: str, work: Path, 
 
 
 def _check_notation(notation: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str]) -> None:
-    tool = _tool("notation", kind, env["PATH"])
+    tool = _tool("notation", kind, env.get("PATH", ""))
     key = _private_file(work / "notation-key.pem", str(notation["privateKeyPem"]))
     chain = work / "notation-chain.pem"
     chain.write_text(str(notation["certificateChainPem"]))

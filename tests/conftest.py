@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import docker.errors
 
 # Imported (and so assertion-rewritten by pytest) at start-up, not lazily by its plugin at session end: CPython
 # 3.11.7's AST converter intermittently fails ("SystemError: AST constructor recursion depth mismatch",
@@ -16,7 +15,7 @@ import docker.errors
 import hypothesis  # noqa: F401
 import pytest
 
-from tests.support.engine_docker import E2E_LABEL
+from tests.support.engine_docker import E2E_LABEL, remove_labelled
 
 MACHINE_LOCK = Path("/tmp/registries-e2e.lock")
 """Held by a test run for as long as it deploys on the host ports the stacks fix (5000, 5001, 8080)."""
@@ -31,8 +30,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def docker_client() -> docker.DockerClient:
+def reachable_docker() -> docker.DockerClient:
+    """A client of the Docker Engine; one that does not answer fails the run (never a skip)."""
     try:
         client = docker.from_env(timeout=120)
         client.ping()
@@ -41,24 +40,18 @@ def docker_client() -> docker.DockerClient:
     return client
 
 
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    return reachable_docker()
+
+
 def remove_stale_e2e_objects(client: docker.DockerClient, label: str = E2E_LABEL) -> list[str]:
     """Every container, network and volume carrying the e2e label: what an earlier run left when it was killed before
     its teardown (a stale `local-registry-net` fails the next run's first `up` with a 409). Only called under the
     machine lock, which every test that makes labelled objects holds (the e2e and engine tiers, the stand-in plugin
     tests) and the benchmarks are run under (`flock /tmp/registries-e2e.lock`), so no other run owns them. A user's
     own deployments carry no such label and are never touched."""
-    selector: dict[str, str | list[str] | bool] = {"label": label}
-    removed: list[str] = []
-    for container in client.containers.list(all=True, filters=selector):
-        removed.append(f"container {container.name}")
-        container.remove(force=True, v=True)
-    for network in client.networks.list(filters=selector):
-        removed.append(f"network {network.name}")
-        network.remove()
-    for volume in client.volumes.list(filters=selector):
-        removed.append(f"volume {volume.name}")
-        volume.remove(force=True)
-    return removed
+    return remove_labelled(client, label)
 
 
 @pytest.fixture(scope="session")
@@ -70,12 +63,7 @@ def machine_lock() -> Iterator[None]:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             # Its own client: a module may define a docker_client fixture of a narrower scope (test_standin_plugins).
-            try:
-                client = docker.from_env(timeout=120)
-                client.ping()
-            except Exception as error:  # a backend that cannot start fails the run
-                pytest.fail(f"Docker Engine is not reachable ({error}); scripts/test.sh starts dockerd", pytrace=False)
-            for line in remove_stale_e2e_objects(client):
+            for line in remove_stale_e2e_objects(reachable_docker()):
                 print(f"removed a stale e2e object of an earlier, interrupted run: {line}")
             yield
         finally:

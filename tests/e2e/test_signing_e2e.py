@@ -14,7 +14,6 @@ import copy
 import json
 import os
 import shutil
-import ssl
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ import yaml
 
 from registryctl.access import _signing_checked
 from registryctl.registry_client import PROBE_REPOSITORY
-from registryctl.signing_check import SigningCheckFailed
+from registryctl.signing_check import SigningCheckFailed, write_ca_bundle
 from registryctl.stack_files import PROJECT_DIR
 from tests.e2e.conftest import REGISTRY_VERSIONS, Deployment
 from tests.e2e.test_retention_apply import Scenario, _push_image, _volume_bytes, _wait_until_serving
@@ -82,9 +81,7 @@ class Shell:
 
 
 def _environment(tmp_path: Path, outputs: dict[str, Any], tools: Path) -> dict[str, str]:
-    ca_bundle = tmp_path / "ca-bundle.pem"
-    system = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
-    ca_bundle.write_text((system.read_text() if system.exists() else "") + outputs["caCertPem"])
+    ca_bundle = write_ca_bundle(tmp_path / "ca-bundle.pem", outputs["caCertPem"])
     docker_config = tmp_path / "docker"
     docker_config.mkdir()
     (docker_config / "config.json").write_text(outputs["dockerConfigJson"])

@@ -20,6 +20,7 @@ import docker.errors
 import pytest
 
 from tests.engine.conftest import PASSPHRASE, Project, clean_environ
+from tests.support.engine_docker import remove_labelled
 from tests.support.plugins.client import BIN
 from tests.support.pulumi_runtime import SECRET_SIG
 
@@ -111,11 +112,7 @@ def standin_project(tmp_path: Path, toolchain_bin: Path, docker_client: docker.D
     try:
         yield project
     finally:
-        selector: dict[str, str | list[str] | bool] = {"label": f"registries.e2e=standin-engine-{session}"}
-        for container in docker_client.containers.list(all=True, filters=selector):
-            container.remove(force=True, v=True)
-        for volume in docker_client.volumes.list(filters=selector):
-            volume.remove(force=True)
+        remove_labelled(docker_client, f"registries.e2e=standin-engine-{session}")
 
 
 def _cat(container: Any, path: str) -> str:

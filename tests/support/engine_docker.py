@@ -213,6 +213,23 @@ def _network_datas(attrs: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"networkName": n, "ipAddress": d.get("IPAddress", "")} for n, d in networks.items()]
 
 
+def remove_labelled(client: docker.DockerClient, label: str) -> list[str]:
+    """Remove every container (with its anonymous volumes), then network, then volume matching `label` (a Docker
+    label filter: `key` or `key=value`); returns what was removed, e.g. 'network local-registry-net'."""
+    selector: dict[str, str | list[str] | bool] = {"label": label}
+    removed: list[str] = []
+    for container in client.containers.list(all=True, filters=selector):
+        removed.append(f"container {container.name}")
+        container.remove(force=True, v=True)
+    for network in client.networks.list(filters=selector):
+        removed.append(f"network {network.name}")
+        network.remove()
+    for volume in client.volumes.list(filters=selector):
+        removed.append(f"volume {volume.name}")
+        volume.remove(force=True)
+    return removed
+
+
 class DockerApplier:
     """Creates, checks and deletes Docker objects; every object it makes carries the session label."""
 
@@ -448,10 +465,4 @@ class DockerApplier:
 
     def remove_everything(self) -> None:
         """Teardown: every container, network and volume this session labelled."""
-        selector: dict[str, str | list[str] | bool] = {"label": f"{E2E_LABEL}={self.session}"}
-        for container in self.client.containers.list(all=True, filters=selector):
-            container.remove(force=True, v=True)
-        for network in self.client.networks.list(filters=selector):
-            network.remove()
-        for volume in self.client.volumes.list(filters=selector):
-            volume.remove(force=True)
+        remove_labelled(self.client, f"{E2E_LABEL}={self.session}")

@@ -21,6 +21,7 @@ import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import provider_pb2
 
+from tests.support.engine_docker import remove_labelled
 from tests.support.plugins.client import BIN, PluginProcess, start_plugin, urn
 from tests.support.plugins.server import UNKNOWN
 from tests.support.pulumi_runtime import is_secret, unwrap, wrap_secret
@@ -73,11 +74,7 @@ def docker_client(machine_lock: None) -> Iterator[docker.DockerClient]:
     try:
         yield client
     finally:
-        selector: dict[str, str | list[str] | bool] = {"label": f"registries.e2e={SESSION}"}
-        for container in client.containers.list(all=True, filters=selector):
-            container.remove(force=True, v=True)
-        for volume in client.volumes.list(filters=selector):
-            volume.remove(force=True)
+        remove_labelled(client, f"registries.e2e={SESSION}")
         client.images.remove(IMAGE, force=True)
         client.close()
 
