@@ -76,4 +76,9 @@ export REGISTRIES_SIGNING_BIN
 echo "==> pytest"
 # Native tracebacks: CPython 3.11.7's ast.parse can fail ("AST constructor recursion depth mismatch") when pytest
 # parses a large generated SDK module to draw a long traceback, which turns one failing test into an INTERNALERROR.
-"$VENV/bin/python" -m pytest -p no:cacheprovider --tb=native "$@"
+# A worker per CPU, at most 4 (pytest-xdist): the machine tiers (e2e, engine, kube) run in one, in file
+# order, while the CPU-bound unit, policy and providers tiers are spread over the rest (tests/conftest.py schedules).
+# The 30 slowest tests are listed at the end, to keep an eye on CI time.
+workers=$(nproc)
+[ "$workers" -le 4 ] || workers=4
+"$VENV/bin/python" -m pytest -p no:cacheprovider --tb=native -n "$workers" --durations=30 "$@"

@@ -14,6 +14,8 @@ import docker
 # python/cpython#106905) when pytest parses a module late in a session that ran Pulumi programs in threads.
 import hypothesis  # noqa: F401
 import pytest
+from xdist.remote import Producer
+from xdist.scheduler import LoadScopeScheduling
 
 from tests.support.engine_docker import E2E_LABEL, remove_labelled
 
@@ -28,6 +30,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="stacks/Pulumi.local.yaml",
         help="stack file the end-to-end scenarios deploy (default: stacks/Pulumi.local.yaml)",
     )
+
+
+MACHINE_TIERS = ("e2e", "engine", "kube")
+"""The tiers that deploy on this machine's Docker Engine, host ports and loopback control plane."""
+
+
+class MachineScheduling(LoadScopeScheduling):
+    """`scripts/test.sh` runs pytest-xdist workers. Every test of the machine tiers goes to one worker, in file order:
+    they share host ports, built images and session fixtures, and the machine lock a worker holds for its whole
+    session would make a second worker wait for ever. Every other test (unit, policy, providers: CPU-bound) is its own
+    unit of work, spread over the workers meanwhile."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return "machine" if nodeid.startswith(tuple(f"tests/{tier}/" for tier in MACHINE_TIERS)) else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> MachineScheduling:
+    return MachineScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that takes the machine lock outside the machine tiers could land on a second worker and wait for ever."""
+    tests_dir = Path(__file__).parent
+    for item in items:
+        tier = item.path.relative_to(tests_dir).parts[0] if item.path.is_relative_to(tests_dir) else ""
+        if "machine_lock" in getattr(item, "fixturenames", ()) and tier not in MACHINE_TIERS:
+            raise pytest.UsageError(
+                f"{item.nodeid} takes the machine lock: move it to one of tests/{{{','.join(MACHINE_TIERS)}}}"
+            )
 
 
 def reachable_docker() -> docker.DockerClient:
@@ -62,7 +93,7 @@ def machine_lock() -> Iterator[None]:
     with MACHINE_LOCK.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            # Its own client: a module may define a docker_client fixture of a narrower scope (test_standin_plugins).
+            # Its own client: a module may define a docker_client fixture of a narrower scope.
             for line in remove_stale_e2e_objects(reachable_docker()):
                 print(f"removed a stale e2e object of an earlier, interrupted run: {line}")
             yield

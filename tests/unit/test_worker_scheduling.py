@@ -1,0 +1,56 @@
+"""How `scripts/test.sh` spreads the suite over pytest-xdist workers (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, cast
+
+from tests.conftest import MachineScheduling
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_machine_tiers_are_one_unit_of_work_and_every_other_test_its_own() -> None:
+    scheduler = cast(Any, MachineScheduling.__new__(MachineScheduling))
+    machine = [
+        "tests/e2e/test_mirror.py::test_ttl[3.x]",
+        "tests/engine/test_readme_local.py::test_readme",
+        "tests/kube/test_controlplane.py::test_up",
+    ]
+    assert {scheduler._split_scope(nodeid) for nodeid in machine} == {"machine"}
+    unit = "tests/unit/test_schema.py::test_one[e2e]"
+    assert scheduler._split_scope(unit) == unit
+    assert scheduler._split_scope("tests/policy/test_pack.py::test_x") == "tests/policy/test_pack.py::test_x"
+
+
+def test_a_test_outside_the_machine_tiers_that_takes_the_machine_lock_is_refused_at_collection(tmp_path: Path) -> None:
+    """It could land on a second worker and wait for ever for the lock the first one holds."""
+    probe = tmp_path / "test_lock_probe.py"
+    probe.write_text("def test_takes_the_lock(machine_lock: None) -> None:\n    pass\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.conftest",
+            "--rootdir",
+            str(tmp_path),
+            "--collect-only",
+            "-q",
+            str(probe),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stderr + result.stdout
+    assert result.returncode != 0
+    assert "test_lock_probe.py::test_takes_the_lock takes the machine lock" in output
+    assert "move it to one of tests/{e2e,engine,kube}" in output
