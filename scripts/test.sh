@@ -4,6 +4,8 @@
 # ruff, pyright and pytest. Any backend that cannot start fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each step prints the seconds since the start, so a CI log shows where the time went.
+step() { echo "==> [$SECONDS s] $*"; }
 
 APT_PACKAGES=(docker.io skopeo docker-registry busybox-static ca-certificates nginx-light haproxy redis-server etcd-server)  # nginx: the UI stand-in image; haproxy, redis-server: the scale-out images; etcd-server: tests/kube
 need_apt=()
@@ -20,7 +22,7 @@ command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 [ -d /usr/lib/google-cloud-sdk/platform/pubsub-emulator ] || need_apt+=(google-cloud-cli-pubsub-emulator)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "==> apt-get install ${need_apt[*]}"
+  step "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   # Install services (nginx) without starting them on the host: the tests only build images from them.
@@ -31,11 +33,11 @@ fi
 
 VENV="${VENV:-.venv}"
 if [ ! -x "$VENV/bin/python" ]; then
-  echo "==> python3 -m venv $VENV"
+  step "python3 -m venv $VENV"
   python3 -m venv "$VENV"
 fi
 UV_VERSION=0.13.9
-echo "==> uv pip install -r requirements-dev.txt (uv $UV_VERSION from PyPI)"
+step "uv pip install -r requirements-dev.txt (uv $UV_VERSION from PyPI)"
 # uv installs the same distributions as pip (pip freeze is identical) from its cache in ~/.cache/uv, without .pyc
 # for the ~21,000 SDK modules (the tests import a fraction; Python compiles those on first import). Into a new venv,
 # quiet machine: pip --no-compile 242 s, uv 7 s.
@@ -43,7 +45,7 @@ echo "==> uv pip install -r requirements-dev.txt (uv $UV_VERSION from PyPI)"
 "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -r requirements-dev.txt
 
 if ! docker info >/dev/null 2>&1; then
-  echo "==> starting dockerd"
+  step "starting dockerd"
   nohup dockerd >/tmp/registries-dockerd.log 2>&1 &
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
@@ -56,28 +58,29 @@ if ! docker info >/dev/null 2>&1; then
   fi
 fi
 
-echo "==> ruff"
+step "ruff"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
-echo "==> pyright"
+step "pyright"
 "$VENV/bin/pyright" --pythonpath "$VENV/bin/python"
-echo "==> Pulumi toolchain (bash scripts/pulumi-toolchain.sh: built once into ~/.cache/registries, then reused)"
+step "Pulumi toolchain (bash scripts/pulumi-toolchain.sh: built once into ~/.cache/registries, then reused)"
 # The engine tier (tests/engine) runs the real Pulumi CLI from this bin; a toolchain that does not build fails here.
 REGISTRIES_TOOLCHAIN_BIN=$(bash scripts/pulumi-toolchain.sh | tail -n 1)
 export REGISTRIES_TOOLCHAIN_BIN
-echo "==> kube-apiserver (bash scripts/kube-toolchain.sh: built once into ~/.cache/registries/kube, then reused)"
+step "kube-apiserver (bash scripts/kube-toolchain.sh: built once into ~/.cache/registries/kube, then reused)"
 # tests/kube run it on etcd (etcd-server above); a kube-apiserver that does not build fails here.
 REGISTRIES_KUBE_BIN=$(bash scripts/kube-toolchain.sh | tail -n 1)
 export REGISTRIES_KUBE_BIN
-echo "==> cosign, notation (bash scripts/signing-toolchain.sh: built once into ~/.cache/registries/signing, then reused)"
+step "cosign, notation (bash scripts/signing-toolchain.sh: built once into ~/.cache/registries/signing, then reused)"
 # The signing e2e (tests/e2e/test_signing_e2e.py) signs and verifies with them; a tool that does not build fails here.
 REGISTRIES_SIGNING_BIN=$(bash scripts/signing-toolchain.sh | tail -n 1)
 export REGISTRIES_SIGNING_BIN
-echo "==> pytest"
+step "pytest"
 # Native tracebacks: CPython 3.11.7's ast.parse can fail ("AST constructor recursion depth mismatch") when pytest
 # parses a large generated SDK module to draw a long traceback, which turns one failing test into an INTERNALERROR.
-# A worker per CPU, at most 4 (pytest-xdist): the machine tiers (e2e, engine, kube) run in one, in file
-# order, while the CPU-bound unit, policy and providers tiers are spread over the rest (tests/conftest.py schedules).
+# A worker per CPU, at most 4 (pytest-xdist): the machine tiers (e2e, engine) run in one, in file order; the kube
+# tier (its own control plane on free ports) and the CPU-bound unit, policy and providers tiers are spread over the
+# rest (tests/conftest.py schedules).
 # The 30 slowest tests are listed at the end, to keep an eye on CI time.
 workers=$(nproc)
 [ "$workers" -le 4 ] || workers=4

@@ -32,18 +32,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-MACHINE_TIERS = ("e2e", "engine", "kube")
-"""The tiers that deploy on this machine's Docker Engine, host ports and loopback control plane."""
+MACHINE_TIERS = ("e2e", "engine")
+"""The tiers that deploy on this machine's Docker Engine and fixed host ports, under the machine lock."""
+GROUPED_TIERS = (*MACHINE_TIERS, "kube", "emulators")
+"""Tiers whose tests share session fixtures and run in one worker each. tests/kube (one etcd + kube-apiserver) and
+tests/emulators (the Pub/Sub emulator) listen on free loopback ports and use no Docker, so they run beside the
+machine tiers."""
 
 
 class MachineScheduling(LoadScopeScheduling):
     """`scripts/test.sh` runs pytest-xdist workers. Every test of the machine tiers goes to one worker, in file order:
     they share host ports, built images and session fixtures, and the machine lock a worker holds for its whole
-    session would make a second worker wait for ever. Every other test (unit, policy, providers: CPU-bound) is its own
-    unit of work, spread over the workers meanwhile."""
+    session would make a second worker wait for ever. The kube and emulators tiers are a unit of work each (their
+    servers start once). Every other test (unit, policy, providers: CPU-bound) is its own unit of work, spread over the
+    workers meanwhile."""
 
     def _split_scope(self, nodeid: str) -> str:
-        return "machine" if nodeid.startswith(tuple(f"tests/{tier}/" for tier in MACHINE_TIERS)) else nodeid
+        for tier in GROUPED_TIERS:
+            if nodeid.startswith(f"tests/{tier}/"):
+                return "machine" if tier in MACHINE_TIERS else tier
+        return nodeid
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> MachineScheduling:

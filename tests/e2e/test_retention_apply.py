@@ -252,7 +252,10 @@ def _scenario(
     # The stand-in serves this deployment's outputs (secrets in its scenario file, never on a command line).
     secret = {"users", "dockerConfigJson"}
     use_fake_pulumi(tmp_path, monkeypatch, outputs={k: {"value": v, "secret": k in secret} for k, v in outputs.items()})
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+    # Its own TMPDIR: the registryctl the kill test stops with SIGKILL cannot remove its temporary CA directory.
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), "TMPDIR": str(temporary)}
     return Scenario(outputs, user, auth, pushed, env, project, name, spec)
 
 

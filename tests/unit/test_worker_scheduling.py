@@ -12,14 +12,16 @@ from tests.conftest import MachineScheduling
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_machine_tiers_are_one_unit_of_work_and_every_other_test_its_own() -> None:
+def test_machine_tiers_share_one_unit_of_work_kube_and_emulators_one_each_every_other_test_its_own() -> None:
     scheduler = cast(Any, MachineScheduling.__new__(MachineScheduling))
     machine = [
         "tests/e2e/test_mirror.py::test_ttl[3.x]",
         "tests/engine/test_readme_local.py::test_readme",
-        "tests/kube/test_controlplane.py::test_up",
     ]
     assert {scheduler._split_scope(nodeid) for nodeid in machine} == {"machine"}
+    kube = ["tests/kube/test_controlplane.py::test_up", "tests/kube/test_kubernetes_apiserver.py::test_x[k8s]"]
+    assert {scheduler._split_scope(nodeid) for nodeid in kube} == {"kube"}
+    assert scheduler._split_scope("tests/emulators/test_artifact_registry.py::test_dead_letter") == "emulators"
     unit = "tests/unit/test_schema.py::test_one[e2e]"
     assert scheduler._split_scope(unit) == unit
     assert scheduler._split_scope("tests/policy/test_pack.py::test_x") == "tests/policy/test_pack.py::test_x"
@@ -53,4 +55,4 @@ def test_a_test_outside_the_machine_tiers_that_takes_the_machine_lock_is_refused
     output = result.stderr + result.stdout
     assert result.returncode != 0
     assert "test_lock_probe.py::test_takes_the_lock takes the machine lock" in output
-    assert "move it to one of tests/{e2e,engine,kube}" in output
+    assert "move it to one of tests/{e2e,engine}" in output

@@ -3,7 +3,8 @@ Registry's own message, published to `gcr`, reaches a local HTTP receiver throug
 and a receiver that keeps failing gets it parked in the dead-letter subscription.
 
 No emulator exists for the Artifact Registry API itself: its repositories are proven against the API's own model
-(tests/unit/test_artifact_registry_api_model.py); this scenario declares notifications only."""
+(tests/unit/test_artifact_registry_api_model.py); this scenario declares notifications only. The emulator listens
+on a free loopback port and no Docker is used, so this tier runs beside the machine tiers (tests/conftest.py)."""
 
 from __future__ import annotations
 
