@@ -15,8 +15,9 @@ done
 # pyright (PyPI) runs on Node.js, and Debian's own python3 needs python3-venv for `-m venv`.
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
-# The Artifact Registry e2e runs the gcloud Pub/Sub emulator (a Java server): Debian's JRE, and the emulator package
-# of the Google Cloud CLI (in the machine image; from the Google Cloud apt repository where that is configured).
+# The Artifact Registry scenarios (tests/emulators) run the gcloud Pub/Sub emulator (a Java server): Debian's JRE,
+# and the emulator package of the Google Cloud CLI (in the machine image; from the Google Cloud apt repository where
+# that is configured).
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 # The Kubernetes manifests are decoded offline by kubectl (in the machine image; else Debian's kubernetes-client).
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
@@ -78,9 +79,9 @@ export REGISTRIES_SIGNING_BIN
 step "pytest"
 # Native tracebacks: CPython 3.11.7's ast.parse can fail ("AST constructor recursion depth mismatch") when pytest
 # parses a large generated SDK module to draw a long traceback, which turns one failing test into an INTERNALERROR.
-# A worker per CPU, at most 4 (pytest-xdist): the machine tiers (e2e, engine) run in one, in file order; the kube
-# tier (its own control plane on free ports) and the CPU-bound unit, policy and providers tiers are spread over the
-# rest (tests/conftest.py schedules).
+# A worker per CPU, at most 4 (pytest-xdist): the machine tiers (e2e, engine) are one unit of work, run in file order
+# by one worker; tests/kube and tests/emulators (free loopback ports, no Docker) are a unit each; the CPU-bound unit,
+# policy and providers tests are spread over all workers as they come free (tests/conftest.py schedules).
 # The 30 slowest tests are listed at the end, to keep an eye on CI time.
 workers=$(nproc)
 [ "$workers" -le 4 ] || workers=4

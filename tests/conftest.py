@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import docker
 
@@ -14,10 +15,12 @@ import docker
 # python/cpython#106905) when pytest parses a module late in a session that ran Pulumi programs in threads.
 import hypothesis  # noqa: F401
 import pytest
-from xdist.remote import Producer
 from xdist.scheduler import LoadScopeScheduling
 
 from tests.support.engine_docker import E2E_LABEL, remove_labelled
+
+if TYPE_CHECKING:
+    from xdist.remote import Producer
 
 MACHINE_LOCK = Path("/tmp/registries-e2e.lock")
 """Held by a test run for as long as it deploys on the host ports the stacks fix (5000, 5001, 8080)."""
@@ -40,26 +43,45 @@ tests/emulators (the Pub/Sub emulator) listen on free loopback ports and use no 
 machine tiers."""
 
 
+def unit_of_work(nodeid: str, tests_prefix: str = "tests/") -> str:
+    """The xdist unit of work a test belongs to: "machine" for the machine tiers, the tier's name for tests/kube and
+    tests/emulators, else the test itself. `tests_prefix`: this directory as node ids spell it (relative to pytest's
+    rootdir)."""
+    for tier in GROUPED_TIERS:
+        if nodeid.startswith(f"{tests_prefix}{tier}/"):
+            return "machine" if tier in MACHINE_TIERS else tier
+    return nodeid
+
+
 class MachineScheduling(LoadScopeScheduling):
     """`scripts/test.sh` runs pytest-xdist workers. Every test of the machine tiers goes to one worker, in file order:
-    they share host ports, built images and session fixtures, and the machine lock a worker holds for its whole
-    session would make a second worker wait for ever. The kube and emulators tiers are a unit of work each (their
+    they share host ports, built images and session fixtures, and a second worker would wait on the machine lock the
+    first one holds until it has finished everything. The kube and emulators tiers are a unit of work each (their
     servers start once). Every other test (unit, policy, providers: CPU-bound) is its own unit of work, spread over the
     workers meanwhile."""
 
+    def __init__(self, config: pytest.Config, log: Producer | None = None) -> None:
+        super().__init__(config, log)
+        tests_dir = Path(__file__).parent
+        if not tests_dir.is_relative_to(config.rootpath):
+            raise pytest.UsageError(
+                f"pytest's rootdir {config.rootpath} is inside {tests_dir}: run from the repository"
+            )
+        relative = tests_dir.relative_to(config.rootpath).as_posix()
+        self.tests_prefix = "" if relative == "." else f"{relative}/"
+
     def _split_scope(self, nodeid: str) -> str:
-        for tier in GROUPED_TIERS:
-            if nodeid.startswith(f"tests/{tier}/"):
-                return "machine" if tier in MACHINE_TIERS else tier
-        return nodeid
+        return unit_of_work(nodeid, self.tests_prefix)
 
 
+@pytest.hookimpl(optionalhook=True)  # a run with `-p no:xdist` has no such hook
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> MachineScheduling:
     return MachineScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A test that takes the machine lock outside the machine tiers could land on a second worker and wait for ever."""
+    """A test that takes the machine lock outside the machine tiers could land on a second worker and wait there until
+    the first one has finished everything."""
     tests_dir = Path(__file__).parent
     for item in items:
         tier = item.path.relative_to(tests_dir).parts[0] if item.path.is_relative_to(tests_dir) else ""

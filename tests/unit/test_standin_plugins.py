@@ -26,11 +26,7 @@ DIFF_SOME = provider_pb2.DiffResponse.DIFF_SOME
 PASSWORD = "random:index/randomPassword:RandomPassword"
 PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
 SELF_SIGNED = "tls:index/selfSignedCert:SelfSignedCert"
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 SESSION = "standin-unit"
-IMAGE = "registries-standin-test:1"
 
 
 def _plugin(name: str, **env: str) -> Iterator[PluginProcess]:
