@@ -22,6 +22,7 @@ from tests.support.engine_docker import E2E_LABEL, remove_labelled
 if TYPE_CHECKING:
     from xdist.remote import Producer
 
+TESTS_DIR = Path(__file__).parent
 MACHINE_LOCK = Path("/tmp/registries-e2e.lock")
 """Held by a test run for as long as it deploys on the host ports the stacks fix (5000, 5001, 8080)."""
 
@@ -62,12 +63,11 @@ class MachineScheduling(LoadScopeScheduling):
 
     def __init__(self, config: pytest.Config, log: Producer | None = None) -> None:
         super().__init__(config, log)
-        tests_dir = Path(__file__).parent
-        if not tests_dir.is_relative_to(config.rootpath):
+        if not TESTS_DIR.is_relative_to(config.rootpath):
             raise pytest.UsageError(
-                f"pytest's rootdir {config.rootpath} is inside {tests_dir}: run from the repository"
+                f"pytest's rootdir {config.rootpath} is inside {TESTS_DIR}: run from the repository"
             )
-        relative = tests_dir.relative_to(config.rootpath).as_posix()
+        relative = TESTS_DIR.relative_to(config.rootpath).as_posix()
         self.tests_prefix = "" if relative == "." else f"{relative}/"
 
     def _split_scope(self, nodeid: str) -> str:
@@ -82,9 +82,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Machine
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that takes the machine lock outside the machine tiers could land on a second worker and wait there until
     the first one has finished everything."""
-    tests_dir = Path(__file__).parent
     for item in items:
-        tier = item.path.relative_to(tests_dir).parts[0] if item.path.is_relative_to(tests_dir) else ""
+        tier = item.path.relative_to(TESTS_DIR).parts[0] if item.path.is_relative_to(TESTS_DIR) else ""
         if "machine_lock" in getattr(item, "fixturenames", ()) and tier not in MACHINE_TIERS:
             raise pytest.UsageError(
                 f"{item.nodeid} takes the machine lock: move it to one of tests/{{{','.join(MACHINE_TIERS)}}}"

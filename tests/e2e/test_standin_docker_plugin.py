@@ -16,7 +16,7 @@ import pytest
 from pulumi.runtime.proto import provider_pb2
 
 from tests.support.engine_docker import remove_labelled
-from tests.support.plugins.client import PluginProcess, start_plugin, urn
+from tests.support.plugins.client import PluginProcess, running_plugin, urn
 from tests.support.plugins.server import UNKNOWN
 from tests.support.pulumi_runtime import is_secret, wrap_secret
 
@@ -52,11 +52,8 @@ def docker_client(machine_lock: None) -> Iterator[docker.DockerClient]:
 
 @pytest.fixture(scope="module")
 def docker_plugin(docker_client: docker.DockerClient) -> Iterator[PluginProcess]:
-    plugin = start_plugin("docker", env={"REGISTRIES_STANDIN_SESSION": SESSION})
-    try:
+    with running_plugin("docker", {"REGISTRIES_STANDIN_SESSION": SESSION}) as plugin:
         yield plugin
-    finally:
-        plugin.stop()
 
 
 def test_docker_container_uploads_keep_secretness_per_element(

@@ -3,6 +3,7 @@ plugin against the real Docker Engine is in tests/e2e/test_standin_docker_plugin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import provider_pb2
 
-from tests.support.plugins.client import BIN, PluginProcess, start_plugin, urn
+from tests.support.plugins.client import BIN, PluginProcess, running_plugin, urn
 from tests.support.plugins.server import UNKNOWN
 from tests.support.pulumi_runtime import is_secret, unwrap
 
@@ -29,28 +30,26 @@ SELF_SIGNED = "tls:index/selfSignedCert:SelfSignedCert"
 SESSION = "standin-unit"
 
 
-def _plugin(name: str, **env: str) -> Iterator[PluginProcess]:
-    plugin = start_plugin(name, env={"REGISTRIES_STANDIN_SESSION": SESSION, **env})
-    try:
-        yield plugin
-    finally:
-        plugin.stop()
+def _plugin(name: str) -> contextlib.AbstractContextManager[PluginProcess]:
+    return running_plugin(name, {"REGISTRIES_STANDIN_SESSION": SESSION})
 
 
 @pytest.fixture(scope="module")
 def random_plugin() -> Iterator[PluginProcess]:
-    yield from _plugin("random")
+    with _plugin("random") as plugin:
+        yield plugin
 
 
 @pytest.fixture(scope="module")
 def tls_plugin() -> Iterator[PluginProcess]:
-    yield from _plugin("tls")
+    with _plugin("tls") as plugin:
+        yield plugin
 
 
 @pytest.mark.parametrize("name", ["docker", "random", "tls"])
 def test_each_plugin_reports_the_version_its_sdk_requests(name: str) -> None:
     expected = json.loads(resources.files(f"pulumi_{name}").joinpath("pulumi-plugin.json").read_text())["version"]
-    for plugin in _plugin(name):
+    with _plugin(name) as plugin:
         assert plugin.stub.GetPluginInfo(empty_pb2.Empty()).version == expected
         configured = plugin.configure()
         assert configured.acceptSecrets

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -113,6 +114,16 @@ def start_plugin(name: str, env: Mapping[str, str] | None = None, cwd: Path | No
     channel = grpc.insecure_channel(f"127.0.0.1:{line}")
     grpc.channel_ready_future(channel).result(timeout=30)
     return PluginProcess(name, process, channel, provider_pb2_grpc.ResourceProviderStub(channel))
+
+
+@contextlib.contextmanager
+def running_plugin(name: str, env: Mapping[str, str] | None = None) -> Iterator[PluginProcess]:
+    """start_plugin, stopped again on leaving the block."""
+    plugin = start_plugin(name, env=env)
+    try:
+        yield plugin
+    finally:
+        plugin.stop()
 
 
 def urn(typ: str, name: str, stack: str = "test", project: str = "registries") -> str:
