@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 # Each step prints the seconds since the start, so a CI log shows where the time went.
 step() { echo "==> [$SECONDS s] $*"; }
 
-APT_PACKAGES=(docker.io skopeo docker-registry busybox-static ca-certificates nginx-light haproxy redis-server etcd-server)  # nginx: the UI stand-in image; haproxy, redis-server: the scale-out images; etcd-server: tests/kube
+# nginx: the UI stand-in image; haproxy, redis-server: the scale-out images; etcd-server: tests/kube; containerd, runc,
+# containernetworking-plugins, iproute2: the node of tests/kube/test_node.py (busybox-static: its pause image too).
+APT_PACKAGES=(docker.io skopeo docker-registry busybox-static ca-certificates nginx-light haproxy redis-server etcd-server
+  containerd runc containernetworking-plugins iproute2)
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
@@ -68,8 +71,9 @@ step "Pulumi toolchain (bash scripts/pulumi-toolchain.sh: built once into ~/.cac
 # The engine tier (tests/engine) runs the real Pulumi CLI from this bin; a toolchain that does not build fails here.
 REGISTRIES_TOOLCHAIN_BIN=$(bash scripts/pulumi-toolchain.sh | tail -n 1)
 export REGISTRIES_TOOLCHAIN_BIN
-step "kube-apiserver (bash scripts/kube-toolchain.sh: built once into ~/.cache/registries/kube, then reused)"
-# tests/kube run it on etcd (etcd-server above); a kube-apiserver that does not build fails here.
+step "Kubernetes components (bash scripts/kube-toolchain.sh: built once into ~/.cache/registries/kube, then reused)"
+# tests/kube run kube-apiserver on etcd (etcd-server above); tests/e2e/test_kubernetes_node.py adds the controllers and
+# a kubelet on containerd. A component that does not build fails here.
 REGISTRIES_KUBE_BIN=$(bash scripts/kube-toolchain.sh | tail -n 1)
 export REGISTRIES_KUBE_BIN
 step "cosign, notation (bash scripts/signing-toolchain.sh: built once into ~/.cache/registries/signing, then reused)"

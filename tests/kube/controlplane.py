@@ -107,8 +107,9 @@ def _issue(
 
 
 def write_pki(directory: Path) -> dict[str, Path]:
-    """A CA, the server's certificate (loopback and the in-cluster names), an admin client certificate
-    (group system:masters) and the service-account signing key pair, as files in `directory`."""
+    """A CA (its key kept for issue_pair: a node's certificates), the server's certificate (loopback and the
+    in-cluster names), an admin client certificate (group system:masters), the API server's client certificate for
+    kubelets and the service-account signing key pair, as files in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
 
@@ -122,6 +123,7 @@ def write_pki(directory: Path) -> dict[str, Path]:
     ca_name = _name("registries-test-ca")
     ca = _issue(ca_name, ca_key, None)
     write("ca.crt", ca.public_bytes(serialization.Encoding.PEM))
+    write("ca.key", _pem_key(ca_key))
     service_ip = next(iter(ipaddress.ip_network(SERVICE_CIDR).hosts()))
     sans: list[x509.GeneralName] = [
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
@@ -132,6 +134,12 @@ def write_pki(directory: Path) -> dict[str, Path]:
     for name, subject, usage, names in (
         ("apiserver", _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans),
         ("admin", _name("registries-test-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, None),
+        (
+            "apiserver-kubelet-client",
+            _name("kube-apiserver-kubelet-client", "system:masters"),
+            ExtendedKeyUsageOID.CLIENT_AUTH,
+            None,
+        ),
     ):
         key = ec.generate_private_key(ec.SECP256R1())
         cert = _issue(subject, key, (ca_name, ca_key), usage=usage, sans=names)
@@ -144,6 +152,25 @@ def write_pki(directory: Path) -> dict[str, Path]:
         sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
     )
     return files
+
+
+def issue_pair(
+    pki: Path, name: str, subject: x509.Name, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName] | None = None
+) -> None:
+    """`<name>.crt` and `<name>.key` in `pki`, issued by the CA write_pki made there."""
+    ca = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _issue(subject, key, (ca.subject, ca_key), usage=usage, sans=sans)
+    for suffix, data in (("crt", cert.public_bytes(serialization.Encoding.PEM)), ("key", _pem_key(key))):
+        path = pki / f"{name}.{suffix}"
+        path.write_bytes(data)
+        path.chmod(0o600)
+
+
+def node_name(name: str, organization: str | None = None) -> x509.Name:
+    return _name(name, organization)
 
 
 def serving_pem(hostname: str) -> dict[str, str]:
@@ -242,13 +269,20 @@ class ControlPlane:
                 f"--tls-cert-file={pki['apiserver.crt']}",
                 f"--tls-private-key-file={pki['apiserver.key']}",
                 f"--client-ca-file={pki['ca.crt']}",
-                "--authorization-mode=RBAC",
+                # As a cluster's: kubelets (group system:nodes) reach only their own node's objects.
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",
+                f"--kubelet-client-certificate={pki['apiserver-kubelet-client.crt']}",
+                f"--kubelet-client-key={pki['apiserver-kubelet-client.key']}",
+                f"--kubelet-certificate-authority={pki['ca.crt']}",
+                # A node's address, never its name: no DNS lookup leaves this machine.
+                "--kubelet-preferred-address-types=InternalIP",
                 "--anonymous-auth=false",
                 f"--service-account-key-file={pki['sa.pub']}",
                 f"--service-account-signing-key-file={pki['sa.key']}",
                 "--service-account-issuer=https://kubernetes.default.svc",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
-                # The default admission plugins of this release (none named: --enable-admission-plugins empty).
+                # The default admission plugins of this release, and NodeRestriction (not on by default).
                 "--profiling=false",
                 "--v=1",
             ],
@@ -291,9 +325,14 @@ class ControlPlane:
         return json.loads(self.kubectl([*args, "-o", "json"]).stdout)
 
     def stop(self) -> None:
-        """Ends the API server, then etcd, each by its own process; kills what does not end in 20s."""
-        for _, process, _ in reversed(self._processes):
-            if process.poll() is None:
+        """Ends every process started here, the last started first (the API server before etcd)."""
+        for name, _, _ in reversed(self._processes):
+            self.stop_process(name)
+
+    def stop_process(self, name: str) -> None:
+        """Ends one process this control plane (or a node beside it) started; kills it if it does not end in 20s."""
+        for started, process, _ in self._processes:
+            if started == name and process.poll() is None:
                 process.terminate()
                 try:
                     process.wait(timeout=20)
@@ -301,8 +340,13 @@ class ControlPlane:
                     process.kill()
                     process.wait(timeout=10)
 
-    def running(self) -> list[int]:
-        return [process.pid for _, process, _ in self._processes if process.poll() is None]
+    def running(self, names: tuple[str, ...] | None = None) -> list[int]:
+        """The pids still running of what was started here (of `names` only, if given)."""
+        return [
+            process.pid
+            for name, process, _ in self._processes
+            if process.poll() is None and (names is None or name in names)
+        ]
 
 
 def _http_ok(url: str) -> bool:

@@ -1,0 +1,420 @@
+"""Level 2 of the Kubernetes path: the control plane of tests/kube/controlplane.py plus kube-controller-manager,
+kube-scheduler and one kubelet on a private containerd (Debian's containerd, runc and CNI plugins), so that the
+objects our component declares run as pods. Nothing is pulled: the pause image is Debian's static busybox in a
+scratch image, and every other image is loaded into containerd from the Docker Engine (`docker save | ctr import`).
+
+The node lives on this machine only: a bridge of its own joins the pods (CNI bridge + host-local, no masquerade) and
+its gateway address is the node's (kubelet refuses a loopback one); every name carries a random suffix so two nodes
+never meet. stop() deletes the pods, ends kubelet and containerd, kills the pods' shims, unmounts what
+kubelet mounted and removes the interfaces and cgroups it made: nothing is left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from tests.kube.controlplane import ControlPlane, StartError, free_port, issue_pair, node_name
+
+PAUSE_IMAGE = "registries.local/pause:1"
+"""The sandbox image: busybox-static's `sleep` as PID 1 (containerd stops sandboxes with SIGKILL)."""
+NODE_START_TIMEOUT = 180.0
+KERNEL_TUNABLES = (
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+)
+"""What kubelet sets on the machine when it starts (pkg/kubelet/cm/container_manager_linux.go, setupKernelTunables,
+with protectKernelDefaults off); stop() puts back the values they had."""
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROCESSES = ("kubelet", "kube-scheduler", "kube-controller-manager", "containerd")
+"""What a node starts beside the control plane."""
+
+
+def _run(argv: list[str], *, input: bytes | None = None, timeout: float = 300, check: bool = True) -> str:
+    result = subprocess.run(argv, input=input, capture_output=True, timeout=timeout, check=False)
+    if check and result.returncode != 0:
+        raise StartError(f"{' '.join(argv[:4])} failed ({result.returncode}): {result.stderr.decode()[-2000:]}")
+    return result.stdout.decode()
+
+
+@dataclass
+class Node:
+    """kube-controller-manager, kube-scheduler, containerd and kubelet beside `plane` (started with a node)."""
+
+    plane: ControlPlane
+    name: str = "registries-node"
+    suffix: str = field(default_factory=lambda: secrets.token_hex(3))
+    subnet: int = field(default_factory=lambda: random.randint(1, 250))
+    timings: dict[str, float] = field(default_factory=dict)
+    _tunables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dir(self) -> Path:
+        return self.plane.workdir / "node"
+
+    @property
+    def socket(self) -> Path:
+        return self.dir / "containerd.sock"
+
+    @property
+    def node_ip(self) -> str:
+        """The pods' gateway on the node's bridge (host-local's default gateway: the subnet's first address)."""
+        return f"10.244.{self.subnet}.1"
+
+    @property
+    def pod_cidr(self) -> str:
+        return f"10.244.{self.subnet}.0/24"
+
+    @property
+    def bridge(self) -> str:
+        return f"rkb{self.suffix}"
+
+    @property
+    def cgroup_parent(self) -> str:
+        return f"kubepods-{self.suffix}"
+
+    # --- start ---------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for tool in ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "ip"):
+            if shutil.which(tool) is None:
+                raise StartError(f"no {tool} on PATH (scripts/test.sh installs containerd, runc and iproute2)")
+        if not Path("/usr/lib/cni/bridge").exists():
+            raise StartError("no /usr/lib/cni/bridge: install Debian's containernetworking-plugins")
+        started = time.monotonic()
+        self._tunables = {key: (Path("/proc/sys") / key).read_text() for key in KERNEL_TUNABLES}
+        self.dir.mkdir(parents=True)
+        pki = self.plane.workdir / "pki"
+        # The Node authorizer knows a kubelet by its certificate: user system:node:<name>, group system:nodes.
+        issue_pair(pki, "node", node_name(f"system:node:{self.name}", "system:nodes"), ExtendedKeyUsageOID.CLIENT_AUTH)
+        node_address = x509.IPAddress(ipaddress.ip_address(self.node_ip))
+        issue_pair(pki, "kubelet", node_name(self.name), ExtendedKeyUsageOID.SERVER_AUTH, sans=[node_address])
+        for controller in ("cpu", "cpuacct", "cpuset", "memory", "pids", "systemd", "blkio", "devices", "freezer"):
+            if (CGROUP_ROOT / controller).is_dir():
+                (CGROUP_ROOT / controller / self.cgroup_parent).mkdir(exist_ok=True)
+        cpuset = CGROUP_ROOT / "cpuset"
+        for setting in ("cpuset.cpus", "cpuset.mems"):  # a new v1 cpuset group holds no CPU until given its parent's
+            (cpuset / self.cgroup_parent / setting).write_text((cpuset / setting).read_text())
+        # The pods' bridge, made before CNI would: its gateway address is the node's (kubelet refuses loopback).
+        _run(["ip", "link", "add", self.bridge, "type", "bridge"])
+        _run(["ip", "addr", "add", f"{self.node_ip}/24", "dev", self.bridge])
+        _run(["ip", "link", "set", self.bridge, "up"])
+        self._start_containerd()
+        self.load_image(PAUSE_IMAGE, self._pause_image())
+        self._start_controllers()
+        self._start_kubelet()
+        self.timings["node"] = time.monotonic() - started
+
+    def _start_containerd(self) -> None:
+        (self.dir / "cni").mkdir()
+        (self.dir / "cni" / "10-bridge.conflist").write_text(
+            json.dumps(
+                {
+                    "cniVersion": "1.0.0",
+                    "name": f"registries-{self.suffix}",
+                    "plugins": [
+                        {
+                            "type": "bridge",
+                            "bridge": self.bridge,
+                            "isGateway": True,
+                            "ipMasq": False,
+                            "hairpinMode": True,
+                            "ipam": {
+                                "type": "host-local",
+                                "ranges": [[{"subnet": self.pod_cidr}]],
+                                "dataDir": str(self.dir / "ipam"),
+                            },
+                        },
+                        {"type": "portmap", "capabilities": {"portMappings": True}},
+                    ],
+                }
+            )
+        )
+        config = self.dir / "containerd.toml"
+        cri = '[plugins."io.containerd.grpc.v1.cri"]'
+        config.write_text(
+            f"""version = 2
+root = "{self.dir / "containerd-root"}"
+state = "{self.dir / "containerd-state"}"
+[grpc]
+  address = "{self.socket}"
+[ttrpc]
+  address = "{self.dir / "containerd.sock.ttrpc"}"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{self.dir / "opt"}"
+{cri}
+  sandbox_image = "{PAUSE_IMAGE}"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "{free_port()}"
+  enable_selinux = false
+  disable_apparmor = true
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+{cri[:-1]}.containerd]
+  snapshotter = "overlayfs"
+  default_runtime_name = "runc"
+{cri[:-1]}.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+{cri[:-1]}.containerd.runtimes.runc.options]
+  SystemdCgroup = false
+{cri[:-1]}.cni]
+  bin_dir = "/usr/lib/cni"
+  conf_dir = "{self.dir / "cni"}"
+"""
+        )
+        process = self.plane._spawn("containerd", ["containerd", "--config", str(config), "--log-level", "info"])
+        self.plane._wait("containerd", process, lambda: self._ctr(["version"], check=False) is not None)
+
+    def _ctr(self, args: list[str], *, input: bytes | None = None, check: bool = True) -> str | None:
+        result = subprocess.run(
+            ["ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args],
+            input=input,
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
+        if result.returncode != 0:
+            if check:
+                raise StartError(f"ctr {' '.join(args[:3])} failed: {result.stderr.decode()[-2000:]}")
+            return None
+        return result.stdout.decode()
+
+    def _pause_image(self) -> str:
+        """Builds PAUSE_IMAGE in the Docker Engine from busybox-static (no base image pulled)."""
+        busybox = Path("/bin/busybox")
+        if not busybox.exists():
+            raise StartError("no /bin/busybox: install Debian's busybox-static (the pause image is built from it)")
+        with tempfile.TemporaryDirectory() as context:
+            shutil.copy(busybox, Path(context) / "busybox")
+            (Path(context) / "Dockerfile").write_text(
+                'FROM scratch\nCOPY busybox /busybox\nENTRYPOINT ["/busybox", "sleep", "2147483647"]\n'
+            )
+            _run(["docker", "build", "-q", "-t", PAUSE_IMAGE, context])
+        return PAUSE_IMAGE
+
+    def load_image(self, reference: str, docker_reference: str | None = None) -> None:
+        """Copies an image from the Docker Engine into the node's containerd (the names kubelet will ask for)."""
+        archive = subprocess.run(
+            ["docker", "save", docker_reference or reference], capture_output=True, timeout=600, check=False
+        )
+        if archive.returncode != 0:
+            raise StartError(f"docker save {docker_reference or reference}: {archive.stderr.decode()[-500:]}")
+        self._ctr(["images", "import", "--no-unpack", "-"], input=archive.stdout)
+
+    def _start_controllers(self) -> None:
+        pki = self.plane.workdir / "pki"
+        self.plane._spawn(
+            "kube-controller-manager",
+            [
+                str(self.plane.bin_dir / "kube-controller-manager"),
+                f"--kubeconfig={self.plane.kubeconfig}",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={pki / 'ca.crt'}",
+                "--use-service-account-credentials=true",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                "--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle",
+                "--v=1",
+            ],
+        )
+        self.plane._spawn(
+            "kube-scheduler",
+            [
+                str(self.plane.bin_dir / "kube-scheduler"),
+                f"--kubeconfig={self.plane.kubeconfig}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                "--v=1",
+            ],
+        )
+
+    def _start_kubelet(self) -> None:
+        pki = self.plane.workdir / "pki"
+        kubeconfig = self.dir / "kubelet.kubeconfig"
+        kubeconfig.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [
+                        {
+                            "name": "test",
+                            "cluster": {"server": self.plane.url, "certificate-authority": str(pki / "ca.crt")},
+                        }
+                    ],
+                    "users": [
+                        {
+                            "name": "node",
+                            "user": {"client-certificate": str(pki / "node.crt"), "client-key": str(pki / "node.key")},
+                        }
+                    ],
+                    "contexts": [{"name": "test", "context": {"cluster": "test", "user": "node"}}],
+                    "current-context": "test",
+                }
+            )
+        )
+        config = self.dir / "kubelet.yaml"
+        config.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "kubelet.config.k8s.io/v1beta1",
+                    "kind": "KubeletConfiguration",
+                    "address": self.node_ip,
+                    "port": free_port(),
+                    "readOnlyPort": 0,
+                    "healthzBindAddress": "127.0.0.1",
+                    "healthzPort": free_port(),
+                    "tlsCertFile": str(pki / "kubelet.crt"),
+                    "tlsPrivateKeyFile": str(pki / "kubelet.key"),
+                    "authentication": {
+                        "anonymous": {"enabled": False},
+                        "webhook": {"enabled": True},
+                        "x509": {"clientCAFile": str(pki / "ca.crt")},
+                    },
+                    "authorization": {"mode": "Webhook"},
+                    "containerRuntimeEndpoint": f"unix://{self.socket}",
+                    "cgroupDriver": "cgroupfs",
+                    "cgroupRoot": f"/{self.cgroup_parent}",
+                    "failSwapOn": False,
+                    "failCgroupV1": False,
+                    "podCIDR": self.pod_cidr,
+                    "resolvConf": "",
+                    "clusterDomain": "cluster.local",
+                    # Never evict or collect images because of this shared machine's disk: the images are loaded once.
+                    "evictionHard": {"memory.available": "1Mi", "nodefs.available": "0%", "imagefs.available": "0%"},
+                    "imageGCHighThresholdPercent": 100,
+                    "imageGCLowThresholdPercent": 99,
+                    "serializeImagePulls": False,
+                    "staticPodPath": "",
+                    "volumePluginDir": str(self.dir / "volume-plugins"),
+                    "registerNode": True,
+                    "protectKernelDefaults": False,
+                }
+            )
+        )
+        process = self.plane._spawn(
+            "kubelet",
+            [
+                str(self.plane.bin_dir / "kubelet"),
+                f"--config={config}",
+                f"--kubeconfig={kubeconfig}",
+                f"--root-dir={self.dir / 'kubelet'}",
+                f"--hostname-override={self.name}",
+                f"--node-ip={self.node_ip}",
+                f"--cert-dir={self.dir / 'kubelet-pki'}",
+                "--v=1",
+            ],
+        )
+        deadline = time.monotonic() + NODE_START_TIMEOUT
+        while not self._ready():
+            if process.poll() is not None:
+                raise self.plane._fail("kubelet", f"exited with {process.returncode} while starting")
+            if time.monotonic() > deadline:
+                raise self.plane._fail("kubelet", f"did not make node {self.name} Ready in {NODE_START_TIMEOUT:.0f}s")
+            time.sleep(1)
+
+    def _ready(self) -> bool:
+        got = self.plane.kubectl(["get", "node", self.name, "-o", "json"], check=False, timeout=10)
+        if got.returncode != 0:
+            return False
+        conditions = json.loads(got.stdout)["status"].get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    def describe(self, namespace: str) -> str:
+        """What to read when a rollout fails: the namespace's pods and events, and the kubelet's last lines."""
+        pods = self.plane.kubectl(["-n", namespace, "describe", "pods"], check=False).stdout
+        return f"{pods[-6000:]}\n--- kubelet log ---\n{self.plane.log_tail('kubelet', 60)}\n"
+
+    # --- stop ----------------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """The controllers first (no pod is recreated), then the pods (kubelet tears down their volumes, and CNI
+        releases their addresses), then kubelet and containerd, the pods' shims, mounts, interfaces and cgroups."""
+        for name in ("kube-controller-manager", "kube-scheduler"):
+            self.plane.stop_process(name)
+        if self.plane.running(("kubelet",)):
+            self.plane.kubectl(
+                ["delete", "pods", "--all", "--all-namespaces", "--grace-period=0", "--force", "--wait=false"],
+                check=False,
+                timeout=60,
+            )
+            for _ in range(60):
+                if not (self._ctr(["tasks", "list", "-q"], check=False) or "").strip():
+                    break
+                time.sleep(1)
+        self.plane.stop_process("kubelet")
+        for task in (self._ctr(["tasks", "list", "-q"], check=False) or "").split():
+            self._ctr(["tasks", "kill", "-s", "SIGKILL", task], check=False)
+        self.plane.stop_process("containerd")
+        self._kill_shims()
+        self._unmount()
+        _run(["ip", "link", "del", self.bridge], check=False)
+        self._remove_cgroups()
+        for key, value in self._tunables.items():
+            (Path("/proc/sys") / key).write_text(value)
+
+    def leftovers(self) -> list[str]:
+        """What stop() should have removed and did not: processes, shims, mounts, interfaces, cgroups."""
+        left = [f"process {pid}" for pid in self.plane.running(PROCESSES)]
+        left += [f"shim {pid}" for pid in self._shims()]
+        left += [f"mount {target}" for target in self._mounts()]
+        left += [f"link {self.bridge}"] if Path(f"/sys/class/net/{self.bridge}").exists() else []
+        left += [str(c / self.cgroup_parent) for c in CGROUP_ROOT.iterdir() if (c / self.cgroup_parent).exists()]
+        return left
+
+    def _shims(self) -> list[int]:
+        """containerd-shim-runc-v2 processes started for this node's containerd (its socket is in their argv)."""
+        marker = str(self.socket).encode()
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                argv = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if argv.split(b"\0")[0].endswith(b"containerd-shim-runc-v2") and marker in argv:
+                found.append(int(proc.name))
+        return found
+
+    def _kill_shims(self) -> None:
+        """containerd-shim-runc-v2 processes outlive containerd."""
+        for pid in self._shims():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _mounts(self) -> list[str]:
+        """Mount points under the node's directory: pod volumes, overlay snapshots, sandbox shm."""
+        mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+        return [target for target in mounts if target.startswith(str(self.dir))]
+
+    def _unmount(self) -> None:
+        for target in sorted(self._mounts(), key=len, reverse=True):  # deepest first
+            _run(["umount", "-l", target], check=False)
+
+    def _remove_cgroups(self) -> None:
+        for controller in CGROUP_ROOT.iterdir():
+            top = controller / self.cgroup_parent
+            if top.is_dir():
+                for directory in sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
+                    directory.rmdir()
+                top.rmdir()
