@@ -17,20 +17,28 @@ through `kubectl port-forward` (API server -> kubelet -> containerd -> the pod).
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import re
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import bcrypt
+import docker
 import pytest
 import requests
 
+from components.kubernetes.settings import CONFIG_KEY, READ_ONLY_CONFIG_KEY
 from tests.kube.controlplane import ControlPlane, StartError, free_port, kube_bin, serving_pem
 from tests.kube.node import Node
-from tests.kube.test_kubernetes_apiserver import _apply, _into
+from tests.kube.test_kubernetes_apiserver import DECLARED_NAMESPACE, _apply, _into
 from tests.kube.tls_front import TlsFront
+from tests.support.images import build_scratch_image
 from tests.support.registry_client import RegistryUser
 from tests.unit.test_kubernetes_registry import CONFIGS, _manifests_of
 
@@ -147,48 +155,178 @@ def _secret_text(node: Node, namespace: str, name: str) -> dict[str, str]:
     return {key: base64.b64decode(value).decode() for key, value in data.items()}
 
 
-def test_the_registry_runs_on_the_node_and_serves_push_and_pull_through_its_ingress(node, node_registry_image):
-    namespace = f"level2-{secrets.token_hex(3)}"
-    password = secrets.token_urlsafe(18)
-    manifests = _deploy(node, namespace, password)
-    deployment = next(m for m in manifests if m["kind"] == "Deployment")["metadata"]["name"]
-    rolled = node.plane.kubectl(
-        ["-n", namespace, "rollout", "status", f"deployment/{deployment}", "--timeout=180s"], check=False, timeout=200
-    )
-    assert rolled.returncode == 0, node.describe(namespace) + rolled.stderr
-    pods = node.plane.json(["-n", namespace, "get", "pods"])["items"]
-    assert [p["status"]["phase"] for p in pods] == ["Running"]
-    assert pods[0]["spec"]["nodeName"] == node.name
+@dataclass
+class Deployed:
+    node: Node
+    namespace: str
+    password: str
+    manifests: list[dict[str, Any]]
 
-    # What the Ingress names: its host, the Service's port and the TLS Secret, as the controller would read them.
-    ingress = next(m for m in manifests if m["kind"] == "Ingress")["spec"]
-    host = ingress["rules"][0]["host"]
-    backend = ingress["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    tls = _secret_text(node, namespace, ingress["tls"][0]["secretName"])
-    service = node.plane.json(["-n", namespace, "get", "service", backend["name"]])["spec"]
-    port = next(p["port"] for p in service["ports"] if p["name"] == backend["port"]["name"])
-    with (
-        PortForward(node.plane, namespace, f"svc/{backend['name']}", port) as forward,
-        TlsFront(tls["tls.crt"], tls["tls.key"], forward.local),
-    ):
-        url = f"https://{host}/v2/"
-        user = RegistryUser(endpoint=host, ca_pem=tls["ca.crt"])
-        try:
-            assert requests.get(url, verify=user.ca_file, timeout=30).status_code == 401
-            assert requests.get(url, auth=(USER, password), verify=user.ca_file, timeout=30).status_code == 200
-            user.login(USER, password)
-            source = f"level2-src/probe:{namespace}"
-            subprocess.run(["docker", "tag", node_registry_image, source], check=True)
+    def of_kind(self, kind: str) -> dict[str, Any]:
+        return next(m for m in self.manifests if m["kind"] == kind)
+
+    @property
+    def deployment(self) -> str:
+        return self.of_kind("Deployment")["metadata"]["name"]
+
+    @property
+    def host(self) -> str:
+        return self.of_kind("Ingress")["spec"]["rules"][0]["host"]
+
+    @property
+    def blobs(self) -> Path:
+        return self.node.dir / "volumes" / self.namespace / "docker" / "registry" / "v2" / "blobs"
+
+    def rolled_out(self) -> None:
+        rolled = self.node.plane.kubectl(
+            ["-n", self.namespace, "rollout", "status", f"deployment/{self.deployment}", "--timeout=180s"],
+            check=False,
+            timeout=200,
+        )
+        assert rolled.returncode == 0, self.node.describe(self.namespace) + rolled.stderr
+
+    @contextlib.contextmanager
+    def through_ingress(self) -> Iterator[RegistryUser]:
+        """A docker user logged in at https://<Ingress host>/: TLS with the Ingress's Secret (TlsFront), on to the
+        Service the Ingress names through a fresh port-forward (it follows one pod: a rollout needs a new one)."""
+        ingress = self.of_kind("Ingress")["spec"]
+        backend = ingress["rules"][0]["http"]["paths"][0]["backend"]["service"]
+        tls = _secret_text(self.node, self.namespace, ingress["tls"][0]["secretName"])
+        service = self.node.plane.json(["-n", self.namespace, "get", "service", backend["name"]])["spec"]
+        port = next(p["port"] for p in service["ports"] if p["name"] == backend["port"]["name"])
+        with (
+            PortForward(self.node.plane, self.namespace, f"svc/{backend['name']}", port) as forward,
+            TlsFront(tls["tls.crt"], tls["tls.key"], forward.local),
+        ):
+            user = RegistryUser(endpoint=self.host, ca_pem=tls["ca.crt"])
             try:
-                digest = user.push(source, "team/probe", "v1")
-                assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
-                user.remove_local("team/probe", "v1")
-                pulled = user.docker("pull", f"{host}/team/probe@{digest}")
-                assert digest in pulled.stdout
-                user.docker("rmi", f"{host}/team/probe@{digest}", check=False)
+                yield user
             finally:
-                subprocess.run(["docker", "rmi", source], check=False, capture_output=True)
+                user.close()
+
+
+@pytest.fixture(scope="module")
+def deployed(node: Node, node_registry_image: str) -> Deployed:
+    """The case deployed once, into the namespace it declares (the GC script names it), rolled out."""
+    namespace = DECLARED_NAMESPACE
+    password = secrets.token_urlsafe(18)
+    registry = Deployed(node, namespace, password, _deploy(node, namespace, password))
+    registry.rolled_out()
+    return registry
+
+
+def _push(user: RegistryUser, password: str, repository: str, layers: list[bytes]) -> tuple[str, list[str]]:
+    """A scratch image of `layers` pushed as <repository>:v1; returns its digest and its layers' blob digests."""
+    source = f"level2-src/{repository.replace('/', '-')}:{secrets.token_hex(3)}"
+    build_scratch_image(docker.from_env(), source, layers)
+    try:
+        digest = user.push(source, repository, "v1")
+    finally:
+        subprocess.run(["docker", "rmi", "--force", source], check=False, capture_output=True)
+        user.remove_local(repository, "v1")
+    manifest = user.api(
+        "GET",
+        f"/v2/{repository}/manifests/{digest}",
+        auth=(USER, password),
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    assert manifest.status_code == 200, manifest.text
+    return digest, [layer["digest"] for layer in manifest.json()["layers"]]
+
+
+def test_the_registry_runs_on_the_node_and_serves_push_and_pull_through_its_ingress(deployed, node_registry_image):
+    pods = deployed.node.plane.json(["-n", deployed.namespace, "get", "pods"])["items"]
+    assert [p["status"]["phase"] for p in pods] == ["Running"]
+    assert pods[0]["spec"]["nodeName"] == deployed.node.name
+    with deployed.through_ingress() as user:
+        url = f"https://{deployed.host}/v2/"
+        assert requests.get(url, verify=user.ca_file, timeout=30).status_code == 401
+        assert requests.get(url, auth=(USER, deployed.password), verify=user.ca_file, timeout=30).status_code == 200
+        user.login(USER, deployed.password)
+        source = f"level2-src/probe:{deployed.namespace}"
+        subprocess.run(["docker", "tag", node_registry_image, source], check=True)
+        try:
+            digest = user.push(source, "team/probe", "v1")
+            assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
+            user.remove_local("team/probe", "v1")
+            pulled = user.docker("pull", f"{deployed.host}/team/probe@{digest}")
+            assert digest in pulled.stdout
+            user.docker("rmi", f"{deployed.host}/team/probe@{digest}", check=False)
         finally:
-            user.close()
-    blobs = node.dir / "volumes" / namespace / "docker" / "registry" / "v2" / "blobs"
-    assert any(blobs.rglob("data")), "nothing was written to the claim's volume"
+            subprocess.run(["docker", "rmi", source], check=False, capture_output=True)
+    assert any(deployed.blobs.rglob("data")), "nothing was written to the claim's volume"
+
+
+def _stored_bytes(root: Path) -> int:
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+
+
+def _blob_on_disk(root: Path, digest: str) -> bool:
+    algorithm, hex_ = digest.split(":")
+    return (root / algorithm / hex_[:2] / hex_ / "data").exists()
+
+
+def _config_key(template: dict[str, Any]) -> str:
+    config = next(v for v in template["spec"]["volumes"] if v["name"] == "config")
+    return config["secret"]["items"][0]["key"]
+
+
+def _finished(node: Node, namespace: str, job: str, timeout: float = 300) -> dict[str, Any]:
+    """The Job's status once it has succeeded or failed (or after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = node.plane.json(["-n", namespace, "get", "job", job]).get("status", {})
+        if status.get("succeeded") or status.get("failed") or time.monotonic() > deadline:
+            return status
+        time.sleep(2)
+
+
+def test_the_gc_cronjob_run_once_as_a_job_switches_read_only_collects_and_switches_back(deployed):
+    node, namespace = deployed.node, deployed.namespace
+    cronjob = deployed.of_kind("CronJob")
+    job_spec = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    node.kubectl_image(job_spec["containers"][0]["image"])
+    with deployed.through_ingress() as user:
+        user.login(USER, deployed.password)
+        kept, kept_layers = _push(user, deployed.password, "team/kept", [os.urandom(1 << 20)])
+        dropped, dropped_layers = _push(user, deployed.password, "team/dropped", [os.urandom(3 << 20)])
+        deleted = user.api("DELETE", f"/v2/team/dropped/manifests/{dropped}", auth=(USER, deployed.password))
+        assert deleted.status_code == 202, deleted.text
+    assert all(_blob_on_disk(deployed.blobs, layer) for layer in dropped_layers)
+    before = _stored_bytes(deployed.blobs)
+
+    job = f"gc-once-{secrets.token_hex(3)}"
+    node.plane.kubectl(["-n", namespace, "create", "job", job, f"--from=cronjob/{cronjob['metadata']['name']}"])
+    status = _finished(node, namespace, job)
+    logs = node.plane.kubectl(["-n", namespace, "logs", f"job/{job}", "-c", "garbage-collect"], check=False)
+    assert status.get("succeeded") == 1, (
+        f"{status}\n--- job log ---\n{logs.stdout}{logs.stderr}\n{node.describe(namespace)}"
+    )
+
+    # Collected: the deleted image's layers are gone from the claim, the kept image's are there.
+    freed = before - _stored_bytes(deployed.blobs)
+    print(f"GC job freed {freed} bytes on the claim ({before} before)")
+    assert not any(_blob_on_disk(deployed.blobs, layer) for layer in dropped_layers), logs.stdout
+    assert all(_blob_on_disk(deployed.blobs, layer) for layer in kept_layers)
+    assert freed >= 3 << 20
+    # Switched: a ReplicaSet ran the read-only config pinned to the GC pod's node; the Deployment is back on the
+    # read-write config, unpinned, and rolled out.
+    selector = ",".join(
+        f"{k}={v}" for k, v in deployed.of_kind("Deployment")["spec"]["selector"]["matchLabels"].items()
+    )
+    sets = node.plane.json(["-n", namespace, "get", "replicasets", "-l", selector])["items"]
+    read_only = [r for r in sets if _config_key(r["spec"]["template"]) == READ_ONLY_CONFIG_KEY]
+    assert read_only, [_config_key(r["spec"]["template"]) for r in sets]
+    assert read_only[0]["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/hostname": node.name}
+    live = node.plane.json(["-n", namespace, "get", "deployment", deployed.deployment])
+    assert _config_key(live["spec"]["template"]) == CONFIG_KEY
+    assert "nodeSelector" not in live["spec"]["template"]["spec"]
+    assert int(live["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) >= 3
+    deployed.rolled_out()
+    # Read-write again, and the kept image whole.
+    with deployed.through_ingress() as user:
+        user.login(USER, deployed.password)
+        pulled = user.docker("pull", f"{deployed.host}/team/kept@{kept}")
+        assert kept in pulled.stdout
+        user.docker("rmi", f"{deployed.host}/team/kept@{kept}", check=False)
+        _push(user, deployed.password, "team/after-gc", [os.urandom(1 << 16)])

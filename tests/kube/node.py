@@ -27,7 +27,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from tests.kube.controlplane import ControlPlane, StartError, free_port, issue_pair, node_name
+from tests.kube.controlplane import SERVICE_CIDR, ControlPlane, StartError, free_port, issue_pair, node_name
 
 PAUSE_IMAGE = "registries.local/pause:1"
 """The sandbox image: busybox-static's `sleep` as PID 1 (containerd stops sandboxes with SIGKILL)."""
@@ -118,6 +118,7 @@ class Node:
         _run(["ip", "link", "set", self.bridge, "up"])
         self._start_containerd()
         self.load_image(PAUSE_IMAGE, self._pause_image())
+        self._route_kubernetes_service()
         self._start_controllers()
         self._start_kubelet()
         self.timings["node"] = time.monotonic() - started
@@ -139,6 +140,7 @@ class Node:
                             "ipam": {
                                 "type": "host-local",
                                 "ranges": [[{"subnet": self.pod_cidr}]],
+                                "routes": [{"dst": "0.0.0.0/0"}],  # via the bridge: Service addresses too
                                 "dataDir": str(self.dir / "ipam"),
                             },
                         },
@@ -209,6 +211,22 @@ state = "{self.dir / "containerd-state"}"
             _run(["docker", "build", "-q", "-t", PAUSE_IMAGE, context])
         return PAUSE_IMAGE
 
+    def kubectl_image(self, tag: str) -> str:
+        """The GC job's kubectl image (alpine/k8s upstream), built in the Docker Engine from what it holds that the
+        job uses: busybox's sh and the machine's kubectl (a static Go binary). Loaded into the node; returns `tag`."""
+        kubectl = Path(shutil.which("kubectl") or "/usr/bin/kubectl").resolve()
+        with tempfile.TemporaryDirectory() as context:
+            root = Path(context) / "rootfs" / "bin"
+            root.mkdir(parents=True)
+            shutil.copy(Path("/bin/busybox"), root / "busybox")
+            shutil.copy(kubectl, root / "kubectl")
+            for applet in ("sh", "cat", "ls", "env", "sleep"):
+                (root / applet).symlink_to("busybox")
+            (Path(context) / "Dockerfile").write_text("FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\n")
+            _run(["docker", "build", "-q", "-t", tag, context])
+        self.load_image(tag)
+        return tag
+
     def load_image(self, reference: str, docker_reference: str | None = None) -> None:
         """Copies an image from the Docker Engine into the node's containerd (the names kubelet will ask for)."""
         archive = subprocess.run(
@@ -217,6 +235,44 @@ state = "{self.dir / "containerd-state"}"
         if archive.returncode != 0:
             raise StartError(f"docker save {docker_reference or reference}: {archive.stderr.decode()[-500:]}")
         self._ctr(["images", "import", "--no-unpack", "-"], input=archive.stdout)
+
+    @property
+    def nat_chain(self) -> str:
+        return f"RK-{self.suffix}"
+
+    def _route_kubernetes_service(self) -> None:
+        """kube-proxy's part for the one Service pods use here, `kubernetes` (the GC job's kubectl): 10.96.0.1:443
+        from the node's bridge goes to the API server on loopback (route_localnet on this bridge only)."""
+        port = self.plane.url.rsplit(":", 1)[1]
+        service_ip = next(iter(ipaddress.ip_network(SERVICE_CIDR).hosts()))
+        (Path("/proc/sys/net/ipv4/conf") / self.bridge / "route_localnet").write_text("1")
+        _run(["iptables", "-w", "-t", "nat", "-N", self.nat_chain])
+        _run(
+            [
+                "iptables",
+                "-w",
+                "-t",
+                "nat",
+                "-A",
+                self.nat_chain,
+                "-d",
+                f"{service_ip}/32",
+                "-p",
+                "tcp",
+                "--dport",
+                "443",
+                "-j",
+                "DNAT",
+                "--to-destination",
+                f"127.0.0.1:{port}",
+            ]
+        )
+        _run(["iptables", "-w", "-t", "nat", "-I", "PREROUTING", "-i", self.bridge, "-j", self.nat_chain])
+
+    def _unroute_kubernetes_service(self) -> None:
+        _run(["iptables", "-w", "-t", "nat", "-D", "PREROUTING", "-i", self.bridge, "-j", self.nat_chain], check=False)
+        _run(["iptables", "-w", "-t", "nat", "-F", self.nat_chain], check=False)
+        _run(["iptables", "-w", "-t", "nat", "-X", self.nat_chain], check=False)
 
     def _start_controllers(self) -> None:
         pki = self.plane.workdir / "pki"
@@ -368,6 +424,7 @@ state = "{self.dir / "containerd-state"}"
         self._kill_shims()
         self._unmount()
         _run(["ip", "link", "del", self.bridge], check=False)
+        self._unroute_kubernetes_service()
         self._remove_cgroups()
         for key, value in self._tunables.items():
             (Path("/proc/sys") / key).write_text(value)
@@ -378,6 +435,8 @@ state = "{self.dir / "containerd-state"}"
         left += [f"shim {pid}" for pid in self._shims()]
         left += [f"mount {target}" for target in self._mounts()]
         left += [f"link {self.bridge}"] if Path(f"/sys/class/net/{self.bridge}").exists() else []
+        chains = _run(["iptables", "-w", "-t", "nat", "-S"], check=False)
+        left += [f"iptables nat chain {self.nat_chain}"] if self.nat_chain in chains else []
         left += [str(c / self.cgroup_parent) for c in CGROUP_ROOT.iterdir() if (c / self.cgroup_parent).exists()]
         return left
 

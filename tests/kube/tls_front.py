@@ -37,7 +37,8 @@ class TlsFront:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(self._pump(reader, upstream_writer), self._pump(upstream_reader, writer))
+        with contextlib.suppress(asyncio.CancelledError):  # close() ends open connections
+            await asyncio.gather(self._pump(reader, upstream_writer), self._pump(upstream_reader, writer))
 
     @staticmethod
     async def _pump(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
@@ -54,8 +55,10 @@ class TlsFront:
     def close(self) -> None:
         async def shutdown() -> None:
             self.server.close()
-            for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)

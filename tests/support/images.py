@@ -20,7 +20,9 @@ from registryctl.registry_client import scratch_context
 
 REGISTRY_BINARY = Path("/usr/bin/docker-registry")
 BUSYBOX = Path("/bin/busybox")
-APPLETS = ["sh", "wget", "cat", "ls", "sleep", "echo", "env", "ps", "nc", "mkdir", "rm", "grep"]
+APPLETS = ["sh", "wget", "cat", "ls", "sleep", "echo", "env", "ps", "nc", "mkdir", "rm", "grep", "cp"]
+"""busybox applets in the registry images, as upstream's alpine-based images have them (the health check's sh, wget
+and grep; cp: the Kubernetes GC job's init container copies /bin/registry out)."""
 CACHE = Path(os.environ.get("REGISTRIES_CACHE", Path.home() / ".cache" / "registries"))
 """Build outputs (never in the repository): the Go-built registry binaries, one directory per version."""
 DISTRIBUTION_MODULE = "github.com/distribution/distribution/v3/cmd/registry"
