@@ -22,6 +22,7 @@ from components.kubernetes.objects import Placement, labels, secret_checksum
 from components.kubernetes.redis import declare_redis
 from components.kubernetes.settings import (
     CONFIG_KEY,
+    DRAIN_SECONDS,
     READ_ONLY_CONFIG_KEY,
     REGISTRY_PORT,
     autoscaling,
@@ -251,7 +252,7 @@ class KubernetesRegistry(pulumi.ComponentResource):
         bucket: pulumi.Input[str] | None,
         redis_password: pulumi.Output[str] | None,
     ) -> pulumi.Output[RegistrySettings]:
-        """The Docker target's settings, with what differs on Kubernetes: http.host, Redis."""
+        """The Docker target's settings, with what differs on Kubernetes: http.host, Redis, the drain on SIGTERM."""
         tls_mode = s.text((self._args.get("tls") or {}).get("mode", "selfSigned"))
         scheme = "http" if tls_mode == "none" else "https"
         redis_addr = f"{self._placement.app}-redis.{self._placement.namespace}.svc:{REDIS_PORT}"
@@ -262,6 +263,7 @@ class KubernetesRegistry(pulumi.ComponentResource):
             lambda values: dataclasses.replace(
                 values[0],
                 external_url=f"{scheme}://{values[1]}",
+                drain_timeout=f"{DRAIN_SECONDS}s",
                 redis=None if values[2] is None else RedisSettings(addr=redis_addr, password=values[2]),
             )
         )

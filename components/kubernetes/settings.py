@@ -16,6 +16,16 @@ REGISTRY_PORT = 5000
 DEBUG_PORT = 5001
 CONFIG_KEY = "config.yml"
 READ_ONLY_CONFIG_KEY = "config-readonly.yml"
+PRE_STOP_SECONDS = 10
+"""A registry pod's preStop sleep: the EndpointSlice controller and the Ingress controller learn of a pod's deletion
+when the kubelet does, so the pod keeps serving for this long while they take it out of rotation (without it a
+rolling update resets the connections still routed to it: tests/e2e/test_kubernetes_node.py)."""
+DRAIN_SECONDS = 40
+"""http.draintimeout on Kubernetes: after the preStop sleep, SIGTERM makes the registry stop accepting and finish
+the requests in flight (a layer up- or download) for up to this long."""
+TERMINATION_GRACE_SECONDS = 60
+"""The pod's terminationGracePeriodSeconds: longer than PRE_STOP_SECONDS + DRAIN_SECONDS, so nothing is killed
+mid-request."""
 """The same config with storage.maintenance.readonly on: what the GC CronJob switches the pods to."""
 CONFIG_VOLUME_INDEX = 0
 """Index of the config volume in the pod spec: the GC CronJob's JSON patch addresses it."""

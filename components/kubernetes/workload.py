@@ -11,7 +11,15 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes.args import KubernetesRegistryArgs
 from components.kubernetes.objects import Placement, container_security, labels, security_context
-from components.kubernetes.settings import CONFIG_KEY, DEBUG_PORT, REGISTRY_PORT, autoscaling, fewest_replicas
+from components.kubernetes.settings import (
+    CONFIG_KEY,
+    DEBUG_PORT,
+    PRE_STOP_SECONDS,
+    REGISTRY_PORT,
+    TERMINATION_GRACE_SECONDS,
+    autoscaling,
+    fewest_replicas,
+)
 from components.selfhosted import settings as s
 from components.selfhosted.config_file import DATA_DIR, HTPASSWD_PATH, serve_command
 from components.selfhosted.s3_storage import S3Storage
@@ -96,6 +104,9 @@ def declare_deployment(
             "period_seconds": 10,
             "failure_threshold": 6,
         },
+        # Serve on while the endpoints and the Ingress drop the pod, then drain (http.draintimeout) on SIGTERM. The
+        # sleep action needs no shell in the image (Kubernetes >= 1.30).
+        "lifecycle": {"pre_stop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
         "security_context": container_security(),
     }
     # A claim is ReadWriteOnce: the old pod must let go before the new one mounts it.
@@ -137,7 +148,7 @@ def declare_deployment(
                                 ]
                             }
                         },
-                        "termination_grace_period_seconds": 60,
+                        "termination_grace_period_seconds": TERMINATION_GRACE_SECONDS,
                         "containers": [container],
                         "volumes": volumes,
                     },

@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import itertools
+import json
 import os
 import re
 import secrets
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,14 +38,17 @@ import docker
 import pytest
 import requests
 
-from components.kubernetes.settings import CONFIG_KEY, READ_ONLY_CONFIG_KEY
+from components.kubernetes.settings import CONFIG_KEY, READ_ONLY_CONFIG_KEY, TERMINATION_GRACE_SECONDS
+from tests.e2e.test_scale_out import PUSHES, _push_with_retries, _source_images
 from tests.kube.controlplane import ControlPlane, StartError, free_port, kube_bin, serving_pem
 from tests.kube.node import Node
 from tests.kube.test_kubernetes_apiserver import DECLARED_NAMESPACE, _apply, _into
 from tests.kube.tls_front import TlsFront
 from tests.support.images import build_scratch_image
+from tests.support.moto_server import MotoServer, start_moto
 from tests.support.registry_client import RegistryUser
-from tests.unit.test_kubernetes_registry import CONFIGS, _manifests_of
+from tests.support.scale_out_images import build_redis_image
+from tests.unit.test_kubernetes_registry import CONFIGS, _manifests_of, _run, manifests
 
 CASE = "single-pod-on-a-claim"
 USER = "admin"
@@ -81,18 +89,21 @@ def _htpasswd(password: str) -> str:
     return f"{USER}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(10)).decode()}\n"
 
 
-def _deploy(node: Node, namespace: str, password: str) -> list[dict[str, Any]]:
-    """The case's manifests in `namespace`, the htpasswd Secret holding `password`'s hash and the TLS Secret a
-    certificate for the Ingress host (the mocks' placeholders), and a hostPath PersistentVolume for its claim (no
-    provisioner runs here)."""
-    manifests = _into(_manifests_of(CONFIGS[CASE]), namespace)
+def _deploy(node: Node, declared: list[dict[str, Any]], namespace: str, password: str) -> list[dict[str, Any]]:
+    """`declared` in `namespace`, the htpasswd Secret holding `password`'s hash and the TLS Secret a certificate for
+    the Ingress host (the mocks' placeholders), and a hostPath PersistentVolume for a claim (no provisioner runs
+    here); applied, server-side."""
+    manifests = _into(declared, namespace)
     host = next(m for m in manifests if m["kind"] == "Ingress")["spec"]["rules"][0]["host"]
     for manifest in manifests:
         if manifest["kind"] == "Secret" and "htpasswd" in manifest.get("stringData", {}):
             manifest["stringData"]["htpasswd"] = _htpasswd(password)
         if manifest.get("type") == "kubernetes.io/tls":  # what pulumi-tls makes for the Ingress host
             manifest["stringData"] = serving_pem(host)
-    claim = next(m for m in manifests if m["kind"] == "PersistentVolumeClaim")
+    claim = next((m for m in manifests if m["kind"] == "PersistentVolumeClaim"), None)
+    if claim is None:
+        _apply(node.plane, manifests)
+        return manifests
     data = node.dir / "volumes" / namespace
     data.mkdir(parents=True)
     data.chmod(0o777)  # the registry runs as its image's user; a hostPath volume gets no fsGroup
@@ -111,6 +122,50 @@ def _deploy(node: Node, namespace: str, password: str) -> list[dict[str, Any]]:
     }
     _apply(node.plane, [*manifests, volume])
     return manifests
+
+
+class ReadyEndpoints:
+    """The ready endpoints of a Service, from its EndpointSlices, read every 0.2 s in a thread (an ingress
+    controller's view); pick() names them in turn."""
+
+    def __init__(self, plane: ControlPlane, namespace: str, service: str) -> None:
+        self.plane, self.namespace, self.service = plane, namespace, service
+        self.ready: list[tuple[str, int]] = []
+        self.turn = itertools.count()
+        self.stopped = threading.Event()
+        self._read()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        slices = self.plane.json(
+            ["-n", self.namespace, "get", "endpointslices", "-l", f"kubernetes.io/service-name={self.service}"]
+        )["items"]
+        self.ready = [
+            (endpoint["addresses"][0], port["port"])
+            for piece in slices
+            for port in piece.get("ports") or []
+            for endpoint in piece.get("endpoints") or []
+            if endpoint.get("conditions", {}).get("ready")
+        ]
+
+    def _watch(self) -> None:
+        while not self.stopped.wait(0.2):
+            with contextlib.suppress(AssertionError, ValueError):
+                self._read()
+
+    def pick(self) -> tuple[str, int]:
+        ready = self.ready
+        if not ready:
+            raise OSError(f"service {self.service} has no ready endpoint")
+        return ready[next(self.turn) % len(ready)]
+
+    def __enter__(self) -> ReadyEndpoints:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
 
 
 class PortForward:
@@ -166,8 +221,17 @@ class Deployed:
         return next(m for m in self.manifests if m["kind"] == kind)
 
     @property
+    def workload(self) -> dict[str, Any]:
+        """The registry's Deployment (not Redis's)."""
+        return next(
+            m
+            for m in self.manifests
+            if m["kind"] == "Deployment" and m["metadata"]["labels"]["app.kubernetes.io/component"] == "registry"
+        )
+
+    @property
     def deployment(self) -> str:
-        return self.of_kind("Deployment")["metadata"]["name"]
+        return self.workload["metadata"]["name"]
 
     @property
     def host(self) -> str:
@@ -186,18 +250,25 @@ class Deployed:
         assert rolled.returncode == 0, self.node.describe(self.namespace) + rolled.stderr
 
     @contextlib.contextmanager
-    def through_ingress(self) -> Iterator[RegistryUser]:
-        """A docker user logged in at https://<Ingress host>/: TLS with the Ingress's Secret (TlsFront), on to the
-        Service the Ingress names through a fresh port-forward (it follows one pod: a rollout needs a new one)."""
+    def through_ingress(self, endpoints: bool = False) -> Iterator[RegistryUser]:
+        """A docker user at https://<Ingress host>/: TLS with the Ingress's Secret (TlsFront), on to the Service the
+        Ingress names: through a fresh port-forward (it follows one pod: a rollout needs a new one), or with
+        `endpoints` to the Service's ready endpoints, each connection to the next, as ingress-nginx routes."""
         ingress = self.of_kind("Ingress")["spec"]
         backend = ingress["rules"][0]["http"]["paths"][0]["backend"]["service"]
         tls = _secret_text(self.node, self.namespace, ingress["tls"][0]["secretName"])
         service = self.node.plane.json(["-n", self.namespace, "get", "service", backend["name"]])["spec"]
         port = next(p["port"] for p in service["ports"] if p["name"] == backend["port"]["name"])
-        with (
-            PortForward(self.node.plane, self.namespace, f"svc/{backend['name']}", port) as forward,
-            TlsFront(tls["tls.crt"], tls["tls.key"], forward.local),
-        ):
+        with contextlib.ExitStack() as stack:
+            if endpoints:
+                ready = stack.enter_context(ReadyEndpoints(self.node.plane, self.namespace, backend["name"]))
+                upstream: Any = ready.pick
+            else:
+                forward = stack.enter_context(
+                    PortForward(self.node.plane, self.namespace, f"svc/{backend['name']}", port)
+                )
+                upstream = forward.local
+            stack.enter_context(TlsFront(tls["tls.crt"], tls["tls.key"], upstream))
             user = RegistryUser(endpoint=self.host, ca_pem=tls["ca.crt"])
             try:
                 yield user
@@ -210,7 +281,7 @@ def deployed(node: Node, node_registry_image: str) -> Deployed:
     """The case deployed once, into the namespace it declares (the GC script names it), rolled out."""
     namespace = DECLARED_NAMESPACE
     password = secrets.token_urlsafe(18)
-    registry = Deployed(node, namespace, password, _deploy(node, namespace, password))
+    registry = Deployed(node, namespace, password, _deploy(node, _manifests_of(CONFIGS[CASE]), namespace, password))
     registry.rolled_out()
     return registry
 
@@ -311,9 +382,7 @@ def test_the_gc_cronjob_run_once_as_a_job_switches_read_only_collects_and_switch
     assert freed >= 3 << 20
     # Switched: a ReplicaSet ran the read-only config pinned to the GC pod's node; the Deployment is back on the
     # read-write config, unpinned, and rolled out.
-    selector = ",".join(
-        f"{k}={v}" for k, v in deployed.of_kind("Deployment")["spec"]["selector"]["matchLabels"].items()
-    )
+    selector = ",".join(f"{k}={v}" for k, v in deployed.workload["spec"]["selector"]["matchLabels"].items())
     sets = node.plane.json(["-n", namespace, "get", "replicasets", "-l", selector])["items"]
     read_only = [r for r in sets if _config_key(r["spec"]["template"]) == READ_ONLY_CONFIG_KEY]
     assert read_only, [_config_key(r["spec"]["template"]) for r in sets]
@@ -330,3 +399,179 @@ def test_the_gc_cronjob_run_once_as_a_job_switches_read_only_collects_and_switch
         assert kept in pulled.stdout
         user.docker("rmi", f"{deployed.host}/team/kept@{kept}", check=False)
         _push(user, deployed.password, "team/after-gc", [os.urandom(1 << 16)])
+
+
+# --- two replicas on S3 (moto, reached from the pods through the node's address) with Redis ---------------------
+
+S3_NAMESPACE = "registry-s3"
+BUCKET = "level2-registry"
+REGION = "eu-west-1"
+
+
+def _s3_case(moto: MotoServer, authority: str, log_level: str = "info") -> list[dict[str, Any]]:
+    """What the program declares for two replicas on S3 with Redis (the unit tests' mocks), moto as the S3."""
+    config = {
+        "platform": "kubernetes",
+        "log": {"level": log_level},
+        "storage": {
+            "kind": "s3",
+            "create": False,
+            "bucket": BUCKET,
+            "region": REGION,
+            "regionEndpoint": f"http://{authority}",
+            "forcePathStyle": True,
+            "redirectDisable": True,  # blobs through the registry: the test's client cannot reach moto's node address
+            "accessKey": moto.admin_key,
+            "secretKey": moto.admin_secret,
+        },
+        "kubernetes": {"replicas": 2, "redis": {"enabled": True}},
+    }
+    return manifests(_run(config)[0])
+
+
+@dataclass
+class S3Registry:
+    deployed: Deployed
+    moto: MotoServer
+    authority: str
+
+
+@pytest.fixture(scope="module")
+def s3_registry(
+    node: Node, node_registry_image: str, docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[S3Registry]:
+    moto = start_moto(tmp_path_factory.mktemp("moto"))
+    try:
+        authority = node.expose_loopback(int(moto.endpoint.rsplit(":", 1)[1]))
+        moto.client("s3", REGION).create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        declared = _s3_case(moto, authority)
+        redis = next(m for m in declared if m["kind"] == "Deployment" and m["metadata"]["name"].endswith("-redis"))
+        redis_image = redis["spec"]["template"]["spec"]["containers"][0]["image"]
+        build_redis_image(docker_client, redis_image)
+        node.load_image(redis_image)
+        password = secrets.token_urlsafe(18)
+        deployed = Deployed(node, S3_NAMESPACE, password, _deploy(node, declared, S3_NAMESPACE, password))
+        for name in (redis["metadata"]["name"], deployed.deployment):
+            rolled = node.plane.kubectl(
+                ["-n", S3_NAMESPACE, "rollout", "status", f"deployment/{name}", "--timeout=180s"], check=False
+            )
+            assert rolled.returncode == 0, node.describe(S3_NAMESPACE) + rolled.stderr
+        yield S3Registry(deployed, moto, authority)
+    finally:
+        moto.stop()
+
+
+class Puller:
+    """Pulls one image by digest over and over (manifest, then every blob, each checked against its digest) through
+    the Ingress stand-in, in a thread; records every failure."""
+
+    def __init__(self, user: RegistryUser, password: str, repository: str, digest: str) -> None:
+        self.user, self.auth, self.repository, self.digest = user, (USER, password), repository, digest
+        self.pulls = 0
+        self.failures: list[str] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _get(self, path: str, **kwargs: Any) -> bytes:
+        response = self.user.api("GET", f"/v2/{self.repository}/{path}", auth=self.auth, **kwargs)
+        if response.status_code != 200:
+            raise AssertionError(f"GET {path}: {response.status_code} {response.text[:200]}")
+        return response.content
+
+    def _pull(self) -> None:
+        accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
+        manifest = self._get(f"manifests/{self.digest}", headers=accept)
+        assert "sha256:" + hashlib.sha256(manifest).hexdigest() == self.digest, "manifest digest mismatch"
+        document = json.loads(manifest)
+        for blob in [document["config"], *document["layers"]]:
+            content = self._get(f"blobs/{blob['digest']}")
+            assert "sha256:" + hashlib.sha256(content).hexdigest() == blob["digest"], f"{blob['digest']} mismatch"
+
+    def _run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                self._pull()
+                self.pulls += 1
+            except (AssertionError, requests.RequestException) as error:
+                self.failures.append(f"{time.strftime('%H:%M:%S')} {error}")
+            time.sleep(0.05)
+
+    def __enter__(self) -> Puller:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=60)
+
+
+def _pods(node: Node, namespace: str, deployment: dict[str, Any], terminating: bool = False) -> set[str]:
+    """The Deployment's pods: running ones, or (`terminating`) the ones being deleted."""
+    labels = deployment["spec"]["selector"]["matchLabels"]
+    selector = ",".join(f"{key}={value}" for key, value in labels.items())
+    pods = node.plane.json(["-n", namespace, "get", "pods", "-l", selector])["items"]
+    return {p["metadata"]["name"] for p in pods if ("deletionTimestamp" in p["metadata"]) == terminating}
+
+
+def test_a_config_change_rolls_both_replicas_with_no_failed_pull(s3_registry):
+    deployed, node = s3_registry.deployed, s3_registry.deployed.node
+    with deployed.through_ingress(endpoints=True) as user:
+        user.login(USER, deployed.password)
+        digest, _ = _push(user, deployed.password, "team/rolled", [os.urandom(1 << 20), os.urandom(1 << 20)])
+        before = _pods(node, S3_NAMESPACE, deployed.workload)
+        assert len(before) == 2
+        changed = _s3_case(s3_registry.moto, s3_registry.authority, log_level="debug")  # the config, changed
+        secret = next(m for m in changed if m["kind"] == "Secret" and "config.yml" in m.get("stringData", {}))
+        assert "level: debug" in secret["stringData"]["config.yml"]
+        with Puller(user, deployed.password, "team/rolled", digest) as puller:
+            time.sleep(2)
+            _deploy(node, changed, S3_NAMESPACE, deployed.password)
+            deployed.rolled_out()
+            # Pulls go on until the old pods are gone: their preStop sleep and drain are part of the rollout.
+            deadline = time.monotonic() + TERMINATION_GRACE_SECONDS + 30
+            while _pods(node, S3_NAMESPACE, deployed.workload, terminating=True) and time.monotonic() < deadline:
+                time.sleep(1)
+            time.sleep(2)
+        after = _pods(node, S3_NAMESPACE, deployed.workload)
+    print(f"{puller.pulls} pulls during the rollout, {len(puller.failures)} failed")
+    assert not _pods(node, S3_NAMESPACE, deployed.workload, terminating=True)
+    assert len(after) == 2
+    assert not before & after, f"pods not replaced: {before & after}"
+    assert puller.failures == []
+    assert puller.pulls >= 5
+
+
+def test_a_replica_killed_during_pushes_loses_nothing(s3_registry, docker_client):
+    """Level 3: one registry container killed (SIGKILL, as a crash) while 10 pushes run through the Ingress; every
+    push that succeeded (retried as a client would) pulls intact by digest, and a failed one left no tag."""
+    deployed, node = s3_registry.deployed, s3_registry.deployed.node
+    sources = _source_images(docker_client, PUSHES, "k8s-killed")
+    victim = sorted(_pods(node, S3_NAMESPACE, deployed.workload))[0]
+    status = node.plane.json(["-n", S3_NAMESPACE, "get", "pod", victim])["status"]["containerStatuses"][0]
+    container = status["containerID"].removeprefix("containerd://")
+    seen: list[str] = []
+    try:
+        with deployed.through_ingress(endpoints=True) as user:
+            user.login(USER, deployed.password)
+            killer = threading.Timer(2.0, node.kill_container, args=(container,))
+            killer.start()
+            with ThreadPoolExecutor(max_workers=PUSHES) as pool:
+                digests = list(
+                    pool.map(lambda i: _push_with_retries(user, sources[i], f"ha/img{i}", seen), range(PUSHES))
+                )
+            killer.join()
+            print("\n".join(["a registry container killed during 10 concurrent pushes; clients saw:", *seen]))
+            restarted = node.plane.json(["-n", S3_NAMESPACE, "get", "pod", victim])["status"]["containerStatuses"][0]
+            assert restarted["restartCount"] >= 1, "the container was not killed"
+            pushed = {i: d for i, d in enumerate(digests) if d is not None}
+            assert pushed, "no push succeeded"
+            deployed.rolled_out()  # both replicas serving again
+            for index, digest in pushed.items():
+                user.remove_local(f"ha/img{index}", "1")
+                assert user.pull(f"ha/img{index}", "1") == digest  # the daemon checks every blob's digest
+            for index in set(range(PUSHES)) - set(pushed):
+                response = user.api("GET", f"/v2/ha/img{index}/manifests/1", auth=(USER, deployed.password))
+                assert response.status_code == 404, "a failed push left a tag"
+    finally:
+        for source in sources:
+            subprocess.run(["docker", "rmi", "--force", source], check=False, capture_output=True)

@@ -227,6 +227,10 @@ state = "{self.dir / "containerd-state"}"
         self.load_image(tag)
         return tag
 
+    def kill_container(self, container_id: str) -> None:
+        """SIGKILL to a container's process, as a crash would; the kubelet restarts it in its pod."""
+        self._ctr(["tasks", "kill", "--signal", "SIGKILL", container_id])
+
     def load_image(self, reference: str, docker_reference: str | None = None) -> None:
         """Copies an image from the Docker Engine into the node's containerd (the names kubelet will ask for)."""
         archive = subprocess.run(
@@ -243,10 +247,20 @@ state = "{self.dir / "containerd-state"}"
     def _route_kubernetes_service(self) -> None:
         """kube-proxy's part for the one Service pods use here, `kubernetes` (the GC job's kubectl): 10.96.0.1:443
         from the node's bridge goes to the API server on loopback (route_localnet on this bridge only)."""
-        port = self.plane.url.rsplit(":", 1)[1]
-        service_ip = next(iter(ipaddress.ip_network(SERVICE_CIDR).hosts()))
         (Path("/proc/sys/net/ipv4/conf") / self.bridge / "route_localnet").write_text("1")
         _run(["iptables", "-w", "-t", "nat", "-N", self.nat_chain])
+        _run(["iptables", "-w", "-t", "nat", "-I", "PREROUTING", "-i", self.bridge, "-j", self.nat_chain])
+        service_ip = next(iter(ipaddress.ip_network(SERVICE_CIDR).hosts()))
+        self._dnat(str(service_ip), 443, int(self.plane.url.rsplit(":", 1)[1]))
+
+    def expose_loopback(self, port: int) -> str:
+        """A server of the tests on 127.0.0.1:`port` (moto) made reachable from the pods at <node address>:`port`;
+        returns that address's URL authority."""
+        self._dnat(self.node_ip, port, port)
+        return f"{self.node_ip}:{port}"
+
+    def _dnat(self, address: str, port: int, loopback_port: int) -> None:
+        rule = ["-d", f"{address}/32", "-p", "tcp", "--dport", str(port), "-j", "DNAT"]
         _run(
             [
                 "iptables",
@@ -255,19 +269,11 @@ state = "{self.dir / "containerd-state"}"
                 "nat",
                 "-A",
                 self.nat_chain,
-                "-d",
-                f"{service_ip}/32",
-                "-p",
-                "tcp",
-                "--dport",
-                "443",
-                "-j",
-                "DNAT",
+                *rule,
                 "--to-destination",
-                f"127.0.0.1:{port}",
+                f"127.0.0.1:{loopback_port}",
             ]
         )
-        _run(["iptables", "-w", "-t", "nat", "-I", "PREROUTING", "-i", self.bridge, "-j", self.nat_chain])
 
     def _unroute_kubernetes_service(self) -> None:
         _run(["iptables", "-w", "-t", "nat", "-D", "PREROUTING", "-i", self.bridge, "-j", self.nat_chain], check=False)

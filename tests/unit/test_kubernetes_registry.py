@@ -479,6 +479,10 @@ DOCUMENTED_DIFFERENCES = {
     ("http", "headers", "Strict-Transport-Security"): "absent: ingress-nginx sends HSTS for TLS hosts",
     ("redis",): "with kubernetes.redis: the shared cache",
     ("storage", "cache"): "blobdescriptor: redis with kubernetes.redis",
+    (
+        "http",
+        "draintimeout",
+    ): "always on Kubernetes (every rollout ends pods behind a Service); on Docker with replicas",
 }
 
 
@@ -522,6 +526,18 @@ def test_docker_and_kubernetes_render_the_same_config_apart_from_the_documented_
     for path in DOCUMENTED_DIFFERENCES:
         docker, kubernetes = _without(docker, path), _without(kubernetes, path)
     assert docker == kubernetes
+
+
+@pytest.mark.parametrize("case", ["single-pod-on-a-claim", "everything"])
+def test_a_registry_pod_serves_on_while_it_leaves_rotation_then_drains_within_its_grace_period(case):
+    mocks, _ = _run(CONFIGS[case])
+    pod = _object(mocks, "Deployment", "registry")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    sleep = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    config = yaml.safe_load(_object(mocks, "Secret", "registry-secret")["stringData"]["config.yml"])
+    drain = int(config["http"]["draintimeout"].removesuffix("s"))
+    assert sleep >= 5  # the endpoint and Ingress controllers' reaction, seen at about 1 s on the node of tests/e2e
+    assert sleep + drain < pod["terminationGracePeriodSeconds"]
 
 
 def test_docker_and_kubernetes_name_the_same_config_file_in_the_command_on_2_8():

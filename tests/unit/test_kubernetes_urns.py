@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from components.kubernetes.objects import secret_checksum
+from components.kubernetes.settings import CONFIG_KEY, DRAIN_SECONDS, PRE_STOP_SECONDS, READ_ONLY_CONFIG_KEY
 from tests.unit.conftest import KUBERNETES_STACK_FILES
 from tests.unit.urn_snapshot import SNAPSHOTS, STACK, AliasRecordingMonitor, SnapshotMocks, assert_declares_the_snapshot
 
@@ -89,10 +91,20 @@ def take_snapshot() -> None:
     OPTIONS_SNAPSHOT.write_text(json.dumps(options, indent=2, sort_keys=True) + "\n")
 
 
-def reviewed_changes(urn: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def reviewed_changes(urn: str, inputs: dict[str, Any], secret: dict[str, str] | None = None) -> dict[str, Any]:
     """The snapshot's inputs with the input changes made on purpose since, each reviewed and named here:
     - issue 25 (da087b4): the registry container's args name the mounted config.yml (`registry serve <path>`)
-      instead of leaving the image's default CMD; an in-place update of the Deployment."""
+      instead of leaving the image's default CMD; an in-place update of the Deployment;
+    - issue 29 (level 2, the rolling update on a node): the registry container's preStop sleep and
+      `http.draintimeout` in both configs, so a pod serves on while it leaves the Service's endpoints and then
+      finishes what is in flight (a rolling update reset connections without them); the pod template's
+      checksum/secret annotation follows the Secret (`secret`: its reviewed values, in the component's order)."""
+    if ":Secret::" in urn and urn.endswith("-secret") and not urn.endswith("-redis-secret"):
+        changed = copy.deepcopy(inputs)
+        values = changed["stringData"]["value"]
+        for key in (CONFIG_KEY, READ_ONLY_CONFIG_KEY):
+            values[key] = with_drain_timeout(values[key])
+        return changed
     if ":Deployment::" not in urn or urn.endswith("-redis"):
         return inputs
     changed = copy.deepcopy(inputs)
@@ -100,29 +112,61 @@ def reviewed_changes(urn: str, inputs: dict[str, Any]) -> dict[str, Any]:
         if container["name"] == "registry":
             mount = next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "config")
             container["args"] = ["registry", "serve", f"{mount}/config.yml"]
+            container["lifecycle"] = {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}}
+    if secret is not None:
+        order = [CONFIG_KEY, READ_ONLY_CONFIG_KEY, "htpasswd", "http-secret", "s3-access-key", "s3-secret-key"]
+        checksum = secret_checksum([secret[key] for key in order if key in secret])
+        changed["spec"]["template"]["metadata"]["annotations"]["checksum/secret"] = checksum
     return changed
+
+
+def with_drain_timeout(config_yml: str) -> str:
+    """`http.draintimeout: <DRAIN_SECONDS>s` where the renderer puts it: the last key of `http`, after `debug`."""
+    lines = config_yml.splitlines(keepends=True)
+    end = next(i for i, line in enumerate(lines) if i > lines.index("http:\n") and not line.startswith(" "))
+    return "".join([*lines[:end], f"  draintimeout: {DRAIN_SECONDS}s\n", *lines[end:]])
+
+
+def reviewed_case(case: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    secret_urn = next(u for u in case["declared"] if ":Secret::" in u and u.endswith("::selfhosted-secret"))
+    secret = reviewed_changes(secret_urn, case["declared"][secret_urn])["stringData"]["value"]
+    return {urn: reviewed_changes(urn, inputs, secret) for urn, inputs in case["declared"].items()}
 
 
 def test_kubernetes_configs_declare_the_same_urns_and_inputs_as_before_the_split(tmp_path):
     cases = json.loads(SNAPSHOT.read_text())
     for case in cases:
-        case["declared"] = {urn: reviewed_changes(urn, inputs) for urn, inputs in case["declared"].items()}
+        case["declared"] = reviewed_case(case)
     reviewed = tmp_path / SNAPSHOT.name
     reviewed.write_text(json.dumps(cases))
     assert_declares_the_snapshot(reviewed, "selfHosted")
 
 
-def test_the_reviewed_changes_touch_only_the_registry_containers_args():
-    changed = 0
+def test_the_reviewed_changes_touch_only_the_registry_container_its_checksum_and_the_configs_drain_timeout():
+    changed: dict[str, int] = {"Deployment": 0, "Secret": 0}
     for case in json.loads(SNAPSHOT.read_text()):
-        for urn, inputs in case["declared"].items():
-            after = reviewed_changes(urn, inputs)
-            if after != inputs:
-                changed += 1
+        for urn, after in reviewed_case(case).items():
+            inputs = case["declared"][urn]
+            if after == inputs:
+                continue
+            if ":Secret::" in urn:
+                changed["Secret"] += 1
+                for key in (CONFIG_KEY, READ_ONLY_CONFIG_KEY):
+                    after_yml, before_yml = after["stringData"]["value"][key], inputs["stringData"]["value"][key]
+                    assert after_yml.replace(f"  draintimeout: {DRAIN_SECONDS}s\n", "", 1) == before_yml
+                    assert yaml.safe_load(after_yml)["http"]["draintimeout"] == f"{DRAIN_SECONDS}s"
+                    after["stringData"]["value"][key] = before_yml
+            else:
+                changed["Deployment"] += 1
                 for container in after["spec"]["template"]["spec"]["containers"]:
                     container.pop("args")
-                assert after == inputs, urn
-    assert changed == len(snapshot_cases()), "one registry Deployment a case"
+                    container.pop("lifecycle")
+                before = inputs["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
+                annotations = after["spec"]["template"]["metadata"]["annotations"]
+                assert annotations["checksum/secret"] != before
+                annotations["checksum/secret"] = before
+            assert after == inputs, urn
+    assert changed == dict.fromkeys(changed, len(snapshot_cases())), "one registry Deployment and Secret a case"
 
 
 def test_kubernetes_configs_declare_the_same_resource_options_as_before_the_split():
