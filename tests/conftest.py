@@ -17,6 +17,7 @@ import hypothesis  # noqa: F401
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
+from tests.kube.node import remove_stale_nodes
 from tests.support.engine_docker import E2E_LABEL, remove_labelled
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def machine_lock() -> Iterator[None]:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             # Its own client: a module may define a docker_client fixture of a narrower scope.
-            for line in remove_stale_e2e_objects(reachable_docker()):
+            for line in remove_stale_e2e_objects(reachable_docker()) + remove_stale_nodes():
                 print(f"removed a stale e2e object of an earlier, interrupted run: {line}")
             yield
         finally:

@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -483,3 +484,71 @@ state = "{self.dir / "containerd-state"}"
                 for directory in sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
                     directory.rmdir()
                 top.rmdir()
+
+
+STALE_NAME = re.compile(r"^(rkb|RK-|kubepods-)[0-9a-f]{6}$")
+"""The names a Node gives its bridge, NAT chain and cgroups."""
+WORKDIR_MARK = "/kube-node"
+"""In the path of every node's work directory (tests/e2e/test_kubernetes_node.py's tmp_path_factory.mktemp)."""
+
+
+def remove_stale_nodes() -> list[str]:
+    """What a killed earlier run's node left behind (its processes, the pods' shims, mounts, bridge, NAT chain and
+    cgroups), removed; returns what was found. Run under the machine lock: no node of this run exists yet."""
+    found: list[str] = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if (
+            argv
+            and WORKDIR_MARK in " ".join(argv)
+            and Path(argv[0]).name in (*PROCESSES, "containerd-shim-runc-v2", "kube-apiserver", "etcd")
+        ):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGKILL)
+            found.append(f"process {proc.name} {Path(argv[0]).name}")
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    for target in sorted((m for m in mounts if WORKDIR_MARK in m), key=len, reverse=True):
+        _run(["umount", "-l", target], check=False)
+        found.append(f"mount {target}")
+    for link in Path("/sys/class/net").iterdir():
+        if STALE_NAME.fullmatch(link.name):
+            _run(["ip", "link", "del", link.name], check=False)
+            found.append(f"link {link.name}")
+    for line in _run(["iptables", "-w", "-t", "nat", "-S"], check=False).splitlines():
+        words = line.split()
+        if words[:1] == ["-N"] and STALE_NAME.fullmatch(words[1]):
+            chain = words[1]
+            for rule in _run(["iptables", "-w", "-t", "nat", "-S", "PREROUTING"], check=False).splitlines():
+                if rule.endswith(f"-j {chain}"):
+                    _run(["iptables", "-w", "-t", "nat", *rule.replace("-A", "-D", 1).split()], check=False)
+            _run(["iptables", "-w", "-t", "nat", "-F", chain], check=False)
+            _run(["iptables", "-w", "-t", "nat", "-X", chain], check=False)
+            found.append(f"iptables nat chain {chain}")
+    tops = [d for c in CGROUP_ROOT.iterdir() for d in c.iterdir() if d.is_dir() and STALE_NAME.fullmatch(d.name)]
+    deadline = time.monotonic() + 20
+    while any(_cgroup_pids(top) for top in tops) and time.monotonic() < deadline:
+        for pid in {pid for top in tops for pid in _cgroup_pids(top)}:  # the pods' processes, orphaned with the shims
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+    for top in tops:
+        for directory in sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        with contextlib.suppress(OSError):
+            top.rmdir()
+        found.append(f"cgroup {top}")
+    return found
+
+
+def _cgroup_pids(top: Path) -> set[int]:
+    pids: set[int] = set()
+    for procs in top.rglob("cgroup.procs"):
+        with contextlib.suppress(OSError):
+            pids.update(int(pid) for pid in procs.read_text().split())
+    return pids
