@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 step() { echo "==> [$SECONDS s] $*"; }
 
 # nginx: the UI stand-in image; haproxy, redis-server: the scale-out images; etcd-server: tests/kube; containerd, runc,
-# containernetworking-plugins, iproute2: the node of tests/kube/test_node.py (busybox-static: its pause image too).
+# containernetworking-plugins, iproute2, iptables: the node of tests/e2e/test_kubernetes_node.py (busybox-static: its
+# pause image too).
 APT_PACKAGES=(docker.io skopeo docker-registry busybox-static ca-certificates nginx-light haproxy redis-server etcd-server
-  containerd runc containernetworking-plugins iproute2)
+  containerd runc containernetworking-plugins iproute2 iptables)
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")

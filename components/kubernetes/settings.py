@@ -11,22 +11,23 @@ from components.kubernetes.args import KubernetesRegistryArgs, KubernetesRegistr
 from components.kubernetes_names import ingress_host_problem
 from components.selfhosted import settings as s
 from components.selfhosted.args import SelfHostedRegistryArgs
+from components.selfhosted.load_balancer import DRAIN_TIMEOUT_SECONDS
 
 REGISTRY_PORT = 5000
 DEBUG_PORT = 5001
 CONFIG_KEY = "config.yml"
 READ_ONLY_CONFIG_KEY = "config-readonly.yml"
-PRE_STOP_SECONDS = 10
-"""A registry pod's preStop sleep: the EndpointSlice controller and the Ingress controller learn of a pod's deletion
-when the kubelet does, so the pod keeps serving for this long while they take it out of rotation (without it a
-rolling update resets the connections still routed to it: tests/e2e/test_kubernetes_node.py)."""
-DRAIN_SECONDS = 40
-"""http.draintimeout on Kubernetes: after the preStop sleep, SIGTERM makes the registry stop accepting and finish
-the requests in flight (a layer up- or download) for up to this long."""
-TERMINATION_GRACE_SECONDS = 60
-"""The pod's terminationGracePeriodSeconds: longer than PRE_STOP_SECONDS + DRAIN_SECONDS, so nothing is killed
-mid-request."""
 """The same config with storage.maintenance.readonly on: what the GC CronJob switches the pods to."""
+PRE_STOP_SECONDS = 10
+"""A rolling registry pod's preStop sleep: the EndpointSlice controller and the Ingress controller learn of a pod's
+deletion when the kubelet does, so the pod keeps serving for this long while they take it out of rotation (without
+it a rolling update resets the connections still routed to it: tests/e2e/test_kubernetes_node.py). Not with
+Recreate (one pod on a claim): it is out of rotation at once and the sleep would only lengthen the gap."""
+DRAIN_SECONDS = DRAIN_TIMEOUT_SECONDS
+"""http.draintimeout, as for replicas on Docker: on SIGTERM the registry stops accepting and lets the requests in
+flight (a layer up- or download) finish for up to this long; an idle pod ends at once."""
+TERMINATION_GRACE_SECONDS = PRE_STOP_SECONDS + DRAIN_SECONDS + 10
+"""The pod's terminationGracePeriodSeconds: past the preStop sleep and the drain, so nothing is killed mid-request."""
 CONFIG_VOLUME_INDEX = 0
 """Index of the config volume in the pod spec: the GC CronJob's JSON patch addresses it."""
 DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")

@@ -104,9 +104,6 @@ def declare_deployment(
             "period_seconds": 10,
             "failure_threshold": 6,
         },
-        # Serve on while the endpoints and the Ingress drop the pod, then drain (http.draintimeout) on SIGTERM. The
-        # sleep action needs no shell in the image (Kubernetes >= 1.30).
-        "lifecycle": {"pre_stop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
         "security_context": container_security(),
     }
     # A claim is ReadWriteOnce: the old pod must let go before the new one mounts it.
@@ -115,6 +112,10 @@ def declare_deployment(
         if claim is not None
         else {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 0, "max_surge": 1}}
     )
+    if strategy["type"] == "RollingUpdate":
+        # Serve on while the endpoints and the Ingress drop the pod, then drain (http.draintimeout) on SIGTERM. The
+        # sleep action needs no shell in the image (Kubernetes >= 1.30).
+        container["lifecycle"] = {"pre_stop": {"sleep": {"seconds": PRE_STOP_SECONDS}}}
     scaling = autoscaling(args)
     return k8s.apps.v1.Deployment(
         f"{placement.name}-deployment",

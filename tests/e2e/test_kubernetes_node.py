@@ -1,4 +1,4 @@
-"""Level 2 of the Kubernetes path: the objects KubernetesRegistry declares, run as pods on a real node.
+"""Levels 2 and 3 of the Kubernetes path: the objects KubernetesRegistry declares, run as pods on a real node.
 
 kube-apiserver, kube-controller-manager, kube-scheduler and kubelet (all built from k8s.io/kubernetes through the
 module proxy) on Debian's containerd, runc and CNI plugins (tests/kube/node.py). The registry image is the one our
@@ -6,18 +6,23 @@ tests build (distribution 3.1.2 from the module proxy), loaded into containerd, 
 
 What a user of `platform: kubernetes` relies on, checked the way they would:
 - the Deployment rolls out (kubectl rollout status) with the claim bound and the config and htpasswd mounted;
-- through the Ingress: https://<its host>/v2/ answers 401 without credentials, and docker login, push and a pull by
-  digest work with the stack's htpasswd user, trusting the CA of the Ingress's TLS Secret (certs.d), with the
-  registry's own redirects (http.host) pointing there; the blobs land on the claim's volume.
+- through the Ingress: https://<its host>/v2/ answers 401 without credentials and 200 with the stack's htpasswd user,
+  verified against the CA of the Ingress's TLS Secret; docker login, push and a pull by digest work there (Docker
+  takes 127.0.0.0/8 as insecure, so its CA check is not what this proves), with the registry's own upload URLs
+  (http.host) pointing there; the blobs land on the claim's volume;
+- the GC CronJob run once as a Job: read-only, collect, read-write again;
+- two replicas on S3 (moto) with Redis: a config change rolls them with no failed pull, and a registry container
+  killed during 10 pushes loses none.
 
 TLS ends at the Ingress on this platform (the pods speak plain HTTP). No ingress controller image can be had here, so
 tests/kube/tls_front.py does its part: TLS on 127.0.0.1:443 with the Secret's certificate, on to the Service
-through `kubectl port-forward` (API server -> kubelet -> containerd -> the pod)."""
+through `kubectl port-forward` (API server -> kubelet -> containerd -> the pod) or to its ready endpoints."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import hashlib
 import itertools
 import json
@@ -37,11 +42,13 @@ import bcrypt
 import docker
 import pytest
 import requests
+import yaml
 
+from components.kubernetes.gc import DEFAULT_KUBECTL_IMAGE
 from components.kubernetes.settings import CONFIG_KEY, READ_ONLY_CONFIG_KEY, TERMINATION_GRACE_SECONDS
 from tests.e2e.test_scale_out import PUSHES, _push_with_retries, _source_images
-from tests.kube.controlplane import ControlPlane, StartError, free_port, kube_bin, serving_pem
-from tests.kube.node import Node
+from tests.kube.controlplane import ControlPlane, free_port, kube_bin, serving_pem
+from tests.kube.node import KUBECTL_STANDIN, Node
 from tests.kube.test_kubernetes_apiserver import DECLARED_NAMESPACE, _apply, _into
 from tests.kube.tls_front import TlsFront
 from tests.support.images import build_scratch_image
@@ -59,19 +66,24 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     """A control plane of its own (the API-server tier's runs on another worker) and the node beside it."""
     plane = ControlPlane(workdir=tmp_path_factory.mktemp("kube-node"), bin_dir=kube_bin())
     started = Node(plane)
+
+    def stop() -> list[str]:
+        try:
+            started.stop()
+        finally:
+            plane.stop()
+        return started.leftovers() + [f"process {pid}" for pid in plane.running()]
+
     try:
         plane.start()
         started.start()
-    except StartError as error:
-        started.stop()
-        plane.stop()
-        pytest.fail(f"the node cannot start: {error}", pytrace=False)
+    except Exception as error:
+        left = stop()
+        pytest.fail(f"the node cannot start: {error}" + (f"; left behind: {left}" if left else ""), pytrace=False)
     try:
         yield started
     finally:
-        started.stop()
-        plane.stop()
-        left = started.leftovers() + [f"process {pid}" for pid in plane.running()]
+        left = stop()
         assert not left, f"left behind: {left}"
 
 
@@ -90,16 +102,24 @@ def _htpasswd(password: str) -> str:
 
 
 def _deploy(node: Node, declared: list[dict[str, Any]], namespace: str, password: str) -> list[dict[str, Any]]:
-    """`declared` in `namespace`, the htpasswd Secret holding `password`'s hash and the TLS Secret a certificate for
-    the Ingress host (the mocks' placeholders), and a hostPath PersistentVolume for a claim (no provisioner runs
-    here); applied, server-side."""
-    manifests = _into(declared, namespace)
+    """`declared` in `namespace` (moved there unless declared there), the htpasswd Secret holding `password`'s hash
+    and the TLS Secret a certificate for the Ingress host (the mocks' placeholders), the GC job's kubectl image the
+    stand-in, and a hostPath PersistentVolume for a claim (no provisioner runs here); applied, server-side."""
+    declared_namespace = next(m["metadata"]["name"] for m in declared if m["kind"] == "Namespace")
+    if declared_namespace == namespace:
+        manifests = sorted(copy.deepcopy(declared), key=lambda m: m["kind"] != "Namespace")
+    else:
+        manifests = _into(declared, namespace)
     host = next(m for m in manifests if m["kind"] == "Ingress")["spec"]["rules"][0]["host"]
     for manifest in manifests:
         if manifest["kind"] == "Secret" and "htpasswd" in manifest.get("stringData", {}):
             manifest["stringData"]["htpasswd"] = _htpasswd(password)
         if manifest.get("type") == "kubernetes.io/tls":  # what pulumi-tls makes for the Ingress host
             manifest["stringData"] = serving_pem(host)
+        if manifest["kind"] == "CronJob":  # the GC job's kubectl image: this machine's stand-in, under its own name
+            containers = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+            assert containers[0]["image"] == DEFAULT_KUBECTL_IMAGE
+            containers[0]["image"] = KUBECTL_STANDIN
     claim = next((m for m in manifests if m["kind"] == "PersistentVolumeClaim"), None)
     if claim is None:
         _apply(node.plane, manifests)
@@ -128,9 +148,10 @@ class ReadyEndpoints:
     """The ready endpoints of a Service, from its EndpointSlices, read every 0.2 s in a thread (an ingress
     controller's view); pick() names them in turn."""
 
-    def __init__(self, plane: ControlPlane, namespace: str, service: str) -> None:
-        self.plane, self.namespace, self.service = plane, namespace, service
+    def __init__(self, plane: ControlPlane, namespace: str, service: str, port_name: str) -> None:
+        self.plane, self.namespace, self.service, self.port_name = plane, namespace, service, port_name
         self.ready: list[tuple[str, int]] = []
+        self.error: Exception | None = None
         self.turn = itertools.count()
         self.stopped = threading.Event()
         self._read()
@@ -145,17 +166,22 @@ class ReadyEndpoints:
             (endpoint["addresses"][0], port["port"])
             for piece in slices
             for port in piece.get("ports") or []
+            if port.get("name") == self.port_name
             for endpoint in piece.get("endpoints") or []
             if endpoint.get("conditions", {}).get("ready")
         ]
 
     def _watch(self) -> None:
         while not self.stopped.wait(0.2):
-            with contextlib.suppress(AssertionError, ValueError):
+            try:
                 self._read()
+            except Exception as error:
+                self.error = error
 
     def pick(self) -> tuple[str, int]:
         ready = self.ready
+        if self.error is not None:
+            raise OSError(f"reading the endpoints of {self.service} failed: {self.error}")
         if not ready:
             raise OSError(f"service {self.service} has no ready endpoint")
         return ready[next(self.turn) % len(ready)]
@@ -169,30 +195,33 @@ class ReadyEndpoints:
 
 
 class PortForward:
-    """`kubectl port-forward svc/<name>` on a free loopback port, ended on exit."""
+    """`kubectl port-forward <target>` on a free loopback port (its output to a file: a pipe nobody reads would
+    fill and stop it), ended on exit."""
 
     def __init__(self, plane: ControlPlane, namespace: str, target: str, port: int) -> None:
         self.local = free_port()
-        self.process = subprocess.Popen(
-            [
-                "kubectl",
-                f"--kubeconfig={plane.kubeconfig}",
-                "-n",
-                namespace,
-                "port-forward",
-                "--address=127.0.0.1",
-                target,
-                f"{self.local}:{port}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline()
-        if not first.startswith(f"Forwarding from 127.0.0.1:{self.local}"):
-            self.close()
-            raise AssertionError(f"kubectl port-forward {target}: {first}")
+        self.log = plane.workdir / f"port-forward-{self.local}.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    "kubectl",
+                    f"--kubeconfig={plane.kubeconfig}",
+                    "-n",
+                    namespace,
+                    "port-forward",
+                    "--address=127.0.0.1",
+                    target,
+                    f"{self.local}:{port}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while f"Forwarding from 127.0.0.1:{self.local}" not in self.log.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise AssertionError(f"kubectl port-forward {target}: {self.log.read_text()[-2000:]}")
+            time.sleep(0.1)
 
     def close(self) -> None:
         self.process.terminate()
@@ -261,7 +290,9 @@ class Deployed:
         port = next(p["port"] for p in service["ports"] if p["name"] == backend["port"]["name"])
         with contextlib.ExitStack() as stack:
             if endpoints:
-                ready = stack.enter_context(ReadyEndpoints(self.node.plane, self.namespace, backend["name"]))
+                ready = stack.enter_context(
+                    ReadyEndpoints(self.node.plane, self.namespace, backend["name"], backend["port"]["name"])
+                )
                 upstream: Any = ready.pick
             else:
                 forward = stack.enter_context(
@@ -356,7 +387,8 @@ def test_the_gc_cronjob_run_once_as_a_job_switches_read_only_collects_and_switch
     node, namespace = deployed.node, deployed.namespace
     cronjob = deployed.of_kind("CronJob")
     job_spec = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    node.kubectl_image(job_spec["containers"][0]["image"])
+    assert job_spec["containers"][0]["image"] == KUBECTL_STANDIN  # as _deploy set it
+    node.kubectl_image()
     with deployed.through_ingress() as user:
         user.login(USER, deployed.password)
         kept, kept_layers = _push(user, deployed.password, "team/kept", [os.urandom(1 << 20)])
@@ -424,7 +456,7 @@ def _s3_case(moto: MotoServer, authority: str, log_level: str = "info") -> list[
             "accessKey": moto.admin_key,
             "secretKey": moto.admin_secret,
         },
-        "kubernetes": {"replicas": 2, "redis": {"enabled": True}},
+        "kubernetes": {"namespace": S3_NAMESPACE, "replicas": 2, "redis": {"enabled": True}},
     }
     return manifests(_run(config)[0])
 
@@ -451,14 +483,66 @@ def s3_registry(
         node.load_image(redis_image)
         password = secrets.token_urlsafe(18)
         deployed = Deployed(node, S3_NAMESPACE, password, _deploy(node, declared, S3_NAMESPACE, password))
-        for name in (redis["metadata"]["name"], deployed.deployment):
-            rolled = node.plane.kubectl(
-                ["-n", S3_NAMESPACE, "rollout", "status", f"deployment/{name}", "--timeout=180s"], check=False
-            )
-            assert rolled.returncode == 0, node.describe(S3_NAMESPACE) + rolled.stderr
+        redis_name = redis["metadata"]["name"]
+        rolled = node.plane.kubectl(
+            ["-n", S3_NAMESPACE, "rollout", "status", f"deployment/{redis_name}", "--timeout=180s"], check=False
+        )
+        assert rolled.returncode == 0, node.describe(S3_NAMESPACE) + rolled.stderr
+        _resolve_redis(node, deployed, redis)
+        deployed.rolled_out()
         yield S3Registry(deployed, moto, authority)
     finally:
         moto.stop()
+
+
+def _resolve_redis(node: Node, deployed: Deployed, redis: dict[str, Any]) -> None:
+    """Cluster DNS and kube-proxy's part for the one name the registry pods resolve: no CoreDNS image can be had
+    here, so the registry's config's Redis address (<name>.<namespace>.svc) is a hostAlias of the Redis pod's
+    address, added by a field manager of its own (a later apply of the declared manifests keeps it)."""
+    selector = ",".join(f"{k}={v}" for k, v in redis["spec"]["selector"]["matchLabels"].items())
+    [pod] = node.plane.json(["-n", deployed.namespace, "get", "pods", "-l", selector])["items"]
+    config = yaml.safe_load(
+        next(m for m in deployed.manifests if m["kind"] == "Secret" and "config.yml" in m.get("stringData", {}))[
+            "stringData"
+        ]["config.yml"]
+    )
+    hosts = {address.rsplit(":", 1)[0] for address in config["redis"].get("addrs", [config["redis"].get("addr")])}
+    patch = {
+        "spec": {"template": {"spec": {"hostAliases": [{"ip": pod["status"]["podIP"], "hostnames": sorted(hosts)}]}}}
+    }
+    node.plane.kubectl(
+        [
+            "-n",
+            deployed.namespace,
+            "patch",
+            "deployment",
+            deployed.deployment,
+            "--field-manager=test-dns-standin",
+            "--type=strategic",
+            "--patch",
+            json.dumps(patch),
+        ]
+    )
+
+
+def _redis_keys(node: Node, namespace: str) -> int:
+    """How many keys the Redis cache holds (redis-cli in its pod, through kubectl exec)."""
+    password = _secret_text(node, namespace, "registry-redis")["password"]
+    answer = node.plane.kubectl(
+        [
+            "-n",
+            namespace,
+            "exec",
+            "deploy/registry-redis",
+            "--",
+            "redis-cli",
+            "--no-auth-warning",
+            "-a",
+            password,
+            "DBSIZE",
+        ]
+    )
+    return int(answer.stdout.strip())
 
 
 class Puller:
@@ -492,8 +576,8 @@ class Puller:
             try:
                 self._pull()
                 self.pulls += 1
-            except (AssertionError, requests.RequestException) as error:
-                self.failures.append(f"{time.strftime('%H:%M:%S')} {error}")
+            except Exception as error:
+                self.failures.append(f"{time.strftime('%H:%M:%S')} {type(error).__name__}: {error}")
             time.sleep(0.05)
 
     def __enter__(self) -> Puller:
@@ -539,6 +623,7 @@ def test_a_config_change_rolls_both_replicas_with_no_failed_pull(s3_registry):
     assert not before & after, f"pods not replaced: {before & after}"
     assert puller.failures == []
     assert puller.pulls >= 5
+    assert _redis_keys(node, S3_NAMESPACE) > 0, "the replicas did not use the shared Redis cache"
 
 
 def test_a_replica_killed_during_pushes_loses_nothing(s3_registry, docker_client):
@@ -553,13 +638,25 @@ def test_a_replica_killed_during_pushes_loses_nothing(s3_registry, docker_client
     try:
         with deployed.through_ingress(endpoints=True) as user:
             user.login(USER, deployed.password)
-            killer = threading.Timer(2.0, node.kill_container, args=(container,))
+            killed_at: list[float] = []
+            finished_at: list[float] = []
+
+            def kill() -> None:
+                node.kill_container(container)
+                killed_at.append(time.monotonic())
+
+            def push(index: int) -> str | None:
+                digest = _push_with_retries(user, sources[index], f"ha/img{index}", seen)
+                finished_at.append(time.monotonic())
+                return digest
+
+            killer = threading.Timer(2.0, kill)
             killer.start()
             with ThreadPoolExecutor(max_workers=PUSHES) as pool:
-                digests = list(
-                    pool.map(lambda i: _push_with_retries(user, sources[i], f"ha/img{i}", seen), range(PUSHES))
-                )
+                digests = list(pool.map(push, range(PUSHES)))
             killer.join()
+            assert killed_at, "the container was not killed"
+            assert max(finished_at) > killed_at[0], "every push had ended before the kill"
             print("\n".join(["a registry container killed during 10 concurrent pushes; clients saw:", *seen]))
             restarted = node.plane.json(["-n", S3_NAMESPACE, "get", "pod", victim])["status"]["containerStatuses"][0]
             assert restarted["restartCount"] >= 1, "the container was not killed"
@@ -569,6 +666,7 @@ def test_a_replica_killed_during_pushes_loses_nothing(s3_registry, docker_client
             for index, digest in pushed.items():
                 user.remove_local(f"ha/img{index}", "1")
                 assert user.pull(f"ha/img{index}", "1") == digest  # the daemon checks every blob's digest
+                user.remove_local(f"ha/img{index}", "1")
             for index in set(range(PUSHES)) - set(pushed):
                 response = user.api("GET", f"/v2/ha/img{index}/manifests/1", auth=(USER, deployed.password))
                 assert response.status_code == 404, "a failed push left a tag"

@@ -1,5 +1,6 @@
 """A run killed while its Kubernetes node runs a pod (tests/kube/node.py) leaves processes, the pod's containers,
-mounts, a bridge, a NAT chain and cgroups behind; the next run's machine lock removes them (remove_stale_nodes)."""
+mounts, a bridge, a NAT chain, cgroups, CNI's cached results and kubelet's kernel settings behind; the next run's
+machine lock removes them and puts the settings back (remove_stale_nodes)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 from tests.kube.controlplane import kube_bin
-from tests.kube.node import WORKDIR_MARK, remove_stale_nodes
+from tests.kube.node import KERNEL_TUNABLES, TUNABLES_FILE, WORKDIR, remove_stale_nodes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,6 +46,9 @@ def _left(suffix: str, workdir: Path) -> list[str]:
     left += [f"chain {n}" for n in names if n in nat]
     left += [str(c / n) for c in Path("/sys/fs/cgroup").iterdir() for n in names if (c / n).exists()]
     left += [m for m in Path("/proc/self/mounts").read_text().split() if m.startswith(str(workdir))]
+    left += [str(p) for p in Path("/var/lib/cni/results").glob(f"registries-{suffix}-*")]
+    left += [str(p) for p in Path("/var/log/containers").glob("*.log") if str(workdir) in os.readlink(p)]
+    left += [str(p) for p in Path("/var/log/pods").glob("*") if p.name.startswith("default_left_")]
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
@@ -57,7 +61,9 @@ def _left(suffix: str, workdir: Path) -> list[str]:
 
 def test_what_a_killed_run_s_node_leaves_is_removed_by_the_next_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("kube-node-killed")
-    assert WORKDIR_MARK in str(workdir)
+    settings = {key: (Path("/proc/sys") / key).read_text() for key in KERNEL_TUNABLES}
+    kubelet_dir_existed = Path("/var/lib/kubelet").exists()
+    assert WORKDIR.search(str(workdir)), f"{workdir} is not where remove_stale_nodes looks"
     process = subprocess.Popen(
         [sys.executable, "-c", START_AND_HANG, str(workdir), str(kube_bin())],
         cwd=ROOT,
@@ -73,9 +79,13 @@ def test_what_a_killed_run_s_node_leaves_is_removed_by_the_next_run(tmp_path_fac
         process.wait(timeout=30)
         left = _left(suffix, workdir)
         assert any("/containerd-state/" in line for line in left), f"no pod's mounts were left: {left}"
+        assert TUNABLES_FILE.exists()  # kubelet changed the kernel settings; the values before are kept there
         found = remove_stale_nodes()
         assert any(f"rkb{suffix}" in line for line in found), found
         assert _left(suffix, workdir) == []
+        assert not TUNABLES_FILE.exists()
+        assert Path("/var/lib/kubelet").exists() == kubelet_dir_existed
+        assert {key: (Path("/proc/sys") / key).read_text() for key in KERNEL_TUNABLES} == settings
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

@@ -1,6 +1,7 @@
 """A real Kubernetes API server on loopback for tests: Debian's etcd and kube-apiserver built from the Go module proxy
-(scripts/kube-toolchain.sh), with certificates this module generates (cryptography), RBAC on, the default admission
-plugins and a service-account signing key. Nothing is left running: stop() ends both processes it started."""
+(scripts/kube-toolchain.sh), with certificates this module generates (cryptography), the Node and RBAC authorizers,
+the default admission plugins (and NodeRestriction) and a service-account signing key. Nothing is left running:
+stop() ends every process started here (a node's too, tests/kube/node.py)."""
 
 from __future__ import annotations
 
@@ -202,10 +203,11 @@ class ControlPlane:
     timings: dict[str, float] = field(default_factory=dict)
     _processes: list[tuple[str, subprocess.Popen[bytes], Path]] = field(default_factory=list)
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Starts `argv` as `name`, its output in <workdir>/<name>.log; stop() ends it."""
         log_path = self.workdir / f"{name}.log"
         with log_path.open("wb") as log:
-            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         self._processes.append((name, process, log_path))
         return process
 
@@ -214,16 +216,16 @@ class ControlPlane:
         text = path.read_text(errors="replace") if path.exists() else "(no log)"
         return "\n".join(text.splitlines()[-lines:])
 
-    def _fail(self, name: str, what: str) -> StartError:
+    def failure(self, name: str, what: str) -> StartError:
         return StartError(f"{name} {what}; the last lines of {self.workdir / (name + '.log')}:\n{self.log_tail(name)}")
 
-    def _wait(self, name: str, process: subprocess.Popen[bytes], ready: Any) -> None:
+    def wait_ready(self, name: str, process: subprocess.Popen[bytes], ready: Any) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while not ready():
             if process.poll() is not None:
-                raise self._fail(name, f"exited with {process.returncode} while starting")
+                raise self.failure(name, f"exited with {process.returncode} while starting")
             if time.monotonic() > deadline:
-                raise self._fail(name, f"was not ready after {START_TIMEOUT:.0f}s")
+                raise self.failure(name, f"was not ready after {START_TIMEOUT:.0f}s")
             time.sleep(0.2)
 
     def start(self) -> None:
@@ -236,7 +238,7 @@ class ControlPlane:
         pki = write_pki(self.workdir / "pki")
         started = time.monotonic()
         client, peer = free_port(), free_port()
-        etcd_process = self._spawn(
+        etcd_process = self.spawn(
             "etcd",
             [
                 etcd,
@@ -250,14 +252,14 @@ class ControlPlane:
                 "--log-level=warn",
             ],
         )
-        self._wait("etcd", etcd_process, lambda: _http_ok(f"http://127.0.0.1:{client}/health"))
+        self.wait_ready("etcd", etcd_process, lambda: _http_ok(f"http://127.0.0.1:{client}/health"))
         self.timings["etcd"] = time.monotonic() - started
 
         port = free_port()
         self.url = f"https://127.0.0.1:{port}"
         self.kubeconfig = self.workdir / "kubeconfig"
         self.kubeconfig.write_text(_kubeconfig(self.url, pki))
-        apiserver = self._spawn(
+        apiserver = self.spawn(
             "kube-apiserver",
             [
                 str(self.bin_dir / "kube-apiserver"),
@@ -287,7 +289,7 @@ class ControlPlane:
                 "--v=1",
             ],
         )
-        self._wait("kube-apiserver", apiserver, self._ready)
+        self.wait_ready("kube-apiserver", apiserver, self._ready)
         self.timings["kube-apiserver"] = time.monotonic() - started - self.timings["etcd"]
 
     def _ready(self) -> bool:

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +43,13 @@ KERNEL_TUNABLES = (
     "kernel/keys/root_maxbytes",
 )
 """What kubelet sets on the machine when it starts (pkg/kubelet/cm/container_manager_linux.go, setupKernelTunables,
-with protectKernelDefaults off); stop() puts back the values they had."""
+with protectKernelDefaults off). The values before are kept in TUNABLES_FILE until stop() (or, after a killed run,
+remove_stale_nodes) puts them back."""
+TUNABLES_FILE = Path("/tmp/registries-kube-node-sysctl.json")
+KUBECTL_STANDIN = "registries.local/kubectl:test"
+"""The GC job's kubectl image here (busybox + the machine's kubectl): never under an upstream image's name."""
+WORKDIR = re.compile(r"/pytest-of-[^/]+/pytest-\d+/(popen-gw\d+/)?kube-node(-killed)?\d+(/|$)")
+"""A node's work directory (tests/e2e's tmp_path_factory.mktemp): what remove_stale_nodes may remove."""
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROCESSES = ("kubelet", "kube-scheduler", "kube-controller-manager", "containerd")
 """What a node starts beside the control plane."""
@@ -65,6 +72,8 @@ class Node:
     subnet: int = field(default_factory=lambda: random.randint(1, 250))
     timings: dict[str, float] = field(default_factory=dict)
     _tunables: dict[str, str] = field(default_factory=dict)
+    _kubelet_dir_existed: bool = True
+    _pod_logs_before: set[str] = field(default_factory=set)
 
     @property
     def dir(self) -> Path:
@@ -99,17 +108,20 @@ class Node:
                 raise StartError(f"no {tool} on PATH (scripts/test.sh installs containerd, runc and iproute2)")
         if not Path("/usr/lib/cni/bridge").exists():
             raise StartError("no /usr/lib/cni/bridge: install Debian's containernetworking-plugins")
+        if not (CGROUP_ROOT / "cpu" / "cpu.shares").exists():
+            raise StartError(f"the node needs cgroup v1 hierarchies under {CGROUP_ROOT} (this machine kind's layout)")
         started = time.monotonic()
-        self._tunables = {key: (Path("/proc/sys") / key).read_text() for key in KERNEL_TUNABLES}
+        self._tunables = _saved_tunables()
+        self._kubelet_dir_existed = Path("/var/lib/kubelet").exists()
+        self._pod_logs_before = {p.name for p in Path("/var/log/pods").glob("*")}
         self.dir.mkdir(parents=True)
         pki = self.plane.workdir / "pki"
         # The Node authorizer knows a kubelet by its certificate: user system:node:<name>, group system:nodes.
         issue_pair(pki, "node", node_name(f"system:node:{self.name}", "system:nodes"), ExtendedKeyUsageOID.CLIENT_AUTH)
         node_address = x509.IPAddress(ipaddress.ip_address(self.node_ip))
         issue_pair(pki, "kubelet", node_name(self.name), ExtendedKeyUsageOID.SERVER_AUTH, sans=[node_address])
-        for controller in ("cpu", "cpuacct", "cpuset", "memory", "pids", "systemd", "blkio", "devices", "freezer"):
-            if (CGROUP_ROOT / controller).is_dir():
-                (CGROUP_ROOT / controller / self.cgroup_parent).mkdir(exist_ok=True)
+        for controller in _v1_hierarchies():  # kubelet's cgroupRoot, in every hierarchy mounted
+            (controller / self.cgroup_parent).mkdir(exist_ok=True)
         cpuset = CGROUP_ROOT / "cpuset"
         for setting in ("cpuset.cpus", "cpuset.mems"):  # a new v1 cpuset group holds no CPU until given its parent's
             (cpuset / self.cgroup_parent / setting).write_text((cpuset / setting).read_text())
@@ -118,7 +130,7 @@ class Node:
         _run(["ip", "addr", "add", f"{self.node_ip}/24", "dev", self.bridge])
         _run(["ip", "link", "set", self.bridge, "up"])
         self._start_containerd()
-        self.load_image(PAUSE_IMAGE, self._pause_image())
+        self.load_image(PAUSE_IMAGE, self._pause_image(), remove=True)
         self._route_kubernetes_service()
         self._start_controllers()
         self._start_kubelet()
@@ -177,13 +189,23 @@ state = "{self.dir / "containerd-state"}"
   runtime_type = "io.containerd.runc.v2"
 {cri[:-1]}.containerd.runtimes.runc.options]
   SystemdCgroup = false
+  Root = "{self.dir / "runc"}"
 {cri[:-1]}.cni]
   bin_dir = "/usr/lib/cni"
   conf_dir = "{self.dir / "cni"}"
 """
         )
-        process = self.plane._spawn("containerd", ["containerd", "--config", str(config), "--log-level", "info"])
-        self.plane._wait("containerd", process, lambda: self._ctr(["version"], check=False) is not None)
+        # Nothing is pulled: a pull (a missing or misnamed image) goes to a proxy that is not there and fails at once.
+        no_pulls = {
+            **os.environ,
+            "HTTP_PROXY": "http://127.0.0.1:9",
+            "HTTPS_PROXY": "http://127.0.0.1:9",
+            "NO_PROXY": "",
+        }
+        process = self.plane.spawn(
+            "containerd", ["containerd", "--config", str(config), "--log-level", "info"], env=no_pulls
+        )
+        self.plane.wait_ready("containerd", process, lambda: self._ctr(["version"], check=False) is not None)
 
     def _ctr(self, args: list[str], *, input: bytes | None = None, check: bool = True) -> str | None:
         result = subprocess.run(
@@ -212,9 +234,10 @@ state = "{self.dir / "containerd-state"}"
             _run(["docker", "build", "-q", "-t", PAUSE_IMAGE, context])
         return PAUSE_IMAGE
 
-    def kubectl_image(self, tag: str) -> str:
+    def kubectl_image(self, tag: str = KUBECTL_STANDIN) -> str:
         """The GC job's kubectl image (alpine/k8s upstream), built in the Docker Engine from what it holds that the
-        job uses: busybox's sh and the machine's kubectl (a static Go binary). Loaded into the node; returns `tag`."""
+        job uses: busybox's sh and the machine's kubectl (a static Go binary). Loaded into the node (and removed from
+        the Docker Engine); returns `tag`."""
         kubectl = Path(shutil.which("kubectl") or "/usr/bin/kubectl").resolve()
         with tempfile.TemporaryDirectory() as context:
             root = Path(context) / "rootfs" / "bin"
@@ -225,21 +248,24 @@ state = "{self.dir / "containerd-state"}"
                 (root / applet).symlink_to("busybox")
             (Path(context) / "Dockerfile").write_text("FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\n")
             _run(["docker", "build", "-q", "-t", tag, context])
-        self.load_image(tag)
+        self.load_image(tag, remove=True)
         return tag
 
     def kill_container(self, container_id: str) -> None:
         """SIGKILL to a container's process, as a crash would; the kubelet restarts it in its pod."""
         self._ctr(["tasks", "kill", "--signal", "SIGKILL", container_id])
 
-    def load_image(self, reference: str, docker_reference: str | None = None) -> None:
-        """Copies an image from the Docker Engine into the node's containerd (the names kubelet will ask for)."""
+    def load_image(self, reference: str, docker_reference: str | None = None, remove: bool = False) -> None:
+        """Copies an image from the Docker Engine into the node's containerd (the names kubelet will ask for); with
+        `remove`, a stand-in built for the node only, it is untagged from the Docker Engine afterwards."""
         archive = subprocess.run(
             ["docker", "save", docker_reference or reference], capture_output=True, timeout=600, check=False
         )
         if archive.returncode != 0:
             raise StartError(f"docker save {docker_reference or reference}: {archive.stderr.decode()[-500:]}")
         self._ctr(["images", "import", "--no-unpack", "-"], input=archive.stdout)
+        if remove:
+            _run(["docker", "rmi", docker_reference or reference], check=False)
 
     @property
     def nat_chain(self) -> str:
@@ -247,10 +273,15 @@ state = "{self.dir / "containerd-state"}"
 
     def _route_kubernetes_service(self) -> None:
         """kube-proxy's part for the one Service pods use here, `kubernetes` (the GC job's kubectl): 10.96.0.1:443
-        from the node's bridge goes to the API server on loopback (route_localnet on this bridge only)."""
+        from the node's bridge goes to the API server on loopback (route_localnet on this bridge only); and what a
+        network plugin allows, traffic between the node's pods."""
         (Path("/proc/sys/net/ipv4/conf") / self.bridge / "route_localnet").write_text("1")
-        _run(["iptables", "-w", "-t", "nat", "-N", self.nat_chain])
-        _run(["iptables", "-w", "-t", "nat", "-I", "PREROUTING", "-i", self.bridge, "-j", self.nat_chain])
+        for table, hook in CHAIN_HOOKS.items():
+            _run(["iptables", "-w", "-t", table, "-N", self.nat_chain])
+            _run(["iptables", "-w", "-t", table, "-I", hook, "-i", self.bridge, "-j", self.nat_chain])
+        # Pod to pod on the bridge: the Docker Engine's br_netfilter sends bridged frames through FORWARD, whose
+        # policy it sets to DROP (the registry's Redis dials timed out without this).
+        _run(["iptables", "-w", "-t", "filter", "-A", self.nat_chain, "-o", self.bridge, "-j", "ACCEPT"])
         service_ip = next(iter(ipaddress.ip_network(SERVICE_CIDR).hosts()))
         self._dnat(str(service_ip), 443, int(self.plane.url.rsplit(":", 1)[1]))
 
@@ -283,7 +314,7 @@ state = "{self.dir / "containerd-state"}"
 
     def _start_controllers(self) -> None:
         pki = self.plane.workdir / "pki"
-        self.plane._spawn(
+        self.plane.spawn(
             "kube-controller-manager",
             [
                 str(self.plane.bin_dir / "kube-controller-manager"),
@@ -298,7 +329,7 @@ state = "{self.dir / "containerd-state"}"
                 "--v=1",
             ],
         )
-        self.plane._spawn(
+        self.plane.spawn(
             "kube-scheduler",
             [
                 str(self.plane.bin_dir / "kube-scheduler"),
@@ -360,7 +391,9 @@ state = "{self.dir / "containerd-state"}"
                     "failSwapOn": False,
                     "failCgroupV1": False,
                     "podCIDR": self.pod_cidr,
-                    "resolvConf": "",
+                    # No cluster DNS here, and no lookup leaves the machine: pods ask 127.0.0.1 (nothing answers).
+                    "resolvConf": str(self._resolv_conf()),
+                    "podLogsDir": str(self.dir / "pod-logs"),
                     "clusterDomain": "cluster.local",
                     # Never evict or collect images because of this shared machine's disk: the images are loaded once.
                     "evictionHard": {"memory.available": "1Mi", "nodefs.available": "0%", "imagefs.available": "0%"},
@@ -374,7 +407,7 @@ state = "{self.dir / "containerd-state"}"
                 }
             )
         )
-        process = self.plane._spawn(
+        process = self.plane.spawn(
             "kubelet",
             [
                 str(self.plane.bin_dir / "kubelet"),
@@ -390,10 +423,15 @@ state = "{self.dir / "containerd-state"}"
         deadline = time.monotonic() + NODE_START_TIMEOUT
         while not self._ready():
             if process.poll() is not None:
-                raise self.plane._fail("kubelet", f"exited with {process.returncode} while starting")
+                raise self.plane.failure("kubelet", f"exited with {process.returncode} while starting")
             if time.monotonic() > deadline:
-                raise self.plane._fail("kubelet", f"did not make node {self.name} Ready in {NODE_START_TIMEOUT:.0f}s")
+                raise self.plane.failure("kubelet", f"did not make node {self.name} Ready in {NODE_START_TIMEOUT:.0f}s")
             time.sleep(1)
+
+    def _resolv_conf(self) -> Path:
+        path = self.dir / "resolv.conf"
+        path.write_text("nameserver 127.0.0.1\n")
+        return path
 
     def _ready(self) -> bool:
         got = self.plane.kubectl(["get", "node", self.name, "-o", "json"], check=False, timeout=10)
@@ -411,56 +449,91 @@ state = "{self.dir / "containerd-state"}"
 
     def stop(self) -> None:
         """The controllers first (no pod is recreated), then the pods (kubelet tears down their volumes, and CNI
-        releases their addresses), then kubelet and containerd, the pods' shims, mounts, interfaces and cgroups."""
+        releases their addresses), then kubelet and containerd, the pods' shims and processes, mounts, the bridge,
+        the NAT chain, cgroups, kubelet's files outside the node's directory and its kernel settings. Every step runs
+        even if an earlier one failed; the failures are raised together at the end."""
+        errors: list[str] = []
+
+        def step(what: str, action: Callable[[], object]) -> None:
+            try:
+                action()
+            except Exception as error:
+                errors.append(f"{what}: {error}")
+
         for name in ("kube-controller-manager", "kube-scheduler"):
-            self.plane.stop_process(name)
+            step(f"stop {name}", lambda name=name: self.plane.stop_process(name))
         if self.plane.running(("kubelet",)):
-            self.plane.kubectl(
-                ["delete", "pods", "--all", "--all-namespaces", "--grace-period=0", "--force", "--wait=false"],
-                check=False,
-                timeout=60,
-            )
-            for _ in range(60):
-                if not (self._ctr(["tasks", "list", "-q"], check=False) or "").strip():
-                    break
-                time.sleep(1)
-        self.plane.stop_process("kubelet")
+            step("delete the pods", self._delete_pods)
+        step("stop kubelet", lambda: self.plane.stop_process("kubelet"))
         for task in (self._ctr(["tasks", "list", "-q"], check=False) or "").split():
             self._ctr(["tasks", "kill", "-s", "SIGKILL", task], check=False)
-        self.plane.stop_process("containerd")
-        self._kill_shims()
-        self._unmount()
-        _run(["ip", "link", "del", self.bridge], check=False)
-        self._unroute_kubernetes_service()
-        self._remove_cgroups()
-        for key, value in self._tunables.items():
-            (Path("/proc/sys") / key).write_text(value)
+        step("stop containerd", lambda: self.plane.stop_process("containerd"))
+        step("kill the shims", self._kill_shims)
+        tops = [c / self.cgroup_parent for c in _hierarchies() if (c / self.cgroup_parent).is_dir()]
+        step("kill the pods' processes", lambda: _kill_cgroup_processes(tops))
+        step("unmount", lambda: _unmount(self._mounts()))
+        step("remove the bridge", lambda: _run(["ip", "link", "del", self.bridge], check=False))
+        step("remove the iptables chains", lambda: _remove_chains(self.nat_chain))
+        step("remove the cgroups", lambda: _remove_cgroups(tops))
+        step("remove kubelet's files", self._remove_host_files)
+        step("restore the kernel settings", _restore_tunables)
+        if errors:
+            raise StartError("stopping the node: " + "; ".join(errors))
+
+    def _delete_pods(self) -> None:
+        self.plane.kubectl(
+            ["delete", "pods", "--all", "--all-namespaces", "--grace-period=0", "--force", "--wait=false"],
+            check=False,
+            timeout=60,
+        )
+        for _ in range(60):
+            if not (self._ctr(["tasks", "list", "-q"], check=False) or "").strip():
+                return
+            time.sleep(1)
+
+    def _remove_host_files(self) -> None:
+        """What kubelet and CNI write outside --root-dir: /var/log/containers links into this node's pod logs, CNI's
+        cached results for this node's network, and /var/lib/kubelet (device-plugins) if it was not there before."""
+        logs = str(self.dir / "pod-logs")
+        for link in Path("/var/log/containers").glob("*.log"):
+            if link.is_symlink() and os.readlink(link).startswith(logs):
+                link.unlink()
+        _remove_cni_results(self.suffix)
+        if not self._kubelet_dir_existed:
+            shutil.rmtree("/var/lib/kubelet", ignore_errors=True)
 
     def leftovers(self) -> list[str]:
-        """What stop() should have removed and did not: processes, shims, mounts, interfaces, cgroups."""
+        """What stop() should have removed or restored and did not: processes, shims, mounts, the bridge, the NAT
+        chain, cgroups, kubelet's and CNI's files outside the node's directory, kernel settings."""
         left = [f"process {pid}" for pid in self.plane.running(PROCESSES)]
         left += [f"shim {pid}" for pid in self._shims()]
         left += [f"mount {target}" for target in self._mounts()]
         left += [f"link {self.bridge}"] if Path(f"/sys/class/net/{self.bridge}").exists() else []
-        chains = _run(["iptables", "-w", "-t", "nat", "-S"], check=False)
-        left += [f"iptables nat chain {self.nat_chain}"] if self.nat_chain in chains else []
-        left += [str(c / self.cgroup_parent) for c in CGROUP_ROOT.iterdir() if (c / self.cgroup_parent).exists()]
+        for table in CHAIN_HOOKS:
+            chains = _run(["iptables", "-w", "-t", table, "-S"], check=False)
+            left += [f"iptables {table} chain {self.nat_chain}"] if self.nat_chain in chains else []
+        left += [str(c / self.cgroup_parent) for c in _hierarchies() if (c / self.cgroup_parent).exists()]
+        logs = str(self.dir / "pod-logs")
+        left += [str(p) for p in Path("/var/log/containers").glob("*.log") if str(p.resolve()).startswith(logs)]
+        left += [str(p) for p in Path("/var/lib/cni/results").glob(f"registries-{self.suffix}-*")]
+        left += [str(p) for p in Path("/var/log/pods").glob("*") if p.name not in self._pod_logs_before]
+        left += ["/var/lib/kubelet"] if not self._kubelet_dir_existed and Path("/var/lib/kubelet").exists() else []
+        left += [str(TUNABLES_FILE)] if TUNABLES_FILE.exists() else []
+        left += [
+            f"kernel setting {key}: {(Path('/proc/sys') / key).read_text().strip()} (was {value.strip()})"
+            for key, value in self._tunables.items()
+            if (Path("/proc/sys") / key).read_text() != value
+        ]
         return left
 
     def _shims(self) -> list[int]:
         """containerd-shim-runc-v2 processes started for this node's containerd (its socket is in their argv)."""
         marker = str(self.socket).encode()
-        found = []
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                argv = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if argv.split(b"\0")[0].endswith(b"containerd-shim-runc-v2") and marker in argv:
-                found.append(int(proc.name))
-        return found
+        return [
+            pid
+            for pid, argv in _processes()
+            if argv[0].endswith(b"containerd-shim-runc-v2") and marker in b" ".join(argv)
+        ]
 
     def _kill_shims(self) -> None:
         """containerd-shim-runc-v2 processes outlive containerd."""
@@ -469,81 +542,42 @@ state = "{self.dir / "containerd-state"}"
                 os.kill(pid, signal.SIGKILL)
 
     def _mounts(self) -> list[str]:
-        """Mount points under the node's directory: pod volumes, overlay snapshots, sandbox shm."""
-        mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
-        return [target for target in mounts if target.startswith(str(self.dir))]
-
-    def _unmount(self) -> None:
-        for target in sorted(self._mounts(), key=len, reverse=True):  # deepest first
-            _run(["umount", "-l", target], check=False)
-
-    def _remove_cgroups(self) -> None:
-        for controller in CGROUP_ROOT.iterdir():
-            top = controller / self.cgroup_parent
-            if top.is_dir():
-                for directory in sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
-                    directory.rmdir()
-                top.rmdir()
+        """Mount points under the node's directory: pod volumes, overlay snapshots, sandbox shm, netns."""
+        return [target for target in _mount_points() if target.startswith(str(self.dir) + "/")]
 
 
-STALE_NAME = re.compile(r"^(rkb|RK-|kubepods-)[0-9a-f]{6}$")
-"""The names a Node gives its bridge, NAT chain and cgroups."""
-WORKDIR_MARK = "/kube-node"
-"""In the path of every node's work directory (tests/e2e/test_kubernetes_node.py's tmp_path_factory.mktemp)."""
+# --- machine state shared by stop() and remove_stale_nodes ------------------------------------------------------
 
 
-def remove_stale_nodes() -> list[str]:
-    """What a killed earlier run's node left behind (its processes, the pods' shims, mounts, bridge, NAT chain and
-    cgroups), removed; returns what was found. Run under the machine lock: no node of this run exists yet."""
-    found: list[str] = []
+def _processes() -> list[tuple[int, list[bytes]]]:
+    found = []
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if (
-            argv
-            and WORKDIR_MARK in " ".join(argv)
-            and Path(argv[0]).name in (*PROCESSES, "containerd-shim-runc-v2", "kube-apiserver", "etcd")
-        ):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(proc.name), signal.SIGKILL)
-            found.append(f"process {proc.name} {Path(argv[0]).name}")
-    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
-    for target in sorted((m for m in mounts if WORKDIR_MARK in m), key=len, reverse=True):
-        _run(["umount", "-l", target], check=False)
-        found.append(f"mount {target}")
-    for link in Path("/sys/class/net").iterdir():
-        if STALE_NAME.fullmatch(link.name):
-            _run(["ip", "link", "del", link.name], check=False)
-            found.append(f"link {link.name}")
-    for line in _run(["iptables", "-w", "-t", "nat", "-S"], check=False).splitlines():
-        words = line.split()
-        if words[:1] == ["-N"] and STALE_NAME.fullmatch(words[1]):
-            chain = words[1]
-            for rule in _run(["iptables", "-w", "-t", "nat", "-S", "PREROUTING"], check=False).splitlines():
-                if rule.endswith(f"-j {chain}"):
-                    _run(["iptables", "-w", "-t", "nat", *rule.replace("-A", "-D", 1).split()], check=False)
-            _run(["iptables", "-w", "-t", "nat", "-F", chain], check=False)
-            _run(["iptables", "-w", "-t", "nat", "-X", chain], check=False)
-            found.append(f"iptables nat chain {chain}")
-    tops = [d for c in CGROUP_ROOT.iterdir() for d in c.iterdir() if d.is_dir() and STALE_NAME.fullmatch(d.name)]
-    deadline = time.monotonic() + 20
-    while any(_cgroup_pids(top) for top in tops) and time.monotonic() < deadline:
-        for pid in {pid for top in tops for pid in _cgroup_pids(top)}:  # the pods' processes, orphaned with the shims
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.2)
-    for top in tops:
-        for directory in sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        with contextlib.suppress(OSError):
-            top.rmdir()
-        found.append(f"cgroup {top}")
+        if proc.name.isdigit():
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0]:
+                found.append((int(proc.name), argv))
     return found
+
+
+def _mount_points() -> list[str]:
+    return [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+
+
+def _unmount(targets: list[str]) -> None:
+    for target in sorted(targets, key=len, reverse=True):  # deepest first
+        _run(["umount", "-l", target], check=False)
+
+
+def _hierarchies() -> list[Path]:
+    """Every cgroup hierarchy under CGROUP_ROOT (the v1 controllers, and the cgroup2 one runc also writes to)."""
+    return [c for c in CGROUP_ROOT.iterdir() if c.is_dir()]
+
+
+def _v1_hierarchies() -> list[Path]:
+    return [c for c in _hierarchies() if c.name != "unified"]
 
 
 def _cgroup_pids(top: Path) -> set[int]:
@@ -552,3 +586,143 @@ def _cgroup_pids(top: Path) -> set[int]:
         with contextlib.suppress(OSError):
             pids.update(int(pid) for pid in procs.read_text().split())
     return pids
+
+
+def _kill_cgroup_processes(tops: list[Path], timeout: float = 20) -> None:
+    """SIGKILL to every process in the cgroups under `tops` (the pods', orphaned once their shims are gone), until
+    they are empty."""
+    deadline = time.monotonic() + timeout
+    while (pids := {pid for top in tops for pid in _cgroup_pids(top)}) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+
+
+def _remove_cgroups(tops: list[Path]) -> None:
+    for top in tops:
+        for directory in sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
+            directory.rmdir()
+        top.rmdir()
+
+
+CHAIN_HOOKS = {"nat": "PREROUTING", "filter": "FORWARD"}
+"""Where a node's chains hang: its DNAT rules (nat) and its pod-to-pod ACCEPT (filter)."""
+
+
+def _remove_chains(chain: str) -> None:
+    """A node's chain in each table of CHAIN_HOOKS, its jump included."""
+    for table, hook in CHAIN_HOOKS.items():
+        for rule in _run(["iptables", "-w", "-t", table, "-S", hook], check=False).splitlines():
+            if rule.endswith(f"-j {chain}"):
+                _run(["iptables", "-w", "-t", table, *rule.replace("-A", "-D", 1).split()], check=False)
+        _run(["iptables", "-w", "-t", table, "-F", chain], check=False)
+        _run(["iptables", "-w", "-t", table, "-X", chain], check=False)
+
+
+def _remove_kubelet_dir_if_only_a_stale_socket() -> list[str]:
+    """/var/lib/kubelet as a killed node's kubelet leaves it (device-plugins/kubelet.sock, a path kubelet does not
+    take from --root-dir), removed when that is all it holds and no kubelet runs on the machine."""
+    kubelet_dir = Path("/var/lib/kubelet")
+    if not kubelet_dir.is_dir() or any(
+        Path(argv[0].decode(errors="replace")).name == "kubelet" for _, argv in _processes()
+    ):
+        return []
+    held = sorted(str(p.relative_to(kubelet_dir)) for p in kubelet_dir.rglob("*"))
+    if held not in (["device-plugins"], ["device-plugins", "device-plugins/kubelet.sock"]):
+        return []
+    shutil.rmtree(kubelet_dir)
+    return [str(kubelet_dir)]
+
+
+def _remove_cni_results(suffix: str) -> list[str]:
+    """CNI's cached results for a node's network (registries-<suffix>-<container>-eth0) and the loopback plugin's
+    for the same containers (cni-loopback-<container>-lo); returns the files removed."""
+    removed = []
+    results = Path("/var/lib/cni/results")
+    for result in results.glob(f"registries-{suffix}-*"):
+        container = result.name.split("-")[2]
+        for path in (result, results / f"cni-loopback-{container}-lo"):
+            if path.exists():
+                path.unlink()
+                removed.append(str(path))
+    return removed
+
+
+def _saved_tunables() -> dict[str, str]:
+    """The kernel settings kubelet changes, as they were before any node: from TUNABLES_FILE if a node (or a killed
+    run's) saved them, else read now and saved there."""
+    if TUNABLES_FILE.exists():
+        return dict(json.loads(TUNABLES_FILE.read_text()))
+    values = {key: (Path("/proc/sys") / key).read_text() for key in KERNEL_TUNABLES}
+    TUNABLES_FILE.write_text(json.dumps(values))
+    return values
+
+
+def _restore_tunables() -> None:
+    if TUNABLES_FILE.exists():
+        for key, value in json.loads(TUNABLES_FILE.read_text()).items():
+            (Path("/proc/sys") / key).write_text(value)
+        TUNABLES_FILE.unlink()
+
+
+STALE_NAME = re.compile(r"^(rkb|RK-|kubepods-)[0-9a-f]{6}$")
+"""The names a Node gives its bridge, NAT chain and cgroups."""
+
+
+def remove_stale_nodes() -> list[str]:
+    """What a killed earlier run's node left behind (its processes, the pods' shims and processes, mounts, bridge,
+    NAT chain, cgroups, kernel settings), removed; returns what was found. Run under the machine lock: no node of
+    this run exists yet."""
+    found: list[str] = []
+    names = (
+        "kubelet",
+        "kube-scheduler",
+        "kube-controller-manager",
+        "containerd",
+        "containerd-shim-runc-v2",
+        "kube-apiserver",
+        "etcd",
+    )
+    for pid, argv in _processes():
+        if Path(argv[0].decode(errors="replace")).name in names and WORKDIR.search(
+            b" ".join(argv).decode(errors="replace")
+        ):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            found.append(f"process {pid} {Path(argv[0].decode(errors='replace')).name}")
+    tops = [d for c in _hierarchies() for d in c.iterdir() if d.is_dir() and STALE_NAME.fullmatch(d.name)]
+    _kill_cgroup_processes(tops)
+    stale_mounts = [m for m in _mount_points() if WORKDIR.search(m)]
+    _unmount(stale_mounts)
+    found += [f"mount {m}" for m in stale_mounts]
+    for link in Path("/sys/class/net").iterdir():
+        if STALE_NAME.fullmatch(link.name):
+            _run(["ip", "link", "del", link.name], check=False)
+            found.append(f"link {link.name}")
+    chains = {
+        words[1]
+        for table in CHAIN_HOOKS
+        for words in (line.split() for line in _run(["iptables", "-w", "-t", table, "-S"], check=False).splitlines())
+        if words[:1] == ["-N"] and STALE_NAME.fullmatch(words[1])
+    }
+    for chain in sorted(chains):
+        _remove_chains(chain)
+        found.append(f"iptables chain {chain}")
+    for top in tops:
+        with contextlib.suppress(OSError):
+            _remove_cgroups([top])
+        found.append(f"cgroup {top}")
+    for result in Path("/var/lib/cni/results").glob("registries-*"):
+        suffix = result.name.split("-")[1]
+        if STALE_NAME.fullmatch("rkb" + suffix):
+            found += _remove_cni_results(suffix)
+    for link in Path("/var/log/containers").glob("*.log"):
+        if link.is_symlink() and WORKDIR.search(os.readlink(link)):
+            link.unlink()
+            found.append(str(link))
+    found += _remove_kubelet_dir_if_only_a_stale_socket()
+    if TUNABLES_FILE.exists():
+        found.append(f"kernel settings changed by kubelet (restored from {TUNABLES_FILE})")
+        _restore_tunables()
+    return found

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from components.kubernetes.objects import secret_checksum
-from components.kubernetes.settings import CONFIG_KEY, DRAIN_SECONDS, PRE_STOP_SECONDS, READ_ONLY_CONFIG_KEY
+from components.kubernetes.settings import CONFIG_KEY, READ_ONLY_CONFIG_KEY
 from tests.unit.conftest import KUBERNETES_STACK_FILES
 from tests.unit.urn_snapshot import SNAPSHOTS, STACK, AliasRecordingMonitor, SnapshotMocks, assert_declares_the_snapshot
 
@@ -95,11 +95,13 @@ def reviewed_changes(urn: str, inputs: dict[str, Any], secret: dict[str, str] | 
     """The snapshot's inputs with the input changes made on purpose since, each reviewed and named here:
     - issue 25 (da087b4): the registry container's args name the mounted config.yml (`registry serve <path>`)
       instead of leaving the image's default CMD; an in-place update of the Deployment;
-    - issue 29 (level 2, the rolling update on a node): the registry container's preStop sleep and
-      `http.draintimeout` in both configs, so a pod serves on while it leaves the Service's endpoints and then
-      finishes what is in flight (a rolling update reset connections without them); the pod template's
-      checksum/secret annotation follows the Secret (`secret`: its reviewed values, in the component's order)."""
-    if ":Secret::" in urn and urn.endswith("-secret") and not urn.endswith("-redis-secret"):
+    - issue 29 (level 2, the rolling update on a node): with RollingUpdate, the registry container's 10 s preStop
+      sleep; `http.draintimeout: 120s` in both configs and a grace period of 140 s, so a pod serves on while it
+      leaves the Service's endpoints and then finishes what is in flight (a rolling update reset connections
+      without them); the pod template's checksum/secret annotation follows the Secret (`secret`: its reviewed
+      values, in the component's order). The values are written out here: a change of the constants is a new
+      change to review."""
+    if urn.endswith("::selfhosted-secret"):
         changed = copy.deepcopy(inputs)
         values = changed["stringData"]["value"]
         for key in (CONFIG_KEY, READ_ONLY_CONFIG_KEY):
@@ -112,7 +114,10 @@ def reviewed_changes(urn: str, inputs: dict[str, Any], secret: dict[str, str] | 
         if container["name"] == "registry":
             mount = next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "config")
             container["args"] = ["registry", "serve", f"{mount}/config.yml"]
-            container["lifecycle"] = {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}}
+            if changed["spec"]["strategy"]["type"] == "RollingUpdate":
+                container["lifecycle"] = {"preStop": {"sleep": {"seconds": 10}}}
+    assert changed["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 60
+    changed["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 140
     if secret is not None:
         order = [CONFIG_KEY, READ_ONLY_CONFIG_KEY, "htpasswd", "http-secret", "s3-access-key", "s3-secret-key"]
         checksum = secret_checksum([secret[key] for key in order if key in secret])
@@ -121,10 +126,10 @@ def reviewed_changes(urn: str, inputs: dict[str, Any], secret: dict[str, str] | 
 
 
 def with_drain_timeout(config_yml: str) -> str:
-    """`http.draintimeout: <DRAIN_SECONDS>s` where the renderer puts it: the last key of `http`, after `debug`."""
+    """`http.draintimeout: 120s` where the renderer puts it: the last key of `http`, after `debug`."""
     lines = config_yml.splitlines(keepends=True)
     end = next(i for i, line in enumerate(lines) if i > lines.index("http:\n") and not line.startswith(" "))
-    return "".join([*lines[:end], f"  draintimeout: {DRAIN_SECONDS}s\n", *lines[end:]])
+    return "".join([*lines[:end], "  draintimeout: 120s\n", *lines[end:]])
 
 
 def reviewed_case(case: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -153,14 +158,16 @@ def test_the_reviewed_changes_touch_only_the_registry_container_its_checksum_and
                 changed["Secret"] += 1
                 for key in (CONFIG_KEY, READ_ONLY_CONFIG_KEY):
                     after_yml, before_yml = after["stringData"]["value"][key], inputs["stringData"]["value"][key]
-                    assert after_yml.replace(f"  draintimeout: {DRAIN_SECONDS}s\n", "", 1) == before_yml
-                    assert yaml.safe_load(after_yml)["http"]["draintimeout"] == f"{DRAIN_SECONDS}s"
+                    assert after_yml.replace("  draintimeout: 120s\n", "", 1) == before_yml
+                    assert yaml.safe_load(after_yml)["http"]["draintimeout"] == "120s"
                     after["stringData"]["value"][key] = before_yml
             else:
                 changed["Deployment"] += 1
                 for container in after["spec"]["template"]["spec"]["containers"]:
                     container.pop("args")
-                    container.pop("lifecycle")
+                    assert ("lifecycle" in container) == (inputs["spec"]["strategy"]["type"] == "RollingUpdate")
+                    container.pop("lifecycle", None)
+                after["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 60
                 before = inputs["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
                 annotations = after["spec"]["template"]["metadata"]["annotations"]
                 assert annotations["checksum/secret"] != before
