@@ -270,9 +270,17 @@ class Deployed:
     def blobs(self) -> Path:
         return self.node.dir / "volumes" / self.namespace / "docker" / "registry" / "v2" / "blobs"
 
-    def rolled_out(self) -> None:
+    def rolled_out(self, deployment: str | None = None) -> None:
+        """`kubectl rollout status` of the registry's Deployment (or `deployment`) succeeded."""
         rolled = self.node.plane.kubectl(
-            ["-n", self.namespace, "rollout", "status", f"deployment/{self.deployment}", "--timeout=180s"],
+            [
+                "-n",
+                self.namespace,
+                "rollout",
+                "status",
+                f"deployment/{deployment or self.deployment}",
+                "--timeout=180s",
+            ],
             check=False,
             timeout=200,
         )
@@ -414,8 +422,7 @@ def test_the_gc_cronjob_run_once_as_a_job_switches_read_only_collects_and_switch
     assert freed >= 3 << 20
     # Switched: a ReplicaSet ran the read-only config pinned to the GC pod's node; the Deployment is back on the
     # read-write config, unpinned, and rolled out.
-    selector = ",".join(f"{k}={v}" for k, v in deployed.workload["spec"]["selector"]["matchLabels"].items())
-    sets = node.plane.json(["-n", namespace, "get", "replicasets", "-l", selector])["items"]
+    sets = node.plane.json(["-n", namespace, "get", "replicasets", "-l", _selector(deployed.workload)])["items"]
     read_only = [r for r in sets if _config_key(r["spec"]["template"]) == READ_ONLY_CONFIG_KEY]
     assert read_only, [_config_key(r["spec"]["template"]) for r in sets]
     assert read_only[0]["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/hostname": node.name}
@@ -483,11 +490,7 @@ def s3_registry(
         node.load_image(redis_image)
         password = secrets.token_urlsafe(18)
         deployed = Deployed(node, S3_NAMESPACE, password, _deploy(node, declared, S3_NAMESPACE, password))
-        redis_name = redis["metadata"]["name"]
-        rolled = node.plane.kubectl(
-            ["-n", S3_NAMESPACE, "rollout", "status", f"deployment/{redis_name}", "--timeout=180s"], check=False
-        )
-        assert rolled.returncode == 0, node.describe(S3_NAMESPACE) + rolled.stderr
+        deployed.rolled_out(redis["metadata"]["name"])
         _resolve_redis(node, deployed, redis)
         deployed.rolled_out()
         yield S3Registry(deployed, moto, authority)
@@ -499,8 +502,7 @@ def _resolve_redis(node: Node, deployed: Deployed, redis: dict[str, Any]) -> Non
     """Cluster DNS and kube-proxy's part for the one name the registry pods resolve: no CoreDNS image can be had
     here, so the registry's config's Redis address (<name>.<namespace>.svc) is a hostAlias of the Redis pod's
     address, added by a field manager of its own (a later apply of the declared manifests keeps it)."""
-    selector = ",".join(f"{k}={v}" for k, v in redis["spec"]["selector"]["matchLabels"].items())
-    [pod] = node.plane.json(["-n", deployed.namespace, "get", "pods", "-l", selector])["items"]
+    [pod] = node.plane.json(["-n", deployed.namespace, "get", "pods", "-l", _selector(redis)])["items"]
     config = yaml.safe_load(
         next(m for m in deployed.manifests if m["kind"] == "Secret" and "config.yml" in m.get("stringData", {}))[
             "stringData"
@@ -589,11 +591,14 @@ class Puller:
         self.thread.join(timeout=60)
 
 
+def _selector(deployment: dict[str, Any]) -> str:
+    """A Deployment's matchLabels as kubectl's -l selector."""
+    return ",".join(f"{key}={value}" for key, value in deployment["spec"]["selector"]["matchLabels"].items())
+
+
 def _pods(node: Node, namespace: str, deployment: dict[str, Any], terminating: bool = False) -> set[str]:
     """The Deployment's pods: running ones, or (`terminating`) the ones being deleted."""
-    labels = deployment["spec"]["selector"]["matchLabels"]
-    selector = ",".join(f"{key}={value}" for key, value in labels.items())
-    pods = node.plane.json(["-n", namespace, "get", "pods", "-l", selector])["items"]
+    pods = node.plane.json(["-n", namespace, "get", "pods", "-l", _selector(deployment)])["items"]
     return {p["metadata"]["name"] for p in pods if ("deletionTimestamp" in p["metadata"]) == terminating}
 
 

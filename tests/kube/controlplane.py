@@ -59,7 +59,8 @@ def kube_bin() -> Path:
 # --- certificates -----------------------------------------------------------------------------------------------
 
 
-def _name(common_name: str, organization: str | None = None) -> x509.Name:
+def cert_subject(common_name: str, organization: str | None = None) -> x509.Name:
+    """A certificate subject: CN, and O (a Kubernetes group) if given."""
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if organization:
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
@@ -121,7 +122,7 @@ def write_pki(directory: Path) -> dict[str, Path]:
         files[name] = path
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("registries-test-ca")
+    ca_name = cert_subject("registries-test-ca")
     ca = _issue(ca_name, ca_key, None)
     write("ca.crt", ca.public_bytes(serialization.Encoding.PEM))
     write("ca.key", _pem_key(ca_key))
@@ -133,11 +134,11 @@ def write_pki(directory: Path) -> dict[str, Path]:
         *(x509.DNSName(n) for n in ("kubernetes", "kubernetes.default", "kubernetes.default.svc")),
     ]
     for name, subject, usage, names in (
-        ("apiserver", _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans),
-        ("admin", _name("registries-test-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, None),
+        ("apiserver", cert_subject("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans),
+        ("admin", cert_subject("registries-test-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, None),
         (
             "apiserver-kubelet-client",
-            _name("kube-apiserver-kubelet-client", "system:masters"),
+            cert_subject("kube-apiserver-kubelet-client", "system:masters"),
             ExtendedKeyUsageOID.CLIENT_AUTH,
             None,
         ),
@@ -170,20 +171,20 @@ def issue_pair(
         path.chmod(0o600)
 
 
-def node_name(name: str, organization: str | None = None) -> x509.Name:
-    return _name(name, organization)
-
-
 def serving_pem(hostname: str) -> dict[str, str]:
     """A CA and a server certificate for `hostname`, as a kubernetes.io/tls Secret holds them (tls.crt: the leaf,
     then the CA; tls.key; ca.crt): what pulumi-tls generates for the Ingress under the real engine, where the unit
     tests' mocks return placeholder text the API server warns about."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name(f"{hostname} CA")
+    ca_name = cert_subject(f"{hostname} CA")
     ca = _issue(ca_name, ca_key, None).public_bytes(serialization.Encoding.PEM).decode()
     key = ec.generate_private_key(ec.SECP256R1())
     leaf = _issue(
-        _name(hostname), key, (ca_name, ca_key), usage=ExtendedKeyUsageOID.SERVER_AUTH, sans=[x509.DNSName(hostname)]
+        cert_subject(hostname),
+        key,
+        (ca_name, ca_key),
+        usage=ExtendedKeyUsageOID.SERVER_AUTH,
+        sans=[x509.DNSName(hostname)],
     )
     chain = leaf.public_bytes(serialization.Encoding.PEM).decode() + ca
     return {"tls.crt": chain, "tls.key": _pem_key(key).decode(), "ca.crt": ca}

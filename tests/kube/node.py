@@ -29,7 +29,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from tests.kube.controlplane import SERVICE_CIDR, ControlPlane, StartError, free_port, issue_pair, node_name
+from tests.kube.controlplane import SERVICE_CIDR, ControlPlane, StartError, cert_subject, free_port, issue_pair
 
 PAUSE_IMAGE = "registries.local/pause:1"
 """The sandbox image: busybox-static's `sleep` as PID 1 (containerd stops sandboxes with SIGKILL)."""
@@ -117,9 +117,11 @@ class Node:
         self.dir.mkdir(parents=True)
         pki = self.plane.workdir / "pki"
         # The Node authorizer knows a kubelet by its certificate: user system:node:<name>, group system:nodes.
-        issue_pair(pki, "node", node_name(f"system:node:{self.name}", "system:nodes"), ExtendedKeyUsageOID.CLIENT_AUTH)
+        issue_pair(
+            pki, "node", cert_subject(f"system:node:{self.name}", "system:nodes"), ExtendedKeyUsageOID.CLIENT_AUTH
+        )
         node_address = x509.IPAddress(ipaddress.ip_address(self.node_ip))
-        issue_pair(pki, "kubelet", node_name(self.name), ExtendedKeyUsageOID.SERVER_AUTH, sans=[node_address])
+        issue_pair(pki, "kubelet", cert_subject(self.name), ExtendedKeyUsageOID.SERVER_AUTH, sans=[node_address])
         for controller in _v1_hierarchies():  # kubelet's cgroupRoot, in every hierarchy mounted
             (controller / self.cgroup_parent).mkdir(exist_ok=True)
         cpuset = CGROUP_ROOT / "cpuset"
@@ -268,7 +270,7 @@ state = "{self.dir / "containerd-state"}"
             _run(["docker", "rmi", docker_reference or reference], check=False)
 
     @property
-    def nat_chain(self) -> str:
+    def chain(self) -> str:
         return f"RK-{self.suffix}"
 
     def _route_kubernetes_service(self) -> None:
@@ -277,11 +279,11 @@ state = "{self.dir / "containerd-state"}"
         network plugin allows, traffic between the node's pods."""
         (Path("/proc/sys/net/ipv4/conf") / self.bridge / "route_localnet").write_text("1")
         for table, hook in CHAIN_HOOKS.items():
-            _run(["iptables", "-w", "-t", table, "-N", self.nat_chain])
-            _run(["iptables", "-w", "-t", table, "-I", hook, "-i", self.bridge, "-j", self.nat_chain])
+            _run(["iptables", "-w", "-t", table, "-N", self.chain])
+            _run(["iptables", "-w", "-t", table, "-I", hook, "-i", self.bridge, "-j", self.chain])
         # Pod to pod on the bridge: the Docker Engine's br_netfilter sends bridged frames through FORWARD, whose
         # policy it sets to DROP (the registry's Redis dials timed out without this).
-        _run(["iptables", "-w", "-t", "filter", "-A", self.nat_chain, "-o", self.bridge, "-j", "ACCEPT"])
+        _run(["iptables", "-w", "-t", "filter", "-A", self.chain, "-o", self.bridge, "-j", "ACCEPT"])
         service_ip = next(iter(ipaddress.ip_network(SERVICE_CIDR).hosts()))
         self._dnat(str(service_ip), 443, int(self.plane.url.rsplit(":", 1)[1]))
 
@@ -300,17 +302,12 @@ state = "{self.dir / "containerd-state"}"
                 "-t",
                 "nat",
                 "-A",
-                self.nat_chain,
+                self.chain,
                 *rule,
                 "--to-destination",
                 f"127.0.0.1:{loopback_port}",
             ]
         )
-
-    def _unroute_kubernetes_service(self) -> None:
-        _run(["iptables", "-w", "-t", "nat", "-D", "PREROUTING", "-i", self.bridge, "-j", self.nat_chain], check=False)
-        _run(["iptables", "-w", "-t", "nat", "-F", self.nat_chain], check=False)
-        _run(["iptables", "-w", "-t", "nat", "-X", self.nat_chain], check=False)
 
     def _start_controllers(self) -> None:
         pki = self.plane.workdir / "pki"
@@ -473,7 +470,7 @@ state = "{self.dir / "containerd-state"}"
         step("kill the pods' processes", lambda: _kill_cgroup_processes(tops))
         step("unmount", lambda: _unmount(self._mounts()))
         step("remove the bridge", lambda: _run(["ip", "link", "del", self.bridge], check=False))
-        step("remove the iptables chains", lambda: _remove_chains(self.nat_chain))
+        step("remove the iptables chains", lambda: _remove_chains(self.chain))
         step("remove the cgroups", lambda: _remove_cgroups(tops))
         step("remove kubelet's files", self._remove_host_files)
         step("restore the kernel settings", _restore_tunables)
@@ -511,7 +508,7 @@ state = "{self.dir / "containerd-state"}"
         left += [f"link {self.bridge}"] if Path(f"/sys/class/net/{self.bridge}").exists() else []
         for table in CHAIN_HOOKS:
             chains = _run(["iptables", "-w", "-t", table, "-S"], check=False)
-            left += [f"iptables {table} chain {self.nat_chain}"] if self.nat_chain in chains else []
+            left += [f"iptables {table} chain {self.chain}"] if self.chain in chains else []
         left += [str(c / self.cgroup_parent) for c in _hierarchies() if (c / self.cgroup_parent).exists()]
         logs = str(self.dir / "pod-logs")
         left += [str(p) for p in Path("/var/log/containers").glob("*.log") if str(p.resolve()).startswith(logs)]
@@ -675,15 +672,7 @@ def remove_stale_nodes() -> list[str]:
     NAT chain, cgroups, kernel settings), removed; returns what was found. Run under the machine lock: no node of
     this run exists yet."""
     found: list[str] = []
-    names = (
-        "kubelet",
-        "kube-scheduler",
-        "kube-controller-manager",
-        "containerd",
-        "containerd-shim-runc-v2",
-        "kube-apiserver",
-        "etcd",
-    )
+    names = (*PROCESSES, "containerd-shim-runc-v2", "kube-apiserver", "etcd")
     for pid, argv in _processes():
         if Path(argv[0].decode(errors="replace")).name in names and WORKDIR.search(
             b" ".join(argv).decode(errors="replace")
