@@ -101,25 +101,39 @@ def _verify_kind(
         digest = verify(outputs, probe=probe)
         line = f"self-hosted {outputs['endpoint']}: logged in as {user}, pushed and pulled {digest}"
         return line + _signing_checked(outputs, user, digest, docker_dir)
+    sign = _cloud_signer(outputs, kind, docker_dir)
     if kind == "ecr":
         ecr = cloud.EcrOutputs.parse(outputs.get("ecr"))
-        line = cloud.ecr_verify(ecr, docker_dir, probe, args.repository)
-    elif kind == "artifactRegistry":
+        return cloud.ecr_verify(ecr, docker_dir, probe, args.repository, sign=sign)
+    if kind == "artifactRegistry":
         registry = cloud.ArtifactRegistryOutputs.parse(outputs.get(kind))
-        line = cloud.artifact_registry_verify(registry, docker_dir, probe, args.repository)
-    elif kind == "acr":
+        return cloud.artifact_registry_verify(registry, docker_dir, probe, args.repository, sign=sign)
+    if kind == "acr":
         acr = cloud.AcrOutputs.parse(outputs.get("acr"))
-        line = cloud.acr_verify(acr, docker_dir, probe, args.repository, args.user)
-    else:
-        from registryctl.hub_check import verify_docker_hub
+        return cloud.acr_verify(acr, docker_dir, probe, args.repository, args.user, sign=sign)
+    from registryctl.hub_check import verify_docker_hub
 
-        assert spec.docker_hub is not None
-        names = verify_docker_hub(spec.docker_hub, _hub_provider_credentials(spec, stack)(), project_dir(args))
-        line = f"Docker Hub: {', '.join(names)} match the stack (read-only check)"
+    assert spec.docker_hub is not None
+    names = verify_docker_hub(spec.docker_hub, _hub_provider_credentials(spec, stack)(), project_dir(args))
+    line = f"Docker Hub: {', '.join(names)} match the stack (read-only check)"
     if (outputs.get("signing") or {}).get(kind):
-        # The probe is deleted again (or, on Docker Hub, never pushed): signatures of it would be left behind.
-        line += f"; signing.{kind}: keys not probed on {KIND_LABELS[kind]} (sign with the output's commands)"
+        # The check is read-only: nothing is pushed that could be signed.
+        line += "; signing.dockerHub: keys not probed on Docker Hub (read-only check; sign with the output's commands)"
     return line
+
+
+def _cloud_signer(outputs: dict[str, Any], kind: str, docker_dir: Path) -> Callable[[Any, list[str]], list[str]] | None:
+    """When the stack hands out signing keys for a cloud kind: sign the probe with them and verify it, with docker's
+    credentials (credential helpers included) for both tools; cloud_registries deletes what it pushed."""
+    signing = (outputs.get("signing") or {}).get(kind)
+    if not signing:
+        return None
+    from registryctl.signing_check import RegistryAccess, check_signing
+
+    def sign(image: Any, created: list[str]) -> list[str]:
+        return check_signing(signing, f"{image.repository}@{image.digest}", kind, RegistryAccess(docker_dir), created)
+
+    return sign
 
 
 def _signing_checked(outputs: dict[str, Any], user: str, digest: str, docker_dir: Path) -> str:

@@ -5,6 +5,11 @@ Each reads the stack's outputs (`ecr`, `artifactRegistry`, `acr`). Login writes 
 probe image to a declared repository, pulls it back, and deletes it with the platform's own API or CLI:
 ECR `BatchDeleteImage` (boto3), Artifact Registry `gcloud artifacts docker images delete`, ACR
 `az acr repository delete`. A probe that was pushed is deleted even when the pull fails.
+
+When the stack hands out signing keys for the kind, the probe is signed with them and verified between the pull and
+the delete (registryctl.signing_check), and what the signing pushed (cosign's `sha256-<hex>.sig` tag, notation's
+signature manifests and its `sha256-<hex>` referrers index) is deleted with the probe, first, also when the check
+failed: verify leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,24 +72,70 @@ def pick_repository(repositories: Mapping[str, str], wanted: str | None, kind: s
     return name, str(repositories[name])
 
 
+Sign = Callable[[ProbeImage, list[str]], list[str]]
+"""Signs the pushed probe and verifies it, appending to the list what each signature added to the probe's
+repository (a tag, or a digest `sha256:...`) as it is pushed; returns the tools that verified."""
+
+Delete = Callable[[ProbeImage, Sequence[str]], None]
+"""Deletes the probe and, before it, the given tags and digests of its repository (its signatures)."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    image: ProbeImage
+    verified_with: list[str]
+    """The signing tools the probe verified with (none: the stack has no signing keys for the kind)."""
+    signatures: int
+    """How many tags and manifests of signatures were deleted with the probe."""
+
+    def summary(self) -> str:
+        """`pushed, pulled and deleted <digest>`, with what signing did when it ran."""
+        if not self.verified_with:
+            return f"pushed, pulled and deleted {self.image.digest}"
+        return (
+            f"pushed and pulled {self.image.digest}, signed it with the stack's keys and verified "
+            f"({', '.join(self.verified_with)}), deleted it with its {self.signatures} signature tags and manifests"
+        )
+
+
+def reference(repository: str, tag_or_digest: str) -> str:
+    """`repository:tag` or `repository@sha256:...`."""
+    separator = "@" if tag_or_digest.startswith("sha256:") else ":"
+    return f"{repository}{separator}{tag_or_digest}"
+
+
+def _delete_after(error: RegistryCtlError, image: ProbeImage, created: list[str], delete: Delete) -> RegistryCtlError:
+    """Delete what a failed probe left (the image, its signatures); the error to raise names what could not go."""
+    try:
+        delete(image, created)
+    except RegistryCtlError as cleanup:
+        left = f" and its {len(created)} signature tags and manifests ({', '.join(created)})" if created else ""
+        return RegistryCtlError(
+            f"{error}; the probe {image.reference} ({image.digest}) was pushed, and deleting it{left} failed: {cleanup}"
+        )
+    return error
+
+
 def run_probe(
-    probe: ImageProbe, repository_url: str, docker_dir: Path, delete: Callable[[ProbeImage], None]
-) -> ProbeImage:
-    """Push/pull a probe to `repository_url`, then delete it (also after a failed pull)."""
+    probe: ImageProbe, repository_url: str, docker_dir: Path, delete: Delete, sign: Sign | None = None
+) -> ProbeResult:
+    """Push/pull a probe to `repository_url`, sign and verify it when `sign` is given, then delete it with what the
+    signing pushed (also after a failed pull or check)."""
     try:
         image = probe.push_pull(repository_url, docker_dir)
     except ProbeFailed as error:
         if error.pushed is not None:
-            try:
-                delete(error.pushed)
-            except RegistryCtlError as cleanup:
-                raise RegistryCtlError(
-                    f"{error}; the probe {error.pushed.reference} ({error.pushed.digest}) was pushed and could not "
-                    f"be deleted: {cleanup}"
-                ) from None
+            raise _delete_after(error, error.pushed, [], delete) from None
         raise
-    delete(image)
-    return image
+    created: list[str] = []
+    verified_with: list[str] = []
+    if sign is not None:
+        try:
+            verified_with = sign(image, created)
+        except RegistryCtlError as error:
+            raise _delete_after(error, image, created, delete) from None
+    delete(image, created)
+    return ProbeResult(image, verified_with, len(created))
 
 
 def _run_cli(argv: list[str], what: str, env: Mapping[str, str] | None = None) -> str:
@@ -179,19 +230,26 @@ def ecr_login(ecr: EcrOutputs, docker_dir: Path, client_factory: Callable[[str],
     )
 
 
-def ecr_delete(client: Any, ecr: EcrOutputs, repository: str, digest: str) -> None:
+def ecr_delete(client: Any, ecr: EcrOutputs, repository: str, digest: str, referrers: Sequence[str] = ()) -> None:
+    """One BatchDeleteImage: the referrers' tags and digests, then the probe's digest (deleting an image's last tag
+    deletes the image, per the API reference)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    ids = [{"imageDigest": r} if r.startswith("sha256:") else {"imageTag": r} for r in referrers]
     try:
         answer = client.batch_delete_image(
-            registryId=ecr.account, repositoryName=repository, imageIds=[{"imageDigest": digest}]
+            registryId=ecr.account, repositoryName=repository, imageIds=[*ids, {"imageDigest": digest}]
         )
     except (BotoCoreError, ClientError) as error:
         raise _aws_error(error, "ecr:BatchDeleteImage") from None
     failures = answer.get("failures") or []
     if failures:
-        reasons = "; ".join(f"{f.get('failureCode')}: {f.get('failureReason')}" for f in failures)
-        raise RegistryCtlError(f"ecr:BatchDeleteImage of {repository}@{digest}: {reasons}")
+        reasons = "; ".join(
+            f"{f.get('imageId', {}).get('imageTag') or f.get('imageId', {}).get('imageDigest')}: "
+            f"{f.get('failureCode')}: {f.get('failureReason')}"
+            for f in failures
+        )
+        raise RegistryCtlError(f"ecr:BatchDeleteImage in {repository} (the probe {digest}): {reasons}")
 
 
 def ecr_verify(
@@ -200,8 +258,9 @@ def ecr_verify(
     probe: ImageProbe,
     repository: str | None = None,
     client_factory: Callable[[str], Any] = ecr_client,
+    sign: Sign | None = None,
 ) -> str:
-    """Login, push/pull a probe to a declared repository, delete it with ecr:BatchDeleteImage."""
+    """Login, push/pull a probe to a declared repository (sign and verify it), delete it with ecr:BatchDeleteImage."""
     if not aws_credentials_found():  # checked first: without them the probe could be pushed but never deleted
         raise RegistryCtlError(
             "verify deletes its probe image with ecr:BatchDeleteImage, which needs AWS credentials: set AWS_PROFILE "
@@ -210,8 +269,10 @@ def ecr_verify(
     name, url = pick_repository(ecr.repositories, repository, "ECR")
     ecr_login(ecr, docker_dir, client_factory)
     client = client_factory(ecr.region)
-    image = run_probe(probe, url, docker_dir, lambda image: ecr_delete(client, ecr, name, image.digest))
-    return f"ECR {ecr.registry}: pushed, pulled and deleted {image.digest} in {name}"
+    result = run_probe(
+        probe, url, docker_dir, lambda image, refs: ecr_delete(client, ecr, name, image.digest, refs), sign
+    )
+    return f"ECR {ecr.registry}: {result.summary()} in {name}"
 
 
 # --- Artifact Registry ---------------------------------------------------------------------------------
@@ -264,15 +325,20 @@ def artifact_registry_login(outputs: ArtifactRegistryOutputs, docker_dir: Path) 
     )
 
 
-def artifact_registry_delete(image: ProbeImage) -> None:
-    # --delete-tags: Artifact Registry refuses to delete a digest that a tag still names.
-    by_digest = f"{image.repository}@{image.digest}"
-    argv = ["gcloud", "artifacts", "docker", "images", "delete", by_digest, "--delete-tags", "--quiet"]
-    _run_cli(argv, f"deleting the probe image {by_digest}")
+def artifact_registry_delete(image: ProbeImage, referrers: Sequence[str] = ()) -> None:
+    """The referrers (by tag or digest), then the probe. --delete-tags: Artifact Registry refuses to delete a digest
+    that a tag still names; given a tag, gcloud deletes the version it names."""
+    for target in [*(reference(image.repository, r) for r in referrers), f"{image.repository}@{image.digest}"]:
+        argv = ["gcloud", "artifacts", "docker", "images", "delete", target, "--delete-tags", "--quiet"]
+        _run_cli(argv, f"deleting {target}")
 
 
 def artifact_registry_verify(
-    outputs: ArtifactRegistryOutputs, docker_dir: Path, probe: ImageProbe, repository: str | None = None
+    outputs: ArtifactRegistryOutputs,
+    docker_dir: Path,
+    probe: ImageProbe,
+    repository: str | None = None,
+    sign: Sign | None = None,
 ) -> str:
     standard = [name for name in outputs.push_repositories if name in outputs.repositories]
     if repository is None and not standard:
@@ -311,8 +377,8 @@ def artifact_registry_verify(
     )
     artifact_registry_login(outputs, docker_dir)
     # An Artifact Registry repository holds many images: the probe is an image of its own inside it.
-    image = run_probe(probe, f"{url}/registryctl-verify", docker_dir, artifact_registry_delete)
-    return f"Artifact Registry {_host(url)}: pushed, pulled and deleted {image.digest} in {name}"
+    result = run_probe(probe, f"{url}/registryctl-verify", docker_dir, artifact_registry_delete, sign)
+    return f"Artifact Registry {_host(url)}: {result.summary()} in {name}"
 
 
 # --- ACR -----------------------------------------------------------------------------------------------
@@ -390,11 +456,12 @@ def _push_token(outputs: AcrOutputs, token: str | None) -> str | None:
     return token if token is not None else pushers[0]
 
 
-def acr_delete(outputs: AcrOutputs, image: ProbeImage) -> None:
+def acr_delete(outputs: AcrOutputs, image: ProbeImage, referrers: Sequence[str] = ()) -> None:
+    """The referrers (by tag or digest), then the probe; given a tag, az deletes the manifest it names."""
     repository = image.repository.removeprefix(f"{outputs.login_server}/")
-    by_digest = f"{repository}@{image.digest}"
-    argv = ["az", "acr", "repository", "delete", "--name", outputs.registry_name, "--image", by_digest, "--yes"]
-    _run_cli(argv, f"deleting the probe image {by_digest}")
+    for target in [*(reference(repository, r) for r in referrers), f"{repository}@{image.digest}"]:
+        argv = ["az", "acr", "repository", "delete", "--name", outputs.registry_name, "--image", target, "--yes"]
+        _run_cli(argv, f"deleting {target}")
 
 
 def acr_verify(
@@ -403,6 +470,7 @@ def acr_verify(
     probe: ImageProbe,
     repository: str | None = None,
     token: str | None = None,
+    sign: Sign | None = None,
 ) -> str:
     if not find_executable("az"):  # checked first: the probe must be deletable before it is pushed
         raise RegistryCtlError(f"ACR: verify deletes its probe image with `az acr repository delete`, but {AZ_MISSING}")
@@ -411,5 +479,5 @@ def acr_verify(
     else:  # ACR creates a repository on first push
         name, url = "registryctl-verify", f"{outputs.login_server}/registryctl-verify"
     acr_login(outputs, docker_dir, _push_token(outputs, token))
-    image = run_probe(probe, url, docker_dir, lambda image: acr_delete(outputs, image))
-    return f"ACR {outputs.login_server}: pushed, pulled and deleted {image.digest} in {name}"
+    result = run_probe(probe, url, docker_dir, lambda image, refs: acr_delete(outputs, image, refs), sign)
+    return f"ACR {outputs.login_server}: {result.summary()} in {name}"

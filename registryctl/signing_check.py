@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import ssl
@@ -115,13 +116,25 @@ def write_ca_bundle(path: Path, ca_pem: str) -> Path:
     return path
 
 
-def _check_cosign(cosign: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str]) -> None:
+NOTATION_LISTED = re.compile(r"^\s+[├└]── (sha256:[0-9a-f]{64})$", re.MULTILINE)
+"""A signature's manifest digest in `notation ls` output: a tree under the subject (notation 1.3, list.go)."""
+
+
+def _subject_tag(image: str) -> str:
+    """`sha256-<hex>` for `<repository>@sha256:<hex>`: the stem of cosign's tags and the OCI referrers tag."""
+    return image.rsplit("@", 1)[1].replace(":", "-", 1)
+
+
+def _check_cosign(
+    cosign: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str], created: list[str]
+) -> None:
     tool = _tool("cosign", kind, env.get("PATH", ""))
     _private_file(work / "cosign.pem", str(cosign["privateKeyPem"]))
     (work / "cosign.pub").write_text(str(cosign["publicKeyPem"]))
     env = {**env, "COSIGN_PASSWORD": secrets.token_urlsafe(24)}  # only for the encrypted copy, removed with `work`
     _run([tool, "import-key-pair", "--key", "cosign.pem", "--output-key-prefix", "probe"], env, "cosign import", work)
     _run([tool, "sign", *COSIGN_SIGN_FLAGS.split(), "--key", "probe.key", image], env, "cosign sign", work)
+    created.append(f"{_subject_tag(image)}.sig")  # cosign's tag scheme (no OCI 1.1 mode asked for)
     verified = _run(
         [tool, "verify", *COSIGN_VERIFY_FLAGS.split(), "--key", "cosign.pub", image], env, "cosign verify", work
     )
@@ -130,7 +143,9 @@ def _check_cosign(cosign: Mapping[str, Any], image: str, kind: str, work: Path, 
         raise SigningCheckFailed(f"cosign verify did not name the probe's digest {digest}")
 
 
-def _check_notation(notation: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str]) -> None:
+def _check_notation(
+    notation: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str], created: list[str]
+) -> None:
     tool = _tool("notation", kind, env.get("PATH", ""))
     key = _private_file(work / "notation-key.pem", str(notation["privateKeyPem"]))
     chain = work / "notation-chain.pem"
@@ -145,25 +160,36 @@ def _check_notation(notation: Mapping[str, Any], image: str, kind: str, work: Pa
     _run([tool, "policy", "import", "--force", "trustpolicy.json"], env, "notation policy import", work)
     target = notation_registry(image)
     _run([tool, "sign", "--key", NOTATION_KEY, target], env, "notation sign", work)
+    # notation 1.x stores signatures with the referrers tag schema by default (--force-referrers-tag=true): the
+    # signature manifests, untagged, and the index tagged sha256-<hex> that lists them.
+    created.append(_subject_tag(image))
+    listed = _run([tool, "ls", target], env, "notation ls", work)
+    created.extend(NOTATION_LISTED.findall(listed))
     verified = _run([tool, "verify", target], env, "notation verify", work)
     if f"Successfully verified signature for {target}" not in verified:
         raise SigningCheckFailed(f"notation verify did not report {target} as verified")
 
 
-def check_signing(signing: Mapping[str, Any], image: str, kind: str, access: RegistryAccess) -> list[str]:
+def check_signing(
+    signing: Mapping[str, Any], image: str, kind: str, access: RegistryAccess, created: list[str] | None = None
+) -> list[str]:
     """Sign `image` (<registry>/<repository>@<digest>) with each tool the stack's `signing.<kind>` output holds keys
-    for and verify it with the public parts; returns the tools checked. Raises SigningCheckFailed naming the step."""
+    for and verify it with the public parts; returns the tools checked. Raises SigningCheckFailed naming the step.
+
+    `created` receives, as each signature is pushed, what it added to the image's repository (a tag, or a manifest
+    digest `sha256:...`), also when a later step fails: what a caller that deletes the probe must delete with it."""
     checked: list[str] = []
+    created = [] if created is None else created
     with tempfile.TemporaryDirectory(prefix="registryctl-signing-") as directory:
         work = Path(directory)  # mkdtemp: mode 0700
         env = _environment(work, access)
         if signing.get("cosign"):
-            _check_cosign(signing["cosign"], image, kind, work, env)
+            _check_cosign(signing["cosign"], image, kind, work, env, created)
             checked.append("cosign")
         if signing.get("notation"):
             notation_env = dict(env)
             if access.username is not None and access.password is not None:
                 notation_env.update(NOTATION_USERNAME=access.username, NOTATION_PASSWORD=access.password)
-            _check_notation(signing["notation"], image, kind, work, notation_env)
+            _check_notation(signing["notation"], image, kind, work, notation_env, created)
             checked.append("notation")
     return checked

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.support.pulumi_runtime import wrap_secret
+from tests.support.pulumi_runtime import unwrap, wrap_secret
+from tests.support.recording_mocks import RecordingMocks
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 _CURVES = {"P224": ec.SECP224R1, "P256": ec.SECP256R1, "P384": ec.SECP384R1, "P521": ec.SECP521R1}
@@ -237,3 +238,13 @@ def issue_chain(algorithm: dict[str, Any], hostname: str, ca_hours: int, cert_ho
         },
     )
     return {"ca_key": ca_key, "ca": ca, "key": key, "csr": csr, "cert": cert}
+
+
+class RealTlsMocks(RecordingMocks):
+    """Recording mocks whose tls:* resources are real keys and certificates, made as pulumi-tls makes them."""
+
+    def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
+        ident, outs = super().new_resource(args)
+        if args.typ.startswith("tls:"):
+            ident, outs = apply_tls(args.typ, unwrap({k: v for k, v in args.inputs.items() if k != "__provider"}))
+        return ident, outs

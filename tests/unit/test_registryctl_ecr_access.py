@@ -9,6 +9,7 @@ the way a push would. The stack is opened through the recording `pulumi` stand-i
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 import stat
@@ -284,20 +285,79 @@ def test_the_programs_own_ecr_output_logs_in_and_verifies_against_moto(
             client.delete_repository(repositoryName=name, force=True)
 
 
-def test_cli_verify_says_an_ecr_stack_s_signing_keys_were_not_probed(
-    fake, project, ecr, docker_dir, monkeypatch, capsys
+def _sign_in_moto(client: Any, fail_verify: bool) -> Any:
+    """What `registryctl verify`'s signing check pushes, landed in moto as cosign and notation would push it: cosign's
+    `sha256-<hex>.sig` tag, notation's untagged signature manifest and its `sha256-<hex>` referrers index; then a
+    verify that passes or fails. (The real tools against a registry: tests/e2e/test_signing_cloud_verify.py.)"""
+    from registryctl.signing_check import SigningCheckFailed
+
+    def put(repository: str, tag: str | None, payload: str) -> str:
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST_TYPE, "config": {"digest": payload}})
+        digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+        extra = {"imageTag": tag} if tag else {}
+        client.put_image(repositoryName=repository, imageManifest=manifest, imageDigest=digest, **extra)
+        return digest
+
+    def check_signing(signing: Any, image: str, kind: str, access: Any, created: list[str]) -> list[str]:
+        repository = image.split("/", 1)[1].split("@", maxsplit=1)[0]
+        stem = image.rsplit("@", 1)[1].replace(":", "-")
+        put(repository, f"{stem}.sig", "cosign")
+        created.append(f"{stem}.sig")
+        signature = put(repository, None, "notation")
+        put(repository, stem, "index")
+        created.extend([stem, signature])
+        if fail_verify:
+            raise SigningCheckFailed("cosign verify failed (exit 1): Error: no matching signatures")
+        return ["cosign", "notation"]
+
+    return check_signing
+
+
+@pytest.mark.parametrize("fail_verify", [False, True])
+def test_cli_verify_signs_the_probe_on_ecr_and_deletes_it_with_its_signatures(
+    fake, project, ecr, docker_dir, monkeypatch, capsys, fail_verify
 ):
-    """verify deletes its probe on ECR: it signs nothing there, and says so rather than report the keys checked."""
+    """With signing keys for ECR, verify signs the probe between pull and delete; the one BatchDeleteImage takes the
+    signatures' tags and digests with the probe, also when the check fails: the repository is left as it was."""
     _no_helper(monkeypatch)
     signing = {"ecr": {"cosign": {"publicKeyPem": "-----BEGIN PUBLIC KEY-----\n", "privateKeyPem": "x"}}}
     fake.set_scenario(
         outputs={"ecr": {"value": _outputs(ecr), "secret": False}, "signing": {"value": signing, "secret": True}}
     )
+    monkeypatch.setattr("registryctl.signing_check.check_signing", _sign_in_moto(ecr, fail_verify))
     probe = _push_to_moto(ecr)
     monkeypatch.setattr(registryctl.cli, "image_probe", probe)
-    assert main(["verify", "-s", "aws"]) == 0
-    line = capsys.readouterr().out.strip()
-    assert line == (
-        f"ECR {HOST}: pushed, pulled and deleted {probe.pushes[0].image.digest} in app; "
-        "signing.ecr: keys not probed on ECR (sign with the output's commands)"
-    )
+    code = main(["verify", "-s", "aws"])
+    out, err = capsys.readouterr()
+    assert ecr.list_images(repositoryName="app")["imageIds"] == []  # probe, .sig, index, signature: all gone
+    digest = probe.pushes[0].image.digest
+    if fail_verify:
+        assert code == EXIT_FAILED
+        assert err.strip().splitlines()[-1] == (
+            "registryctl: ECR: cosign verify failed (exit 1): Error: no matching signatures"
+        )
+    else:
+        assert code == 0, err
+        assert out.strip() == (
+            f"ECR {HOST}: pushed and pulled {digest}, signed it with the stack's keys and verified (cosign, "
+            "notation), deleted it with its 3 signature tags and manifests in app"
+        )
+
+
+def test_a_signature_batch_delete_image_cannot_delete_is_named_with_the_probe(ecr, docker_dir, monkeypatch):
+    """A tag BatchDeleteImage does not find is a failure naming the tag, and the probe's error says what is left."""
+    _no_helper(monkeypatch)
+    outputs = cloud.EcrOutputs.parse(_outputs(ecr))
+    probe = _push_to_moto(ecr)
+
+    def sign(image: ProbeImage, created: list[str]) -> list[str]:
+        created.append("sha256-" + "0" * 64 + ".sig")  # never pushed: ECR answers ImageNotFound
+        raise cloud.RegistryCtlError("notation sign failed (exit 1): Error: denied")
+
+    with pytest.raises(cloud.RegistryCtlError) as raised:
+        cloud.ecr_verify(outputs, docker_dir, probe, sign=sign)
+    message = str(raised.value)
+    assert message.startswith("notation sign failed (exit 1): Error: denied; the probe ")
+    assert "was pushed, and deleting it and its 1 signature tags and manifests (sha256-000" in message
+    assert "failed: ecr:BatchDeleteImage in app" in message
+    assert "ImageNotFound" in message

@@ -135,7 +135,8 @@ def test_ar_verify_deletes_the_probe_when_the_pull_fails_and_reports_a_failed_de
         cloud.artifact_registry_verify(cloud.ArtifactRegistryOutputs.parse(AR_OUTPUTS), docker_dir, probe)
     message = str(raised.value)
     assert "`docker pull` failed: unauthorized" in message
-    assert f"{probe.pushes[0].image.reference} ({probe.pushes[0].image.digest}) was pushed and could not" in message
+    pushed = probe.pushes[0].image
+    assert f"{pushed.reference} ({pushed.digest}) was pushed, and deleting it failed" in message
     assert "PERMISSION_DENIED" in message
     assert len(executable_calls(bin_dir, "gcloud")) == 1
 

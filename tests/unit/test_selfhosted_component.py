@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 
 from components.selfhosted.credentials import bcrypt_hash_with_salt
 from tests.support.engine_random import apply_random
-from tests.support.engine_tls import apply_tls
+from tests.support.engine_tls import RealTlsMocks
 from tests.support.pulumi_runtime import (
     contains_secret,
     env_element,
@@ -454,16 +454,6 @@ def test_renaming_the_registry_keeps_its_volume_and_an_explicit_volume_name_is_f
     assert volume_mount == outputs["volumeName"].value == "registry-data"
 
 
-class _RealTlsMocks(RecordingMocks):
-    """Recording mocks whose tls:* resources are real certificates, made as pulumi-tls makes them."""
-
-    def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
-        ident, outs = super().new_resource(args)
-        if args.typ.startswith("tls:"):
-            ident, outs = apply_tls(args.typ, unwrap({k: v for k, v in args.inputs.items() if k != "__provider"}))
-        return ident, outs
-
-
 def _strict_handshake(ca_pem: str, chain_pem: str, key_pem: str, hostname: str, workdir: Path) -> None:
     """A TLS handshake whose client is Python 3.13's default context: VERIFY_X509_STRICT on."""
     (workdir / "chain.pem").write_text(chain_pem)
@@ -492,7 +482,7 @@ def _strict_handshake(ca_pem: str, chain_pem: str, key_pem: str, hostname: str, 
 
 
 def test_generated_chain_carries_key_identifiers_and_passes_a_strict_verifier(tmp_path):
-    mocks = _RealTlsMocks()
+    mocks = RealTlsMocks()
     outputs = run_program(mocks, stack="local", config={"registries:selfHosted": "{}"})
     registry = mocks.find(CONTAINER, "selfhosted-registry")
     chain, key = _upload(registry, "/certs/server.crt"), _upload(registry, "/certs/server.key")

@@ -16,6 +16,7 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from tests.support.moto_server import MotoServer, start_moto
 from tests.support.plugins.server import from_struct, to_struct
+from tests.support.processes import end_process
 
 BIN = Path(__file__).resolve().parent / "bin"
 
@@ -90,12 +91,7 @@ class PluginProcess:
 
     def stop(self) -> None:
         self.channel.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        end_process(self.process)
 
 
 def start_plugin(name: str, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> PluginProcess:
