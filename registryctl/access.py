@@ -17,7 +17,8 @@ from registryctl.stack_outputs import declared_spec, hub_credentials_of, open_st
 if TYPE_CHECKING:
     from providers.dockerhub.client import Credentials
     from registries.config import StackSpec
-    from registryctl.registry_client import ImageProbe
+    from registryctl.cloud_registries import Sign
+    from registryctl.registry_client import ImageProbe, ProbeImage
 
 KIND_LABELS = {
     "selfHosted": "self-hosted",
@@ -122,7 +123,7 @@ def _verify_kind(
     return line
 
 
-def _cloud_signer(outputs: dict[str, Any], kind: str, docker_dir: Path) -> Callable[[Any, list[str]], list[str]] | None:
+def _cloud_signer(outputs: dict[str, Any], kind: str, docker_dir: Path) -> Sign | None:
     """When the stack hands out signing keys for a cloud kind: sign the probe with them and verify it, with docker's
     credentials (credential helpers included) for both tools; cloud_registries deletes what it pushed."""
     signing = (outputs.get("signing") or {}).get(kind)
@@ -130,7 +131,7 @@ def _cloud_signer(outputs: dict[str, Any], kind: str, docker_dir: Path) -> Calla
         return None
     from registryctl.signing_check import RegistryAccess, check_signing
 
-    def sign(image: Any, created: list[str]) -> list[str]:
+    def sign(image: ProbeImage, created: list[str]) -> list[str]:
         return check_signing(signing, f"{image.repository}@{image.digest}", kind, RegistryAccess(docker_dir), created)
 
     return sign

@@ -15,6 +15,7 @@ failed: verify leaves nothing behind.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -86,7 +87,7 @@ class ProbeResult:
     verified_with: list[str]
     """The signing tools the probe verified with (none: the stack has no signing keys for the kind)."""
     signatures: int
-    """How many tags and manifests of signatures were deleted with the probe."""
+    """How many tags and manifests signing pushed, deleted with the probe."""
 
     def summary(self) -> str:
         """`pushed, pulled and deleted <digest>`, with what signing did when it ran."""
@@ -109,10 +110,9 @@ def _delete_after(error: RegistryCtlError, image: ProbeImage, created: list[str]
     try:
         delete(image, created)
     except RegistryCtlError as cleanup:
-        left = f" and its {len(created)} signature tags and manifests ({', '.join(created)})" if created else ""
-        return RegistryCtlError(
-            f"{error}; the probe {image.reference} ({image.digest}) was pushed, and deleting it{left} failed: {cleanup}"
-        )
+        pushed = f" and what signing pushed ({', '.join(created)})" if created else ""
+        probe = f"the probe {image.reference} ({image.digest})"
+        return RegistryCtlError(f"{error}; {probe} was pushed, and deleting it{pushed} failed: {cleanup}")
     return error
 
 
@@ -120,7 +120,7 @@ def run_probe(
     probe: ImageProbe, repository_url: str, docker_dir: Path, delete: Delete, sign: Sign | None = None
 ) -> ProbeResult:
     """Push/pull a probe to `repository_url`, sign and verify it when `sign` is given, then delete it with what the
-    signing pushed (also after a failed pull or check)."""
+    signing pushed (also after a failed pull or check, and after an interrupt during the check)."""
     try:
         image = probe.push_pull(repository_url, docker_dir)
     except ProbeFailed as error:
@@ -134,8 +134,25 @@ def run_probe(
             verified_with = sign(image, created)
         except RegistryCtlError as error:
             raise _delete_after(error, image, created, delete) from None
+        except BaseException:  # Ctrl-C during a tool run, an OSError: clean up as far as it goes, then let it through
+            with contextlib.suppress(RegistryCtlError):
+                delete(image, created)
+            raise
     delete(image, created)
     return ProbeResult(image, verified_with, len(created))
+
+
+def delete_each(targets: list[str], delete_one: Callable[[str], object]) -> None:
+    """Try every target in order; one error naming each that failed, and what was deleted before and after."""
+    failed: list[str] = []
+    for target in targets:
+        try:
+            delete_one(target)
+        except RegistryCtlError as error:
+            failed.append(str(error))
+    if failed:
+        gone = len(targets) - len(failed)
+        raise RegistryCtlError(f"{'; '.join(failed)} ({gone} of {len(targets)} deleted)")
 
 
 def _run_cli(argv: list[str], what: str, env: Mapping[str, str] | None = None) -> str:
@@ -231,25 +248,28 @@ def ecr_login(ecr: EcrOutputs, docker_dir: Path, client_factory: Callable[[str],
 
 
 def ecr_delete(client: Any, ecr: EcrOutputs, repository: str, digest: str, referrers: Sequence[str] = ()) -> None:
-    """One BatchDeleteImage: the referrers' tags and digests, then the probe's digest (deleting an image's last tag
-    deletes the image, per the API reference)."""
+    """BatchDeleteImage: the referrers' tags (deleting an image's last tag deletes the image, per the API reference),
+    then their digests with the probe's."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    ids = [{"imageDigest": r} if r.startswith("sha256:") else {"imageTag": r} for r in referrers]
-    try:
-        answer = client.batch_delete_image(
-            registryId=ecr.account, repositoryName=repository, imageIds=[*ids, {"imageDigest": digest}]
-        )
-    except (BotoCoreError, ClientError) as error:
-        raise _aws_error(error, "ecr:BatchDeleteImage") from None
-    failures = answer.get("failures") or []
+    tags = [{"imageTag": r} for r in referrers if not r.startswith("sha256:")]
+    digests = [{"imageDigest": r} for r in referrers if r.startswith("sha256:")]
+    # Tags first (cosign's .sig, notation's referrers index), in a call of their own: ECR refuses to delete a manifest
+    # an index still lists (ImageReferencedByManifestList), and a batch has no documented order.
+    failures: list[dict[str, Any]] = []
+    for ids in ([tags] if tags else []) + [[*digests, {"imageDigest": digest}]]:
+        try:
+            answer = client.batch_delete_image(registryId=ecr.account, repositoryName=repository, imageIds=ids)
+        except (BotoCoreError, ClientError) as error:
+            raise _aws_error(error, "ecr:BatchDeleteImage") from None
+        failures += answer.get("failures") or []
     if failures:
         reasons = "; ".join(
             f"{f.get('imageId', {}).get('imageTag') or f.get('imageId', {}).get('imageDigest')}: "
             f"{f.get('failureCode')}: {f.get('failureReason')}"
             for f in failures
         )
-        raise RegistryCtlError(f"ecr:BatchDeleteImage in {repository} (the probe {digest}): {reasons}")
+        raise RegistryCtlError(f"ecr:BatchDeleteImage in {repository} left {reasons}")
 
 
 def ecr_verify(
@@ -328,9 +348,9 @@ def artifact_registry_login(outputs: ArtifactRegistryOutputs, docker_dir: Path) 
 def artifact_registry_delete(image: ProbeImage, referrers: Sequence[str] = ()) -> None:
     """The referrers (by tag or digest), then the probe. --delete-tags: Artifact Registry refuses to delete a digest
     that a tag still names; given a tag, gcloud deletes the version it names."""
-    for target in [*(reference(image.repository, r) for r in referrers), f"{image.repository}@{image.digest}"]:
-        argv = ["gcloud", "artifacts", "docker", "images", "delete", target, "--delete-tags", "--quiet"]
-        _run_cli(argv, f"deleting {target}")
+    targets = [*(reference(image.repository, r) for r in referrers), f"{image.repository}@{image.digest}"]
+    argv = ["gcloud", "artifacts", "docker", "images", "delete"]
+    delete_each(targets, lambda target: _run_cli([*argv, target, "--delete-tags", "--quiet"], f"deleting {target}"))
 
 
 def artifact_registry_verify(
@@ -459,9 +479,9 @@ def _push_token(outputs: AcrOutputs, token: str | None) -> str | None:
 def acr_delete(outputs: AcrOutputs, image: ProbeImage, referrers: Sequence[str] = ()) -> None:
     """The referrers (by tag or digest), then the probe; given a tag, az deletes the manifest it names."""
     repository = image.repository.removeprefix(f"{outputs.login_server}/")
-    for target in [*(reference(repository, r) for r in referrers), f"{repository}@{image.digest}"]:
-        argv = ["az", "acr", "repository", "delete", "--name", outputs.registry_name, "--image", target, "--yes"]
-        _run_cli(argv, f"deleting {target}")
+    targets = [*(reference(repository, r) for r in referrers), f"{repository}@{image.digest}"]
+    argv = ["az", "acr", "repository", "delete", "--name", outputs.registry_name, "--image"]
+    delete_each(targets, lambda target: _run_cli([*argv, target, "--yes"], f"deleting {target}"))
 
 
 def acr_verify(

@@ -40,9 +40,10 @@ INSTALL = {
 
 @dataclass(frozen=True)
 class RegistryAccess:
-    """How the tools reach the registry: docker's config directory (credentials, read by cosign), a user and password
-    for notation (it reads NOTATION_USERNAME/NOTATION_PASSWORD, not a docker config's plain `auths`), and a CA to
-    trust besides the system's (the stack's self-signed one)."""
+    """How the tools reach the registry: docker's config directory (credentials and credential helpers, read by
+    cosign and, when its own configuration holds none, by notation), optionally a user and password for notation
+    (NOTATION_USERNAME/NOTATION_PASSWORD, taking precedence), and a CA to trust besides the system's (the stack's
+    self-signed one)."""
 
     docker_config: Path
     username: str | None = None
@@ -64,7 +65,11 @@ def _tool(name: str, kind: str, search_path: str | None) -> str:
     return found
 
 
-def _run(argv: list[str], env: Mapping[str, str], what: str, cwd: Path) -> str:
+_MAY_REMAIN = "the registry may still hold "
+
+
+def _run(argv: list[str], env: Mapping[str, str], what: str, cwd: Path, may_remain: str | None = None) -> str:
+    """Run a tool; a failure raises SigningCheckFailed naming the step (and what it may have pushed already)."""
     try:
         done = subprocess.run(
             argv,
@@ -77,12 +82,14 @@ def _run(argv: list[str], env: Mapping[str, str], what: str, cwd: Path) -> str:
             timeout=300,
         )
     except subprocess.TimeoutExpired:
-        raise SigningCheckFailed(f"{what}: no answer in 300 s") from None
+        remains = f"; {_MAY_REMAIN}{may_remain}" if may_remain else ""
+        raise SigningCheckFailed(f"{what}: no answer in 300 s{remains}") from None
     if done.returncode != 0:
         lines = (done.stderr.strip() or done.stdout.strip()).splitlines()
         # cosign warns first that it could not reach Sigstore's TUF repository (offline, as here): not the cause.
         errors = [line for line in lines if line.startswith(("Error", "error"))] or lines[-3:]
-        raise SigningCheckFailed(f"{what} failed (exit {done.returncode}): {' / '.join(errors[:2])}")
+        remains = f"; {_MAY_REMAIN}{may_remain}" if may_remain else ""
+        raise SigningCheckFailed(f"{what} failed (exit {done.returncode}): {' / '.join(errors[:2])}{remains}")
     return done.stdout + done.stderr
 
 
@@ -133,8 +140,9 @@ def _check_cosign(
     (work / "cosign.pub").write_text(str(cosign["publicKeyPem"]))
     env = {**env, "COSIGN_PASSWORD": secrets.token_urlsafe(24)}  # only for the encrypted copy, removed with `work`
     _run([tool, "import-key-pair", "--key", "cosign.pem", "--output-key-prefix", "probe"], env, "cosign import", work)
-    _run([tool, "sign", *COSIGN_SIGN_FLAGS.split(), "--key", "probe.key", image], env, "cosign sign", work)
-    created.append(f"{_subject_tag(image)}.sig")  # cosign's tag scheme (no OCI 1.1 mode asked for)
+    signature = f"{_subject_tag(image)}.sig"  # cosign 2's tag scheme (no OCI 1.1 mode asked for)
+    _run([tool, "sign", *COSIGN_SIGN_FLAGS.split(), "--key", "probe.key", image], env, "cosign sign", work, signature)
+    created.append(signature)
     verified = _run(
         [tool, "verify", *COSIGN_VERIFY_FLAGS.split(), "--key", "cosign.pub", image], env, "cosign verify", work
     )
@@ -159,12 +167,17 @@ def _check_notation(
     _run([tool, "cert", "add", "--type", "ca", "--store", TRUST_STORE, "notation-ca.pem"], env, "notation cert", work)
     _run([tool, "policy", "import", "--force", "trustpolicy.json"], env, "notation policy import", work)
     target = notation_registry(image)
-    _run([tool, "sign", "--key", NOTATION_KEY, target], env, "notation sign", work)
     # notation 1.x stores signatures with the referrers tag schema by default (--force-referrers-tag=true): the
-    # signature manifests, untagged, and the index tagged sha256-<hex> that lists them.
-    created.append(_subject_tag(image))
-    listed = _run([tool, "ls", target], env, "notation ls", work)
-    created.extend(NOTATION_LISTED.findall(listed))
+    # signature manifest, untagged, then the index tagged sha256-<hex> that lists it; `notation ls` names the former.
+    index = _subject_tag(image)
+    maybe = f"its signature manifest and the index {index}"
+    _run([tool, "sign", "--key", NOTATION_KEY, target], env, "notation sign", work, maybe)
+    created.append(index)
+    unlisted = "its signature manifest (untagged; `notation ls` lists it)"
+    listed = NOTATION_LISTED.findall(_run([tool, "ls", target], env, "notation ls", work, unlisted))
+    if not listed:
+        raise SigningCheckFailed(f"notation ls listed no signature of {target}; {_MAY_REMAIN}{unlisted}")
+    created.extend(listed)
     verified = _run([tool, "verify", target], env, "notation verify", work)
     if f"Successfully verified signature for {target}" not in verified:
         raise SigningCheckFailed(f"notation verify did not report {target} as verified")

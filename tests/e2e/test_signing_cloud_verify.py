@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from registryctl.access import _cloud_signer
 from registryctl.registry_client import ProbeImage
 from registryctl.signing_check import write_ca_bundle
 from tests.e2e.test_signing_e2e import _signing_bin
-from tests.support.cloud_data_plane import DataPlane, EcrApi, install_tools, start_data_plane
+from tests.support.cloud_data_plane import ENV, DataPlane, EcrApi, install_tools, start_data_plane
 from tests.support.engine_tls import RealTlsMocks, apply_tls
 from tests.support.images import go_registry_binary
 from tests.support.pulumi_runtime import run_program
@@ -75,14 +76,24 @@ def registry_binary() -> Path:
 
 @pytest.fixture
 def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """cosign and notation (the real ones), the platform CLI stand-ins, python3; nothing else of the machine's."""
+    """PATH: the platform CLI stand-ins, cosign and notation (the real ones, behind wrappers that record their argv
+    in <bin>/<tool>.argv.jsonl), python3's directory."""
     bin_dir = tmp_path / "bin"
     install_tools(bin_dir)
     signing = _signing_bin()
-    monkeypatch.setenv(
-        "PATH", os.pathsep.join([str(bin_dir), str(signing), str(Path(shutil.which("python3") or "").parent)])
-    )
+    for tool in ("cosign", "notation"):
+        wrapper = bin_dir / tool
+        dump = "import json,sys; print(json.dumps(sys.argv[1:]))"
+        record = f"{sys.executable} -c '{dump}' \"$@\" >> {bin_dir / tool}.argv.jsonl"
+        wrapper.write_text(f'#!/bin/sh\n{record}\nexec {signing / tool} "$@"\n')
+        wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent)]))
     return bin_dir
+
+
+def _tool_argv(bin_dir: Path, tool: str) -> list[list[str]]:
+    path = bin_dir / f"{tool}.argv.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def _host(outputs: dict[str, Any], kind: str) -> str:
@@ -125,6 +136,7 @@ class _Probe:
     def push_pull(self, repository: str, docker_config: Path | None = None) -> ProbeImage:
         image = self.plane.push_probe(repository)
         self.pushed.append(image)
+        self.plane.proxy.tunnelled.clear()  # from here on, tunnels are the signing tools'
         return image
 
 
@@ -183,10 +195,13 @@ def test_verify_signs_the_probe_with_the_stack_s_keys_and_leaves_nothing_behind(
     assert deleted[2].startswith("sha256:")
     assert deleted[2] != image.digest
     assert deleted[3:] == [image.digest]
-    assert set(plane.proxy.tunnelled) == set(plane.hosts)  # the tools reached the registry by its cloud name
+    assert set(plane.proxy.tunnelled) == set(plane.hosts)  # cosign and notation reached it by its cloud name
     assert not [host for host in plane.proxy.refused if not host.endswith(":443")]
-    # The credentials came from what verify's login wrote, never from the keys: the secrets stay off argv.
-    for argv in plane.recorded_calls():
+    # Keys and passwords never reach a command line: not the tools', not the platform CLIs'.
+    tools = os.environ["PATH"].split(os.pathsep)[0]
+    commands = _tool_argv(Path(tools), "cosign") + _tool_argv(Path(tools), "notation") + plane.recorded_calls()
+    assert any(argv[:1] == ["sign"] for argv in commands)
+    for argv in commands:
         assert plane.password not in " ".join(argv)
         assert "PRIVATE KEY" not in " ".join(argv)
 
@@ -211,3 +226,40 @@ def test_a_public_key_that_is_not_the_pair_s_fails_verify_and_still_leaves_nothi
         image.digest.replace(":", "-") + ".sig",
         image.digest,
     ]
+
+
+@pytest.mark.parametrize("plane", ["artifactRegistry"], indirect=True)
+def test_a_notation_trust_store_without_the_signing_ca_fails_verify_and_still_leaves_nothing(
+    plane: DataPlane, stack_outputs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """notation fails after both tools pushed: cosign's tag, notation's index and signature all go with the probe."""
+    outputs = json.loads(json.dumps(stack_outputs))
+    other_ca = stack_outputs["signing"]["acr"]["notation"]["caCertificatePem"]  # a CA, but not this kind's
+    outputs["signing"]["artifactRegistry"]["notation"]["caCertificatePem"] = other_ca
+    docker_dir = _docker_dir(tmp_path, monkeypatch)
+    probe, ecr = _Probe(plane), EcrApi(plane)
+    with pytest.raises(cloud.RegistryCtlError, match=r"^notation verify failed \(exit 1\)"):
+        _verify("artifactRegistry", outputs, docker_dir, probe, ecr)
+    assert plane.manifests() == {}
+    assert plane.tags() == {}
+    assert len(_deleted("artifactRegistry", plane, ecr)) == 4  # .sig, index, signature, probe
+
+
+@pytest.mark.parametrize("plane", ["acr"], indirect=True)
+def test_a_signature_the_platform_refuses_to_delete_is_named_and_the_rest_still_goes(
+    plane: DataPlane, stack_outputs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`az acr repository delete` refused on cosign's tag: the index, the signature and the probe are still deleted,
+    and the error names exactly what is left."""
+    monkeypatch.setenv(ENV, json.dumps({**plane.settings(), "refuse": ".sig"}))
+    docker_dir = _docker_dir(tmp_path, monkeypatch)
+    probe, ecr = _Probe(plane), EcrApi(plane)
+    with pytest.raises(cloud.RegistryCtlError) as raised:
+        _verify("acr", stack_outputs, docker_dir, probe, ecr)
+    (image,) = probe.pushed
+    left = f"app:{image.digest.replace(':', '-')}.sig"
+    assert f"deleting {left} failed" in str(raised.value)
+    assert "PERMISSION_DENIED" in str(raised.value)
+    assert str(raised.value).endswith("(3 of 4 deleted)")
+    assert plane.tags() == {"app": [left.split(":", 1)[1]]}  # only what was refused
+    assert len(plane.manifests()["app"]) == 1

@@ -189,17 +189,26 @@ class DataPlane:
     def proxy_url(self) -> str:
         return f"http://127.0.0.1:{self.proxy.port}"
 
-    def environment(self, ca_bundle: Path) -> dict[str, str]:
+    def settings(self) -> dict[str, str]:
+        """The plane as the CLI stand-ins read it (from $REGISTRIES_DATA_PLANE)."""
+        return {
+            "url": self.url,
+            "ca": self.ca_pem,
+            "user": self.user,
+            "password": self.password,
+            "calls": str(self.calls),
+        }
+
+    def environment(self, ca_bundle: Path, refuse: str = "") -> dict[str, str]:
         """What a client process needs: the proxy (loopback itself direct) and the CA bundle, plus the plane for
-        the CLI stand-ins."""
-        plane = {"url": self.url, "ca": self.ca_pem, "user": self.user, "password": self.password}
+        the CLI stand-ins; a delete whose target contains `refuse` is refused (a denied permission)."""
         return {
             "HTTPS_PROXY": self.proxy_url,
             "https_proxy": self.proxy_url,
             "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost",
             "SSL_CERT_FILE": str(ca_bundle),
-            ENV: json.dumps({**plane, "calls": str(self.calls)}),
+            ENV: json.dumps({**self.settings(), "refuse": refuse}),
         }
 
     def session(self) -> requests.Session:
@@ -306,28 +315,35 @@ def start_data_plane(hosts: list[str], user: str, root: Path, registry_binary: P
         "auth": {"htpasswd": {"realm": "data-plane", "path": str(root / "htpasswd")}},
     }
     (root / "config.yml").write_text(json.dumps(config))  # JSON is YAML
-    log = (root / "registry.log").open("wb")
-    process = subprocess.Popen(
-        [str(registry_binary), "serve", str(root / "config.yml")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    with (root / "registry.log").open("wb") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [str(registry_binary), "serve", str(root / "config.yml")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     url = f"https://127.0.0.1:{port}"
+    try:
+        _wait_serving(process, url, root)
+        proxy = _ConnectProxy(hosts, port)
+    except BaseException:
+        end_process(process)
+        raise
+    return DataPlane(hosts, user, password, url, ca_pem, root, proxy, process, root / "calls.jsonl")
+
+
+def _wait_serving(process: subprocess.Popen[bytes], url: str, root: Path) -> None:
     deadline = time.monotonic() + 30
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"registry exited {process.returncode}: {(root / 'registry.log').read_text()[-2000:]}")
         try:
             if requests.get(f"{url}/v2/", verify=str(root / "ca.pem"), timeout=2).status_code == 401:
-                break
+                return
         except requests.RequestException:
             if time.monotonic() > deadline:
-                process.kill()
                 raise
         time.sleep(0.1)
-    proxy = _ConnectProxy(hosts, port)
-    return DataPlane(hosts, user, password, url, ca_pem, root, proxy, process, root / "calls.jsonl")
 
 
 def _session(url: str, ca_pem: str, user: str, password: str, directory: Path) -> requests.Session:
@@ -373,6 +389,8 @@ def _digest_of(web: requests.Session, url: str, repository: str, reference: str)
 
 def _delete(plane: dict[str, Any], repository: str, reference: str) -> str | None:
     """Delete the manifest `reference` (tag or digest) names, with its tags; None, or the error a CLI would print."""
+    if plane.get("refuse") and plane["refuse"] in f"{repository}:{reference}":
+        return f"PERMISSION_DENIED: deleting {repository} {reference} is not allowed"
     with _session(plane["url"], plane["ca"], plane["user"], plane["password"], Path(plane["calls"]).parent) as web:
         digest = _digest_of(web, plane["url"], repository, reference)
         if digest is None:
@@ -439,6 +457,18 @@ class EcrApi:
         self.plane = plane
         self.deletes: list[list[dict[str, str]]] = []
 
+    def _listed_by_an_index(self, repository: str, reference: str) -> str | None:
+        """The tag of an image index in `repository` that lists the manifest `reference` names (ECR then refuses)."""
+        with self.plane.session() as web:
+            base = f"{self.plane.url}/v2/{repository}"
+            digest = _digest_of(web, self.plane.url, repository, reference)
+            tags = web.get(f"{base}/tags/list", timeout=30).json().get("tags") or []
+            for tag in tags:
+                manifest = web.get(f"{base}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES}, timeout=30).json()
+                if digest in [entry.get("digest") for entry in manifest.get("manifests") or []]:
+                    return str(tag)
+        return None
+
     def get_authorization_token(self, registryIds: list[str]) -> dict[str, Any]:
         token = base64.b64encode(f"{self.plane.user}:{self.plane.password}".encode()).decode()
         expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=12)
@@ -451,16 +481,18 @@ class EcrApi:
         imageIds: list[dict[str, str]],
     ) -> dict[str, Any]:
         self.deletes.append(imageIds)
-        plane = {
-            "url": self.plane.url,
-            "ca": self.plane.ca_pem,
-            "user": self.plane.user,
-            "password": self.plane.password,
-            "calls": str(self.plane.calls),
-        }
+        plane = self.plane.settings()
         deleted, failures = [], []
         for image_id in imageIds:
-            error = _delete(plane, repositoryName, image_id.get("imageDigest") or image_id["imageTag"])
+            reference = image_id.get("imageDigest") or image_id["imageTag"]
+            lister = self._listed_by_an_index(repositoryName, reference)
+            if lister is not None:
+                reason = f"the image index tagged {lister} lists it"
+                failures.append(
+                    {"imageId": image_id, "failureCode": "ImageReferencedByManifestList", "failureReason": reason}
+                )
+                continue
+            error = _delete(plane, repositoryName, reference)
             if error:
                 failures.append({"imageId": image_id, "failureCode": "ImageNotFound", "failureReason": error})
             else:

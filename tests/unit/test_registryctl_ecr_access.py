@@ -358,6 +358,25 @@ def test_a_signature_batch_delete_image_cannot_delete_is_named_with_the_probe(ec
         cloud.ecr_verify(outputs, docker_dir, probe, sign=sign)
     message = str(raised.value)
     assert message.startswith("notation sign failed (exit 1): Error: denied; the probe ")
-    assert "was pushed, and deleting it and its 1 signature tags and manifests (sha256-000" in message
-    assert "failed: ecr:BatchDeleteImage in app" in message
-    assert "ImageNotFound" in message
+    never = "sha256-" + "0" * 64 + ".sig"
+    assert f"was pushed, and deleting it and what signing pushed ({never}) failed: " in message
+    # Only what ECR reports as failed is named as left: the probe itself went.
+    assert message.endswith(
+        f"failed: ecr:BatchDeleteImage in app left {never}: ImageNotFound: Requested image not found"
+    )
+    assert ecr.list_images(repositoryName="app")["imageIds"] == []
+
+
+def test_an_interrupt_during_signing_still_deletes_the_probe_and_what_signing_pushed(ecr, docker_dir, monkeypatch):
+    """Ctrl-C while a signing tool runs: what was pushed is deleted, then the interrupt goes on."""
+    _no_helper(monkeypatch)
+    outputs = cloud.EcrOutputs.parse(_outputs(ecr))
+    sign_in_moto = _sign_in_moto(ecr, fail_verify=False)
+
+    def sign(image: ProbeImage, created: list[str]) -> list[str]:
+        sign_in_moto({}, f"{image.repository}@{image.digest}", "ecr", None, created)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cloud.ecr_verify(outputs, docker_dir, _push_to_moto(ecr), sign=sign)
+    assert ecr.list_images(repositoryName="app")["imageIds"] == []

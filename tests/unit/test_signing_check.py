@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from registryctl.signing_check import RegistryAccess, SigningCheckFailed, _environment, check_signing
+from registryctl.signing_check import (
+    NOTATION_LISTED,
+    RegistryAccess,
+    SigningCheckFailed,
+    _environment,
+    check_signing,
+)
 
 
 def test_the_tools_keep_the_users_home_for_credential_helpers_but_not_their_own_settings(
@@ -34,3 +40,16 @@ def test_the_password_is_not_in_the_repr_and_a_missing_tool_is_named(tmp_path: P
     monkeypatch.setenv("PATH", str(tmp_path))  # neither tool
     with pytest.raises(SigningCheckFailed, match=r"signing.ecr.cosign but `cosign` is not on PATH: install it \(go"):
         check_signing({"cosign": {"privateKeyPem": "k", "publicKeyPem": "p"}}, "h/r@sha256:0", "ecr", access)
+
+
+def test_notation_ls_output_yields_the_signature_digests_and_not_the_subject():
+    """The shape notation 1.3.2 prints (cmd/notation/list.go printSignatureManifestDigests), two signatures."""
+    subject, first, second = ("sha256:" + c * 64 for c in "abc")
+    listed = (
+        f"example.azurecr.io/app@{subject}\n"
+        "└── application/vnd.cncf.notary.signature\n"
+        f"    ├── {first}\n"
+        f"    └── {second}\n"
+    )
+    assert NOTATION_LISTED.findall(listed) == [first, second]
+    assert NOTATION_LISTED.findall(f"example.azurecr.io/app@{subject} has no associated signature\n") == []
