@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import ssl
+import subprocess
 import tarfile
 import threading
 import time
@@ -198,11 +199,26 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
+def _bridge_gateway(docker_client: Any) -> str:
+    """The default bridge's gateway address. Docker 20.10 leaves `Gateway` out of the IPAM config when it found the
+    bridge interface already configured (a dockerd restarted on the same machine): then the interface's own address."""
+    network = docker_client.networks.get("bridge").attrs
+    configured = (network["IPAM"]["Config"] or [{}])[0].get("Gateway")
+    if configured:
+        return str(configured).split("/", 1)[0]
+    interface = network["Options"].get("com.docker.network.bridge.name", "docker0")
+    argv = ["ip", "-4", "-o", "addr", "show", "dev", interface]
+    shown = subprocess.run(argv, capture_output=True, text=True, check=False)
+    address = shown.stdout.split(" inet ", 1)[1].split("/", 1)[0] if " inet " in shown.stdout else ""
+    assert address, f"the default bridge {interface} has no IPv4 address: {shown.stdout}{shown.stderr}"
+    return address
+
+
 def test_push_event_reaches_webhook_with_authorization_header(deployment, docker_client, stack_each_version):
     stack = stack_each_version
     # The registry runs on its bridge network (host networking with notifications is refused: the debug server
     # would sit on the host's loopback); it reaches this machine at the default bridge's gateway address.
-    gateway = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    gateway = _bridge_gateway(docker_client)
     server = ThreadingHTTPServer((gateway, 0), _Receiver)
     _Receiver.received = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
