@@ -117,9 +117,17 @@ def _verify_kind(
     assert spec.docker_hub is not None
     names = verify_docker_hub(spec.docker_hub, _hub_provider_credentials(spec, stack)(), project_dir(args))
     line = f"Docker Hub: {', '.join(names)} match the stack (read-only check)"
-    if (outputs.get("signing") or {}).get(kind):
-        # The check is read-only: nothing is pushed that could be signed.
-        line += "; signing.dockerHub: keys not probed on Docker Hub (read-only check; sign with the output's commands)"
+    signing = (outputs.get("signing") or {}).get(kind)
+    if signing:
+        # The check is read-only (Hub keeps untagged manifests, a signature's among them): the keys sign a probe that
+        # never leaves this machine.
+        from registryctl.signing_check import check_signing_locally
+
+        checked = check_signing_locally(signing, f"docker.io/{spec.docker_hub.namespace}/registryctl-verify", kind)
+        line += (
+            f"; signed a local probe image with the stack's keys and verified it ({', '.join(checked)}); "
+            "nothing was pushed to Docker Hub"
+        )
     return line
 
 

@@ -10,6 +10,7 @@ message."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -132,14 +133,21 @@ def _subject_tag(image: str) -> str:
     return image.rsplit("@", 1)[1].replace(":", "-", 1)
 
 
-def _check_cosign(
-    cosign: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str], created: list[str]
-) -> None:
+def _cosign_keys(cosign: Mapping[str, Any], kind: str, work: Path, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """cosign, with the stack's key pair in `work`: cosign.pub, and probe.key (the private key in cosign's encrypted
+    format, which `cosign sign --key` wants) under a one-time password in the returned environment."""
     tool = _tool("cosign", kind, env.get("PATH", ""))
     _private_file(work / "cosign.pem", str(cosign["privateKeyPem"]))
     (work / "cosign.pub").write_text(str(cosign["publicKeyPem"]))
     env = {**env, "COSIGN_PASSWORD": secrets.token_urlsafe(24)}  # only for the encrypted copy, removed with `work`
     _run([tool, "import-key-pair", "--key", "cosign.pem", "--output-key-prefix", "probe"], env, "cosign import", work)
+    return tool, env
+
+
+def _check_cosign(
+    cosign: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str], created: list[str]
+) -> None:
+    tool, env = _cosign_keys(cosign, kind, work, env)
     signature = f"{_subject_tag(image)}.sig"  # cosign 2's tag scheme (no OCI 1.1 mode asked for)
     _run([tool, "sign", *COSIGN_SIGN_FLAGS.split(), "--key", "probe.key", image], env, "cosign sign", work, signature)
     created.append(signature)
@@ -151,9 +159,8 @@ def _check_cosign(
         raise SigningCheckFailed(f"cosign verify did not name the probe's digest {digest}")
 
 
-def _check_notation(
-    notation: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str], created: list[str]
-) -> None:
+def _notation_keys(notation: Mapping[str, Any], kind: str, work: Path, env: dict[str, str]) -> str:
+    """notation, configured in `work` (XDG_CONFIG_HOME) with the stack's key, chain, CA and trust policy."""
     tool = _tool("notation", kind, env.get("PATH", ""))
     key = _private_file(work / "notation-key.pem", str(notation["privateKeyPem"]))
     chain = work / "notation-chain.pem"
@@ -166,6 +173,13 @@ def _check_notation(
     (config / "signingkeys.json").write_text(json.dumps(keys))
     _run([tool, "cert", "add", "--type", "ca", "--store", TRUST_STORE, "notation-ca.pem"], env, "notation cert", work)
     _run([tool, "policy", "import", "--force", "trustpolicy.json"], env, "notation policy import", work)
+    return tool
+
+
+def _check_notation(
+    notation: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str], created: list[str]
+) -> None:
+    tool = _notation_keys(notation, kind, work, env)
     target = notation_registry(image)
     # notation 1.x stores signatures with the referrers tag schema by default (--force-referrers-tag=true): the
     # signature manifest, untagged, then the index tagged sha256-<hex> that lists it; `notation ls` names the former.
@@ -204,5 +218,61 @@ def check_signing(
             if access.username is not None and access.password is not None:
                 notation_env.update(NOTATION_USERNAME=access.username, NOTATION_PASSWORD=access.password)
             _check_notation(signing["notation"], image, kind, work, notation_env, created)
+            checked.append("notation")
+    return checked
+
+
+def _layout_probe(layout: Path) -> tuple[Path, str]:
+    """A generated one-layer image in an OCI image layout at `layout`: (its manifest file, its digest)."""
+    blobs = layout / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def blob(content: bytes, media_type: str) -> dict[str, Any]:
+        digest = hashlib.sha256(content).hexdigest()
+        (blobs / digest).write_bytes(content)
+        return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(content)}
+
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": blob(config.encode(), "application/vnd.oci.image.config.v1+json"),
+        "layers": [blob(os.urandom(256), "application/vnd.oci.image.layer.v1.tar")],
+    }
+    described = blob(json.dumps(manifest).encode(), str(manifest["mediaType"]))
+    (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [described]}))
+    return blobs / described["digest"].split(":", 1)[1], described["digest"]
+
+
+def check_signing_locally(signing: Mapping[str, Any], scope: str, kind: str) -> list[str]:
+    """Sign a generated probe image with each tool the stack's `signing.<kind>` output holds keys for and verify it
+    with the public parts, with no registry: the image is in an OCI layout in the private work directory. cosign 2
+    signs images only in a registry, so it signs the probe's manifest (sign-blob / verify-blob, the same key pair and
+    algorithm); notation signs the image in the layout (`--oci-layout`, experimental in notation 1.x) and verifies it
+    under the trust policy's scope `scope`. Returns the tools checked; raises SigningCheckFailed naming the step."""
+    checked: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="registryctl-signing-") as directory:
+        work = Path(directory)  # mkdtemp: mode 0700
+        env = _environment(work, RegistryAccess(work / "docker"))  # no registry: no credentials to read
+        manifest, digest = _layout_probe(work / "probe")
+        if signing.get("cosign"):
+            tool, cosign_env = _cosign_keys(signing["cosign"], kind, work, env)
+            sign = [tool, "sign-blob", *COSIGN_SIGN_FLAGS.split(), "--key", "probe.key"]
+            _run([*sign, "--output-signature", "probe.sig", str(manifest)], cosign_env, "cosign sign-blob", work)
+            verify = [tool, "verify-blob", *COSIGN_VERIFY_FLAGS.split(), "--key", "cosign.pub"]
+            verified = _run([*verify, "--signature", "probe.sig", str(manifest)], env, "cosign verify-blob", work)
+            if "Verified OK" not in verified:
+                raise SigningCheckFailed("cosign verify-blob did not report the probe's manifest as verified")
+            checked.append("cosign")
+        if signing.get("notation"):
+            tool = _notation_keys(signing["notation"], kind, work, env)
+            layout_env = {**env, "NOTATION_EXPERIMENTAL": "1"}  # --oci-layout is experimental in notation 1.x
+            target = f"probe@{digest}"
+            _run([tool, "sign", "--oci-layout", "--key", NOTATION_KEY, target], layout_env, "notation sign", work)
+            verify = [tool, "verify", "--oci-layout", "--scope", scope, target]
+            verified = _run(verify, layout_env, "notation verify", work)
+            if f"Successfully verified signature for {target}" not in verified:
+                raise SigningCheckFailed(f"notation verify did not report the probe {target} as verified")
             checked.append("notation")
     return checked

@@ -29,9 +29,9 @@ from components.selfhosted.versions import DISTRIBUTION_3_VERSION
 from registryctl import cloud_registries as cloud
 from registryctl.access import _cloud_signer
 from registryctl.registry_client import ProbeImage
-from registryctl.signing_check import write_ca_bundle
+from registryctl.signing_check import SigningCheckFailed, check_signing_locally, write_ca_bundle
 from tests.e2e.test_signing_e2e import _signing_bin
-from tests.support.cloud_data_plane import ENV, DataPlane, EcrApi, install_tools, start_data_plane
+from tests.support.cloud_data_plane import ENV, ConnectProxy, DataPlane, EcrApi, install_tools, start_data_plane
 from tests.support.engine_tls import RealTlsMocks, apply_tls
 from tests.support.images import go_registry_binary
 from tests.support.pulumi_runtime import run_program
@@ -52,7 +52,8 @@ def stack_outputs() -> dict[str, Any]:
         _flatten("signing", outputs.pop("signing"), flat)
         return {**outputs, **flat}
 
-    sections = {kind: {**spec, "signing": {"cosign": {}, "notation": {}}} for kind, spec in CLOUD.items()}
+    hub = {"dockerHub": {"namespace": "acme", "username": "acmebot"}}
+    sections = {kind: {**spec, "signing": {"cosign": {}, "notation": {}}} for kind, spec in {**CLOUD, **hub}.items()}
     config = {f"registries:{kind}": json.dumps(spec) for kind, spec in sections.items()}
     outputs = run_program(RealTlsMocks(), stack="dev", config=config, program=program)
     assert outputs["signing.ecr.cosign.privateKeyPem"].secret  # the keys verify signs with are the stack's secrets
@@ -263,3 +264,43 @@ def test_a_signature_the_platform_refuses_to_delete_is_named_and_the_rest_still_
     assert str(raised.value).endswith("(3 of 4 deleted)")
     assert plane.tags() == {"app": [left.split(":", 1)[1]]}  # only what was refused
     assert len(plane.manifests()["app"]) == 1
+
+
+@pytest.fixture
+def offline(tools: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectProxy]:
+    """HTTPS_PROXY: a proxy that refuses every host and records it (the tools' only way off the machine)."""
+    proxy = ConnectProxy([], 0)
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+    monkeypatch.setenv("HOME", str(tools.parent / "home"))
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+def test_docker_hub_keys_sign_a_local_probe_and_verify_with_no_registry(
+    stack_outputs: dict[str, Any], offline: ConnectProxy, tools: Path
+):
+    """Docker Hub's verify pushes nothing: the keys sign a probe in an OCI layout, and both tools verify it."""
+    signing = stack_outputs["signing"]["dockerHub"]
+    assert check_signing_locally(signing, "docker.io/acme/registryctl-verify", "dockerHub") == ["cosign", "notation"]
+    assert [argv[0] for argv in _tool_argv(tools, "cosign")] == ["import-key-pair", "sign-blob", "verify-blob"]
+    assert "--oci-layout" in _tool_argv(tools, "notation")[-1]
+    # Only Sigstore's TUF repository was tried (cosign, offline here); no registry, no Docker Hub.
+    assert {host.split(":")[0] for host in offline.refused} <= {"tuf-repo-cdn.sigstore.dev"}
+
+
+@pytest.mark.parametrize(
+    ("part", "fails_at"),
+    [(("cosign", "publicKeyPem"), "cosign verify-blob"), (("notation", "caCertificatePem"), "notation verify")],
+)
+def test_docker_hub_keys_that_are_not_a_pair_fail_naming_the_step(
+    stack_outputs: dict[str, Any], offline: ConnectProxy, part: tuple[str, str], fails_at: str
+):
+    signing = json.loads(json.dumps(stack_outputs["signing"]["dockerHub"]))
+    tool, key = part
+    signing[tool][key] = stack_outputs["signing"]["ecr"][tool][key]  # a real key or CA, of another kind
+    with pytest.raises(SigningCheckFailed, match=rf"^{fails_at} failed \(exit \d+\)"):
+        check_signing_locally(signing, "docker.io/acme/registryctl-verify", "dockerHub")

@@ -109,7 +109,7 @@ def _issue(hosts: list[str], directory: Path) -> tuple[Path, Path, str]:
     return cert_path, key_path, ca.public_bytes(serialization.Encoding.PEM).decode()
 
 
-class _ConnectProxy:
+class ConnectProxy:
     """HTTP CONNECT on 127.0.0.1: the given hosts' port 443 to `target`; any other host refused (403), recorded."""
 
     def __init__(self, hosts: list[str], target: int) -> None:
@@ -181,7 +181,7 @@ class DataPlane:
     url: str
     ca_pem: str
     root: Path
-    proxy: _ConnectProxy
+    proxy: ConnectProxy
     process: subprocess.Popen[bytes]
     calls: Path
 
@@ -325,7 +325,7 @@ def start_data_plane(hosts: list[str], user: str, root: Path, registry_binary: P
     url = f"https://127.0.0.1:{port}"
     try:
         _wait_serving(process, url, root)
-        proxy = _ConnectProxy(hosts, port)
+        proxy = ConnectProxy(hosts, port)
     except BaseException:
         end_process(process)
         raise

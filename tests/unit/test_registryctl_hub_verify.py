@@ -120,3 +120,28 @@ def test_verify_compares_as_the_provider_does_so_hub_spellings_are_not_drift(fak
     monkeypatch.setenv("DOCKER_USERNAME", USER)
     monkeypatch.setenv("DOCKER_PASSWORD", PASSWORD)
     assert main(["verify", "-s", "hub"]) == 0, capsys.readouterr().err
+
+
+def test_verify_with_hub_signing_keys_signs_a_local_probe_and_still_only_reads(fake, project, hub, monkeypatch, capsys):
+    """With `signing.dockerHub`, the keys sign a probe that never leaves the machine (check_signing_locally, run
+    with the real tools in tests/e2e/test_signing_cloud_verify.py); Hub still sees only reads."""
+    _as_deployed(hub)
+    monkeypatch.setenv("DOCKER_USERNAME", USER)
+    monkeypatch.setenv("DOCKER_PASSWORD", PASSWORD)
+    signing = {"dockerHub": {"cosign": {"privateKeyPem": "k", "publicKeyPem": "p"}}}
+    fake.set_scenario(outputs={"signing": {"value": signing, "secret": True}})
+    asked: list[tuple[object, str, str]] = []
+
+    def check_signing_locally(keys: object, scope: str, kind: str) -> list[str]:
+        asked.append((keys, scope, kind))
+        return ["cosign"]
+
+    monkeypatch.setattr("registryctl.signing_check.check_signing_locally", check_signing_locally)
+    before = len(hub.state.requests)
+    assert main(["verify", "-s", "hub"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.endswith(
+        "; signed a local probe image with the stack's keys and verified it (cosign); nothing was pushed to Docker Hub"
+    )
+    assert asked == [(signing["dockerHub"], "docker.io/acme/registryctl-verify", "dockerHub")]
+    assert {method for method, path in hub.state.requests[before:] if not path.startswith("/v2/auth")} == {"GET"}
