@@ -15,12 +15,12 @@ failed: verify leaves nothing behind.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,11 +135,28 @@ def run_probe(
         except RegistryCtlError as error:
             raise _delete_after(error, image, created, delete) from None
         except BaseException:  # Ctrl-C during a tool run, an OSError: clean up as far as it goes, then let it through
-            with contextlib.suppress(RegistryCtlError):
-                delete(image, created)
+            _delete_interrupted(image, created, delete)
             raise
     delete(image, created)
     return ProbeResult(image, verified_with, len(created))
+
+
+def _delete_interrupted(image: ProbeImage, created: list[str], delete: Delete) -> None:
+    """After an interrupt during signing: delete what is known, and say on stderr what may remain (a tool stopped
+    halfway through its push leaves what it had not reported: cosign's .sig, notation's index and signature)."""
+    stem = image.digest.replace(":", "-", 1)
+    unknown = [tag for tag in (f"{stem}.sig", stem) if tag not in created]
+    try:
+        delete(image, created)
+    except RegistryCtlError as cleanup:
+        print(f"registryctl: the probe {image.reference} ({image.digest}) may remain: {cleanup}", file=sys.stderr)
+    else:
+        if unknown:
+            print(
+                f"registryctl: the probe {image.reference} was deleted; signing was interrupted, so check "
+                f"{image.repository} for {', '.join(unknown)} (and an untagged signature manifest)",
+                file=sys.stderr,
+            )
 
 
 def delete_each(targets: list[str], delete_one: Callable[[str], object]) -> None:
@@ -169,6 +186,8 @@ def _run_cli(argv: list[str], what: str, env: Mapping[str, str] | None = None) -
         )
     except FileNotFoundError:
         raise RegistryCtlError(f"{what}: {argv[0]} is not on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise RegistryCtlError(f"{what}: `{' '.join(argv[:4])} ...` did not finish in 600 s") from None
     if result.returncode != 0:
         raise RegistryCtlError(f"{what} failed (`{' '.join(argv[:4])} ...`): {result.stderr.strip()}")
     return result.stdout

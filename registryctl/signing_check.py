@@ -11,6 +11,7 @@ message."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import secrets
 import shutil
 import ssl
 import subprocess
+import tarfile
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -232,16 +234,24 @@ def _layout_probe(layout: Path) -> tuple[Path, str]:
         (blobs / digest).write_bytes(content)
         return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(content)}
 
-    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:  # one file of random bytes: a probe no other image equals
+        content = os.urandom(256)
+        member = tarfile.TarInfo("probe")
+        member.size = len(content)
+        tar.addfile(member, io.BytesIO(content))
+    diff_id = "sha256:" + hashlib.sha256(layer.getvalue()).hexdigest()  # uncompressed: the layer's own digest
+    config = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [diff_id]}}
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": blob(config.encode(), "application/vnd.oci.image.config.v1+json"),
-        "layers": [blob(os.urandom(256), "application/vnd.oci.image.layer.v1.tar")],
+        "config": blob(json.dumps(config).encode(), "application/vnd.oci.image.config.v1+json"),
+        "layers": [blob(layer.getvalue(), "application/vnd.oci.image.layer.v1.tar")],
     }
     described = blob(json.dumps(manifest).encode(), str(manifest["mediaType"]))
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [described]}
     (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
-    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [described]}))
+    (layout / "index.json").write_text(json.dumps(index))
     return blobs / described["digest"].split(":", 1)[1], described["digest"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import ipaddress
 import json
 import os
 import socket
@@ -200,18 +201,21 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 def _bridge_gateway(docker_client: Any) -> str:
-    """The default bridge's gateway address. Docker 20.10 leaves `Gateway` out of the IPAM config when it found the
-    bridge interface already configured (a dockerd restarted on the same machine): then the interface's own address."""
+    """The default bridge's IPv4 gateway. Docker 20.10 leaves `Gateway` out of the IPAM config when it found the
+    bridge interface already configured (a dockerd started again on the same machine): then the interface's own
+    IPv4 address."""
     network = docker_client.networks.get("bridge").attrs
-    configured = (network["IPAM"]["Config"] or [{}])[0].get("Gateway")
-    if configured:
-        return str(configured).split("/", 1)[0]
-    interface = network["Options"].get("com.docker.network.bridge.name", "docker0")
-    argv = ["ip", "-4", "-o", "addr", "show", "dev", interface]
-    shown = subprocess.run(argv, capture_output=True, text=True, check=False)
-    address = shown.stdout.split(" inet ", 1)[1].split("/", 1)[0] if " inet " in shown.stdout else ""
-    assert address, f"the default bridge {interface} has no IPv4 address: {shown.stdout}{shown.stderr}"
-    return address
+    for entry in (network.get("IPAM") or {}).get("Config") or []:
+        gateway = str(entry.get("Gateway") or "").split("/", 1)[0]
+        if gateway and ipaddress.ip_address(gateway).version == 4:
+            return gateway
+    interface = (network.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
+    shown = subprocess.run(
+        ["ip", "-j", "-4", "addr", "show", "dev", interface], capture_output=True, text=True, check=False
+    )
+    addresses = [a["local"] for link in json.loads(shown.stdout or "[]") for a in link.get("addr_info", [])]
+    assert addresses, f"the default bridge {interface} has no IPv4 address: {shown.stdout}{shown.stderr}"
+    return str(addresses[0])
 
 
 def test_push_event_reaches_webhook_with_authorization_header(deployment, docker_client, stack_each_version):

@@ -20,6 +20,7 @@ or by digest). So:
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import hashlib
 import ipaddress
@@ -151,6 +152,8 @@ class ConnectProxy:
 
     def close(self) -> None:
         self._closed.set()
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept(); close() alone does not
         self._server.close()
         self._thread.join(timeout=5)
 
@@ -462,6 +465,8 @@ class EcrApi:
         with self.plane.session() as web:
             base = f"{self.plane.url}/v2/{repository}"
             digest = _digest_of(web, self.plane.url, repository, reference)
+            if digest is None:
+                return None
             tags = web.get(f"{base}/tags/list", timeout=30).json().get("tags") or []
             for tag in tags:
                 manifest = web.get(f"{base}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES}, timeout=30).json()
@@ -483,9 +488,14 @@ class EcrApi:
         self.deletes.append(imageIds)
         plane = self.plane.settings()
         deleted, failures = [], []
+        # Judged against the repository as the batch found it: a batch has no documented order.
+        listers = {
+            id(image_id): self._listed_by_an_index(repositoryName, image_id.get("imageDigest") or image_id["imageTag"])
+            for image_id in imageIds
+        }
         for image_id in imageIds:
             reference = image_id.get("imageDigest") or image_id["imageTag"]
-            lister = self._listed_by_an_index(repositoryName, reference)
+            lister = listers[id(image_id)]
             if lister is not None:
                 reason = f"the image index tagged {lister} lists it"
                 failures.append(
