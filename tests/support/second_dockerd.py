@@ -21,7 +21,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,7 +46,10 @@ class SecondDockerd:
 def second_dockerd(daemon_json: dict[str, Any], certs: dict[str, dict[str, str]]) -> Iterator[SecondDockerd]:
     """Start dockerd with `daemon_json` and certs.d holding `certs` ({"host:port": {file name: PEM}}; a file named
     *.key gets mode 0600); stop it and remove everything after."""
-    root = Path(tempfile.mkdtemp(prefix="e2e-dockerd-", dir="/tmp"))  # short: unix socket paths are <= 107 bytes
+    # Short (unix socket paths are <= 107 bytes), and hex only: dockerd names its containerd namespace after the
+    # directory, and containerd refuses an identifier with "_" next to a separator (mkdtemp's "e2e-dockerd-_rrc6toz").
+    root = Path("/tmp") / f"e2e-dockerd-{secrets.token_hex(6)}"
+    root.mkdir(mode=0o700)
     certs_d = root / "certs.d"
     for host, files in certs.items():
         (certs_d / host).mkdir(parents=True)
