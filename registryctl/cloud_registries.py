@@ -28,6 +28,7 @@ from typing import Any
 
 from registryctl.docker_config import Credential, merge_config, store_credential, use_credential_helper
 from registryctl.registry_client import ImageProbe, ProbeFailed, ProbeImage, RegistryCtlError
+from registryctl.signing_check import subject_tag
 
 find_executable: Callable[[str], str | None] = shutil.which
 """How an executable is looked up on PATH (tests replace it to take a helper away)."""
@@ -144,7 +145,7 @@ def run_probe(
 def _delete_interrupted(image: ProbeImage, created: list[str], delete: Delete) -> None:
     """After an interrupt during signing: delete what is known, and say on stderr what may remain (a tool stopped
     halfway through its push leaves what it had not reported: cosign's .sig, notation's index and signature)."""
-    stem = image.digest.replace(":", "-", 1)
+    stem = subject_tag(f"{image.repository}@{image.digest}")
     unknown = [tag for tag in (f"{stem}.sig", stem) if tag not in created]
     try:
         delete(image, created)

@@ -130,7 +130,7 @@ NOTATION_LISTED = re.compile(r"^\s+[├└]── (sha256:[0-9a-f]{64})$", re.MU
 """A signature's manifest digest in `notation ls` output: a tree under the subject (notation 1.3, list.go)."""
 
 
-def _subject_tag(image: str) -> str:
+def subject_tag(image: str) -> str:
     """`sha256-<hex>` for `<repository>@sha256:<hex>`: the stem of cosign's tags and the OCI referrers tag."""
     return image.rsplit("@", 1)[1].replace(":", "-", 1)
 
@@ -150,7 +150,7 @@ def _check_cosign(
     cosign: Mapping[str, Any], image: str, kind: str, work: Path, env: dict[str, str], created: list[str]
 ) -> None:
     tool, env = _cosign_keys(cosign, kind, work, env)
-    signature = f"{_subject_tag(image)}.sig"  # cosign 2's tag scheme (no OCI 1.1 mode asked for)
+    signature = f"{subject_tag(image)}.sig"  # cosign 2's tag scheme (no OCI 1.1 mode asked for)
     _run([tool, "sign", *COSIGN_SIGN_FLAGS.split(), "--key", "probe.key", image], env, "cosign sign", work, signature)
     created.append(signature)
     verified = _run(
@@ -185,7 +185,7 @@ def _check_notation(
     target = notation_registry(image)
     # notation 1.x stores signatures with the referrers tag schema by default (--force-referrers-tag=true): the
     # signature manifest, untagged, then the index tagged sha256-<hex> that lists it; `notation ls` names the former.
-    index = _subject_tag(image)
+    index = subject_tag(image)
     maybe = f"its signature manifest and the index {index}"
     _run([tool, "sign", "--key", NOTATION_KEY, target], env, "notation sign", work, maybe)
     created.append(index)
